@@ -1,0 +1,73 @@
+/*
+ * struct event helpers shared by both forges' parsers: printable names for
+ * forges and event types, and freeing.
+ */
+#include <stdlib.h>
+
+#include "event.h"
+
+/* "github" or "gitlab", as used in configuration and logs. */
+const char *
+event_forge_name(enum forge forge)
+{
+	switch (forge) {
+	case FORGE_GITHUB:
+		return "github";
+	case FORGE_GITLAB:
+		return "gitlab";
+	}
+	return "unknown";
+}
+
+/* A short lowercase name for logs and the job store. */
+const char *
+event_type_name(enum event_type type)
+{
+	switch (type) {
+	case EV_OTHER:
+		return "other";
+	case EV_PING:
+		return "ping";
+	case EV_INSTALLATION:
+		return "installation";
+	case EV_ISSUE_LABELED:
+		return "issue_labeled";
+	case EV_COMMENT:
+		return "comment";
+	case EV_REVIEW:
+		return "review";
+	case EV_REVIEW_COMMENT:
+		return "review_comment";
+	case EV_PR_CLOSED:
+		return "pr_closed";
+	case EV_CI_COMPLETED:
+		return "ci_completed";
+	}
+	return "unknown";
+}
+
+/* Free every string the event owns and the event itself; NULL is fine. */
+void
+event_free(struct event *ev)
+{
+	if (ev == NULL)
+		return;
+	free(ev->name);
+	free(ev->action);
+	free(ev->repo);
+	free(ev->clone_url);
+	free(ev->default_branch);
+	free(ev->title);
+	free(ev->body);
+	free(ev->head_branch);
+	free(ev->sender);
+	free(ev->association);
+	free(ev->label);
+	free(ev->text);
+	free(ev->review_state);
+	free(ev->path);
+	free(ev->diff_hunk);
+	free(ev->discussion_id);
+	free(ev->conclusion);
+	free(ev);
+}
