@@ -1,0 +1,921 @@
+/*
+ * The INI configuration. One table row per key drives parsing, defaults,
+ * validation and printing; inih splits the lines and we count them (Debian's
+ * inih passes no line number to the handler).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+#define CONFIG_MAX_BYTES	(1024 * 1024)
+#define SECRET_MAX_BYTES	(64 * 1024)
+#define LINE_MAX_BYTES		4096
+#define ECHO_MAX		60	/* bytes of a bad value quoted in an error */
+
+enum kind {
+	K_STR,		/* char *: one line of text */
+	K_WORD,		/* char *: text without whitespace */
+	K_URL,		/* char *: http:// or https://, trailing '/' dropped */
+	K_LISTEN,	/* char *: host:port */
+	K_BRANCH,	/* char *: a git branch name prefix */
+	K_SIZE,		/* uint64_t bytes */
+	K_DUR,		/* int64_t milliseconds */
+	K_INT,		/* int */
+	K_ID,		/* int64_t, 0 when unset */
+	K_BOOL,		/* bool */
+	K_LOGLEVEL,	/* int (enum log_level) */
+	K_ENUM,		/* int-sized enum, named by names[] */
+	K_ALLOW,	/* unsigned mask, bit i named by names[i] */
+	K_LIST,		/* struct strlist, each item passing check() */
+	K_SECRET,	/* struct secret, its value passing check() */
+};
+#define IS_STRING(kind)	((kind) <= K_BRANCH)
+
+struct key {
+	const char	 *section;
+	const char	 *name;
+	enum kind	  kind;
+	size_t		  off;
+	const char	 *def;		/* as a user writes it; strings: NULL = optional */
+	long long	  min, max;	/* K_SIZE, K_DUR, K_INT (max 0: INT_MAX) */
+	const char	 *what;		/* "expected <what>" where the kind's text is vague */
+	const char *const *names;	/* K_ENUM, K_ALLOW */
+	int		(*check)(const char *, size_t);	/* K_LIST, K_SECRET */
+};
+
+static const char *const review_names[] = { "changes_requested", "commented",
+    "never", NULL };
+static const char *const net_names[] = { "none", "allowlist", "host", NULL };
+static const char *const allow_names[] = { "owner", "member", "collaborator",
+    "contributor", NULL };
+
+_Static_assert(sizeof(enum review_mode) == sizeof(int), "int-sized enum");
+_Static_assert(sizeof(enum net_mode) == sizeof(int), "int-sized enum");
+
+static int env_name_ok(const char *, size_t);
+static int host_item_ok(const char *, size_t);
+static int abs_path_ok(const char *, size_t);
+static int pattern_ok(const char *, size_t);
+static int pem_ok(const char *, size_t);
+static int whsec_ok(const char *, size_t);
+
+/* Rows name every field; "..." is the default, then the rest by name. */
+#define KEY(s, n, k, f, ...) { .section = s, .name = n, .kind = k, \
+	.off = offsetof(struct config, f), .def = __VA_ARGS__ }
+
+static const struct key keys[] = {
+	KEY("server", "listen", K_LISTEN, listen, "127.0.0.1:8080"),
+	KEY("server", "data_dir", K_STR, data_dir, "/var/lib/handoff"),
+	KEY("server", "max_body", K_SIZE, max_body_bytes, "25M", .min = 1),
+	KEY("server", "log_level", K_LOGLEVEL, log_level, "info"),
+	KEY("server", "max_connections", K_INT, max_connections, "256", .min = 1),
+	KEY("server", "timeout", K_DUR, timeout_ms, "15s", .min = 1),
+
+	KEY("web", "listen", K_LISTEN, web_listen, "127.0.0.1:8081"),
+	KEY("web", "token", K_SECRET, web_token, NULL),
+	KEY("web", "public_url", K_URL, public_url, NULL),
+
+	KEY("github", "api_url", K_URL, github_api_url, "https://api.github.com"),
+	KEY("github", "webhook_secret", K_SECRET, github_webhook_secret, NULL),
+	KEY("github", "token", K_SECRET, github_token, NULL),
+	KEY("github", "app_id", K_WORD, github_app_id, NULL),
+	KEY("github", "private_key", K_SECRET, github_private_key, NULL,
+	    .check = pem_ok, .what = "a PEM private key (\"-----BEGIN ...\"), "
+	    "best given as file:/path"),
+	KEY("github", "installation_id", K_ID, github_installation_id, NULL),
+	KEY("github", "bot_login", K_WORD, github_bot_login, NULL),
+
+	KEY("gitlab", "url", K_URL, gitlab_url, "https://gitlab.com"),
+	KEY("gitlab", "webhook_token", K_SECRET, gitlab_webhook_token, NULL),
+	KEY("gitlab", "webhook_signing_token", K_SECRET, gitlab_signing_token,
+	    NULL, .check = whsec_ok,
+	    .what = "whsec_ and the base64 of a 24 to 64 byte key"),
+	KEY("gitlab", "token", K_SECRET, gitlab_token, NULL),
+	KEY("gitlab", "bot_username", K_WORD, gitlab_bot_username, NULL),
+
+	KEY("trigger", "label", K_STR, label, "agent"),
+	KEY("trigger", "command", K_WORD, command, "/agent"),
+	KEY("trigger", "allow", K_ALLOW, allow, "owner,member,collaborator",
+	    .names = allow_names),
+	KEY("trigger", "review", K_ENUM, review, "changes_requested",
+	    .names = review_names),
+
+	KEY("agent", "command", K_STR, agent_command, NULL),
+	KEY("agent", "timeout", K_DUR, agent_timeout_ms, "30m", .min = 1),
+	KEY("agent", "env", K_LIST, agent_env, NULL, .check = env_name_ok,
+	    .what = "environment variable names"),
+	KEY("agent", "max_log", K_SIZE, max_log_bytes, "10M", .min = 1),
+
+	KEY("sandbox", "network", K_ENUM, network, "none", .names = net_names),
+	KEY("sandbox", "allow_hosts", K_LIST, allow_hosts, NULL,
+	    .check = host_item_ok,
+	    .what = "host names (example.com, *.example.com or host:port)"),
+	KEY("sandbox", "memory", K_SIZE, memory_bytes, "4G", .min = 1),
+	KEY("sandbox", "pids", K_INT, pids, "512", .min = 1),
+	KEY("sandbox", "disk", K_SIZE, disk_bytes, "10G", .min = 1),
+	KEY("sandbox", "extra_ro", K_LIST, extra_ro, NULL, .check = abs_path_ok,
+	    .what = "absolute paths"),
+
+	KEY("runs", "max_parallel", K_INT, max_parallel, "2", .min = 0),
+	KEY("runs", "max_per_repo", K_INT, max_per_repo, "1", .min = 1),
+	KEY("runs", "branch_prefix", K_BRANCH, branch_prefix, "handoff/"),
+	KEY("runs", "draft", K_BOOL, draft, "true"),
+	KEY("runs", "protected_paths", K_LIST, protected_paths,
+	    ".github/workflows/**", .check = pattern_ok, .what = "path patterns"),
+	KEY("runs", "max_changed_files", K_INT, max_changed_files, "100", .min = 1),
+	KEY("runs", "coalesce", K_DUR, coalesce_ms, "10s", .min = 0),
+	KEY("runs", "max_ci_fixes", K_INT, max_ci_fixes, "2", .min = 0),
+};
+
+#define NKEYS nitems(keys)
+#define FIELD(cfg, k, type) ((type *)(void *)((char *)(cfg) + (k)->off))
+
+/* One config_load: the text inih reads through reader(). */
+struct parse {
+	struct config	*cfg;
+	const char	*pos;		/* the next line */
+	int		 lineno;	/* of the line inih is working on */
+	int		 lines[NKEYS];	/* where each key was set; 0: default */
+	int		 err_line;	/* of the first error; 0: none */
+	char		*err;
+	size_t		 errlen;
+};
+
+/* ---- checks of values ---- */
+
+static bool
+has_bad_char(const char *s, bool no_space)
+{
+	for (; *s != '\0'; s++)
+		if (iscntrl((unsigned char)*s) ||
+		    (no_space && isspace((unsigned char)*s)))
+			return true;
+	return false;
+}
+
+static bool
+hostname_ok(const char *s, size_t len)
+{
+	size_t i, label = 0;
+
+	if (len == 0 || len > 253 || s[len - 1] == '-' || s[len - 1] == '.')
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+		} else if (!isascii(c) || !(isalnum(c) || c == '-') ||
+		    (label == 0 && c == '-') || ++label > 63)
+			return false;
+	}
+	return true;
+}
+
+/* host[:port] with an IPv4 address, a [bracketed] IPv6 address or a name. */
+static bool
+host_port_ok(const char *s, bool need_port)
+{
+	char host[256];
+	const char *port, *end;
+	unsigned char addr[16];
+	size_t hlen;
+	long long n;
+
+	if (*s == '[') {
+		if ((end = strchr(s, ']')) == NULL || (end[1] != ':' &&
+		    end[1] != '\0') || (hlen = (size_t)(end - s - 1)) >= sizeof(host))
+			return false;
+		memcpy(host, s + 1, hlen);
+		host[hlen] = '\0';
+		if (inet_pton(AF_INET6, host, addr) != 1)
+			return false;
+		port = end[1] == ':' ? end + 2 : NULL;
+	} else {
+		end = strrchr(s, ':');
+		if ((hlen = end ? (size_t)(end - s) : strlen(s)) >= sizeof(host))
+			return false;
+		memcpy(host, s, hlen);
+		host[hlen] = '\0';
+		port = end ? end + 1 : NULL;
+		if (strspn(host, "0123456789.") == hlen ?
+		    inet_pton(AF_INET, host, addr) != 1 : !hostname_ok(host, hlen))
+			return false;
+	}
+	if (port == NULL)
+		return !need_port;
+	return util_parse_int(port, 1, 65535, &n) == 0;
+}
+
+static bool
+url_ok(const char *s)
+{
+	const char *rest;
+
+	if (strncasecmp(s, "http://", 7) == 0)
+		rest = s + 7;
+	else if (strncasecmp(s, "https://", 8) == 0)
+		rest = s + 8;
+	else
+		return false;
+	return *rest != '\0' && *rest != '/' && !has_bad_char(s, true);
+}
+
+/* git check-ref-format's rules, for a prefix that a slug is appended to. */
+static bool
+branch_prefix_ok(const char *s)
+{
+	return *s != '/' && *s != '-' && *s != '.' && !has_bad_char(s, true) &&
+	    strpbrk(s, "~^:?*[\\") == NULL && strstr(s, "..") == NULL &&
+	    strstr(s, "//") == NULL && strstr(s, "/.") == NULL &&
+	    strstr(s, "@{") == NULL && strstr(s, ".lock/") == NULL;
+}
+
+static int
+env_name_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || isdigit((unsigned char)s[0]))
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!isascii((unsigned char)s[i]) ||
+		    (!isalnum((unsigned char)s[i]) && s[i] != '_'))
+			return 0;
+	return 1;
+}
+
+static int
+host_item_ok(const char *s, size_t len)
+{
+	(void)len;
+	return host_port_ok(strncmp(s, "*.", 2) == 0 ? s + 2 : s, false);
+}
+
+static int
+abs_path_ok(const char *s, size_t len)
+{
+	return len > 1 && s[0] == '/' && !has_bad_char(s, false);
+}
+
+static int
+pattern_ok(const char *s, size_t len)
+{
+	return len > 0 && !has_bad_char(s, false);
+}
+
+static int
+pem_ok(const char *s, size_t len)
+{
+	while (len > 0 && isspace((unsigned char)*s))
+		s++, len--;
+	return len > 10 && strncmp(s, "-----BEGIN", 10) == 0;
+}
+
+/* Standard Webhooks' "whsec_" and base64; GitLab's keys are 32 bytes. */
+static int
+whsec_ok(const char *s, size_t len)
+{
+	unsigned char *key;
+	size_t n;
+
+	if (len < 6 || strncmp(s, "whsec_", 6) != 0 ||
+	    (key = util_base64_decode(s + 6, len - 6, &n)) == NULL)
+		return 0;
+	explicit_bzero(key, n);
+	free(key);
+	return n >= 24 && n <= 64;
+}
+
+/* ---- setting values ---- */
+
+/* v as an error may show it: quoted, escaped, cut short. */
+static void
+quote(const char *v, char *buf, size_t len)
+{
+	size_t o = 0, i;
+
+	buf[o++] = '"';
+	for (i = 0; v[i] != '\0' && o + 8 < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (i == ECHO_MAX) {
+			o += (size_t)snprintf(buf + o, len - o, "...");
+			break;
+		} else if (c == '"' || c == '\\')
+			o += (size_t)snprintf(buf + o, len - o, "\\%c", c);
+		else if (iscntrl(c))
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	snprintf(buf + o, len - o, "\"");
+}
+
+/* What a value of key k must look like, for "expected ...". */
+static const char *
+what_of(const struct key *k, char *buf, size_t len)
+{
+	const char *const *n;
+	size_t o;
+
+	if (k->what != NULL)
+		return k->what;
+	switch (k->kind) {
+	case K_STR:	return "a non-empty value without control characters";
+	case K_WORD:	return "a non-empty value without spaces";
+	case K_URL:	return "an http:// or https:// URL";
+	case K_LISTEN:	return "host:port (IPv4 address, [IPv6] address or "
+			    "host name; port 1-65535)";
+	case K_BRANCH:	return "a git branch name prefix such as handoff/ "
+			    "(no spaces, \"..\" or ~^:?*[\\, not starting "
+			    "with / - or .)";
+	case K_SIZE:	return "a size such as 512K, 25M or 4G (at least 1)";
+	case K_DUR:	return k->min > 0 ? "a duration such as 30s, 5m or 2h "
+			    "(more than 0)" : "a duration such as 0, 30s, 5m or 2h";
+	case K_ID:	return "a positive integer";
+	case K_BOOL:	return "true, false, yes, no, on, off, 1 or 0";
+	case K_LOGLEVEL: return "error, warn, info or debug";
+	case K_INT:
+		snprintf(buf, len, "an integer from %lld to %lld", k->min,
+		    k->max ? k->max : INT_MAX);
+		return buf;
+	default:	/* K_ENUM, K_ALLOW */
+		o = (size_t)snprintf(buf, len, "%s", k->kind == K_ALLOW ?
+		    "a comma-separated list of " : "one of ");
+		for (n = k->names; *n != NULL && o < len; n++)
+			o += (size_t)snprintf(buf + o, len - o, "%s%s",
+			    n == k->names ? "" : ", ", *n);
+		return buf;
+	}
+}
+
+static void
+free_list(struct strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void
+free_secret(struct secret *s)
+{
+	if (s->value != NULL)
+		explicit_bzero(s->value, s->len);
+	free(s->value);
+	free(s->source);
+	memset(s, 0, sizeof(*s));
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Split a comma list into l (NULL-terminated), skipping empty items. On an
+ * item that fails check, returns -1 with a copy of it in *bad. */
+static int
+parse_list(const char *v, int (*check)(const char *, size_t),
+    struct strlist *l, char **bad)
+{
+	char *copy = xstrdup(v), *p = copy, *item;
+
+	while ((item = strsep(&p, ",")) != NULL) {
+		if (*(item = trim(item)) == '\0')
+			continue;
+		if (check != NULL && !check(item, strlen(item))) {
+			*bad = xstrdup(item);
+			break;
+		}
+		l->v = xrealloc(l->v, (l->n + 2) * sizeof(*l->v));
+		l->v[l->n++] = xstrdup(item);
+		l->v[l->n] = NULL;
+	}
+	free(copy);
+	return *bad ? -1 : 0;
+}
+
+/* Resolve "file:/path", "env:NAME" or an inline value into s. Errors never
+ * show the value: only its size and where it came from. */
+static int
+set_secret(const struct key *k, const char *v, struct secret *s, char *msg,
+    size_t msglen)
+{
+	struct secret n = { 0 };
+	bool is_inline = false;
+	const char *ev;
+	char what[256];
+
+	if (*v == '\0' || strcmp(v, "<unset>") == 0)
+		return 0;		/* unset, also as config_print shows it */
+	if (strncmp(v, "<set", 4) == 0) {
+		snprintf(msg, msglen, "expected the secret, file:/path or "
+		    "env:NAME, got check-config's mask");
+		return -1;
+	}
+	if (strncmp(v, "file:", 5) == 0) {
+		if ((n.value = util_read_file(v + 5, SECRET_MAX_BYTES,
+		    &n.len)) == NULL) {
+			snprintf(msg, msglen, "cannot read %s: %s", v,
+			    strerror(errno));
+			return -1;
+		}
+		if (n.len > 0 && n.value[n.len - 1] == '\n') {
+			n.value[--n.len] = '\0';
+			if (n.len > 0 && n.value[n.len - 1] == '\r')
+				n.value[--n.len] = '\0';
+		}
+	} else if (strncmp(v, "env:", 4) == 0) {
+		if (!env_name_ok(v + 4, strlen(v + 4))) {
+			snprintf(msg, msglen, "expected env:NAME with a "
+			    "variable name, got \"%.*s\"", ECHO_MAX, v);
+			return -1;
+		}
+		if ((ev = getenv(v + 4)) == NULL) {
+			snprintf(msg, msglen, "environment variable %s is not "
+			    "set", v + 4);
+			return -1;
+		}
+		n.value = xstrdup(ev);
+		n.len = strlen(ev);
+	} else {
+		n.value = xstrdup(v);
+		n.len = strlen(v);
+		is_inline = true;
+	}
+	n.source = xstrdup(is_inline ? "inline" : v);
+	if (n.len == 0 || strlen(n.value) != n.len ||
+	    (k->check != NULL && !k->check(n.value, n.len))) {
+		snprintf(msg, msglen, "expected %s, got <%zu bytes%s%s>",
+		    n.len == 0 ? "a non-empty secret" :
+		    strlen(n.value) != n.len ? "a secret without NUL bytes" :
+		    what_of(k, what, sizeof(what)), n.len,
+		    is_inline ? "" : " from ", is_inline ? "" : v);
+		free_secret(&n);
+		return -1;
+	}
+	free_secret(s);
+	*s = n;
+	return 0;
+}
+
+static bool
+string_ok(enum kind kind, const char *v)
+{
+	switch (kind) {
+	case K_WORD:	return !has_bad_char(v, true);
+	case K_URL:	return url_ok(v);
+	case K_LISTEN:	return host_port_ok(v, true);
+	case K_BRANCH:	return branch_prefix_ok(v);
+	default:	return !has_bad_char(v, false);
+	}
+}
+
+/* Parse v into k's field of cfg. On error, returns -1 with what follows
+ * "[section] key: " in msg. */
+static int
+set_value(struct config *cfg, const struct key *k, const char *v, char *msg,
+    size_t msglen)
+{
+	char what[256], q[ECHO_MAX * 4 + 8], *bad = NULL, **str, *e;
+	struct strlist list = { 0 };
+	const char *const *n;
+	enum log_level lvl;
+	unsigned mask = 0;
+	bool ok = true;
+	long long ll;
+	uint64_t u;
+	int64_t d;
+	size_t i;
+
+	switch (k->kind) {
+	case K_STR: case K_WORD: case K_URL: case K_LISTEN: case K_BRANCH:
+		if (!(ok = *v ? string_ok(k->kind, v) : k->def == NULL))
+			break;
+		str = FIELD(cfg, k, char *);
+		free(*str);
+		*str = *v ? xstrdup(v) : NULL;
+		if (*v && k->kind == K_URL)
+			for (e = *str + strlen(*str); e[-1] == '/'; )
+				*--e = '\0';
+		return 0;
+	case K_SIZE:
+		if ((ok = util_parse_size(v, &u) == 0 && u >= (uint64_t)k->min))
+			*FIELD(cfg, k, uint64_t) = u;
+		break;
+	case K_DUR:
+		if ((ok = util_parse_duration(v, &d) == 0 && d >= k->min))
+			*FIELD(cfg, k, int64_t) = d;
+		break;
+	case K_INT:
+		if ((ok = util_parse_int(v, k->min, k->max ? k->max : INT_MAX,
+		    &ll) == 0))
+			*FIELD(cfg, k, int) = (int)ll;
+		break;
+	case K_ID:
+		ll = 0;
+		if ((ok = *v == '\0' || util_parse_int(v, 1, INT64_MAX, &ll) == 0))
+			*FIELD(cfg, k, int64_t) = ll;
+		break;
+	case K_BOOL:
+		if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+		    !strcasecmp(v, "on") || !strcmp(v, "1"))
+			*FIELD(cfg, k, bool) = true;
+		else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+		    !strcasecmp(v, "off") || !strcmp(v, "0"))
+			*FIELD(cfg, k, bool) = false;
+		else
+			ok = false;
+		break;
+	case K_LOGLEVEL:
+		if ((ok = log_parse_level(v, &lvl) == 0))
+			*FIELD(cfg, k, int) = (int)lvl;
+		break;
+	case K_ENUM:
+		for (n = k->names; *n != NULL && strcmp(*n, v) != 0; n++)
+			;
+		if ((ok = *n != NULL))
+			*FIELD(cfg, k, int) = (int)(n - k->names);
+		break;
+	case K_ALLOW:
+		parse_list(v, NULL, &list, &bad);
+		for (i = 0; i < list.n && bad == NULL; i++) {
+			for (n = k->names; *n != NULL && strcmp(*n, list.v[i]); n++)
+				;
+			if (*n == NULL)
+				bad = xstrdup(list.v[i]);
+			mask |= 1u << (n - k->names);
+		}
+		free_list(&list);
+		if ((ok = bad == NULL && mask != 0))
+			*FIELD(cfg, k, unsigned) = mask;
+		break;
+	case K_LIST:
+		if ((ok = parse_list(v, k->check, &list, &bad) == 0)) {
+			free_list(FIELD(cfg, k, struct strlist));
+			*FIELD(cfg, k, struct strlist) = list;
+		} else
+			free_list(&list);
+		break;
+	case K_SECRET:
+		return set_secret(k, v, FIELD(cfg, k, struct secret), msg, msglen);
+	}
+	if (ok)
+		return 0;
+	quote(bad != NULL ? bad : v, q, sizeof(q));
+	snprintf(msg, msglen, "expected %s%s, got %s", k->kind == K_LIST ?
+	    "a comma-separated list of " : "", what_of(k, what, sizeof(what)), q);
+	free(bad);
+	return -1;
+}
+
+/* ---- reading the file ---- */
+
+/* Record the first error only, as "FILE:LINE: ..."; returns 0 for inih. */
+__attribute__((format(printf, 3, 4)))
+static int
+parse_error(struct parse *ps, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (ps->err_line != 0)
+		return 0;
+	ps->err_line = line;
+	n = snprintf(ps->err, ps->errlen, "%s:%d: ", ps->cfg->path, line);
+	if (n >= 0 && (size_t)n < ps->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(ps->err + n, ps->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return 0;
+}
+
+/* The key with this section and name (name NULL: any key of the section). */
+static const struct key *
+find_key(const char *section, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (!strcmp(keys[i].section, section) &&
+		    (name == NULL || !strcmp(keys[i].name, name)))
+			return &keys[i];
+	return NULL;
+}
+
+/* "a, b, c": the sections (section NULL) or the keys of one section. */
+static void
+known_names(const char *section, char *buf, size_t len)
+{
+	size_t i, o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < NKEYS && o < len; i++) {
+		if (section == NULL ? i > 0 && !strcmp(keys[i].section,
+		    keys[i - 1].section) : strcmp(keys[i].section, section) != 0)
+			continue;
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "",
+		    section == NULL ? keys[i].section : keys[i].name);
+	}
+}
+
+/* Hands inih one line at a time, so ps->lineno is the line it works on.
+ * Leading blanks go: inih would take an indented line for the continuation
+ * of the previous value. Sections are checked here as a "[foo]" without
+ * keys never reaches the handler. */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct parse *ps = stream;
+	const char *p = ps->pos, *nl;
+	char names[512], *copy, *sect;
+	size_t n;
+
+	if (*p == '\0')
+		return NULL;
+	ps->lineno++;
+	n = (nl = strchr(p, '\n')) != NULL ? (size_t)(nl - p) + 1 : strlen(p);
+	ps->pos = p + n;
+	while (n > 0 && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	if (n + 1 > (size_t)num) {
+		parse_error(ps, ps->lineno, "line longer than %d bytes", num - 2);
+		n = 0;
+	} else if (*p == '[' && (nl = memchr(p, ']', n)) != NULL) {
+		copy = xstrndup(p + 1, (size_t)(nl - p - 1));
+		if (find_key(sect = trim(copy), NULL) == NULL) {
+			known_names(NULL, names, sizeof(names));
+			parse_error(ps, ps->lineno, "[%.*s]: unknown section; "
+			    "expected one of %s", ECHO_MAX, sect, names);
+		}
+		free(copy);
+	}
+	memcpy(str, p, n);
+	str[n] = '\0';
+	return str;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *ps = user;
+	const struct key *k;
+	char msg[512], names[512];
+	size_t i;
+
+	if (ps->err_line != 0)
+		return 1;	/* the first error is the one reported */
+	if (*section == '\0')
+		return parse_error(ps, ps->lineno, "%s: expected a [section] "
+		    "line before the first key", name);
+	if (find_key(section, NULL) == NULL)
+		return parse_error(ps, ps->lineno, "[%s]: unknown section",
+		    section);	/* reader() has said so, unless inih saw otherwise */
+	if ((k = find_key(section, name)) == NULL) {
+		known_names(section, names, sizeof(names));
+		return parse_error(ps, ps->lineno, "[%s] %s: unknown key; "
+		    "expected one of %s", section, name, names);
+	}
+	i = (size_t)(k - keys);
+	if (ps->lines[i] != 0)
+		return parse_error(ps, ps->lineno, "[%s] %s: set twice (first "
+		    "on line %d)", section, name, ps->lines[i]);
+	ps->lines[i] = ps->lineno;
+	if (set_value(ps->cfg, k, value, msg, sizeof(msg)) == -1)
+		return parse_error(ps, ps->lineno, "[%s] %s: %s", section, name,
+		    msg);
+	return 1;
+}
+
+/* Checks across keys, once everything is read. */
+static void
+check_config(struct parse *ps)
+{
+	struct config *cfg = ps->cfg;
+	const struct key *app = find_key("github", "app_id");
+	const struct key *pem = find_key("github", "private_key");
+
+	if (cfg->github_app_id != NULL && cfg->github_private_key.value == NULL)
+		parse_error(ps, ps->lines[app - keys], "[github] app_id: "
+		    "expected private_key in [github] as well");
+	else if (cfg->github_app_id == NULL &&
+	    cfg->github_private_key.value != NULL)
+		parse_error(ps, ps->lines[pem - keys], "[github] private_key: "
+		    "expected app_id in [github] as well");
+	if (cfg->public_url == NULL)
+		cfg->public_url = xasprintf("http://%s", cfg->web_listen);
+}
+
+struct config *
+config_defaults(void)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	char msg[256];
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].def != NULL &&
+		    set_value(cfg, &keys[i], keys[i].def, msg, sizeof(msg)) == -1)
+			abort();	/* a bad row in keys[] */
+	cfg->public_url = xasprintf("http://%s", cfg->web_listen);
+	return cfg;
+}
+
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+	struct parse ps = { 0 };
+	char *text, dummy[1];
+	size_t len;
+	int rc;
+
+	if (err == NULL || errlen == 0) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	if ((text = util_read_file(path, CONFIG_MAX_BYTES, &len)) == NULL) {
+		snprintf(err, errlen, "%s: cannot read: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	ps.cfg = config_defaults();
+	free(ps.cfg->public_url);
+	ps.cfg->public_url = NULL;	/* derived from [web] listen at the end */
+	ps.cfg->path = xstrdup(path);
+	ps.pos = text;
+	ps.err = err;
+	ps.errlen = errlen;
+	if (strlen(text) != len) {
+		snprintf(err, errlen, "%s: expected a text file, got a NUL "
+		    "byte", path);
+		ps.err_line = -1;
+		goto out;
+	}
+	/* Debian's inih sizes its line buffer from this at run time. */
+	ini_max_line = LINE_MAX_BYTES;
+	rc = ini_parse_stream(reader, &ps, handler, &ps);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot parse: out of memory", path);
+		ps.err_line = -1;
+	} else if (rc > 0 && (ps.err_line == 0 || rc < ps.err_line)) {
+		ps.err_line = 0;
+		parse_error(&ps, rc, "expected \"[section]\" or \"key = value\"");
+	}
+	if (ps.err_line == 0)
+		check_config(&ps);
+out:
+	free(text);
+	if (ps.err_line != 0) {
+		config_free(ps.cfg);
+		return NULL;
+	}
+	return ps.cfg;
+}
+
+void
+config_free(struct config *cfg)
+{
+	const struct key *k;
+
+	if (cfg == NULL)
+		return;
+	for (k = keys; k < keys + NKEYS; k++) {
+		if (IS_STRING(k->kind))
+			free(*FIELD(cfg, k, char *));
+		else if (k->kind == K_LIST)
+			free_list(FIELD(cfg, k, struct strlist));
+		else if (k->kind == K_SECRET)
+			free_secret(FIELD(cfg, k, struct secret));
+	}
+	free(cfg->path);
+	free(cfg);
+}
+
+/* ---- printing ---- */
+
+/* v in the largest unit that divides it: 25M, 30m, 250ms. */
+static void
+print_scaled(FILE *out, uint64_t v, const uint64_t *scale,
+    const char *const *unit)
+{
+	size_t i;
+
+	for (i = 0; i < 3 && (v == 0 || v % scale[i] != 0); i++)
+		;
+	fprintf(out, " %llu%s", (unsigned long long)(i < 3 ? v / scale[i] : v),
+	    unit[i]);
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	static const uint64_t size_scale[] = { 1ULL << 30, 1ULL << 20, 1ULL << 10 };
+	static const char *const size_unit[] = { "G", "M", "K", "" };
+	static const uint64_t dur_scale[] = { 3600000, 60000, 1000 };
+	static const char *const dur_unit[] = { "h", "m", "s", "ms" };
+	const struct strlist *l;
+	const struct secret *s;
+	const struct key *k;
+	const char *str;
+	unsigned mask;
+	size_t j;
+
+	fprintf(out, "# handoff configuration%s%s, secrets masked\n",
+	    cfg->path ? " from " : " (defaults)", cfg->path ? cfg->path : "");
+	for (k = keys; k < keys + NKEYS; k++) {
+		if (k == keys || strcmp(k->section, k[-1].section) != 0)
+			fprintf(out, "\n[%s]\n", k->section);
+		fprintf(out, "%s =", k->name);	/* no trailing blank if empty */
+		switch (k->kind) {
+		case K_STR: case K_WORD: case K_URL: case K_LISTEN: case K_BRANCH:
+			if ((str = *FIELD(cfg, k, char *const)) != NULL)
+				fprintf(out, " %s", str);
+			break;
+		case K_SIZE:
+			print_scaled(out, *FIELD(cfg, k, const uint64_t),
+			    size_scale, size_unit);
+			break;
+		case K_DUR:
+			print_scaled(out, (uint64_t)*FIELD(cfg, k, const int64_t),
+			    dur_scale, dur_unit);
+			break;
+		case K_INT:
+			fprintf(out, " %d", *FIELD(cfg, k, const int));
+			break;
+		case K_ID:
+			if (*FIELD(cfg, k, const int64_t) != 0)
+				fprintf(out, " %lld",
+				    (long long)*FIELD(cfg, k, const int64_t));
+			break;
+		case K_BOOL:
+			fputs(*FIELD(cfg, k, const bool) ? " true" : " false", out);
+			break;
+		case K_LOGLEVEL:
+			fprintf(out, " %s", log_level_name(*FIELD(cfg, k, const int)));
+			break;
+		case K_ENUM:
+			fprintf(out, " %s", k->names[*FIELD(cfg, k, const int)]);
+			break;
+		case K_ALLOW:
+			mask = *FIELD(cfg, k, const unsigned);
+			for (j = 0; k->names[j] != NULL; j++)
+				if (mask & (1u << j))
+					fprintf(out, "%s%s", mask & ((1u << j)
+					    - 1) ? "," : " ", k->names[j]);
+			break;
+		case K_LIST:
+			l = FIELD(cfg, k, const struct strlist);
+			for (j = 0; j < l->n; j++)
+				fprintf(out, "%s%s", j ? ", " : " ", l->v[j]);
+			break;
+		case K_SECRET:
+			s = FIELD(cfg, k, const struct secret);
+			if (s->value == NULL)
+				fputs(" <unset>", out);
+			else if (strcmp(s->source, "inline") == 0)
+				fputs(" <set, inline>", out);
+			else
+				fprintf(out, " <set, from %s>", s->source);
+			break;
+		}
+		fputc('\n', out);
+	}
+}
+
+const char *
+config_default_path(const char *explicit_path)
+{
+	const char *env;
+
+	if (explicit_path != NULL)
+		return explicit_path;
+	if ((env = getenv("HANDOFF_CONFIG")) != NULL && *env != '\0')
+		return env;
+	return "handoff.ini";
+}
