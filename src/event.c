@@ -1,5 +1,5 @@
 /*
- * struct event helpers shared by both forges' parsers: printable names for
+ * struct forge_event helpers shared by both forges' parsers: printable names for
  * forges and event types, and freeing.
  */
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 
 /* "github" or "gitlab", as used in configuration and logs. */
 const char *
-event_forge_name(enum forge forge)
+forge_name(enum forge forge)
 {
 	switch (forge) {
 	case FORGE_GITHUB:
@@ -21,7 +21,7 @@ event_forge_name(enum forge forge)
 
 /* A short lowercase name for logs and the job store. */
 const char *
-event_type_name(enum event_type type)
+forge_event_type_name(enum event_type type)
 {
 	switch (type) {
 	case EV_OTHER:
@@ -48,7 +48,7 @@ event_type_name(enum event_type type)
 
 /* Free every string the event owns and the event itself; NULL is fine. */
 void
-event_free(struct event *ev)
+forge_event_free(struct forge_event *ev)
 {
 	if (ev == NULL)
 		return;

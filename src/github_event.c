@@ -1,5 +1,5 @@
 /*
- * GitHub webhook deliveries into struct event: the X-GitHub-Event name and
+ * GitHub webhook deliveries into struct forge_event: the X-GitHub-Event name and
  * the payload's action pick a handler, which copies the fields handoff uses
  * and rejects payloads missing what that event needs.
  */
@@ -26,7 +26,7 @@
 
 struct parse {
 	const cJSON	*root;
-	struct event	*ev;
+	struct forge_event	*ev;
 	char		 what[128];	/* "issues.labeled", prefix of errors */
 	char		*err;
 	size_t		 errlen;
@@ -62,7 +62,7 @@ str_is(const cJSON *root, const char *path, const char *s)
 static int
 fill_common(struct parse *p, int need, const char *author)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root;
 	char login[64] = "", id[64] = "", type[64] = "";
 
@@ -110,7 +110,7 @@ fill_common(struct parse *p, int need, const char *author)
 static int
 fill_issue(struct parse *p)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 
 	if (need_int(p, "issue.number", &ev->number) == -1 ||
 	    (ev->title = need_str(p, "issue.title", TITLE_MAX_BYTES)) == NULL)
@@ -126,7 +126,7 @@ fill_issue(struct parse *p)
 static int
 fill_pull(struct parse *p)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 
 	if (need_int(p, "pull_request.number", &ev->number) == -1 ||
 	    (ev->title = need_str(p, "pull_request.title",
@@ -143,7 +143,7 @@ fill_pull(struct parse *p)
 static int
 parse_issue_labeled(struct parse *p)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 
 	if (fill_common(p, NEED_REPO | NEED_SENDER, NULL) == -1 ||
 	    fill_issue(p) == -1 ||
@@ -157,7 +157,7 @@ parse_issue_labeled(struct parse *p)
 static int
 parse_comment(struct parse *p)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 
 	if (fill_common(p, NEED_REPO | NEED_SENDER, "comment.user") == -1 ||
 	    fill_issue(p) == -1 ||
@@ -174,7 +174,7 @@ parse_comment(struct parse *p)
 static int
 parse_review(struct parse *p)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 	char *s;
 
 	if (fill_common(p, NEED_REPO | NEED_SENDER, "review.user") == -1 ||
@@ -197,7 +197,7 @@ parse_review(struct parse *p)
 static int
 parse_review_comment(struct parse *p)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root;
 
 	if (fill_common(p, NEED_REPO | NEED_SENDER, "comment.user") == -1 ||
@@ -221,7 +221,7 @@ parse_review_comment(struct parse *p)
 static int
 parse_pr_closed(struct parse *p)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 
 	if (fill_common(p, NEED_REPO, NULL) == -1 || fill_pull(p) == -1)
 		return -1;
@@ -237,7 +237,7 @@ parse_pr_closed(struct parse *p)
 static int
 parse_check_suite(struct parse *p)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root, *prs;
 
 	if (fill_common(p, NEED_REPO, NULL) == -1)
@@ -302,12 +302,12 @@ static const struct handler {
  * Parse one delivery. Events and actions without a handler become EV_OTHER
  * with whatever repository and sender they carry, so they can be logged.
  */
-struct event *
+struct forge_event *
 ghev_parse(const char *name, const char *json, size_t len, char *err,
     size_t errlen)
 {
 	struct parse p;
-	struct event *ev = NULL;
+	struct forge_event *ev = NULL;
 	cJSON *root = NULL;
 	const cJSON *action;
 	size_t i;
@@ -364,7 +364,7 @@ ghev_parse(const char *name, const char *json, size_t len, char *err,
 out:
 	cJSON_Delete(root);
 	if (rc == -1) {
-		event_free(ev);
+		forge_event_free(ev);
 		return NULL;
 	}
 	return ev;

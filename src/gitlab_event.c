@@ -1,5 +1,5 @@
 /*
- * GitLab webhook deliveries into struct event: the X-Gitlab-Event name picks
+ * GitLab webhook deliveries into struct forge_event: the X-Gitlab-Event name picks
  * a handler, object_kind confirms it, and object_attributes says what
  * happened. Field names follow GitLab's "Webhook events" documentation.
  */
@@ -28,7 +28,7 @@
 
 struct parse {
 	const cJSON	*root;
-	struct event	*ev;
+	struct forge_event	*ev;
 	const char	*what;		/* "Note Hook", prefix of errors */
 	char		*err;
 	size_t		 errlen;
@@ -83,7 +83,7 @@ is_token_bot(const char *username)
 static int
 fill_common(struct parse *p, int need)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root;
 
 	if (need & NEED_REPO) {
@@ -191,7 +191,7 @@ added_labels(struct parse *p, char **out)
 static int
 parse_issue(struct parse *p)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 	char *labels;
 
 	if (!str_is(p->root, "object_kind", "issue"))
@@ -217,7 +217,7 @@ parse_issue(struct parse *p)
 static int
 fill_note_mr(struct parse *p)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root;
 
 	if (need_int(p, "merge_request.iid", &ev->number) == -1 ||
@@ -262,7 +262,7 @@ fill_note_mr(struct parse *p)
 static int
 parse_note(struct parse *p)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root;
 
 	if (!str_is(r, "object_kind", "note") ||
@@ -302,7 +302,7 @@ parse_note(struct parse *p)
 static int
 parse_merge_request(struct parse *p)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root;
 
 	if (!str_is(r, "object_kind", "merge_request") ||
@@ -332,7 +332,7 @@ parse_merge_request(struct parse *p)
 static int
 parse_pipeline(struct parse *p)
 {
-	struct event *ev = p->ev;
+	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root;
 	char *status;
 
@@ -381,12 +381,12 @@ static const struct handler {
  * Parse one delivery. Other hooks (Push, Job, Emoji, …) become EV_OTHER
  * with the project and user they carry.
  */
-struct event *
+struct forge_event *
 glev_parse(const char *name, const char *json, size_t len, char *err,
     size_t errlen)
 {
 	struct parse p;
-	struct event *ev = NULL;
+	struct forge_event *ev = NULL;
 	cJSON *root = NULL;
 	char what[80];
 	size_t i;
@@ -430,7 +430,7 @@ glev_parse(const char *name, const char *json, size_t len, char *err,
 out:
 	cJSON_Delete(root);
 	if (rc == -1) {
-		event_free(ev);
+		forge_event_free(ev);
 		return NULL;
 	}
 	return ev;

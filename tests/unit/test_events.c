@@ -120,11 +120,11 @@ set(cJSON *root, const char *path, cJSON *value)
 }
 
 /* Serialize root, parse it as a delivery of name, delete root. */
-static struct event *
+static struct forge_event *
 deliver(int gitlab, const char *name, cJSON *root)
 {
 	char *s = cJSON_PrintUnformatted(root);
-	struct event *ev;
+	struct forge_event *ev;
 
 	err[0] = '\0';
 	if (gitlab)
@@ -136,7 +136,7 @@ deliver(int gitlab, const char *name, cJSON *root)
 	return ev;
 }
 
-static struct event *
+static struct forge_event *
 deliver_bytes(int gitlab, const char *name, const char *s, size_t len)
 {
 	err[0] = '\0';
@@ -147,13 +147,13 @@ deliver_bytes(int gitlab, const char *name, const char *s, size_t len)
 
 /* Input that must be refused with a reason mentioning want. */
 static void
-refused(struct event *ev, const char *want, const char *what)
+refused(struct forge_event *ev, const char *want, const char *what)
 {
 	ok(ev == NULL, "%s: refused", what);
 	if (!ok(strstr(err, want) != NULL, "%s: reason mentions \"%s\"",
 	    what, want))
 		printf("#   reason: \"%s\"\n", err);
-	event_free(ev);
+	forge_event_free(ev);
 }
 
 /* ---- json.c ---- */
@@ -303,14 +303,14 @@ github_want(const char *name, const char *action)
 /* Compare an event with the sample's JSON, field by field. */
 static void
 check_github(const char *file, const char *name, const cJSON *j,
-    const struct event *ev)
+    const struct forge_event *ev)
 {
 	const char *action = jstr(j, "action");
 	const char *author;
 
 	is_int(ev->forge, FORGE_GITHUB, "%s: forge", file);
 	is_int(ev->type, github_want(name, action), "%s: type %s", file,
-	    event_type_name(github_want(name, action)));
+	    forge_event_type_name(github_want(name, action)));
 	is_str(ev->name, name, "%s: name", file);
 	is_str(ev->action, action, "%s: action", file);
 	is_str(ev->repo, jstr(j, "repository.full_name"), "%s: repo", file);
@@ -416,7 +416,7 @@ test_github_samples(void)
 	char *dir = xasprintf("%s/webhooks/samples/github", srcdir), *rel;
 	char name[64];
 	int n, i, k, count[N_KINDS] = { 0 };
-	struct event *ev;
+	struct forge_event *ev;
 	cJSON *j;
 	size_t len;
 	char *buf;
@@ -443,7 +443,7 @@ test_github_samples(void)
 			check_github(file, name, j, ev);
 		else
 			printf("#   reason: %s\n", err);
-		event_free(ev);
+		forge_event_free(ev);
 		cJSON_Delete(j);
 		free(buf);
 		free(rel);
@@ -457,11 +457,11 @@ next:
 		    kinds[k]);
 }
 
-static struct event *
+static struct forge_event *
 gh_file(const char *name, const char *file)
 {
 	char *rel = xasprintf("webhooks/samples/github/%s", file);
-	struct event *ev = deliver(0, name, sample(rel));
+	struct forge_event *ev = deliver(0, name, sample(rel));
 
 	free(rel);
 	if (ev == NULL)
@@ -473,7 +473,7 @@ gh_file(const char *name, const char *file)
 static void
 test_github_values(void)
 {
-	struct event *ev;
+	struct forge_event *ev;
 	cJSON *j;
 
 	ev = gh_file("issues", "issues.labeled.9.json");
@@ -490,7 +490,7 @@ test_github_values(void)
 		    "issues.labeled.9: clone_url");
 		is_int(ev->installation_id, 0, "issues.labeled.9: no installation");
 	}
-	event_free(ev);
+	forge_event_free(ev);
 
 	ev = gh_file("issue_comment", "issue_comment.created.3.json");
 	ok(ev != NULL && ev->type == EV_COMMENT, "issue_comment.created.3: comment");
@@ -502,19 +502,19 @@ test_github_values(void)
 		is_int(ev->installation_id, 1, "issue_comment.created.3: installation_id");
 		ok(!ev->is_pr, "issue_comment.created.3: on an issue");
 	}
-	event_free(ev);
+	forge_event_free(ev);
 
 	ev = gh_file("pull_request_review_comment",
 	    "pull_request_review_comment.created.0.json");
 	ok(ev != NULL && ev->line == 0 && strcmp(ev->path, "README.md") == 0,
 	    "review comment without line fields: line 0, path README.md");
-	event_free(ev);
+	forge_event_free(ev);
 	ev = gh_file("pull_request_review_comment",
 	    "pull_request_review_comment.created.1.json");
 	ok(ev != NULL && ev->line == 265 && ev->number == 2 &&
 	    strcmp(ev->head_branch, "changes") == 0,
 	    "review comment: line 265 on PR 2, branch changes");
-	event_free(ev);
+	forge_event_free(ev);
 
 	j = sample("webhooks/samples/github/pull_request_review_comment.created.1.json");
 	set(j, "comment.line", cJSON_CreateNull());
@@ -522,41 +522,41 @@ test_github_values(void)
 	ev = deliver(0, "pull_request_review_comment", j);
 	ok(ev != NULL && ev->line == 260,
 	    "outdated review comment: line from original_line");
-	event_free(ev);
+	forge_event_free(ev);
 
 	ev = gh_file("check_suite", "check_suite.completed.1.json");
 	ok(ev != NULL && ev->type == EV_CI_COMPLETED && ev->number == 0 &&
 	    !ev->is_pr && strcmp(ev->head_branch, "main") == 0,
 	    "check_suite without pull requests: number 0, branch main");
-	event_free(ev);
+	forge_event_free(ev);
 	ev = gh_file("check_suite", "check_suite.completed.0.json");
 	ok(ev != NULL && ev->number == 2 && ev->is_pr &&
 	    strcmp(ev->conclusion, "success") == 0,
 	    "check_suite for PR 2: success");
-	event_free(ev);
+	forge_event_free(ev);
 	ev = gh_file("check_suite", "check_suite.requested.4.json");
 	ok(ev != NULL && ev->type == EV_OTHER, "check_suite.requested: other");
-	event_free(ev);
+	forge_event_free(ev);
 
 	ev = gh_file("ping", "ping.3.json");
 	ok(ev != NULL && ev->type == EV_PING && ev->repo == NULL,
 	    "ping without a repository");
-	event_free(ev);
+	forge_event_free(ev);
 	ev = gh_file("installation", "installation.created.1.json");
 	ok(ev != NULL && ev->type == EV_INSTALLATION &&
 	    ev->installation_id == 957387, "installation.created: id 957387");
-	event_free(ev);
+	forge_event_free(ev);
 	ev = gh_file("pull_request", "pull_request.closed.3.json");
 	ok(ev != NULL && ev->type == EV_PR_CLOSED && !ev->merged &&
 	    ev->number == 2, "pull_request.closed: PR 2, not merged");
-	event_free(ev);
+	forge_event_free(ev);
 
 	/* Derived (edited) samples. */
 	ev = gh_file("issue_comment",
 	    "derived/issue_comment.created.pull_request.json");
 	ok(ev != NULL && ev->type == EV_COMMENT && ev->is_pr && ev->number == 1,
 	    "derived: comment on pull request 1");
-	event_free(ev);
+	forge_event_free(ev);
 	ev = gh_file("pull_request_review",
 	    "derived/pull_request_review.submitted.changes_requested.json");
 	ok(ev != NULL && ev->type == EV_REVIEW, "derived: review");
@@ -567,11 +567,11 @@ test_github_values(void)
 		is_str(ev->text, "Please also fix the spelling in the title.",
 		    "derived: review body");
 	}
-	event_free(ev);
+	forge_event_free(ev);
 	ev = gh_file("issues", "derived/issues.labeled.agent.json");
 	ok(ev != NULL && ev->type == EV_ISSUE_LABELED &&
 	    strcmp(ev->label, "agent") == 0, "derived: labeled agent");
-	event_free(ev);
+	forge_event_free(ev);
 
 	/* Edits of real samples. */
 	j = sample("webhooks/samples/github/issue_comment.created.0.json");
@@ -580,35 +580,35 @@ test_github_values(void)
 	ev = deliver(0, "issue_comment", j);
 	ok(ev != NULL && ev->sender_is_bot && strcmp(ev->sender, "handoff[bot]") == 0,
 	    "comment by a Bot user: sender_is_bot, sender is the author");
-	event_free(ev);
+	forge_event_free(ev);
 	j = sample("webhooks/samples/github/issues.labeled.9.json");
 	set(j, "sender.type", cJSON_CreateString("Bot"));
 	ev = deliver(0, "issues", j);
 	ok(ev != NULL && ev->sender_is_bot, "labeled by a Bot sender");
-	event_free(ev);
+	forge_event_free(ev);
 	j = sample("webhooks/samples/github/issue_comment.created.0.json");
 	set(j, "comment.user", NULL);
 	ev = deliver(0, "issue_comment", j);
 	ok(ev != NULL && strcmp(ev->sender, "Codertocat") == 0,
 	    "comment without comment.user: sender falls back to sender.login");
-	event_free(ev);
+	forge_event_free(ev);
 	j = sample("webhooks/samples/github/pull_request_review.submitted.0.json");
 	set(j, "review.state", cJSON_CreateString("APPROVED"));
 	ev = deliver(0, "pull_request_review", j);
 	ok(ev != NULL && strcmp(ev->review_state, "approved") == 0,
 	    "review state is lowercased");
-	event_free(ev);
+	forge_event_free(ev);
 	j = sample("webhooks/samples/github/pull_request.closed.3.json");
 	set(j, "pull_request.merged", cJSON_CreateTrue());
 	ev = deliver(0, "pull_request", j);
 	ok(ev != NULL && ev->merged, "pull_request.closed with merged true");
-	event_free(ev);
+	forge_event_free(ev);
 	j = sample("webhooks/samples/github/issues.labeled.9.json");
 	ev = deliver(0, "star", j);
 	ok(ev != NULL && ev->type == EV_OTHER &&
 	    strcmp(ev->repo, "Codertocat/Hello-World") == 0,
 	    "unknown event: other, repository kept");
-	event_free(ev);
+	forge_event_free(ev);
 	j = sample("webhooks/samples/github/issues.labeled.9.json");
 	set(j, "repository", NULL);
 	ev = deliver(0, "issues", j);
@@ -618,13 +618,13 @@ test_github_values(void)
 
 /* ---- GitLab samples ---- */
 
-static struct event *
+static struct forge_event *
 gl_file(const char *name, const char *file)
 {
 	char *rel = xasprintf("webhooks/samples/gitlab/%s", file);
 	size_t len;
 	char *buf = load(rel, &len);
-	struct event *ev = deliver_bytes(1, name, buf, len);
+	struct forge_event *ev = deliver_bytes(1, name, buf, len);
 
 	if (ev == NULL)
 		printf("#   %s: %s\n", file, err);
@@ -664,7 +664,7 @@ static void
 test_gitlab_issue(void)
 {
 	const char *hooks[] = { "Issue Hook", "Confidential Issue Hook" };
-	struct event *ev;
+	struct forge_event *ev;
 	cJSON *j;
 	size_t i;
 
@@ -692,7 +692,7 @@ test_gitlab_issue(void)
 		is_int(ev->sender_id, 1, "issue.json: sender_id");
 		ok(!ev->sender_is_bot, "issue.json: not a bot");
 		ok(!ev->is_pr, "issue.json: not a merge request");
-		event_free(ev);
+		forge_event_free(ev);
 	}
 
 	j = gl_sample("issue.json");
@@ -700,45 +700,45 @@ test_gitlab_issue(void)
 	ev = deliver(1, "Issue Hook", j);
 	ok(ev != NULL && strcmp(ev->label, "Platform\nagent") == 0,
 	    "two labels added: joined by newline");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("issue.json");
 	set(j, "changes.labels.current", label_list("API", NULL, NULL));
 	ev = deliver(1, "Issue Hook", j);
 	ok(ev != NULL && ev->type == EV_OTHER && ev->label == NULL,
 	    "a label removed only: other");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("issue.json");
 	set(j, "changes.labels.previous", NULL);
 	ev = deliver(1, "Issue Hook", j);
 	ok(ev != NULL && ev->type == EV_ISSUE_LABELED &&
 	    strcmp(ev->label, "Platform") == 0, "no previous labels: all added");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("issue.json");
 	set(j, "changes", NULL);
 	ev = deliver(1, "Issue Hook", j);
 	ok(ev != NULL && ev->type == EV_OTHER && ev->repo != NULL,
 	    "no label change: other, project kept");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("issue.json");
 	set(j, "object_kind", cJSON_CreateString("work_item"));
 	ev = deliver(1, "Issue Hook", j);
 	ok(ev != NULL && ev->type == EV_OTHER, "work_item under Issue Hook: other");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("issue.json");
 	set(j, "user.username", cJSON_CreateString("project_278964_bot_3b2f"));
 	ev = deliver(1, "Issue Hook", j);
 	ok(ev != NULL && ev->sender_is_bot, "project access token bot");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("issue.json");
 	set(j, "user.username", cJSON_CreateString("group_12_bot"));
 	ev = deliver(1, "Issue Hook", j);
 	ok(ev != NULL && ev->sender_is_bot, "group access token bot");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("issue.json");
 	set(j, "user.username", cJSON_CreateString("project_x_bot"));
 	ev = deliver(1, "Issue Hook", j);
 	ok(ev != NULL && !ev->sender_is_bot, "project_x_bot is a person");
-	event_free(ev);
+	forge_event_free(ev);
 
 	j = gl_sample("issue.json");
 	set(j, "changes.labels.current", cJSON_CreateString("agent"));
@@ -770,7 +770,7 @@ position(cJSON *new_line, int old_line)
 static void
 test_gitlab_note(void)
 {
-	struct event *ev;
+	struct forge_event *ev;
 	cJSON *j;
 
 	ev = gl_file("Note Hook", "note_issue.json");
@@ -788,7 +788,7 @@ test_gitlab_note(void)
 		ok(!ev->is_pr, "note_issue.json: on an issue");
 		ok(ev->association == NULL, "note_issue.json: no association on GitLab");
 	}
-	event_free(ev);
+	forge_event_free(ev);
 
 	ev = gl_file("Confidential Note Hook", "note_merge_request.json");
 	ok(ev != NULL && ev->type == EV_COMMENT,
@@ -804,7 +804,7 @@ test_gitlab_note(void)
 		is_int(ev->comment_id, 1244, "note_merge_request.json: note id");
 		is_str(ev->sender, "root", "note_merge_request.json: sender");
 	}
-	event_free(ev);
+	forge_event_free(ev);
 
 	j = gl_sample("note_merge_request.json");
 	set(j, "object_attributes.type", cJSON_CreateString("DiffNote"));
@@ -819,39 +819,39 @@ test_gitlab_note(void)
 		is_str(ev->head_branch, "master", "DiffNote: source branch");
 		ok(ev->is_pr && ev->number == 1, "DiffNote: on MR 1");
 	}
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("note_merge_request.json");
 	set(j, "object_attributes.type", cJSON_CreateString("DiffNote"));
 	set(j, "object_attributes.position", position(cJSON_CreateNull(), 7));
 	ev = deliver(1, "Note Hook", j);
 	ok(ev != NULL && ev->line == 7, "DiffNote on a removed line: old_line");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("note_merge_request.json");
 	set(j, "object_attributes.type", cJSON_CreateString("DiffNote"));
 	ev = deliver(1, "Note Hook", j);
 	ok(ev != NULL && ev->type == EV_COMMENT, "DiffNote without position: comment");
-	event_free(ev);
+	forge_event_free(ev);
 
 	j = gl_sample("note_issue.json");
 	set(j, "object_attributes.action", cJSON_CreateString("update"));
 	ev = deliver(1, "Note Hook", j);
 	ok(ev != NULL && ev->type == EV_OTHER, "edited note: other");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("note_issue.json");
 	set(j, "object_attributes.action", NULL);
 	ev = deliver(1, "Note Hook", j);
 	ok(ev != NULL && ev->type == EV_COMMENT, "note without action (< 16.11): comment");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("note_issue.json");
 	set(j, "object_attributes.system", cJSON_CreateTrue());
 	ev = deliver(1, "Note Hook", j);
 	ok(ev != NULL && ev->type == EV_OTHER, "system note: other");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("note_issue.json");
 	set(j, "object_attributes.noteable_type", cJSON_CreateString("Commit"));
 	ev = deliver(1, "Note Hook", j);
 	ok(ev != NULL && ev->type == EV_OTHER, "commit note: other");
-	event_free(ev);
+	forge_event_free(ev);
 
 	j = gl_sample("note_issue.json");
 	set(j, "object_attributes.note", NULL);
@@ -870,13 +870,13 @@ test_gitlab_note(void)
 static void
 test_gitlab_mr_pipeline(void)
 {
-	struct event *ev;
+	struct forge_event *ev;
 	cJSON *j;
 
 	ev = gl_file("Merge Request Hook", "merge_request.json");
 	ok(ev != NULL && ev->type == EV_OTHER && strcmp(ev->action, "open") == 0,
 	    "merge_request.json (open): other");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("merge_request.json");
 	set(j, "object_attributes.action", cJSON_CreateString("merge"));
 	ev = deliver(1, "Merge Request Hook", j);
@@ -888,13 +888,13 @@ test_gitlab_mr_pipeline(void)
 		ok(ev->is_pr, "merged MR: is_pr");
 		is_str(ev->repo, "gitlabhq/gitlab-test", "merged MR: repo");
 	}
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("merge_request.json");
 	set(j, "object_attributes.action", cJSON_CreateString("close"));
 	ev = deliver(1, "Merge Request Hook", j);
 	ok(ev != NULL && ev->type == EV_PR_CLOSED && !ev->merged,
 	    "closed MR: not merged");
-	event_free(ev);
+	forge_event_free(ev);
 
 	ev = gl_file("Pipeline Hook", "pipeline.json");
 	ok(ev != NULL && ev->type == EV_CI_COMPLETED, "pipeline.json: ci completed");
@@ -906,7 +906,7 @@ test_gitlab_mr_pipeline(void)
 		is_str(ev->repo, "gitlab-org/gitlab-test", "pipeline.json: repo");
 		is_str(ev->sender, "user1", "pipeline.json: sender");
 	}
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("pipeline.json");
 	set(j, "merge_request", NULL);
 	set(j, "object_attributes.status", cJSON_CreateString("failed"));
@@ -915,18 +915,18 @@ test_gitlab_mr_pipeline(void)
 	    ev->number == 0 && strcmp(ev->head_branch, "master") == 0 &&
 	    strcmp(ev->conclusion, "failed") == 0,
 	    "branch pipeline failed: ref master, no MR");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("pipeline.json");
 	set(j, "object_attributes.status", cJSON_CreateString("running"));
 	ev = deliver(1, "Pipeline Hook", j);
 	ok(ev != NULL && ev->type == EV_OTHER && ev->conclusion == NULL,
 	    "running pipeline: other");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("pipeline.json");
 	set(j, "object_attributes.status", cJSON_CreateString("canceled"));
 	ev = deliver(1, "Pipeline Hook", j);
 	ok(ev != NULL && ev->type == EV_CI_COMPLETED, "canceled pipeline: completed");
-	event_free(ev);
+	forge_event_free(ev);
 	j = gl_sample("pipeline.json");
 	set(j, "object_attributes.status", cJSON_CreateNumber(1));
 	refused(deliver(1, "Pipeline Hook", j),
@@ -934,7 +934,7 @@ test_gitlab_mr_pipeline(void)
 
 	ev = gl_file("Push Hook", "pipeline.json");
 	ok(ev != NULL && ev->type == EV_OTHER, "unknown hook: other");
-	event_free(ev);
+	forge_event_free(ev);
 }
 
 /* ---- malformed input, both forges ---- */
@@ -950,7 +950,7 @@ test_malformed(void)
 		{ "null", "not a JSON object", "top-level null" },
 		{ "{} {}", "invalid JSON", "trailing garbage" },
 	};
-	struct event *ev;
+	struct forge_event *ev;
 	cJSON *j;
 	char *deep, *buf;
 	size_t i, len, cut;
@@ -1039,7 +1039,7 @@ test_malformed(void)
 		    sizeof(err));
 		if (ev != NULL)
 			f = 0;
-		event_free(ev);
+		forge_event_free(ev);
 		free(copy);
 	}
 	ok(f, "every truncation of a sample is refused");

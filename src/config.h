@@ -1,0 +1,109 @@
+/*
+ * The INI configuration (inih): every section and key of INTERFACE.md with
+ * its default, validated with file:line errors. Secrets are kept apart so
+ * that printing the configuration masks them.
+ */
+#ifndef HANDOFF_CONFIG_H
+#define HANDOFF_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* A secret value: given inline, as file:/path or as env:NAME. */
+struct secret {
+	char	*value;		/* NULL when unset; never logged */
+	size_t	 len;
+	char	*source;	/* "inline", "file:/path" or "env:NAME"; NULL when unset */
+};
+
+/* [trigger] allow: which GitHub author_association values may steer. */
+#define ALLOW_OWNER		0x01
+#define ALLOW_MEMBER		0x02
+#define ALLOW_COLLABORATOR	0x04
+#define ALLOW_CONTRIBUTOR	0x08
+
+enum review_mode { REVIEW_CHANGES_REQUESTED, REVIEW_COMMENTED, REVIEW_NEVER };
+enum net_mode { NET_NONE, NET_ALLOWLIST, NET_HOST };
+
+struct strlist {
+	char	**v;
+	size_t	  n;
+};
+
+struct config {
+	char	*path;			/* the file read */
+
+	/* [server] */
+	char	*listen;		/* host:port, default 127.0.0.1:8080 */
+	char	*data_dir;		/* default /var/lib/handoff */
+	uint64_t max_body_bytes;	/* default 25M */
+	int	 log_level;		/* enum log_level, default info */
+	int	 max_connections;	/* default 256 */
+	int64_t	 timeout_ms;		/* read/idle/request deadline, default 15s */
+
+	/* [web] */
+	char	*web_listen;		/* default 127.0.0.1:8081 */
+	struct secret web_token;
+	char	*public_url;		/* default http://<web_listen> */
+
+	/* [github] */
+	char	*github_api_url;	/* default https://api.github.com */
+	struct secret github_webhook_secret;
+	struct secret github_token;
+	char	*github_app_id;		/* App ID or Client ID */
+	struct secret github_private_key; /* PEM text */
+	int64_t	 github_installation_id;	/* 0 when unset */
+	char	*github_bot_login;	/* NULL when unset */
+
+	/* [gitlab] */
+	char	*gitlab_url;		/* default https://gitlab.com */
+	struct secret gitlab_webhook_token;
+	struct secret gitlab_signing_token;	/* whsec_<base64> */
+	struct secret gitlab_token;
+	char	*gitlab_bot_username;	/* NULL when unset */
+
+	/* [trigger] */
+	char	*label;			/* default agent */
+	char	*command;		/* default /agent */
+	unsigned allow;			/* ALLOW_* mask, default owner,member,collaborator */
+	enum review_mode review;	/* default changes_requested */
+
+	/* [agent] */
+	char	*agent_command;		/* NULL when unset */
+	int64_t	 agent_timeout_ms;	/* default 30m */
+	struct strlist agent_env;	/* names passed through */
+	uint64_t max_log_bytes;		/* default 10M */
+
+	/* [sandbox] */
+	enum net_mode network;		/* default none */
+	struct strlist allow_hosts;
+	uint64_t memory_bytes;		/* default 4G */
+	int	 pids;			/* default 512 */
+	uint64_t disk_bytes;		/* default 10G */
+	struct strlist extra_ro;
+
+	/* [runs] */
+	int	 max_parallel;		/* default 2; 0 pauses running */
+	int	 max_per_repo;		/* default 1 */
+	char	*branch_prefix;		/* default handoff/ */
+	bool	 draft;			/* default true */
+	struct strlist protected_paths;	/* default: all of .github/workflows/ */
+	int	 max_changed_files;	/* default 100 */
+	int64_t	 coalesce_ms;		/* default 10s; 0 turns folding off */
+	int	 max_ci_fixes;		/* default 2 */
+};
+
+/* Read and validate path. On error returns NULL and writes one line naming
+ * file, line, key and what was expected into err. Caller frees with config_free. */
+struct config *config_load(const char *path, char *err, size_t errlen);
+/* The built-in defaults alone (for tests); caller frees. */
+struct config *config_defaults(void);
+void config_free(struct config *cfg);
+/* Print the effective settings as INI with secrets masked ("<set, from env:NAME>"). */
+void config_print(const struct config *cfg, FILE *out);
+/* Resolve the config path: explicit, else $HANDOFF_CONFIG, else ./handoff.ini. */
+const char *config_default_path(const char *explicit_path);
+
+#endif

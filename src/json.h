@@ -1,0 +1,40 @@
+/*
+ * Bounded reading of untrusted JSON with cJSON: a nesting-depth check that
+ * runs before the parser, and typed getters along dotted paths.
+ */
+#ifndef HANDOFF_JSON_H
+#define HANDOFF_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define JSON_MAX_DEPTH	64
+
+/* Parse len bytes of untrusted JSON: rejects nesting deeper than max_depth and
+ * trailing garbage. Returns a tree the caller deletes, or NULL. */
+cJSON *json_parse(const char *buf, size_t len, int max_depth);
+/* The node at a dotted path ("issue.user.login"), or NULL. */
+const cJSON *json_at(const cJSON *root, const char *path);
+/* A copy of the string at path cut to maxlen bytes, or NULL if absent, null or
+ * not a string; caller frees. */
+char *json_str(const cJSON *root, const char *path, size_t maxlen);
+/* The integer at path, or def if absent or not an integral number. */
+int64_t json_int(const cJSON *root, const char *path, int64_t def);
+/* The boolean at path, or def. */
+bool json_bool(const cJSON *root, const char *path, bool def);
+/* True when path names a non-null node. */
+bool json_has(const cJSON *root, const char *path);
+/* Required fields of a payload: a bounded copy of the string at path (caller
+ * frees), or NULL with "what: missing path" / "what: path is not a string" in
+ * err. A JSON null counts as missing. */
+char *json_need_str(const cJSON *root, const char *path, size_t maxlen,
+    const char *what, char *err, size_t errlen);
+/* The integer at path in *out and 0, or -1 with "what: missing path" /
+ * "what: path is not an integer" in err. */
+int json_need_int(const cJSON *root, const char *path, int64_t *out,
+    const char *what, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,184 @@
+/*
+ * `handoff jobs [--json] [--state STATE] [--limit N]` and
+ * `handoff show JOB [--json]`: a table or JSON for scripts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "log.h"
+#include "report.h"
+#include "store.h"
+#include "util.h"
+
+static const char *
+str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : "-";
+}
+
+static long long
+num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+}
+
+static void
+print_json(const cJSON *v)
+{
+	char *text = cJSON_Print(v);
+
+	printf("%s\n", text);
+	free(text);
+}
+
+static struct store *
+open_store(const struct config *cfg)
+{
+	char err[512];
+	struct store *st = store_open(cfg->data_dir, err, sizeof(err));
+
+	if (st == NULL)
+		fprintf(stderr, "handoff: %s\n", err);
+	return st;
+}
+
+int
+report_jobs(const struct config *cfg, int argc, char **argv)
+{
+	const char *state = NULL;
+	long long limit = 50;
+	int i, is_json = 0;
+	struct store *st;
+	const cJSON *j;
+	cJSON *arr;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			is_json = 1;
+		else if (strcmp(argv[i], "--state") == 0 && i + 1 < argc)
+			state = argv[++i];
+		else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc &&
+		    util_parse_int(argv[i + 1], 1, 1000000, &limit) == 0)
+			i++;
+		else {
+			fprintf(stderr, "usage: handoff jobs [--json] "
+			    "[--state STATE] [--limit N]\n");
+			return 2;
+		}
+	}
+	if ((st = open_store(cfg)) == NULL)
+		return 1;
+	if ((arr = store_jobs_json(st, state, (int)limit)) == NULL) {
+		fprintf(stderr, "handoff: %s\n", store_error(st));
+		store_close(st);
+		return 1;
+	}
+	if (is_json)
+		print_json(arr);
+	else {
+		printf("%-6s %-10s %-10s %-9s %-7s %-32s %-16s %s\n", "JOB",
+		    "STATE", "STEP", "KIND", "FORGE", "ISSUE", "REQUESTED BY",
+		    "CREATED");
+		cJSON_ArrayForEach(j, arr) {
+			char *issue = xasprintf("%s#%lld", str(j, "repo"),
+			    num(j, "number"));
+			printf("%-6lld %-10s %-10s %-9s %-7s %-32s %-16s %s\n",
+			    num(j, "id"), str(j, "state"), str(j, "step"),
+			    str(j, "kind"), str(j, "forge"), issue,
+			    str(j, "requested_by"), str(j, "created_at"));
+			free(issue);
+		}
+	}
+	cJSON_Delete(arr);
+	store_close(st);
+	return 0;
+}
+
+static void
+print_job(const cJSON *j)
+{
+	const cJSON *steps, *s, *rc, *c;
+
+	printf("job %lld: %s on %s %s#%lld", num(j, "id"), str(j, "kind"),
+	    str(j, "forge"), str(j, "repo"), num(j, "number"));
+	if (strcmp(str(j, "title"), "-") != 0)
+		printf(" \"%s\"", str(j, "title"));
+	printf("\nstate:        %s (step %s)\n", str(j, "state"),
+	    str(j, "step"));
+	printf("branch:       %s\n", str(j, "branch"));
+	printf("requested by: %s\n", str(j, "requested_by"));
+	printf("created:      %s\n", str(j, "created_at"));
+	printf("started:      %s\n", str(j, "started_at"));
+	printf("finished:     %s\n", str(j, "finished_at"));
+	printf("pull request: %s\n", str(j, "pr_url"));
+	if (strcmp(str(j, "result"), "-") != 0)
+		printf("result:       %s\n", str(j, "result"));
+	if (strcmp(str(j, "error"), "-") != 0)
+		printf("error:        %s\n", str(j, "error"));
+	printf("steps:\n");
+	steps = cJSON_GetObjectItemCaseSensitive(j, "steps");
+	cJSON_ArrayForEach(s, steps)
+		printf("  %-12s %s .. %s%s%s\n", str(s, "step"),
+		    str(s, "started_at"), str(s, "finished_at"),
+		    strcmp(str(s, "detail"), "-") ? "  " : "",
+		    strcmp(str(s, "detail"), "-") ? str(s, "detail") : "");
+	if (strcmp(str(j, "instruction"), "-") != 0)
+		printf("instructions:\n%s\n", str(j, "instruction"));
+	rc = cJSON_GetObjectItemCaseSensitive(j, "review_comments");
+	cJSON_ArrayForEach(c, rc)
+		printf("review comment by %s on %s:%lld:\n%s\n",
+		    str(c, "author"), str(c, "path"), num(c, "line"),
+		    str(c, "body"));
+}
+
+int
+report_show(const struct config *cfg, int argc, char **argv)
+{
+	long long id = -1;
+	int i, is_json = 0, status = 1;
+	struct store *st;
+	bool found;
+	cJSON *j;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			is_json = 1;
+		else if (id < 0 && util_parse_int(argv[i], 1, INT64_MAX,
+		    &id) == 0)
+			;
+		else {
+			id = -1;
+			break;
+		}
+	}
+	if (id < 0) {
+		fprintf(stderr, "usage: handoff show JOB [--json]\n");
+		return 2;
+	}
+	if ((st = open_store(cfg)) == NULL)
+		return 1;
+	j = store_job_json(st, id, &found);
+	if (j == NULL) {
+		if (found)
+			fprintf(stderr, "handoff: %s\n", store_error(st));
+		else
+			fprintf(stderr, "handoff: no job %lld\n", id);
+		goto out;
+	}
+	if (is_json)
+		print_json(j);
+	else
+		print_job(j);
+	cJSON_Delete(j);
+	status = 0;
+out:
+	store_close(st);
+	return status;
+}

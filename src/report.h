@@ -1,0 +1,13 @@
+/*
+ * `handoff jobs` and `handoff show`: the store read for people and scripts.
+ */
+#ifndef HANDOFF_REPORT_H
+#define HANDOFF_REPORT_H
+
+#include "config.h"
+
+/* argv after the subcommand word. Each returns the exit status. */
+int report_jobs(const struct config *cfg, int argc, char **argv);
+int report_show(const struct config *cfg, int argc, char **argv);
+
+#endif

@@ -1,0 +1,327 @@
+/*
+ * Forge events to commands (INTERFACE.md "Forge commands"): which events
+ * start, steer or close a thread's work, and who may ask. The runner checks
+ * the requester's permission through the API again before anything runs.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules.h"
+#include "util.h"
+
+#define MAX_INSTRUCTION	(64 * 1024)
+
+static void
+ignore(struct command *cmd, const char *reason)
+{
+	cmd->kind = CMD_IGNORE;
+	cmd->reason = reason;
+}
+
+/* GitHub's author_association against [trigger] allow. */
+static bool
+association_allowed(unsigned allow, const char *assoc)
+{
+	if (assoc == NULL)
+		return false;
+	if (strcmp(assoc, "OWNER") == 0)
+		return allow & ALLOW_OWNER;
+	if (strcmp(assoc, "MEMBER") == 0)
+		return allow & ALLOW_MEMBER;
+	if (strcmp(assoc, "COLLABORATOR") == 0)
+		return allow & ALLOW_COLLABORATOR;
+	if (strcmp(assoc, "CONTRIBUTOR") == 0)
+		return allow & ALLOW_CONTRIBUTOR;
+	return false;
+}
+
+static bool
+is_own_or_bot(const struct config *cfg, const struct forge_event *ev)
+{
+	const char *self = ev->forge == FORGE_GITHUB ? cfg->github_bot_login :
+	    cfg->gitlab_bot_username;
+
+	if (ev->sender_is_bot)
+		return true;
+	return self != NULL && ev->sender != NULL &&
+	    strcasecmp(self, ev->sender) == 0;
+}
+
+/* GitLab may add several labels in one event: ev->label holds them one a line. */
+static bool
+label_added(const char *labels, const char *want)
+{
+	size_t n = strlen(want);
+	const char *p = labels, *nl;
+
+	while (p != NULL && *p != '\0') {
+		nl = strchr(p, '\n');
+		if ((size_t)(nl ? nl - p : (ptrdiff_t)strlen(p)) == n &&
+		    strncmp(p, want, n) == 0)
+			return true;
+		p = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+static bool
+word_end(char c)
+{
+	return c == '\0' || isspace((unsigned char)c);
+}
+
+static char *
+trimmed_copy(const char *s)
+{
+	const char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	if (e == s)
+		return NULL;
+	return xstrndup(s, (size_t)(e - s) < MAX_INSTRUCTION ?
+	    (size_t)(e - s) : MAX_INSTRUCTION);
+}
+
+enum cmd_kind
+rules_parse_command(const char *word, const char *body, char **text)
+{
+	static const struct { const char *name; enum cmd_kind kind; } subs[] = {
+		{ "revise", CMD_REVISE }, { "cancel", CMD_CANCEL },
+		{ "retry", CMD_RETRY }, { "help", CMD_HELP },
+	};
+	size_t wlen = strlen(word), i, n;
+	const char *p = body;
+
+	*text = NULL;
+	if (body == NULL || wlen == 0)
+		return CMD_IGNORE;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (strncmp(p, word, wlen) != 0 || !word_end(p[wlen]))
+		return CMD_IGNORE;
+	p += wlen;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	for (i = 0; i < nitems(subs); i++) {
+		n = strlen(subs[i].name);
+		if (strncasecmp(p, subs[i].name, n) == 0 && word_end(p[n])) {
+			if (subs[i].kind != CMD_REVISE)
+				return subs[i].kind;
+			*text = trimmed_copy(p + n);
+			return *text ? CMD_REVISE : CMD_HELP;
+		}
+	}
+	/* "/agent TEXT" is a revise; "/agent" alone asks for help. */
+	*text = trimmed_copy(p);
+	return *text ? CMD_REVISE : CMD_HELP;
+}
+
+int64_t
+rules_branch_issue(const char *prefix, const char *branch)
+{
+	size_t plen = strlen(prefix);
+	const char *p;
+	int64_t n = 0;
+
+	if (branch == NULL || strncmp(branch, prefix, plen) != 0)
+		return -1;
+	p = branch + plen;
+	if (!isdigit((unsigned char)*p) || *p == '0')
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (n > (INT64_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (*p - '0');
+	}
+	return *p == '-' || *p == '\0' ? n : -1;
+}
+
+/* A comment on an issue or on handoff's pull request. */
+static void
+decide_comment(const struct config *cfg, const struct forge_event *ev,
+    struct command *cmd)
+{
+	char *text;
+
+	cmd->kind = rules_parse_command(cfg->command, ev->text, &text);
+	if (cmd->kind == CMD_IGNORE) {
+		ignore(cmd, "no command");
+		return;
+	}
+	if (ev->forge == FORGE_GITHUB &&
+	    !association_allowed(cfg->allow, ev->association)) {
+		free(text);
+		ignore(cmd, "author not allowed by [trigger] allow");
+		return;
+	}
+	cmd->instruction = text;
+	cmd->key = ev->is_pr ? THREAD_BY_PR : THREAD_BY_ISSUE;
+	if (ev->is_pr && ev->head_branch != NULL) {
+		cmd->key = THREAD_BY_BRANCH;
+		cmd->issue = rules_branch_issue(cfg->branch_prefix,
+		    ev->head_branch);
+		if (cmd->issue < 0) {
+			rules_command_clear(cmd);
+			ignore(cmd, "not a handoff pull request");
+		}
+	}
+}
+
+static void
+decide_review(const struct config *cfg, const struct forge_event *ev,
+    struct command *cmd)
+{
+	const char *state = ev->review_state ? ev->review_state : "";
+	bool changes = strcmp(state, "changes_requested") == 0;
+	bool commented = strcmp(state, "commented") == 0;
+	bool mentions = ev->text != NULL && strstr(ev->text, cfg->command);
+
+	cmd->issue = rules_branch_issue(cfg->branch_prefix, ev->head_branch);
+	if (cmd->issue < 0) {
+		ignore(cmd, "not a handoff pull request");
+		return;
+	}
+	if (cfg->review == REVIEW_NEVER && !mentions) {
+		ignore(cmd, "reviews do not trigger ([trigger] review = never)");
+		return;
+	}
+	if (!changes && !(commented &&
+	    (mentions || cfg->review == REVIEW_COMMENTED))) {
+		ignore(cmd, "review asks for nothing");
+		return;
+	}
+	if (!association_allowed(cfg->allow, ev->association)) {
+		ignore(cmd, "author not allowed by [trigger] allow");
+		return;
+	}
+	cmd->kind = CMD_REVISE;
+	cmd->key = THREAD_BY_BRANCH;
+	cmd->instruction = ev->text ? trimmed_copy(ev->text) : NULL;
+}
+
+static void
+decide_review_comment(const struct config *cfg, const struct forge_event *ev,
+    struct command *cmd)
+{
+	char *text;
+
+	cmd->issue = rules_branch_issue(cfg->branch_prefix, ev->head_branch);
+	if (cmd->issue < 0 && ev->head_branch != NULL) {
+		ignore(cmd, "not a handoff pull request");
+		return;
+	}
+	cmd->kind = rules_parse_command(cfg->command, ev->text, &text);
+	if (cmd->kind == CMD_IGNORE) {
+		/* Inline comments of a review arrive with it through the API. */
+		ignore(cmd, "no command");
+		return;
+	}
+	if (ev->forge == FORGE_GITHUB &&
+	    !association_allowed(cfg->allow, ev->association)) {
+		free(text);
+		ignore(cmd, "author not allowed by [trigger] allow");
+		return;
+	}
+	cmd->instruction = text;
+	cmd->key = cmd->issue < 0 ? THREAD_BY_PR : THREAD_BY_BRANCH;
+}
+
+void
+rules_decide(const struct config *cfg, const struct forge_event *ev,
+    struct command *cmd)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->issue = ev->number;
+
+	switch (ev->type) {
+	case EV_PING:
+		ignore(cmd, "ping");
+		return;
+	case EV_INSTALLATION:
+		ignore(cmd, "installation event");
+		return;
+	case EV_OTHER:
+		ignore(cmd, "event not handled");
+		return;
+	default:
+		break;
+	}
+	if (is_own_or_bot(cfg, ev)) {
+		ignore(cmd, "sent by a bot");
+		return;
+	}
+	switch (ev->type) {
+	case EV_ISSUE_LABELED:
+		if (ev->label == NULL || !label_added(ev->label, cfg->label)) {
+			ignore(cmd, "not the trigger label");
+			return;
+		}
+		cmd->kind = CMD_IMPLEMENT;
+		cmd->key = THREAD_BY_ISSUE;
+		return;
+	case EV_COMMENT:
+		decide_comment(cfg, ev, cmd);
+		return;
+	case EV_REVIEW:
+		decide_review(cfg, ev, cmd);
+		return;
+	case EV_REVIEW_COMMENT:
+		decide_review_comment(cfg, ev, cmd);
+		return;
+	case EV_PR_CLOSED:
+		cmd->issue = rules_branch_issue(cfg->branch_prefix,
+		    ev->head_branch);
+		if (cmd->issue < 0) {
+			ignore(cmd, "not a handoff pull request");
+			return;
+		}
+		cmd->kind = CMD_CLOSE;
+		cmd->key = THREAD_BY_BRANCH;
+		return;
+	case EV_CI_COMPLETED:
+		cmd->issue = rules_branch_issue(cfg->branch_prefix,
+		    ev->head_branch);
+		if (cmd->issue < 0) {
+			ignore(cmd, "not a handoff branch");
+			return;
+		}
+		if (ev->conclusion == NULL ||
+		    (strcmp(ev->conclusion, "failure") != 0 &&
+		    strcmp(ev->conclusion, "timed_out") != 0 &&
+		    strcmp(ev->conclusion, "failed") != 0)) {
+			ignore(cmd, "CI did not fail");
+			return;
+		}
+		if (cfg->max_ci_fixes == 0) {
+			ignore(cmd, "CI fixes are off ([runs] max_ci_fixes = 0)");
+			return;
+		}
+		cmd->kind = CMD_FIX_CI;
+		cmd->key = THREAD_BY_BRANCH;
+		return;
+	default:
+		ignore(cmd, "event not handled");
+		return;
+	}
+}
+
+void
+rules_command_clear(struct command *cmd)
+{
+	free(cmd->instruction);
+	memset(cmd, 0, sizeof(*cmd));
+}
+
+const char *
+rules_kind_name(enum cmd_kind kind)
+{
+	static const char *const names[] = { "ignore", "implement", "revise",
+	    "cancel", "retry", "help", "fix-ci", "close" };
+
+	return (size_t)kind < nitems(names) ? names[kind] : "?";
+}

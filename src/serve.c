@@ -1,0 +1,386 @@
+/*
+ * `handoff serve`: the event loop. libevent's HTTP server answers the
+ * webhooks; every connection is wrapped in a pass-through filter so that
+ * handoff can count connections, cap them, and give each request a deadline
+ * that a client trickling bytes cannot stretch (libevent 2.1 has neither).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+
+#include "intake.h"
+#include "log.h"
+#include "serve.h"
+#include "store.h"
+#include "util.h"
+#include "web.h"
+
+#define MAX_HEADERS_BYTES	(64 * 1024)
+#define SWEEP_MS		100
+#define STOP_GRACE_MS		10000
+
+struct conn {
+	struct server		*srv;
+	struct bufferevent	*under;		/* the socket */
+	struct bufferevent	*filter;	/* what evhttp reads and writes */
+	int64_t			 deadline_ms;	/* monotonic */
+	bool			 is_busy;	/* a request awaits its reply */
+	bool			 is_reading;	/* bytes of a request have arrived */
+	bool			 is_killed;
+	bool			 has_forge;
+	int			 forge;		/* from the first request line */
+	unsigned		 requests;
+	struct conn		*prev, *next;
+};
+
+const char *
+serve_verdict_name(enum hook_verdict v)
+{
+	static const char *const names[HV_COUNT] = { "queued", "ignored",
+	    "duplicate", "unauthorized", "malformed", "unsupported",
+	    "too_large", "unavailable" };
+
+	return names[v];
+}
+
+static struct conn *
+conn_of(struct server *srv, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
+	struct conn *c;
+
+	if (evcon == NULL)
+		return NULL;
+	bev = evhttp_connection_get_bufferevent(evcon);
+	for (c = srv->conns; c != NULL; c = c->next)
+		if (c->filter == bev)
+			return c;
+	return NULL;
+}
+
+void
+serve_busy(struct server *srv, struct evhttp_request *req)
+{
+	struct conn *c = conn_of(srv, req);
+
+	if (c != NULL) {
+		c->is_busy = true;
+		c->requests++;
+	}
+}
+
+void
+serve_reply(struct server *srv, struct evhttp_request *req, int code,
+    const char *content_type, const char *body)
+{
+	struct conn *c = conn_of(srv, req);
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	const char *reason;
+
+	if (c != NULL) {
+		c->is_busy = false;
+		c->is_reading = false;
+		c->deadline_ms = util_mono_ms() + srv->cfg->timeout_ms;
+	}
+	if (content_type != NULL)
+		evhttp_add_header(h, "Content-Type", content_type);
+	if (srv->is_stopping)
+		evhttp_add_header(h, "Connection", "close");
+	if (body != NULL)
+		evbuffer_add(out, body, strlen(body));
+	switch (code) {
+	case 200: reason = "OK"; break;
+	case 202: reason = "Accepted"; break;
+	case 400: reason = "Bad Request"; break;
+	case 401: reason = "Unauthorized"; break;
+	case 404: reason = "Not Found"; break;
+	case 405: reason = "Method Not Allowed"; break;
+	case 415: reason = "Unsupported Media Type"; break;
+	case 503: reason = "Service Unavailable"; break;
+	default: reason = "Error"; break;
+	}
+	evhttp_send_reply(req, code, reason, NULL);
+	/* libevent 2.1's filter leaves output queued while writing was
+	 * disabled until something flushes it; evhttp never does. */
+	if (c != NULL)
+		bufferevent_flush(c->filter, EV_WRITE, BEV_NORMAL);
+}
+
+/* Pass bytes through; learn the forge from the first request line. */
+static enum bufferevent_filter_result
+filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *arg)
+{
+	struct conn *c = arg;
+	unsigned char *p;
+	size_t n = evbuffer_get_length(src);
+
+	if (!c->has_forge && n >= 20) {
+		p = evbuffer_pullup(src, 20);
+		c->has_forge = true;
+		c->forge = memmem(p, 20, "/hooks/gitlab", 13) ? FORGE_GITLAB :
+		    memmem(p, 20, "/hooks/github", 13) ? FORGE_GITHUB :
+		    FORGE_UNKNOWN;
+	}
+	if (limit > 0 && n > (size_t)limit)
+		n = (size_t)limit;
+	if (n > 0)
+		c->is_reading = true;
+	evbuffer_remove_buffer(src, dst, n);
+	return BEV_OK;
+}
+
+/* Pass bytes through; count the 413s libevent sends by itself. */
+static enum bufferevent_filter_result
+filter_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *arg)
+{
+	struct conn *c = arg;
+	unsigned char *p;
+
+	if (!c->is_busy && evbuffer_get_length(src) >= 13) {
+		p = evbuffer_pullup(src, 13);
+		if (memcmp(p, "HTTP/1.1 413 ", 13) == 0 ||
+		    memcmp(p, "HTTP/1.0 413 ", 13) == 0)
+			c->srv->deliveries[c->has_forge ? c->forge :
+			    FORGE_UNKNOWN][HV_TOO_LARGE]++;
+	}
+	evbuffer_add_buffer(dst, src);
+	return BEV_OK;
+}
+
+static void
+accepting(struct server *srv, bool on)
+{
+	struct evconnlistener *l;
+
+	if (srv->bound == NULL || srv->is_paused == !on)
+		return;
+	l = evhttp_bound_socket_get_listener(srv->bound);
+	if (on)
+		evconnlistener_enable(l);
+	else
+		evconnlistener_disable(l);
+	srv->is_paused = !on;
+}
+
+/* Called by libevent when evhttp frees the connection. */
+static void
+conn_free(void *arg)
+{
+	struct conn *c = arg;
+	struct server *srv = c->srv;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	free(c);
+	if (!srv->is_stopping && srv->nconns < srv->cfg->max_connections)
+		accepting(srv, true);
+}
+
+static struct bufferevent *
+conn_new_cb(struct event_base *base, void *arg)
+{
+	struct server *srv = arg;
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->srv = srv;
+	c->deadline_ms = util_mono_ms() + srv->cfg->timeout_ms;
+	c->under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	c->filter = c->under == NULL ? NULL : bufferevent_filter_new(c->under,
+	    filter_in, filter_out, BEV_OPT_CLOSE_ON_FREE, conn_free, c);
+	if (c->filter == NULL)
+		fatalx(1, "serve: cannot allocate a connection");
+	c->next = srv->conns;
+	if (c->next)
+		c->next->prev = c;
+	srv->conns = c;
+	if (++srv->nconns >= srv->cfg->max_connections)
+		accepting(srv, false);
+	return c->filter;
+}
+
+/* Close connections past their deadline that are not waiting for a reply. */
+static void
+sweep_cb(evutil_socket_t fd_, short what, void *arg)
+{
+	static const char timeout[] = "HTTP/1.1 408 Request Timeout\r\n"
+	    "Connection: close\r\nContent-Length: 0\r\n\r\n";
+	struct server *srv = arg;
+	struct conn *c;
+	int64_t now = util_mono_ms();
+	bool any_busy = false;
+	int fd;
+
+	for (c = srv->conns; c != NULL; c = c->next) {
+		/* Answers libevent wrote by itself (413, 400) wait here. */
+		if (evbuffer_get_length(bufferevent_get_output(c->filter)) > 0)
+			bufferevent_flush(c->filter, EV_WRITE, BEV_NORMAL);
+		if (c->is_busy) {
+			any_busy = true;
+			continue;
+		}
+		if (c->is_reading && !c->is_killed)
+			any_busy = true;
+		if (c->is_killed || now < c->deadline_ms)
+			continue;
+		fd = bufferevent_getfd(c->under);
+		if (fd < 0)
+			continue;
+		/* Never interleave with a response still being written. */
+		if (evbuffer_get_length(bufferevent_get_output(c->under)) == 0 &&
+		    evbuffer_get_length(bufferevent_get_output(c->filter)) == 0 &&
+		    evbuffer_get_length(bufferevent_get_input(c->under)) +
+		    evbuffer_get_length(bufferevent_get_input(c->filter)) > 0)
+			(void)!send(fd, timeout, sizeof(timeout) - 1,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		shutdown(fd, SHUT_RDWR);
+		c->is_killed = true;
+	}
+	if (srv->is_stopping && !any_busy &&
+	    writer_inflight(srv->writer) == 0) {
+		bool flushed = true;
+		for (c = srv->conns; c != NULL; c = c->next)
+			if (evbuffer_get_length(bufferevent_get_output(
+			    c->under)) > 0)
+				flushed = false;
+		if (flushed || now > srv->stop_deadline_ms)
+			event_base_loopexit(srv->base, NULL);
+	} else if (srv->is_stopping && now > srv->stop_deadline_ms) {
+		log_warn("serve: stopping with requests still in flight");
+		event_base_loopexit(srv->base, NULL);
+	}
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	if (srv->is_stopping)
+		return;
+	log_info("serve: %s: no new connections, finishing requests in "
+	    "flight", strsignal((int)sig));
+	srv->is_stopping = true;
+	srv->stop_deadline_ms = util_mono_ms() + STOP_GRACE_MS;
+	if (srv->bound != NULL) {
+		evhttp_del_accept_socket(srv->http, srv->bound);
+		srv->bound = NULL;
+	}
+}
+
+/* "host:port", "[v6]:port" into host and port. */
+static int
+split_listen(const char *listen, char **host, unsigned short *port)
+{
+	const char *colon = strrchr(listen, ':');
+	const char *h = listen, *he = colon;
+	long long p;
+
+	if (colon == NULL || util_parse_int(colon + 1, 1, 65535, &p) == -1)
+		return -1;
+	if (*h == '[' && he > h && he[-1] == ']') {
+		h++;
+		he--;
+	}
+	*host = xstrndup(h, (size_t)(he - h));
+	*port = (unsigned short)p;
+	return 0;
+}
+
+int
+serve_main(struct config *cfg)
+{
+	struct server srv = { 0 };
+	struct store *st;
+	struct timeval tv;
+	char err[512], *host = NULL;
+	unsigned short port;
+	int status = 1;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.cfg = cfg;
+	signal(SIGPIPE, SIG_IGN);
+	if ((srv.base = event_base_new()) == NULL)
+		fatalx(1, "serve: cannot create the event loop");
+	if ((st = store_open(cfg->data_dir, err, sizeof(err))) == NULL) {
+		log_error("serve: %s", err);
+		goto out;
+	}
+	if ((srv.writer = writer_start(srv.base, st, cfg, err,
+	    sizeof(err))) == NULL) {
+		log_error("serve: %s", err);
+		store_close(st);
+		goto out;
+	}
+
+	srv.http = evhttp_new(srv.base);
+	evhttp_set_max_body_size(srv.http, (ev_ssize_t)cfg->max_body_bytes);
+	evhttp_set_max_headers_size(srv.http, MAX_HEADERS_BYTES);
+	tv.tv_sec = cfg->timeout_ms / 1000;
+	tv.tv_usec = (cfg->timeout_ms % 1000) * 1000;
+	evhttp_set_timeout_tv(srv.http, &tv);
+	evhttp_set_allowed_methods(srv.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD);
+	evhttp_set_bevcb(srv.http, conn_new_cb, &srv);
+	evhttp_set_cb(srv.http, "/hooks/github", intake_github_cb, &srv);
+	evhttp_set_cb(srv.http, "/hooks/gitlab", intake_gitlab_cb, &srv);
+	evhttp_set_cb(srv.http, "/healthz", web_healthz_cb, &srv);
+	evhttp_set_cb(srv.http, "/metrics", web_metrics_cb, &srv);
+	evhttp_set_gencb(srv.http, web_notfound_cb, &srv);
+
+	if (split_listen(cfg->listen, &host, &port) == -1 ||
+	    (srv.bound = evhttp_bind_socket_with_handle(srv.http, host,
+	    port)) == NULL) {
+		log_error("serve: listen on %s: %s", cfg->listen,
+		    strerror(errno));
+		goto out;
+	}
+
+	srv.ev_sigterm = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
+	srv.ev_sigint = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
+	srv.ev_sweep = event_new(srv.base, -1, EV_PERSIST, sweep_cb, &srv);
+	tv.tv_sec = 0;
+	tv.tv_usec = SWEEP_MS * 1000;
+	if (event_add(srv.ev_sigterm, NULL) == -1 ||
+	    event_add(srv.ev_sigint, NULL) == -1 ||
+	    event_add(srv.ev_sweep, &tv) == -1)
+		fatalx(1, "serve: cannot register events");
+
+	log_info("serve: listening on %s, store %s/handoff.db", cfg->listen,
+	    cfg->data_dir);
+	event_base_dispatch(srv.base);
+	log_info("serve: stopped");
+	status = 0;
+out:
+	if (srv.ev_sweep)
+		event_free(srv.ev_sweep);
+	if (srv.ev_sigterm)
+		event_free(srv.ev_sigterm);
+	if (srv.ev_sigint)
+		event_free(srv.ev_sigint);
+	if (srv.http)
+		evhttp_free(srv.http);
+	writer_stop(srv.writer);
+	event_base_free(srv.base);
+	libevent_global_shutdown();
+	free(host);
+	return status;
+}

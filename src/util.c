@@ -1,0 +1,415 @@
+/*
+ * Small helpers every module uses: allocation, strings, time, parsing of
+ * sizes and durations, encodings.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "util.h"
+
+static void
+oom(void)
+{
+	static const char msg[] = "handoff: out of memory\n";
+
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (q == NULL)
+		oom();
+	return q;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+char *
+xvasprintf(const char *fmt, va_list ap)
+{
+	char *s;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		oom();
+	return s;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+int64_t
+util_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+util_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+util_time_rfc3339(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Digits, then an optional unit from units[]; multiplies without overflow. */
+static int
+parse_scaled(const char *s, const char *const *units, const uint64_t *scale,
+    size_t nunits, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p = s;
+	size_t i;
+
+	if (s == NULL || !isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	for (i = 0; i < nunits; i++) {
+		if (strcasecmp(p, units[i]) == 0) {
+			if (scale[i] != 0 && v > UINT64_MAX / scale[i])
+				return -1;
+			*out = v * scale[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+util_parse_size(const char *s, uint64_t *out)
+{
+	static const char *const units[] = { "", "B", "K", "KB", "KiB", "M",
+	    "MB", "MiB", "G", "GB", "GiB", "T", "TB", "TiB" };
+	static const uint64_t scale[] = { 1, 1, 1ULL << 10, 1ULL << 10,
+	    1ULL << 10, 1ULL << 20, 1ULL << 20, 1ULL << 20, 1ULL << 30,
+	    1ULL << 30, 1ULL << 30, 1ULL << 40, 1ULL << 40, 1ULL << 40 };
+
+	return parse_scaled(s, units, scale, nitems(units), out);
+}
+
+int
+util_parse_duration(const char *s, int64_t *out_ms)
+{
+	static const char *const units[] = { "", "s", "ms", "m", "h", "d" };
+	static const uint64_t scale[] = { 1000, 1000, 1, 60000, 3600000,
+	    86400000 };
+	uint64_t v;
+
+	if (parse_scaled(s, units, scale, nitems(units), &v) == -1 ||
+	    v > (uint64_t)INT64_MAX)
+		return -1;
+	*out_ms = (int64_t)v;
+	return 0;
+}
+
+int
+util_parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+void
+util_uuid(char *buf, size_t len)
+{
+	unsigned char b[16];
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		abort();
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+void
+util_hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0x0f];
+	}
+	out[2 * n] = '\0';
+}
+
+char *
+util_base64_encode(const unsigned char *in, size_t n)
+{
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+
+	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+	return out;
+}
+
+unsigned char *
+util_base64_decode(const char *in, size_t inlen, size_t *outlen)
+{
+	unsigned char *out;
+	char *padded;
+	size_t i, padlen, pad = 0;
+	int n;
+
+	for (i = 0; i < inlen; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (!isalnum(c) && c != '+' && c != '/' && c != '=')
+			return NULL;
+	}
+	/* EVP_DecodeBlock wants a multiple of 4: restore missing padding. */
+	padlen = (inlen + 3) / 4 * 4;
+	if (padlen - inlen == 3 || padlen > (1U << 24))
+		return NULL;
+	padded = xmalloc(padlen + 1);
+	memcpy(padded, in, inlen);
+	memset(padded + inlen, '=', padlen - inlen);
+	padded[padlen] = '\0';
+	for (i = padlen; i > 0 && padded[i - 1] == '='; i--)
+		pad++;
+	if (pad > 2) {
+		free(padded);
+		return NULL;
+	}
+	out = xmalloc(padlen / 4 * 3 + 1);
+	n = EVP_DecodeBlock(out, (unsigned char *)padded, (int)padlen);
+	free(padded);
+	if (n < 0 || (size_t)n < pad) {
+		free(out);
+		return NULL;
+	}
+	*outlen = (size_t)n - pad;
+	return out;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+char *
+util_form_decode(const char *in, size_t inlen, size_t *outlen)
+{
+	char *out = xmalloc(inlen + 1);
+	size_t i, o = 0;
+
+	for (i = 0; i < inlen; i++) {
+		if (in[i] == '+')
+			out[o++] = ' ';
+		else if (in[i] == '%') {
+			int hi, lo;
+			if (inlen - i < 3) {
+				free(out);
+				return NULL;
+			}
+			hi = hexval((unsigned char)in[i + 1]);
+			lo = hexval((unsigned char)in[i + 2]);
+			if (hi < 0 || lo < 0) {
+				free(out);
+				return NULL;
+			}
+			out[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else
+			out[o++] = in[i];
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+}
+
+char *
+util_read_file(const char *path, size_t max, size_t *outlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		errno = EISDIR;
+		return NULL;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap > max) {
+				errno = EFBIG;
+				goto fail;
+			}
+			cap = cap ? cap * 2 : 8192;
+			buf = xrealloc(buf, cap + 1);
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max) {
+			errno = EFBIG;
+			goto fail;
+		}
+	}
+	close(fd);
+	if (buf == NULL)
+		buf = xmalloc(1);
+	buf[len] = '\0';
+	if (outlen != NULL)
+		*outlen = len;
+	return buf;
+fail:
+	saved = errno;
+	free(buf);
+	close(fd);
+	errno = saved;
+	return NULL;
+}
+
+char *
+util_slug(const char *title, size_t maxlen)
+{
+	char *out = xmalloc(maxlen + 1);
+	size_t o = 0;
+	int dash = 0;
+
+	for (; title != NULL && *title != '\0' && o < maxlen; title++) {
+		unsigned char c = (unsigned char)*title;
+		if (isascii(c) && isalnum(c)) {
+			if (dash && o > 0 && o + 1 < maxlen)
+				out[o++] = '-';
+			dash = 0;
+			out[o++] = (char)tolower(c);
+		} else
+			dash = 1;
+	}
+	out[o] = '\0';
+	if (o == 0) {
+		free(out);
+		return xstrdup("task");
+	}
+	return out;
+}
+
+int
+util_mkdirs(const char *path, unsigned mode)
+{
+	char *p = xstrdup(path), *s;
+	int rc = 0;
+
+	for (s = p + 1; ; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+			*s = '\0';
+			if (mkdir(p, mode) == -1 && errno != EEXIST) {
+				rc = -1;
+				break;
+			}
+			*s = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	free(p);
+	return rc;
+}

@@ -1,0 +1,67 @@
+/*
+ * Small helpers every module uses: allocation that cannot return NULL,
+ * formatted strings, time, and bounded text handling.
+ */
+#ifndef HANDOFF_UTIL_H
+#define HANDOFF_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation helpers: abort the process with a message when out of memory. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+/* Copy of at most n bytes of s, always NUL-terminated; caller frees. */
+char *xstrndup(const char *s, size_t n);
+/* printf into a new string; caller frees. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+/* Wall-clock milliseconds since the epoch. */
+int64_t util_now_ms(void);
+/* Monotonic milliseconds, for deadlines. */
+int64_t util_mono_ms(void);
+/* Format epoch milliseconds as RFC 3339 UTC ("2026-11-24T23:51:10Z") into buf. */
+void util_time_rfc3339(int64_t ms, char *buf, size_t len);
+
+/* Parse "25M", "4G", "512", "1.5K"-free sizes: digits with optional K/M/G suffix
+ * (powers of 1024). Returns 0 and fills *out, or -1. */
+int util_parse_size(const char *s, uint64_t *out);
+/* Parse durations "30", "30s", "5m", "2h", "250ms" into milliseconds. Returns 0 or -1. */
+int util_parse_duration(const char *s, int64_t *out_ms);
+/* Parse a decimal integer in [min, max]. Returns 0 or -1. */
+int util_parse_int(const char *s, long long min, long long max, long long *out);
+
+/* Fill buf (>= 37 bytes) with a random RFC 4122 version-4 UUID. */
+void util_uuid(char *buf, size_t len);
+
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void util_hex(const unsigned char *in, size_t n, char *out);
+/* Standard base64 encode into a new string; caller frees. */
+char *util_base64_encode(const unsigned char *in, size_t n);
+/* Standard base64 decode (padding optional, no whitespace). Returns a new
+ * buffer and its length in *outlen, or NULL on invalid input; caller frees. */
+unsigned char *util_base64_decode(const char *in, size_t inlen, size_t *outlen);
+
+/* Percent-decode a form value ('+' is a space). Returns a new buffer of
+ * *outlen bytes (NUL-terminated), or NULL on a bad escape; caller frees. */
+char *util_form_decode(const char *in, size_t inlen, size_t *outlen);
+
+/* Read a whole file of at most max bytes. Returns a new NUL-terminated buffer
+ * and its length, or NULL with errno set (EFBIG when over max); caller frees. */
+char *util_read_file(const char *path, size_t max, size_t *outlen);
+
+/* Make a branch-safe slug of at most maxlen bytes from a title ("Fix the
+ * README typo" -> "fix-the-readme-typo"); caller frees. Never empty. */
+char *util_slug(const char *title, size_t maxlen);
+
+/* mkdir -p with mode; returns 0 or -1 with errno. */
+int util_mkdirs(const char *path, unsigned mode);
+
+#endif

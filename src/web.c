@@ -1,0 +1,143 @@
+/*
+ * GET /healthz and GET /metrics. Both ask the store writer, so that health
+ * means "a transaction just committed" and the loop never reads the disk.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "serve.h"
+#include "store.h"
+#include "util.h"
+#include "web.h"
+
+struct pending {
+	struct server		*srv;
+	struct evhttp_request	*req;
+};
+
+static void
+ask_writer(struct server *srv, struct evhttp_request *req, enum writer_op op,
+    writer_done_cb cb)
+{
+	struct pending *p = xcalloc(1, sizeof(*p));
+	struct writer_req *wr = xcalloc(1, sizeof(*wr));
+
+	serve_busy(srv, req);
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		serve_reply(srv, req, 405, "text/plain", "use GET\n");
+		free(p);
+		free(wr);
+		return;
+	}
+	p->srv = srv;
+	p->req = req;
+	wr->op = op;
+	wr->done_cb = cb;
+	wr->arg = p;
+	writer_submit(srv->writer, wr);
+}
+
+static void
+healthz_done_cb(struct writer_req *wr, void *arg)
+{
+	struct pending *p = arg;
+
+	if (wr->rc == 0)
+		serve_reply(p->srv, p->req, 200, "text/plain", "ok\n");
+	else
+		serve_reply(p->srv, p->req, 503, "text/plain",
+		    "store not writable\n");
+	writer_req_free(wr);
+	free(p);
+}
+
+void
+web_healthz_cb(struct evhttp_request *req, void *arg)
+{
+	ask_writer(arg, req, WRITER_HEARTBEAT, healthz_done_cb);
+}
+
+static void
+metrics_done_cb(struct writer_req *wr, void *arg)
+{
+	static const char *const forges[] = { "github", "gitlab", "unknown" };
+	struct pending *p = arg;
+	struct server *srv = p->srv;
+	const struct store_stats *s = &wr->stats;
+	struct evbuffer *b;
+	char *text;
+	size_t f, v, i, n;
+
+	if (wr->rc == -1) {
+		serve_reply(srv, p->req, 503, "text/plain",
+		    "store not readable\n");
+		goto out;
+	}
+	b = evbuffer_new();
+	evbuffer_add_printf(b, "# HELP handoff_deliveries_total Webhook "
+	    "deliveries by forge and verdict.\n"
+	    "# TYPE handoff_deliveries_total counter\n");
+	for (f = 0; f < nitems(forges); f++)
+		for (v = 0; v < HV_COUNT; v++)
+			if (f < 2 || srv->deliveries[f][v] > 0)
+				evbuffer_add_printf(b, "handoff_deliveries_total"
+				    "{forge=\"%s\",verdict=\"%s\"} %llu\n",
+				    forges[f], serve_verdict_name(v),
+				    (unsigned long long)srv->deliveries[f][v]);
+	evbuffer_add_printf(b, "# HELP handoff_jobs Jobs in the store by "
+	    "state.\n# TYPE handoff_jobs gauge\n"
+	    "handoff_jobs{state=\"queued\"} %lld\n"
+	    "handoff_jobs{state=\"running\"} %lld\n"
+	    "handoff_jobs{state=\"done\"} %lld\n"
+	    "handoff_jobs{state=\"failed\"} %lld\n"
+	    "handoff_jobs{state=\"cancelled\"} %lld\n",
+	    (long long)s->jobs_queued, (long long)s->jobs_running,
+	    (long long)s->jobs_done, (long long)s->jobs_failed,
+	    (long long)s->jobs_cancelled);
+	evbuffer_add_printf(b, "# HELP handoff_job_duration_seconds Time from "
+	    "a job's start to its end.\n"
+	    "# TYPE handoff_job_duration_seconds histogram\n");
+	for (i = 0; i < STORE_DURATION_BUCKETS; i++)
+		evbuffer_add_printf(b, "handoff_job_duration_seconds_bucket"
+		    "{le=\"%g\"} %lld\n", store_duration_bounds[i],
+		    (long long)s->duration_le[i]);
+	evbuffer_add_printf(b, "handoff_job_duration_seconds_bucket"
+	    "{le=\"+Inf\"} %lld\nhandoff_job_duration_seconds_sum %.3f\n"
+	    "handoff_job_duration_seconds_count %lld\n",
+	    (long long)s->duration_count, s->duration_sum,
+	    (long long)s->duration_count);
+	evbuffer_add_printf(b, "# HELP handoff_runs_active Agent runs in "
+	    "progress.\n# TYPE handoff_runs_active gauge\n"
+	    "handoff_runs_active %lld\n"
+	    "# HELP handoff_queue_depth Jobs waiting to run.\n"
+	    "# TYPE handoff_queue_depth gauge\nhandoff_queue_depth %lld\n",
+	    (long long)s->jobs_running, (long long)s->jobs_queued);
+	n = evbuffer_get_length(b);
+	text = xmalloc(n + 1);
+	evbuffer_remove(b, text, n);
+	text[n] = '\0';
+	evbuffer_free(b);
+	serve_reply(srv, p->req, 200, "text/plain; version=0.0.4", text);
+	free(text);
+out:
+	writer_req_free(wr);
+	free(p);
+}
+
+void
+web_metrics_cb(struct evhttp_request *req, void *arg)
+{
+	ask_writer(arg, req, WRITER_STATS, metrics_done_cb);
+}
+
+void
+web_notfound_cb(struct evhttp_request *req, void *arg)
+{
+	serve_busy(arg, req);
+	serve_reply(arg, req, 404, "text/plain", "not found\n");
+}

@@ -1,0 +1,244 @@
+/*
+ * Group commit: the writer thread takes every request queued since its last
+ * transaction, records them all in one transaction (a savepoint each, so one
+ * bad delivery cannot undo the others), commits once, and hands the results
+ * back to the event loop through a pipe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+#include "writer.h"
+
+#define MAX_BATCH	1024
+
+struct writer {
+	struct store		*st;
+	const struct config	*cfg;
+	pthread_t		 thread;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;
+	struct writer_req	*queue, **queue_tail;
+	struct writer_req	*done, **done_tail;
+	bool			 stopping;
+	size_t			 inflight;	/* touched on the loop only */
+	int			 pipe[2];
+	struct event		*ev_done;	/* libevent's */
+};
+
+void
+writer_req_free(struct writer_req *req)
+{
+	if (req == NULL)
+		return;
+	free(req->delivery);
+	if (req->ev)
+		forge_event_free(req->ev);
+	rules_command_clear(&req->cmd);
+	free(req);
+}
+
+static void
+record_batch(struct writer *w, struct writer_req *batch)
+{
+	struct writer_req *r;
+	bool any = false;
+
+	for (r = batch; r != NULL; r = r->next)
+		any |= r->op == WRITER_RECORD;
+	if (!any)
+		return;
+	if (store_begin(w->st) == -1) {
+		log_error("store: begin: %s", store_error(w->st));
+		for (r = batch; r != NULL; r = r->next)
+			r->rc = -1;
+		return;
+	}
+	for (r = batch; r != NULL; r = r->next) {
+		if (r->op != WRITER_RECORD)
+			continue;
+		if (store_savepoint(w->st) == -1 ||
+		    store_record(w->st, w->cfg, r->delivery, r->ev, &r->cmd,
+		    &r->res) == -1) {
+			log_error("store: record %s delivery %s: %s",
+			    forge_name(r->ev->forge), r->delivery,
+			    store_error(w->st));
+			store_savepoint_rollback(w->st);
+			r->rc = -1;
+		} else
+			store_savepoint_release(w->st);
+	}
+	if (store_commit(w->st) == -1) {
+		log_error("store: commit: %s", store_error(w->st));
+		store_rollback(w->st);
+		for (r = batch; r != NULL; r = r->next)
+			if (r->op == WRITER_RECORD)
+				r->rc = -1;
+	}
+}
+
+static void
+run_batch(struct writer *w, struct writer_req *batch)
+{
+	struct writer_req *r;
+
+	record_batch(w, batch);
+	for (r = batch; r != NULL; r = r->next) {
+		if (r->op == WRITER_HEARTBEAT) {
+			if ((r->rc = store_heartbeat(w->st)) == -1)
+				log_error("store: heartbeat: %s",
+				    store_error(w->st));
+		} else if (r->op == WRITER_STATS)
+			r->rc = store_stats(w->st, &r->stats);
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct writer_req *batch, *last;
+	size_t n;
+	char c = 1;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (w->queue == NULL && !w->stopping)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->queue == NULL)
+			break;
+		/* Take up to MAX_BATCH requests, leave the rest queued. */
+		batch = last = w->queue;
+		for (n = 1; n < MAX_BATCH && last->next != NULL; n++)
+			last = last->next;
+		w->queue = last->next;
+		if (w->queue == NULL)
+			w->queue_tail = &w->queue;
+		last->next = NULL;
+		pthread_mutex_unlock(&w->lock);
+
+		run_batch(w, batch);
+
+		pthread_mutex_lock(&w->lock);
+		*w->done_tail = batch;
+		w->done_tail = &last->next;
+		pthread_mutex_unlock(&w->lock);
+		while (write(w->pipe[1], &c, 1) == -1 && errno == EINTR)
+			;
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* On the loop: run the callbacks of finished requests. */
+static void
+writer_done_cb_(evutil_socket_t fd, short what, void *arg)
+{
+	struct writer *w = arg;
+	struct writer_req *r, *next;
+	char buf[256];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&w->lock);
+	r = w->done;
+	w->done = NULL;
+	w->done_tail = &w->done;
+	pthread_mutex_unlock(&w->lock);
+	for (; r != NULL; r = next) {
+		next = r->next;
+		w->inflight--;
+		r->done_cb(r, r->arg);
+	}
+}
+
+struct writer *
+writer_start(struct event_base *base, struct store *st,
+    const struct config *cfg, char *err, size_t errlen)
+{
+	struct writer *w = xcalloc(1, sizeof(*w));
+
+	w->st = st;
+	w->cfg = cfg;
+	w->queue_tail = &w->queue;
+	w->done_tail = &w->done;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	if (pipe2(w->pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
+		snprintf(err, errlen, "writer pipe: %s", strerror(errno));
+		goto fail;
+	}
+	w->ev_done = event_new(base, w->pipe[0], EV_READ | EV_PERSIST,
+	    writer_done_cb_, w);
+	if (w->ev_done == NULL || event_add(w->ev_done, NULL) == -1) {
+		snprintf(err, errlen, "writer event: cannot register");
+		goto fail;
+	}
+	if ((errno = pthread_create(&w->thread, NULL, writer_main, w)) != 0) {
+		snprintf(err, errlen, "writer thread: %s", strerror(errno));
+		goto fail;
+	}
+	return w;
+fail:
+	if (w->ev_done)
+		event_free(w->ev_done);
+	if (w->pipe[0] > 0) {
+		close(w->pipe[0]);
+		close(w->pipe[1]);
+	}
+	free(w);
+	return NULL;
+}
+
+void
+writer_submit(struct writer *w, struct writer_req *req)
+{
+	req->next = NULL;
+	req->rc = 0;
+	w->inflight++;
+	pthread_mutex_lock(&w->lock);
+	*w->queue_tail = req;
+	w->queue_tail = &req->next;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+size_t
+writer_inflight(const struct writer *w)
+{
+	return w->inflight;
+}
+
+void
+writer_stop(struct writer *w)
+{
+	struct writer_req *r, *next;
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	/* Anything finished but not yet called back: its client is gone. */
+	for (r = w->done; r != NULL; r = next) {
+		next = r->next;
+		writer_req_free(r);
+	}
+	event_free(w->ev_done);
+	close(w->pipe[0]);
+	close(w->pipe[1]);
+	store_close(w->st);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+}

@@ -1,0 +1,55 @@
+/*
+ * The store writer of `handoff serve`: one thread that owns the store's
+ * connection and commits deliveries in groups (one fsync for every delivery
+ * that arrived meanwhile), so the event loop never blocks on the disk and
+ * every 202 follows the commit that holds its delivery.
+ */
+#ifndef HANDOFF_WRITER_H
+#define HANDOFF_WRITER_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "event.h"
+#include "rules.h"
+#include "store.h"
+
+enum writer_op { WRITER_RECORD, WRITER_HEARTBEAT, WRITER_STATS };
+
+struct writer_req;
+typedef void (*writer_done_cb)(struct writer_req *req, void *arg);
+
+/* One piece of work; the submitter allocates it and done_cb frees it. */
+struct writer_req {
+	enum writer_op		 op;
+	/* WRITER_RECORD: inputs, owned by the request */
+	char			*delivery;
+	struct forge_event		*ev;
+	struct command		 cmd;
+	/* outputs: rc 0 on success, -1 when the store failed */
+	int			 rc;
+	struct record_result	 res;
+	struct store_stats	 stats;
+	/* runs on the event loop once the work is committed */
+	writer_done_cb		 done_cb;
+	void			*arg;
+	struct writer_req	*next;
+};
+
+struct writer;
+
+/* Start the thread; it takes ownership of st. Returns NULL with err filled. */
+struct writer *writer_start(struct event_base *base, struct store *st,
+    const struct config *cfg, char *err, size_t errlen);
+/* Queue req; its done_cb runs on the loop after its transaction. */
+void writer_submit(struct writer *w, struct writer_req *req);
+/* Requests submitted whose done_cb has not run yet. */
+size_t writer_inflight(const struct writer *w);
+/* Finish queued work, stop the thread, close the store, free w. */
+void writer_stop(struct writer *w);
+/* Free a request and what it owns (for done callbacks). */
+void writer_req_free(struct writer_req *req);
+
+#endif

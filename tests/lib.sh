@@ -1,0 +1,156 @@
+# Shared by the integration tests: TAP output, a scratch directory removed
+# on exit, and helpers to start handoff serve and talk to it.
+# Each test sets HANDOFF (the binary) and SRCDIR through automake.
+
+set -u
+: "${HANDOFF:?HANDOFF must name the handoff binary}"
+: "${SRCDIR:?SRCDIR must name the source tree}"
+SAMPLES="$SRCDIR/webhooks/samples"
+GITHUB_SECRET="test-github-secret"
+GITLAB_TOKEN="test-gitlab-token"
+# 32 random-looking bytes, as GitLab's signing tokens have.
+GITLAB_SIGNING="whsec_$(printf 'handoff-test-signing-key-32bytes' | base64)"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/handoff-test.XXXXXX")
+tap_n=0
+tap_failed=0
+SERVE_PID=
+
+cleanup() {
+	if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
+		kill -9 "$SERVE_PID" 2>/dev/null
+		wait "$SERVE_PID" 2>/dev/null
+	fi
+	[ -n "${EXTRA_CLEANUP:-}" ] && eval "$EXTRA_CLEANUP"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+for tool in curl openssl base64; do
+	command -v "$tool" >/dev/null 2>&1 || {
+		echo "Bail out! $tool is needed by this test"; exit 1; }
+done
+
+ok() {	# ok CONDITION-STATUS DESCRIPTION
+	tap_n=$((tap_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $tap_n - $2"
+	else
+		echo "not ok $tap_n - $2"
+		tap_failed=$((tap_failed + 1))
+	fi
+}
+
+is() {	# is GOT WANT DESCRIPTION
+	if [ "$1" = "$2" ]; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		echo "#   got:  '$1'"
+		echo "#   want: '$2'"
+	fi
+}
+
+like() {	# like TEXT SUBSTRING DESCRIPTION
+	case "$1" in
+	*"$2"*) ok 0 "$3" ;;
+	*) ok 1 "$3"; echo "#   '$1'"; echo "#   does not contain '$2'" ;;
+	esac
+}
+
+done_testing() {
+	echo "1..$tap_n"
+	[ "$tap_failed" -eq 0 ]
+	exit $?
+}
+
+free_port() {
+	while :; do
+		p=$(( (RANDOM << 1 | RANDOM & 1) % 30000 + 20000 ))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+# write_config [EXTRA-INI-LINES...]: $T/handoff.ini on a free port.
+write_config() {
+	PORT=$(free_port)
+	URL="http://127.0.0.1:$PORT"
+	CONFIG="$T/handoff.ini"
+	DATA="${DATA:-$T/data}"
+	{
+		printf '[server]\nlisten = 127.0.0.1:%s\ndata_dir = %s\n' \
+		    "$PORT" "$DATA"
+		printf 'timeout = %s\nmax_connections = %s\nlog_level = debug\n' \
+		    "${TIMEOUT:-5s}" "${MAX_CONNECTIONS:-64}"
+		printf '[github]\nwebhook_secret = %s\nbot_login = handoff-bot\n' \
+		    "$GITHUB_SECRET"
+		printf '[gitlab]\nwebhook_token = %s\n' "$GITLAB_TOKEN"
+		[ -n "${WITH_SIGNING:-}" ] &&
+		    printf 'webhook_signing_token = %s\n' "$GITLAB_SIGNING"
+		printf '[runs]\ncoalesce = 0\n'
+		for line in "$@"; do printf '%s\n' "$line"; done
+	} > "$CONFIG"
+}
+
+# start_serve: handoff serve in the background, waiting until it answers.
+start_serve() {
+	"$HANDOFF" -c "$CONFIG" serve >>"$T/serve.log" 2>&1 &
+	SERVE_PID=$!
+	for _ in $(seq 1 100); do
+		if curl -s -o /dev/null "$URL/healthz" 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$SERVE_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# handoff serve did not start:"
+	sed 's/^/#   /' "$T/serve.log"
+	echo "Bail out! serve did not start"
+	exit 1
+}
+
+# stop_serve: SIGTERM and wait; prints its exit status.
+stop_serve() {
+	kill -TERM "$SERVE_PID" 2>/dev/null
+	wait "$SERVE_PID"
+	echo $?
+	SERVE_PID=
+}
+
+# deliver FORGE EVENT FILE [ARGS...]: prints "CODE BODY" on one line.
+deliver() {
+	forge=$1 event=$2 file=$3
+	shift 3
+	"$HANDOFF" -c "$CONFIG" deliver --forge "$forge" --event "$event" \
+	    "$file" "$@" 2>&1 | tr '\n' ' ' | sed 's/^HTTP //; s/ $//'
+}
+
+# post PATH FILE [CURL-ARGS...]: raw POST, prints "CODE BODY".
+post() {
+	path=$1 file=$2
+	shift 2
+	curl -s -o "$T/body" -w '%{http_code}' -X POST --data-binary "@$file" \
+	    -H 'Content-Type: application/json' "$@" "$URL$path" > "$T/code"
+	printf '%s %s' "$(cat "$T/code")" "$(tr -d '\n' < "$T/body")"
+}
+
+github_sig() {	# github_sig FILE [SECRET]
+	printf 'sha256=%s' "$(openssl dgst -sha256 -hmac "${2:-$GITHUB_SECRET}" \
+	    < "$1" | sed 's/^.*= //')"
+}
+
+# Count jobs in the store (optionally in one state).
+job_count() {
+	"$HANDOFF" -c "$CONFIG" jobs --json --limit 1000000 ${1:+--state "$1"} |
+	    grep -c '"id":'
+}
+
+# A copy of a sample with a JSON string field replaced: sample_with FILE OLD NEW
+sample_with() {
+	out="$T/$(basename "$1").$RANDOM.json"
+	sed "s|$2|$3|" "$1" > "$out"
+	echo "$out"
+}

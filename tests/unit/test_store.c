@@ -1,0 +1,240 @@
+/* store.c: schema, dedupe, threads, folding, closing, reads. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "config.h"
+#include "event.h"
+#include "rules.h"
+#include "store.h"
+#include "tap.h"
+#include "util.h"
+
+static struct config *cfg;
+
+static struct forge_event *
+ev_new(enum event_type type, int64_t number)
+{
+	struct forge_event *ev = xcalloc(1, sizeof(*ev));
+
+	ev->forge = FORGE_GITHUB;
+	ev->type = type;
+	ev->name = xstrdup("issues");
+	ev->repo = xstrdup("acme/widgets");
+	ev->number = number;
+	ev->title = xstrdup("Fix the README typo");
+	ev->sender = xstrdup("alice");
+	ev->sender_id = 42;
+	ev->association = xstrdup("OWNER");
+	return ev;
+}
+
+/* Decide and record in one transaction, as the writer does. */
+static int
+record(struct store *st, const char *delivery, struct forge_event *ev,
+    struct record_result *res)
+{
+	struct command cmd;
+	int rc;
+
+	rules_decide(cfg, ev, &cmd);
+	if (store_begin(st) == -1)
+		return -1;
+	rc = store_record(st, cfg, delivery, ev, &cmd, res);
+	if (rc == 0)
+		rc = store_commit(st);
+	else
+		store_rollback(st);
+	rules_command_clear(&cmd);
+	forge_event_free(ev);
+	return rc;
+}
+
+static struct forge_event *
+labeled(int64_t number)
+{
+	struct forge_event *ev = ev_new(EV_ISSUE_LABELED, number);
+
+	ev->label = xstrdup("agent");
+	return ev;
+}
+
+static struct forge_event *
+comment(int64_t number, const char *text, bool is_pr, const char *branch)
+{
+	struct forge_event *ev = ev_new(EV_COMMENT, number);
+
+	ev->text = xstrdup(text);
+	ev->is_pr = is_pr;
+	ev->head_branch = branch ? xstrdup(branch) : NULL;
+	return ev;
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/handoff-store.XXXXXX", err[256], *path;
+	struct record_result res;
+	struct store *st;
+	struct forge_event *ev;
+	cJSON *arr, *job;
+	bool found;
+	sqlite3 *db;
+
+	cfg = config_defaults();
+	cfg->coalesce_ms = 60000;
+	ok(mkdtemp(dir) != NULL, "temp dir");
+	path = xasprintf("%s/data", dir);
+	st = store_open(path, err, sizeof(err));
+	ok(st != NULL, "open creates the store: %s", st ? "" : err);
+
+	ok(record(st, "d-1", labeled(7), &res) == 0, "record a label");
+	is_int(res.verdict, VERDICT_QUEUED, "queued");
+	is_int(res.job, 1, "job 1");
+	ok(record(st, "d-1", labeled(7), &res) == 0, "record it again");
+	is_int(res.verdict, VERDICT_DUPLICATE, "duplicate");
+	is_int(res.job, 1, "of job 1");
+
+	job = store_job_json(st, 1, &found);
+	ok(found && job != NULL, "show job 1");
+	is_str(cJSON_GetStringValue(cJSON_GetObjectItem(job, "branch")),
+	    "handoff/7-fix-the-readme-typo", "branch from prefix, number, slug");
+	is_str(cJSON_GetStringValue(cJSON_GetObjectItem(job, "kind")),
+	    "implement", "kind");
+	is_str(cJSON_GetStringValue(cJSON_GetObjectItem(job, "requested_by")),
+	    "alice", "requested_by");
+	is_int(cJSON_GetArraySize(cJSON_GetObjectItem(job, "steps")), 1,
+	    "one step recorded");
+	is_int(cJSON_GetArraySize(cJSON_GetObjectItem(job, "deliveries")), 2,
+	    "both deliveries point at it");
+	cJSON_Delete(job);
+
+	/* /agent on the issue: a revise; a second one within coalesce folds. */
+	ok(record(st, "d-2", comment(7, "/agent use tabs", false, NULL),
+	    &res) == 0, "revise");
+	is_int(res.job, 2, "revise is job 2");
+	ok(record(st, "d-3", comment(7, "/agent and spaces", false, NULL),
+	    &res) == 0, "second revise");
+	is_int(res.verdict, VERDICT_QUEUED, "queued");
+	is_int(res.job, 2, "folded into job 2");
+	job = store_job_json(st, 2, &found);
+	is_str(cJSON_GetStringValue(cJSON_GetObjectItem(job, "instruction")),
+	    "use tabs\n\nand spaces", "instructions joined");
+	cJSON_Delete(job);
+
+	/* An inline comment keeps its file, line and hunk. */
+	ev = ev_new(EV_REVIEW_COMMENT, 31);
+	ev->is_pr = true;
+	ev->head_branch = xstrdup("handoff/7-fix-the-readme-typo");
+	ev->text = xstrdup("/agent rename this");
+	ev->path = xstrdup("src/a.c");
+	ev->line = 12;
+	ev->diff_hunk = xstrdup("@@ -1 +1 @@");
+	ok(record(st, "d-4", ev, &res) == 0 && res.job == 2,
+	    "inline comment folds into job 2");
+	job = store_job_json(st, 2, &found);
+	{
+		cJSON *rc = cJSON_GetObjectItem(job, "review_comments");
+		cJSON *c0 = cJSON_GetArrayItem(rc, 0);
+		is_int(cJSON_GetArraySize(rc), 1, "one review comment");
+		is_str(cJSON_GetStringValue(cJSON_GetObjectItem(c0, "path")),
+		    "src/a.c", "its path");
+		is_int(cJSON_GetNumberValue(cJSON_GetObjectItem(c0, "line")), 12,
+		    "its line");
+	}
+	cJSON_Delete(job);
+
+	/* A branch that names the issue but is not the thread's. */
+	ev = ev_new(EV_REVIEW_COMMENT, 31);
+	ev->is_pr = true;
+	ev->head_branch = xstrdup("handoff/7-something-else");
+	ev->text = xstrdup("/agent x");
+	ok(record(st, "d-5", ev, &res) == 0, "record");
+	is_int(res.verdict, VERDICT_IGNORED, "an impostor branch is ignored");
+
+	/* Cancel and retry need a thread. */
+	ok(record(st, "d-6", comment(8, "/agent cancel", false, NULL),
+	    &res) == 0, "cancel without a thread");
+	is_int(res.verdict, VERDICT_IGNORED, "ignored");
+	ok(record(st, "d-7", comment(8, "/agent write it", false, NULL),
+	    &res) == 0, "/agent TEXT without a thread");
+	is_int(res.verdict, VERDICT_QUEUED, "queued");
+	job = store_job_json(st, res.job, &found);
+	is_str(cJSON_GetStringValue(cJSON_GetObjectItem(job, "kind")),
+	    "implement", "becomes an implement job");
+	cJSON_Delete(job);
+
+	/* Closing the pull request closes the thread and drops queued jobs. */
+	ev = ev_new(EV_PR_CLOSED, 31);
+	ev->head_branch = xstrdup("handoff/7-fix-the-readme-typo");
+	ev->merged = true;
+	ok(record(st, "d-8", ev, &res) == 0, "close");
+	is_str(res.reason, "pull request merged: thread closed", "reason");
+	arr = store_jobs_json(st, "cancelled", 0);
+	is_int(cJSON_GetArraySize(arr), 2, "queued jobs of the thread cancelled");
+	cJSON_Delete(arr);
+	ok(record(st, "d-9", comment(7, "/agent more", false, NULL), &res) == 0,
+	    "revise a closed thread");
+	is_str(res.reason, "thread is closed", "is ignored");
+	ok(record(st, "d-10", labeled(7), &res) == 0, "label again");
+	is_int(res.verdict, VERDICT_QUEUED, "reopens with a new job");
+
+	arr = store_jobs_json(st, NULL, 2);
+	is_int(cJSON_GetArraySize(arr), 2, "limit");
+	ok(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "pr_url") != NULL &&
+	    cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "started_at") != NULL,
+	    "jobs carry every promised field");
+	is_int(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0),
+	    "id")), 4, "newest first");
+	cJSON_Delete(arr);
+
+	/* Savepoints: a failed delivery leaves the others of its group. */
+	{
+		struct command cmd = { 0 };
+		struct record_result r1, r2;
+		ok(store_begin(st) == 0, "begin group");
+		ev = labeled(20);
+		rules_decide(cfg, ev, &cmd);
+		store_savepoint(st);
+		store_record(st, cfg, "g-1", ev, &cmd, &r1);
+		store_savepoint_release(st);
+		store_savepoint(st);
+		store_record(st, cfg, "g-2", ev, &cmd, &r2);
+		store_savepoint_rollback(st);
+		ok(store_commit(st) == 0, "commit group");
+		rules_command_clear(&cmd);
+		forge_event_free(ev);
+		ok(record(st, "g-1", labeled(20), &r1) == 0 &&
+		    r1.verdict == VERDICT_DUPLICATE, "the kept one is there");
+		ok(record(st, "g-2", labeled(20), &r2) == 0 &&
+		    r2.verdict == VERDICT_QUEUED, "the rolled back one is not");
+	}
+
+	ok(store_heartbeat(st) == 0, "heartbeat");
+	store_close(st);
+
+	/* A store from a newer handoff is refused, not downgraded. */
+	{
+		char *db_path = xasprintf("%s/handoff.db", path);
+		ok(sqlite3_open(db_path, &db) == SQLITE_OK &&
+		    sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL,
+		    NULL) == SQLITE_OK, "mark the store as version 99");
+		sqlite3_close(db);
+		st = store_open(path, err, sizeof(err));
+		ok(st == NULL && strstr(err, "newer") != NULL,
+		    "newer schema refused: %s", err);
+		store_close(st);
+		unlink(db_path);
+		free(db_path);
+	}
+	{
+		char *cmd = xasprintf("rm -rf %s", dir);
+		(void)!system(cmd);
+		free(cmd);
+	}
+	free(path);
+	config_free(cfg);
+	return done_testing();
+}

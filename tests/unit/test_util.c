@@ -1,0 +1,79 @@
+/* util.c: sizes, durations, integers, encodings, slugs. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "util.h"
+
+int
+main(void)
+{
+	uint64_t sz;
+	int64_t ms;
+	long long n;
+	size_t len;
+	char *s, hex[9], uuid[37];
+	unsigned char *b;
+
+	ok(util_parse_size("25M", &sz) == 0 && sz == 25u << 20, "25M");
+	ok(util_parse_size("4G", &sz) == 0 && sz == 4ull << 30, "4G");
+	ok(util_parse_size("512", &sz) == 0 && sz == 512, "bare bytes");
+	ok(util_parse_size("1k", &sz) == 0 && sz == 1024, "lowercase unit");
+	ok(util_parse_size("", &sz) == -1, "empty size refused");
+	ok(util_parse_size("M", &sz) == -1, "unit alone refused");
+	ok(util_parse_size("12Q", &sz) == -1, "unknown unit refused");
+	ok(util_parse_size("-1", &sz) == -1, "negative refused");
+	ok(util_parse_size("99999999999999999999", &sz) == -1, "overflow refused");
+	ok(util_parse_size("17179869184G", &sz) == -1, "scaled overflow refused");
+
+	ok(util_parse_duration("30m", &ms) == 0 && ms == 1800000, "30m");
+	ok(util_parse_duration("15", &ms) == 0 && ms == 15000, "bare seconds");
+	ok(util_parse_duration("250ms", &ms) == 0 && ms == 250, "milliseconds");
+	ok(util_parse_duration("2h", &ms) == 0 && ms == 7200000, "hours");
+	ok(util_parse_duration("5 m", &ms) == -1, "inner space refused");
+
+	ok(util_parse_int("42", 0, 100, &n) == 0 && n == 42, "int in range");
+	ok(util_parse_int("101", 0, 100, &n) == -1, "int over range");
+	ok(util_parse_int("4x", 0, 100, &n) == -1, "int with garbage");
+	ok(util_parse_int(" 4", 0, 100, &n) == -1, "int with leading space");
+
+	util_hex((const unsigned char *)"\x01\xab\xff\x10", 4, hex);
+	is_str(hex, "01abff10", "hex");
+	s = util_base64_encode((const unsigned char *)"Hello", 5);
+	is_str(s, "SGVsbG8=", "base64 encode");
+	free(s);
+	b = util_base64_decode("SGVsbG8=", 8, &len);
+	ok(b && len == 5 && memcmp(b, "Hello", 5) == 0, "base64 decode");
+	free(b);
+	b = util_base64_decode("SGVsbG8", 7, &len);
+	ok(b && len == 5 && memcmp(b, "Hello", 5) == 0, "base64 without padding");
+	free(b);
+	ok(util_base64_decode("SGV$bG8=", 8, &len) == NULL, "base64 bad char refused");
+	ok(util_base64_decode("S", 1, &len) == NULL, "base64 one char refused");
+
+	s = util_form_decode("a%20b+c%7Bd", 11, &len);
+	is_str(s, "a b c{d", "form decode");
+	free(s);
+	ok(util_form_decode("abc%2", 5, &len) == NULL, "truncated escape refused");
+	ok(util_form_decode("abc%zz", 6, &len) == NULL, "bad escape refused");
+	s = util_form_decode("%00x", 4, &len);
+	ok(s && len == 2 && s[0] == '\0', "NUL keeps its length");
+	free(s);
+
+	s = util_slug("Fix the README typo!", 40);
+	is_str(s, "fix-the-readme-typo", "slug");
+	free(s);
+	s = util_slug("  ???  ", 40);
+	is_str(s, "task", "slug of nothing");
+	free(s);
+	s = util_slug("Ünïcode & spaces -- here", 40);
+	is_str(s, "n-code-spaces-here", "slug drops non-ASCII");
+	free(s);
+	s = util_slug("a very long title that goes on and on and on and on", 12);
+	ok(strlen(s) <= 12 && s[strlen(s) - 1] != '-', "slug is cut without a trailing dash");
+	free(s);
+
+	util_uuid(uuid, sizeof(uuid));
+	ok(strlen(uuid) == 36 && uuid[14] == '4', "uuid v4");
+	return done_testing();
+}
