@@ -362,7 +362,7 @@ ghev_parse(const char *name, const char *json, size_t len, char *err,
 	}
 	rc = fill_common(&p, 0, NULL);
 out:
-	cJSON_Delete(root);
+	json_free(root);
 	if (rc == -1) {
 		forge_event_free(ev);
 		return NULL;

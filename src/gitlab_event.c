@@ -428,7 +428,7 @@ glev_parse(const char *name, const char *json, size_t len, char *err,
 	}
 	rc = other(&p);
 out:
-	cJSON_Delete(root);
+	json_free(root);
 	if (rc == -1) {
 		forge_event_free(ev);
 		return NULL;

@@ -150,10 +150,11 @@ dispatch(struct server *srv, struct evhttp_request *req, enum forge forge,
 	}
 	rules_decide(srv->cfg, ev, &cmd);
 	if (cmd.kind == CMD_IGNORE) {
-		/* Nothing to remember: answer without touching the disk. */
-		ignored(srv, req, forge, cmd.reason);
+		/* Nothing to remember: answer without touching the disk.
+		 * (Log first: the reply frees the request's headers.) */
 		log_debug("intake: %s %s %s: ignored: %s", forge_name(forge),
 		    delivery, name, cmd.reason);
+		ignored(srv, req, forge, cmd.reason);
 		rules_command_clear(&cmd);
 		forge_event_free(ev);
 		return;

@@ -3,6 +3,7 @@
  * recursive parser never sees a deep document, and typed getters along
  * dotted paths that copy at most a given number of bytes.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,30 +16,30 @@
 
 /*
  * Return 0 when no array or object in buf nests deeper than max_depth,
- * -1 otherwise. Brackets inside strings do not count; a backslash skips the
- * next byte, so "\"[" stays inside the string. The scan is linear and keeps
- * no stack: balance is the parser's business, depth is ours.
+ * -1 otherwise. Brackets inside strings do not count; a quote preceded by an
+ * odd number of backslashes stays inside the string. The scan is linear and
+ * keeps no stack: balance is the parser's business, depth is ours. Strings
+ * are skipped with memchr, since they are most of a forge payload.
  */
 static int
 depth_ok(const char *buf, size_t len, int max_depth)
 {
-	size_t i;
+	const char *p = buf, *end = buf + len, *q, *b;
 	long depth = 0;
-	int in_string = 0;
 
-	for (i = 0; i < len; i++) {
-		char c = buf[i];
-
-		if (in_string) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = 0;
-			continue;
-		}
-		switch (c) {
+	while (p < end) {
+		switch (*p++) {
 		case '"':
-			in_string = 1;
+			for (;;) {
+				q = memchr(p, '"', (size_t)(end - p));
+				if (q == NULL)
+					return 0;	/* unterminated: cJSON says so */
+				for (b = q; b > p && b[-1] == '\\'; b--)
+					;
+				p = q + 1;
+				if ((q - b) % 2 == 0)
+					break;
+			}
 			break;
 		case '[':
 		case '{':
@@ -58,6 +59,58 @@ depth_ok(const char *buf, size_t len, int max_depth)
 }
 
 /*
+ * cJSON allocates every node and every string on its own: a forge payload is
+ * several hundred mallocs and frees, which made allocation the largest cost
+ * of intake. While a tree from json_parse is live, cJSON allocates from a
+ * per-thread bump arena instead; frees of arena memory are no-ops, and the
+ * arena is reused once the last such tree is freed with json_free.
+ */
+#define ARENA_BYTES	(1024 * 1024)
+
+static _Thread_local char *arena;
+static _Thread_local size_t arena_used;
+static _Thread_local int arena_trees;
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+
+static void *
+arena_malloc(size_t n)
+{
+	size_t need = (n + 15) & ~(size_t)15;
+
+	if (arena_trees > 0 && arena != NULL && need >= n &&
+	    need <= ARENA_BYTES - arena_used) {
+		void *p = arena + arena_used;
+		arena_used += need;
+		return p;
+	}
+	return malloc(n);
+}
+
+static void
+arena_free(void *p)
+{
+	if (arena != NULL && (char *)p >= arena && (char *)p < arena + ARENA_BYTES)
+		return;
+	free(p);
+}
+
+static void
+hooks_init(void)
+{
+	cJSON_Hooks hooks = { arena_malloc, arena_free };
+
+	cJSON_InitHooks(&hooks);
+}
+
+void
+json_free(cJSON *root)
+{
+	cJSON_Delete(root);
+	if (arena_trees > 0 && --arena_trees == 0)
+		arena_used = 0;
+}
+
+/*
  * Parse untrusted JSON. cJSON_ParseWithLengthOpts with
  * require_null_terminated fails whenever the buffer does not itself contain
  * the NUL (cJSON 1.7.15 checks for '\0' at offset len), so we ask it for the
@@ -71,9 +124,13 @@ json_parse(const char *buf, size_t len, int max_depth)
 	cJSON *root = NULL;
 
 	if (buf == NULL || len == 0)
-		goto fail;
+		return NULL;
 	if (depth_ok(buf, len, max_depth) == -1)
-		goto fail;
+		return NULL;
+	pthread_once(&hooks_once, hooks_init);
+	if (arena == NULL)
+		arena = xmalloc(ARENA_BYTES);
+	arena_trees++;
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 	if (root == NULL || end == NULL)
 		goto fail;
@@ -83,7 +140,7 @@ json_parse(const char *buf, size_t len, int max_depth)
 	}
 	return root;
 fail:
-	cJSON_Delete(root);
+	json_free(root);
 	return NULL;
 }
 

@@ -14,8 +14,12 @@
 #define JSON_MAX_DEPTH	64
 
 /* Parse len bytes of untrusted JSON: rejects nesting deeper than max_depth and
- * trailing garbage. Returns a tree the caller deletes, or NULL. */
+ * trailing garbage. Returns a tree the caller frees with json_free on the
+ * same thread, or NULL. */
 cJSON *json_parse(const char *buf, size_t len, int max_depth);
+/* Free a tree from json_parse (never cJSON_Delete: its memory may be the
+ * parsing thread's arena). */
+void json_free(cJSON *root);
 /* The node at a dotted path ("issue.user.login"), or NULL. */
 const cJSON *json_at(const cJSON *root, const char *path);
 /* A copy of the string at path cut to maxlen bytes, or NULL if absent, null or

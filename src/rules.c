@@ -251,7 +251,10 @@ rules_decide(const struct config *cfg, const struct forge_event *ev,
 	default:
 		break;
 	}
-	if (is_own_or_bot(cfg, ev)) {
+	/* People steer; bots do not. A closed pull request or a CI result
+	 * counts whoever sent it (a merge bot, the CI app, handoff itself). */
+	if (ev->type != EV_PR_CLOSED && ev->type != EV_CI_COMPLETED &&
+	    is_own_or_bot(cfg, ev)) {
 		ignore(cmd, "sent by a bot");
 		return;
 	}

@@ -38,6 +38,8 @@ struct conn {
 	bool			 is_reading;	/* bytes of a request have arrived */
 	bool			 is_killed;
 	bool			 has_forge;
+	bool			 is_counted;	/* its answer's status was seen */
+	struct event		*ev_writable;	/* waits for room in the socket */
 	int			 forge;		/* from the first request line */
 	unsigned		 requests;
 	struct conn		*prev, *next;
@@ -92,6 +94,7 @@ serve_reply(struct server *srv, struct evhttp_request *req, int code,
 	if (c != NULL) {
 		c->is_busy = false;
 		c->is_reading = false;
+		c->is_counted = false;
 		c->deadline_ms = util_mono_ms() + srv->cfg->timeout_ms;
 	}
 	if (content_type != NULL)
@@ -136,28 +139,57 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 	}
 	if (limit > 0 && n > (size_t)limit)
 		n = (size_t)limit;
-	if (n > 0)
+	if (n > 0 && !c->is_reading) {
 		c->is_reading = true;
+		c->is_counted = false;
+	}
 	evbuffer_remove_buffer(src, dst, n);
 	return BEV_OK;
 }
 
-/* Pass bytes through; count the 413s libevent sends by itself. */
+static void
+writable_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	bufferevent_flush(c->filter, EV_WRITE, BEV_NORMAL);
+}
+
+/*
+ * Write straight to the socket and report progress only once the kernel has
+ * the bytes: the filter tells evhttp "written" when its output is empty, and
+ * evhttp may close the connection at once (Connection: close, a 413), which
+ * would drop anything still queued in the socket's bufferevent.
+ */
 static enum bufferevent_filter_result
 filter_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
     enum bufferevent_flush_mode mode, void *arg)
 {
 	struct conn *c = arg;
 	unsigned char *p;
+	int fd = bufferevent_getfd(c->under);
 
-	if (!c->is_busy && evbuffer_get_length(src) >= 13) {
+	if (!c->is_counted && evbuffer_get_length(src) >= 13) {
 		p = evbuffer_pullup(src, 13);
+		c->is_counted = true;
 		if (memcmp(p, "HTTP/1.1 413 ", 13) == 0 ||
 		    memcmp(p, "HTTP/1.0 413 ", 13) == 0)
 			c->srv->deliveries[c->has_forge ? c->forge :
 			    FORGE_UNKNOWN][HV_TOO_LARGE]++;
 	}
-	evbuffer_add_buffer(dst, src);
+	while (evbuffer_get_length(src) > 0) {
+		if (fd < 0 || evbuffer_write(src, fd) == -1) {
+			if (fd >= 0 && (errno == EAGAIN || errno == EINTR)) {
+				if (c->ev_writable == NULL)
+					c->ev_writable = event_new(c->srv->base,
+					    fd, EV_WRITE, writable_cb, c);
+				event_add(c->ev_writable, NULL);
+				return BEV_NEED_MORE;
+			}
+			/* The peer is gone: drop the answer, evhttp notices. */
+			evbuffer_drain(src, evbuffer_get_length(src));
+		}
+	}
 	return BEV_OK;
 }
 
@@ -190,6 +222,8 @@ conn_free(void *arg)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
+	if (c->ev_writable != NULL)
+		event_free(c->ev_writable);
 	free(c);
 	if (!srv->is_stopping && srv->nconns < srv->cfg->max_connections)
 		accepting(srv, true);
@@ -244,11 +278,9 @@ sweep_cb(evutil_socket_t fd_, short what, void *arg)
 		fd = bufferevent_getfd(c->under);
 		if (fd < 0)
 			continue;
-		/* Never interleave with a response still being written. */
-		if (evbuffer_get_length(bufferevent_get_output(c->under)) == 0 &&
-		    evbuffer_get_length(bufferevent_get_output(c->filter)) == 0 &&
-		    evbuffer_get_length(bufferevent_get_input(c->under)) +
-		    evbuffer_get_length(bufferevent_get_input(c->filter)) > 0)
+		/* A request had started; never interleave with an answer. */
+		if (c->is_reading &&
+		    evbuffer_get_length(bufferevent_get_output(c->filter)) == 0)
 			(void)!send(fd, timeout, sizeof(timeout) - 1,
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
 		shutdown(fd, SHUT_RDWR);
@@ -259,7 +291,7 @@ sweep_cb(evutil_socket_t fd_, short what, void *arg)
 		bool flushed = true;
 		for (c = srv->conns; c != NULL; c = c->next)
 			if (evbuffer_get_length(bufferevent_get_output(
-			    c->under)) > 0)
+			    c->filter)) > 0)
 				flushed = false;
 		if (flushed || now > srv->stop_deadline_ms)
 			event_base_loopexit(srv->base, NULL);

@@ -22,6 +22,10 @@ cleanup() {
 		wait "$SERVE_PID" 2>/dev/null
 	fi
 	[ -n "${EXTRA_CLEANUP:-}" ] && eval "$EXTRA_CLEANUP"
+	if [ "$tap_failed" -gt 0 ] && [ -f "$T/serve.log" ]; then
+		echo "# serve.log:"
+		tail -n 60 "$T/serve.log" | sed 's/^/#   /'
+	fi
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -132,8 +136,10 @@ deliver() {
 post() {
 	path=$1 file=$2
 	shift 2
+	ctype='Content-Type: application/json'
+	case "$*" in *Content-Type:*) ctype='X-Ignored: 1' ;; esac
 	curl -s -o "$T/body" -w '%{http_code}' -X POST --data-binary "@$file" \
-	    -H 'Content-Type: application/json' "$@" "$URL$path" > "$T/code"
+	    -H "$ctype" "$@" "$URL$path" > "$T/code"
 	printf '%s %s' "$(cat "$T/code")" "$(tr -d '\n' < "$T/body")"
 }
 

@@ -5,8 +5,8 @@ write_config
 start_serve
 S="$SAMPLES/github/derived/issues.labeled.agent.json"
 
-r=$(curl -s -w ' %{http_code}' "$URL/healthz")
-is "$r" "ok 200" "healthz is ok"
+is "$(curl -s "$URL/healthz")" "ok" "healthz says ok"
+is "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" 200 "healthz is 200"
 deliver github issues "$S" > /dev/null
 deliver github issues "$S" --delivery same > /dev/null
 deliver github issues "$S" --delivery same > /dev/null

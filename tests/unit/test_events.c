@@ -214,12 +214,12 @@ test_json(void)
 	is_str(ebuf, "ctx: missing a.n", "json_need_int: null is missing");
 	ok(json_need_int(root, "a.neg", &v, "ctx", ebuf, sizeof(ebuf)) == 0 &&
 	    v == -42, "json_need_int: value");
-	cJSON_Delete(root);
+	json_free(root);
 
 	s = " {\"a\":1} \r\n\t";
 	ok((root = json_parse(s, strlen(s), 4)) != NULL,
 	    "json_parse: whitespace around the value");
-	cJSON_Delete(root);
+	json_free(root);
 	ok(json_parse("{\"a\":1} x", 9, 4) == NULL, "json_parse: trailing garbage");
 	ok(json_parse("{\"a\":1}{}", 9, 4) == NULL, "json_parse: two values");
 	ok(json_parse("{\"a\":1}\0", 8, 4) == NULL, "json_parse: a NUL after the value");
@@ -231,7 +231,7 @@ test_json(void)
 	memcpy(s, "[1,2,3]", 7);
 	ok((root = json_parse(s, 7, 4)) != NULL && cJSON_GetArraySize(root) == 3,
 	    "json_parse: buffer without a terminator");
-	cJSON_Delete(root);
+	json_free(root);
 	ok(json_parse(s, 6, 4) == NULL, "json_parse: the same bytes cut short");
 	free(s);
 
@@ -242,7 +242,7 @@ test_json(void)
 		deep[64 + i] = ']';
 	}
 	ok((root = json_parse(deep, 128, 64)) != NULL, "json_parse: depth 64 of 64");
-	cJSON_Delete(root);
+	json_free(root);
 	ok(json_parse(deep, 128, 63) == NULL, "json_parse: depth 64 of 63");
 	for (i = 0; i < 100000; i++) {
 		deep[i] = '[';
@@ -255,11 +255,11 @@ test_json(void)
 	memcpy(deep + 1002, "\"]", 2);
 	ok((root = json_parse(deep, 1004, 2)) != NULL,
 	    "json_parse: brackets inside a string do not nest");
-	cJSON_Delete(root);
+	json_free(root);
 	s = "[\"\\\"[[[[[\",\"\\\\\"]";
 	ok((root = json_parse(s, strlen(s), 1)) != NULL,
 	    "json_parse: escaped quotes and backslashes keep the string open/closed");
-	cJSON_Delete(root);
+	json_free(root);
 	s = "[\"\\\\\",[[]]]";
 	ok(json_parse(s, strlen(s), 2) == NULL,
 	    "json_parse: an escaped backslash ends the string, later brackets count");

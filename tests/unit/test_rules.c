@@ -191,6 +191,9 @@ main(void)
 	ev = ev_new(FORGE_GITHUB, EV_PR_CLOSED);
 	set(&ev->head_branch, "handoff/7-fix");
 	is_int(decide(cfg, ev, NULL, NULL), CMD_CLOSE, "closed pull request");
+	ev->sender_is_bot = true;
+	is_int(decide(cfg, ev, NULL, NULL), CMD_CLOSE, "closed by a merge bot");
+	ev->sender_is_bot = false;
 	set(&ev->head_branch, "feature");
 	is_int(decide(cfg, ev, NULL, NULL), CMD_IGNORE, "someone else's pull request");
 	forge_event_free(ev);
