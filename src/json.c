@@ -70,6 +70,7 @@ depth_ok(const char *buf, size_t len, int max_depth)
 static _Thread_local char *arena;
 static _Thread_local size_t arena_used;
 static _Thread_local int arena_trees;
+static _Thread_local int arena_spilled;	/* a tree outgrew it: use free */
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 
 static void *
@@ -83,6 +84,8 @@ arena_malloc(size_t n)
 		arena_used += need;
 		return p;
 	}
+	if (arena_trees > 0)
+		arena_spilled = 1;
 	return malloc(n);
 }
 
@@ -105,9 +108,13 @@ hooks_init(void)
 void
 json_free(cJSON *root)
 {
-	cJSON_Delete(root);
-	if (arena_trees > 0 && --arena_trees == 0)
+	/* A tree wholly in the arena goes with the arena: no walk needed. */
+	if (arena_trees == 0 || arena_spilled)
+		cJSON_Delete(root);
+	if (arena_trees > 0 && --arena_trees == 0) {
 		arena_used = 0;
+		arena_spilled = 0;
+	}
 }
 
 /*

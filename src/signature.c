@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -35,21 +36,30 @@ struct part {
 	size_t		 n;
 };
 
+/* The HMAC implementation, fetched once: a fetch per delivery is a
+ * provider lookup under a lock. EVP_MAC objects may be shared by threads. */
+static EVP_MAC *hmac_impl;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void
+hmac_fetch(void)
+{
+	hmac_impl = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
 /* HMAC-SHA256 over the concatenation of parts. Returns 0 or -1. */
 static int
 hmac_sha256(const unsigned char *key, size_t keylen, const struct part *parts,
     size_t nparts, unsigned char out[MAC_LEN])
 {
-	EVP_MAC *mac = NULL;
 	EVP_MAC_CTX *ctx = NULL;
 	OSSL_PARAM params[2];
 	char digest[] = "SHA256";
 	size_t i, outlen = 0;
 	int rc = -1;
 
-	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
-		goto out;
-	if ((ctx = EVP_MAC_CTX_new(mac)) == NULL)
+	pthread_once(&hmac_once, hmac_fetch);
+	if (hmac_impl == NULL || (ctx = EVP_MAC_CTX_new(hmac_impl)) == NULL)
 		goto out;
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
 	    digest, 0);
@@ -69,7 +79,6 @@ out:
 	if (rc == -1)
 		ERR_clear_error();
 	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
 	return rc;
 }
 

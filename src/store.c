@@ -83,7 +83,7 @@ enum stmt_id {
 	S_DELIVERY_FIND, S_DELIVERY_INSERT,
 	S_THREAD_BY_ISSUE, S_THREAD_BY_PR, S_THREAD_INSERT, S_THREAD_REOPEN,
 	S_THREAD_CLOSE, S_JOB_INSERT, S_JOB_FOLDABLE, S_JOB_FOLD,
-	S_JOBS_CANCEL_QUEUED, S_STEP_INSERT, S_CI_FIXES, S_NSTMT
+	S_JOBS_CANCEL_QUEUED, S_CI_FIXES, S_NSTMT
 };
 
 static const char *const stmt_sql[S_NSTMT] = {
@@ -117,8 +117,6 @@ static const char *const stmt_sql[S_NSTMT] = {
 	[S_JOBS_CANCEL_QUEUED] = "UPDATE jobs SET state = 'cancelled',"
 	    " finished_at = ?2, error = ?3 WHERE thread_id = ?1"
 	    " AND state = 'queued'",
-	[S_STEP_INSERT] = "INSERT INTO job_steps (job_id, step, started_at,"
-	    " finished_at) VALUES (?1, 'queued', ?2, ?2)",
 	[S_CI_FIXES] = "SELECT count(*) FROM jobs WHERE thread_id = ?1"
 	    " AND kind = 'fix-ci' AND id > coalesce((SELECT max(id) FROM jobs"
 	    " WHERE thread_id = ?1 AND kind IN ('implement', 'revise',"
@@ -488,11 +486,7 @@ job_insert(struct store *st, const struct forge_event *ev, const struct command 
 	if (rc == -1)
 		return -1;
 	*job = sqlite3_last_insert_rowid(st->db);
-	if ((s = stmt(st, S_STEP_INSERT)) == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, *job);
-	sqlite3_bind_int64(s, 2, now);
-	return step_done(st, s, "insert job step");
+	return 0;
 }
 
 static int

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -18,6 +19,11 @@
 #include "writer.h"
 
 #define MAX_BATCH	1024
+/* Under load a commit waits up to GATHER_US for GATHER_MIN requests: one
+ * fsync then answers several deliveries. Idle, nothing waits. */
+#define GATHER_MIN	8
+#define GATHER_US	250
+#define BUSY_US		2000	/* "under load": the last commit ended this recently */
 
 struct writer {
 	struct store		*st;
@@ -26,6 +32,7 @@ struct writer {
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 cond;
 	struct writer_req	*queue, **queue_tail;
+	size_t			 nqueued;
 	struct writer_req	*done, **done_tail;
 	bool			 stopping;
 	size_t			 inflight;	/* touched on the loop only */
@@ -104,9 +111,12 @@ static void *
 writer_main(void *arg)
 {
 	struct writer *w = arg;
-	struct writer_req *batch, *last;
+	struct writer_req *batch, *tail;
 	size_t n;
 	char c = 1;
+
+	struct timespec last = { 0, 0 }, now, until;
+	int64_t idle_ns;
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
@@ -114,21 +124,39 @@ writer_main(void *arg)
 			pthread_cond_wait(&w->cond, &w->lock);
 		if (w->queue == NULL)
 			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		idle_ns = (now.tv_sec - last.tv_sec) * 1000000000LL +
+		    (now.tv_nsec - last.tv_nsec);
+		if (w->nqueued < GATHER_MIN && idle_ns < BUSY_US * 1000LL &&
+		    !w->stopping) {
+			until = now;
+			until.tv_nsec += GATHER_US * 1000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (w->nqueued < GATHER_MIN && !w->stopping &&
+			    pthread_cond_timedwait(&w->cond, &w->lock,
+			    &until) == 0)
+				;
+		}
 		/* Take up to MAX_BATCH requests, leave the rest queued. */
-		batch = last = w->queue;
-		for (n = 1; n < MAX_BATCH && last->next != NULL; n++)
-			last = last->next;
-		w->queue = last->next;
+		batch = tail = w->queue;
+		for (n = 1; n < MAX_BATCH && tail->next != NULL; n++)
+			tail = tail->next;
+		w->queue = tail->next;
 		if (w->queue == NULL)
 			w->queue_tail = &w->queue;
-		last->next = NULL;
+		tail->next = NULL;
+		w->nqueued -= n;
 		pthread_mutex_unlock(&w->lock);
 
 		run_batch(w, batch);
+		clock_gettime(CLOCK_MONOTONIC, &last);
 
 		pthread_mutex_lock(&w->lock);
 		*w->done_tail = batch;
-		w->done_tail = &last->next;
+		w->done_tail = &tail->next;
 		pthread_mutex_unlock(&w->lock);
 		while (write(w->pipe[1], &c, 1) == -1 && errno == EINTR)
 			;
@@ -207,6 +235,7 @@ writer_submit(struct writer *w, struct writer_req *req)
 	pthread_mutex_lock(&w->lock);
 	*w->queue_tail = req;
 	w->queue_tail = &req->next;
+	w->nqueued++;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }
