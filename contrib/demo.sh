@@ -18,9 +18,12 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
-echo "\$ handoff deliver --forge github --event issues webhooks/samples/github/derived/issues.labeled.agent.json"
-"$handoff" -c "$config" deliver --forge github --event issues \
-    webhooks/samples/github/derived/issues.labeled.agent.json
+id="demo-$(date +%s)"
+sample=webhooks/samples/github/derived/issues.labeled.agent.json
+echo "\$ handoff deliver --forge github --event issues --delivery $id $sample"
+"$handoff" -c "$config" deliver --forge github --event issues --delivery "$id" "$sample"
+echo "\$ handoff deliver ... --delivery $id ...     # GitHub redelivers the same event"
+"$handoff" -c "$config" deliver --forge github --event issues --delivery "$id" "$sample"
 echo "\$ handoff jobs"
 "$handoff" -c "$config" jobs --limit 5
 job=$("$handoff" -c "$config" jobs --json --limit 1 | sed -n 's/^[[:space:]]*"id":[[:space:]]*\([0-9]*\),$/\1/p' | head -n 1)

@@ -122,8 +122,8 @@ print_job(const cJSON *j)
 		printf("result:       %s\n", str(j, "result"));
 	if (strcmp(str(j, "error"), "-") != 0)
 		printf("error:        %s\n", str(j, "error"));
-	printf("steps:\n");
 	steps = cJSON_GetObjectItemCaseSensitive(j, "steps");
+	printf("steps:%s\n", cJSON_GetArraySize(steps) ? "" : "        none run yet");
 	cJSON_ArrayForEach(s, steps)
 		printf("  %-12s %s .. %s%s%s\n", str(s, "step"),
 		    str(s, "started_at"), str(s, "finished_at"),

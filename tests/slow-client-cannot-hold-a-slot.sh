@@ -33,11 +33,13 @@ done
 
 # More slow clients than connection slots: the excess waits in the backlog,
 # and once the deadline frees the slots a normal delivery gets through.
+flood=
 for i in 1 2 3 4 5 6; do
 	slow > /dev/null 2>&1 &
+	flood="$flood $!"
 done
 r=$(deliver github issues "$S" --delivery "after-flood")
 like "$r" '202 ' "a delivery gets through after the slots are freed"
 kill -0 "$SERVE_PID"; ok $? "serve is still running"
-wait
+wait $flood
 done_testing
