@@ -141,13 +141,28 @@ rules_branch_issue(const char *prefix, const char *branch)
 	return *p == '-' || *p == '\0' ? n : -1;
 }
 
-/* A comment on an issue or on handoff's pull request. */
+/*
+ * A comment on an issue, on handoff's pull request or on a line of its diff
+ * whose first line starts with the command word, from someone allowed.
+ * (Inline comments without the word that belong to a review arrive with
+ * the review, through the API.)
+ */
 static void
 decide_comment(const struct config *cfg, const struct forge_event *ev,
     struct command *cmd)
 {
 	char *text;
 
+	if (ev->is_pr && ev->head_branch != NULL) {
+		cmd->key = THREAD_BY_BRANCH;
+		cmd->issue = rules_branch_issue(cfg->branch_prefix,
+		    ev->head_branch);
+		if (cmd->issue < 0) {
+			ignore(cmd, "not a handoff pull request");
+			return;
+		}
+	} else
+		cmd->key = ev->is_pr ? THREAD_BY_PR : THREAD_BY_ISSUE;
 	cmd->kind = rules_parse_command(cfg->command, ev->text, &text);
 	if (cmd->kind == CMD_IGNORE) {
 		ignore(cmd, "no command");
@@ -160,16 +175,6 @@ decide_comment(const struct config *cfg, const struct forge_event *ev,
 		return;
 	}
 	cmd->instruction = text;
-	cmd->key = ev->is_pr ? THREAD_BY_PR : THREAD_BY_ISSUE;
-	if (ev->is_pr && ev->head_branch != NULL) {
-		cmd->key = THREAD_BY_BRANCH;
-		cmd->issue = rules_branch_issue(cfg->branch_prefix,
-		    ev->head_branch);
-		if (cmd->issue < 0) {
-			rules_command_clear(cmd);
-			ignore(cmd, "not a handoff pull request");
-		}
-	}
 }
 
 static void
@@ -202,33 +207,6 @@ decide_review(const struct config *cfg, const struct forge_event *ev,
 	cmd->kind = CMD_REVISE;
 	cmd->key = THREAD_BY_BRANCH;
 	cmd->instruction = ev->text ? trimmed_copy(ev->text) : NULL;
-}
-
-static void
-decide_review_comment(const struct config *cfg, const struct forge_event *ev,
-    struct command *cmd)
-{
-	char *text;
-
-	cmd->issue = rules_branch_issue(cfg->branch_prefix, ev->head_branch);
-	if (cmd->issue < 0 && ev->head_branch != NULL) {
-		ignore(cmd, "not a handoff pull request");
-		return;
-	}
-	cmd->kind = rules_parse_command(cfg->command, ev->text, &text);
-	if (cmd->kind == CMD_IGNORE) {
-		/* Inline comments of a review arrive with it through the API. */
-		ignore(cmd, "no command");
-		return;
-	}
-	if (ev->forge == FORGE_GITHUB &&
-	    !association_allowed(cfg->allow, ev->association)) {
-		free(text);
-		ignore(cmd, "author not allowed by [trigger] allow");
-		return;
-	}
-	cmd->instruction = text;
-	cmd->key = cmd->issue < 0 ? THREAD_BY_PR : THREAD_BY_BRANCH;
 }
 
 void
@@ -268,13 +246,11 @@ rules_decide(const struct config *cfg, const struct forge_event *ev,
 		cmd->key = THREAD_BY_ISSUE;
 		return;
 	case EV_COMMENT:
+	case EV_REVIEW_COMMENT:
 		decide_comment(cfg, ev, cmd);
 		return;
 	case EV_REVIEW:
 		decide_review(cfg, ev, cmd);
-		return;
-	case EV_REVIEW_COMMENT:
-		decide_review_comment(cfg, ev, cmd);
 		return;
 	case EV_PR_CLOSED:
 		cmd->issue = rules_branch_issue(cfg->branch_prefix,

@@ -1,42 +1,13 @@
-#!/bin/sh
+#!/bin/bash
 # check-config prints every setting but no secret: secrets given inline, as
 # file:/path and as env:NAME show only where they came from, and a secret that
 # fails validation is not echoed in the error either.
 # Env: HANDOFF (the binary). Prints TAP.
 
-set -u
-: "${HANDOFF:?HANDOFF must name the handoff binary}"
-case $HANDOFF in /*) ;; *) HANDOFF=$(pwd)/$HANDOFF ;; esac
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/handoff-masks-secrets.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-cd "$tmp" || exit 1
+. "$SRCDIR/tests/lib.sh"
+tmp=$T
+cd "$T" || exit 1
 unset HANDOFF_CONFIG
-
-n=0
-failed=0
-
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $2"
-		echo "#   exit status $status"
-		sed 's/^/#   stderr: /' err
-	fi
-}
-
-run() {
-	"$HANDOFF" "$@" >out 2>err
-	status=$?
-}
-
-has() {
-	grep -F -q -e "$2" "$1"
-}
 
 # The secrets: each text is unique, so finding it anywhere is a leak.
 inline_secret=inline-canary-4f1c9a
@@ -119,5 +90,4 @@ run check-config -c bad-whsec.ini
     has err "webhook_signing_token" && ! has err "$pem_body"
 ok $? "an invalid file: secret: exit 2, named but not echoed"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

@@ -1,41 +1,13 @@
-#!/bin/sh
+#!/bin/bash
 # check-config turns a bad configuration into exit status 2 and one line on
 # stderr naming the file, the line and the key; -c works before and after
 # the subcommand, and $HANDOFF_CONFIG then ./handoff.ini are the fallbacks.
 # Env: HANDOFF (the binary). Prints TAP.
 
-set -u
-: "${HANDOFF:?HANDOFF must name the handoff binary}"
-case $HANDOFF in /*) ;; *) HANDOFF=$(pwd)/$HANDOFF ;; esac
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/handoff-config-errors.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-cd "$tmp" || exit 1
+. "$SRCDIR/tests/lib.sh"
+tmp=$T
+cd "$T" || exit 1
 unset HANDOFF_CONFIG
-
-n=0
-failed=0
-
-# ok STATUS DESCRIPTION: one TAP line; on failure, what the command said.
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $2"
-		echo "#   exit status $status"
-		sed 's/^/#   stderr: /' err
-		sed -n '1,5s/^/#   stdout: /p' out
-	fi
-}
-
-# run ARGS...: runs handoff, keeping the exit status, stdout and stderr.
-run() {
-	"$HANDOFF" "$@" >out 2>err
-	status=$?
-}
 
 # run_with_env FILE ARGS...: run with HANDOFF_CONFIG=FILE for this one call.
 run_with_env() {
@@ -44,11 +16,6 @@ run_with_env() {
 	shift
 	run "$@"
 	unset HANDOFF_CONFIG
-}
-
-# has FILE TEXT: FILE contains TEXT, literally.
-has() {
-	grep -F -q -e "$2" "$1"
 }
 
 # bad NAME LINE KEY TEXT: the config TEXT fails on LINE, naming KEY.
@@ -164,5 +131,4 @@ run check-config
 [ "$status" -eq 2 ] && has err "handoff.ini:2:" && has err "[agent] timeout"
 ok $? "without -c or HANDOFF_CONFIG, ./handoff.ini is read"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

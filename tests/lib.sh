@@ -42,7 +42,22 @@ ok() {	# ok CONDITION-STATUS DESCRIPTION
 	else
 		echo "not ok $tap_n - $2"
 		tap_failed=$((tap_failed + 1))
+		if [ -n "${status:-}" ] && [ -f "$T/err" ]; then
+			echo "#   last handoff run: exit status $status"
+			sed 's/^/#   stderr: /' "$T/err"
+		fi
 	fi
+}
+
+# run ARGS...: handoff ARGS; exit status in $status, output in $T/out, $T/err.
+run() {
+	"$HANDOFF" "$@" >"$T/out" 2>"$T/err"
+	status=$?
+}
+
+# has FILE TEXT: FILE contains TEXT, literally.
+has() {
+	grep -F -q -e "$2" "$1"
 }
 
 is() {	# is GOT WANT DESCRIPTION
