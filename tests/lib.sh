@@ -83,9 +83,11 @@ done_testing() {
 	exit $?
 }
 
+# A port below the kernel's ephemeral range (32768 and up), so that no
+# client socket of a parallel test can hold it.
 free_port() {
 	while :; do
-		p=$(( (RANDOM << 1 | RANDOM & 1) % 30000 + 20000 ))
+		p=$(( RANDOM % 12000 + 20000 ))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return
@@ -114,16 +116,27 @@ write_config() {
 	} > "$CONFIG"
 }
 
-# start_serve: handoff serve in the background, waiting until it answers.
+# start_serve: handoff serve in the background, waiting until it answers;
+# on a port another test took meanwhile, again on a new one.
 start_serve() {
-	"$HANDOFF" -c "$CONFIG" serve >>"$T/serve.log" 2>&1 &
-	SERVE_PID=$!
-	for _ in $(seq 1 100); do
-		if curl -s -o /dev/null "$URL/healthz" 2>/dev/null; then
-			return 0
-		fi
-		kill -0 "$SERVE_PID" 2>/dev/null || break
-		sleep 0.1
+	for _ in 1 2 3 4 5; do
+		before=$(cat "$T/serve.log" 2>/dev/null | wc -l)
+		"$HANDOFF" -c "$CONFIG" serve >>"$T/serve.log" 2>&1 &
+		SERVE_PID=$!
+		for _ in $(seq 1 100); do
+			if curl -s --max-time 2 -o /dev/null "$URL/healthz" 2>/dev/null; then
+				return 0
+			fi
+			kill -0 "$SERVE_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		tail -n +$((before + 1)) "$T/serve.log" |
+		    grep -q 'Address already in use' || break
+		wait "$SERVE_PID" 2>/dev/null
+		new=$(free_port)
+		sed -i "s/^listen = 127.0.0.1:$PORT\$/listen = 127.0.0.1:$new/" "$CONFIG"
+		PORT=$new
+		URL="http://127.0.0.1:$PORT"
 	done
 	echo "# handoff serve did not start:"
 	sed 's/^/#   /' "$T/serve.log"
