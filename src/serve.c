@@ -50,7 +50,7 @@ serve_verdict_name(enum hook_verdict v)
 {
 	static const char *const names[HV_COUNT] = { "queued", "ignored",
 	    "duplicate", "unauthorized", "malformed", "unsupported",
-	    "too_large", "unavailable" };
+	    "too_large", "timed_out", "unavailable" };
 
 	return names[v];
 }
@@ -280,9 +280,12 @@ sweep_cb(evutil_socket_t fd_, short what, void *arg)
 			continue;
 		/* A request had started; never interleave with an answer. */
 		if (c->is_reading &&
-		    evbuffer_get_length(bufferevent_get_output(c->filter)) == 0)
+		    evbuffer_get_length(bufferevent_get_output(c->filter)) == 0) {
 			(void)!send(fd, timeout, sizeof(timeout) - 1,
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			srv->deliveries[c->has_forge ? c->forge :
+			    FORGE_UNKNOWN][HV_TIMED_OUT]++;
+		}
 		shutdown(fd, SHUT_RDWR);
 		c->is_killed = true;
 	}

@@ -17,7 +17,7 @@
 /* Verdicts counted in handoff_deliveries_total{forge,verdict}. */
 enum hook_verdict {
 	HV_QUEUED, HV_IGNORED, HV_DUPLICATE, HV_UNAUTHORIZED, HV_MALFORMED,
-	HV_UNSUPPORTED, HV_TOO_LARGE, HV_UNAVAILABLE, HV_COUNT
+	HV_UNSUPPORTED, HV_TOO_LARGE, HV_TIMED_OUT, HV_UNAVAILABLE, HV_COUNT
 };
 #define FORGE_UNKNOWN	2	/* a 413 sent before the path was known */
 
