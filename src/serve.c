@@ -41,9 +41,15 @@ struct conn {
 	bool			 is_counted;	/* its answer's status was seen */
 	struct event		*ev_writable;	/* waits for room in the socket */
 	int			 forge;		/* from the first request line */
-	unsigned		 requests;
 	struct conn		*prev, *next;
 };
+
+/* The forge a connection's first request line named, if it got that far. */
+static int
+conn_forge(const struct conn *c)
+{
+	return c->has_forge ? c->forge : FORGE_UNKNOWN;
+}
 
 const char *
 serve_verdict_name(enum hook_verdict v)
@@ -76,10 +82,8 @@ serve_busy(struct server *srv, struct evhttp_request *req)
 {
 	struct conn *c = conn_of(srv, req);
 
-	if (c != NULL) {
+	if (c != NULL)
 		c->is_busy = true;
-		c->requests++;
-	}
 }
 
 void
@@ -174,8 +178,7 @@ filter_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 		c->is_counted = true;
 		if (memcmp(p, "HTTP/1.1 413 ", 13) == 0 ||
 		    memcmp(p, "HTTP/1.0 413 ", 13) == 0)
-			c->srv->deliveries[c->has_forge ? c->forge :
-			    FORGE_UNKNOWN][HV_TOO_LARGE]++;
+			c->srv->deliveries[conn_forge(c)][HV_TOO_LARGE]++;
 	}
 	while (evbuffer_get_length(src) > 0) {
 		if (fd < 0 || evbuffer_write(src, fd) == -1) {
@@ -283,8 +286,7 @@ sweep_cb(evutil_socket_t fd_, short what, void *arg)
 		    evbuffer_get_length(bufferevent_get_output(c->filter)) == 0) {
 			(void)!send(fd, timeout, sizeof(timeout) - 1,
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
-			srv->deliveries[c->has_forge ? c->forge :
-			    FORGE_UNKNOWN][HV_TIMED_OUT]++;
+			srv->deliveries[conn_forge(c)][HV_TIMED_OUT]++;
 		}
 		shutdown(fd, SHUT_RDWR);
 		c->is_killed = true;
