@@ -39,6 +39,8 @@ struct conn {
 	bool			 is_killed;
 	bool			 has_forge;
 	bool			 is_counted;	/* its answer's status was seen */
+	bool			 is_flushed_by_sweep;
+	bool			 is_released;	/* evhttp freed it; ours goes next */
 	struct event		*ev_writable;	/* waits for room in the socket */
 	int			 forge;		/* from the first request line */
 	struct conn		*prev, *next;
@@ -93,9 +95,12 @@ serve_reply(struct server *srv, struct evhttp_request *req, int code,
 	struct conn *c = conn_of(srv, req);
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct bufferevent *bev = NULL;
 	const char *reason;
 
 	if (c != NULL) {
+		bev = c->filter;
+		bufferevent_incref(bev);
 		c->is_busy = false;
 		c->is_reading = false;
 		c->is_counted = false;
@@ -120,9 +125,12 @@ serve_reply(struct server *srv, struct evhttp_request *req, int code,
 	}
 	evhttp_send_reply(req, code, reason, NULL);
 	/* libevent 2.1's filter leaves output queued while writing was
-	 * disabled until something flushes it; evhttp never does. */
-	if (c != NULL)
-		bufferevent_flush(c->filter, EV_WRITE, BEV_NORMAL);
+	 * disabled until something flushes it; evhttp never does. The flush
+	 * may end in evhttp freeing the connection: c is not used after it. */
+	if (bev != NULL) {
+		bufferevent_flush(bev, EV_WRITE, BEV_NORMAL);
+		bufferevent_decref(bev);
+	}
 }
 
 /* Pass bytes through; learn the forge from the first request line. */
@@ -245,6 +253,11 @@ conn_new_cb(struct event_base *base, void *arg)
 	    filter_in, filter_out, BEV_OPT_CLOSE_ON_FREE, conn_free, c);
 	if (c->filter == NULL)
 		fatalx(1, "serve: cannot allocate a connection");
+	/* handoff's own reference: evhttp may free the connection from deep
+	 * inside the socket's callbacks, and libevent 2.1's filter takes no
+	 * reference there. The filter is destroyed from the sweep instead,
+	 * once evhttp has let go of it (release_dead). */
+	bufferevent_incref(c->filter);
 	c->next = srv->conns;
 	if (c->next)
 		c->next->prev = c;
@@ -252,6 +265,65 @@ conn_new_cb(struct event_base *base, void *arg)
 	if (++srv->nconns >= srv->cfg->max_connections)
 		accepting(srv, false);
 	return c->filter;
+}
+
+/*
+ * Send the answers libevent wrote by itself (413, 400), which wait in the
+ * filter like any other. A flush can end in evhttp freeing the connection,
+ * so hold a reference on each filter and touch no struct conn meanwhile.
+ */
+static void
+flush_pending(struct server *srv)
+{
+	struct bufferevent *bevs[64];
+	struct conn *c;
+	size_t i, n;
+
+	do {
+		n = 0;
+		for (c = srv->conns; c != NULL && n < nitems(bevs); c = c->next) {
+			if (c->is_flushed_by_sweep || c->is_released ||
+			    evbuffer_get_length(bufferevent_get_output(
+			    c->filter)) == 0)
+				continue;
+			c->is_flushed_by_sweep = true;
+			bufferevent_incref(c->filter);
+			bevs[n++] = c->filter;
+		}
+		for (i = 0; i < n; i++) {
+			bufferevent_flush(bevs[i], EV_WRITE, BEV_NORMAL);
+			bufferevent_decref(bevs[i]);
+		}
+	} while (n == nitems(bevs));
+	for (c = srv->conns; c != NULL; c = c->next)
+		c->is_flushed_by_sweep = false;
+}
+
+/* Drop handoff's reference on connections evhttp has freed (it clears
+ * their callbacks); the last reference runs conn_free. */
+static void
+release_dead(struct server *srv)
+{
+	struct bufferevent *dead[64];
+	bufferevent_data_cb rcb, wcb;
+	bufferevent_event_cb ecb;
+	struct conn *c;
+	size_t i, n;
+
+	do {
+		n = 0;
+		for (c = srv->conns; c != NULL && n < nitems(dead); c = c->next) {
+			if (c->is_released)
+				continue;
+			bufferevent_getcb(c->filter, &rcb, &wcb, &ecb, NULL);
+			if (rcb == NULL && wcb == NULL && ecb == NULL) {
+				c->is_released = true;
+				dead[n++] = c->filter;
+			}
+		}
+		for (i = 0; i < n; i++)
+			bufferevent_decref(dead[i]);
+	} while (n == nitems(dead));
 }
 
 /* Close connections past their deadline that are not waiting for a reply. */
@@ -266,10 +338,10 @@ sweep_cb(evutil_socket_t fd_, short what, void *arg)
 	bool any_busy = false;
 	int fd;
 
+	release_dead(srv);
 	for (c = srv->conns; c != NULL; c = c->next) {
-		/* Answers libevent wrote by itself (413, 400) wait here. */
-		if (evbuffer_get_length(bufferevent_get_output(c->filter)) > 0)
-			bufferevent_flush(c->filter, EV_WRITE, BEV_NORMAL);
+		if (c->is_released)
+			continue;
 		if (c->is_busy) {
 			any_busy = true;
 			continue;
@@ -291,12 +363,13 @@ sweep_cb(evutil_socket_t fd_, short what, void *arg)
 		shutdown(fd, SHUT_RDWR);
 		c->is_killed = true;
 	}
+	flush_pending(srv);
 	if (srv->is_stopping && !any_busy &&
 	    writer_inflight(srv->writer) == 0) {
 		bool flushed = true;
 		for (c = srv->conns; c != NULL; c = c->next)
-			if (evbuffer_get_length(bufferevent_get_output(
-			    c->filter)) > 0)
+			if (!c->is_released && evbuffer_get_length(
+			    bufferevent_get_output(c->filter)) > 0)
 				flushed = false;
 		if (flushed || now > srv->stop_deadline_ms)
 			event_base_loopexit(srv->base, NULL);
@@ -413,8 +486,10 @@ out:
 		event_free(srv.ev_sigterm);
 	if (srv.ev_sigint)
 		event_free(srv.ev_sigint);
-	if (srv.http)
+	if (srv.http) {
 		evhttp_free(srv.http);
+		release_dead(&srv);
+	}
 	writer_stop(srv.writer);
 	event_base_free(srv.base);
 	libevent_global_shutdown();

@@ -39,6 +39,19 @@ head -c 31457280 /dev/zero > "$T/huge.json"
 r=$(send "$T/huge.json")
 like "$r" '413' "a 30 MB body is 413"
 
+# Eight at once: each answered 413 and closed while the clients still send.
+pids=
+for i in 1 2 3 4 5 6 7 8; do
+	curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 -X POST \
+	    --data-binary "@$T/huge.json" -H "X-Hub-Signature-256: $(github_sig "$T/empty.json")" \
+	    "$URL/hooks/github" > "$T/par.$i" &
+	pids="$pids $!"
+done
+wait $pids
+is "$(cat "$T"/par.* | sort | uniq -c | tr -s ' ')" " 8 413" "eight 30 MB bodies at once are all 413"
+sleep 0.5
+is "$(curl -s --max-time 5 "$URL/healthz")" ok "serve is healthy after them"
+
 r=$(curl -s -o /dev/null -w '%{http_code}' -X GET "$URL/hooks/github")
 is "$r" 405 "GET on a hook is 405"
 r=$(curl -s -o /dev/null -w '%{http_code}' "$URL/nowhere")
@@ -48,6 +61,6 @@ r=$(deliver github issues "$S")
 like "$r" '202 {"verdict":"queued","job":1' "a good delivery is still queued afterwards"
 is "$(job_count)" 1 "only the good delivery made a job"
 m=$(curl -s "$URL/metrics")
-like "$m" 'handoff_deliveries_total{forge="github",verdict="too_large"} 1' "413 counted"
+like "$m" 'handoff_deliveries_total{forge="github",verdict="too_large"} 9' "413s counted"
 kill -0 "$SERVE_PID"; ok $? "serve is still running"
 done_testing
