@@ -18,7 +18,8 @@
  * same thread, or NULL. */
 cJSON *json_parse(const char *buf, size_t len, int max_depth);
 /* Free a tree from json_parse (never cJSON_Delete: its memory may be the
- * parsing thread's arena). */
+ * parsing thread's arena). Any cJSON value this thread creates while such a
+ * tree is live is arena memory too, and must not outlive it. */
 void json_free(cJSON *root);
 /* The node at a dotted path ("issue.user.login"), or NULL. */
 const cJSON *json_at(const cJSON *root, const char *path);

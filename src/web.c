@@ -23,17 +23,17 @@ static void
 ask_writer(struct server *srv, struct evhttp_request *req, enum writer_op op,
     writer_done_cb cb)
 {
-	struct pending *p = xcalloc(1, sizeof(*p));
-	struct writer_req *wr = xcalloc(1, sizeof(*wr));
+	struct pending *p;
+	struct writer_req *wr;
 
 	serve_busy(srv, req);
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
 	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
 		serve_reply(srv, req, 405, "text/plain", "use GET\n");
-		free(p);
-		free(wr);
 		return;
 	}
+	p = xcalloc(1, sizeof(*p));
+	wr = xcalloc(1, sizeof(*wr));
 	p->srv = srv;
 	p->req = req;
 	wr->op = op;
