@@ -9,9 +9,11 @@
 #include <curl/curl.h>
 
 #include "config.h"
+#include "control.h"
 #include "deliver.h"
 #include "log.h"
 #include "report.h"
+#include "runner.h"
 #include "serve.h"
 #include "util.h"
 
@@ -25,6 +27,13 @@ static const struct {
 	  "list jobs, newest first" },
 	{ "show", "show JOB [--json]",
 	  "one job: steps, instructions, result" },
+	{ "run", "run --repo DIR (--task TEXT | --task-file F) [--branch NAME]",
+	  "run the agent on a local repository; the result is a branch in DIR" },
+	{ "runner", "runner --job JOB",
+	  "run one job's steps (serve starts these)" },
+	{ "logs", "logs JOB [--follow]", "a job's log; --follow until it ends" },
+	{ "cancel", "cancel JOB", "stop a running job or drop a queued one" },
+	{ "retry", "retry JOB", "queue a failed or cancelled job again" },
 	{ "check-config", "check-config",
 	  "validate the config and print it with secrets masked" },
 	{ "deliver", "deliver --forge github|gitlab --event NAME FILE "
@@ -117,6 +126,21 @@ main(int argc, char **argv)
 	} else if (strcmp(command, "show") == 0) {
 		cfg = load(path);
 		status = report_show(cfg, nargs, args);
+	} else if (strcmp(command, "run") == 0) {
+		cfg = load(path);
+		status = runner_local(cfg, nargs, args);
+	} else if (strcmp(command, "runner") == 0) {
+		cfg = load(path);
+		status = runner_main(cfg, nargs, args);
+	} else if (strcmp(command, "logs") == 0) {
+		cfg = load(path);
+		status = control_logs(cfg, nargs, args);
+	} else if (strcmp(command, "cancel") == 0) {
+		cfg = load(path);
+		status = control_cancel(cfg, nargs, args);
+	} else if (strcmp(command, "retry") == 0) {
+		cfg = load(path);
+		status = control_retry(cfg, nargs, args);
 	} else if (strcmp(command, "check-config") == 0) {
 		cfg = load(path);
 		config_print(cfg, stdout);

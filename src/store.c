@@ -73,6 +73,17 @@ static const char *const migrations[] = {
 	"  reason TEXT,"
 	"  job_id INTEGER REFERENCES jobs (id),"
 	"  UNIQUE (forge, delivery));",
+	/* 2: running jobs */
+	"ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN runner_pid INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN retry_of INTEGER REFERENCES jobs (id);"
+	"ALTER TABLE jobs ADD COLUMN base_commit TEXT;"
+	"ALTER TABLE jobs ADD COLUMN head_commit TEXT;"
+	"ALTER TABLE jobs ADD COLUMN summary TEXT;"
+	"ALTER TABLE jobs ADD COLUMN diffstat TEXT;"
+	"ALTER TABLE threads ADD COLUMN head_commit TEXT;",
 };
 
 const double store_duration_bounds[STORE_DURATION_BUCKETS] = {
@@ -135,8 +146,8 @@ struct thread_row {
 	bool	 is_closed;
 };
 
-static int
-fail(struct store *st, const char *what)
+int
+store_fail(struct store *st, const char *what)
 {
 	snprintf(st->error, sizeof(st->error), "%s: %s", what,
 	    sqlite3_errmsg(st->db));
@@ -147,6 +158,12 @@ const char *
 store_error(struct store *st)
 {
 	return st->error;
+}
+
+sqlite3 *
+store_db(struct store *st)
+{
+	return st->db;
 }
 
 static int
@@ -171,7 +188,7 @@ stmt(struct store *st, enum stmt_id id)
 	if (*s == NULL) {
 		if (sqlite3_prepare_v3(st->db, stmt_sql[id], -1,
 		    SQLITE_PREPARE_PERSISTENT, s, NULL) != SQLITE_OK) {
-			fail(st, "prepare");
+			store_fail(st, "prepare");
 			return NULL;
 		}
 	} else {
@@ -293,7 +310,7 @@ step_done(struct store *st, sqlite3_stmt *s, const char *what)
 
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
-		return fail(st, what);
+		return store_fail(st, what);
 	return 0;
 }
 
@@ -320,7 +337,7 @@ thread_find(struct store *st, enum stmt_id id, const struct forge_event *ev,
 		return 1;
 	}
 	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : fail(st, "find thread");
+	return rc == SQLITE_DONE ? 0 : store_fail(st, "find thread");
 }
 
 static int
@@ -436,7 +453,7 @@ job_fold(struct store *st, const struct config *cfg, const struct forge_event *e
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(s);
-		return rc == SQLITE_DONE ? 0 : fail(st, "find queued job");
+		return rc == SQLITE_DONE ? 0 : store_fail(st, "find queued job");
 	}
 	*job = sqlite3_column_int64(s, 0);
 	old_ins = (const char *)sqlite3_column_text(s, 1);
@@ -501,7 +518,7 @@ count_ci_fixes(struct store *st, int64_t thread, int64_t *n)
 	rc = sqlite3_step(s);
 	*n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
 	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? 0 : fail(st, "count CI fixes");
+	return rc == SQLITE_ROW ? 0 : store_fail(st, "count CI fixes");
 }
 
 static int
@@ -641,7 +658,7 @@ store_record(struct store *st, const struct config *cfg, const char *delivery,
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
-		return fail(st, "find delivery");
+		return store_fail(st, "find delivery");
 
 	if (cmd->kind == CMD_IGNORE) {
 		res->verdict = VERDICT_IGNORED;
@@ -686,7 +703,7 @@ store_stats(struct store *st, struct store_stats *out)
 	memset(out, 0, sizeof(*out));
 	if (sqlite3_prepare_v2(st->db, "SELECT state, count(*) FROM jobs"
 	    " GROUP BY state", -1, &s, NULL) != SQLITE_OK)
-		return fail(st, "job counts");
+		return store_fail(st, "job counts");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		int64_t n = sqlite3_column_int64(s, 1);
 		state = (const char *)sqlite3_column_text(s, 0);
@@ -703,7 +720,7 @@ store_stats(struct store *st, struct store_stats *out)
 	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE)
-		return fail(st, "job counts");
+		return store_fail(st, "job counts");
 
 	sql = xasprintf("SELECT count(*), total(d)%s FROM (SELECT"
 	    " (finished_at - started_at) / 1000.0 AS d FROM jobs"
@@ -714,7 +731,7 @@ store_stats(struct store *st, struct store_stats *out)
 	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
 	free(sql);
 	if (rc != SQLITE_OK)
-		return fail(st, "job durations");
+		return store_fail(st, "job durations");
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		out->duration_count = sqlite3_column_int64(s, 0);
 		out->duration_sum = sqlite3_column_double(s, 1);
@@ -789,7 +806,7 @@ store_jobs_json(struct store *st, const char *state, int limit)
 	    " JOIN threads t ON t.id = j.thread_id WHERE ?1 IS NULL OR"
 	    " j.state = ?1 ORDER BY j.id DESC LIMIT ?2", -1, &s,
 	    NULL) != SQLITE_OK) {
-		fail(st, "list jobs");
+		store_fail(st, "list jobs");
 		return NULL;
 	}
 	bind_text(s, 1, state);
@@ -799,7 +816,7 @@ store_jobs_json(struct store *st, const char *state, int limit)
 		cJSON_AddItemToArray(arr, job_object(s));
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
-		fail(st, "list jobs");
+		store_fail(st, "list jobs");
 		cJSON_Delete(arr);
 		return NULL;
 	}
@@ -882,7 +899,7 @@ store_job_json(struct store *st, int64_t id, bool *found)
 		goto err;
 	return o;
 err:
-	fail(st, "show job");
+	store_fail(st, "show job");
 	cJSON_Delete(o);
 	*found = false;
 	return NULL;

@@ -16,7 +16,7 @@
 #include "event.h"
 #include "rules.h"
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 
 struct store;
 
@@ -55,6 +55,10 @@ int store_savepoint_release(struct store *st);
 int store_savepoint_rollback(struct store *st);
 /* The last SQLite error, for logs. */
 const char *store_error(struct store *st);
+/* For store_job.c: the connection, and "what: sqlite's message" into the
+ * error (returns -1). */
+struct sqlite3 *store_db(struct store *st);
+int store_fail(struct store *st, const char *what);
 
 /* Record delivery id of ev and the job cmd asks for, inside the caller's
  * transaction: deduplicates by (forge, delivery id), finds or opens the
@@ -75,5 +79,75 @@ cJSON *store_jobs_json(struct store *st, const char *state, int limit);
 /* One job with its thread, steps and instructions, or NULL when absent
  * (*found false) or on error. Caller deletes. */
 cJSON *store_job_json(struct store *st, int64_t id, bool *found);
+
+/*
+ * Running jobs (store_job.c): the runner's view of one job, its steps, the
+ * scheduler's claims, and the operator's cancel and retry.
+ */
+
+/* One job with its thread, as the runner needs it. Strings are owned. */
+struct job {
+	int64_t	 id, thread_id, number, retry_of;
+	char	*forge, *repo, *title, *body, *clone_url, *default_branch,
+		*branch, *thread_head;
+	char	*kind, *state, *step, *instruction, *context, *requested_by;
+	char	*base_commit, *head_commit;
+	int	 attempts;
+	bool	 cancel_requested;
+};
+
+/* Load job id: 1 found, 0 absent, -1 store error. Clear with store_job_clear. */
+int store_job_load(struct store *st, int64_t id, struct job *out);
+void store_job_clear(struct job *job);
+
+/* Record the start of a step (and make it the job's current step). */
+int store_step_begin(struct store *st, int64_t job, const char *step);
+/* Record the end of the step's latest row with an optional detail. */
+int store_step_end(struct store *st, int64_t job, const char *step,
+    const char *detail);
+/* Whether the step has ended in an earlier attempt: 1 yes, 0 no, -1 error. */
+int store_step_ended(struct store *st, int64_t job, const char *step);
+/* Set one of the job's text results: "base_commit", "head_commit",
+ * "summary", "diffstat" (other names are refused). */
+int store_job_set(struct store *st, int64_t job, const char *column,
+    const char *value);
+/* Remember the thread's branch tip after a job committed to it. */
+int store_thread_set_head(struct store *st, int64_t thread, const char *commit);
+/* End a job: state done, failed or cancelled, with a result or error text. */
+int store_job_finish(struct store *st, int64_t job, const char *state,
+    const char *result, const char *error);
+/* Whether someone asked to cancel the job: 1 yes, 0 no, -1 error. */
+int store_cancel_requested(struct store *st, int64_t job);
+/* Note the runner's pid (0 to clear). */
+int store_job_runner(struct store *st, int64_t job, long pid);
+
+/* The scheduler: mark up to max runnable jobs running, in arrival order,
+ * within [runs] max_parallel and max_per_repo and one per thread; handle
+ * queued cancel and help requests on the way. Fills ids; returns the count
+ * or -1. */
+int store_claim(struct store *st, const struct config *cfg, int64_t *ids,
+    size_t max);
+/* A runner of job exited with a wait status that did not end the job: queue
+ * it again to resume at its step, or fail it after max_attempts. Sets
+ * *requeued. */
+int store_runner_lost(struct store *st, int64_t job, const char *why,
+    int max_attempts, bool *requeued);
+/* At start-up: jobs left running by a crash go back to the queue (their
+ * steps say where to resume). Returns how many, or -1. */
+int store_requeue_running(struct store *st);
+/* Counts for /metrics and the scheduler: running and queued jobs. */
+int store_run_counts(struct store *st, int64_t *running, int64_t *queued);
+
+/* `handoff cancel`: a queued job is cancelled at once (1); a running one is
+ * asked to stop (2); 0 when it had already ended; -1 error, -2 absent. */
+int store_job_cancel(struct store *st, int64_t job);
+/* `handoff retry`: queue a new job that repeats a failed or cancelled one.
+ * Returns the new id, 0 when the job has not failed or been cancelled,
+ * -1 on error, -2 when absent. */
+int64_t store_job_retry(struct store *st, int64_t job);
+/* `handoff run`: a local thread for repo_dir (branch NULL for the default
+ * handoff/local-<n>) and its running implement job. Returns the job id or -1. */
+int64_t store_local_job(struct store *st, const struct config *cfg,
+    const char *repo_dir, const char *task, const char *branch);
 
 #endif

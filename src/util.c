@@ -3,6 +3,7 @@
  * sizes and durations, encodings.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -412,4 +413,71 @@ util_mkdirs(const char *path, unsigned mode)
 	}
 	free(p);
 	return rc;
+}
+
+static int
+rmtree_at(int parent, const char *name)
+{
+	struct stat sb;
+	struct dirent *de;
+	DIR *d;
+	int fd, rc = 0;
+
+	if (fstatat(parent, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(sb.st_mode))
+		return unlinkat(parent, name, 0) == -1 && errno != ENOENT ?
+		    -1 : 0;
+	if ((sb.st_mode & 0700) != 0700)
+		fchmodat(parent, name, sb.st_mode | 0700, 0);
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (rmtree_at(dirfd(d), de->d_name) == -1)
+			rc = -1;
+	}
+	closedir(d);
+	if (unlinkat(parent, name, AT_REMOVEDIR) == -1 && errno != ENOENT)
+		rc = -1;
+	return rc;
+}
+
+int
+util_rmtree(const char *path)
+{
+	return rmtree_at(AT_FDCWD, path);
+}
+
+int
+util_write_file(const char *path, const void *data, size_t len, unsigned mode)
+{
+	const char *p = data;
+	ssize_t n;
+	int fd, saved;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    (mode_t)mode);
+	if (fd == -1)
+		return -1;
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return close(fd);
 }

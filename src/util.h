@@ -63,5 +63,12 @@ char *util_slug(const char *title, size_t maxlen);
 
 /* mkdir -p with mode; returns 0 or -1 with errno. */
 int util_mkdirs(const char *path, unsigned mode);
+/* rm -rf that never follows a symlink and opens up directories an agent
+ * made unreadable. A missing path is success. Returns 0 or -1 with errno. */
+int util_rmtree(const char *path);
+/* Write len bytes to path (created or truncated with mode, O_NOFOLLOW).
+ * Returns 0 or -1 with errno. */
+int util_write_file(const char *path, const void *data, size_t len,
+    unsigned mode);
 
 #endif

@@ -1,0 +1,191 @@
+/*
+ * logs, cancel and retry: each opens the store, does one thing, and says
+ * what happened. A running job is cancelled by its runner, which checks the
+ * store a few times a second and takes the sandbox down.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "store.h"
+#include "util.h"
+
+#define POLL_US		200000
+#define CANCEL_WAIT_MS	10000
+
+static int
+job_arg(int argc, char **argv, int want, const char *usage, long long *id)
+{
+	if (argc < 1 || argc > want ||
+	    util_parse_int(argv[0], 1, INT64_MAX, id) == -1) {
+		fprintf(stderr, "usage: handoff %s\n", usage);
+		return -1;
+	}
+	return 0;
+}
+
+static struct store *
+open_store(const struct config *cfg)
+{
+	char err[512];
+	struct store *st = store_open(cfg->data_dir, err, sizeof(err));
+
+	if (st == NULL)
+		fprintf(stderr, "handoff: %s\n", err);
+	return st;
+}
+
+static bool
+is_over(const char *state)
+{
+	return strcmp(state, "done") == 0 || strcmp(state, "failed") == 0 ||
+	    strcmp(state, "cancelled") == 0;
+}
+
+/* Copy what the log has past *off to stdout. */
+static void
+copy_new(int fd, off_t *off)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), *off)) > 0) {
+		fwrite(buf, 1, (size_t)n, stdout);
+		*off += n;
+	}
+	fflush(stdout);
+}
+
+int
+control_logs(const struct config *cfg, int argc, char **argv)
+{
+	struct store *st;
+	struct job job;
+	long long id;
+	bool follow = argc == 2 && strcmp(argv[1], "--follow") == 0;
+	char *path;
+	off_t off = 0;
+	int fd = -1, found, status = 1;
+
+	if (job_arg(argc, argv, follow ? 2 : 1, "logs JOB [--follow]",
+	    &id) == -1)
+		return 2;
+	if ((st = open_store(cfg)) == NULL)
+		return 1;
+	path = xasprintf("%s/jobs/%lld/log", cfg->data_dir, id);
+	for (;;) {
+		if ((found = store_job_load(st, id, &job)) != 1) {
+			fprintf(stderr, "handoff: job %lld: %s\n", id,
+			    found == 0 ? "no such job" : store_error(st));
+			break;
+		}
+		if (fd == -1)
+			fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd != -1)
+			copy_new(fd, &off);
+		if (!follow || is_over(job.state)) {
+			if (fd == -1 && !follow)
+				fprintf(stderr, "handoff: job %lld has no log"
+				    " yet (%s)\n", id, job.state);
+			status = fd == -1 && !follow ? 1 : 0;
+			if (fd != -1)
+				copy_new(fd, &off);
+			store_job_clear(&job);
+			break;
+		}
+		store_job_clear(&job);
+		usleep(POLL_US);
+	}
+	if (fd != -1)
+		close(fd);
+	free(path);
+	store_close(st);
+	return status;
+}
+
+int
+control_cancel(const struct config *cfg, int argc, char **argv)
+{
+	struct store *st;
+	struct job job;
+	long long id;
+	int64_t end;
+	int rc, status = 1;
+
+	if (job_arg(argc, argv, 1, "cancel JOB", &id) == -1)
+		return 2;
+	if ((st = open_store(cfg)) == NULL)
+		return 1;
+	rc = store_job_cancel(st, id);
+	if (rc == -2)
+		fprintf(stderr, "handoff: no job %lld\n", id);
+	else if (rc == -1)
+		fprintf(stderr, "handoff: store: %s\n", store_error(st));
+	else if (rc == 0) {
+		if (store_job_load(st, id, &job) == 1) {
+			printf("job %lld has already ended: %s\n", id,
+			    job.state);
+			store_job_clear(&job);
+		}
+		status = 0;
+	} else if (rc == 1) {
+		printf("job %lld cancelled (it had not started)\n", id);
+		status = 0;
+	} else {
+		/* Its runner sees the request and takes the sandbox down. */
+		end = util_mono_ms() + CANCEL_WAIT_MS;
+		while (util_mono_ms() < end) {
+			if (store_job_load(st, id, &job) != 1)
+				break;
+			if (is_over(job.state)) {
+				printf("job %lld %s\n", id, job.state);
+				store_job_clear(&job);
+				status = 0;
+				goto out;
+			}
+			store_job_clear(&job);
+			usleep(POLL_US / 4);
+		}
+		printf("job %lld: cancel requested; it stops when its runner"
+		    " next runs\n", id);
+		status = 0;
+	}
+out:
+	store_close(st);
+	return status;
+}
+
+int
+control_retry(const struct config *cfg, int argc, char **argv)
+{
+	struct store *st;
+	long long id;
+	int64_t new_id;
+	int status = 1;
+
+	if (job_arg(argc, argv, 1, "retry JOB", &id) == -1)
+		return 2;
+	if ((st = open_store(cfg)) == NULL)
+		return 1;
+	new_id = store_job_retry(st, id);
+	if (new_id == -2)
+		fprintf(stderr, "handoff: no job %lld\n", id);
+	else if (new_id == -1)
+		fprintf(stderr, "handoff: store: %s\n", store_error(st));
+	else if (new_id == 0)
+		fprintf(stderr, "handoff: job %lld has not failed or been"
+		    " cancelled; nothing to retry\n", id);
+	else {
+		printf("job %lld queued again as job %lld\n", id,
+		    (long long)new_id);
+		status = 0;
+	}
+	store_close(st);
+	return status;
+}

@@ -1,0 +1,16 @@
+/*
+ * The sandbox's seccomp filter, built with libseccomp and handed to
+ * bubblewrap as BPF: default allow, with the calls that reach the host
+ * kernel's riskier corners (debugging, namespaces, mounts, keyrings, bpf,
+ * tty injection, module loading) refused.
+ */
+#ifndef HANDOFF_FILTER_H
+#define HANDOFF_FILTER_H
+
+#include <stddef.h>
+
+/* Build the filter into an anonymous file, rewound, for bwrap --seccomp.
+ * Returns the descriptor (caller closes), or -1 with the reason in err. */
+int filter_build(char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,915 @@
+/*
+ * The runner: one job, straight-line, blocking. Each step is recorded in
+ * the store when it starts and when it ends, so a runner killed anywhere
+ * resumes at the step it was in; each step can run again. The agent's
+ * work never touches the host: it is read back by a second, read-only
+ * sandbox that hands over a pack of objects and two ids.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "log.h"
+#include "runner.h"
+#include "sandbox.h"
+#include "store.h"
+#include "task.h"
+#include "util.h"
+#include "workspace.h"
+
+#define MAX_SUMMARY	(64 * 1024)
+#define TAIL_BYTES	2048
+#define COLLECT_TIMEOUT_MS	(10 * 60 * 1000)
+
+extern char **environ;
+
+/* Runs in the collect sandbox: the workspace is read-only, /out is the
+ * only writable place, and git uses a git directory handoff made (so
+ * nothing of the workspace's .git/config applies but its objects). */
+static const char collect_script[] =
+	"set -eu\n"
+	"export GIT_DIR=/out/git GIT_WORK_TREE=/workspace"
+	" GIT_INDEX_FILE=/out/index\n"
+	"g() { git -c core.hooksPath=/dev/null -c core.fsmonitor=false"
+	" -c core.untrackedCache=false -c gc.auto=0 -c user.name=handoff"
+	" -c user.email=handoff@localhost \"$@\"; }\n"
+	"head=$(g --git-dir=/workspace/.git rev-parse -q --verify"
+	" 'HEAD^{commit}' 2>/dev/null) || head=$BASE\n"
+	"g cat-file -e \"$head^{commit}\" 2>/dev/null || head=$BASE\n"
+	"if ! { cp /workspace/.git/index /out/index 2>/dev/null &&"
+	" g ls-files -s >/dev/null 2>&1; }; then\n"
+	"  rm -f /out/index; g read-tree \"$head\"\nfi\n"
+	"g add -A\n"
+	"tree=$(g write-tree)\n"
+	"tip=$(g commit-tree \"$tree\" -p \"$head\" -m collect)\n"
+	"g rev-list --objects \"$tip\" --not \"$BASE\" |"
+	" g pack-objects -q --stdout >/out/pack\n"
+	"printf 'head %s\\ntree %s\\n' \"$head\" \"$tree\"\n";
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* What one run of the steps needs and makes. */
+struct run {
+	const struct config	*cfg;
+	struct store		*st;
+	struct job		 job;
+	const char		*kind;		/* implement, revise, fix-ci */
+	char			*dir;		/* data_dir/jobs/N */
+	int			 log_fd;
+	struct ws		*ws;
+	char			 base[WS_OID_HEX + 1];
+	char			*files, *index;	/* the base tree */
+	char			*summary;
+	struct ws_change	 change;
+	char			*error;		/* why it failed, for people */
+	const char		*state;		/* how it ended */
+};
+
+static char *
+path(const struct run *r, const char *name)
+{
+	return xasprintf("%s/%s", r->dir, name);
+}
+
+static void
+logline(struct run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A step line in the job's log, as handoff's own voice among the agent's. */
+static void
+logline(struct run *r, const char *fmt, ...)
+{
+	char when[32], *text, *line;
+	va_list ap;
+
+	va_start(ap, fmt);
+	text = xvasprintf(fmt, ap);
+	va_end(ap);
+	util_time_rfc3339(util_now_ms(), when, sizeof(when));
+	line = xasprintf("%s handoff: %s\n", when, text);
+	if (r->log_fd != -1 && write(r->log_fd, line, strlen(line)) == -1)
+		log_warn("job %lld: write log: %s", (long long)r->job.id,
+		    strerror(errno));
+	log_info("job %lld: %s", (long long)r->job.id, text);
+	free(line);
+	free(text);
+}
+
+static int
+fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+fail(struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(r->error);
+	va_start(ap, fmt);
+	r->error = xvasprintf(fmt, ap);
+	va_end(ap);
+	r->state = "failed";
+	return -1;
+}
+
+static int
+begin(struct run *r, const char *step)
+{
+	logline(r, "%s: started", step);
+	if (store_step_begin(r->st, r->job.id, step) == -1)
+		return fail(r, "store: %s", store_error(r->st));
+	return 0;
+}
+
+static int
+finish_step(struct run *r, const char *step, const char *detail)
+{
+	logline(r, "%s: done%s%s", step, detail ? ": " : "", detail ? detail :
+	    "");
+	if (store_step_end(r->st, r->job.id, step, detail) == -1)
+		return fail(r, "store: %s", store_error(r->st));
+	return 0;
+}
+
+/* The log's last lines, for a failure report. */
+static char *
+log_tail(const struct run *r)
+{
+	char *p = path(r, "log"), *text, *start, *out;
+	size_t len;
+
+	text = util_read_file(p, SIZE_MAX / 2, &len);
+	free(p);
+	if (text == NULL)
+		return xstrdup("");
+	start = len > TAIL_BYTES ? text + len - TAIL_BYTES : text;
+	if (start != text && (p = strchr(start, '\n')) != NULL)
+		start = p + 1;
+	out = xstrdup(start);
+	free(text);
+	return out;
+}
+
+static int
+make_dir(struct run *r, const char *name, bool is_empty)
+{
+	char *p = path(r, name);
+	int rc = 0;
+
+	if (is_empty && util_rmtree(p) == -1)
+		rc = fail(r, "workspace: empty %s: %s", p, strerror(errno));
+	else if (util_mkdirs(p, 0700) == -1)
+		rc = fail(r, "workspace: create %s: %s", p, strerror(errno));
+	free(p);
+	return rc;
+}
+
+/* passwd and group naming the sandbox's one user. */
+static int
+write_etc(struct run *r)
+{
+	char *p, *text;
+	int rc = 0;
+
+	if (make_dir(r, "etc", true) == -1)
+		return -1;
+	p = path(r, "etc/passwd");
+	text = xasprintf("agent:x:%lu:%lu:agent:/home/agent:/bin/sh\n"
+	    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+	    (unsigned long)getuid(), (unsigned long)getgid());
+	if (util_write_file(p, text, strlen(text), 0644) == -1)
+		rc = fail(r, "workspace: write %s: %s", p, strerror(errno));
+	free(text);
+	free(p);
+	if (rc == -1)
+		return -1;
+	p = path(r, "etc/group");
+	text = xasprintf("agent:x:%lu:\nnogroup:x:65534:\n",
+	    (unsigned long)getgid());
+	if (util_write_file(p, text, strlen(text), 0644) == -1)
+		rc = fail(r, "workspace: write %s: %s", p, strerror(errno));
+	free(text);
+	free(p);
+	return rc;
+}
+
+/* The commit to start from: where the thread's branch is, else the
+ * default branch (a local run: the repository's HEAD). */
+static int
+choose_base(struct run *r)
+{
+	const char *def;
+	bool is_local = strcmp(r->job.forge, "local") == 0;
+
+	if (r->job.base_commit && ws_resolve(r->ws, r->job.base_commit,
+	    r->base) == 0)
+		return 0;	/* resuming: the same base as before */
+	if (!is_local && (ws_resolve(r->ws, r->job.branch, r->base) == 0 ||
+	    (r->job.thread_head && ws_resolve(r->ws, r->job.thread_head,
+	    r->base) == 0)))
+		return 0;
+	def = !is_local && r->job.default_branch ? r->job.default_branch :
+	    "HEAD";
+	if (ws_resolve(r->ws, def, r->base) == -1)
+		return fail(r, "workspace: %s has no %s to start from",
+		    r->job.clone_url, strcmp(def, "HEAD") == 0 ? "HEAD" : def);
+	return 0;
+}
+
+static int
+step_workspace(struct run *r)
+{
+	char err[1024], *upper, *p;
+
+	if (begin(r, "workspace") == -1)
+		return -1;
+	if (r->job.clone_url == NULL)
+		return fail(r, "workspace: the thread has no repository URL");
+	if ((r->ws = ws_open(r->cfg->data_dir, r->job.clone_url, err,
+	    sizeof(err))) == NULL)
+		return fail(r, "workspace: %s", err);
+	if (choose_base(r) == -1)
+		return -1;
+	if (store_job_set(r->st, r->job.id, "base_commit", r->base) == -1)
+		return fail(r, "store: %s", store_error(r->st));
+	if (ws_base_tree(r->ws, r->cfg->data_dir, r->base, &r->files,
+	    &r->index, err, sizeof(err)) == -1)
+		return fail(r, "workspace: %s", err);
+	if (make_dir(r, "work", true) == -1 || make_dir(r, "merged", false) ==
+	    -1 || make_dir(r, "handoff", true) == -1 ||
+	    make_dir(r, "handoff/objects", false) == -1 || write_etc(r) == -1)
+		return -1;
+	upper = path(r, "upper");
+	if (ws_layer(upper, r->job.branch, r->base, r->index,
+	    "/handoff/objects", err, sizeof(err)) == -1) {
+		free(upper);
+		return fail(r, "workspace: %s", err);
+	}
+	free(upper);
+	p = xasprintf("%.12s on %s", r->base, r->job.branch);
+	finish_step(r, "workspace", p);
+	free(p);
+	return r->error ? -1 : 0;
+}
+
+static int
+step_task(struct run *r)
+{
+	char err[512], *dir, *summary;
+	int rc;
+
+	if (begin(r, "task") == -1)
+		return -1;
+	dir = path(r, "handoff");
+	rc = task_write(dir, &r->job, r->kind, err, sizeof(err));
+	free(dir);
+	if (rc == -1)
+		return fail(r, "%s", err);
+	summary = path(r, "handoff/summary.md");
+	if (util_write_file(summary, "", 0, 0644) == -1)
+		rc = fail(r, "task: create %s: %s", summary, strerror(errno));
+	free(summary);
+	if (rc == -1)
+		return -1;
+	return finish_step(r, "task", NULL);
+}
+
+static int
+should_stop_cb(void *arg)
+{
+	struct run *r = arg;
+
+	return interrupted || store_cancel_requested(r->st, r->job.id) == 1;
+}
+
+/* The command's first word, when it is a host file to make visible. */
+static char *
+agent_file(const char *command)
+{
+	char *word = xstrndup(command, strcspn(command, " \t\n"));
+	struct stat sb;
+
+	if (word[0] != '/' || stat(word, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    strncmp(word, "/usr/", 5) == 0) {
+		free(word);
+		return NULL;
+	}
+	return word;
+}
+
+static char **
+agent_env(const struct run *r, size_t *n)
+{
+	char **env = xcalloc(16 + r->cfg->agent_env.n, sizeof(*env));
+	const char *v;
+	size_t i, k = 0;
+
+	env[k++] = xstrdup("PATH=/usr/local/bin:/usr/bin:/bin");
+	env[k++] = xstrdup("HOME=/home/agent");
+	env[k++] = xstrdup("USER=agent");
+	env[k++] = xstrdup("LOGNAME=agent");
+	env[k++] = xstrdup("LANG=C.UTF-8");
+	env[k++] = xstrdup("TERM=dumb");
+	env[k++] = xstrdup("TMPDIR=/tmp");
+	env[k++] = xstrdup("GIT_CONFIG_NOSYSTEM=1");
+	env[k++] = xstrdup("GIT_TERMINAL_PROMPT=0");
+	env[k++] = xstrdup("HANDOFF_TASK=/handoff/task.md");
+	env[k++] = xstrdup("HANDOFF_CONTEXT=/handoff/context.json");
+	env[k++] = xstrdup("HANDOFF_SUMMARY=/handoff/summary.md");
+	env[k++] = xasprintf("HANDOFF_JOB=%lld", (long long)r->job.id);
+	for (i = 0; i < r->cfg->agent_env.n; i++)
+		if ((v = getenv(r->cfg->agent_env.v[i])) != NULL)
+			env[k++] = xasprintf("%s=%s", r->cfg->agent_env.v[i],
+			    v);
+	*n = k;
+	return env;
+}
+
+static void
+free_env(char **env, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(env[i]);
+	free(env);
+}
+
+static void
+base_sandbox(struct run *r, struct sandbox *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->lower = r->files;
+	sb->merged = path(r, "merged");
+	sb->handoff_dir = path(r, "handoff");
+	sb->etc_dir = path(r, "etc");
+	sb->objects = ws_objects_dir(r->ws);
+	sb->name = xasprintf("job-%lld", (long long)r->job.id);
+	sb->timeout_ms = r->cfg->agent_timeout_ms;
+	sb->memory_bytes = r->cfg->memory_bytes;
+	sb->disk_bytes = r->cfg->disk_bytes;
+	sb->pids = r->cfg->pids;
+	sb->max_log_bytes = r->cfg->max_log_bytes;
+	sb->log_fd = r->log_fd;
+	sb->should_stop = should_stop_cb;
+	sb->arg = r;
+}
+
+static void
+free_sandbox(struct sandbox *sb)
+{
+	free((char *)sb->merged);
+	free((char *)sb->handoff_dir);
+	free((char *)sb->etc_dir);
+	free((char *)sb->name);
+	free((char *)sb->upper);
+	free((char *)sb->work);
+	free((char *)sb->top);
+	free((char *)sb->summary);
+	free((char *)sb->out_dir);
+	free((char *)sb->agent_path);
+}
+
+static int
+step_sandbox(struct run *r)
+{
+	struct sandbox sb;
+	struct sandbox_result res;
+	char err[1024], *argv[4], **env, *tail;
+	size_t nenv;
+	int rc;
+
+	if (r->cfg->agent_command == NULL)
+		return fail(r, "no agent: [agent] command is not set");
+	if (r->cfg->network == NET_ALLOWLIST)
+		return fail(r, "sandbox: [sandbox] network = allowlist is not"
+		    " available yet; use none or host");
+	if (begin(r, "sandbox") == -1)
+		return -1;
+	base_sandbox(r, &sb);
+	sb.upper = path(r, "upper");
+	sb.work = path(r, "work");
+	sb.summary = path(r, "handoff/summary.md");
+	sb.agent_path = agent_file(r->cfg->agent_command);
+	sb.share_net = r->cfg->network == NET_HOST;
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = r->cfg->agent_command;
+	argv[3] = NULL;
+	sb.argv = argv;
+	env = agent_env(r, &nenv);
+	sb.env = env;
+	logline(r, "sandbox: running the agent: %s", r->cfg->agent_command);
+	rc = sandbox_run(&sb, &res, err, sizeof(err));
+	free_env(env, nenv);
+	free_sandbox(&sb);
+	if (rc == -1)
+		return fail(r, "%s", err);
+	logline(r, "sandbox: the agent %s", res.reason);
+	if (res.how == SB_CANCELLED) {
+		if (interrupted)
+			return -1;
+		r->state = "cancelled";
+		free(r->error);
+		r->error = xstrdup("cancelled");
+		return -1;
+	}
+	if (res.how != SB_EXITED)
+		return fail(r, "%s", res.reason);
+	if (res.status != 0) {
+		tail = log_tail(r);
+		fail(r, "the agent exited with status %d; the log ends:\n%s",
+		    res.status, tail);
+		free(tail);
+		return -1;
+	}
+	return finish_step(r, "sandbox", res.reason);
+}
+
+static char *
+read_summary(struct run *r)
+{
+	char *p = path(r, "handoff/summary.md"), *text;
+	int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+
+	free(p);
+	if (fd == -1)
+		return xstrdup("");
+	text = xmalloc(MAX_SUMMARY + 1);
+	n = read(fd, text, MAX_SUMMARY);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	return text;
+}
+
+static char *
+commit_message(const struct run *r)
+{
+	const char *title = r->job.title && *r->job.title ? r->job.title :
+	    "handoff";
+
+	if (strcmp(r->job.forge, "local") == 0)
+		return xasprintf("%.200s\n\nMade by handoff (local run, job"
+		    " %lld).\n", title, (long long)r->job.id);
+	return xasprintf("%.200s (#%lld)\n\nMade by handoff for %s#%lld"
+	    " (job %lld).\n", title, (long long)r->job.number, r->job.repo,
+	    (long long)r->job.number, (long long)r->job.id);
+}
+
+/* "head X" and "tree Y" from the collect sandbox's output. */
+static int
+parse_collect(const char *text, char *head, char *tree)
+{
+	const char *p;
+
+	head[0] = tree[0] = '\0';
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		char *dst = strncmp(p, "head ", 5) == 0 ? head :
+		    strncmp(p, "tree ", 5) == 0 ? tree : NULL;
+
+		if (dst && strspn(p + 5, "0123456789abcdef") == WS_OID_HEX) {
+			memcpy(dst, p + 5, WS_OID_HEX);
+			dst[WS_OID_HEX] = '\0';
+		}
+	}
+	return head[0] && tree[0] ? 0 : -1;
+}
+
+static int
+step_collect(struct run *r)
+{
+	static const char *const alternates[] = { "/workspace/.git/objects",
+	    "/handoff/objects" };
+	struct sandbox sb;
+	struct sandbox_result res;
+	char err[1024], head[WS_OID_HEX + 1], tree[WS_OID_HEX + 1];
+	char *argv[4], *env[8], *outp = NULL, *text = NULL, *gitdir, *msg;
+	char *pack, *detail;
+	int fd = -1, rc = -1;
+
+	if (begin(r, "collect") == -1)
+		return -1;
+	if (make_dir(r, "out", true) == -1)
+		return -1;
+	gitdir = path(r, "out/git");
+	rc = ws_collect_gitdir(gitdir, r->base, alternates,
+	    nitems(alternates), err, sizeof(err));
+	free(gitdir);
+	if (rc == -1)
+		return fail(r, "collect: %s", err);
+	rc = -1;
+	base_sandbox(r, &sb);
+	sb.top = path(r, "upper");
+	sb.out_dir = path(r, "out");
+	sb.timeout_ms = COLLECT_TIMEOUT_MS;
+	sb.max_log_bytes = 64 * 1024;
+	sb.should_stop = NULL;
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = (char *)collect_script;
+	argv[3] = NULL;
+	sb.argv = argv;
+	env[0] = "PATH=/usr/bin:/bin";
+	env[1] = "HOME=/home/agent";
+	env[2] = "LANG=C.UTF-8";
+	env[3] = "GIT_CONFIG_NOSYSTEM=1";
+	env[4] = "GIT_CONFIG_GLOBAL=/dev/null";
+	env[5] = xasprintf("BASE=%s", r->base);
+	env[6] = NULL;
+	sb.env = env;
+	outp = path(r, "collect.out");
+	if ((fd = open(outp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		fail(r, "collect: create %s: %s", outp, strerror(errno));
+		goto out;
+	}
+	sb.log_fd = fd;
+	if (sandbox_run(&sb, &res, err, sizeof(err)) == -1) {
+		fail(r, "collect: %s", err);
+		goto out;
+	}
+	text = util_read_file(outp, 128 * 1024, NULL);
+	if (res.how != SB_EXITED || res.status != 0 || text == NULL ||
+	    parse_collect(text, head, tree) == -1) {
+		char *line = text ? text : xstrdup("");
+
+		line[strcspn(line, "\0")] = '\0';
+		fail(r, "collect: reading the workspace failed (%s): %.500s",
+		    res.reason, line);
+		if (text == NULL)
+			free(line);
+		goto out;
+	}
+	free(r->summary);
+	r->summary = read_summary(r);
+	pack = path(r, "out/pack");
+	msg = commit_message(r);
+	rc = ws_finish(r->ws, r->cfg, pack, r->base, head, tree,
+	    r->job.branch, msg, &r->change, err, sizeof(err));
+	free(msg);
+	free(pack);
+	if (rc == -1) {
+		fail(r, "%s", err);
+		goto out;
+	}
+	if (store_job_set(r->st, r->job.id, "summary", r->summary) == -1 ||
+	    store_job_set(r->st, r->job.id, "diffstat",
+	    r->change.diffstat) == -1) {
+		rc = fail(r, "store: %s", store_error(r->st));
+		goto out;
+	}
+	if (r->change.is_changed || r->change.kept_agent_commits) {
+		if (store_job_set(r->st, r->job.id, "head_commit",
+		    r->change.head) == -1 || store_thread_set_head(r->st,
+		    r->job.thread_id, r->change.head) == -1) {
+			rc = fail(r, "store: %s", store_error(r->st));
+			goto out;
+		}
+		detail = xasprintf("%.12s, %d files changed", r->change.head,
+		    r->change.files_changed);
+	} else
+		detail = xstrdup("no changes");
+	rc = finish_step(r, "collect", detail);
+	free(detail);
+out:
+	free((char *)env[5]);
+	free_sandbox(&sb);
+	if (fd != -1)
+		close(fd);
+	free(outp);
+	free(text);
+	return rc;
+}
+
+static void
+clean_dir(struct run *r)
+{
+	static const char *const parts[] = { "upper", "work", "merged", "out",
+	    "collect.out", "handoff", "etc" };
+	size_t i;
+	char *p;
+
+	for (i = 0; i < nitems(parts); i++) {
+		p = path(r, parts[i]);
+		util_rmtree(p);
+		free(p);
+	}
+}
+
+/* The steps from where the job stands. Returns the exit status. */
+static int
+run_steps(struct run *r)
+{
+	char err[512], *logp, *result = NULL;
+	struct sigaction sa;
+	int ended;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	r->dir = xasprintf("%s/jobs/%lld", r->cfg->data_dir,
+	    (long long)r->job.id);
+	if (util_mkdirs(r->dir, 0700) == -1) {
+		log_error("job %lld: create %s: %s", (long long)r->job.id,
+		    r->dir, strerror(errno));
+		return RUNNER_EXIT_FAILED;
+	}
+	logp = path(r, "log");
+	r->log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	free(logp);
+	if (r->log_fd == -1) {
+		log_error("job %lld: open log: %s", (long long)r->job.id,
+		    strerror(errno));
+		return RUNNER_EXIT_FAILED;
+	}
+	store_job_runner(r->st, r->job.id, (long)getpid());
+	logline(r, "job %lld (%s) on %s, attempt %d", (long long)r->job.id,
+	    r->kind, r->job.branch, r->job.attempts);
+	if (r->job.cancel_requested) {
+		r->state = "cancelled";
+		r->error = xstrdup("cancelled");
+		goto end;
+	}
+	/* Resume: with the agent's run recorded and its layer on disk,
+	 * only collect is left; otherwise start over (each step is safe to
+	 * repeat). */
+	ended = store_step_ended(r->st, r->job.id, "sandbox");
+	{
+		char *upper = path(r, "upper");
+		struct stat sb;
+
+		if (ended == 1 && stat(upper, &sb) == 0 && r->job.base_commit) {
+			free(upper);
+			logline(r, "resuming at collect");
+			if ((r->ws = ws_open(r->cfg->data_dir,
+			    r->job.clone_url, err, sizeof(err))) == NULL) {
+				fail(r, "workspace: %s", err);
+				goto end;
+			}
+			if (choose_base(r) == -1 ||
+			    ws_base_tree(r->ws, r->cfg->data_dir, r->base,
+			    &r->files, &r->index, err, sizeof(err)) == -1) {
+				if (r->error == NULL)
+					fail(r, "workspace: %s", err);
+				goto end;
+			}
+			if (step_collect(r) == -1)
+				goto end;
+			goto done;
+		}
+		free(upper);
+	}
+	if (step_workspace(r) == -1 || interrupted || step_task(r) == -1 ||
+	    interrupted || step_sandbox(r) == -1 || interrupted ||
+	    step_collect(r) == -1)
+		goto end;
+done:
+	r->state = "done";
+	if (r->change.is_changed || r->change.kept_agent_commits)
+		result = xasprintf("committed %.12s on %s: %d files changed",
+		    r->change.head, r->job.branch, r->change.files_changed);
+	else
+		result = xstrdup("no changes");
+end:
+	if (interrupted && r->state == NULL) {
+		logline(r, "stopped by a signal; the job resumes at its step");
+		free(result);
+		return RUNNER_EXIT_STOPPED;
+	}
+	if (r->state == NULL) {
+		/* A store error: leave the job running for serve to resume. */
+		free(result);
+		return RUNNER_EXIT_FAILED;
+	}
+	logline(r, "job %s: %s", r->state, r->error ? r->error : result);
+	if (store_job_finish(r->st, r->job.id, r->state, result,
+	    r->error) == -1) {
+		log_error("job %lld: store: %s", (long long)r->job.id,
+		    store_error(r->st));
+		free(result);
+		return RUNNER_EXIT_FAILED;
+	}
+	free(result);
+	clean_dir(r);
+	return RUNNER_EXIT_ENDED;
+}
+
+static void
+run_free(struct run *r)
+{
+	store_job_clear(&r->job);
+	ws_close(r->ws);
+	free(r->dir);
+	free(r->files);
+	free(r->index);
+	free(r->summary);
+	free(r->change.diffstat);
+	free(r->error);
+	if (r->log_fd > 2)
+		close(r->log_fd);
+}
+
+/* The kind the agent is told: a retry repeats what it retries. */
+static const char *
+effective_kind(struct run *r)
+{
+	struct job orig;
+	static char kind[16];
+
+	if (strcmp(r->job.kind, "retry") != 0 || r->job.retry_of == 0)
+		return r->job.kind;
+	if (store_job_load(r->st, r->job.retry_of, &orig) == 1) {
+		snprintf(kind, sizeof(kind), "%s", strcmp(orig.kind,
+		    "retry") == 0 ? "implement" : orig.kind);
+		store_job_clear(&orig);
+		return kind;
+	}
+	return "implement";
+}
+
+int
+runner_main(const struct config *cfg, int argc, char **argv)
+{
+	struct run r = { 0 };
+	long long id;
+	char err[512];
+	int status, found;
+
+	if (argc != 2 || strcmp(argv[0], "--job") != 0 ||
+	    util_parse_int(argv[1], 1, INT64_MAX, &id) == -1) {
+		fprintf(stderr, "usage: handoff runner --job JOB\n");
+		return 2;
+	}
+	r.cfg = cfg;
+	r.log_fd = -1;
+	if ((r.st = store_open(cfg->data_dir, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "handoff: %s\n", err);
+		return RUNNER_EXIT_FAILED;
+	}
+	git_libgit2_init();
+	if ((found = store_job_load(r.st, id, &r.job)) != 1) {
+		fprintf(stderr, "handoff: job %lld: %s\n", id, found == 0 ?
+		    "no such job" : store_error(r.st));
+		status = found == 0 ? 2 : RUNNER_EXIT_FAILED;
+	} else if (strcmp(r.job.state, "running") != 0) {
+		fprintf(stderr, "handoff: job %lld is %s, not running\n", id,
+		    r.job.state);
+		status = RUNNER_EXIT_ENDED;
+	} else {
+		r.kind = effective_kind(&r);
+		status = run_steps(&r);
+	}
+	run_free(&r);
+	store_close(r.st);
+	git_libgit2_shutdown();
+	return status;
+}
+
+static int
+local_usage(void)
+{
+	fprintf(stderr, "usage: handoff run --repo DIR (--task TEXT |"
+	    " --task-file F) [--branch NAME]\n");
+	return 2;
+}
+
+int
+runner_local(const struct config *cfg, int argc, char **argv)
+{
+	const char *repo = NULL, *task = NULL, *task_file = NULL;
+	const char *branch = NULL;
+	char real[PATH_MAX], err[1024], *text = NULL;
+	struct run r = { 0 };
+	int64_t id;
+	int i, status = 1;
+
+	for (i = 0; i < argc; i++) {
+		if (i + 1 >= argc)
+			return local_usage();
+		if (strcmp(argv[i], "--repo") == 0)
+			repo = argv[++i];
+		else if (strcmp(argv[i], "--task") == 0)
+			task = argv[++i];
+		else if (strcmp(argv[i], "--task-file") == 0)
+			task_file = argv[++i];
+		else if (strcmp(argv[i], "--branch") == 0)
+			branch = argv[++i];
+		else
+			return local_usage();
+	}
+	if (repo == NULL || (task == NULL) == (task_file == NULL))
+		return local_usage();
+	if (realpath(repo, real) == NULL) {
+		fprintf(stderr, "handoff: --repo %s: %s\n", repo,
+		    strerror(errno));
+		return 2;
+	}
+	if (task_file) {
+		if ((text = util_read_file(task_file, 1 << 20, NULL)) ==
+		    NULL) {
+			fprintf(stderr, "handoff: --task-file %s: %s\n",
+			    task_file, strerror(errno));
+			return 2;
+		}
+		task = text;
+	}
+	if (*task == '\0') {
+		fprintf(stderr, "handoff: the task is empty\n");
+		free(text);
+		return 2;
+	}
+	git_libgit2_init();
+	if (branch) {
+		char *ref = xasprintf("refs/heads/%s", branch);
+		int is_valid = git_reference_is_valid_name(ref);
+
+		free(ref);
+		if (!is_valid) {
+			fprintf(stderr, "handoff: --branch %s: not a valid"
+			    " branch name\n", branch);
+			free(text);
+			git_libgit2_shutdown();
+			return 2;
+		}
+	}
+	r.cfg = cfg;
+	r.log_fd = -1;
+	if ((r.st = store_open(cfg->data_dir, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "handoff: %s\n", err);
+		goto out;
+	}
+	if ((id = store_local_job(r.st, cfg, real, task, branch)) == -1 ||
+	    store_job_load(r.st, id, &r.job) != 1) {
+		fprintf(stderr, "handoff: store: %s\n", store_error(r.st));
+		goto out;
+	}
+	r.kind = "implement";
+	status = run_steps(&r);
+	if (status == RUNNER_EXIT_STOPPED) {
+		store_job_finish(r.st, r.job.id, "cancelled", NULL,
+		    "interrupted");
+		fprintf(stderr, "handoff: job %lld interrupted\n",
+		    (long long)r.job.id);
+		status = 130;
+		goto out;
+	}
+	if (status != RUNNER_EXIT_ENDED) {
+		fprintf(stderr, "handoff: job %lld: store error\n",
+		    (long long)r.job.id);
+		status = 1;
+		goto out;
+	}
+	if (strcmp(r.state, "done") != 0) {
+		fprintf(stderr, "handoff: job %lld %s: %s\n",
+		    (long long)r.job.id, r.state, r.error ? r.error : "?");
+		status = 1;
+		goto out;
+	}
+	if (!r.change.is_changed && !r.change.kept_agent_commits) {
+		printf("job: %lld\nno changes\n", (long long)r.job.id);
+		if (r.summary && *r.summary)
+			printf("summary:\n%s\n", r.summary);
+		status = 0;
+		goto out;
+	}
+	if (ws_export(r.ws, r.job.branch, r.change.head, real, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "handoff: job %lld: %s\n", (long long)r.job.id,
+		    err);
+		store_job_finish(r.st, r.job.id, "failed", NULL, err);
+		status = 1;
+		goto out;
+	}
+	printf("job: %lld\nbranch: %s\ncommit: %s\n%s", (long long)r.job.id,
+	    r.job.branch, r.change.head, r.change.diffstat ?
+	    r.change.diffstat : "");
+	status = 0;
+out:
+	run_free(&r);
+	store_close(r.st);
+	git_libgit2_shutdown();
+	free(text);
+	return status;
+}

@@ -1,0 +1,22 @@
+/*
+ * One job's steps, in order: workspace, task, sandbox, collect. Used by
+ * `handoff runner --job N` (started by serve) and by `handoff run` (a local
+ * repository, no forge).
+ */
+#ifndef HANDOFF_RUNNER_H
+#define HANDOFF_RUNNER_H
+
+#include "config.h"
+
+/* Exit statuses of `handoff runner`: the job ended (whatever its state),
+ * the runner failed and the job should resume, or a signal stopped it. */
+#define RUNNER_EXIT_ENDED	0
+#define RUNNER_EXIT_FAILED	1
+#define RUNNER_EXIT_STOPPED	3
+
+/* `handoff runner --job N`. */
+int runner_main(const struct config *cfg, int argc, char **argv);
+/* `handoff run --repo DIR (--task TEXT | --task-file F) [--branch NAME]`. */
+int runner_local(const struct config *cfg, int argc, char **argv);
+
+#endif

@@ -1,0 +1,1015 @@
+/*
+ * Running a command in bubblewrap. A launcher child joins the job's
+ * cgroups (or takes rlimits where there are none), enters a user and mount
+ * namespace of its own to mount the workspace overlay, closes every
+ * descriptor it does not hand on, and executes bwrap with a two-entry
+ * environment and its flags on a memfd (--args), so that neither the
+ * daemon's environment nor the agent's settings show in /proc/1. The
+ * parent copies output into the log and enforces time, log and disk
+ * limits; memory and processes are the kernel's to enforce.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "filter.h"
+#include "log.h"
+#include "sandbox.h"
+#include "util.h"
+
+/* HANDOFF_BWRAP in the environment names another bubblewrap. */
+#define BWRAP		"/usr/bin/bwrap"
+#define GRACE_MS	1000	/* SIGTERM, then SIGKILL this much later */
+#define TICK_MS		100
+#define DISK_EVERY_MS	1000
+#define CG_V1		"/sys/fs/cgroup"
+#define CG_PARENT	"handoff"
+
+/* The job's cgroups: v1 memory and pids hierarchies, or one v2 group. */
+struct cgroup {
+	char	*memory;	/* directory, or NULL when not limited so */
+	char	*pids;
+	bool	 is_v2;
+};
+
+/* ---- small helpers ---- */
+
+static int
+write_text(const char *path, const char *text)
+{
+	return util_write_file(path, text, strlen(text), 0644);
+}
+
+static long long
+read_key(const char *path, const char *key)
+{
+	char *text = util_read_file(path, 65536, NULL), *p;
+	long long v = -1;
+	size_t klen = strlen(key);
+
+	if (text == NULL)
+		return -1;
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, key, klen) == 0 && p[klen] == ' ') {
+			v = strtoll(p + klen + 1, NULL, 10);
+			break;
+		}
+	}
+	free(text);
+	return v;
+}
+
+void
+sandbox_fmt_duration(int64_t ms, char *buf, size_t len)
+{
+	if (ms > 0 && ms % 3600000 == 0)
+		snprintf(buf, len, "%lldh", (long long)(ms / 3600000));
+	else if (ms > 0 && ms % 60000 == 0)
+		snprintf(buf, len, "%lldm", (long long)(ms / 60000));
+	else if (ms > 0 && ms % 1000 == 0)
+		snprintf(buf, len, "%llds", (long long)(ms / 1000));
+	else
+		snprintf(buf, len, "%lldms", (long long)ms);
+}
+
+void
+sandbox_fmt_size(uint64_t b, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	while (b >= 1024 && b % 1024 == 0 && u < 3) {
+		b /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%llu", (unsigned long long)b);
+	else
+		snprintf(buf, len, "%llu%c", (unsigned long long)b, units[u]);
+}
+
+/* ---- cgroups ---- */
+
+static bool
+is_v2_only(void)
+{
+	struct stat sb;
+
+	return stat(CG_V1 "/cgroup.controllers", &sb) == 0;
+}
+
+static void
+kill_cgroup(const char *dir)
+{
+	char *path = xasprintf("%s/cgroup.procs", dir);
+	char *text = util_read_file(path, 1 << 20, NULL), *p, *end;
+	long pid;
+
+	for (p = text; p && *p; p = end) {
+		pid = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (pid > 1)
+			kill((pid_t)pid, SIGKILL);
+		while (*end == '\n')
+			end++;
+	}
+	free(text);
+	free(path);
+}
+
+/* Kill what is left and remove the group; the kernel refuses rmdir while a
+ * dying process is still in it, so try for a moment. */
+static void
+remove_cgroup(const char *dir)
+{
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		kill_cgroup(dir);
+		if (rmdir(dir) == 0 || errno == ENOENT)
+			return;
+		usleep(20000);
+	}
+	log_warn("sandbox: could not remove cgroup %s: %s", dir,
+	    strerror(errno));
+}
+
+static char *
+make_group(const char *controller_root, const char *name)
+{
+	char *parent = xasprintf("%s/" CG_PARENT, controller_root);
+	char *dir = xasprintf("%s/%s", parent, name);
+	struct stat sb;
+
+	if (stat(controller_root, &sb) == -1 ||
+	    (mkdir(parent, 0755) == -1 && errno != EEXIST)) {
+		free(parent);
+		free(dir);
+		return NULL;
+	}
+	free(parent);
+	remove_cgroup(dir);	/* a leftover of a crashed run */
+	if (mkdir(dir, 0755) == -1) {
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+static void
+cg_free(struct cgroup *cg)
+{
+	if (cg->memory)
+		remove_cgroup(cg->memory);
+	if (cg->pids && (!cg->is_v2 || cg->pids != cg->memory))
+		remove_cgroup(cg->pids);
+	if (cg->pids != cg->memory)
+		free(cg->pids);
+	free(cg->memory);
+	memset(cg, 0, sizeof(*cg));
+}
+
+static int
+set_limit(const char *dir, const char *file, uint64_t value, char *err,
+    size_t errlen)
+{
+	char *path = xasprintf("%s/%s", dir, file), num[32];
+	int rc;
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)value);
+	if ((rc = write_text(path, num)) == -1)
+		snprintf(err, errlen, "sandbox: set %s: %s", path,
+		    strerror(errno));
+	free(path);
+	return rc;
+}
+
+/* Groups where the machine gives them (v1 memory and pids, or v2 with both
+ * controllers); whatever is missing falls back to rlimits. */
+static int
+cg_setup(const struct sandbox *sb, struct cgroup *cg, char *err,
+    size_t errlen)
+{
+	char *path;
+	struct stat st;
+
+	memset(cg, 0, sizeof(*cg));
+	if (is_v2_only()) {
+		/* v2: one group with both controllers, enabled for our
+		 * parent's children; without them, rlimits instead. */
+		if ((cg->memory = make_group(CG_V1, sb->name)) == NULL)
+			return 0;
+		path = xasprintf("%s/" CG_PARENT "/cgroup.subtree_control",
+		    CG_V1);
+		write_text(path, "+memory +pids");
+		free(path);
+		path = xasprintf("%s/pids.max", cg->memory);
+		if (stat(path, &st) == -1) {
+			free(path);
+			remove_cgroup(cg->memory);
+			free(cg->memory);
+			cg->memory = NULL;
+			return 0;
+		}
+		free(path);
+		cg->pids = cg->memory;
+		cg->is_v2 = true;
+		if (set_limit(cg->memory, "memory.max", sb->memory_bytes, err,
+		    errlen) == -1 || set_limit(cg->memory, "pids.max",
+		    (uint64_t)sb->pids, err, errlen) == -1)
+			return -1;
+		path = xasprintf("%s/memory.swap.max", cg->memory);
+		if (stat(path, &st) == 0)
+			write_text(path, "0");
+		free(path);
+		return 0;
+	}
+	if ((cg->memory = make_group(CG_V1 "/memory", sb->name)) != NULL) {
+		if (set_limit(cg->memory, "memory.limit_in_bytes",
+		    sb->memory_bytes, err, errlen) == -1)
+			return -1;
+		/* With swap accounting, swap counts too. */
+		path = xasprintf("%s/memory.memsw.limit_in_bytes", cg->memory);
+		if (stat(path, &st) == 0)
+			set_limit(cg->memory, "memory.memsw.limit_in_bytes",
+			    sb->memory_bytes, err, errlen);
+		free(path);
+	}
+	if ((cg->pids = make_group(CG_V1 "/pids", sb->name)) != NULL &&
+	    set_limit(cg->pids, "pids.max", (uint64_t)sb->pids, err,
+	    errlen) == -1)
+		return -1;
+	return 0;
+}
+
+static bool
+cg_oom(const struct cgroup *cg)
+{
+	char *path;
+	long long n;
+
+	if (cg->memory == NULL)
+		return false;
+	path = xasprintf("%s/%s", cg->memory, cg->is_v2 ? "memory.events" :
+	    "memory.oom_control");
+	n = read_key(path, "oom_kill");
+	free(path);
+	return n > 0;
+}
+
+static bool
+cg_pids_hit(const struct cgroup *cg)
+{
+	char *path;
+	long long n;
+
+	if (cg->pids == NULL)
+		return false;
+	path = xasprintf("%s/pids.events", cg->pids);
+	n = read_key(path, "max");
+	free(path);
+	return n > 0;
+}
+
+int
+sandbox_reap_orphans(void)
+{
+	static const char *const roots[] = { CG_V1 "/memory/" CG_PARENT,
+	    CG_V1 "/pids/" CG_PARENT, CG_V1 "/" CG_PARENT };
+	struct dirent *de;
+	size_t i;
+	DIR *d;
+	int n = 0;
+
+	for (i = 0; i < nitems(roots); i++) {
+		if ((d = opendir(roots[i])) == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			char *dir;
+
+			if (strncmp(de->d_name, "job-", 4) != 0)
+				continue;
+			dir = xasprintf("%s/%s", roots[i], de->d_name);
+			remove_cgroup(dir);
+			free(dir);
+			n++;
+		}
+		closedir(d);
+	}
+	return n;
+}
+
+/* ---- bwrap's arguments ---- */
+
+struct args {
+	char	*buf;
+	size_t	 len;
+};
+
+static void
+arg(struct args *a, const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	a->buf = xrealloc(a->buf, a->len + n);
+	memcpy(a->buf + a->len, s, n);
+	a->len += n;
+}
+
+static void
+args2(struct args *a, const char *x, const char *y)
+{
+	arg(a, x);
+	arg(a, y);
+}
+
+static void
+args3(struct args *a, const char *x, const char *y, const char *z)
+{
+	arg(a, x);
+	arg(a, y);
+	arg(a, z);
+}
+
+/* /bin, /lib and friends: symlinks into /usr on merged systems, else the
+ * directory itself, read-only. */
+static void
+usr_links(struct args *a)
+{
+	static const char *const dirs[] = { "/bin", "/sbin", "/lib", "/lib32",
+	    "/lib64", "/libx32" };
+	char target[PATH_MAX];
+	struct stat sb;
+	ssize_t n;
+	size_t i;
+
+	for (i = 0; i < nitems(dirs); i++) {
+		if (lstat(dirs[i], &sb) == -1)
+			continue;
+		if (S_ISLNK(sb.st_mode)) {
+			n = readlink(dirs[i], target, sizeof(target) - 1);
+			if (n <= 0)
+				continue;
+			target[n] = '\0';
+			args3(a, "--symlink", target, dirs[i]);
+		} else if (S_ISDIR(sb.st_mode))
+			args3(a, "--ro-bind", dirs[i], dirs[i]);
+	}
+}
+
+static void
+build_args(const struct sandbox *sb, struct args *a)
+{
+	/* INTERFACE.md's minimal /etc; never handoff's own configuration. */
+	static const char *const etc[] = { "/etc/ld.so.cache",
+	    "/etc/alternatives", "/etc/ssl", "/etc/ca-certificates",
+	    "/etc/nsswitch.conf", "/etc/localtime", "/etc/hosts",
+	    "/etc/resolv.conf", "/etc/mime.types" };
+	char size[32], *path;
+	size_t i;
+
+	arg(a, "--unshare-all");
+	/* --unshare-all alone carries on without a user namespace when it
+	 * cannot have one; this makes that an error. */
+	arg(a, "--unshare-user");
+	arg(a, "--disable-userns");
+	if (sb->share_net)
+		arg(a, "--share-net");
+	arg(a, "--die-with-parent");
+	arg(a, "--new-session");
+	args2(a, "--cap-drop", "ALL");
+	args2(a, "--hostname", "sandbox");
+	args3(a, "--ro-bind", "/usr", "/usr");
+	usr_links(a);
+	args2(a, "--dir", "/etc");
+	for (i = 0; i < nitems(etc); i++)
+		args3(a, "--ro-bind-try", etc[i], etc[i]);
+	path = xasprintf("%s/passwd", sb->etc_dir);
+	args3(a, "--ro-bind", path, "/etc/passwd");
+	free(path);
+	path = xasprintf("%s/group", sb->etc_dir);
+	args3(a, "--ro-bind", path, "/etc/group");
+	free(path);
+	args2(a, "--proc", "/proc");
+	args2(a, "--dev", "/dev");
+	snprintf(size, sizeof(size), "%llu",
+	    (unsigned long long)sb->disk_bytes);
+	args2(a, "--size", size);
+	args2(a, "--tmpfs", "/tmp");
+	args2(a, "--size", size);
+	args2(a, "--tmpfs", "/home/agent");
+	args2(a, "--size", size);
+	args2(a, "--tmpfs", "/var/tmp");
+	args3(a, sb->upper ? "--bind" : "--ro-bind", sb->merged,
+	    "/workspace");
+	args3(a, "--ro-bind", sb->handoff_dir, "/handoff");
+	if (sb->summary)
+		args3(a, "--bind", sb->summary, "/handoff/summary.md");
+	if (sb->objects)
+		args3(a, "--ro-bind", sb->objects, "/handoff/objects");
+	if (sb->out_dir)
+		args3(a, "--bind", sb->out_dir, "/out");
+	if (sb->agent_path)
+		args3(a, "--ro-bind", sb->agent_path, sb->agent_path);
+	args2(a, "--chdir", "/workspace");
+	arg(a, "--clearenv");
+	for (i = 0; sb->env && sb->env[i]; i++) {
+		const char *eq = strchr(sb->env[i], '=');
+		char *name;
+
+		if (eq == NULL)
+			continue;
+		name = xstrndup(sb->env[i], (size_t)(eq - sb->env[i]));
+		args3(a, "--setenv", name, eq + 1);
+		free(name);
+	}
+	args2(a, "--seccomp", "4");
+	args2(a, "--info-fd", "5");
+	/* After every mount, or later binds would fail on a read-only root. */
+	args2(a, "--remount-ro", "/");
+}
+
+static int
+memfd_with(const char *name, const void *data, size_t len)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+	const char *p = data;
+	ssize_t n;
+
+	if (fd == -1)
+		return -1;
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			close(fd);
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (lseek(fd, 0, SEEK_SET) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- the launcher (runs in the forked child until exec) ---- */
+
+struct launch {
+	int		 fds[5];	/* stdin, output, args, seccomp, info */
+	int		 errfd;
+	const char	*cg_procs[2];
+	struct rlimit	 lim[5];
+	int		 lim_res[5];
+	int		 nlim;
+	char		 uid_map[64], gid_map[64];
+	const char	*merged;
+	const char	*ovl_opts;
+	const char	*bwrap;
+	char		**argv;		/* bwrap --args 3 -- COMMAND... */
+	bool		 is_ro;
+	pid_t		 parent;
+};
+
+static void __attribute__((noreturn))
+launch_fail(const struct launch *l, const char *what)
+{
+	char msg[256];
+	int saved = errno;
+	size_t n;
+
+	n = (size_t)snprintf(msg, sizeof(msg), "%s: %s", what,
+	    strerror(saved));
+	if (n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	if (write(l->errfd, msg, n) == -1) {
+		/* nothing more to do */
+	}
+	_exit(127);
+}
+
+static void
+put_file(const struct launch *l, const char *path, const char *text,
+    const char *what)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd == -1 || write(fd, text, strlen(text)) !=
+	    (ssize_t)strlen(text))
+		launch_fail(l, what);
+	close(fd);
+}
+
+static void __attribute__((noreturn))
+launcher(const struct launch *l)
+{
+	static char *const envp[] = { "PATH=/usr/bin:/bin", NULL };
+	char pid[24];
+	int i, hi[5];
+
+	setpgid(0, 0);
+	/* Die with the runner; PDEATHSIG survives exec into bwrap. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != l->parent)
+		_exit(127);
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	for (i = 0; i < 2; i++)
+		if (l->cg_procs[i])
+			put_file(l, l->cg_procs[i], pid, "join cgroup");
+	for (i = 0; i < l->nlim; i++)
+		if (setrlimit(l->lim_res[i], &l->lim[i]) == -1)
+			launch_fail(l, "set resource limit");
+	/* A user and mount namespace of our own, only to mount the overlay
+	 * that bwrap then binds as /workspace. */
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) == -1)
+		launch_fail(l, "unshare user and mount namespaces");
+	put_file(l, "/proc/self/setgroups", "deny", "deny setgroups");
+	put_file(l, "/proc/self/uid_map", l->uid_map, "map uid");
+	put_file(l, "/proc/self/gid_map", l->gid_map, "map gid");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
+		launch_fail(l, "make mounts private");
+	if (mount("overlay", l->merged, "overlay", l->is_ro ? MS_RDONLY : 0,
+	    l->ovl_opts) == -1)
+		launch_fail(l, "mount the workspace overlay");
+
+	/* Exactly stdin, stdout, stderr, args, seccomp and info for bwrap;
+	 * the error pipe closes on exec. Raise first so dup2 cannot clobber. */
+	for (i = 0; i < 5; i++)
+		if ((hi[i] = fcntl(l->fds[i], F_DUPFD, 20)) == -1)
+			launch_fail(l, "arrange descriptors");
+	if (dup2(hi[0], 0) == -1 || dup2(hi[1], 1) == -1 ||
+	    dup2(hi[1], 2) == -1 || dup2(hi[2], 3) == -1 ||
+	    dup2(hi[3], 4) == -1 || dup2(hi[4], 5) == -1 ||
+	    dup2(l->errfd, 6) == -1 || fcntl(6, F_SETFD, FD_CLOEXEC) == -1)
+		launch_fail(l, "arrange descriptors");
+	if (close_range(7, ~0U, 0) == -1)
+		launch_fail(l, "close descriptors");
+	execve(l->bwrap, l->argv, envp);
+	{
+		struct launch copy = *l;
+
+		copy.errfd = 6;
+		launch_fail(&copy, "execute bubblewrap");
+	}
+}
+
+/* ---- watching the run ---- */
+
+static uint64_t du_total, du_limit;
+
+static int
+du_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)flag;
+	(void)ftw;
+	du_total += (uint64_t)st->st_blocks * 512;
+	return du_total > du_limit;
+}
+
+static bool
+over_disk(const char *dir, uint64_t limit)
+{
+	du_total = 0;
+	du_limit = limit;
+	nftw(dir, du_cb, 32, FTW_PHYS | FTW_MOUNT);
+	return du_total > limit;
+}
+
+/* Signal every process of the sandbox: those in its cgroup, or those in
+ * the pid namespace of bwrap's init (found through /proc). */
+static void
+signal_all(const struct cgroup *cg, pid_t init, int sig)
+{
+	char want[64], have[64], *path;
+	struct dirent *de;
+	ssize_t n;
+	DIR *d;
+	long pid;
+
+	if (cg->pids || cg->memory) {
+		char *procs = xasprintf("%s/cgroup.procs", cg->pids ?
+		    cg->pids : cg->memory);
+		char *text = util_read_file(procs, 1 << 20, NULL), *p, *end;
+
+		for (p = text; p && *p; p = end) {
+			pid = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			if (pid > 1)
+				kill((pid_t)pid, sig);
+			while (*end == '\n')
+				end++;
+		}
+		free(text);
+		free(procs);
+	}
+	if (init <= 0)
+		return;
+	path = xasprintf("/proc/%ld/ns/pid", (long)init);
+	n = readlink(path, want, sizeof(want) - 1);
+	free(path);
+	if (n <= 0 || (d = opendir("/proc")) == NULL)
+		return;
+	want[n] = '\0';
+	while ((de = readdir(d)) != NULL) {
+		if ((pid = strtol(de->d_name, NULL, 10)) <= 1)
+			continue;
+		path = xasprintf("/proc/%ld/ns/pid", pid);
+		n = readlink(path, have, sizeof(have) - 1);
+		free(path);
+		if (n > 0 && (have[n] = '\0', strcmp(have, want) == 0))
+			kill((pid_t)pid, sig);
+	}
+	closedir(d);
+}
+
+static int
+reap(pid_t child, int *status, int64_t wait_ms)
+{
+	int64_t end = util_mono_ms() + wait_ms;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(child, status, WNOHANG);
+		if (r == child)
+			return 0;
+		if (r == -1 && errno != EINTR)
+			return -1;
+		if (util_mono_ms() >= end)
+			return 1;
+		usleep(10000);
+	}
+}
+
+/* SIGTERM to all, SIGKILL after the grace period; returns the status. */
+static int
+stop(pid_t child, pid_t init, const struct cgroup *cg)
+{
+	int status = 0;
+
+	signal_all(cg, init, SIGTERM);
+	if (reap(child, &status, GRACE_MS) == 0)
+		return status;
+	if (init > 0)
+		kill(init, SIGKILL);	/* the pid namespace goes with it */
+	signal_all(cg, init, SIGKILL);
+	kill(-child, SIGKILL);
+	kill(child, SIGKILL);
+	reap(child, &status, 60000);
+	return status;
+}
+
+static void
+end(struct sandbox_result *res, enum sandbox_end how, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+end(struct sandbox_result *res, enum sandbox_end how, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->how = how;
+	res->status = -1;
+	va_start(ap, fmt);
+	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+	va_end(ap);
+}
+
+static int
+count_processes(uid_t uid)
+{
+	struct dirent *de;
+	struct stat sb;
+	char path[300];
+	DIR *d = opendir("/proc");
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strtol(de->d_name, NULL, 10) <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s", de->d_name);
+		if (stat(path, &sb) == 0 && sb.st_uid == uid)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int
+sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
+    size_t errlen)
+{
+	struct launch l;
+	struct cgroup cg = { 0 };
+	struct args a = { 0 };
+	struct pollfd pfd[3];
+	char buf[65536], info[512], first[256], what[64], *opts = NULL;
+	char *procs[2] = { NULL, NULL };
+	size_t ninfo = 0, nfirst = 0;
+	uint64_t logged = 0;
+	int64_t now, deadline, next_poll = 0, next_disk = 0;
+	int out[2] = { -1, -1 }, inf[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int argfd = -1, filt = -1, devnull = -1, status = 0, rc = -1, i;
+	bool out_open = true, inf_open = true, err_open = true, is_done = false;
+	pid_t child = -1, init = -1;
+	ssize_t n;
+
+	memset(res, 0, sizeof(*res));
+	memset(&l, 0, sizeof(l));
+	/* Fail closed on anything the recipe needs. */
+	l.bwrap = getenv("HANDOFF_BWRAP") ? getenv("HANDOFF_BWRAP") : BWRAP;
+	if (access(l.bwrap, X_OK) == -1) {
+		snprintf(err, errlen, "sandbox: bubblewrap (%s) is not"
+		    " installed: %s", l.bwrap, strerror(errno));
+		return -1;
+	}
+	if (strpbrk(sb->lower, ",:") || strpbrk(sb->merged, ",:") ||
+	    (sb->upper && strpbrk(sb->upper, ",:")) ||
+	    (sb->top && strpbrk(sb->top, ",:"))) {
+		snprintf(err, errlen, "sandbox: data_dir paths must not hold"
+		    " ',' or ':' (overlayfs options)");
+		return -1;
+	}
+	if (cg_setup(sb, &cg, err, errlen) == -1)
+		goto out;
+	if (geteuid() == 0 && cg.pids == NULL) {
+		/* RLIMIT_NPROC does not bind root: without a pids cgroup a
+		 * fork bomb would be unbounded. */
+		snprintf(err, errlen, "sandbox: pids limit cannot be enforced:"
+		    " no pids cgroup, and RLIMIT_NPROC does not apply to root");
+		goto out;
+	}
+	if ((filt = filter_build(err, errlen)) == -1)
+		goto out;
+	build_args(sb, &a);
+	if ((argfd = memfd_with("handoff-bwrap-args", a.buf, a.len)) == -1 ||
+	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
+	    pipe2(out, O_CLOEXEC) == -1 || pipe2(inf, O_CLOEXEC) == -1 ||
+	    pipe2(errp, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "sandbox: set up: %s", strerror(errno));
+		goto out;
+	}
+	if (sb->upper)
+		opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr",
+		    sb->lower, sb->upper, sb->work);
+	else
+		opts = xasprintf("lowerdir=%s:%s,userxattr", sb->top ? sb->top :
+		    sb->lower, sb->lower);
+
+	l.fds[0] = devnull;
+	l.fds[1] = out[1];
+	l.fds[2] = argfd;
+	l.fds[3] = filt;
+	l.fds[4] = inf[1];
+	l.errfd = errp[1];
+	if (cg.memory)
+		l.cg_procs[0] = procs[0] = xasprintf("%s/cgroup.procs",
+		    cg.memory);
+	if (cg.pids && cg.pids != cg.memory)
+		l.cg_procs[1] = procs[1] = xasprintf("%s/cgroup.procs",
+		    cg.pids);
+	l.lim_res[l.nlim] = RLIMIT_NOFILE;
+	l.lim[l.nlim].rlim_cur = l.lim[l.nlim].rlim_max = 4096;
+	l.nlim++;
+	l.lim_res[l.nlim] = RLIMIT_CORE;
+	l.nlim++;
+	l.lim_res[l.nlim] = RLIMIT_FSIZE;
+	l.lim[l.nlim].rlim_cur = l.lim[l.nlim].rlim_max = sb->disk_bytes;
+	l.nlim++;
+	if (cg.pids == NULL) {
+		/* Counts every process of the uid: leave room for ours. */
+		l.lim_res[l.nlim] = RLIMIT_NPROC;
+		l.lim[l.nlim].rlim_cur = l.lim[l.nlim].rlim_max =
+		    (rlim_t)sb->pids + (rlim_t)count_processes(getuid());
+		l.nlim++;
+	}
+	if (cg.memory == NULL) {
+		l.lim_res[l.nlim] = RLIMIT_AS;
+		l.lim[l.nlim].rlim_cur = l.lim[l.nlim].rlim_max =
+		    sb->memory_bytes;
+		l.nlim++;
+	}
+	snprintf(l.uid_map, sizeof(l.uid_map), "%lu %lu 1",
+	    (unsigned long)getuid(), (unsigned long)getuid());
+	snprintf(l.gid_map, sizeof(l.gid_map), "%lu %lu 1",
+	    (unsigned long)getgid(), (unsigned long)getgid());
+	/* Flags on the memfd; the command after them, where bwrap wants it
+	 * (it carries no secret: those travel as --setenv on the memfd). */
+	for (i = 0; sb->argv[i]; i++)
+		;
+	l.argv = xcalloc((size_t)i + 5, sizeof(*l.argv));
+	l.argv[0] = "bwrap";
+	l.argv[1] = "--args";
+	l.argv[2] = "3";
+	l.argv[3] = "--";
+	for (i = 0; sb->argv[i]; i++)
+		l.argv[4 + i] = sb->argv[i];
+	l.merged = sb->merged;
+	l.ovl_opts = opts;
+	l.is_ro = sb->upper == NULL;
+	l.parent = getpid();
+
+	if ((child = fork()) == -1) {
+		snprintf(err, errlen, "sandbox: fork: %s", strerror(errno));
+		goto out;
+	}
+	if (child == 0)
+		launcher(&l);
+	close(out[1]);
+	close(inf[1]);
+	close(errp[1]);
+	out[1] = inf[1] = errp[1] = -1;
+
+	now = util_mono_ms();
+	deadline = now + sb->timeout_ms;
+	while (!is_done) {
+		int nfds = 0, io = -1, ii = -1, ie = -1;
+
+		if (out_open) {
+			pfd[nfds].fd = out[0];
+			pfd[nfds].events = POLLIN;
+			io = nfds++;
+		}
+		if (inf_open) {
+			pfd[nfds].fd = inf[0];
+			pfd[nfds].events = POLLIN;
+			ii = nfds++;
+		}
+		if (err_open) {
+			pfd[nfds].fd = errp[0];
+			pfd[nfds].events = POLLIN;
+			ie = nfds++;
+		}
+		if (poll(pfd, (nfds_t)nfds, TICK_MS) == -1 && errno != EINTR)
+			break;
+		if (ie >= 0 && pfd[ie].revents) {
+			n = read(errp[0], buf, sizeof(buf) - 1);
+			if (n > 0) {
+				/* The launcher failed before bwrap ran. */
+				buf[n] = '\0';
+				reap(child, &status, 5000);
+				child = -1;
+				snprintf(err, errlen, "sandbox: %s", buf);
+				goto out;
+			}
+			err_open = false;
+		}
+		if (ii >= 0 && pfd[ii].revents) {
+			n = read(inf[0], info + ninfo, sizeof(info) - 1 - ninfo);
+			if (n <= 0)
+				inf_open = false;
+			else {
+				char *p;
+
+				ninfo += (size_t)n;
+				info[ninfo] = '\0';
+				if ((p = strstr(info, "\"child-pid\":")) != NULL)
+					init = (pid_t)strtol(p + 12, NULL, 10);
+			}
+		}
+		if (io >= 0 && pfd[io].revents) {
+			n = read(out[0], buf, sizeof(buf));
+			if (n <= 0)
+				out_open = false;
+			else {
+				if (nfirst < sizeof(first) - 1) {
+					size_t k = sizeof(first) - 1 - nfirst;
+
+					if (k > (size_t)n)
+						k = (size_t)n;
+					memcpy(first + nfirst, buf, k);
+					nfirst += k;
+				}
+				if (logged < sb->max_log_bytes) {
+					size_t k = (size_t)n;
+
+					if (logged + k > sb->max_log_bytes)
+						k = (size_t)(sb->max_log_bytes -
+						    logged);
+					if (write(sb->log_fd, buf, k) == -1)
+						log_warn("sandbox: write log: %s",
+						    strerror(errno));
+				}
+				logged += (uint64_t)n;
+				if (logged > sb->max_log_bytes) {
+					sandbox_fmt_size(sb->max_log_bytes,
+					    what, sizeof(what));
+					status = stop(child, init, &cg);
+					child = -1;
+					end(res, SB_LIMIT,
+					    "log limit %s reached", what);
+					break;
+				}
+			}
+		}
+		if (!out_open && !err_open) {
+			/* bwrap is gone or going: collect its status. */
+			if (reap(child, &status, 5000) == 1)
+				status = stop(child, init, &cg);
+			child = -1;
+			is_done = true;
+			break;
+		}
+		now = util_mono_ms();
+		if (now >= deadline) {
+			sandbox_fmt_duration(sb->timeout_ms, what,
+			    sizeof(what));
+			status = stop(child, init, &cg);
+			child = -1;
+			end(res, SB_TIMEOUT, "timed out after %s", what);
+			break;
+		}
+		if (sb->should_stop && now >= next_poll) {
+			next_poll = now + 250;
+			if (sb->should_stop(sb->arg)) {
+				status = stop(child, init, &cg);
+				child = -1;
+				end(res, SB_CANCELLED, "cancelled");
+				break;
+			}
+		}
+		if (sb->upper && now >= next_disk) {
+			next_disk = now + DISK_EVERY_MS;
+			if (over_disk(sb->upper, sb->disk_bytes)) {
+				sandbox_fmt_size(sb->disk_bytes, what,
+				    sizeof(what));
+				status = stop(child, init, &cg);
+				child = -1;
+				end(res, SB_LIMIT, "disk limit %s reached",
+				    what);
+				break;
+			}
+		}
+	}
+	first[nfirst] = '\0';
+	if (is_done) {
+		res->how = SB_EXITED;
+		if (WIFEXITED(status))
+			res->status = WEXITSTATUS(status);
+		else
+			res->status = 128 + (WIFSIGNALED(status) ?
+			    WTERMSIG(status) : 0);
+		if (res->status == 1 && strncmp(first, "bwrap: ", 7) == 0) {
+			/* bwrap itself refused: nothing of the command ran. */
+			first[strcspn(first, "\n")] = '\0';
+			snprintf(err, errlen, "sandbox: %s", first);
+			goto out;
+		}
+		if (res->status != 0 && cg_oom(&cg)) {
+			sandbox_fmt_size(sb->memory_bytes, what, sizeof(what));
+			end(res, SB_LIMIT, "memory limit %s reached", what);
+		} else if (res->status != 0 && cg_pids_hit(&cg)) {
+			snprintf(what, sizeof(what), "%d", sb->pids);
+			end(res, SB_LIMIT, "pids limit %s reached", what);
+		} else if (res->status != 0)
+			snprintf(res->reason, sizeof(res->reason),
+			    "exited with status %d", res->status);
+		else
+			snprintf(res->reason, sizeof(res->reason),
+			    "exited with status 0");
+	}
+	rc = 0;
+out:
+	if (child > 0)
+		stop(child, init, &cg);
+	cg_free(&cg);
+	free(l.argv);
+	for (i = 0; i < 2; i++)
+		free(procs[i]);
+	free(opts);
+	free(a.buf);
+	if (filt != -1)
+		close(filt);
+	if (argfd != -1)
+		close(argfd);
+	if (devnull != -1)
+		close(devnull);
+	for (i = 0; i < 2; i++) {
+		if (out[i] != -1)
+			close(out[i]);
+		if (inf[i] != -1)
+			close(inf[i]);
+		if (errp[i] != -1)
+			close(errp[i]);
+	}
+	return rc;
+}

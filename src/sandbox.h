@@ -1,0 +1,63 @@
+/*
+ * The sandbox: bubblewrap with every namespace unshared, a seccomp filter,
+ * a read-only system, the workspace as an overlay (a shared base tree under
+ * the job's writable layer), limits from cgroups or rlimits, output
+ * captured into the job's log with a cap, a wall-clock timeout and cancel.
+ * It fails closed: when any part cannot be had, nothing runs.
+ */
+#ifndef HANDOFF_SANDBOX_H
+#define HANDOFF_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct sandbox {
+	char *const	*argv;		/* the command, as the sandbox sees it */
+	const char	*lower;		/* base tree (host path) */
+	const char	*upper;		/* writable layer, or NULL: read-only */
+	const char	*work;		/* overlay work dir beside upper */
+	const char	*top;		/* read-only: a second layer over lower */
+	const char	*merged;	/* mount point for the overlay */
+	const char	*handoff_dir;	/* read-only at /handoff */
+	const char	*summary;	/* writable at /handoff/summary.md, or NULL */
+	const char	*objects;	/* read-only at /handoff/objects, or NULL */
+	const char	*out_dir;	/* writable at /out, or NULL */
+	const char	*etc_dir;	/* passwd and group for the sandbox */
+	const char	*agent_path;	/* a host file bound read-only, or NULL */
+	char *const	*env;		/* NAME=VALUE, NULL-terminated */
+	const char	*name;		/* cgroup and log name: "job-12" */
+	bool		 share_net;
+	int64_t		 timeout_ms;
+	uint64_t	 memory_bytes, disk_bytes, max_log_bytes;
+	int		 pids;
+	int		 log_fd;	/* output is appended here */
+	/* Polled a few times a second: non-zero asks the run to stop. */
+	int		(*should_stop)(void *arg);
+	void		*arg;
+};
+
+enum sandbox_end { SB_EXITED, SB_TIMEOUT, SB_CANCELLED, SB_LIMIT };
+
+struct sandbox_result {
+	enum sandbox_end how;
+	int		 status;	/* exit status when SB_EXITED, else -1 */
+	char		 reason[256];	/* how it ended, for people */
+};
+
+/* Run sb. Returns 0 when the command ran (res says how it ended), or -1
+ * with the reason in err when the sandbox could not be made. */
+int sandbox_run(const struct sandbox *sb, struct sandbox_result *res,
+    char *err, size_t errlen);
+
+/* Remove cgroups left by sandboxes of a crashed handoff, killing what is
+ * still in them. Returns how many were found. */
+int sandbox_reap_orphans(void);
+
+/* "30m", "4G": a duration or size in the largest exact unit. */
+void sandbox_fmt_duration(int64_t ms, char *buf, size_t len);
+void sandbox_fmt_size(uint64_t bytes, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,683 @@
+/*
+ * The store's side of running jobs: what a runner reads and records step by
+ * step, what the scheduler claims, and the operator's cancel and retry. Each
+ * function is one statement or one short transaction.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "util.h"
+
+static sqlite3_stmt *
+prepare(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(store_db(st), sql, -1, &s, NULL) != SQLITE_OK) {
+		store_fail(st, "prepare");
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static char *
+column_dup(sqlite3_stmt *s, int col)
+{
+	const char *v = (const char *)sqlite3_column_text(s, col);
+
+	return v ? xstrdup(v) : NULL;
+}
+
+/* Run and finalize a statement that returns no rows. */
+static int
+run(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE) {
+		store_fail(st, what);
+		sqlite3_finalize(s);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+static int
+exec(struct store *st, const char *sql, const char *what)
+{
+	if (sqlite3_exec(store_db(st), sql, NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, what);
+	return 0;
+}
+
+int
+store_job_load(struct store *st, int64_t id, struct job *out)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT j.id, j.thread_id, t.number,"
+	    " coalesce(j.retry_of, 0), t.forge, t.repo, t.title, t.body,"
+	    " t.clone_url, t.default_branch, t.branch, t.head_commit, j.kind,"
+	    " j.state, j.step, j.instruction, j.context, j.requested_by,"
+	    " j.base_commit, j.head_commit, j.attempts, j.cancel_requested"
+	    " FROM jobs j JOIN threads t ON t.id = j.thread_id WHERE j.id = ?1");
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		if (rc != SQLITE_DONE)
+			store_fail(st, "load job");
+		sqlite3_finalize(s);
+		return rc == SQLITE_DONE ? 0 : -1;
+	}
+	out->id = sqlite3_column_int64(s, 0);
+	out->thread_id = sqlite3_column_int64(s, 1);
+	out->number = sqlite3_column_int64(s, 2);
+	out->retry_of = sqlite3_column_int64(s, 3);
+	out->forge = column_dup(s, 4);
+	out->repo = column_dup(s, 5);
+	out->title = column_dup(s, 6);
+	out->body = column_dup(s, 7);
+	out->clone_url = column_dup(s, 8);
+	out->default_branch = column_dup(s, 9);
+	out->branch = column_dup(s, 10);
+	out->thread_head = column_dup(s, 11);
+	out->kind = column_dup(s, 12);
+	out->state = column_dup(s, 13);
+	out->step = column_dup(s, 14);
+	out->instruction = column_dup(s, 15);
+	out->context = column_dup(s, 16);
+	out->requested_by = column_dup(s, 17);
+	out->base_commit = column_dup(s, 18);
+	out->head_commit = column_dup(s, 19);
+	out->attempts = sqlite3_column_int(s, 20);
+	out->cancel_requested = sqlite3_column_int(s, 21) != 0;
+	sqlite3_finalize(s);
+	return 1;
+}
+
+void
+store_job_clear(struct job *job)
+{
+	free(job->forge);
+	free(job->repo);
+	free(job->title);
+	free(job->body);
+	free(job->clone_url);
+	free(job->default_branch);
+	free(job->branch);
+	free(job->thread_head);
+	free(job->kind);
+	free(job->state);
+	free(job->step);
+	free(job->instruction);
+	free(job->context);
+	free(job->requested_by);
+	free(job->base_commit);
+	free(job->head_commit);
+	memset(job, 0, sizeof(*job));
+}
+
+int
+store_step_begin(struct store *st, int64_t job, const char *step)
+{
+	sqlite3_stmt *s;
+	int64_t now = util_now_ms();
+
+	if (exec(st, "BEGIN IMMEDIATE", "begin") == -1)
+		return -1;
+	s = prepare(st, "UPDATE jobs SET step = ?2 WHERE id = ?1");
+	if (s) {
+		sqlite3_bind_int64(s, 1, job);
+		bind_text(s, 2, step);
+	}
+	if (run(st, s, "record step") == -1)
+		goto fail;
+	s = prepare(st, "INSERT INTO job_steps (job_id, step, started_at)"
+	    " VALUES (?1, ?2, ?3)");
+	if (s) {
+		sqlite3_bind_int64(s, 1, job);
+		bind_text(s, 2, step);
+		sqlite3_bind_int64(s, 3, now);
+	}
+	if (run(st, s, "record step") == -1)
+		goto fail;
+	return exec(st, "COMMIT", "commit step");
+fail:
+	sqlite3_exec(store_db(st), "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+store_step_end(struct store *st, int64_t job, const char *step,
+    const char *detail)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE job_steps SET finished_at = ?3,"
+	    " detail = ?4 WHERE id = (SELECT max(id) FROM job_steps"
+	    " WHERE job_id = ?1 AND step = ?2)");
+
+	if (s) {
+		sqlite3_bind_int64(s, 1, job);
+		bind_text(s, 2, step);
+		sqlite3_bind_int64(s, 3, util_now_ms());
+		bind_text(s, 4, detail);
+	}
+	return run(st, s, "record step end");
+}
+
+int
+store_step_ended(struct store *st, int64_t job, const char *step)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT count(*) FROM job_steps"
+	    " WHERE job_id = ?1 AND step = ?2 AND finished_at IS NOT NULL");
+	int rc, n;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, job);
+	bind_text(s, 2, step);
+	rc = sqlite3_step(s);
+	n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+	if (rc != SQLITE_ROW)
+		store_fail(st, "read steps");
+	sqlite3_finalize(s);
+	return n < 0 ? -1 : n > 0;
+}
+
+int
+store_job_set(struct store *st, int64_t job, const char *column,
+    const char *value)
+{
+	static const char *const columns[] = { "base_commit", "head_commit",
+	    "summary", "diffstat" };
+	sqlite3_stmt *s;
+	char *sql;
+	size_t i;
+
+	for (i = 0; i < nitems(columns); i++)
+		if (strcmp(column, columns[i]) == 0)
+			break;
+	if (i == nitems(columns))
+		return -1;
+	sql = xasprintf("UPDATE jobs SET %s = ?2 WHERE id = ?1", columns[i]);
+	s = prepare(st, sql);
+	free(sql);
+	if (s) {
+		sqlite3_bind_int64(s, 1, job);
+		bind_text(s, 2, value);
+	}
+	return run(st, s, "record job result");
+}
+
+int
+store_thread_set_head(struct store *st, int64_t thread, const char *commit)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE threads SET head_commit = ?2,"
+	    " updated_at = ?3 WHERE id = ?1");
+
+	if (s) {
+		sqlite3_bind_int64(s, 1, thread);
+		bind_text(s, 2, commit);
+		sqlite3_bind_int64(s, 3, util_now_ms());
+	}
+	return run(st, s, "record thread head");
+}
+
+int
+store_job_finish(struct store *st, int64_t job, const char *state,
+    const char *result, const char *error)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE jobs SET state = ?2, step = ?2,"
+	    " finished_at = ?3, result = ?4, error = ?5, runner_pid = NULL"
+	    " WHERE id = ?1");
+
+	if (s) {
+		sqlite3_bind_int64(s, 1, job);
+		bind_text(s, 2, state);
+		sqlite3_bind_int64(s, 3, util_now_ms());
+		bind_text(s, 4, result);
+		bind_text(s, 5, error);
+	}
+	return run(st, s, "finish job");
+}
+
+int
+store_cancel_requested(struct store *st, int64_t job)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT cancel_requested FROM jobs"
+	    " WHERE id = ?1");
+	int rc, yes = 0;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, job);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		yes = sqlite3_column_int(s, 0) != 0;
+	else if (rc != SQLITE_DONE)
+		yes = store_fail(st, "read job");
+	sqlite3_finalize(s);
+	return yes;
+}
+
+int
+store_job_runner(struct store *st, int64_t job, long pid)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE jobs SET runner_pid ="
+	    " nullif(?2, 0) WHERE id = ?1");
+
+	if (s) {
+		sqlite3_bind_int64(s, 1, job);
+		sqlite3_bind_int64(s, 2, pid);
+	}
+	return run(st, s, "record runner");
+}
+
+/* Queued control requests are answered inside the claim: "cancel" stops the
+ * thread's running job and drops its queued ones; "help" has nothing to run. */
+static int
+control(struct store *st, int64_t id, int64_t thread, const char *kind,
+    int64_t now)
+{
+	sqlite3_stmt *s;
+
+	if (strcmp(kind, "cancel") == 0) {
+		s = prepare(st, "UPDATE jobs SET cancel_requested = 1"
+		    " WHERE thread_id = ?1 AND state = 'running'");
+		if (s)
+			sqlite3_bind_int64(s, 1, thread);
+		if (run(st, s, "cancel running job") == -1)
+			return -1;
+		s = prepare(st, "UPDATE jobs SET state = 'cancelled',"
+		    " step = 'cancelled', finished_at = ?3, error ="
+		    " 'cancelled by /agent cancel' WHERE thread_id = ?1"
+		    " AND state = 'queued' AND id < ?2");
+		if (s) {
+			sqlite3_bind_int64(s, 1, thread);
+			sqlite3_bind_int64(s, 2, id);
+			sqlite3_bind_int64(s, 3, now);
+		}
+		if (run(st, s, "cancel queued jobs") == -1)
+			return -1;
+	}
+	s = prepare(st, "UPDATE jobs SET state = 'done', step = 'done',"
+	    " started_at = ?2, finished_at = ?2, result = ?3 WHERE id = ?1");
+	if (s) {
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_int64(s, 2, now);
+		bind_text(s, 3, strcmp(kind, "cancel") == 0 ?
+		    "the thread's jobs were cancelled" : "nothing to run");
+	}
+	return run(st, s, "answer control request");
+}
+
+struct busy {
+	char	**repos;
+	int	 *counts;
+	size_t	  n;
+};
+
+static int *
+busy_count(struct busy *b, const char *repo)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		if (strcmp(b->repos[i], repo) == 0)
+			return &b->counts[i];
+	b->repos = xrealloc(b->repos, (b->n + 1) * sizeof(*b->repos));
+	b->counts = xrealloc(b->counts, (b->n + 1) * sizeof(*b->counts));
+	b->repos[b->n] = xstrdup(repo);
+	b->counts[b->n] = 0;
+	return &b->counts[b->n++];
+}
+
+static void
+busy_free(struct busy *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		free(b->repos[i]);
+	free(b->repos);
+	free(b->counts);
+}
+
+int
+store_claim(struct store *st, const struct config *cfg, int64_t *ids,
+    size_t max)
+{
+	struct busy busy = { 0 };
+	int64_t *blocked = NULL, now = util_now_ms();
+	size_t nblocked = 0, n = 0, i;
+	int running = 0, rc;
+	sqlite3_stmt *s = NULL, *u;
+	bool is_blocked;
+
+	if (exec(st, "BEGIN IMMEDIATE", "begin claim") == -1)
+		return -1;
+	/* What runs now, per repository and per thread. */
+	if ((s = prepare(st, "SELECT t.forge || ' ' || t.repo, j.thread_id"
+	    " FROM jobs j JOIN threads t ON t.id = j.thread_id"
+	    " WHERE j.state = 'running'")) == NULL)
+		goto fail;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		(*busy_count(&busy, (const char *)sqlite3_column_text(s,
+		    0)))++;
+		blocked = xrealloc(blocked, (nblocked + 1) * sizeof(*blocked));
+		blocked[nblocked++] = sqlite3_column_int64(s, 1);
+		running++;
+	}
+	if (rc != SQLITE_DONE)
+		goto fail_step;
+	sqlite3_finalize(s);
+
+	/* Local jobs belong to their `handoff run`, not to the scheduler. */
+	if ((s = prepare(st, "SELECT j.id, j.thread_id, j.kind,"
+	    " t.forge || ' ' || t.repo FROM jobs j JOIN threads t"
+	    " ON t.id = j.thread_id WHERE j.state = 'queued'"
+	    " AND t.forge <> 'local' ORDER BY j.id")) == NULL)
+		goto fail;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(s, 0);
+		int64_t thread = sqlite3_column_int64(s, 1);
+		const char *kind = (const char *)sqlite3_column_text(s, 2);
+		int *repo_running = busy_count(&busy,
+		    (const char *)sqlite3_column_text(s, 3));
+
+		if (strcmp(kind, "cancel") == 0 || strcmp(kind, "help") == 0) {
+			if (control(st, id, thread, kind, now) == -1)
+				goto fail;
+			continue;
+		}
+		is_blocked = false;
+		for (i = 0; i < nblocked; i++)
+			is_blocked |= blocked[i] == thread;
+		/* One job per thread, in arrival order: a later job of a
+		 * thread waits behind an earlier one. */
+		blocked = xrealloc(blocked, (nblocked + 1) * sizeof(*blocked));
+		blocked[nblocked++] = thread;
+		if (is_blocked || n >= max || running >= cfg->max_parallel ||
+		    *repo_running >= cfg->max_per_repo)
+			continue;
+		if ((u = prepare(st, "UPDATE jobs SET state = 'running',"
+		    " started_at = coalesce(started_at, ?2), attempts ="
+		    " attempts + 1 WHERE id = ?1")) != NULL) {
+			sqlite3_bind_int64(u, 1, id);
+			sqlite3_bind_int64(u, 2, now);
+		}
+		if (run(st, u, "claim job") == -1)
+			goto fail;
+		ids[n++] = id;
+		running++;
+		(*repo_running)++;
+	}
+	if (rc != SQLITE_DONE)
+		goto fail_step;
+	sqlite3_finalize(s);
+	s = NULL;
+	if (exec(st, "COMMIT", "commit claim") == -1)
+		goto fail;
+	free(blocked);
+	busy_free(&busy);
+	return (int)n;
+fail_step:
+	store_fail(st, "claim jobs");
+fail:
+	sqlite3_finalize(s);
+	sqlite3_exec(store_db(st), "ROLLBACK", NULL, NULL, NULL);
+	free(blocked);
+	busy_free(&busy);
+	return -1;
+}
+
+int
+store_runner_lost(struct store *st, int64_t job, const char *why,
+    int max_attempts, bool *requeued)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT state, attempts FROM jobs"
+	    " WHERE id = ?1");
+	char *error;
+	int rc, attempts;
+	bool is_running;
+
+	*requeued = false;
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, job);
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return rc == SQLITE_DONE ? 0 : store_fail(st, "read job");
+	}
+	is_running = strcmp((const char *)sqlite3_column_text(s, 0),
+	    "running") == 0;
+	attempts = sqlite3_column_int(s, 1);
+	sqlite3_finalize(s);
+	if (!is_running)
+		return 0;
+	if (attempts < max_attempts && store_cancel_requested(st, job) == 0) {
+		*requeued = true;
+		s = prepare(st, "UPDATE jobs SET state = 'queued',"
+		    " runner_pid = NULL WHERE id = ?1");
+		if (s)
+			sqlite3_bind_int64(s, 1, job);
+		return run(st, s, "requeue job");
+	}
+	error = xasprintf("%s (after %d attempts)", why, attempts);
+	rc = store_job_finish(st, job, store_cancel_requested(st, job) == 1 ?
+	    "cancelled" : "failed", NULL, error);
+	free(error);
+	return rc;
+}
+
+int
+store_requeue_running(struct store *st)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE jobs SET state = 'queued',"
+	    " runner_pid = NULL WHERE state = 'running' AND id IN (SELECT j.id"
+	    " FROM jobs j JOIN threads t ON t.id = j.thread_id"
+	    " WHERE t.forge <> 'local')");
+
+	if (run(st, s, "requeue running jobs") == -1)
+		return -1;
+	return sqlite3_changes(store_db(st));
+}
+
+int
+store_run_counts(struct store *st, int64_t *running, int64_t *queued)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT coalesce(sum(state = 'running'),"
+	    " 0), coalesce(sum(state = 'queued'), 0) FROM jobs"
+	    " WHERE state IN ('running', 'queued')");
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*running = sqlite3_column_int64(s, 0);
+		*queued = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : store_fail(st, "count jobs");
+}
+
+int
+store_job_cancel(struct store *st, int64_t job)
+{
+	sqlite3_stmt *s;
+	char *state = NULL;
+	int rc;
+
+	if (exec(st, "BEGIN IMMEDIATE", "begin cancel") == -1)
+		return -1;
+	if ((s = prepare(st, "SELECT state FROM jobs WHERE id = ?1")) == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, job);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		state = column_dup(s, 0);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE) {
+		exec(st, "ROLLBACK", "rollback");
+		return -2;
+	}
+	if (state == NULL) {
+		store_fail(st, "read job");
+		goto fail;
+	}
+	if (strcmp(state, "queued") == 0) {
+		s = prepare(st, "UPDATE jobs SET state = 'cancelled', step ="
+		    " 'cancelled', finished_at = ?2, error = 'cancelled by"
+		    " handoff cancel' WHERE id = ?1");
+		rc = 1;
+	} else if (strcmp(state, "running") == 0) {
+		s = prepare(st, "UPDATE jobs SET cancel_requested = 1"
+		    " WHERE id = ?1 AND ?2 > 0");
+		rc = 2;
+	} else {
+		s = NULL;
+		rc = 0;
+	}
+	if (s) {
+		sqlite3_bind_int64(s, 1, job);
+		sqlite3_bind_int64(s, 2, util_now_ms());
+		if (run(st, s, "cancel job") == -1)
+			goto fail;
+	}
+	free(state);
+	if (exec(st, "COMMIT", "commit cancel") == -1)
+		return -1;
+	return rc;
+fail:
+	free(state);
+	sqlite3_exec(store_db(st), "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int64_t
+store_job_retry(struct store *st, int64_t job)
+{
+	sqlite3_stmt *s;
+	int64_t id = -1;
+	int rc;
+	bool can;
+
+	if (exec(st, "BEGIN IMMEDIATE", "begin retry") == -1)
+		return -1;
+	if ((s = prepare(st, "SELECT state IN ('failed', 'cancelled')"
+	    " FROM jobs WHERE id = ?1")) == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, job);
+	rc = sqlite3_step(s);
+	can = rc == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW || !can) {
+		exec(st, "ROLLBACK", "rollback");
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return store_fail(st, "read job");
+		return rc == SQLITE_DONE ? -2 : 0;
+	}
+	/* A retry of a retry repeats the original request. */
+	s = prepare(st, "INSERT INTO jobs (thread_id, kind, state, step,"
+	    " instruction, context, requested_by, created_at, retry_of)"
+	    " SELECT thread_id, 'retry', 'queued', 'queued', instruction,"
+	    " context, requested_by, ?2, coalesce(retry_of, id) FROM jobs"
+	    " WHERE id = ?1");
+	if (s) {
+		sqlite3_bind_int64(s, 1, job);
+		sqlite3_bind_int64(s, 2, util_now_ms());
+	}
+	if (run(st, s, "queue retry") == -1)
+		goto fail;
+	id = sqlite3_last_insert_rowid(store_db(st));
+	if (exec(st, "COMMIT", "commit retry") == -1)
+		return -1;
+	return id;
+fail:
+	sqlite3_exec(store_db(st), "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int64_t
+store_local_job(struct store *st, const struct config *cfg,
+    const char *repo_dir, const char *task, const char *branch)
+{
+	sqlite3_stmt *s;
+	int64_t number = 0, thread, job, now = util_now_ms();
+	char *name = NULL;
+	int rc;
+
+	if (exec(st, "BEGIN IMMEDIATE", "begin local job") == -1)
+		return -1;
+	if ((s = prepare(st, "SELECT coalesce(max(number), 0) + 1 FROM"
+	    " threads WHERE forge = 'local' AND repo = ?1")) == NULL)
+		goto fail;
+	bind_text(s, 1, repo_dir);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		number = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW) {
+		store_fail(st, "number local run");
+		goto fail;
+	}
+	name = branch ? xstrdup(branch) : xasprintf("%slocal-%lld",
+	    cfg->branch_prefix, (long long)number);
+	s = prepare(st, "INSERT INTO threads (forge, repo, number, title,"
+	    " body, clone_url, branch, created_at, updated_at) VALUES"
+	    " ('local', ?1, ?2, ?3, ?4, ?1, ?5, ?6, ?6)");
+	if (s) {
+		char *title = xstrndup(task, strcspn(task, "\n"));
+
+		bind_text(s, 1, repo_dir);
+		sqlite3_bind_int64(s, 2, number);
+		bind_text(s, 3, title);
+		bind_text(s, 4, task);
+		bind_text(s, 5, name);
+		sqlite3_bind_int64(s, 6, now);
+		free(title);
+	}
+	if (run(st, s, "record local thread") == -1)
+		goto fail;
+	thread = sqlite3_last_insert_rowid(store_db(st));
+	s = prepare(st, "INSERT INTO jobs (thread_id, kind, state, step,"
+	    " instruction, requested_by, created_at, started_at, attempts)"
+	    " VALUES (?1, 'implement', 'running', 'queued', ?2, 'local', ?3,"
+	    " ?3, 1)");
+	if (s) {
+		sqlite3_bind_int64(s, 1, thread);
+		bind_text(s, 2, task);
+		sqlite3_bind_int64(s, 3, now);
+	}
+	if (run(st, s, "record local job") == -1)
+		goto fail;
+	job = sqlite3_last_insert_rowid(store_db(st));
+	free(name);
+	if (exec(st, "COMMIT", "commit local job") == -1)
+		return -1;
+	return job;
+fail:
+	free(name);
+	sqlite3_exec(store_db(st), "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}

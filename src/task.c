@@ -1,0 +1,145 @@
+/*
+ * task.md and context.json from what the store knows of a job: the issue,
+ * the request, and for revisions the review comments with their file, line
+ * and diff hunk.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "task.h"
+#include "util.h"
+
+static void
+append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+append(char **s, const char *fmt, ...)
+{
+	va_list ap;
+	char *more, *next;
+
+	va_start(ap, fmt);
+	more = xvasprintf(fmt, ap);
+	va_end(ap);
+	next = xasprintf("%s%s", *s, more);
+	free(more);
+	free(*s);
+	*s = next;
+}
+
+static const char *
+str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int
+put(const char *dir, const char *name, const char *text, char *err,
+    size_t errlen)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	int rc = util_write_file(path, text, strlen(text), 0644);
+
+	if (rc == -1)
+		snprintf(err, errlen, "task: write %s: %s", path,
+		    strerror(errno));
+	free(path);
+	return rc;
+}
+
+int
+task_write(const char *dir, const struct job *job, const char *kind,
+    char *err, size_t errlen)
+{
+	cJSON *ctx = cJSON_CreateObject(), *reviews, *stored = NULL;
+	const cJSON *c;
+	const char *path, *hunk, *body, *author;
+	char *md = xstrdup(""), *json;
+	bool is_local = strcmp(job->forge, "local") == 0;
+	int rc;
+
+	cJSON_AddStringToObject(ctx, "forge", job->forge);
+	cJSON_AddStringToObject(ctx, "repo", job->repo);
+	cJSON_AddNumberToObject(ctx, "number", (double)job->number);
+	cJSON_AddStringToObject(ctx, "title", job->title ? job->title : "");
+	cJSON_AddStringToObject(ctx, "body", job->body ? job->body : "");
+	cJSON_AddStringToObject(ctx, "kind", kind);
+	if (job->instruction)
+		cJSON_AddStringToObject(ctx, "instruction", job->instruction);
+	else
+		cJSON_AddNullToObject(ctx, "instruction");
+	cJSON_AddStringToObject(ctx, "branch", job->branch);
+	cJSON_AddArrayToObject(ctx, "comments");
+	reviews = cJSON_AddArrayToObject(ctx, "review_comments");
+
+	append(&md, "# %s\n\n", job->title && *job->title ? job->title :
+	    "Task");
+	if (is_local)
+		append(&md, "A task on the repository in /workspace (a local"
+		    " run of %s).\n\n", job->repo);
+	else
+		append(&md, "Issue #%lld of %s on %s. The repository is"
+		    " checked out in /workspace on branch %s.\n\n",
+		    (long long)job->number, job->repo, job->forge,
+		    job->branch);
+	if (strcmp(kind, "implement") == 0 && !is_local)
+		append(&md, "## What to do\n\nImplement what the issue"
+		    " asks.\n\n");
+	else if (strcmp(kind, "revise") == 0)
+		append(&md, "## What to do\n\nRevise the branch as the"
+		    " request and review comments below ask.\n\n");
+	else if (strcmp(kind, "fix-ci") == 0)
+		append(&md, "## What to do\n\nThe checks failed on this"
+		    " branch: make them pass.\n\n");
+	if (job->instruction && *job->instruction && !is_local)
+		append(&md, "## Request\n\n%s\n\n", job->instruction);
+	if (is_local)
+		append(&md, "## Task\n\n%s\n\n", job->body ? job->body : "");
+	else if (job->body && *job->body)
+		append(&md, "## The issue\n\n%s\n\n", job->body);
+
+	if (job->context)
+		stored = cJSON_Parse(job->context);
+	cJSON_ArrayForEach(c, stored) {
+		if (!cJSON_IsObject(c))
+			continue;
+		cJSON_AddItemToArray(reviews, cJSON_Duplicate(c, 1));
+		path = str(c, "path");
+		hunk = str(c, "diff_hunk");
+		body = str(c, "body");
+		author = str(c, "author");
+		if (cJSON_GetArraySize(reviews) == 1)
+			append(&md, "## Review comments\n\n");
+		if (cJSON_IsNumber(cJSON_GetObjectItem(c, "line")))
+			append(&md, "- %s, line %d, by %s:\n", path ? path :
+			    "(general)", cJSON_GetObjectItem(c, "line")->valueint,
+			    author ? author : "someone");
+		else
+			append(&md, "- %s, by %s:\n", path ? path :
+			    "(general)", author ? author : "someone");
+		if (hunk)
+			append(&md, "\n```diff\n%s\n```\n\n", hunk);
+		append(&md, "%s\n\n", body ? body : "");
+	}
+	cJSON_Delete(stored);
+	append(&md, "## How to finish\n\nChange the files in /workspace;"
+	    " commit or leave the changes uncommitted. Write a short"
+	    " description of the change to %s.\n", "$HANDOFF_SUMMARY");
+
+	json = cJSON_Print(ctx);
+	rc = put(dir, "task.md", md, err, errlen);
+	if (rc == 0)
+		rc = put(dir, "context.json", json, err, errlen);
+	free(json);
+	free(md);
+	cJSON_Delete(ctx);
+	return rc;
+}

@@ -1,0 +1,18 @@
+/*
+ * The instructions handed to the agent: task.md for people-like readers
+ * and context.json with the same facts structured (INTERFACE.md, "The
+ * agent contract").
+ */
+#ifndef HANDOFF_TASK_H
+#define HANDOFF_TASK_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+/* Write task.md and context.json for job into dir, with kind as the job's
+ * kind (a retry says what it repeats). Returns 0 or -1 with err. */
+int task_write(const char *dir, const struct job *job, const char *kind,
+    char *err, size_t errlen);
+
+#endif

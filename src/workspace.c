@@ -1,0 +1,755 @@
+/*
+ * Workspaces: a bare mirror per repository (fetched incrementally), a base
+ * tree per commit checked out once and shared read-only, and per job a
+ * writable layer with its own .git whose objects borrow from the mirror.
+ * The agent's work comes back as a pack that libgit2's indexer verifies
+ * object by object; nothing here reads the layer's .git/config or runs a
+ * hook, and libgit2 never follows a symlink it commits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <git2.h>
+#include <git2/sys/odb_backend.h>
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "util.h"
+#include "workspace.h"
+
+#define MAX_PACK_BYTES	((uint64_t)4 << 30)
+
+struct ws {
+	git_repository	*repo;
+	char		*path;		/* data_dir/mirrors/<key>.git */
+	char		*objects;
+	char		*url;
+};
+
+static int
+git_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+git_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	const git_error *e = git_error_last();
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(err, errlen, "%s: %s", what, e && e->message ? e->message :
+	    "unknown libgit2 error");
+	return -1;
+}
+
+/* The mirror's directory name: a slug of the URL's last part plus a hash
+ * of the whole URL, so two repositories never share a mirror. */
+static char *
+mirror_name(const char *url)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1], *slug, *name;
+	const char *base = strrchr(url, '/');
+
+	EVP_Digest(url, strlen(url), md, &mdlen, EVP_sha256(), NULL);
+	util_hex(md, 8, hex);
+	slug = util_slug(base && base[1] ? base + 1 : url, 40);
+	name = xasprintf("%s-%s.git", slug, hex);
+	free(slug);
+	return name;
+}
+
+static int
+fetch(struct ws *ws, char *err, size_t errlen)
+{
+	static char *refspecs[] = { "+refs/heads/*:refs/heads/*",
+	    "+HEAD:refs/handoff/remote-HEAD" };
+	git_strarray specs = { refspecs, nitems(refspecs) };
+	git_fetch_options opts;
+	git_remote *remote = NULL;
+	int rc;
+
+	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	opts.update_fetchhead = 0;
+	if (git_remote_create_anonymous(&remote, ws->repo, ws->url) < 0)
+		return git_fail(err, errlen, "fetch %s", ws->url);
+	rc = git_remote_fetch(remote, &specs, &opts, NULL);
+	git_remote_free(remote);
+	if (rc < 0)
+		return git_fail(err, errlen, "fetch %s", ws->url);
+	return 0;
+}
+
+struct ws *
+ws_open(const char *data_dir, const char *url, char *err, size_t errlen)
+{
+	struct ws *ws = xcalloc(1, sizeof(*ws));
+	git_repository_init_options init;
+	git_config *config = NULL;
+	char *name = mirror_name(url), *lock = NULL, *dir;
+	int lockfd = -1;
+
+	git_repository_init_options_init(&init,
+	    GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	ws->url = xstrdup(url);
+	dir = xasprintf("%s/mirrors", data_dir);
+	ws->path = xasprintf("%s/%s", dir, name);
+	ws->objects = xasprintf("%s/objects", ws->path);
+	lock = xasprintf("%s/%s.lock", dir, name);
+	if (util_mkdirs(dir, 0700) == -1) {
+		snprintf(err, errlen, "create %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	/* One fetch per mirror at a time; jobs of one repository share it. */
+	if ((lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
+	    flock(lockfd, LOCK_EX) == -1) {
+		snprintf(err, errlen, "lock %s: %s", lock, strerror(errno));
+		goto fail;
+	}
+	if (git_repository_open_bare(&ws->repo, ws->path) < 0) {
+		init.flags = GIT_REPOSITORY_INIT_BARE |
+		    GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+		init.mode = GIT_REPOSITORY_INIT_SHARED_UMASK;
+		if (git_repository_init_ext(&ws->repo, ws->path, &init) < 0) {
+			git_fail(err, errlen, "create mirror %s", ws->path);
+			goto fail;
+		}
+		/* Checkouts from the mirror write symlinks as symlinks and
+		 * bytes as they are stored. */
+		if (git_repository_config(&config, ws->repo) < 0 ||
+		    git_config_set_bool(config, "core.symlinks", 1) < 0 ||
+		    git_config_set_bool(config, "core.autocrlf", 0) < 0 ||
+		    git_config_set_bool(config, "core.filemode", 1) < 0) {
+			git_fail(err, errlen, "configure mirror %s", ws->path);
+			goto fail;
+		}
+	}
+	if (fetch(ws, err, errlen) == -1)
+		goto fail;
+	git_config_free(config);
+	close(lockfd);
+	free(lock);
+	free(name);
+	free(dir);
+	return ws;
+fail:
+	git_config_free(config);
+	if (lockfd != -1)
+		close(lockfd);
+	free(lock);
+	free(name);
+	free(dir);
+	ws_close(ws);
+	return NULL;
+}
+
+void
+ws_close(struct ws *ws)
+{
+	if (ws == NULL)
+		return;
+	git_repository_free(ws->repo);
+	free(ws->path);
+	free(ws->objects);
+	free(ws->url);
+	free(ws);
+}
+
+const char *
+ws_objects_dir(const struct ws *ws)
+{
+	return ws->objects;
+}
+
+int
+ws_resolve(struct ws *ws, const char *name, char *out)
+{
+	git_object *obj = NULL;
+	char *spec;
+	int rc;
+
+	if (strcmp(name, "HEAD") == 0)
+		spec = xstrdup("refs/handoff/remote-HEAD^{commit}");
+	else if (strncmp(name, "refs/", 5) == 0 ||
+	    (strlen(name) == WS_OID_HEX && strspn(name,
+	    "0123456789abcdef") == WS_OID_HEX))
+		spec = xasprintf("%s^{commit}", name);
+	else
+		spec = xasprintf("refs/heads/%s^{commit}", name);
+	rc = git_revparse_single(&obj, ws->repo, spec);
+	free(spec);
+	if (rc < 0)
+		return -1;
+	git_oid_tostr(out, WS_OID_HEX + 1, git_object_id(obj));
+	git_object_free(obj);
+	return 0;
+}
+
+int
+ws_base_tree(struct ws *ws, const char *data_dir, const char *commit,
+    char **files, char **index_path, char *err, size_t errlen)
+{
+	git_checkout_options co;
+	git_index *index = NULL;
+	git_commit *c = NULL;
+	git_tree *tree = NULL;
+	git_oid oid;
+	char *dir = xasprintf("%s/trees/%s", data_dir, commit);
+	char *tmp = NULL, *tmpfiles = NULL, *tmpindex = NULL;
+	struct stat sb;
+	int rc = -1;
+
+	git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+	*files = xasprintf("%s/files", dir);
+	*index_path = xasprintf("%s/index", dir);
+	if (stat(*index_path, &sb) == 0) {
+		free(dir);
+		return 0;
+	}
+	/* Built aside and renamed into place, so a crash or a concurrent
+	 * job never sees half a tree. */
+	tmp = xasprintf("%s/trees/.new-%s-%ld", data_dir, commit,
+	    (long)getpid());
+	tmpfiles = xasprintf("%s/files", tmp);
+	tmpindex = xasprintf("%s/index", tmp);
+	util_rmtree(tmp);
+	if (util_mkdirs(tmpfiles, 0755) == -1) {
+		snprintf(err, errlen, "create %s: %s", tmpfiles,
+		    strerror(errno));
+		goto out;
+	}
+	if (git_oid_fromstr(&oid, commit) < 0 ||
+	    git_commit_lookup(&c, ws->repo, &oid) < 0 ||
+	    git_commit_tree(&tree, c) < 0) {
+		git_fail(err, errlen, "read commit %s", commit);
+		goto out;
+	}
+	if (git_index_open(&index, tmpindex) < 0 ||
+	    git_index_read_tree(index, tree) < 0) {
+		git_fail(err, errlen, "index %s", commit);
+		goto out;
+	}
+	co.checkout_strategy = GIT_CHECKOUT_FORCE;
+	co.target_directory = tmpfiles;
+	co.dir_mode = 0755;
+	if (git_checkout_index(ws->repo, index, &co) < 0 ||
+	    git_index_write(index) < 0) {
+		git_fail(err, errlen, "check out %s", commit);
+		goto out;
+	}
+	if (rename(tmp, dir) == -1 && errno != ENOTEMPTY && errno != EEXIST) {
+		snprintf(err, errlen, "rename %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	util_rmtree(tmp);
+	git_index_free(index);
+	git_tree_free(tree);
+	git_commit_free(c);
+	free(tmp);
+	free(tmpfiles);
+	free(tmpindex);
+	free(dir);
+	return rc;
+}
+
+static int
+put(const char *dir, const char *name, const char *text, char *err,
+    size_t errlen)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	int rc = util_write_file(path, text, strlen(text), 0644);
+
+	if (rc == -1)
+		snprintf(err, errlen, "write %s: %s", path, strerror(errno));
+	free(path);
+	return rc;
+}
+
+static int
+make_gitdir(const char *git, const char *head_ref, const char *commit,
+    const char *alternates, char *err, size_t errlen)
+{
+	static const char *const dirs[] = { "objects/info", "objects/pack",
+	    "refs/heads", "refs/tags", "info" };
+	char *path, *text, *slash;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < nitems(dirs) && rc == 0; i++) {
+		path = xasprintf("%s/%s", git, dirs[i]);
+		if ((rc = util_mkdirs(path, 0755)) == -1)
+			snprintf(err, errlen, "create %s: %s", path,
+			    strerror(errno));
+		free(path);
+	}
+	if (rc == -1)
+		return -1;
+	text = xasprintf("%s\n", commit);
+	if (head_ref == NULL)
+		rc = put(git, "HEAD", text, err, errlen);
+	else {
+		char *head = xasprintf("ref: %s\n", head_ref);
+
+		rc = put(git, "HEAD", head, err, errlen);
+		free(head);
+		/* The branch may have slashes: make its directories. */
+		path = xasprintf("%s/%s", git, head_ref);
+		slash = strrchr(path, '/');
+		*slash = '\0';
+		if (rc == 0 && util_mkdirs(path, 0755) == -1) {
+			snprintf(err, errlen, "create %s: %s", path,
+			    strerror(errno));
+			rc = -1;
+		}
+		free(path);
+		if (rc == 0)
+			rc = put(git, head_ref, text, err, errlen);
+	}
+	free(text);
+	if (rc == 0)
+		rc = put(git, "objects/info/alternates", alternates, err,
+		    errlen);
+	if (rc == 0)
+		rc = put(git, "config", "[core]\n"
+		    "\trepositoryformatversion = 0\n"
+		    "\tfilemode = true\n"
+		    "\tbare = false\n"
+		    "\tsymlinks = true\n"
+		    "\tlogallrefupdates = true\n"
+		    "[user]\n"
+		    "\tname = handoff agent\n"
+		    "\temail = agent@handoff.invalid\n", err, errlen);
+	return rc;
+}
+
+static int
+copy_file(const char *from, const char *to, char *err, size_t errlen)
+{
+	size_t len;
+	char *data = util_read_file(from, (size_t)1 << 30, &len);
+	int rc;
+
+	if (data == NULL) {
+		snprintf(err, errlen, "read %s: %s", from, strerror(errno));
+		return -1;
+	}
+	if ((rc = util_write_file(to, data, len, 0644)) == -1)
+		snprintf(err, errlen, "write %s: %s", to, strerror(errno));
+	free(data);
+	return rc;
+}
+
+int
+ws_layer(const char *dir, const char *branch, const char *commit,
+    const char *index, const char *objects_path, char *err, size_t errlen)
+{
+	char *git = xasprintf("%s/.git", dir), *ref, *alt, *to;
+	int rc = -1;
+
+	if (util_rmtree(dir) == -1) {
+		snprintf(err, errlen, "empty %s: %s", dir, strerror(errno));
+		free(git);
+		return -1;
+	}
+	ref = xasprintf("refs/heads/%s", branch);
+	alt = xasprintf("%s\n", objects_path);
+	to = xasprintf("%s/index", git);
+	if (make_gitdir(git, ref, commit, alt, err, errlen) == 0 &&
+	    copy_file(index, to, err, errlen) == 0)
+		rc = 0;
+	free(to);
+	free(alt);
+	free(ref);
+	free(git);
+	return rc;
+}
+
+int
+ws_collect_gitdir(const char *dir, const char *base,
+    const char *const *alternates, size_t nalternates, char *err,
+    size_t errlen)
+{
+	char *alt = xstrdup(""), *next;
+	size_t i;
+	int rc;
+
+	if (util_rmtree(dir) == -1) {
+		snprintf(err, errlen, "empty %s: %s", dir, strerror(errno));
+		free(alt);
+		return -1;
+	}
+	for (i = 0; i < nalternates; i++) {
+		next = xasprintf("%s%s\n", alt, alternates[i]);
+		free(alt);
+		alt = next;
+	}
+	rc = make_gitdir(dir, NULL, base, alt, err, errlen);
+	free(alt);
+	return rc;
+}
+
+/* Feed the pack file into the mirror through libgit2's indexer, which
+ * checks every object's hash; the file is the collect sandbox's output, so
+ * it is opened without following links and must be a regular file. */
+static int
+index_pack(struct ws *ws, const char *pack_path, char *err, size_t errlen)
+{
+	git_indexer_progress stats = { 0 };
+	git_odb_writepack *wp = NULL;
+	git_odb *odb = NULL;
+	struct stat sb;
+	char buf[65536];
+	ssize_t n;
+	int fd, rc = -1;
+
+	if ((fd = open(pack_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "collect: open %s: %s", pack_path,
+		    fd == -1 ? strerror(errno) : "not a regular file");
+		goto out;
+	}
+	if ((uint64_t)sb.st_size > MAX_PACK_BYTES) {
+		snprintf(err, errlen, "collect: the change is %lld bytes,"
+		    " more than 4G", (long long)sb.st_size);
+		goto out;
+	}
+	if (sb.st_size == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (git_repository_odb(&odb, ws->repo) < 0 ||
+	    git_odb_write_pack(&wp, odb, NULL, NULL) < 0) {
+		git_fail(err, errlen, "collect: index %s", pack_path);
+		goto out;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (wp->append(wp, buf, (size_t)n, &stats) < 0) {
+			git_fail(err, errlen, "collect: index %s", pack_path);
+			goto out;
+		}
+	}
+	if (n < 0) {
+		snprintf(err, errlen, "collect: read %s: %s", pack_path,
+		    strerror(errno));
+		goto out;
+	}
+	if (wp->commit(wp, &stats) < 0) {
+		git_fail(err, errlen, "collect: index %s", pack_path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (wp)
+		wp->free(wp);
+	git_odb_free(odb);
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+bool
+ws_path_matches(const char *p, const char *s)
+{
+	for (; *p; p++, s++) {
+		if (p[0] == '*' && p[1] == '*') {
+			p += 2;
+			if (*p == '/')
+				p++;
+			for (;; s++) {
+				if (ws_path_matches(p, s))
+					return true;
+				if (*s == '\0')
+					return false;
+			}
+		}
+		if (*p == '*') {
+			for (;; s++) {
+				if (ws_path_matches(p + 1, s))
+					return true;
+				if (*s == '\0' || *s == '/')
+					return false;
+			}
+		}
+		if (*s == '\0' || (*p == '?' ? *s == '/' : *p != *s))
+			return false;
+	}
+	return *s == '\0';
+}
+
+/* A path git would refuse to check out, or one that names git's own data. */
+static bool
+is_bad_path(const char *path)
+{
+	const char *c = path, *end;
+	size_t len;
+
+	for (;;) {
+		end = strchr(c, '/');
+		len = end ? (size_t)(end - c) : strlen(c);
+		if (len == 0 || (len == 1 && c[0] == '.') ||
+		    (len == 2 && c[0] == '.' && c[1] == '.') ||
+		    (len == 4 && strncasecmp(c, ".git", 4) == 0))
+			return true;
+		if (end == NULL)
+			return false;
+		c = end + 1;
+	}
+}
+
+/* Printable diffstat: names with control characters get '?' instead. */
+static char *
+diffstat(git_diff *diff)
+{
+	git_diff_stats *stats = NULL;
+	git_buf buf = { 0 };
+	char *out = NULL, *p;
+
+	if (git_diff_get_stats(&stats, diff) == 0 &&
+	    git_diff_stats_to_buf(&buf, stats, GIT_DIFF_STATS_FULL |
+	    GIT_DIFF_STATS_INCLUDE_SUMMARY, 72) == 0) {
+		out = xstrndup(buf.ptr, buf.size);
+		for (p = out; *p; p++)
+			if ((unsigned char)*p < 0x20 && *p != '\n')
+				*p = '?';
+	}
+	git_buf_dispose(&buf);
+	git_diff_stats_free(stats);
+	return out ? out : xstrdup("");
+}
+
+static int
+check_policy(const struct config *cfg, git_diff *diff, int *nfiles,
+    char *err, size_t errlen)
+{
+	size_t i, j, n = git_diff_num_deltas(diff);
+	const git_diff_delta *d;
+	const char *paths[2];
+	int k;
+
+	*nfiles = (int)n;
+	for (i = 0; i < n; i++) {
+		d = git_diff_get_delta(diff, i);
+		paths[0] = d->old_file.path;
+		paths[1] = d->new_file.path;
+		for (k = 0; k < 2; k++) {
+			if (paths[k] == NULL || (k == 1 &&
+			    strcmp(paths[0], paths[1]) == 0))
+				continue;
+			if (is_bad_path(paths[k])) {
+				snprintf(err, errlen, "the change touches an"
+				    " invalid path");
+				return -1;
+			}
+			for (j = 0; j < cfg->protected_paths.n; j++) {
+				if (ws_path_matches(cfg->protected_paths.v[j],
+				    paths[k])) {
+					snprintf(err, errlen, "the change"
+					    " touches protected path %.200s"
+					    " ([runs] protected_paths %s)",
+					    paths[k],
+					    cfg->protected_paths.v[j]);
+					return -1;
+				}
+			}
+		}
+	}
+	if (cfg->max_changed_files > 0 && (int)n > cfg->max_changed_files) {
+		snprintf(err, errlen, "%zu files changed, more than [runs]"
+		    " max_changed_files (%d)", n, cfg->max_changed_files);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ws_finish(struct ws *ws, const struct config *cfg, const char *pack_path,
+    const char *base, const char *agent_head, const char *tree,
+    const char *branch, const char *message, struct ws_change *out,
+    char *err, size_t errlen)
+{
+	git_oid base_oid, head_oid, tree_oid, new_oid;
+	git_commit *base_c = NULL, *head_c = NULL;
+	git_tree *base_t = NULL, *final_t = NULL;
+	git_signature *sig = NULL;
+	git_diff *diff = NULL;
+	git_reference *ref = NULL;
+	char *refname = NULL;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (index_pack(ws, pack_path, err, errlen) == -1)
+		return -1;
+	if (git_oid_fromstr(&base_oid, base) < 0 ||
+	    git_commit_lookup(&base_c, ws->repo, &base_oid) < 0) {
+		git_fail(err, errlen, "collect: base %s", base);
+		goto out;
+	}
+	if (git_oid_fromstr(&tree_oid, tree) < 0 ||
+	    git_tree_lookup(&final_t, ws->repo, &tree_oid) < 0) {
+		git_fail(err, errlen, "collect: the workspace's tree %s", tree);
+		goto out;
+	}
+	/* The agent's commits stay when they build on the base; otherwise
+	 * only what the workspace holds counts, on top of the base. */
+	head_oid = base_oid;
+	if (agent_head != NULL && git_oid_fromstr(&head_oid, agent_head) == 0 &&
+	    !git_oid_equal(&head_oid, &base_oid) &&
+	    git_commit_lookup(&head_c, ws->repo, &head_oid) == 0 &&
+	    git_graph_descendant_of(ws->repo, &head_oid, &base_oid) == 1)
+		out->kept_agent_commits = true;
+	else {
+		if (agent_head != NULL && strcmp(agent_head, base) != 0)
+			log_info("collect: the agent's HEAD %s does not"
+			    " descend from %s; keeping its files only",
+			    agent_head, base);
+		git_commit_free(head_c);
+		head_c = NULL;
+		head_oid = base_oid;
+		if (git_commit_lookup(&head_c, ws->repo, &head_oid) < 0) {
+			git_fail(err, errlen, "collect: base %s", base);
+			goto out;
+		}
+	}
+	if (git_commit_tree(&base_t, base_c) < 0 ||
+	    git_diff_tree_to_tree(&diff, ws->repo, base_t, final_t,
+	    NULL) < 0) {
+		git_fail(err, errlen, "collect: diff against %s", base);
+		goto out;
+	}
+	if (check_policy(cfg, diff, &out->files_changed, err, errlen) == -1)
+		goto out;
+	out->diffstat = diffstat(diff);
+	out->is_changed = out->files_changed > 0;
+	new_oid = head_oid;
+	if (!git_oid_equal(git_commit_tree_id(head_c), &tree_oid)) {
+		if (git_signature_now(&sig, "handoff", "handoff@localhost") < 0 ||
+		    git_commit_create(&new_oid, ws->repo, NULL, sig, sig,
+		    NULL, message, final_t, 1,
+		    (const git_commit **)&head_c) < 0) {
+			git_fail(err, errlen, "commit on %s", branch);
+			goto out;
+		}
+	}
+	git_oid_tostr(out->head, sizeof(out->head), &new_oid);
+	if (out->is_changed || out->kept_agent_commits) {
+		refname = xasprintf("refs/heads/%s", branch);
+		if (git_reference_create(&ref, ws->repo, refname, &new_oid, 1,
+		    "handoff: collect") < 0) {
+			git_fail(err, errlen, "update %s", refname);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rc == -1) {
+		free(out->diffstat);
+		out->diffstat = NULL;
+	}
+	git_reference_free(ref);
+	free(refname);
+	git_signature_free(sig);
+	git_diff_free(diff);
+	git_tree_free(base_t);
+	git_tree_free(final_t);
+	git_commit_free(head_c);
+	git_commit_free(base_c);
+	return rc;
+}
+
+int
+ws_export(struct ws *ws, const char *branch, const char *commit,
+    const char *dir, char *err, size_t errlen)
+{
+	git_repository *dst = NULL;
+	git_packbuilder *pb = NULL;
+	git_revwalk *walk = NULL;
+	git_reference *ref = NULL, *existing = NULL, *head = NULL;
+	git_oid oid, old;
+	char *refname = xasprintf("refs/heads/%s", branch), *packdir = NULL;
+	int rc = -1;
+
+	if (git_oid_fromstr(&oid, commit) < 0 ||
+	    git_repository_open(&dst, dir) < 0) {
+		git_fail(err, errlen, "open %s", dir);
+		goto out;
+	}
+	if (git_reference_lookup(&existing, dst, refname) == 0) {
+		old = *git_reference_target(existing);
+		if (git_repository_head(&head, dst) == 0 &&
+		    strcmp(git_reference_name(head), refname) == 0 &&
+		    !git_repository_is_bare(dst)) {
+			snprintf(err, errlen, "branch %s is checked out in %s;"
+			    " name another with --branch", branch, dir);
+			goto out;
+		}
+	}
+	/* Send the objects the destination lacks as one pack, through
+	 * libgit2's indexer on its side. */
+	if (git_packbuilder_new(&pb, ws->repo) < 0 ||
+	    git_revwalk_new(&walk, ws->repo) < 0 ||
+	    git_revwalk_push(walk, &oid) < 0) {
+		git_fail(err, errlen, "pack %s", branch);
+		goto out;
+	}
+	{
+		git_strarray refs = { 0 };
+		git_odb *mine = NULL;
+		size_t i;
+		git_oid hide;
+
+		/* Hide what the destination's branches already hold. */
+		if (git_repository_odb(&mine, ws->repo) == 0 &&
+		    git_reference_list(&refs, dst) == 0) {
+			for (i = 0; i < refs.count; i++)
+				if (git_reference_name_to_id(&hide, dst,
+				    refs.strings[i]) == 0 &&
+				    git_odb_exists(mine, &hide))
+					git_revwalk_hide(walk, &hide);
+			git_strarray_dispose(&refs);
+		}
+		git_odb_free(mine);
+	}
+	packdir = xasprintf("%sobjects/pack", git_repository_path(dst));
+	if (git_packbuilder_insert_walk(pb, walk) < 0 ||
+	    git_packbuilder_write(pb, packdir, 0644, NULL, NULL) < 0) {
+		git_fail(err, errlen, "copy %s into the repository", branch);
+		goto out;
+	}
+	if (existing != NULL && !git_oid_equal(&old, &oid) &&
+	    git_graph_descendant_of(dst, &oid, &old) != 1) {
+		snprintf(err, errlen, "branch %s in %s has commits the result"
+		    " lacks (not a fast-forward)", branch, dir);
+		goto out;
+	}
+	if (git_reference_create(&ref, dst, refname, &oid, 1,
+	    "handoff run") < 0) {
+		git_fail(err, errlen, "update %s", refname);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(packdir);
+	git_reference_free(ref);
+	git_reference_free(existing);
+	git_reference_free(head);
+	git_revwalk_free(walk);
+	git_packbuilder_free(pb);
+	git_repository_free(dst);
+	free(refname);
+	return rc;
+}
