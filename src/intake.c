@@ -19,6 +19,7 @@
 #include "github_event.h"
 #include "gitlab_event.h"
 #include "intake.h"
+#include "scheduler.h"
 #include "log.h"
 #include "rules.h"
 #include "serve.h"
@@ -113,6 +114,7 @@ recorded_cb(struct writer_req *wr, void *arg)
 		    (long long)wr->ev->number, rules_kind_name(wr->cmd.kind),
 		    (long long)wr->res.job);
 		answer(h->srv, h->req, h->forge, 202, HV_QUEUED, o);
+		sched_kick(h->srv->sched);
 		break;
 	case VERDICT_DUPLICATE:
 		cJSON_AddStringToObject(o, "verdict", "duplicate");

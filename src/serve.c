@@ -20,6 +20,8 @@
 
 #include "intake.h"
 #include "log.h"
+#include "sandbox.h"
+#include "scheduler.h"
 #include "serve.h"
 #include "store.h"
 #include "util.h"
@@ -390,6 +392,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	    "flight", strsignal((int)sig));
 	srv->is_stopping = true;
 	srv->stop_deadline_ms = util_mono_ms() + STOP_GRACE_MS;
+	/* Running jobs are left to resume at the next start. */
+	sched_halt(srv->sched);
 	if (srv->bound != NULL) {
 		evhttp_del_accept_socket(srv->http, srv->bound);
 		srv->bound = NULL;
@@ -423,7 +427,7 @@ serve_main(struct config *cfg)
 	struct timeval tv;
 	char err[512], *host = NULL;
 	unsigned short port;
-	int status = 1;
+	int status = 1, n;
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = cfg;
@@ -434,6 +438,14 @@ serve_main(struct config *cfg)
 		log_error("serve: %s", err);
 		goto out;
 	}
+	/* After a crash: sandboxes left behind are killed, and jobs that
+	 * were running go back to the queue to resume at their step. */
+	if ((n = sandbox_reap_orphans()) > 0)
+		log_warn("serve: killed %d sandboxes left by an earlier run", n);
+	if ((n = store_requeue_running(st)) > 0)
+		log_info("serve: %d jobs left running will resume", n);
+	else if (n == -1)
+		log_error("serve: requeue running jobs: %s", store_error(st));
 	if ((srv.writer = writer_start(srv.base, st, cfg, err,
 	    sizeof(err))) == NULL) {
 		log_error("serve: %s", err);
@@ -474,6 +486,9 @@ serve_main(struct config *cfg)
 	    event_add(srv.ev_sweep, &tv) == -1)
 		fatalx(1, "serve: cannot register events");
 
+	if ((srv.sched = sched_start(srv.base, srv.writer, cfg, err,
+	    sizeof(err))) == NULL)
+		fatalx(1, "serve: %s", err);
 	log_info("serve: listening on %s, store %s/handoff.db", cfg->listen,
 	    cfg->data_dir);
 	event_base_dispatch(srv.base);
@@ -490,7 +505,9 @@ out:
 		evhttp_free(srv.http);
 		release_dead(&srv);
 	}
+	sched_halt(srv.sched);
 	writer_stop(srv.writer);
+	sched_free(srv.sched);
 	event_base_free(srv.base);
 	libevent_global_shutdown();
 	free(host);

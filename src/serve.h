@@ -27,6 +27,7 @@ struct server {
 	struct evhttp		*http;
 	struct evhttp_bound_socket *bound;
 	struct writer		*writer;
+	struct sched		*sched;
 	struct conn		*conns;		/* every open connection */
 	int			 nconns;
 	bool			 is_paused;	/* accepting stopped at max_connections */

@@ -46,6 +46,7 @@ writer_req_free(struct writer_req *req)
 	if (req == NULL)
 		return;
 	free(req->delivery);
+	free(req->why);
 	if (req->ev)
 		forge_event_free(req->ev);
 	rules_command_clear(&req->cmd);
@@ -104,6 +105,23 @@ run_batch(struct writer *w, struct writer_req *batch)
 				    store_error(w->st));
 		} else if (r->op == WRITER_STATS)
 			r->rc = store_stats(w->st, &r->stats);
+		else if (r->op == WRITER_CLAIM) {
+			int n = store_claim(w->st, w->cfg, r->claimed,
+			    r->claim_max < WRITER_MAX_CLAIM ? r->claim_max :
+			    WRITER_MAX_CLAIM);
+
+			r->rc = n < 0 ? -1 : 0;
+			r->nclaimed = n < 0 ? 0 : (size_t)n;
+			if (n < 0)
+				log_error("store: claim jobs: %s",
+				    store_error(w->st));
+		} else if (r->op == WRITER_LOST) {
+			/* A runner that died three times fails its job. */
+			if ((r->rc = store_runner_lost(w->st, r->job, r->why, 3,
+			    &r->requeued)) == -1)
+				log_error("store: job %lld: %s",
+				    (long long)r->job, store_error(w->st));
+		}
 	}
 }
 

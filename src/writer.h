@@ -7,7 +7,9 @@
 #ifndef HANDOFF_WRITER_H
 #define HANDOFF_WRITER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 
@@ -16,7 +18,10 @@
 #include "rules.h"
 #include "store.h"
 
-enum writer_op { WRITER_RECORD, WRITER_HEARTBEAT, WRITER_STATS };
+enum writer_op { WRITER_RECORD, WRITER_HEARTBEAT, WRITER_STATS,
+    WRITER_CLAIM, WRITER_LOST };
+
+#define WRITER_MAX_CLAIM	64
 
 struct writer_req;
 typedef void (*writer_done_cb)(struct writer_req *req, void *arg);
@@ -28,7 +33,15 @@ struct writer_req {
 	char			*delivery;
 	struct forge_event		*ev;
 	struct command		 cmd;
+	/* WRITER_CLAIM: how many jobs to claim at most; WRITER_LOST: the job
+	 * whose runner exited without ending it, and why */
+	size_t			 claim_max;
+	int64_t			 job;
+	char			*why;
 	/* outputs: rc 0 on success, -1 when the store failed */
+	int64_t			 claimed[WRITER_MAX_CLAIM];
+	size_t			 nclaimed;
+	bool			 requeued;
 	int			 rc;
 	struct record_result	 res;
 	struct store_stats	 stats;

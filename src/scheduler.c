@@ -1,0 +1,262 @@
+/*
+ * Which queued job runs next is the store's decision (store_claim, in the
+ * writer thread, so the loop never waits on SQLite); starting and watching
+ * runner processes is this module's. Runners are children with their own
+ * session, so a terminal's ^C reaches serve only, and PDEATHSIG, so they
+ * stop when serve dies however it dies.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "runner.h"
+#include "scheduler.h"
+#include "util.h"
+
+#define TICK_SEC	1
+
+struct child {
+	pid_t		 pid;
+	int64_t		 job;
+	struct child	*next;
+};
+
+struct sched {
+	struct event_base	*base;
+	struct writer		*writer;
+	const struct config	*cfg;
+	char			 exe[PATH_MAX];
+	struct event		*ev_tick, *ev_chld, *ev_kick;
+	struct child		*children;
+	int			 nchildren;
+	bool			 is_claiming, is_stopping, want_claim;
+};
+
+static void claim(struct sched *s);
+
+static void
+spawn(struct sched *s, int64_t job)
+{
+	char id[32];
+	struct child *c;
+	pid_t pid, parent = getpid();
+
+	snprintf(id, sizeof(id), "%lld", (long long)job);
+	if ((pid = fork()) == -1) {
+		log_error("scheduler: job %s: fork: %s", id, strerror(errno));
+		return;	/* the job stays running: resumed at next start */
+	}
+	if (pid == 0) {
+		char *argv[] = { "handoff", "-c", s->cfg->path, "runner",
+		    "--job", id, NULL };
+
+		setsid();
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(RUNNER_EXIT_STOPPED);
+		close_range(3, ~0U, 0);
+		signal(SIGPIPE, SIG_DFL);
+		execv(s->exe, argv);
+		_exit(127);
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->pid = pid;
+	c->job = job;
+	c->next = s->children;
+	s->children = c;
+	s->nchildren++;
+	log_info("scheduler: job %s: runner %ld started", id, (long)pid);
+}
+
+static void
+claim_done_cb(struct writer_req *req, void *arg)
+{
+	struct sched *s = arg;
+	size_t i;
+
+	s->is_claiming = false;
+	if (req->rc == 0 && !s->is_stopping)
+		for (i = 0; i < req->nclaimed; i++)
+			spawn(s, req->claimed[i]);
+	writer_req_free(req);
+	if (s->want_claim && !s->is_stopping)
+		claim(s);
+}
+
+static void
+claim(struct sched *s)
+{
+	struct writer_req *req;
+
+	s->want_claim = false;
+	if (s->is_claiming) {
+		s->want_claim = true;
+		return;
+	}
+	if (s->is_stopping || s->nchildren >= s->cfg->max_parallel)
+		return;
+	req = xcalloc(1, sizeof(*req));
+	req->op = WRITER_CLAIM;
+	req->claim_max = (size_t)(s->cfg->max_parallel - s->nchildren);
+	req->done_cb = claim_done_cb;
+	req->arg = s;
+	s->is_claiming = true;
+	writer_submit(s->writer, req);
+}
+
+static void
+lost_done_cb(struct writer_req *req, void *arg)
+{
+	struct sched *s = arg;
+
+	if (req->rc == 0 && req->requeued)
+		log_warn("scheduler: job %lld: queued again to resume",
+		    (long long)req->job);
+	writer_req_free(req);
+	claim(s);
+}
+
+static void
+sched_chld_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	struct child **pp, *c;
+	struct writer_req *req;
+	int status;
+	pid_t pid;
+
+	(void)fd;
+	(void)what;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (pp = &s->children; *pp && (*pp)->pid != pid;
+		    pp = &(*pp)->next)
+			;
+		if ((c = *pp) == NULL)
+			continue;
+		*pp = c->next;
+		s->nchildren--;
+		if (WIFEXITED(status) && WEXITSTATUS(status) ==
+		    RUNNER_EXIT_ENDED) {
+			log_info("scheduler: job %lld: runner %ld finished",
+			    (long long)c->job, (long)pid);
+		} else {
+			/* The job may still say running: resume or fail it,
+			 * never forget it. */
+			req = xcalloc(1, sizeof(*req));
+			req->op = WRITER_LOST;
+			req->job = c->job;
+			if (WIFSIGNALED(status))
+				req->why = xasprintf("the runner was killed by"
+				    " signal %d", WTERMSIG(status));
+			else
+				req->why = xasprintf("the runner exited with"
+				    " status %d", WEXITSTATUS(status));
+			log_warn("scheduler: job %lld: %s", (long long)c->job,
+			    req->why);
+			req->done_cb = lost_done_cb;
+			req->arg = s;
+			if (!s->is_stopping)
+				writer_submit(s->writer, req);
+			else
+				writer_req_free(req);
+		}
+		free(c);
+	}
+	claim(s);
+}
+
+static void
+sched_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	claim(arg);
+}
+
+struct sched *
+sched_start(struct event_base *base, struct writer *w,
+    const struct config *cfg, char *err, size_t errlen)
+{
+	struct sched *s = xcalloc(1, sizeof(*s));
+	struct timeval tv = { TICK_SEC, 0 };
+	ssize_t n;
+
+	s->base = base;
+	s->writer = w;
+	s->cfg = cfg;
+	/* The binary itself, even if the file is replaced meanwhile. */
+	if ((n = readlink("/proc/self/exe", s->exe, sizeof(s->exe) - 1)) <= 0) {
+		snprintf(err, errlen, "scheduler: find own binary: %s",
+		    strerror(errno));
+		free(s);
+		return NULL;
+	}
+	s->exe[n] = '\0';
+	s->ev_tick = event_new(base, -1, EV_PERSIST, sched_tick_cb, s);
+	s->ev_chld = evsignal_new(base, SIGCHLD, sched_chld_cb, s);
+	s->ev_kick = event_new(base, -1, 0, sched_tick_cb, s);
+	if (event_add(s->ev_tick, &tv) == -1 ||
+	    event_add(s->ev_chld, NULL) == -1) {
+		snprintf(err, errlen, "scheduler: cannot register events");
+		sched_free(s);
+		return NULL;
+	}
+	event_active(s->ev_kick, 0, 0);
+	return s;
+}
+
+void
+sched_kick(struct sched *s)
+{
+	if (s != NULL && !s->is_stopping)
+		event_active(s->ev_kick, 0, 0);
+}
+
+int
+sched_active(const struct sched *s)
+{
+	return s ? s->nchildren : 0;
+}
+
+void
+sched_halt(struct sched *s)
+{
+	struct child *c;
+
+	if (s == NULL)
+		return;
+	s->is_stopping = true;
+	for (c = s->children; c != NULL; c = c->next)
+		kill(c->pid, SIGTERM);
+	if (s->ev_tick)
+		event_del(s->ev_tick);
+}
+
+void
+sched_free(struct sched *s)
+{
+	struct child *c, *next;
+
+	if (s == NULL)
+		return;
+	for (c = s->children; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	if (s->ev_tick)
+		event_free(s->ev_tick);
+	if (s->ev_chld)
+		event_free(s->ev_chld);
+	if (s->ev_kick)
+		event_free(s->ev_kick);
+	free(s);
+}

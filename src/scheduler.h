@@ -1,0 +1,31 @@
+/*
+ * The scheduler of `handoff serve`: claims runnable jobs through the store
+ * writer and starts a `handoff runner --job N` child for each; notices
+ * through SIGCHLD when a runner ends, and queues its job again (to resume
+ * at its step) when the runner died without ending it.
+ */
+#ifndef HANDOFF_SCHEDULER_H
+#define HANDOFF_SCHEDULER_H
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "writer.h"
+
+struct sched;
+
+/* Start on base: a claim now and then every second, and on sched_kick.
+ * Returns NULL with err filled. Free with sched_stop. */
+struct sched *sched_start(struct event_base *base, struct writer *w,
+    const struct config *cfg, char *err, size_t errlen);
+/* Look for runnable jobs soon (a job was queued). */
+void sched_kick(struct sched *s);
+/* Runners alive now. */
+int sched_active(const struct sched *s);
+/* Stop starting runners; those alive get SIGTERM and leave their jobs to
+ * resume at the next start. */
+void sched_halt(struct sched *s);
+/* Free s, after the writer has stopped (its callbacks may still name s). */
+void sched_free(struct sched *s);
+
+#endif
