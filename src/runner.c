@@ -408,6 +408,7 @@ step_sandbox(struct run *r)
 	sb.work = path(r, "work");
 	sb.summary = path(r, "handoff/summary.md");
 	sb.agent_path = agent_file(r->cfg->agent_command);
+	sb.extra_ro = &r->cfg->extra_ro;
 	sb.share_net = r->cfg->network == NET_HOST;
 	argv[0] = "/bin/sh";
 	argv[1] = "-c";

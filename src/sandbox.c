@@ -427,6 +427,9 @@ build_args(const struct sandbox *sb, struct args *a)
 		args3(a, "--bind", sb->out_dir, "/out");
 	if (sb->agent_path)
 		args3(a, "--ro-bind", sb->agent_path, sb->agent_path);
+	for (i = 0; sb->extra_ro && i < sb->extra_ro->n; i++)
+		args3(a, "--ro-bind-try", sb->extra_ro->v[i],
+		    sb->extra_ro->v[i]);
 	args2(a, "--chdir", "/workspace");
 	arg(a, "--clearenv");
 	for (i = 0; sb->env && sb->env[i]; i++) {
@@ -524,10 +527,6 @@ launcher(const struct launch *l)
 	int i, hi[5];
 
 	setpgid(0, 0);
-	/* Die with the runner; PDEATHSIG survives exec into bwrap. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != l->parent)
-		_exit(127);
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	for (i = 0; i < 2; i++)
 		if (l->cg_procs[i])
@@ -560,6 +559,11 @@ launcher(const struct launch *l)
 		launch_fail(l, "arrange descriptors");
 	if (close_range(7, ~0U, 0) == -1)
 		launch_fail(l, "close descriptors");
+	/* Die with the runner. Set last: a change of credentials (the user
+	 * namespace) clears it; exec into bwrap keeps it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != l->parent)
+		_exit(127);
 	execve(l->bwrap, l->argv, envp);
 	{
 		struct launch copy = *l;

@@ -27,6 +27,7 @@ struct sandbox {
 	const char	*out_dir;	/* writable at /out, or NULL */
 	const char	*etc_dir;	/* passwd and group for the sandbox */
 	const char	*agent_path;	/* a host file bound read-only, or NULL */
+	const struct strlist *extra_ro;	/* [sandbox] extra_ro, or NULL */
 	char *const	*env;		/* NAME=VALUE, NULL-terminated */
 	const char	*name;		/* cgroup and log name: "job-12" */
 	bool		 share_net;
