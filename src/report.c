@@ -122,6 +122,15 @@ print_job(const cJSON *j)
 		printf("result:       %s\n", str(j, "result"));
 	if (strcmp(str(j, "error"), "-") != 0)
 		printf("error:        %s\n", str(j, "error"));
+	if (strcmp(str(j, "head_commit"), "-") != 0)
+		printf("commit:       %s (on %.12s)\n", str(j, "head_commit"),
+		    str(j, "base_commit"));
+	if (strcmp(str(j, "diffstat"), "-") != 0 && *str(j, "diffstat"))
+		printf("diffstat:\n%s", str(j, "diffstat"));
+	if (strcmp(str(j, "summary"), "-") != 0 && *str(j, "summary"))
+		printf("summary:\n%s%s", str(j, "summary"),
+		    str(j, "summary")[strlen(str(j, "summary")) - 1] == '\n' ?
+		    "" : "\n");
 	steps = cJSON_GetObjectItemCaseSensitive(j, "steps");
 	printf("steps:%s\n", cJSON_GetArraySize(steps) ? "" : "        none run yet");
 	cJSON_ArrayForEach(s, steps)

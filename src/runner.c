@@ -584,8 +584,9 @@ step_collect(struct run *r)
 			rc = fail(r, "store: %s", store_error(r->st));
 			goto out;
 		}
-		detail = xasprintf("%.12s, %d files changed", r->change.head,
-		    r->change.files_changed);
+		detail = xasprintf("%.12s, %d file%s changed", r->change.head,
+		    r->change.files_changed, r->change.files_changed == 1 ?
+		    "" : "s");
 	} else
 		detail = xstrdup("no changes");
 	rc = finish_step(r, "collect", detail);
@@ -689,8 +690,9 @@ run_steps(struct run *r)
 done:
 	r->state = "done";
 	if (r->change.is_changed || r->change.kept_agent_commits)
-		result = xasprintf("committed %.12s on %s: %d files changed",
-		    r->change.head, r->job.branch, r->change.files_changed);
+		result = xasprintf("committed %.12s on %s: %d file%s changed",
+		    r->change.head, r->job.branch, r->change.files_changed,
+		    r->change.files_changed == 1 ? "" : "s");
 	else
 		result = xstrdup("no changes");
 end:

@@ -862,6 +862,21 @@ store_job_json(struct store *st, int64_t id, bool *found)
 	add_text(o, "thread_state", s, 19);
 	sqlite3_finalize(s);
 
+	if (sqlite3_prepare_v2(st->db, "SELECT base_commit, head_commit,"
+	    " summary, diffstat, attempts FROM jobs WHERE id = ?1", -1, &s,
+	    NULL) != SQLITE_OK)
+		goto err;
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		add_text(o, "base_commit", s, 0);
+		add_text(o, "head_commit", s, 1);
+		add_text(o, "summary", s, 2);
+		add_text(o, "diffstat", s, 3);
+		cJSON_AddNumberToObject(o, "attempts",
+		    (double)sqlite3_column_int(s, 4));
+	}
+	sqlite3_finalize(s);
+
 	if (sqlite3_prepare_v2(st->db, "SELECT step, started_at, finished_at,"
 	    " detail FROM job_steps WHERE job_id = ?1 ORDER BY id", -1, &s,
 	    NULL) != SQLITE_OK)
