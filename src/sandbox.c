@@ -37,7 +37,9 @@
 #define GRACE_MS	1000	/* SIGTERM, then SIGKILL this much later */
 #define TICK_MS		100
 #define DISK_EVERY_MS	1000
-#define CG_V1		"/sys/fs/cgroup"
+/* HANDOFF_CGROUP_ROOT names another cgroup mount (tests use a missing one
+ * to see handoff refuse to run without the limits it needs). */
+#define CG_ROOT		"/sys/fs/cgroup"
 #define CG_PARENT	"handoff"
 
 /* The job's cgroups: v1 memory and pids hierarchies, or one v2 group. */
@@ -105,12 +107,24 @@ sandbox_fmt_size(uint64_t b, char *buf, size_t len)
 
 /* ---- cgroups ---- */
 
+static const char *
+cg_root(void)
+{
+	const char *root = getenv("HANDOFF_CGROUP_ROOT");
+
+	return root && *root ? root : CG_ROOT;
+}
+
 static bool
 is_v2_only(void)
 {
 	struct stat sb;
 
-	return stat(CG_V1 "/cgroup.controllers", &sb) == 0;
+	char *path = xasprintf("%s/cgroup.controllers", cg_root());
+	bool yes = stat(path, &sb) == 0;
+
+	free(path);
+	return yes;
 }
 
 static void
@@ -213,10 +227,10 @@ cg_setup(const struct sandbox *sb, struct cgroup *cg, char *err,
 	if (is_v2_only()) {
 		/* v2: one group with both controllers, enabled for our
 		 * parent's children; without them, rlimits instead. */
-		if ((cg->memory = make_group(CG_V1, sb->name)) == NULL)
+		if ((cg->memory = make_group(cg_root(), sb->name)) == NULL)
 			return 0;
 		path = xasprintf("%s/" CG_PARENT "/cgroup.subtree_control",
-		    CG_V1);
+		    cg_root());
 		write_text(path, "+memory +pids");
 		free(path);
 		path = xasprintf("%s/pids.max", cg->memory);
@@ -240,7 +254,10 @@ cg_setup(const struct sandbox *sb, struct cgroup *cg, char *err,
 		free(path);
 		return 0;
 	}
-	if ((cg->memory = make_group(CG_V1 "/memory", sb->name)) != NULL) {
+	path = xasprintf("%s/memory", cg_root());
+	cg->memory = make_group(path, sb->name);
+	free(path);
+	if (cg->memory != NULL) {
 		if (set_limit(cg->memory, "memory.limit_in_bytes",
 		    sb->memory_bytes, err, errlen) == -1)
 			return -1;
@@ -251,7 +268,10 @@ cg_setup(const struct sandbox *sb, struct cgroup *cg, char *err,
 			    sb->memory_bytes, err, errlen);
 		free(path);
 	}
-	if ((cg->pids = make_group(CG_V1 "/pids", sb->name)) != NULL &&
+	path = xasprintf("%s/pids", cg_root());
+	cg->pids = make_group(path, sb->name);
+	free(path);
+	if (cg->pids != NULL &&
 	    set_limit(cg->pids, "pids.max", (uint64_t)sb->pids, err,
 	    errlen) == -1)
 		return -1;
@@ -290,27 +310,33 @@ cg_pids_hit(const struct cgroup *cg)
 int
 sandbox_reap_orphans(void)
 {
-	static const char *const roots[] = { CG_V1 "/memory/" CG_PARENT,
-	    CG_V1 "/pids/" CG_PARENT, CG_V1 "/" CG_PARENT };
+	static const char *const parents[] = { "/memory/" CG_PARENT,
+	    "/pids/" CG_PARENT, "/" CG_PARENT };
 	struct dirent *de;
+	char *root;
 	size_t i;
 	DIR *d;
 	int n = 0;
 
-	for (i = 0; i < nitems(roots); i++) {
-		if ((d = opendir(roots[i])) == NULL)
+	for (i = 0; i < nitems(parents); i++) {
+		root = xasprintf("%s%s", cg_root(), parents[i]);
+		d = opendir(root);
+		if (d == NULL) {
+			free(root);
 			continue;
+		}
 		while ((de = readdir(d)) != NULL) {
 			char *dir;
 
 			if (strncmp(de->d_name, "job-", 4) != 0)
 				continue;
-			dir = xasprintf("%s/%s", roots[i], de->d_name);
+			dir = xasprintf("%s/%s", root, de->d_name);
 			remove_cgroup(dir);
 			free(dir);
 			n++;
 		}
 		closedir(d);
+		free(root);
 	}
 	return n;
 }
