@@ -77,14 +77,21 @@ fetch(struct ws *ws, char *err, size_t errlen)
 	static char *refspecs[] = { "+refs/heads/*:refs/heads/*",
 	    "+HEAD:refs/handoff/remote-HEAD" };
 	git_strarray specs = { refspecs, nitems(refspecs) };
+	git_remote_create_options create;
 	git_fetch_options opts;
 	git_remote *remote = NULL;
 	int rc;
 
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+	git_remote_create_options_init(&create,
+	    GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	/* The URL as the store has it: no url.*.insteadOf rewriting. */
+	create.repository = ws->repo;
+	create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	opts.update_fetchhead = 0;
-	if (git_remote_create_anonymous(&remote, ws->repo, ws->url) < 0)
+	if (git_remote_create_with_opts(&remote, ws->url, &create) < 0)
 		return git_fail(err, errlen, "fetch %s", ws->url);
 	rc = git_remote_fetch(remote, &specs, &opts, NULL);
 	git_remote_free(remote);
