@@ -355,13 +355,17 @@ free_env(char **env, size_t n)
 static void
 base_sandbox(struct run *r, struct sandbox *sb)
 {
+	char *prefix;
+
 	memset(sb, 0, sizeof(*sb));
 	sb->lower = r->files;
 	sb->merged = path(r, "merged");
 	sb->handoff_dir = path(r, "handoff");
 	sb->etc_dir = path(r, "etc");
 	sb->objects = ws_objects_dir(r->ws);
-	sb->name = xasprintf("job-%lld", (long long)r->job.id);
+	prefix = sandbox_group_prefix(r->cfg->data_dir);
+	sb->name = xasprintf("%s%lld", prefix, (long long)r->job.id);
+	free(prefix);
 	sb->timeout_ms = r->cfg->agent_timeout_ms;
 	sb->memory_bytes = r->cfg->memory_bytes;
 	sb->disk_bytes = r->cfg->disk_bytes;

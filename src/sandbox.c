@@ -27,6 +27,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <limits.h>
+
+#include <openssl/evp.h>
+
 #include "filter.h"
 #include "log.h"
 #include "sandbox.h"
@@ -307,8 +311,21 @@ cg_pids_hit(const struct cgroup *cg)
 	return n > 0;
 }
 
+char *
+sandbox_group_prefix(const char *data_dir)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1], real[PATH_MAX];
+	const char *dir = realpath(data_dir, real) ? real : data_dir;
+
+	EVP_Digest(dir, strlen(dir), md, &mdlen, EVP_sha256(), NULL);
+	util_hex(md, 4, hex);
+	return xasprintf("job-%s-", hex);
+}
+
 int
-sandbox_reap_orphans(void)
+sandbox_reap_orphans(const char *prefix)
 {
 	static const char *const parents[] = { "/memory/" CG_PARENT,
 	    "/pids/" CG_PARENT, "/" CG_PARENT };
@@ -328,7 +345,7 @@ sandbox_reap_orphans(void)
 		while ((de = readdir(d)) != NULL) {
 			char *dir;
 
-			if (strncmp(de->d_name, "job-", 4) != 0)
+			if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
 				continue;
 			dir = xasprintf("%s/%s", root, de->d_name);
 			remove_cgroup(dir);

@@ -427,6 +427,7 @@ serve_main(struct config *cfg)
 	struct timeval tv;
 	char err[512], *host = NULL;
 	unsigned short port;
+	char *prefix;
 	int status = 1, n;
 
 	memset(&srv, 0, sizeof(srv));
@@ -440,8 +441,10 @@ serve_main(struct config *cfg)
 	}
 	/* After a crash: sandboxes left behind are killed, and jobs that
 	 * were running go back to the queue to resume at their step. */
-	if ((n = sandbox_reap_orphans()) > 0)
+	prefix = sandbox_group_prefix(cfg->data_dir);
+	if ((n = sandbox_reap_orphans(prefix)) > 0)
 		log_warn("serve: killed %d sandboxes left by an earlier run", n);
+	free(prefix);
 	if ((n = store_requeue_running(st)) > 0)
 		log_info("serve: %d jobs left running will resume", n);
 	else if (n == -1)
