@@ -427,7 +427,8 @@ step_sandbox(struct run *r)
 	free_sandbox(&sb);
 	if (rc == -1)
 		return fail(r, "%s", err);
-	logline(r, "sandbox: the agent %s", res.reason);
+	logline(r, "sandbox: %s%s", res.how == SB_EXITED ? "the agent " :
+	    "stopped: ", res.reason);
 	if (res.how == SB_CANCELLED) {
 		if (interrupted)
 			return -1;
@@ -912,6 +913,9 @@ runner_local(const struct config *cfg, int argc, char **argv)
 	printf("job: %lld\nbranch: %s\ncommit: %s\n%s", (long long)r.job.id,
 	    r.job.branch, r.change.head, r.change.diffstat ?
 	    r.change.diffstat : "");
+	if (r.summary && *r.summary)
+		printf("summary:\n%s%s", r.summary,
+		    r.summary[strlen(r.summary) - 1] == '\n' ? "" : "\n");
 	status = 0;
 out:
 	run_free(&r);

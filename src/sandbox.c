@@ -1021,12 +1021,34 @@ sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
 			snprintf(err, errlen, "sandbox: %s", first);
 			goto out;
 		}
-		if (res->status != 0 && cg_oom(&cg)) {
+		if (sb->upper && over_disk(sb->upper, sb->disk_bytes)) {
+			/* Written faster than the check between ticks. */
+			sandbox_fmt_size(sb->disk_bytes, what, sizeof(what));
+			end(res, SB_LIMIT, "disk limit %s reached", what);
+		} else if (res->status != 0 && cg_oom(&cg)) {
 			sandbox_fmt_size(sb->memory_bytes, what, sizeof(what));
 			end(res, SB_LIMIT, "memory limit %s reached", what);
 		} else if (res->status != 0 && cg_pids_hit(&cg)) {
 			snprintf(what, sizeof(what), "%d", sb->pids);
 			end(res, SB_LIMIT, "pids limit %s reached", what);
+		} else if (res->status != 0 && (cg.memory == NULL ||
+		    cg.pids == NULL)) {
+			/* rlimits only make calls fail: say which were on. */
+			char mem[128] = "", nproc[64] = "";
+
+			if (cg.memory == NULL) {
+				sandbox_fmt_size(sb->memory_bytes, what,
+				    sizeof(what));
+				snprintf(mem, sizeof(mem), " memory is limited"
+				    " to %s by RLIMIT_AS;", what);
+			}
+			if (cg.pids == NULL)
+				snprintf(nproc, sizeof(nproc), " processes to"
+				    " %d by RLIMIT_NPROC;", sb->pids);
+			snprintf(res->reason, sizeof(res->reason), "exited with"
+			    " status %d (without cgroups here,%s%s a failed"
+			    " allocation or fork shows only in the log)",
+			    res->status, mem, nproc);
 		} else if (res->status != 0)
 			snprintf(res->reason, sizeof(res->reason),
 			    "exited with status %d", res->status);
