@@ -205,6 +205,41 @@ ws_resolve(struct ws *ws, const char *name, char *out)
 	return 0;
 }
 
+/* The index as checkout left it has no stat data, so git in the sandbox
+ * would read and hash every file to learn nothing changed. Record each
+ * file's stat as git does; through the overlay the inode numbers and times
+ * stay those of the base tree. */
+static int
+fill_stat(git_index *index, const char *dir)
+{
+	size_t i, n = git_index_entrycount(index);
+	git_index_entry e;
+	struct stat sb;
+	char *path;
+
+	for (i = 0; i < n; i++) {
+		e = *git_index_get_byindex(index, i);
+		path = xasprintf("%s/%s", dir, e.path);
+		if (lstat(path, &sb) == 0) {
+			e.ctime.seconds = (int32_t)sb.st_ctim.tv_sec;
+			e.ctime.nanoseconds = (uint32_t)sb.st_ctim.tv_nsec;
+			e.mtime.seconds = (int32_t)sb.st_mtim.tv_sec;
+			e.mtime.nanoseconds = (uint32_t)sb.st_mtim.tv_nsec;
+			e.dev = (uint32_t)sb.st_dev;
+			e.ino = (uint32_t)sb.st_ino;
+			e.uid = (uint32_t)sb.st_uid;
+			e.gid = (uint32_t)sb.st_gid;
+			e.file_size = (uint32_t)sb.st_size;
+			if (git_index_add(index, &e) < 0) {
+				free(path);
+				return -1;
+			}
+		}
+		free(path);
+	}
+	return 0;
+}
+
 int
 ws_base_tree(struct ws *ws, const char *data_dir, const char *commit,
     char **files, char **index_path, char *err, size_t errlen)
@@ -253,7 +288,7 @@ ws_base_tree(struct ws *ws, const char *data_dir, const char *commit,
 	co.target_directory = tmpfiles;
 	co.dir_mode = 0755;
 	if (git_checkout_index(ws->repo, index, &co) < 0 ||
-	    git_index_write(index) < 0) {
+	    fill_stat(index, tmpfiles) == -1 || git_index_write(index) < 0) {
 		git_fail(err, errlen, "check out %s", commit);
 		goto out;
 	}
