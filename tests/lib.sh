@@ -83,12 +83,14 @@ done_testing() {
 	exit $?
 }
 
-# A port below the kernel's ephemeral range (32768 and up), so that no
-# client socket of a parallel test can hold it.
+# A random port below the kernel's ephemeral range (32768 and up), so that
+# no client socket of a parallel test can hold it; one a listener already
+# has is likely to be taken (ss), and start_serve moves on when it is.
 free_port() {
 	while :; do
-		p=$(( RANDOM % 12000 + 20000 ))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+		r=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+		p=$(( r % 12000 + 20000 ))
+		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
 			echo "$p"
 			return
 		fi
@@ -111,7 +113,9 @@ write_config() {
 		printf '[gitlab]\nwebhook_token = %s\n' "$GITLAB_TOKEN"
 		[ -n "${WITH_SIGNING:-}" ] &&
 		    printf 'webhook_signing_token = %s\n' "$GITLAB_SIGNING"
-		printf '[runs]\ncoalesce = 0\n'
+		# Jobs stay queued unless a test runs them (MAX_PARALLEL).
+		printf '[runs]\ncoalesce = 0\nmax_parallel = %s\n' \
+		    "${MAX_PARALLEL:-0}"
 		for line in "$@"; do printf '%s\n' "$line"; done
 	} > "$CONFIG"
 }
@@ -123,8 +127,13 @@ start_serve() {
 		before=$(cat "$T/serve.log" 2>/dev/null | wc -l)
 		"$HANDOFF" -c "$CONFIG" serve >>"$T/serve.log" 2>&1 &
 		SERVE_PID=$!
+		# Ours answers: its own log says it listens (another test's
+		# serve may answer on a port ours failed to take).
 		for _ in $(seq 1 100); do
-			if curl -s --max-time 2 -o /dev/null "$URL/healthz" 2>/dev/null; then
+			if tail -n +$((before + 1)) "$T/serve.log" |
+			    grep -q "serve: listening on 127.0.0.1:$PORT," &&
+			    kill -0 "$SERVE_PID" 2>/dev/null &&
+			    curl -s --max-time 2 -o /dev/null "$URL/healthz" 2>/dev/null; then
 				return 0
 			fi
 			kill -0 "$SERVE_PID" 2>/dev/null || break

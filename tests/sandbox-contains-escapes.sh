@@ -32,7 +32,7 @@ keyctl add_key bpf perf_event_open tiocsti tiocsti-high tioclinux kexec_load
 init_module finit_module clone3 io_uring_setup userfaultfd socket-netlink
 socket-packet socket-vsock chroot pivot_root x32"
 VICTIMS=
-EXTRA_CLEANUP='for p in $VICTIMS; do kill -9 $p 2>/dev/null; done
+EXTRA_CLEANUP='for p in $VICTIMS; do pkill -9 -P $p 2>/dev/null; kill -9 $p 2>/dev/null; done
 for p in $(pgrep -f "$MARK"); do kill -9 $p 2>/dev/null; done'
 
 IS_ROOT=false
@@ -224,9 +224,9 @@ path: $p"; done
 	# Host processes: signals and ptrace.
 	if [ "$WHO" = user ] && $IS_ROOT; then
 		setpriv --reuid="$ESC_USER" --regid="$ESC_USER" --clear-groups \
-		    sh -c "sleep 600; : $VICTIM_MARK" &
+		    sh -c "sleep 600; : $VICTIM_MARK" </dev/null >/dev/null 2>&1 &
 	else
-		sh -c "sleep 600; : $VICTIM_MARK" &
+		sh -c "sleep 600; : $VICTIM_MARK" </dev/null >/dev/null 2>&1 &
 	fi
 	victim=$!
 	VICTIMS="$VICTIMS $victim"

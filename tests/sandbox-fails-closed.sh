@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # The sandbox fails closed: without bubblewrap, when bubblewrap cannot make
 # its namespaces or load the seccomp filter, without a pids limit for root,
 # with a network mode it cannot provide, or with no agent configured, the

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # handoff serve runs queued jobs: a labeled issue becomes a commit on the
 # thread's branch; `handoff cancel` takes a running sandbox down within two
 # seconds; a runner killed with -9 is noticed and its job resumed; jobs left
@@ -30,7 +30,7 @@ exec sh "$SRCDIR/tests/agents/edit.sh"
 EOF
 chmod +x "$T/agent.sh"
 
-write_config "[agent]" "command = $T/agent.sh" "timeout = 2m" \
+MAX_PARALLEL=2 write_config "[agent]" "command = $T/agent.sh" "timeout = 2m" \
     "[sandbox]" "memory = 512M" "pids = 200" "disk = 256M"
 # The agent scripts in the source tree must be visible in the sandbox.
 sed -i "s|^\[sandbox\]|[sandbox]\nextra_ro = $SRCDIR/tests/agents|" "$CONFIG"
@@ -143,7 +143,7 @@ pgrep -f -- "-c $CONFIG runner" >/dev/null
 
 # 5. max_parallel = 0 pauses running: deliveries still queue.
 kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null; SERVE_PID=
-sed -i 's/^\[runs\]$/[runs]\nmax_parallel = 0/' "$CONFIG"
+sed -i 's/^max_parallel = 2$/max_parallel = 0/' "$CONFIG"
 start_serve
 r=$(deliver github issues "$(issue 5 "Please fix")")
 like "$r" '"job":5' "job 5 is queued while running is paused"
