@@ -91,8 +91,15 @@ wait_state 2 running 30; ok $? "job 2 runs"
 i=0
 until pgrep -f "$MARK" >/dev/null || [ $i -gt 100 ]; do sleep 0.1; i=$((i+1)); done
 pgrep -f "$MARK" >/dev/null; ok $? "the agent's sleepers are running"
+"$HANDOFF" -c "$CONFIG" logs 2 --follow > "$T/follow" 2>&1 &
+follow=$!
 run -c "$CONFIG" cancel 2
 is "$status" 0 "handoff cancel succeeds"
+i=0
+while kill -0 $follow 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+! kill -0 $follow 2>/dev/null; ok $? "handoff logs --follow ends with the job"
+has "$T/follow" "sleeping" && has "$T/follow" "job cancelled"
+ok $? "the followed log has the agent's output and the end"
 like "$(cat "$T/out")" "cancelled" "handoff cancel says the job is cancelled"
 sleep 2
 pgrep -f "$MARK" >/dev/null; [ $? -ne 0 ]
