@@ -31,6 +31,7 @@
 #define MAX_SUMMARY	(64 * 1024)
 #define TAIL_BYTES	2048
 #define COLLECT_TIMEOUT_MS	(10 * 60 * 1000)
+#define KEEP_TREES	8	/* base trees kept beyond those in use */
 
 extern char **environ;
 
@@ -77,6 +78,7 @@ struct run {
 	struct ws		*ws;
 	char			 base[WS_OID_HEX + 1];
 	char			*files, *index;	/* the base tree */
+	int			 tree_lock;	/* held while the job uses it */
 	char			*summary;
 	struct ws_change	 change;
 	char			*error;		/* why it failed, for people */
@@ -250,8 +252,9 @@ step_workspace(struct run *r)
 	if (store_job_set(r->st, r->job.id, "base_commit", r->base) == -1)
 		return fail(r, "store: %s", store_error(r->st));
 	if (ws_base_tree(r->ws, r->cfg->data_dir, r->base, &r->files,
-	    &r->index, err, sizeof(err)) == -1)
+	    &r->index, &r->tree_lock, err, sizeof(err)) == -1)
 		return fail(r, "workspace: %s", err);
+	ws_prune_trees(r->cfg->data_dir, KEEP_TREES);
 	if (make_dir(r, "work", true) == -1 || make_dir(r, "merged", false) ==
 	    -1 || make_dir(r, "handoff", true) == -1 ||
 	    make_dir(r, "handoff/objects", false) == -1 || write_etc(r) == -1)
@@ -677,7 +680,8 @@ run_steps(struct run *r)
 			}
 			if (choose_base(r) == -1 ||
 			    ws_base_tree(r->ws, r->cfg->data_dir, r->base,
-			    &r->files, &r->index, err, sizeof(err)) == -1) {
+			    &r->files, &r->index, &r->tree_lock, err,
+			    sizeof(err)) == -1) {
 				if (r->error == NULL)
 					fail(r, "workspace: %s", err);
 				goto end;
@@ -737,6 +741,8 @@ run_free(struct run *r)
 	free(r->error);
 	if (r->log_fd > 2)
 		close(r->log_fd);
+	if (r->tree_lock > 2)
+		close(r->tree_lock);
 }
 
 /* The kind the agent is told: a retry repeats what it retries. */
@@ -771,7 +777,7 @@ runner_main(const struct config *cfg, int argc, char **argv)
 		return 2;
 	}
 	r.cfg = cfg;
-	r.log_fd = -1;
+	r.log_fd = r.tree_lock = -1;
 	if ((r.st = store_open(cfg->data_dir, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "handoff: %s\n", err);
 		return RUNNER_EXIT_FAILED;
@@ -863,7 +869,7 @@ runner_local(const struct config *cfg, int argc, char **argv)
 		}
 	}
 	r.cfg = cfg;
-	r.log_fd = -1;
+	r.log_fd = r.tree_lock = -1;
 	if ((r.st = store_open(cfg->data_dir, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "handoff: %s\n", err);
 		goto out;

@@ -6,6 +6,7 @@
  * object by object; nothing here reads the layer's .git/config or runs a
  * hook, and libgit2 never follows a symlink it commits.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <git2.h>
@@ -240,9 +242,101 @@ fill_stat(git_index *index, const char *dir)
 	return 0;
 }
 
+/* A lock on path that is still the file at path (a pruner may have
+ * removed it meanwhile). Returns the descriptor or -1. */
+static int
+lock_file(const char *path, int how)
+{
+	struct stat a, b;
+	int fd, i;
+
+	for (i = 0; i < 10; i++) {
+		if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		    0600)) == -1)
+			return -1;
+		if (flock(fd, how) == -1) {
+			close(fd);
+			return -1;
+		}
+		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			return fd;
+		close(fd);
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+struct used {
+	char	*name;
+	time_t	 when;
+};
+
+static int
+by_recent(const void *x, const void *y)
+{
+	const struct used *a = x, *b = y;
+
+	return a->when < b->when ? 1 : a->when > b->when ? -1 : 0;
+}
+
+int
+ws_prune_trees(const char *data_dir, int keep)
+{
+	char *dir = xasprintf("%s/trees", data_dir), *path;
+	struct used *u = NULL;
+	struct dirent *de;
+	struct stat sb;
+	size_t n = 0, i, len;
+	DIR *d;
+	int fd, removed = 0;
+
+	if ((d = opendir(dir)) == NULL) {
+		free(dir);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (len != WS_OID_HEX + 5 || strcmp(de->d_name + WS_OID_HEX,
+		    ".lock") != 0)
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if (stat(path, &sb) == 0) {
+			u = xrealloc(u, (n + 1) * sizeof(*u));
+			u[n].name = xstrndup(de->d_name, WS_OID_HEX);
+			u[n++].when = sb.st_mtime;
+		}
+		free(path);
+	}
+	closedir(d);
+	qsort(u, n, sizeof(*u), by_recent);
+	for (i = 0; i < n; i++) {
+		if ((int)i >= keep) {
+			path = xasprintf("%s/%s.lock", dir, u[i].name);
+			/* In use: a job holds it shared. */
+			if ((fd = lock_file(path, LOCK_EX | LOCK_NB)) != -1) {
+				char *tree = xasprintf("%s/%s", dir,
+				    u[i].name);
+
+				if (util_rmtree(tree) == 0) {
+					unlink(path);
+					removed++;
+				}
+				free(tree);
+				close(fd);
+			}
+			free(path);
+		}
+		free(u[i].name);
+	}
+	free(u);
+	free(dir);
+	return removed;
+}
+
 int
 ws_base_tree(struct ws *ws, const char *data_dir, const char *commit,
-    char **files, char **index_path, char *err, size_t errlen)
+    char **files, char **index_path, int *lockfd, char *err, size_t errlen)
 {
 	git_checkout_options co;
 	git_index *index = NULL;
@@ -257,6 +351,25 @@ ws_base_tree(struct ws *ws, const char *data_dir, const char *commit,
 	git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
 	*files = xasprintf("%s/files", dir);
 	*index_path = xasprintf("%s/index", dir);
+	tmp = xasprintf("%s/trees", data_dir);
+	if (util_mkdirs(tmp, 0700) == -1) {
+		snprintf(err, errlen, "create %s: %s", tmp, strerror(errno));
+		free(tmp);
+		free(dir);
+		return -1;
+	}
+	free(tmp);
+	tmp = xasprintf("%s.lock", dir);
+	*lockfd = lock_file(tmp, LOCK_SH);
+	if (*lockfd == -1) {
+		snprintf(err, errlen, "lock %s: %s", tmp, strerror(errno));
+		free(tmp);
+		free(dir);
+		return -1;
+	}
+	futimens(*lockfd, NULL);	/* the last use, for pruning */
+	free(tmp);
+	tmp = NULL;
 	if (stat(*index_path, &sb) == 0) {
 		free(dir);
 		return 0;

@@ -31,9 +31,14 @@ const char *ws_objects_dir(const struct ws *ws);
 int ws_resolve(struct ws *ws, const char *name, char *out);
 
 /* The base tree of commit: a checkout kept under data_dir/trees and its
- * index, built once per commit. Fills *files and *index (caller frees). */
+ * index, built once per commit. Fills *files and *index (caller frees) and
+ * *lockfd, a shared lock that keeps the tree from being pruned while the
+ * job uses it (caller closes). */
 int ws_base_tree(struct ws *ws, const char *data_dir, const char *commit,
-    char **files, char **index, char *err, size_t errlen);
+    char **files, char **index, int *lockfd, char *err, size_t errlen);
+/* Remove base trees beyond the keep most recently used, except those a job
+ * holds. Returns how many were removed. */
+int ws_prune_trees(const char *data_dir, int keep);
 
 /* Make the job's writable layer in dir (emptied first): a .git whose HEAD
  * is branch at commit, whose objects borrow from objects_path (the
