@@ -22,7 +22,8 @@ static const struct {
 	const char	*usage;
 	const char	*what;
 } commands[] = {
-	{ "serve", "serve", "run the daemon: webhook intake, health, metrics" },
+	{ "serve", "serve",
+	  "run the daemon: webhook intake, the job scheduler, health, metrics" },
 	{ "jobs", "jobs [--json] [--state STATE] [--limit N]",
 	  "list jobs, newest first" },
 	{ "show", "show JOB [--json]",
