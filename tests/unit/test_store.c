@@ -212,6 +212,99 @@ main(void)
 		    r2.verdict == VERDICT_QUEUED, "the rolled back one is not");
 	}
 
+	/* Running jobs: claims within the limits, in order, one per thread;
+	 * a lost runner resumes, then fails; cancel, retry, requeue. */
+	{
+		char *cpath = xasprintf("%s/claims", dir);
+		struct store *cs = store_open(cpath, err, sizeof(err));
+		struct forge_event *cev;
+		struct job cjob;
+		int64_t ids[8], a1, a2, a3, b1, b2, retry;
+		bool requeued;
+		int n, i;
+
+		ok(cs != NULL, "a second store for claims");
+		cfg->max_parallel = 2;
+		cfg->max_per_repo = 1;
+		record(cs, "c-1", labeled(1), &res);
+		a1 = res.job;
+		record(cs, "c-2", labeled(2), &res);
+		a2 = res.job;
+		cev = labeled(1);
+		free(cev->repo);
+		cev->repo = xstrdup("acme/other");
+		record(cs, "c-3", cev, &res);
+		b1 = res.job;
+		record(cs, "c-4", comment(1, "/agent revise also the docs",
+		    false, NULL), &res);
+		a3 = res.job;
+		ok(a3 > b1, "a revision on the first thread is queued");
+
+		n = store_claim(cs, cfg, ids, 8);
+		ok(n == 2 && ids[0] == a1 && ids[1] == b1,
+		    "claim: one per repository, in arrival order");
+		ok(store_claim(cs, cfg, ids, 8) == 0,
+		    "claim: nothing more while max_parallel are running");
+		store_job_finish(cs, a1, "done", "ok", NULL);
+		n = store_claim(cs, cfg, ids, 8);
+		ok(n == 1 && ids[0] == a2, "claim: the next of the repository");
+		store_job_finish(cs, a2, "done", "ok", NULL);
+		store_job_finish(cs, b1, "done", "ok", NULL);
+		n = store_claim(cs, cfg, ids, 8);
+		ok(n == 1 && ids[0] == a3,
+		    "claim: the thread's revision after its implement");
+
+		for (i = 1; i <= 3; i++) {
+			ok(store_runner_lost(cs, a3, "the runner was killed by"
+			    " signal 9", 3, &requeued) == 0,
+			    "runner lost, attempt %d", i);
+			ok(requeued == (i < 3), i < 3 ? "queued again to resume" :
+			    "failed after three attempts");
+			if (i < 3)
+				ok(store_claim(cs, cfg, ids, 8) == 1 &&
+				    ids[0] == a3, "claimed again");
+		}
+		ok(store_job_load(cs, a3, &cjob) == 1 &&
+		    strcmp(cjob.state, "failed") == 0 && cjob.attempts == 3,
+		    "the cjob failed after 3 attempts");
+		store_job_clear(&cjob);
+
+		record(cs, "c-5", comment(2, "/agent revise once more", false,
+		    NULL), &res);
+		b2 = res.job;
+		ok(store_claim(cs, cfg, ids, 8) == 1 && ids[0] == b2,
+		    "a revision runs");
+		record(cs, "c-6", comment(2, "/agent cancel", false, NULL),
+		    &res);
+		ok(store_claim(cs, cfg, ids, 8) == 0,
+		    "a cancel request runs nothing");
+		ok(store_cancel_requested(cs, b2) == 1,
+		    "it asks the thread's running cjob to stop");
+		ok(store_job_load(cs, res.job, &cjob) == 1 &&
+		    strcmp(cjob.state, "done") == 0, "and is itself done");
+		store_job_clear(&cjob);
+
+		retry = store_job_retry(cs, a3);
+		ok(retry > 0 && store_job_load(cs, retry, &cjob) == 1 &&
+		    strcmp(cjob.kind, "retry") == 0 && cjob.retry_of == a3 &&
+		    strcmp(cjob.state, "queued") == 0,
+		    "retry queues a new cjob that repeats the failed one");
+		store_job_clear(&cjob);
+		ok(store_job_retry(cs, a1) == 0, "a done cjob is not retried");
+		ok(store_job_retry(cs, 9999) == -2, "an absent cjob");
+		ok(store_job_cancel(cs, retry) == 1, "cancel a queued cjob");
+		ok(store_job_cancel(cs, retry) == 0, "cancel an ended cjob");
+		ok(store_job_cancel(cs, b2) == 2, "cancel a running cjob");
+		ok(store_job_cancel(cs, 9999) == -2, "cancel an absent cjob");
+		ok(store_requeue_running(cs) == 1,
+		    "at start, a running cjob goes back to the queue");
+		ok(store_job_load(cs, b2, &cjob) == 1 &&
+		    strcmp(cjob.state, "queued") == 0, "queued");
+		store_job_clear(&cjob);
+		store_close(cs);
+		free(cpath);
+	}
+
 	ok(store_heartbeat(st) == 0, "heartbeat");
 	store_close(st);
 
