@@ -192,7 +192,8 @@ half() {	# half root|user
 
 	# Host files: nothing outside the workspace, /usr and the minimal /etc
 	# (the store exists by now: the cases above ran).
-	paths="$T/host-secret.txt $T $D/data $D/data/handoff.db $D/read-config.ini
+	paths="$T/host-secret.txt $T $D/data $D/data/handoff.db $D/data/jobs/1/log
+$D/data/jobs $D/data/trees $D/data/mirrors $D/read-config.ini
 $T/serve.ini /etc/shadow /etc/gshadow /root /home/$ESC_USER /sys/kernel
 $SRCDIR/src/main.c $BUILDDIR/config.log"
 	lines="path: /workspace/README
