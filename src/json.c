@@ -108,6 +108,8 @@ hooks_init(void)
 void
 json_free(cJSON *root)
 {
+	if (root == NULL)
+		return;
 	/* A tree wholly in the arena goes with the arena: no walk needed. */
 	if (arena_trees == 0 || arena_spilled)
 		cJSON_Delete(root);

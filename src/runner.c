@@ -21,6 +21,7 @@
 #include <git2.h>
 
 #include "log.h"
+#include "publish.h"
 #include "runner.h"
 #include "sandbox.h"
 #include "store.h"
@@ -81,6 +82,7 @@ struct run {
 	int			 tree_lock;	/* held while the job uses it */
 	char			*summary;
 	struct ws_change	 change;
+	struct publish		*pub;		/* NULL: nothing to publish */
 	char			*error;		/* why it failed, for people */
 	const char		*state;		/* how it ended */
 };
@@ -212,6 +214,22 @@ write_etc(struct run *r)
 	return rc;
 }
 
+/* The mirror, fetched with the forge's credentials when there are any. */
+static int
+open_mirror(struct run *r, char *err, size_t errlen)
+{
+	const char *user = NULL, *token = NULL;
+
+	if (r->pub) {
+		user = publish_git_user(r->pub);
+		if ((token = publish_git_token(r->pub, err, errlen)) == NULL)
+			return -1;
+	}
+	r->ws = ws_open(r->cfg->data_dir, r->job.clone_url, user, token, err,
+	    errlen);
+	return r->ws ? 0 : -1;
+}
+
 /* The commit to start from: where the thread's branch is, else the
  * default branch (a local run: the repository's HEAD). */
 static int
@@ -244,8 +262,7 @@ step_workspace(struct run *r)
 		return -1;
 	if (r->job.clone_url == NULL)
 		return fail(r, "workspace: the thread has no repository URL");
-	if ((r->ws = ws_open(r->cfg->data_dir, r->job.clone_url, err,
-	    sizeof(err))) == NULL)
+	if (open_mirror(r, err, sizeof(err)) == -1)
 		return fail(r, "workspace: %s", err);
 	if (choose_base(r) == -1)
 		return -1;
@@ -425,6 +442,7 @@ step_sandbox(struct run *r)
 	env = agent_env(r, &nenv);
 	sb.env = env;
 	logline(r, "sandbox: running the agent: %s", r->cfg->agent_command);
+	publish_status(r->pub, PS_RUNNING, NULL);
 	rc = sandbox_run(&sb, &res, err, sizeof(err));
 	free_env(env, nenv);
 	free_sandbox(&sb);
@@ -609,6 +627,66 @@ out:
 	return rc;
 }
 
+static int
+step_acknowledge(struct run *r)
+{
+	char err[1024];
+	bool allowed;
+
+	if (begin(r, "acknowledge") == -1)
+		return -1;
+	if (publish_acknowledge(r->pub, &allowed, err, sizeof(err)) == -1)
+		return fail(r, "acknowledge: %s", err);
+	if (!allowed) {
+		/* Quietly: nothing is written to the forge. */
+		r->state = "cancelled";
+		free(r->error);
+		r->error = xasprintf("%s may not write to %s; nothing was run",
+		    r->job.requested_by ? r->job.requested_by : "nobody",
+		    r->job.repo);
+		return -1;
+	}
+	return finish_step(r, "acknowledge", NULL);
+}
+
+static int
+step_push(struct run *r)
+{
+	char err[1024];
+
+	if (begin(r, "push") == -1)
+		return -1;
+	if (publish_push(r->pub, r->ws, err, sizeof(err)) == -1)
+		return fail(r, "%s", err);
+	return finish_step(r, "push", r->job.branch);
+}
+
+static int
+step_publish(struct run *r)
+{
+	char err[1024];
+
+	if (begin(r, "publish") == -1)
+		return -1;
+	if (publish_pr(r->pub, r->summary, r->change.diffstat, err,
+	    sizeof(err)) == -1)
+		return fail(r, "publish: %s", err);
+	return finish_step(r, "publish", publish_pr_url(r->pub));
+}
+
+/* After collect, when the forge is to hear of it: the branch, then the
+ * pull request. */
+static int
+steps_publish(struct run *r)
+{
+	if (r->pub == NULL || !(r->change.is_changed ||
+	    r->change.kept_agent_commits))
+		return 0;
+	if (step_push(r) == -1 || interrupted || step_publish(r) == -1)
+		return -1;
+	return 0;
+}
+
 static void
 clean_dir(struct run *r)
 {
@@ -662,9 +740,39 @@ run_steps(struct run *r)
 		r->error = xstrdup("cancelled");
 		goto end;
 	}
-	/* Resume: with the agent's run recorded and its layer on disk,
-	 * only collect is left; otherwise start over (each step is safe to
+	if ((r->pub = publish_open(r->cfg, r->st, &r->job, err,
+	    sizeof(err))) == NULL && err[0] != '\0') {
+		fail(r, "acknowledge: %s", err);
+		goto end;
+	}
+	if (r->pub == NULL && strcmp(r->job.forge, "local") != 0)
+		logline(r, "no credentials for %s: the result stays in"
+		    " handoff's mirror", r->job.forge);
+	if (r->pub && (step_acknowledge(r) == -1 || interrupted))
+		goto end;
+	/* Resume where the last attempt stopped: after collect, only the
+	 * forge is left; after the agent's run (its layer still on disk),
+	 * collect and the rest; otherwise start over (each step is safe to
 	 * repeat). */
+	if (store_step_ended(r->st, r->job.id, "collect") == 1 &&
+	    r->job.base_commit) {
+		logline(r, "resuming after collect");
+		if (open_mirror(r, err, sizeof(err)) == -1) {
+			fail(r, "workspace: %s", err);
+			goto end;
+		}
+		r->summary = xstrdup(r->job.summary ? r->job.summary : "");
+		r->change.diffstat = r->job.diffstat ?
+		    xstrdup(r->job.diffstat) : NULL;
+		if (r->job.head_commit) {
+			snprintf(r->change.head, sizeof(r->change.head), "%s",
+			    r->job.head_commit);
+			r->change.is_changed = true;
+		}
+		if (steps_publish(r) == -1)
+			goto end;
+		goto done;
+	}
 	ended = store_step_ended(r->st, r->job.id, "sandbox");
 	{
 		char *upper = path(r, "upper");
@@ -673,8 +781,7 @@ run_steps(struct run *r)
 		if (ended == 1 && stat(upper, &sb) == 0 && r->job.base_commit) {
 			free(upper);
 			logline(r, "resuming at collect");
-			if ((r->ws = ws_open(r->cfg->data_dir,
-			    r->job.clone_url, err, sizeof(err))) == NULL) {
+			if (open_mirror(r, err, sizeof(err)) == -1) {
 				fail(r, "workspace: %s", err);
 				goto end;
 			}
@@ -686,7 +793,8 @@ run_steps(struct run *r)
 					fail(r, "workspace: %s", err);
 				goto end;
 			}
-			if (step_collect(r) == -1)
+			if (step_collect(r) == -1 || interrupted ||
+			    steps_publish(r) == -1)
 				goto end;
 			goto done;
 		}
@@ -694,11 +802,13 @@ run_steps(struct run *r)
 	}
 	if (step_workspace(r) == -1 || interrupted || step_task(r) == -1 ||
 	    interrupted || step_sandbox(r) == -1 || interrupted ||
-	    step_collect(r) == -1)
+	    step_collect(r) == -1 || interrupted || steps_publish(r) == -1)
 		goto end;
 done:
 	r->state = "done";
-	if (r->change.is_changed || r->change.kept_agent_commits)
+	if (publish_pr_url(r->pub))
+		result = xasprintf("pull request %s", publish_pr_url(r->pub));
+	else if (r->change.is_changed || r->change.kept_agent_commits)
 		result = xasprintf("committed %.12s on %s: %d file%s changed",
 		    r->change.head, r->job.branch, r->change.files_changed,
 		    r->change.files_changed == 1 ? "" : "s");
@@ -716,6 +826,14 @@ end:
 		return RUNNER_EXIT_FAILED;
 	}
 	logline(r, "job %s: %s", r->state, r->error ? r->error : result);
+	if (strcmp(r->state, "done") == 0)
+		publish_status(r->pub, r->change.is_changed ||
+		    r->change.kept_agent_commits ? PS_DONE : PS_NO_CHANGES,
+		    r->change.is_changed ? r->change.diffstat : r->summary);
+	else if (strcmp(r->state, "cancelled") == 0)
+		publish_status(r->pub, PS_CANCELLED, NULL);
+	else
+		publish_status(r->pub, PS_FAILED, r->error);
 	if (store_job_finish(r->st, r->job.id, r->state, result,
 	    r->error) == -1) {
 		log_error("job %lld: store: %s", (long long)r->job.id,
@@ -731,6 +849,7 @@ end:
 static void
 run_free(struct run *r)
 {
+	publish_close(r->pub);
 	store_job_clear(&r->job);
 	ws_close(r->ws);
 	free(r->dir);

@@ -94,6 +94,10 @@ struct job {
 	char	*base_commit, *head_commit;
 	int	 attempts;
 	bool	 cancel_requested;
+	/* for the forge: who asked, on what, and what the thread has */
+	int64_t	 requested_by_id, trigger_id, installation_id, pr_number;
+	char	*status_comment_id, *pr_url;
+	char	*summary, *diffstat;	/* what collect recorded */
 };
 
 /* Load job id: 1 found, 0 absent, -1 store error. Clear with store_job_clear. */
@@ -111,6 +115,10 @@ int store_step_ended(struct store *st, int64_t job, const char *step);
  * "summary", "diffstat" (other names are refused). */
 int store_job_set(struct store *st, int64_t job, const char *column,
     const char *value);
+/* The thread's status comment, and its pull request. */
+int store_thread_set_comment(struct store *st, int64_t thread, const char *id);
+int store_thread_set_pr(struct store *st, int64_t thread, int64_t number,
+    const char *url);
 /* Remember the thread's branch tip after a job committed to it. */
 int store_thread_set_head(struct store *st, int64_t thread, const char *commit);
 /* End a job: state done, failed or cancelled, with a result or error text. */

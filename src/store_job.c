@@ -75,7 +75,10 @@ store_job_load(struct store *st, int64_t id, struct job *out)
 	    " coalesce(j.retry_of, 0), t.forge, t.repo, t.title, t.body,"
 	    " t.clone_url, t.default_branch, t.branch, t.head_commit, j.kind,"
 	    " j.state, j.step, j.instruction, j.context, j.requested_by,"
-	    " j.base_commit, j.head_commit, j.attempts, j.cancel_requested"
+	    " j.base_commit, j.head_commit, j.attempts, j.cancel_requested,"
+	    " coalesce(j.requested_by_id, 0), coalesce(j.trigger_id, 0),"
+	    " coalesce(t.installation_id, 0), coalesce(t.pr_number, 0),"
+	    " t.status_comment_id, t.pr_url, j.summary, j.diffstat"
 	    " FROM jobs j JOIN threads t ON t.id = j.thread_id WHERE j.id = ?1");
 	int rc;
 
@@ -112,6 +115,14 @@ store_job_load(struct store *st, int64_t id, struct job *out)
 	out->head_commit = column_dup(s, 19);
 	out->attempts = sqlite3_column_int(s, 20);
 	out->cancel_requested = sqlite3_column_int(s, 21) != 0;
+	out->requested_by_id = sqlite3_column_int64(s, 22);
+	out->trigger_id = sqlite3_column_int64(s, 23);
+	out->installation_id = sqlite3_column_int64(s, 24);
+	out->pr_number = sqlite3_column_int64(s, 25);
+	out->status_comment_id = column_dup(s, 26);
+	out->pr_url = column_dup(s, 27);
+	out->summary = column_dup(s, 28);
+	out->diffstat = column_dup(s, 29);
 	sqlite3_finalize(s);
 	return 1;
 }
@@ -135,6 +146,10 @@ store_job_clear(struct job *job)
 	free(job->requested_by);
 	free(job->base_commit);
 	free(job->head_commit);
+	free(job->status_comment_id);
+	free(job->pr_url);
+	free(job->summary);
+	free(job->diffstat);
 	memset(job, 0, sizeof(*job));
 }
 
@@ -241,6 +256,36 @@ store_thread_set_head(struct store *st, int64_t thread, const char *commit)
 		sqlite3_bind_int64(s, 3, util_now_ms());
 	}
 	return run(st, s, "record thread head");
+}
+
+int
+store_thread_set_comment(struct store *st, int64_t thread, const char *id)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE threads SET status_comment_id"
+	    " = ?2, updated_at = ?3 WHERE id = ?1");
+
+	if (s) {
+		sqlite3_bind_int64(s, 1, thread);
+		bind_text(s, 2, id);
+		sqlite3_bind_int64(s, 3, util_now_ms());
+	}
+	return run(st, s, "record status comment");
+}
+
+int
+store_thread_set_pr(struct store *st, int64_t thread, int64_t number,
+    const char *url)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE threads SET pr_number = ?2,"
+	    " pr_url = ?3, updated_at = ?4 WHERE id = ?1");
+
+	if (s) {
+		sqlite3_bind_int64(s, 1, thread);
+		sqlite3_bind_int64(s, 2, number);
+		bind_text(s, 3, url);
+		sqlite3_bind_int64(s, 4, util_now_ms());
+	}
+	return run(st, s, "record pull request");
 }
 
 int

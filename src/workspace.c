@@ -73,9 +73,46 @@ mirror_name(const char *url)
 	return name;
 }
 
-static int
-fetch(struct ws *ws, char *err, size_t errlen)
+struct push_state {
+	const char	*user, *token;
+	int		 tries;
+	char		*rejected;	/* the remote's reason */
+};
+
+static int credentials_cb(git_credential **out, const char *url,
+    const char *username, unsigned int allowed, void *payload);
+
+#define GIT_ATTEMPTS	5
+
+/* After a failed fetch or push: whether libgit2's error looks passing (a
+ * dropped connection, a timeout, a 5xx or 429 from the server), and if so
+ * a pause before attempt + 1. libgit2 itself does not retry. */
+static bool
+is_transient(int attempt)
 {
+	const git_error *e = git_error_last();
+	const char *m = e && e->message ? e->message : "";
+	bool yes;
+
+	if (attempt >= GIT_ATTEMPTS)
+		return false;
+	yes = strstr(m, "status code: 5") || strstr(m, "status code: 429") ||
+	    strstr(m, "unexpected EOF") || strstr(m, "timed out") ||
+	    strstr(m, "failed to connect") || strstr(m, "connection") ||
+	    strstr(m, "early EOF") || strstr(m, "Connection reset");
+	if (yes) {
+		log_info("git: %s; trying again", m);
+		usleep((useconds_t)(500000u << (attempt - 1)));
+	}
+	return yes;
+}
+
+static int
+fetch(struct ws *ws, const char *user, const char *token, char *err,
+    size_t errlen)
+{
+	struct push_state ps = { user, token, 0, NULL };
+	int attempt;
 	static char *refspecs[] = { "+refs/heads/*:refs/heads/*",
 	    "+HEAD:refs/handoff/remote-HEAD" };
 	git_strarray specs = { refspecs, nitems(refspecs) };
@@ -93,9 +130,16 @@ fetch(struct ws *ws, char *err, size_t errlen)
 	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	opts.update_fetchhead = 0;
+	opts.callbacks.credentials = credentials_cb;
+	opts.callbacks.payload = &ps;
 	if (git_remote_create_with_opts(&remote, ws->url, &create) < 0)
 		return git_fail(err, errlen, "fetch %s", ws->url);
-	rc = git_remote_fetch(remote, &specs, &opts, NULL);
+	for (attempt = 1;; attempt++) {
+		ps.tries = 0;
+		if ((rc = git_remote_fetch(remote, &specs, &opts, NULL)) == 0 ||
+		    !is_transient(attempt))
+			break;
+	}
 	git_remote_free(remote);
 	if (rc < 0)
 		return git_fail(err, errlen, "fetch %s", ws->url);
@@ -103,7 +147,8 @@ fetch(struct ws *ws, char *err, size_t errlen)
 }
 
 struct ws *
-ws_open(const char *data_dir, const char *url, char *err, size_t errlen)
+ws_open(const char *data_dir, const char *url, const char *user,
+    const char *token, char *err, size_t errlen)
 {
 	struct ws *ws = xcalloc(1, sizeof(*ws));
 	git_repository_init_options init;
@@ -146,7 +191,7 @@ ws_open(const char *data_dir, const char *url, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	if (fetch(ws, err, errlen) == -1)
+	if (fetch(ws, user, token, err, errlen) == -1)
 		goto fail;
 	git_config_free(config);
 	close(lockfd);
@@ -906,5 +951,83 @@ out:
 	git_packbuilder_free(pb);
 	git_repository_free(dst);
 	free(refname);
+	return rc;
+}
+
+static int
+credentials_cb(git_credential **out, const char *url, const char *username,
+    unsigned int allowed, void *payload)
+{
+	struct push_state *ps = payload;
+
+	(void)url;
+	(void)username;
+	/* Asked again: the token was refused; do not loop. */
+	if (ps->tries++ > 0 || ps->token == NULL ||
+	    !(allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT))
+		return GIT_EAUTH;
+	return git_credential_userpass_plaintext_new(out, ps->user, ps->token);
+}
+
+static int
+update_cb(const char *ref, const char *status, void *payload)
+{
+	struct push_state *ps = payload;
+
+	(void)ref;
+	if (status != NULL && ps->rejected == NULL)
+		ps->rejected = xstrndup(status, 200);
+	return 0;
+}
+
+int
+ws_push(struct ws *ws, const char *url, const char *branch,
+    const char *user, const char *token, char *err, size_t errlen)
+{
+	git_remote_create_options create;
+	git_push_options opts;
+	git_remote *remote = NULL;
+	struct push_state ps = { user, token, 0, NULL };
+	char *spec = xasprintf("refs/heads/%s:refs/heads/%s", branch, branch);
+	char *specs[1] = { spec };
+	git_strarray refspecs = { specs, 1 };
+	int rc = -1, attempt;
+
+	git_remote_create_options_init(&create,
+	    GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	create.repository = ws->repo;
+	create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	git_push_options_init(&opts, GIT_PUSH_OPTIONS_VERSION);
+	opts.callbacks.credentials = credentials_cb;
+	opts.callbacks.push_update_reference = update_cb;
+	opts.callbacks.payload = &ps;
+	/* No '+': a push that is not a fast-forward is refused. */
+	if (git_remote_create_with_opts(&remote, url, &create) < 0) {
+		git_fail(err, errlen, "push %s to %s", branch, url);
+		goto out;
+	}
+	for (attempt = 1;; attempt++) {
+		ps.tries = 0;
+		if ((rc = git_remote_push(remote, &refspecs, &opts)) == 0 ||
+		    !is_transient(attempt))
+			break;
+	}
+	if (rc < 0) {
+		rc = -1;
+		git_fail(err, errlen, "push %s to %s", branch, url);
+		goto out;
+	}
+	rc = -1;
+	if (ps.rejected != NULL) {
+		snprintf(err, errlen, "push %s to %s: rejected (%s)", branch,
+		    url, ps.rejected);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(ps.rejected);
+	git_remote_free(remote);
+	free(spec);
 	return rc;
 }

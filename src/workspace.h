@@ -18,9 +18,11 @@ struct ws;
 
 /* Open (creating if needed) the mirror of url under data_dir and fetch it
  * incrementally. url may be a local path or a file://, http:// or https://
- * URL. Returns NULL with the reason in err. Caller frees with ws_close. */
-struct ws *ws_open(const char *data_dir, const char *url, char *err,
-    size_t errlen);
+ * URL; user and token (NULL for none) answer an HTTP server's request for
+ * credentials, never in the URL. Returns NULL with the reason in err.
+ * Caller frees with ws_close. */
+struct ws *ws_open(const char *data_dir, const char *url, const char *user,
+    const char *token, char *err, size_t errlen);
 void ws_close(struct ws *ws);
 /* The mirror's object directory (bound read-only into sandboxes). */
 const char *ws_objects_dir(const struct ws *ws);
@@ -77,6 +79,12 @@ int ws_finish(struct ws *ws, const struct config *cfg, const char *pack_path,
  * refs/heads/branch, fast-forward only. Returns 0 or -1 with err. */
 int ws_export(struct ws *ws, const char *branch, const char *commit,
     const char *dir, char *err, size_t errlen);
+
+/* Push refs/heads/branch of the mirror to url as refs/heads/branch,
+ * fast-forward only, with user and token from a credentials callback (never
+ * in the URL). A rejection fails with the remote's reason. */
+int ws_push(struct ws *ws, const char *url, const char *branch,
+    const char *user, const char *token, char *err, size_t errlen);
 
 /* Whether path matches a [runs] protected_paths pattern: '*' and '?' stay
  * within a path segment, '**' crosses them. */

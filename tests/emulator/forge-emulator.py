@@ -962,6 +962,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
             self.send_header(k, str(v))
+        if self.close_connection:
+            # Say so: an HTTP/1.1 client otherwise reuses the connection
+            # (libgit2 does, for its authenticated retry after a 401).
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 

@@ -1,0 +1,153 @@
+/*
+ * What both forges share: opening a connection with the configured
+ * credentials, and one JSON request helper that adds the forge's headers
+ * and its token, so that no token is ever written anywhere else.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "forge.h"
+#include "forge_impl.h"
+#include "http.h"
+#include "util.h"
+
+#define USER_AGENT	"handoff/" HANDOFF_VERSION
+
+bool
+forge_configured(const struct config *cfg, const char *forge)
+{
+	if (strcmp(forge, "github") == 0)
+		return cfg->github_token.value != NULL ||
+		    (cfg->github_app_id != NULL &&
+		    cfg->github_private_key.value != NULL);
+	if (strcmp(forge, "gitlab") == 0)
+		return cfg->gitlab_token.value != NULL;
+	return false;
+}
+
+struct forge_conn *
+forge_open(const struct config *cfg, const char *forge, const char *repo,
+    int64_t installation_id, char *err, size_t errlen)
+{
+	struct http_opts opts = { 0 };
+	struct forge_conn *f;
+	const char *base;
+
+	if (!forge_configured(cfg, forge)) {
+		snprintf(err, errlen, "no credentials for %s: set [%s] token%s",
+		    forge, forge, strcmp(forge, "github") == 0 ?
+		    " (or app_id and private_key)" : "");
+		return NULL;
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->cfg = cfg;
+	f->repo = xstrdup(repo);
+	f->installation_id = installation_id;
+	if (strcmp(forge, "github") == 0) {
+		f->ops = &github_ops;
+		base = cfg->github_api_url;
+		f->api = xstrdup(base);
+	} else {
+		f->ops = &gitlab_ops;
+		base = cfg->gitlab_url;
+		f->api = xasprintf("%s/api/v4", base);
+	}
+	/* No trailing slash: paths start with one. */
+	while (*f->api && f->api[strlen(f->api) - 1] == '/')
+		f->api[strlen(f->api) - 1] = '\0';
+	opts.user_agent = USER_AGENT;
+	if ((f->http = http_new(&opts)) == NULL) {
+		snprintf(err, errlen, "%s: cannot start an HTTP client", forge);
+		forge_close(f);
+		return NULL;
+	}
+	return f;
+}
+
+void
+forge_close(struct forge_conn *f)
+{
+	if (f == NULL)
+		return;
+	http_free(f->http);
+	free(f->repo);
+	free(f->api);
+	if (f->token) {
+		explicit_bzero(f->token, strlen(f->token));
+		free(f->token);
+	}
+	if (f->auth_header) {
+		explicit_bzero(f->auth_header, strlen(f->auth_header));
+		free(f->auth_header);
+	}
+	free(f);
+}
+
+void
+forge_pr_clear(struct forge_pr *pr)
+{
+	free(pr->url);
+	memset(pr, 0, sizeof(*pr));
+}
+
+void
+forge_set_token(struct forge_conn *f, const char *token,
+    const char *header_prefix)
+{
+	if (f->token) {
+		explicit_bzero(f->token, strlen(f->token));
+		free(f->token);
+	}
+	if (f->auth_header) {
+		explicit_bzero(f->auth_header, strlen(f->auth_header));
+		free(f->auth_header);
+	}
+	f->token = xstrdup(token);
+	f->auth_header = xasprintf("%s%s", header_prefix, token);
+}
+
+int
+forge_call(struct forge_conn *f, const char *method, const char *path,
+    const char *const *extra, const cJSON *body, long *status, cJSON **out,
+    char *err, size_t errlen)
+{
+	struct http_response resp = { 0 };
+	const char *headers[12];
+	char *text = NULL, *url, *msg;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	if (f->auth_header == NULL && f->ops->authenticate(f, err,
+	    errlen) == -1)
+		return -1;
+	for (; extra && *extra && n < 8; extra++)
+		headers[n++] = *extra;
+	headers[n++] = f->auth_header;
+	if (body) {
+		headers[n++] = "Content-Type: application/json";
+		text = cJSON_PrintUnformatted(body);
+	}
+	headers[n] = NULL;
+	url = xasprintf("%s%s", f->api, path);
+	rc = http_request(f->http, method, url, headers, text, &resp, err,
+	    errlen);
+	cJSON_free(text);	/* may be the JSON arena's: not free() */
+	if (rc == 0) {
+		*status = resp.status;
+		if (resp.status >= 400) {
+			msg = http_error_message(&resp);
+			snprintf(err, errlen, "%s %s: %ld %s", method, url,
+			    resp.status, msg);
+			free(msg);
+		}
+		*out = resp.json;
+		resp.json = NULL;
+	}
+	http_response_clear(&resp);
+	free(url);
+	return rc;
+}

@@ -1,0 +1,82 @@
+/*
+ * One interface over the forges' REST APIs (GitHub, GitLab): what a
+ * runner asks of a forge, as a table of operations each forge implements.
+ * runner.c speaks only through this.
+ */
+#ifndef HANDOFF_FORGE_H
+#define HANDOFF_FORGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct http_client;
+
+/* A forge connection for one repository. */
+struct forge_conn {
+	const struct forge_ops	*ops;
+	const struct config	*cfg;
+	struct http_client	*http;
+	char			*repo;		/* owner/name or group/project */
+	char			*api;		/* REST base URL, no trailing / */
+	char			*token;		/* never logged */
+	char			*auth_header;	/* "Authorization: Bearer ..." */
+	int64_t			 token_expires;	/* epoch s; 0: does not */
+	int64_t			 installation_id;
+};
+
+/* A pull (merge) request as handoff sees it. */
+struct forge_pr {
+	int64_t	 number;	/* GitHub number, GitLab iid; 0 when none */
+	char	*url;		/* web page; caller frees */
+};
+
+/* Every operation returns 0, or -1 with the reason in err (what was
+ * asked, of which URL, and the forge's own message). Strings returned
+ * through pointers are the caller's to free. */
+struct forge_ops {
+	const char *name;	/* "github", "gitlab" */
+	/* A token for the REST API (and git), fetched or refreshed when
+	 * needed: a personal token as configured, or a GitHub App's
+	 * installation token. */
+	int	(*authenticate)(struct forge_conn *f, char *err, size_t errlen);
+	/* Whether user (login; GitLab: numeric id) may write to the repo. */
+	int	(*can_write)(struct forge_conn *f, const char *user, int64_t user_id,
+		    bool *yes, char *err, size_t errlen);
+	/* 👀 on the issue (comment_id 0) or on one of its comments. */
+	int	(*react)(struct forge_conn *f, int64_t issue, int64_t comment_id,
+		    char *err, size_t errlen);
+	/* The id of the issue's comment whose body holds marker, or NULL. */
+	int	(*comment_find)(struct forge_conn *f, int64_t issue,
+		    const char *marker, char **id, char *err, size_t errlen);
+	int	(*comment_create)(struct forge_conn *f, int64_t issue,
+		    const char *body, char **id, char *err, size_t errlen);
+	int	(*comment_edit)(struct forge_conn *f, int64_t issue, const char *id,
+		    const char *body, char *err, size_t errlen);
+	/* The open pull request from branch, or pr->number 0. */
+	int	(*pr_find)(struct forge_conn *f, const char *branch,
+		    struct forge_pr *pr, char *err, size_t errlen);
+	int	(*pr_open)(struct forge_conn *f, const char *branch,
+		    const char *base, const char *title, const char *body,
+		    bool draft, struct forge_pr *pr, char *err, size_t errlen);
+	int	(*pr_update)(struct forge_conn *f, int64_t number, const char *title,
+		    const char *body, char *err, size_t errlen);
+	/* The user name to push with (the token is the password). */
+	const char *git_user;
+};
+
+extern const struct forge_ops github_ops;
+extern const struct forge_ops gitlab_ops;
+
+/* A connection for forge ("github", "gitlab") and repo, or NULL with the
+ * reason (no token configured, ...). Free with forge_close. */
+struct forge_conn *forge_open(const struct config *cfg, const char *forge,
+    const char *repo, int64_t installation_id, char *err, size_t errlen);
+void forge_close(struct forge_conn *f);
+/* Whether the config holds credentials for forge. */
+bool forge_configured(const struct config *cfg, const char *forge);
+void forge_pr_clear(struct forge_pr *pr);
+
+#endif

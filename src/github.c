@@ -1,0 +1,365 @@
+/*
+ * GitHub's REST API, version 2022-11-28 (pinned: 2026-03-10 is the first
+ * calendar version with breaking changes). A personal token, or a GitHub
+ * App: an RS256 JWT exchanged for an installation token that is cached
+ * until five minutes before it expires. Operations as in forge.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "forge.h"
+#include "forge_impl.h"
+#include "http.h"
+#include "json.h"
+#include "jwt.h"
+#include "log.h"
+#include "util.h"
+
+#define REFRESH_BEFORE_S	300
+#define MAX_COMMENT_PAGES	20
+
+static const char *const gh_headers[] = {
+	"Accept: application/vnd.github+json",
+	"X-GitHub-Api-Version: 2022-11-28",
+	NULL
+};
+
+static const char *
+str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int64_t
+num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+/* "2026-11-25T03:00:00Z" as epoch seconds, or 0. */
+static int64_t
+parse_time(const char *s)
+{
+	struct tm tm = { 0 };
+
+	if (s == NULL || strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) == NULL)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+static int
+call(struct forge_conn *f, const char *method, const char *path,
+    const cJSON *body, long *status, cJSON **out, char *err, size_t errlen)
+{
+	/* An installation token is refreshed shortly before it expires. */
+	if (f->token_expires != 0 &&
+	    time(NULL) > f->token_expires - REFRESH_BEFORE_S &&
+	    f->ops->authenticate(f, err, errlen) == -1)
+		return -1;
+	return forge_call(f, method, path, gh_headers, body, status, out, err,
+	    errlen);
+}
+
+static int
+gh_authenticate(struct forge_conn *f, char *err, size_t errlen)
+{
+	const struct config *cfg = f->cfg;
+	struct http_response resp = { 0 };
+	const char *headers[5];
+	char *jwt, *url, *auth, *msg;
+	int64_t id = f->installation_id ? f->installation_id :
+	    cfg->github_installation_id;
+	int rc = -1;
+
+	if (cfg->github_token.value != NULL) {
+		forge_set_token(f, cfg->github_token.value,
+		    "Authorization: Bearer ");
+		return 0;
+	}
+	if (id == 0) {
+		snprintf(err, errlen, "github: no installation id (the delivery"
+		    " had none, and [github] installation_id is not set)");
+		return -1;
+	}
+	if ((jwt = jwt_github_app(cfg->github_app_id,
+	    cfg->github_private_key.value, cfg->github_private_key.len,
+	    (int64_t)time(NULL), err, errlen)) == NULL)
+		return -1;
+	auth = xasprintf("Authorization: Bearer %s", jwt);
+	headers[0] = gh_headers[0];
+	headers[1] = gh_headers[1];
+	headers[2] = auth;
+	headers[3] = NULL;
+	url = xasprintf("%s/app/installations/%lld/access_tokens", f->api,
+	    (long long)id);
+	if (http_request(f->http, "POST", url, headers, NULL, &resp, err,
+	    errlen) == -1)
+		goto out;
+	if (resp.status != 201 || str(resp.json, "token") == NULL) {
+		msg = http_error_message(&resp);
+		snprintf(err, errlen, "POST %s: %ld %s", url, resp.status, msg);
+		free(msg);
+		goto out;
+	}
+	forge_set_token(f, str(resp.json, "token"),
+	    "Authorization: Bearer ");
+	f->token_expires = parse_time(str(resp.json, "expires_at"));
+	if (f->token_expires == 0)
+		f->token_expires = (int64_t)time(NULL) + 3600;
+	rc = 0;
+out:
+	http_response_clear(&resp);
+	explicit_bzero(auth, strlen(auth));
+	free(auth);
+	explicit_bzero(jwt, strlen(jwt));
+	free(jwt);
+	free(url);
+	return rc;
+}
+
+static int
+gh_can_write(struct forge_conn *f, const char *user, int64_t user_id, bool *yes,
+    char *err, size_t errlen)
+{
+	cJSON *o = NULL;
+	char *path, *who;
+	const char *perm;
+	long status;
+	int rc;
+
+	(void)user_id;
+	*yes = false;
+	who = http_escape(user);
+	path = xasprintf("/repos/%s/collaborators/%s/permission", f->repo,
+	    who);
+	rc = call(f, "GET", path, NULL, &status, &o, err, errlen);
+	if (rc == 0 && status == 200) {
+		/* maintain reads as write, triage as read (forges.md §3). */
+		perm = str(o, "permission");
+		*yes = perm && (strcmp(perm, "admin") == 0 ||
+		    strcmp(perm, "write") == 0);
+	} else if (rc == 0 && status != 404)
+		rc = -1;
+	json_free(o);
+	free(path);
+	free(who);
+	return rc;
+}
+
+static int
+gh_react(struct forge_conn *f, int64_t issue, int64_t comment_id, char *err,
+    size_t errlen)
+{
+	cJSON *body = cJSON_CreateObject(), *o = NULL;
+	char *path;
+	long status;
+	int rc;
+
+	cJSON_AddStringToObject(body, "content", "eyes");
+	if (comment_id > 0)
+		path = xasprintf("/repos/%s/issues/comments/%lld/reactions",
+		    f->repo, (long long)comment_id);
+	else
+		path = xasprintf("/repos/%s/issues/%lld/reactions", f->repo,
+		    (long long)issue);
+	/* 201 new, 200 when it was there already. */
+	rc = call(f, "POST", path, body, &status, &o, err, errlen);
+	if (rc == 0 && status != 200 && status != 201)
+		rc = -1;
+	json_free(o);
+	cJSON_Delete(body);
+	free(path);
+	return rc;
+}
+
+static int
+gh_comment_find(struct forge_conn *f, int64_t issue, const char *marker,
+    char **id, char *err, size_t errlen)
+{
+	const cJSON *c;
+	cJSON *arr = NULL;
+	char *path;
+	long status;
+	int page, rc = 0, n;
+
+	*id = NULL;
+	for (page = 1; page <= MAX_COMMENT_PAGES && *id == NULL; page++) {
+		path = xasprintf("/repos/%s/issues/%lld/comments?per_page=100"
+		    "&page=%d", f->repo, (long long)issue, page);
+		rc = call(f, "GET", path, NULL, &status, &arr, err, errlen);
+		free(path);
+		if (rc == 0 && status != 200)
+			rc = -1;
+		if (rc == -1 || !cJSON_IsArray(arr)) {
+			json_free(arr);
+			break;
+		}
+		n = cJSON_GetArraySize(arr);
+		cJSON_ArrayForEach(c, arr) {
+			if (str(c, "body") && strstr(str(c, "body"), marker)) {
+				*id = xasprintf("%lld", (long long)num(c,
+				    "id"));
+				break;
+			}
+		}
+		json_free(arr);
+		arr = NULL;
+		if (n < 100)
+			break;
+	}
+	return rc;
+}
+
+static int
+gh_comment_create(struct forge_conn *f, int64_t issue, const char *text,
+    char **id, char *err, size_t errlen)
+{
+	cJSON *body = cJSON_CreateObject(), *o = NULL;
+	char *path;
+	long status;
+	int rc;
+
+	*id = NULL;
+	cJSON_AddStringToObject(body, "body", text);
+	path = xasprintf("/repos/%s/issues/%lld/comments", f->repo,
+	    (long long)issue);
+	rc = call(f, "POST", path, body, &status, &o, err, errlen);
+	if (rc == 0 && (status != 201 || num(o, "id") == 0))
+		rc = -1;
+	if (rc == 0)
+		*id = xasprintf("%lld", (long long)num(o, "id"));
+	json_free(o);
+	cJSON_Delete(body);
+	free(path);
+	return rc;
+}
+
+static int
+gh_comment_edit(struct forge_conn *f, int64_t issue, const char *id,
+    const char *text, char *err, size_t errlen)
+{
+	cJSON *body = cJSON_CreateObject(), *o = NULL;
+	char *path;
+	long status;
+	int rc;
+
+	(void)issue;
+	cJSON_AddStringToObject(body, "body", text);
+	path = xasprintf("/repos/%s/issues/comments/%s", f->repo, id);
+	rc = call(f, "PATCH", path, body, &status, &o, err, errlen);
+	if (rc == 0 && status != 200)
+		rc = -1;
+	json_free(o);
+	cJSON_Delete(body);
+	free(path);
+	return rc;
+}
+
+static int
+gh_pr_find(struct forge_conn *f, const char *branch, struct forge_pr *pr,
+    char *err, size_t errlen)
+{
+	char *owner = xstrndup(f->repo, strcspn(f->repo, "/"));
+	char *head = xasprintf("%s:%s", owner, branch), *q = http_escape(head);
+	char *path = xasprintf("/repos/%s/pulls?head=%s&state=open", f->repo,
+	    q);
+	const cJSON *first;
+	cJSON *arr = NULL;
+	long status;
+	int rc;
+
+	memset(pr, 0, sizeof(*pr));
+	rc = call(f, "GET", path, NULL, &status, &arr, err, errlen);
+	if (rc == 0 && status != 200)
+		rc = -1;
+	if (rc == 0 && cJSON_IsArray(arr) &&
+	    (first = cJSON_GetArrayItem(arr, 0)) != NULL) {
+		pr->number = num(first, "number");
+		pr->url = str(first, "html_url") ?
+		    xstrdup(str(first, "html_url")) : NULL;
+	}
+	json_free(arr);
+	free(path);
+	free(q);
+	free(head);
+	free(owner);
+	return rc;
+}
+
+static int
+gh_pr_open(struct forge_conn *f, const char *branch, const char *base,
+    const char *title, const char *text, bool draft, struct forge_pr *pr,
+    char *err, size_t errlen)
+{
+	cJSON *body = cJSON_CreateObject(), *o = NULL;
+	char *path = xasprintf("/repos/%s/pulls", f->repo);
+	long status;
+	int rc;
+
+	memset(pr, 0, sizeof(*pr));
+	cJSON_AddStringToObject(body, "title", title);
+	cJSON_AddStringToObject(body, "head", branch);
+	cJSON_AddStringToObject(body, "base", base);
+	cJSON_AddStringToObject(body, "body", text);
+	cJSON_AddBoolToObject(body, "draft", draft);
+	rc = call(f, "POST", path, body, &status, &o, err, errlen);
+	if (rc == 0 && status == 201) {
+		pr->number = num(o, "number");
+		pr->url = str(o, "html_url") ? xstrdup(str(o, "html_url")) :
+		    NULL;
+	} else if (rc == 0 && status == 422 && strstr(err, "already exists")) {
+		/* Opened by an earlier attempt whose answer was lost. */
+		rc = gh_pr_find(f, branch, pr, err, errlen);
+		if (rc == 0 && pr->number == 0)
+			rc = -1;
+	} else if (rc == 0)
+		rc = -1;
+	json_free(o);
+	cJSON_Delete(body);
+	free(path);
+	return rc;
+}
+
+static int
+gh_pr_update(struct forge_conn *f, int64_t number, const char *title,
+    const char *text, char *err, size_t errlen)
+{
+	cJSON *body = cJSON_CreateObject(), *o = NULL;
+	char *path = xasprintf("/repos/%s/pulls/%lld", f->repo,
+	    (long long)number);
+	long status;
+	int rc;
+
+	if (title)
+		cJSON_AddStringToObject(body, "title", title);
+	cJSON_AddStringToObject(body, "body", text);
+	rc = call(f, "PATCH", path, body, &status, &o, err, errlen);
+	if (rc == 0 && status != 200)
+		rc = -1;
+	json_free(o);
+	cJSON_Delete(body);
+	free(path);
+	return rc;
+}
+
+const struct forge_ops github_ops = {
+	.name = "github",
+	.authenticate = gh_authenticate,
+	.can_write = gh_can_write,
+	.react = gh_react,
+	.comment_find = gh_comment_find,
+	.comment_create = gh_comment_create,
+	.comment_edit = gh_comment_edit,
+	.pr_find = gh_pr_find,
+	.pr_open = gh_pr_open,
+	.pr_update = gh_pr_update,
+	.git_user = "x-access-token",
+};

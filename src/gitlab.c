@@ -1,0 +1,288 @@
+/*
+ * GitLab's REST API v4 with a project, group or personal access token
+ * (PRIVATE-TOKEN). Projects are addressed by their URL-encoded path
+ * ("group%2Fproject"); a draft merge request is one whose title starts
+ * with "Draft: " (docs.gitlab.com/api/merge_requests). Operations as in
+ * forge.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "forge.h"
+#include "forge_impl.h"
+#include "http.h"
+#include "json.h"
+#include "util.h"
+
+#define DEVELOPER	30	/* access level that may push */
+#define MAX_NOTE_PAGES	20
+
+static const char *
+str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int64_t
+num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+/* method /projects/<escaped repo><rest>. */
+static int
+call(struct forge_conn *f, const char *method, const char *rest,
+    const cJSON *body, long *status, cJSON **out, char *err, size_t errlen)
+{
+	char *id = http_escape(f->repo);
+	char *path = xasprintf("/projects/%s%s", id, rest);
+	int rc = forge_call(f, method, path, NULL, body, status, out, err,
+	    errlen);
+
+	free(path);
+	free(id);
+	return rc;
+}
+
+static int
+gl_authenticate(struct forge_conn *f, char *err, size_t errlen)
+{
+	if (f->cfg->gitlab_token.value == NULL) {
+		snprintf(err, errlen, "gitlab: [gitlab] token is not set");
+		return -1;
+	}
+	forge_set_token(f, f->cfg->gitlab_token.value, "PRIVATE-TOKEN: ");
+	return 0;
+}
+
+static int
+gl_can_write(struct forge_conn *f, const char *user, int64_t user_id, bool *yes,
+    char *err, size_t errlen)
+{
+	cJSON *o = NULL;
+	char *rest;
+	long status;
+	int rc;
+
+	(void)user;
+	*yes = false;
+	if (user_id <= 0)
+		return 0;
+	/* members/all counts inherited and invited members too. */
+	rest = xasprintf("/members/all/%lld", (long long)user_id);
+	rc = call(f, "GET", rest, NULL, &status, &o, err, errlen);
+	if (rc == 0 && status == 200)
+		*yes = num(o, "access_level") >= DEVELOPER;
+	else if (rc == 0 && status != 404)
+		rc = -1;
+	json_free(o);
+	free(rest);
+	return rc;
+}
+
+static int
+gl_react(struct forge_conn *f, int64_t issue, int64_t note_id, char *err,
+    size_t errlen)
+{
+	cJSON *o = NULL;
+	char *rest;
+	long status;
+	int rc;
+
+	if (note_id > 0)
+		rest = xasprintf("/issues/%lld/notes/%lld/award_emoji?name=eyes",
+		    (long long)issue, (long long)note_id);
+	else
+		rest = xasprintf("/issues/%lld/award_emoji?name=eyes",
+		    (long long)issue);
+	rc = call(f, "POST", rest, NULL, &status, &o, err, errlen);
+	/* An emoji given before is refused as taken: that is success. */
+	if (rc == 0 && status != 201 && !(status >= 400 && status < 500 &&
+	    strstr(err, "already")))
+		rc = -1;
+	json_free(o);
+	free(rest);
+	return rc;
+}
+
+static int
+gl_comment_find(struct forge_conn *f, int64_t issue, const char *marker,
+    char **id, char *err, size_t errlen)
+{
+	const cJSON *c;
+	cJSON *arr = NULL;
+	char *rest;
+	long status;
+	int page, rc = 0, n;
+
+	*id = NULL;
+	for (page = 1; page <= MAX_NOTE_PAGES && *id == NULL; page++) {
+		rest = xasprintf("/issues/%lld/notes?per_page=100&page=%d",
+		    (long long)issue, page);
+		rc = call(f, "GET", rest, NULL, &status, &arr, err, errlen);
+		free(rest);
+		if (rc == 0 && status != 200)
+			rc = -1;
+		if (rc == -1 || !cJSON_IsArray(arr)) {
+			json_free(arr);
+			break;
+		}
+		n = cJSON_GetArraySize(arr);
+		cJSON_ArrayForEach(c, arr) {
+			if (str(c, "body") && strstr(str(c, "body"), marker)) {
+				*id = xasprintf("%lld", (long long)num(c,
+				    "id"));
+				break;
+			}
+		}
+		json_free(arr);
+		arr = NULL;
+		if (n < 100)
+			break;
+	}
+	return rc;
+}
+
+static int
+gl_comment_create(struct forge_conn *f, int64_t issue, const char *text,
+    char **id, char *err, size_t errlen)
+{
+	cJSON *body = cJSON_CreateObject(), *o = NULL;
+	char *rest = xasprintf("/issues/%lld/notes", (long long)issue);
+	long status;
+	int rc;
+
+	*id = NULL;
+	cJSON_AddStringToObject(body, "body", text);
+	rc = call(f, "POST", rest, body, &status, &o, err, errlen);
+	if (rc == 0 && (status != 201 || num(o, "id") == 0))
+		rc = -1;
+	if (rc == 0)
+		*id = xasprintf("%lld", (long long)num(o, "id"));
+	json_free(o);
+	cJSON_Delete(body);
+	free(rest);
+	return rc;
+}
+
+static int
+gl_comment_edit(struct forge_conn *f, int64_t issue, const char *id,
+    const char *text, char *err, size_t errlen)
+{
+	cJSON *body = cJSON_CreateObject(), *o = NULL;
+	char *rest = xasprintf("/issues/%lld/notes/%s", (long long)issue, id);
+	long status;
+	int rc;
+
+	cJSON_AddStringToObject(body, "body", text);
+	rc = call(f, "PUT", rest, body, &status, &o, err, errlen);
+	if (rc == 0 && status != 200)
+		rc = -1;
+	json_free(o);
+	cJSON_Delete(body);
+	free(rest);
+	return rc;
+}
+
+static int
+gl_pr_find(struct forge_conn *f, const char *branch, struct forge_pr *pr,
+    char *err, size_t errlen)
+{
+	char *q = http_escape(branch);
+	char *rest = xasprintf("/merge_requests?source_branch=%s&state=opened",
+	    q);
+	const cJSON *first;
+	cJSON *arr = NULL;
+	long status;
+	int rc;
+
+	memset(pr, 0, sizeof(*pr));
+	rc = call(f, "GET", rest, NULL, &status, &arr, err, errlen);
+	if (rc == 0 && status != 200)
+		rc = -1;
+	if (rc == 0 && cJSON_IsArray(arr) &&
+	    (first = cJSON_GetArrayItem(arr, 0)) != NULL) {
+		pr->number = num(first, "iid");
+		pr->url = str(first, "web_url") ?
+		    xstrdup(str(first, "web_url")) : NULL;
+	}
+	json_free(arr);
+	free(rest);
+	free(q);
+	return rc;
+}
+
+static int
+gl_pr_open(struct forge_conn *f, const char *branch, const char *base,
+    const char *title, const char *text, bool draft, struct forge_pr *pr,
+    char *err, size_t errlen)
+{
+	cJSON *body = cJSON_CreateObject(), *o = NULL;
+	char *full = xasprintf("%s%s", draft ? "Draft: " : "", title);
+	long status;
+	int rc;
+
+	memset(pr, 0, sizeof(*pr));
+	cJSON_AddStringToObject(body, "source_branch", branch);
+	cJSON_AddStringToObject(body, "target_branch", base);
+	cJSON_AddStringToObject(body, "title", full);
+	cJSON_AddStringToObject(body, "description", text);
+	rc = call(f, "POST", "/merge_requests", body, &status, &o, err, errlen);
+	if (rc == 0 && status == 201) {
+		pr->number = num(o, "iid");
+		pr->url = str(o, "web_url") ? xstrdup(str(o, "web_url")) :
+		    NULL;
+	} else if (rc == 0 && status == 409) {
+		/* Opened by an earlier attempt whose answer was lost. */
+		rc = gl_pr_find(f, branch, pr, err, errlen);
+		if (rc == 0 && pr->number == 0)
+			rc = -1;
+	} else if (rc == 0)
+		rc = -1;
+	json_free(o);
+	cJSON_Delete(body);
+	free(full);
+	return rc;
+}
+
+static int
+gl_pr_update(struct forge_conn *f, int64_t number, const char *title,
+    const char *text, char *err, size_t errlen)
+{
+	cJSON *body = cJSON_CreateObject(), *o = NULL;
+	char *rest = xasprintf("/merge_requests/%lld", (long long)number);
+	long status;
+	int rc;
+
+	cJSON_AddStringToObject(body, "description", text);
+	if (title)
+		cJSON_AddStringToObject(body, "title", title);
+	rc = call(f, "PUT", rest, body, &status, &o, err, errlen);
+	if (rc == 0 && status != 200)
+		rc = -1;
+	json_free(o);
+	cJSON_Delete(body);
+	free(rest);
+	return rc;
+}
+
+const struct forge_ops gitlab_ops = {
+	.name = "gitlab",
+	.authenticate = gl_authenticate,
+	.can_write = gl_can_write,
+	.react = gl_react,
+	.comment_find = gl_comment_find,
+	.comment_create = gl_comment_create,
+	.comment_edit = gl_comment_edit,
+	.pr_find = gl_pr_find,
+	.pr_open = gl_pr_open,
+	.pr_update = gl_pr_update,
+	.git_user = "oauth2",
+};

@@ -1,0 +1,955 @@
+/*
+ * The runner's REST client on libcurl's easy interface. Blocking by design:
+ * only runner processes call it, never serve's loop. One CURL handle per
+ * client keeps the connection to the forge alive between calls.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/rand.h>
+
+#include "http.h"
+#include "json.h"
+#include "util.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_MS	10000L
+#define DEFAULT_TIMEOUT_MS		30000L
+#define DEFAULT_MAX_RESPONSE		(8u << 20)
+#define DEFAULT_MAX_ATTEMPTS		5
+#define DEFAULT_MAX_WAIT_MS		120000
+#define DEFAULT_BACKOFF_BASE_MS		500
+
+#define MAX_REDIRECTS		5
+#define MAX_USER_AGENT		256
+#define MAX_HEADER_LINE		16384	/* installation tokens are ~520 bytes */
+#define MAX_NUMBER_HEADER	64	/* Retry-After, x-ratelimit-*, dates */
+#define MAX_LOCATION		8192
+#define MAX_MESSAGE		1024	/* http_error_message's line */
+#define MAX_MESSAGE_ITEMS	8
+
+/*
+ * GitHub: "If you exceed a secondary rate limit ... if the retry-after
+ * response header is present, wait that many seconds; ... otherwise, wait
+ * for at least one minute before retrying", then back off exponentially.
+ */
+#define SECONDARY_WAIT_MS	60000
+
+struct http_client {
+	CURL		*curl;
+	char		*user_agent;
+	long		 connect_timeout_ms;
+	long		 timeout_ms;
+	size_t		 max_response_bytes;
+	int		 max_attempts;
+	int64_t		 max_wait_ms;
+	int64_t		 backoff_base_ms;
+};
+
+/* The body of one answer, bounded while it arrives. */
+struct sink {
+	char	*buf;
+	size_t	 len;
+	size_t	 cap;
+	size_t	 max;
+	int	 is_over;
+};
+
+/* What to do with a complete answer. */
+enum verdict {
+	FINAL,		/* hand it to the caller */
+	RETRY,		/* wait *wait_ms, then again */
+	GIVE_UP		/* the wait asked for is longer than we wait */
+};
+
+static void
+nap(int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static void (*sleep_fn)(int64_t ms) = nap;
+
+void
+http_set_sleep(void (*fn)(int64_t ms))
+{
+	sleep_fn = fn != NULL ? fn : nap;
+}
+
+struct http_client *
+http_new(const struct http_opts *opts)
+{
+	struct http_client *c;
+	const char *ua = opts != NULL ? opts->user_agent : NULL;
+	size_t i, n;
+
+	if (ua == NULL || (n = strnlen(ua, MAX_USER_AGENT + 1)) == 0 ||
+	    n > MAX_USER_AGENT)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)ua[i] < 0x20 || ua[i] == 0x7f)
+			return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	if ((c->curl = curl_easy_init()) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->user_agent = xstrdup(ua);
+	c->connect_timeout_ms = opts->connect_timeout_ms > 0 ?
+	    opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+	c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms :
+	    DEFAULT_TIMEOUT_MS;
+	c->max_response_bytes = opts->max_response_bytes > 0 ?
+	    opts->max_response_bytes : DEFAULT_MAX_RESPONSE;
+	c->max_attempts = opts->max_attempts > 0 ? opts->max_attempts :
+	    DEFAULT_MAX_ATTEMPTS;
+	c->max_wait_ms = opts->max_wait_ms > 0 ? opts->max_wait_ms :
+	    DEFAULT_MAX_WAIT_MS;
+	c->backoff_base_ms = opts->backoff_base_ms > 0 ?
+	    opts->backoff_base_ms : DEFAULT_BACKOFF_BASE_MS;
+	return c;
+}
+
+void
+http_free(struct http_client *c)
+{
+	if (c == NULL)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c->user_agent);
+	free(c);
+}
+
+void
+http_response_clear(struct http_response *r)
+{
+	if (r == NULL)
+		return;
+	if (r->json != NULL)
+		json_free(r->json);
+	free(r->body);
+	free(r->location);
+	memset(r, 0, sizeof(*r));
+}
+
+static size_t
+sink_write(char *p, size_t size, size_t n, void *arg)
+{
+	struct sink *s = arg;
+	size_t add = size * n;
+
+	if (add > s->max - s->len) {
+		s->is_over = 1;
+		return 0;	/* libcurl stops with CURLE_WRITE_ERROR */
+	}
+	if (s->len + add + 1 > s->cap) {
+		s->cap = s->cap ? s->cap : 4096;
+		while (s->cap < s->len + add + 1)
+			s->cap *= 2;
+		s->buf = xrealloc(s->buf, s->cap);
+	}
+	memcpy(s->buf + s->len, p, add);
+	s->len += add;
+	s->buf[s->len] = '\0';
+	return add;
+}
+
+static void
+sink_reset(struct sink *s)
+{
+	free(s->buf);
+	s->buf = NULL;
+	s->len = s->cap = 0;
+	s->is_over = 0;
+}
+
+/* The URL as errors show it: without user:password@, should one be there. */
+static char *
+display_url(const char *url)
+{
+	const char *auth = strstr(url, "://"), *end, *at;
+
+	if (auth == NULL)
+		return xstrdup(url);
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	for (at = end; at > auth && at[-1] != '@'; at--)
+		;
+	if (at == auth)
+		return xstrdup(url);
+	return xasprintf("%.*s%s", (int)(auth - url), url, at);
+}
+
+/* Methods are our own literals, but a space or newline would forge a line. */
+static int
+method_ok(const char *m)
+{
+	size_t n = strnlen(m, 17);
+
+	return n > 0 && n <= 16 && strspn(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == n;
+}
+
+/*
+ * The request's header list. A line with CR or LF would let a value forge
+ * headers of its own, so it is refused; the message names only its index,
+ * since the value may be a token.
+ */
+static struct curl_slist *
+build_headers(const char *const *headers, int has_body, char *why,
+    size_t whylen)
+{
+	struct curl_slist *h = NULL, *n;
+	const char *line, *colon;
+	int has_type = 0, i;
+
+	for (i = 0; headers != NULL && headers[i] != NULL; i++) {
+		line = headers[i];
+		colon = strchr(line, ':');
+		if (strnlen(line, MAX_HEADER_LINE + 1) > MAX_HEADER_LINE ||
+		    strpbrk(line, "\r\n") != NULL || colon == NULL ||
+		    colon == line) {
+			snprintf(why, whylen, "request header %d is malformed",
+			    i + 1);
+			goto fail;
+		}
+		if ((size_t)(colon - line) == 12 &&
+		    strncasecmp(line, "Content-Type", 12) == 0)
+			has_type = 1;
+		if ((n = curl_slist_append(h, line)) == NULL)
+			goto oom;
+		h = n;
+	}
+	if (has_body && !has_type) {
+		if ((n = curl_slist_append(h,
+		    "Content-Type: application/json")) == NULL)
+			goto oom;
+		h = n;
+	}
+	/* No "Expect: 100-continue" round trip before a body. */
+	if ((n = curl_slist_append(h, "Expect:")) == NULL)
+		goto oom;
+	return n;
+oom:
+	snprintf(why, whylen, "out of memory");
+fail:
+	curl_slist_free_all(h);
+	return NULL;
+}
+
+/* Set up the reused handle for one exchange and run it. */
+static CURLcode
+perform(struct http_client *c, const char *method, const char *url,
+    struct curl_slist *h, const char *body, struct sink *sink)
+{
+	CURL *curl = c->curl;
+	CURLcode rc;
+
+	/* Reset keeps the live connections and the DNS and TLS caches. */
+	curl_easy_reset(curl);
+	sink->max = c->max_response_bytes;
+#if LIBCURL_VERSION_NUM >= 0x075500
+	rc = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	rc = curl_easy_setopt(curl, CURLOPT_PROTOCOLS,
+	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	if (rc != CURLE_OK)
+		return rc;
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, c->user_agent);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	/*
+	 * Redirects are followed by http_request itself: a custom
+	 * Authorization header is not credentials to libcurl, which would
+	 * send it to any host a Location names.
+	 */
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)c->max_response_bytes);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink_write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, sink);
+	if (strcmp(method, "GET") == 0 && body == NULL)
+		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+	else if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+	else {
+		/* Always a body, if empty: GitHub wants Content-Length: 0
+		 * on a PUT or POST without one. */
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)(body ? strlen(body) : 0));
+		if (strcmp(method, "POST") != 0)
+			curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	}
+	return curl_easy_perform(curl);
+}
+
+/* Failures of the exchange itself that another try may not repeat. */
+static int
+is_transient(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* "connection refused", "timed out": what went wrong, in lower case. */
+static void
+describe(CURL *curl, CURLcode rc, char *why, size_t whylen)
+{
+	long oserr = 0;
+
+	curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &oserr);
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		snprintf(why, whylen, "timed out");
+		break;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		snprintf(why, whylen, "cannot resolve the host");
+		break;
+	case CURLE_GOT_NOTHING:
+		snprintf(why, whylen, "connection closed without an answer");
+		break;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+		if (oserr != 0) {
+			snprintf(why, whylen, "%s", strerror((int)oserr));
+			break;
+		}
+		/* FALLTHROUGH */
+	default:
+		snprintf(why, whylen, "%s", curl_easy_strerror(rc));
+		break;
+	}
+	if (why[0] >= 'A' && why[0] <= 'Z' && why[1] >= 'a' && why[1] <= 'z')
+		why[0] = (char)(why[0] - 'A' + 'a');
+}
+
+static const char *
+reason_phrase(long status)
+{
+	static const struct {
+		long		 status;
+		const char	*text;
+	} phrases[] = {
+		{ 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
+		{ 204, "No Content" }, { 301, "Moved Permanently" },
+		{ 302, "Found" }, { 303, "See Other" },
+		{ 304, "Not Modified" }, { 307, "Temporary Redirect" },
+		{ 308, "Permanent Redirect" },
+		{ 400, "Bad Request" }, { 401, "Unauthorized" },
+		{ 403, "Forbidden" }, { 404, "Not Found" },
+		{ 405, "Method Not Allowed" }, { 406, "Not Acceptable" },
+		{ 408, "Request Timeout" }, { 409, "Conflict" },
+		{ 410, "Gone" }, { 412, "Precondition Failed" },
+		{ 413, "Content Too Large" }, { 415, "Unsupported Media Type" },
+		{ 422, "Unprocessable Entity" }, { 429, "Too Many Requests" },
+		{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
+		{ 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+		{ 504, "Gateway Timeout" },
+	};
+	size_t i;
+
+	for (i = 0; i < nitems(phrases); i++) {
+		if (phrases[i].status == status)
+			return phrases[i].text;
+	}
+	return NULL;
+}
+
+/* "502 Bad Gateway", or "599" for a status without a phrase we know. */
+static void
+status_line(long status, char *buf, size_t len)
+{
+	const char *phrase = reason_phrase(status);
+
+	if (phrase != NULL)
+		snprintf(buf, len, "%ld %s", status, phrase);
+	else
+		snprintf(buf, len, "%ld", status);
+}
+
+/* The last answer's header, bounded, or NULL; valid until the next call. */
+static const char *
+header(CURL *curl, const char *name, size_t maxlen)
+{
+	struct curl_header *h;
+
+	if (curl_easy_header(curl, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK ||
+	    h->value == NULL || strnlen(h->value, maxlen + 1) > maxlen)
+		return NULL;
+	return h->value;
+}
+
+/* A header of decimal seconds (at most 12 digits, trailing blanks allowed). */
+static int
+parse_seconds(const char *s, int64_t *out)
+{
+	size_t n;
+
+	if (s == NULL)
+		return -1;
+	n = strspn(s, "0123456789");
+	if (n == 0 || n > 12 || s[n + strspn(s + n, " \t")] != '\0')
+		return -1;
+	*out = (int64_t)strtoll(s, NULL, 10);
+	return 0;
+}
+
+/* Retry-After: seconds, or an HTTP date (RFC 9110 IMF-fixdate). */
+static int
+retry_after_ms(CURL *curl, int64_t now_ms, int64_t *out)
+{
+	const char *v = header(curl, "retry-after", MAX_NUMBER_HEADER);
+	struct tm tm;
+	const char *end;
+	int64_t s;
+
+	if (v == NULL)
+		return -1;
+	if (parse_seconds(v, &s) == 0) {
+		*out = s * 1000;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm)) == NULL ||
+	    *end != '\0')
+		return -1;
+	*out = (int64_t)timegm(&tm) * 1000 - now_ms;
+	if (*out < 0)
+		*out = 0;
+	return 0;
+}
+
+/* Milliseconds until a reset header's epoch second, or -1 without one. */
+static int64_t
+until_reset_ms(CURL *curl, const char *name, int64_t now_ms)
+{
+	int64_t at, ms;
+
+	if (parse_seconds(header(curl, name, MAX_NUMBER_HEADER), &at) == -1)
+		return -1;
+	ms = at * 1000 - now_ms;
+	return ms > 0 ? ms : -1;
+}
+
+/* Full jitter: a uniform wait in [0, base * 2^(attempt-1)], capped. */
+static int64_t
+backoff_ms(const struct http_client *c, int attempt)
+{
+	int64_t cap = c->backoff_base_ms;
+	uint64_t r;
+	int i;
+
+	for (i = 1; i < attempt && cap < c->max_wait_ms; i++)
+		cap *= 2;
+	if (cap > c->max_wait_ms)
+		cap = c->max_wait_ms;
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		return cap / 2;
+	return (int64_t)(r % ((uint64_t)cap + 1));
+}
+
+/* Whole seconds, rounded up, for messages. */
+static long long
+secs(int64_t ms)
+{
+	return (long long)((ms + 999) / 1000);
+}
+
+/*
+ * Decide on a complete answer that is no redirect. GitHub: "403 or 429 with
+ * x-ratelimit-remaining 0" is the primary limit (wait for
+ * x-ratelimit-reset); a 403 or 429 whose message names the secondary rate
+ * limit waits for retry-after, else at least a minute. GitLab sends 429 with
+ * Retry-After or RateLimit-Reset, and some 429s with neither. A 403 that is
+ * none of these is the caller's answer.
+ */
+static enum verdict
+judge(struct http_client *c, long status, const struct sink *sink,
+    int attempt, int *secondaries, int64_t *wait_ms, char *why, size_t whylen)
+{
+	CURL *curl = c->curl;
+	const char *remaining, *what = NULL, *how = NULL;
+	char line[64];
+	int64_t now = util_now_ms(), ra = -1, ms;
+	int has_ra, is_primary, is_secondary, i;
+
+	if (status != 403 && status != 429 && status < 500)
+		return FINAL;
+	status_line(status, line, sizeof(line));
+	has_ra = retry_after_ms(curl, now, &ra) == 0;
+	remaining = header(curl, "x-ratelimit-remaining", MAX_NUMBER_HEADER);
+	is_primary = remaining != NULL && strcmp(remaining, "0") == 0;
+	/* "abuse detection" is the secondary limit's older wording. */
+	is_secondary = status < 500 && sink->buf != NULL &&
+	    (strcasestr(sink->buf, "secondary rate limit") != NULL ||
+	    strcasestr(sink->buf, "abuse detection") != NULL);
+
+	if (status >= 500) {
+		snprintf(why, whylen, "%s", line);
+		if (has_ra) {
+			*wait_ms = ra;
+			what = line;
+			how = "retry after";
+		} else
+			*wait_ms = backoff_ms(c, attempt);
+	} else if (is_secondary) {
+		snprintf(why, whylen, "%s (secondary rate limit)", line);
+		what = "secondary rate limit";
+		(*secondaries)++;
+		if (has_ra) {
+			*wait_ms = ra;
+			how = "retry after";
+		} else if (is_primary && (ms = until_reset_ms(curl,
+		    "x-ratelimit-reset", now)) != -1) {
+			*wait_ms = ms;
+			how = "reset in";
+		} else {
+			*wait_ms = SECONDARY_WAIT_MS;
+			for (i = 1; i < *secondaries &&
+			    *wait_ms <= c->max_wait_ms; i++)
+				*wait_ms *= 2;
+			how = "a wait of";
+		}
+	} else if (is_primary) {
+		snprintf(why, whylen, "%s (rate limited)", line);
+		what = "rate limited";
+		if ((ms = until_reset_ms(curl, "x-ratelimit-reset", now)) != -1) {
+			*wait_ms = ms;
+			how = "reset in";
+		} else if (has_ra) {
+			*wait_ms = ra;
+			how = "retry after";
+		} else {
+			*wait_ms = backoff_ms(c, attempt);
+			what = NULL;
+		}
+	} else if (status == 403)
+		return FINAL;
+	else {
+		snprintf(why, whylen, "%s", line);
+		what = "rate limited";
+		if (has_ra) {
+			*wait_ms = ra;
+			how = "retry after";
+		} else if ((ms = until_reset_ms(curl, "ratelimit-reset",
+		    now)) != -1) {
+			*wait_ms = ms;
+			how = "reset in";
+		} else {
+			*wait_ms = backoff_ms(c, attempt);
+			what = NULL;
+		}
+	}
+	/* Backoff is capped; a wait the forge asks for is not ours to cut. */
+	if (what != NULL && *wait_ms > c->max_wait_ms) {
+		if (c->max_wait_ms % 1000 == 0)
+			snprintf(why, whylen, "%s; %s %lld s is longer than the "
+			    "%lld s this client waits", what, how,
+			    secs(*wait_ms), (long long)(c->max_wait_ms / 1000));
+		else
+			snprintf(why, whylen, "%s; %s %lld s is longer than the "
+			    "%lld ms this client waits", what, how,
+			    secs(*wait_ms), (long long)c->max_wait_ms);
+		return GIVE_UP;
+	}
+	return RETRY;
+}
+
+/*
+ * Whether a redirect from one URL to another stays on the same scheme, host
+ * and port. The other host, when it does not, goes to *host (caller frees).
+ */
+static int
+same_origin(const char *from, const char *to, char **host)
+{
+	CURLU *a = curl_url(), *b = curl_url();
+	char *sa = NULL, *sb = NULL, *ha = NULL, *hb = NULL, *pa = NULL;
+	char *pb = NULL;
+	int same = 0;
+
+	*host = NULL;
+	if (a == NULL || b == NULL ||
+	    curl_url_set(a, CURLUPART_URL, from, 0) != CURLUE_OK ||
+	    curl_url_set(b, CURLUPART_URL, to, 0) != CURLUE_OK ||
+	    curl_url_get(a, CURLUPART_SCHEME, &sa, 0) != CURLUE_OK ||
+	    curl_url_get(b, CURLUPART_SCHEME, &sb, 0) != CURLUE_OK ||
+	    curl_url_get(a, CURLUPART_HOST, &ha, 0) != CURLUE_OK ||
+	    curl_url_get(b, CURLUPART_HOST, &hb, 0) != CURLUE_OK ||
+	    curl_url_get(a, CURLUPART_PORT, &pa, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK ||
+	    curl_url_get(b, CURLUPART_PORT, &pb, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK)
+		goto out;
+	same = strcasecmp(sa, sb) == 0 && strcasecmp(ha, hb) == 0 &&
+	    strcmp(pa, pb) == 0;
+out:
+	if (!same)
+		*host = xstrndup(hb != NULL ? hb : "an unreadable URL", 256);
+	curl_free(sa);
+	curl_free(sb);
+	curl_free(ha);
+	curl_free(hb);
+	curl_free(pa);
+	curl_free(pb);
+	curl_url_cleanup(a);
+	curl_url_cleanup(b);
+	return same;
+}
+
+static int
+is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 ||
+	    status == 307 || status == 308;
+}
+
+/*
+ * A redirect to follow: 1 with the target in *next (caller frees), 0 when
+ * the answer is no redirect, -1 with the reason in why when it is one we
+ * do not follow (another scheme, host or port; too many).
+ */
+static int
+redirect(struct http_client *c, const char *cur, long status,
+    int *redirects, char **next, char *why, size_t whylen)
+{
+	const char *target = NULL;
+	char *host;
+
+	if (!is_redirect(status) || curl_easy_getinfo(c->curl,
+	    CURLINFO_REDIRECT_URL, &target) != CURLE_OK || target == NULL)
+		return 0;
+	if (strnlen(target, MAX_LOCATION + 1) > MAX_LOCATION) {
+		snprintf(why, whylen, "%ld redirect to a URL longer than %d "
+		    "bytes", status, MAX_LOCATION);
+		return -1;
+	}
+	if (!same_origin(cur, target, &host)) {
+		snprintf(why, whylen, "%ld redirect to another host (%s), not "
+		    "followed", status, host);
+		free(host);
+		return -1;
+	}
+	if (++*redirects > MAX_REDIRECTS) {
+		snprintf(why, whylen, "more than %d redirects", MAX_REDIRECTS);
+		return -1;
+	}
+	*next = xstrdup(target);
+	return 1;
+}
+
+/* Hand the answer over: the body, its JSON when it looks like JSON. */
+static void
+fill(struct http_client *c, long status, struct sink *sink,
+    struct http_response *resp)
+{
+	const char *loc, *p;
+
+	resp->status = status;
+	resp->body = sink->buf;
+	resp->len = sink->len;
+	sink->buf = NULL;
+	sink_reset(sink);
+	if ((loc = header(c->curl, "location", MAX_LOCATION)) != NULL)
+		resp->location = xstrdup(loc);
+	if (resp->body == NULL)
+		return;
+	p = resp->body + strspn(resp->body, " \t\r\n");
+	if (*p == '{' || *p == '[')
+		resp->json = json_parse(resp->body, resp->len, JSON_MAX_DEPTH);
+}
+
+int
+http_request(struct http_client *c, const char *method, const char *url,
+    const char *const *headers, const char *body, struct http_response *resp,
+    char *err, size_t errlen)
+{
+	struct curl_slist *h = NULL;
+	struct sink sink = { 0 };
+	char why[256], *shown, *cur = NULL, *next;
+	int attempt = 0, redirects = 0, secondaries = 0, rc = -1;
+	int64_t wait = 0;
+	long status = 0;
+	CURLcode cc;
+
+	memset(resp, 0, sizeof(*resp));
+	shown = display_url(url);
+	if (!method_ok(method)) {
+		snprintf(err, errlen, "%.16s %s: not an HTTP method", method,
+		    shown);
+		goto out;
+	}
+	if ((h = build_headers(headers, body != NULL, why,
+	    sizeof(why))) == NULL) {
+		snprintf(err, errlen, "%s %s: %s", method, shown, why);
+		goto out;
+	}
+	cur = xstrdup(url);
+	for (;;) {
+		attempt++;
+		sink_reset(&sink);
+		cc = perform(c, method, cur, h, body, &sink);
+		if (sink.is_over || cc == CURLE_FILESIZE_EXCEEDED) {
+			snprintf(err, errlen, "%s %s: answer larger than %zu "
+			    "bytes", method, shown, c->max_response_bytes);
+			goto out;
+		}
+		if (cc != CURLE_OK) {
+			describe(c->curl, cc, why, sizeof(why));
+			if (!is_transient(cc)) {
+				snprintf(err, errlen, "%s %s: %s", method,
+				    shown, why);
+				goto out;
+			}
+			wait = backoff_ms(c, attempt);
+		} else {
+			curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE,
+			    &status);
+			switch (redirect(c, cur, status, &redirects, &next,
+			    why, sizeof(why))) {
+			case -1:
+				snprintf(err, errlen, "%s %s: %s", method,
+				    shown, why);
+				goto out;
+			case 1:
+				/* GitHub: repeat the request at Location;
+				 * only 303 means "now GET it". */
+				if (status == 303) {
+					method = "GET";
+					body = NULL;
+				}
+				free(cur);
+				cur = next;
+				attempt--;
+				continue;
+			}
+			switch (judge(c, status, &sink, attempt, &secondaries,
+			    &wait, why, sizeof(why))) {
+			case FINAL:
+				fill(c, status, &sink, resp);
+				rc = 0;
+				goto out;
+			case GIVE_UP:
+				snprintf(err, errlen, "%s %s: %s", method,
+				    shown, why);
+				goto out;
+			case RETRY:
+				break;
+			}
+		}
+		if (attempt >= c->max_attempts) {
+			snprintf(err, errlen, "%s %s: %s after %d attempt%s",
+			    method, shown, why, attempt,
+			    attempt == 1 ? "" : "s");
+			goto out;
+		}
+		sleep_fn(wait);
+	}
+out:
+	sink_reset(&sink);
+	curl_slist_free_all(h);
+	free(cur);
+	free(shown);
+	return rc;
+}
+
+/* Append s to *acc after sep, while *acc is shorter than the bound. */
+static void
+add(char **acc, const char *sep, const char *s)
+{
+	char *n;
+
+	if (s == NULL || *s == '\0' ||
+	    (*acc != NULL && strlen(*acc) >= MAX_MESSAGE))
+		return;
+	n = *acc != NULL ? xasprintf("%s%s%s", *acc, sep, s) : xstrdup(s);
+	free(*acc);
+	*acc = n;
+}
+
+static const char *
+str_of(const cJSON *node)
+{
+	return cJSON_IsString(node) ? node->valuestring : NULL;
+}
+
+/* GitHub's errors[]: objects with a message, or resource/field/code, or
+ * plain strings. */
+static void
+add_github_errors(char **acc, const cJSON *errors)
+{
+	const cJSON *e;
+	const char *sep = ": ";
+	char *part;
+	int n = 0;
+
+	cJSON_ArrayForEach(e, errors) {
+		if (n++ == MAX_MESSAGE_ITEMS)
+			break;
+		if (cJSON_IsString(e))
+			add(acc, sep, e->valuestring);
+		else if (str_of(cJSON_GetObjectItemCaseSensitive(e,
+		    "message")) != NULL)
+			add(acc, sep, str_of(
+			    cJSON_GetObjectItemCaseSensitive(e, "message")));
+		else if (str_of(cJSON_GetObjectItemCaseSensitive(e,
+		    "code")) != NULL) {
+			const char *field = str_of(
+			    cJSON_GetObjectItemCaseSensitive(e, "field"));
+
+			part = xasprintf("%s%s%s", field ? field : "",
+			    field ? " " : "", str_of(
+			    cJSON_GetObjectItemCaseSensitive(e, "code")));
+			add(acc, sep, part);
+			free(part);
+		} else
+			continue;
+		if (*acc != NULL)
+			sep = "; ";
+	}
+}
+
+/* GitLab's message: a string, an array of strings, or field -> [strings]. */
+static void
+add_gitlab_message(char **acc, const cJSON *m)
+{
+	const cJSON *e, *v;
+	char *part;
+	int n = 0;
+
+	if (cJSON_IsString(m)) {
+		add(acc, "; ", m->valuestring);
+		return;
+	}
+	cJSON_ArrayForEach(e, m) {
+		if (cJSON_IsString(e) && e->string == NULL) {
+			if (n++ < MAX_MESSAGE_ITEMS)
+				add(acc, "; ", e->valuestring);
+			continue;
+		}
+		if (e->string == NULL)
+			continue;
+		if (cJSON_IsString(e)) {
+			if (n++ >= MAX_MESSAGE_ITEMS)
+				break;
+			part = xasprintf("%s %s", e->string, e->valuestring);
+			add(acc, "; ", part);
+			free(part);
+			continue;
+		}
+		cJSON_ArrayForEach(v, e) {
+			if (!cJSON_IsString(v) || n++ >= MAX_MESSAGE_ITEMS)
+				continue;
+			part = xasprintf("%s %s", e->string, v->valuestring);
+			add(acc, "; ", part);
+			free(part);
+		}
+	}
+}
+
+/* One printable line of at most MAX_MESSAGE bytes, not cut inside UTF-8. */
+static void
+one_line(char *s)
+{
+	size_t n = strlen(s);
+	char *p;
+
+	if (n > MAX_MESSAGE) {
+		n = MAX_MESSAGE;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		s[n] = '\0';
+	}
+	for (p = s; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	}
+}
+
+char *
+http_error_message(const struct http_response *r)
+{
+	const cJSON *root = r != NULL ? r->json : NULL, *m;
+	char *acc = NULL, line[64];
+
+	if (cJSON_IsObject(root)) {
+		m = cJSON_GetObjectItemCaseSensitive(root, "message");
+		if (cJSON_IsString(m))
+			add(&acc, "", m->valuestring);
+		else if (cJSON_IsArray(m) || cJSON_IsObject(m))
+			add_gitlab_message(&acc, m);
+		add_github_errors(&acc,
+		    cJSON_GetObjectItemCaseSensitive(root, "errors"));
+		if (acc == NULL) {
+			add(&acc, "", str_of(cJSON_GetObjectItemCaseSensitive(
+			    root, "error")));
+			add(&acc, ": ", str_of(cJSON_GetObjectItemCaseSensitive(
+			    root, "error_description")));
+		}
+	}
+	if (acc == NULL && (r == NULL || r->status <= 0))
+		acc = xstrdup("no answer");
+	else if (acc == NULL) {
+		status_line(r->status, line, sizeof(line));
+		acc = xstrdup(line);
+	}
+	one_line(acc);
+	return acc;
+}
+
+char *
+http_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	size_t n = strlen(s);
+	char *out, *o;
+
+	if (n > (SIZE_MAX - 1) / 3)
+		abort();
+	out = o = xmalloc(n * 3 + 1);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
+		    *p == '_' || *p == '~')
+			*o++ = (char)*p;
+		else {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}

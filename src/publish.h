@@ -1,0 +1,52 @@
+/*
+ * The runner's conversation with the forge about one job: acknowledge the
+ * request (permission, 👀, the thread's status comment), keep the status
+ * comment up to date, push the branch, find or open the pull request.
+ * Every step can run again: the status comment is found by its marker,
+ * the pull request by its branch.
+ */
+#ifndef HANDOFF_PUBLISH_H
+#define HANDOFF_PUBLISH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "store.h"
+#include "workspace.h"
+
+struct publish;
+
+enum publish_status { PS_QUEUED, PS_RUNNING, PS_DONE, PS_NO_CHANGES,
+    PS_FAILED, PS_CANCELLED };
+
+/* A forge connection for job, or NULL: with err empty when the config has
+ * no credentials for the job's forge (nothing is published then), else
+ * with the reason. Free with publish_close. */
+struct publish *publish_open(const struct config *cfg, struct store *st,
+    const struct job *job, char *err, size_t errlen);
+void publish_close(struct publish *p);
+
+/* The user and token git uses for the repository (valid until
+ * publish_close; the token is never to be logged). */
+const char *publish_git_user(struct publish *p);
+const char *publish_git_token(struct publish *p, char *err, size_t errlen);
+
+/* Check that the requester may write (*allowed), add 👀 to what asked,
+ * and find or write the thread's status comment. */
+int publish_acknowledge(struct publish *p, bool *allowed, char *err,
+    size_t errlen);
+/* Rewrite the status comment; best effort (a failure is logged). detail:
+ * the reason, diffstat or log tail, may be NULL. */
+void publish_status(struct publish *p, enum publish_status what,
+    const char *detail);
+/* Push the branch from the mirror to the repository. */
+int publish_push(struct publish *p, struct ws *ws, char *err, size_t errlen);
+/* Find or open the pull request from the thread's branch, with the
+ * summary and diffstat in its body; record it in the store. */
+int publish_pr(struct publish *p, const char *summary, const char *diffstat,
+    char *err, size_t errlen);
+/* The pull request's address once known, else NULL. */
+const char *publish_pr_url(const struct publish *p);
+
+#endif

@@ -1,0 +1,148 @@
+#!/bin/bash
+# A labeled GitHub issue ends in a draft pull request with the agent's
+# change, against the forge emulator: the requester's permission is checked,
+# 👀 is added, one status comment follows the job, the branch is pushed over
+# smart HTTP with the token from a credentials callback, and the pull
+# request says "Closes #N". A labeler without write access gets nothing run;
+# 30 % injected faults on every route end in the same single pull request
+# and comment; a token the forge refuses fails the job clearly; the token is
+# in no log and no comment.
+. "$SRCDIR/tests/lib.sh"
+
+for t in bwrap git python3; do
+	command -v $t >/dev/null || { echo "Bail out! $t is needed"; exit 1; }
+done
+
+TOKEN="ghp_e2e_$$_6b0e7c31d2"
+python3 "$SRCDIR/tests/emulator/forge-emulator.py" --port 0 \
+    --state-dir "$T/forge" --seed 7 >"$T/emu.out" 2>"$T/emu.log" &
+EMU_PID=$!
+EXTRA_CLEANUP='kill $EMU_PID 2>/dev/null; [ -n "${KEEP_EMU_LOG:-}" ] && cp "$T/emu.log" /tmp/emu.log'
+for _ in $(seq 100); do grep -q listening "$T/emu.out" && break; sleep 0.1; done
+E=$(sed -n 's/^listening on //p' "$T/emu.out")
+[ -n "$E" ] || { echo "Bail out! the emulator did not start"; cat "$T/emu.log"; exit 1; }
+admin() { curl -s -X "$1" "$E/_admin/$2" ${3:+-d "$3"}; }
+state() { curl -s "$E/_admin/state"; }
+jq_() {	# jq_ PYTHON-EXPRESSION-ON-s: evaluate on our repository's state
+	state | python3 -c "import json,sys; s=[r for r in json.load(sys.stdin)['repos'] if r['path']=='Codertocat/Hello-World'][0]; print($1)"
+}
+
+# The repository the issues are about, on the emulated GitHub.
+git init -q "$T/src"
+printf '# Hello-World\n\nRemember to committ often.\n' > "$T/src/README"
+git -C "$T/src" add -A
+git -C "$T/src" -c user.name=t -c user.email=t@t commit -qm init
+git -C "$T/src" branch -q -M main
+admin POST repos '{"forge":"github","path":"Codertocat/Hello-World","default_branch":"main","from":"'"$T/src"'"}' >/dev/null
+admin POST tokens '{"forge":"github","token":"'"$TOKEN"'","user":"handoff-bot","can_write":true}' >/dev/null
+admin POST permissions '{"forge":"github","repo":"Codertocat/Hello-World","user":"Codertocat","permission":"write"}' >/dev/null
+admin POST permissions '{"forge":"github","repo":"Codertocat/Hello-World","user":"outsider","permission":"read"}' >/dev/null
+for n in 1 2 3; do
+	admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":'$n',"title":"Spelling error in the README file","user":"Codertocat"}' >/dev/null
+done
+
+MAX_PARALLEL=2 write_config "[github]" "api_url = $E/github/api" \
+    "token = $TOKEN" "[web]" "public_url = http://handoff.example" \
+    "[agent]" "command = $SRCDIR/contrib/agents/demo.sh" "[sandbox]" \
+    "memory = 512M" "pids = 200" "disk = 256M"
+# [github] twice: the second section adds to the first.
+start_serve
+
+issue() {	# issue NUMBER [SENDER]: the labeled delivery for our emulated repo
+	sed -e "s|https://github.com/Codertocat/Hello-World.git|$E/github/git/Codertocat/Hello-World.git|" \
+	    -e 's|"default_branch": "master"|"default_branch": "main"|' \
+	    -e "s|\"number\": 1,|\"number\": $1,|" \
+	    ${2:+-e "s|\"login\": \"Codertocat\"|\"login\": \"$2\"|g"} \
+	    "$SAMPLES/github/derived/issues.labeled.agent.json" > "$T/issue-$1.json"
+	echo "$T/issue-$1.json"
+}
+jstate() {
+	"$HANDOFF" -c "$CONFIG" show "$1" --json 2>/dev/null |
+	    sed -n 's/^	"state":	"\(.*\)",$/\1/p'
+}
+wait_end() {
+	for _ in $(seq 600); do
+		case $(jstate "$1") in done|failed|cancelled) return 0 ;; esac
+		sleep 0.1
+	done
+	return 1
+}
+
+# 1. The main job.
+r=$(deliver github issues "$(issue 1)")
+like "$r" '"job":1' "the labeled issue is queued"
+wait_end 1; ok $? "job 1 ends"
+is "$(jstate 1)" done "job 1 is done"
+is "$(jq_ 'len(s["pulls"])')" 1 "one pull request"
+is "$(jq_ 's["pulls"][0]["head"]')" "handoff/1-spelling-error-in-the-readme-file" \
+    "from the thread's branch"
+is "$(jq_ 's["pulls"][0]["base"]')" main "to the default branch"
+is "$(jq_ 's["pulls"][0]["draft"]')" True "as a draft"
+like "$(jq_ 's["pulls"][0]["body"]')" "Closes #1" "the body closes the issue"
+like "$(jq_ 's["pulls"][0]["body"]')" 'Fix the spelling of "commit"' \
+    "the body carries the agent's summary"
+like "$(jq_ 's["pulls"][0]["body"]')" "http://handoff.example/jobs/1/log" \
+    "and a link to the job's log"
+git clone -q "http://x-access-token:$TOKEN@${E#http://}/github/git/Codertocat/Hello-World.git" \
+    "$T/check" 2>/dev/null
+git -C "$T/check" show origin/handoff/1-spelling-error-in-the-readme-file:README \
+    > "$T/readme" 2>/dev/null
+has "$T/readme" "Remember to commit often."; ok $? "the pushed branch has the fix"
+issue1='[i for i in s["issues"] if i["number"]==1][0]'
+is "$(jq_ "len($issue1[\"comments\"])")" 1 "one status comment on the issue"
+like "$(jq_ "$issue1[\"comments\"][0][\"body\"]")" "Done (job 1)" \
+    "it says done"
+like "$(jq_ "$issue1[\"comments\"][0][\"body\"]")" "$E/github/Codertocat/Hello-World/pull/" \
+    "with the pull request's link"
+is "$(jq_ "[r['content'] for r in $issue1['reactions']]")" "['eyes']" \
+    "👀 on the issue"
+run -c "$CONFIG" show 1 --json
+has "$T/out" '"pr_url":	"'"$E"'/github/Codertocat/Hello-World/pull/'
+ok $? "the store knows the pull request"
+
+# 2. A labeler without write access: nothing is run, nothing is written.
+r=$(deliver github issues "$(issue 2 outsider)")
+like "$r" '"job":2' "an outsider's label is queued"
+wait_end 2; ok $? "job 2 ends"
+is "$(jstate 2)" cancelled "job 2 is refused"
+issue2='[i for i in s["issues"] if i["number"]==2][0]'
+is "$(jq_ "len($issue2['comments']) + len($issue2['reactions'])")" 0 \
+    "nothing is written on that issue"
+
+# 3. 30 % faults on every route: the same single pull request and comment.
+admin POST faults '[{"route":"^(GET|POST|PATCH) /github/","kind":"500","rate":0.3},
+ {"route":"^(GET|POST|PATCH) /github/","kind":"429","rate":0.1,"retry_after":1}]' >/dev/null
+r=$(deliver github issues "$(issue 3)")
+like "$r" '"job":3' "job 3 is queued under faults"
+wait_end 3; ok $? "job 3 ends"
+is "$(jstate 3)" done "job 3 is done despite the faults"
+fired=$(admin GET faults | python3 -c "import json,sys; d=json.load(sys.stdin); d=d.get('faults', d) if isinstance(d, dict) else d; print(sum(f['fired'] for f in d))")
+admin DELETE faults >/dev/null
+ok "$([ "${fired:-0}" -gt 0 ]; echo $?)" "faults were injected ($fired)"
+is "$(jq_ 'len([p for p in s["pulls"] if p["head"].startswith("handoff/3-")])')" 1 \
+    "exactly one pull request for issue 3"
+issue3='[i for i in s["issues"] if i["number"]==3][0]'
+is "$(jq_ "len($issue3['comments'])")" 1 "exactly one status comment on issue 3"
+
+# 4. Secrets: the token is in no log, comment or pull request.
+leak=0
+for f in "$T/serve.log" "$DATA"/jobs/*/log; do
+	grep -q -F "$TOKEN" "$f" && { leak=1; echo "# token in $f"; }
+done
+for what in pulls issues; do
+	jq_ "json.dumps(s['$what'])" | grep -q -F "$TOKEN" && leak=1
+done
+is "$leak" 0 "the token is in no log, comment or pull request"
+
+# 5. A token the forge refuses: the job fails and says why.
+sed -i "s/^token = $TOKEN$/token = ghp_wrong_token/" "$CONFIG"
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null; SERVE_PID=
+start_serve
+admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":4,"title":"Another","user":"Codertocat"}' >/dev/null
+r=$(deliver github issues "$(issue 4)")
+wait_end 4; ok $? "job 4 ends"
+is "$(jstate 4)" failed "a refused token fails the job"
+run -c "$CONFIG" show 4 --json
+has "$T/out" "401 Bad credentials"; ok $? "the reason is the forge's: 401 Bad credentials"
+
+done_testing
