@@ -124,6 +124,31 @@ is "$(jq_ 'len([p for p in s["pulls"] if p["head"].startswith("handoff/3-")])')"
 issue3='[i for i in s["issues"] if i["number"]==3][0]'
 is "$(jq_ "len($issue3['comments'])")" 1 "exactly one status comment on issue 3"
 
+# 3b. The runner killed with -9 during push, then during publish: serve
+# resumes the job, which ends with one branch and one pull request.
+killed_during() {	# killed_during NUMBER ROUTE-REGEX: kill the runner there
+	admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":'$1',"title":"Spelling error in the README file","user":"Codertocat"}' >/dev/null
+	admin POST faults '{"route":"'"$2"'","kind":"slow","delay":3,"count":1}' >/dev/null
+	r=$(deliver github issues "$(issue $1)")
+	job=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
+	for _ in $(seq 300); do
+		curl -s "$E/_admin/faults" | grep -q '"fired": 1' && break
+		sleep 0.1
+	done
+	runner=$(pgrep -f -- "-c $CONFIG runner --job $job$" | head -n 1)
+	[ -n "$runner" ] && kill -9 "$runner"
+	ok $? "job $job: its runner is killed while the forge is slow"
+	admin DELETE faults >/dev/null
+	wait_end "$job"; ok $? "job $job ends"
+	is "$(jstate "$job")" done "job $job is done after resuming"
+	is "$(jq_ 'len([p for p in s["pulls"] if p["head"].startswith("handoff/'$1'-")])')" 1 \
+	    "job $job: exactly one pull request"
+	n='[i for i in s["issues"] if i["number"]=='$1'][0]'
+	is "$(jq_ "len($n['comments'])")" 1 "job $job: exactly one status comment"
+}
+killed_during 50 '^POST /github/git/.*/git-receive-pack$'
+killed_during 60 '^POST /github/api/repos/.*/pulls$'
+
 # 4. Secrets: the token is in no log, comment or pull request.
 leak=0
 for f in "$T/serve.log" "$DATA"/jobs/*/log; do
@@ -138,11 +163,12 @@ is "$leak" 0 "the token is in no log, comment or pull request"
 sed -i "s/^token = $TOKEN$/token = ghp_wrong_token/" "$CONFIG"
 kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null; SERVE_PID=
 start_serve
-admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":4,"title":"Another","user":"Codertocat"}' >/dev/null
-r=$(deliver github issues "$(issue 4)")
-wait_end 4; ok $? "job 4 ends"
-is "$(jstate 4)" failed "a refused token fails the job"
-run -c "$CONFIG" show 4 --json
+admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":70,"title":"Another","user":"Codertocat"}' >/dev/null
+r=$(deliver github issues "$(issue 70)")
+job=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
+wait_end "$job"; ok $? "job $job ends"
+is "$(jstate "$job")" failed "a refused token fails the job"
+run -c "$CONFIG" show "$job" --json
 has "$T/out" "401 Bad credentials"; ok $? "the reason is the forge's: 401 Bad credentials"
 
 done_testing
