@@ -77,6 +77,18 @@ publish_git_token(struct publish *p, char *err, size_t errlen)
 	return p->forge->token;
 }
 
+/* A copy without trailing blank lines and spaces; caller frees. */
+static char *
+trimmed(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ' ||
+	    s[n - 1] == '\r' || s[n - 1] == '\t'))
+		n--;
+	return xstrndup(s ? s : "", n);
+}
+
 static char *
 log_url(const struct publish *p)
 {
@@ -88,11 +100,12 @@ static char *
 status_text(const struct publish *p, enum publish_status what,
     const char *detail)
 {
-	char *url = log_url(p), *text, *fence = NULL;
+	char *url = log_url(p), *text, *fence = NULL, *d = trimmed(detail);
 	long long id = (long long)p->job->id;
 
-	if (detail && *detail)
-		fence = xasprintf("\n\n```\n%.*s\n```", MAX_TAIL, detail);
+	if (*d)
+		fence = xasprintf("\n\n```\n%.*s\n```", MAX_TAIL, d);
+	free(d);
 	switch (what) {
 	case PS_QUEUED:
 		text = xasprintf("⏳ handoff queued this (job %lld).", id);
@@ -199,13 +212,15 @@ publish_pr(struct publish *p, const char *summary, const char *diffstat,
 {
 	const struct forge_ops *ops = p->forge->ops;
 	const struct job *job = p->job;
-	char *url = log_url(p), *body, *title;
+	char *url = log_url(p), *body, *title, *sum = trimmed(summary);
+	char *stat = trimmed(diffstat);
 	int rc = -1;
 
-	body = xasprintf("Closes #%lld\n\n%s%s```\n%s```\n\n[handoff's log of"
-	    " job %lld](%s)\n", (long long)job->number,
-	    summary && *summary ? summary : "", summary && *summary ?
-	    "\n\n" : "", diffstat ? diffstat : "", (long long)job->id, url);
+	body = xasprintf("Closes #%lld\n\n%s%s```\n%s\n```\n\n[handoff's log"
+	    " of job %lld](%s)\n", (long long)job->number, sum,
+	    *sum ? "\n\n" : "", stat, (long long)job->id, url);
+	free(sum);
+	free(stat);
 	title = xstrdup(job->title && *job->title ? job->title : job->branch);
 	/* The branch's open pull request, if an earlier job (or attempt)
 	 * opened one; else a new one. */
