@@ -171,4 +171,42 @@ is "$(jstate "$job")" failed "a refused token fails the job"
 run -c "$CONFIG" show "$job" --json
 has "$T/out" "401 Bad credentials"; ok $? "the reason is the forge's: 401 Bad credentials"
 
+# 7. As a GitHub App: a JWT signed with the App's key is exchanged for an
+# installation token, which then does the rest (git included).
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/app.pem" 2>/dev/null
+openssl pkey -in "$T/app.pem" -pubout -out "$T/app.pub" 2>/dev/null
+python3 - "$E" "$T/app.pub" <<'PY'
+import json, sys, urllib.request
+pem = open(sys.argv[2]).read()
+req = urllib.request.Request(sys.argv[1] + "/_admin/apps", method="POST",
+    data=json.dumps({"app_id": "4242", "public_key_pem": pem,
+                     "installation_id": 42, "bot_login": "handoff-app[bot]"}).encode())
+urllib.request.urlopen(req).read()
+PY
+sed -i "/^token = ghp_wrong_token$/d" "$CONFIG"
+sed -i "s|^api_url = $E/github/api$|api_url = $E/github/api\napp_id = 4242\nprivate_key = file:$T/app.pem\ninstallation_id = 42|" "$CONFIG"
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null; SERVE_PID=
+start_serve
+admin POST permissions '{"forge":"github","repo":"Codertocat/Hello-World","user":"handoff-app[bot]","permission":"write"}' >/dev/null
+admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":80,"title":"Spelling error in the README file","user":"Codertocat"}' >/dev/null
+r=$(deliver github issues "$(issue 80)")
+job=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
+wait_end "$job"; ok $? "job $job (as an App) ends"
+is "$(jstate "$job")" done "job $job is done"
+is "$(jq_ 'len([p for p in s["pulls"] if p["head"].startswith("handoff/80-")])')" 1 \
+    "the App opened the pull request"
+n80='[i for i in s["issues"] if i["number"]==80][0]'
+is "$(jq_ "$n80['comments'][0]['user']")" "handoff-app[bot]" \
+    "the status comment is the App's"
+is "$(curl -s "$E/_admin/requests" | python3 -c "import json,sys; d=json.load(sys.stdin); d=d.get('requests', d) if isinstance(d, dict) else d; print(len([r for r in d if r['path'].endswith('/app/installations/42/access_tokens')]))")" 1 \
+    "one installation token, fetched once and reused"
+
+# 6. Every GitHub request handoff made is an operation of GitHub's own API
+# description (@octokit/openapi), with known fields and the required ones.
+curl -s "$E/_admin/requests" > "$T/requests.json"
+python3 "$SRCDIR/tests/openapi/check-requests" "$T/requests.json" \
+    > "$T/openapi.out" 2>&1
+ok $? "every request matches GitHub's OpenAPI description"
+sed 's/^/# /' "$T/openapi.out" | tail -n 5
+
 done_testing
