@@ -105,6 +105,16 @@ hooks_init(void)
 	cJSON_InitHooks(&hooks);
 }
 
+/* One tree fewer uses the arena; the last one frees all of it. */
+static void
+arena_release(void)
+{
+	if (arena_trees > 0 && --arena_trees == 0) {
+		arena_used = 0;
+		arena_spilled = 0;
+	}
+}
+
 void
 json_free(cJSON *root)
 {
@@ -113,10 +123,7 @@ json_free(cJSON *root)
 	/* A tree wholly in the arena goes with the arena: no walk needed. */
 	if (arena_trees == 0 || arena_spilled)
 		cJSON_Delete(root);
-	if (arena_trees > 0 && --arena_trees == 0) {
-		arena_used = 0;
-		arena_spilled = 0;
-	}
+	arena_release();
 }
 
 /*
@@ -149,7 +156,10 @@ json_parse(const char *buf, size_t len, int max_depth)
 	}
 	return root;
 fail:
-	json_free(root);
+	if (root != NULL)
+		json_free(root);
+	else
+		arena_release();
 	return NULL;
 }
 
