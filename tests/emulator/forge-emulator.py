@@ -980,7 +980,7 @@ class Handler(BaseHTTPRequestHandler):
                 v = "<redacted>"
             headers[k] = v
         with emu.lock:
-            entry = {"seq": len(emu.requests) + 1, "time": iso(), "method": self.command,
+            entry = {"seq": len(emu.requests) + 1, "time": iso(), "epoch": time.time(), "method": self.command,
                      "path": path, "query": rawq, "headers": headers, "body": None,
                      "status": None, "fault": None}
             emu.requests.append(entry)
