@@ -30,7 +30,7 @@ static const struct {
 	  "one job: steps, instructions, result" },
 	{ "run", "run --repo DIR (--task TEXT | --task-file F) [--branch NAME]",
 	  "run the agent on a local repository; the result is a branch in DIR" },
-	{ "runner", "runner --job JOB",
+	{ "runner", "runner --job JOB [--acknowledge]",
 	  "run one job's steps (serve starts these)" },
 	{ "logs", "logs JOB [--follow]", "a job's log; --follow until it ends" },
 	{ "cancel", "cancel JOB", "stop a running job or drop a queued one" },

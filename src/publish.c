@@ -23,6 +23,7 @@ struct publish {
 	struct forge_conn		*forge;
 	char			*comment_id;
 	struct forge_pr		 pr;
+	int			 position;	/* in line, for "queued" */
 };
 
 struct publish *
@@ -108,7 +109,13 @@ status_text(const struct publish *p, enum publish_status what,
 	free(d);
 	switch (what) {
 	case PS_QUEUED:
-		text = xasprintf("⏳ handoff queued this (job %lld).", id);
+		if (p->position > 0)
+			text = xasprintf("⏳ handoff queued this (job %lld);"
+			    " %d job%s ahead of it.", id, p->position,
+			    p->position == 1 ? " is" : "s are");
+		else
+			text = xasprintf("⏳ handoff queued this (job %lld).",
+			    id);
 		break;
 	case PS_RUNNING:
 		text = xasprintf("🏃 handoff is working on this (job %lld):"
@@ -139,8 +146,8 @@ status_text(const struct publish *p, enum publish_status what,
 }
 
 int
-publish_acknowledge(struct publish *p, bool *allowed, char *err,
-    size_t errlen)
+publish_acknowledge(struct publish *p, int position, bool *allowed,
+    char *err, size_t errlen)
 {
 	const struct forge_ops *ops = p->forge->ops;
 	const struct job *job = p->job;
@@ -148,6 +155,7 @@ publish_acknowledge(struct publish *p, bool *allowed, char *err,
 	int rc;
 
 	*allowed = false;
+	p->position = position;
 	if (job->requested_by == NULL)
 		return 0;
 	if (ops->can_write(p->forge, job->requested_by, job->requested_by_id,
@@ -169,6 +177,7 @@ publish_acknowledge(struct publish *p, bool *allowed, char *err,
 			free(text);
 			if (rc == -1)
 				return -1;
+			p->position = -1;	/* just written */
 		}
 		if (store_thread_set_comment(p->st, job->thread_id,
 		    p->comment_id) == -1) {
@@ -176,6 +185,9 @@ publish_acknowledge(struct publish *p, bool *allowed, char *err,
 			return -1;
 		}
 	}
+	/* The thread's comment from an earlier job now tells of this one. */
+	if (p->position != -1)
+		publish_status(p, PS_QUEUED, NULL);
 	return 0;
 }
 

@@ -33,9 +33,10 @@ const char *publish_git_user(struct publish *p);
 const char *publish_git_token(struct publish *p, char *err, size_t errlen);
 
 /* Check that the requester may write (*allowed), add 👀 to what asked,
- * and find or write the thread's status comment. */
-int publish_acknowledge(struct publish *p, bool *allowed, char *err,
-    size_t errlen);
+ * and find or write the thread's status comment, saying the job is queued
+ * (with its place in line when position > 0). */
+int publish_acknowledge(struct publish *p, int position, bool *allowed,
+    char *err, size_t errlen);
 /* Rewrite the status comment; best effort (a failure is logged). detail:
  * the reason, diffstat or log tail, may be NULL. */
 void publish_status(struct publish *p, enum publish_status what,

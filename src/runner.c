@@ -633,9 +633,13 @@ step_acknowledge(struct run *r)
 	char err[1024];
 	bool allowed;
 
+	if (store_acknowledged(r->st, r->job.id) == 1) {
+		logline(r, "acknowledge: done while the job was queued");
+		return 0;
+	}
 	if (begin(r, "acknowledge") == -1)
 		return -1;
-	if (publish_acknowledge(r->pub, &allowed, err, sizeof(err)) == -1)
+	if (publish_acknowledge(r->pub, 0, &allowed, err, sizeof(err)) == -1)
 		return fail(r, "acknowledge: %s", err);
 	if (!allowed) {
 		/* Quietly: nothing is written to the forge. */
@@ -646,7 +650,46 @@ step_acknowledge(struct run *r)
 		    r->job.repo);
 		return -1;
 	}
-	return finish_step(r, "acknowledge", NULL);
+	return finish_step(r, "acknowledge", "acknowledged");
+}
+
+/* `runner --job N --acknowledge`: for a queued job, before it has a run
+ * slot. A failure leaves it to the job's own runner. */
+static int
+acknowledge_queued(struct run *r)
+{
+	char err[1024], *why;
+	bool allowed;
+	int rc;
+
+	if ((r->pub = publish_open(r->cfg, r->st, &r->job, err,
+	    sizeof(err))) == NULL) {
+		store_ack_abandon(r->st, r->job.id);
+		return RUNNER_EXIT_ENDED;
+	}
+	rc = publish_acknowledge(r->pub, store_queue_position(r->st,
+	    r->job.id), &allowed, err, sizeof(err));
+	if (rc == -1) {
+		log_warn("job %lld: acknowledge: %s", (long long)r->job.id,
+		    err);
+		store_ack_abandon(r->st, r->job.id);
+		return RUNNER_EXIT_ENDED;
+	}
+	if (!allowed) {
+		why = xasprintf("%s may not write to %s; nothing was run",
+		    r->job.requested_by ? r->job.requested_by : "nobody",
+		    r->job.repo);
+		store_step_end(r->st, r->job.id, "acknowledge", "refused");
+		store_job_finish(r->st, r->job.id, "cancelled", NULL, why);
+		log_info("job %lld: %s", (long long)r->job.id, why);
+		free(why);
+		return RUNNER_EXIT_ENDED;
+	}
+	if (store_step_end(r->st, r->job.id, "acknowledge",
+	    "acknowledged") == -1)
+		return RUNNER_EXIT_FAILED;
+	log_info("job %lld: acknowledged while queued", (long long)r->job.id);
+	return RUNNER_EXIT_ENDED;
 }
 
 static int
@@ -890,9 +933,11 @@ runner_main(const struct config *cfg, int argc, char **argv)
 	char err[512];
 	int status, found;
 
-	if (argc != 2 || strcmp(argv[0], "--job") != 0 ||
-	    util_parse_int(argv[1], 1, INT64_MAX, &id) == -1) {
-		fprintf(stderr, "usage: handoff runner --job JOB\n");
+	if (argc < 2 || argc > 3 || strcmp(argv[0], "--job") != 0 ||
+	    util_parse_int(argv[1], 1, INT64_MAX, &id) == -1 ||
+	    (argc == 3 && strcmp(argv[2], "--acknowledge") != 0)) {
+		fprintf(stderr, "usage: handoff runner --job JOB"
+		    " [--acknowledge]\n");
 		return 2;
 	}
 	r.cfg = cfg;
@@ -906,6 +951,9 @@ runner_main(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "handoff: job %lld: %s\n", id, found == 0 ?
 		    "no such job" : store_error(r.st));
 		status = found == 0 ? 2 : RUNNER_EXIT_FAILED;
+	} else if (argc == 3) {
+		status = strcmp(r.job.state, "queued") == 0 ?
+		    acknowledge_queued(&r) : RUNNER_EXIT_ENDED;
 	} else if (strcmp(r.job.state, "running") != 0) {
 		fprintf(stderr, "handoff: job %lld is %s, not running\n", id,
 		    r.job.state);

@@ -17,16 +17,20 @@
 
 #include <event2/event.h>
 
+#include "forge.h"
 #include "log.h"
 #include "runner.h"
 #include "scheduler.h"
+#include "store.h"
 #include "util.h"
 
 #define TICK_SEC	1
+#define MAX_ACKS	4	/* acknowledging runners at once */
 
 struct child {
 	pid_t		 pid;
 	int64_t		 job;
+	bool		 is_ack;	/* runner --acknowledge */
 	struct child	*next;
 };
 
@@ -37,14 +41,17 @@ struct sched {
 	char			 exe[PATH_MAX];
 	struct event		*ev_tick, *ev_chld, *ev_kick;
 	struct child		*children;
-	int			 nchildren;
+	int			 nchildren;	/* job runners */
+	int			 nacks;		/* acknowledging runners */
+	unsigned		 forges;	/* those with credentials */
 	bool			 is_claiming, is_stopping, want_claim;
+	bool			 is_claiming_ack;
 };
 
 static void claim(struct sched *s);
 
 static void
-spawn(struct sched *s, int64_t job)
+spawn(struct sched *s, int64_t job, bool is_ack)
 {
 	char id[32];
 	struct child *c;
@@ -57,7 +64,7 @@ spawn(struct sched *s, int64_t job)
 	}
 	if (pid == 0) {
 		char *argv[] = { "handoff", "-c", s->cfg->path, "runner",
-		    "--job", id, NULL };
+		    "--job", id, is_ack ? "--acknowledge" : NULL, NULL };
 
 		setsid();
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -71,10 +78,15 @@ spawn(struct sched *s, int64_t job)
 	c = xcalloc(1, sizeof(*c));
 	c->pid = pid;
 	c->job = job;
+	c->is_ack = is_ack;
 	c->next = s->children;
 	s->children = c;
-	s->nchildren++;
-	log_info("scheduler: job %s: runner %ld started", id, (long)pid);
+	if (is_ack)
+		s->nacks++;
+	else
+		s->nchildren++;
+	log_info("scheduler: job %s: %s %ld started", id, is_ack ?
+	    "acknowledging runner" : "runner", (long)pid);
 }
 
 static void
@@ -86,16 +98,52 @@ claim_done_cb(struct writer_req *req, void *arg)
 	s->is_claiming = false;
 	if (req->rc == 0 && !s->is_stopping)
 		for (i = 0; i < req->nclaimed; i++)
-			spawn(s, req->claimed[i]);
+			spawn(s, req->claimed[i], false);
 	writer_req_free(req);
 	if (s->want_claim && !s->is_stopping)
 		claim(s);
 }
 
 static void
+claim_ack_done_cb(struct writer_req *req, void *arg)
+{
+	struct sched *s = arg;
+	size_t i;
+
+	s->is_claiming_ack = false;
+	if (req->rc == 0 && !s->is_stopping)
+		for (i = 0; i < req->nclaimed; i++)
+			spawn(s, req->claimed[i], true);
+	writer_req_free(req);
+}
+
+/* Queued jobs are acknowledged (permission, 👀, the status comment with
+ * their place in line) by short runners of their own, without waiting for
+ * a run slot. */
+static void
+claim_ack(struct sched *s)
+{
+	struct writer_req *req;
+
+	if (s->forges == 0 || s->is_claiming_ack || s->is_stopping ||
+	    s->nacks >= MAX_ACKS)
+		return;
+	req = xcalloc(1, sizeof(*req));
+	req->op = WRITER_CLAIM_ACK;
+	req->forges = s->forges;
+	req->claim_max = (size_t)(MAX_ACKS - s->nacks);
+	req->done_cb = claim_ack_done_cb;
+	req->arg = s;
+	s->is_claiming_ack = true;
+	writer_submit(s->writer, req);
+}
+
+static void
 claim(struct sched *s)
 {
 	struct writer_req *req;
+
+	claim_ack(s);
 
 	s->want_claim = false;
 	if (s->is_claiming) {
@@ -143,6 +191,21 @@ sched_chld_cb(evutil_socket_t fd, short what, void *arg)
 		if ((c = *pp) == NULL)
 			continue;
 		*pp = c->next;
+		if (c->is_ack) {
+			s->nacks--;
+			if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
+			    !s->is_stopping) {
+				/* Its job's runner acknowledges it instead. */
+				req = xcalloc(1, sizeof(*req));
+				req->op = WRITER_ACK_ABANDON;
+				req->job = c->job;
+				req->done_cb = lost_done_cb;
+				req->arg = s;
+				writer_submit(s->writer, req);
+			}
+			free(c);
+			continue;
+		}
 		s->nchildren--;
 		if (WIFEXITED(status) && WEXITSTATUS(status) ==
 		    RUNNER_EXIT_ENDED) {
@@ -193,6 +256,10 @@ sched_start(struct event_base *base, struct writer *w,
 	s->base = base;
 	s->writer = w;
 	s->cfg = cfg;
+	if (forge_configured(cfg, "github"))
+		s->forges |= STORE_GITHUB;
+	if (forge_configured(cfg, "gitlab"))
+		s->forges |= STORE_GITLAB;
 	/* The binary itself, even if the file is replaced meanwhile. */
 	if ((n = readlink("/proc/self/exe", s->exe, sizeof(s->exe) - 1)) <= 0) {
 		snprintf(err, errlen, "scheduler: find own binary: %s",

@@ -135,6 +135,21 @@ int store_job_runner(struct store *st, int64_t job, long pid);
  * or -1. */
 int store_claim(struct store *st, const struct config *cfg, int64_t *ids,
     size_t max);
+/* Acknowledging queued jobs before they have a run slot: pick up to max
+ * queued jobs of the forges in mask (STORE_GITHUB, STORE_GITLAB) never
+ * acknowledged, and record the acknowledge step as started (store_claim
+ * leaves a job alone while that step is open). Returns the count or -1. */
+#define STORE_GITHUB	0x1
+#define STORE_GITLAB	0x2
+int store_claim_ack(struct store *st, unsigned mask, int64_t *ids,
+    size_t max);
+/* An acknowledgement that will not come (its runner died): close the step
+ * as "not acknowledged", so the job's runner acknowledges it itself. */
+int store_ack_abandon(struct store *st, int64_t job);
+/* Whether job was acknowledged by an earlier runner: 1 yes, 0 no, -1 error. */
+int store_acknowledged(struct store *st, int64_t job);
+/* Queued and running jobs that arrived before job (its place in line). */
+int store_queue_position(struct store *st, int64_t job);
 /* A runner of job exited with a wait status that did not end the job: queue
  * it again to resume at its step, or fail it after max_attempts. Sets
  * *requeued. */

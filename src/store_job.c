@@ -437,9 +437,12 @@ store_claim(struct store *st, const struct config *cfg, int64_t *ids,
 		goto fail_step;
 	sqlite3_finalize(s);
 
-	/* Local jobs belong to their `handoff run`, not to the scheduler. */
+	/* Local jobs belong to their `handoff run`, not to the scheduler;
+	 * a job being acknowledged waits until that is over. */
 	if ((s = prepare(st, "SELECT j.id, j.thread_id, j.kind,"
-	    " t.forge || ' ' || t.repo FROM jobs j JOIN threads t"
+	    " t.forge || ' ' || t.repo, EXISTS (SELECT 1 FROM job_steps a"
+	    " WHERE a.job_id = j.id AND a.step = 'acknowledge'"
+	    " AND a.finished_at IS NULL) FROM jobs j JOIN threads t"
 	    " ON t.id = j.thread_id WHERE j.state = 'queued'"
 	    " AND t.forge <> 'local' ORDER BY j.id")) == NULL)
 		goto fail;
@@ -463,7 +466,8 @@ store_claim(struct store *st, const struct config *cfg, int64_t *ids,
 		blocked = xrealloc(blocked, (nblocked + 1) * sizeof(*blocked));
 		blocked[nblocked++] = thread;
 		if (is_blocked || n >= max || running >= cfg->max_parallel ||
-		    *repo_running >= cfg->max_per_repo)
+		    *repo_running >= cfg->max_per_repo ||
+		    sqlite3_column_int(s, 4) != 0)
 			continue;
 		if ((u = prepare(st, "UPDATE jobs SET state = 'running',"
 		    " started_at = coalesce(started_at, ?2), attempts ="
@@ -536,8 +540,109 @@ store_runner_lost(struct store *st, int64_t job, const char *why,
 }
 
 int
+store_claim_ack(struct store *st, unsigned mask, int64_t *ids, size_t max)
+{
+	sqlite3_stmt *s, *u;
+	int64_t now = util_now_ms();
+	size_t n = 0;
+	int rc;
+
+	if (exec(st, "BEGIN IMMEDIATE", "begin acknowledgements") == -1)
+		return -1;
+	if ((s = prepare(st, "SELECT j.id FROM jobs j JOIN threads t"
+	    " ON t.id = j.thread_id WHERE j.state = 'queued'"
+	    " AND j.kind NOT IN ('cancel', 'help')"
+	    " AND ((?1 & 1 AND t.forge = 'github') OR"
+	    " (?1 & 2 AND t.forge = 'gitlab'))"
+	    " AND NOT EXISTS (SELECT 1 FROM job_steps a WHERE a.job_id = j.id"
+	    " AND a.step = 'acknowledge') ORDER BY j.id LIMIT ?2")) == NULL)
+		goto fail;
+	sqlite3_bind_int(s, 1, (int)mask);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ids[n] = sqlite3_column_int64(s, 0);
+		if ((u = prepare(st, "INSERT INTO job_steps (job_id, step,"
+		    " started_at) VALUES (?1, 'acknowledge', ?2)")) != NULL) {
+			sqlite3_bind_int64(u, 1, ids[n]);
+			sqlite3_bind_int64(u, 2, now);
+		}
+		if (run(st, u, "start acknowledging") == -1) {
+			sqlite3_finalize(s);
+			goto fail;
+		}
+		n++;
+	}
+	sqlite3_finalize(s);
+	if (exec(st, "COMMIT", "commit acknowledgements") == -1)
+		goto fail;
+	return (int)n;
+fail:
+	sqlite3_exec(store_db(st), "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+store_ack_abandon(struct store *st, int64_t job)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE job_steps SET finished_at = ?2,"
+	    " detail = 'not acknowledged' WHERE job_id = ?1"
+	    " AND step = 'acknowledge' AND finished_at IS NULL");
+
+	if (s) {
+		sqlite3_bind_int64(s, 1, job);
+		sqlite3_bind_int64(s, 2, util_now_ms());
+	}
+	return run(st, s, "abandon acknowledgement");
+}
+
+int
+store_acknowledged(struct store *st, int64_t job)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT count(*) FROM job_steps"
+	    " WHERE job_id = ?1 AND step = 'acknowledge'"
+	    " AND detail = 'acknowledged'");
+	int rc, n = -1;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, job);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	else
+		store_fail(st, "read acknowledgement");
+	sqlite3_finalize(s);
+	return n < 0 ? -1 : n > 0;
+}
+
+int
+store_queue_position(struct store *st, int64_t job)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT count(*) FROM jobs WHERE"
+	    " state IN ('queued', 'running') AND id < ?1");
+	int n = 0;
+
+	if (s == NULL)
+		return 0;
+	sqlite3_bind_int64(s, 1, job);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+int
 store_requeue_running(struct store *st)
 {
+	sqlite3_stmt *ack;
+
+	/* Acknowledgements a crash interrupted: the runners do them. */
+	ack = prepare(st, "UPDATE job_steps SET finished_at = ?1, detail ="
+	    " 'not acknowledged' WHERE step = 'acknowledge' AND finished_at"
+	    " IS NULL");
+	if (ack)
+		sqlite3_bind_int64(ack, 1, util_now_ms());
+	if (run(st, ack, "close acknowledgements") == -1)
+		return -1;
 	sqlite3_stmt *s = prepare(st, "UPDATE jobs SET state = 'queued',"
 	    " runner_pid = NULL WHERE state = 'running' AND id IN (SELECT j.id"
 	    " FROM jobs j JOIN threads t ON t.id = j.thread_id"

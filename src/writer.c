@@ -115,6 +115,20 @@ run_batch(struct writer *w, struct writer_req *batch)
 			if (n < 0)
 				log_error("store: claim jobs: %s",
 				    store_error(w->st));
+		} else if (r->op == WRITER_CLAIM_ACK) {
+			int n = store_claim_ack(w->st, r->forges, r->claimed,
+			    r->claim_max < WRITER_MAX_CLAIM ? r->claim_max :
+			    WRITER_MAX_CLAIM);
+
+			r->rc = n < 0 ? -1 : 0;
+			r->nclaimed = n < 0 ? 0 : (size_t)n;
+			if (n < 0)
+				log_error("store: acknowledgements: %s",
+				    store_error(w->st));
+		} else if (r->op == WRITER_ACK_ABANDON) {
+			if ((r->rc = store_ack_abandon(w->st, r->job)) == -1)
+				log_error("store: job %lld: %s",
+				    (long long)r->job, store_error(w->st));
 		} else if (r->op == WRITER_LOST) {
 			/* A runner that died three times fails its job. */
 			if ((r->rc = store_runner_lost(w->st, r->job, r->why, 3,

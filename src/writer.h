@@ -19,7 +19,7 @@
 #include "store.h"
 
 enum writer_op { WRITER_RECORD, WRITER_HEARTBEAT, WRITER_STATS,
-    WRITER_CLAIM, WRITER_LOST };
+    WRITER_CLAIM, WRITER_LOST, WRITER_CLAIM_ACK, WRITER_ACK_ABANDON };
 
 #define WRITER_MAX_CLAIM	64
 
@@ -36,6 +36,7 @@ struct writer_req {
 	/* WRITER_CLAIM: how many jobs to claim at most; WRITER_LOST: the job
 	 * whose runner exited without ending it, and why */
 	size_t			 claim_max;
+	unsigned		 forges;	/* WRITER_CLAIM_ACK: STORE_GITHUB... */
 	int64_t			 job;
 	char			*why;
 	/* outputs: rc 0 on success, -1 when the store failed */

@@ -198,8 +198,46 @@ is "$(jq_ 'len([p for p in s["pulls"] if p["head"].startswith("handoff/80-")])')
 n80='[i for i in s["issues"] if i["number"]==80][0]'
 is "$(jq_ "$n80['comments'][0]['user']")" "handoff-app[bot]" \
     "the status comment is the App's"
-is "$(curl -s "$E/_admin/requests" | python3 -c "import json,sys; d=json.load(sys.stdin); d=d.get('requests', d) if isinstance(d, dict) else d; print(len([r for r in d if r['path'].endswith('/app/installations/42/access_tokens')]))")" 1 \
-    "one installation token, fetched once and reused"
+tokens=$(curl -s "$E/_admin/requests" | python3 -c "import json,sys; d=json.load(sys.stdin); d=d.get('requests', d) if isinstance(d, dict) else d; print(len([r for r in d if r['path'].endswith('/app/installations/42/access_tokens')]))")
+ok "$([ "$tokens" -ge 1 ] && [ "$tokens" -le 2 ]; echo $?)" \
+    "an installation token per runner process, reused for its requests ($tokens)"
+
+# 8. With every run slot taken, a new request is still acknowledged at
+# once: 👀 and a status comment with its place in line.
+printf '#!/bin/sh\nif grep -q "Hold on" "$HANDOFF_TASK"; then\n\ti=0\n\twhile [ ! -e %s ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\nfi\nexec sh %s\n' \
+    "$T/gate/release" "$SRCDIR/contrib/agents/demo.sh" > "$T/agent.sh"
+chmod +x "$T/agent.sh"
+mkdir -p "$T/gate"
+sed -i "s|^command = .*|command = $T/agent.sh|; s|^max_parallel = .*|max_parallel = 1|" "$CONFIG"
+sed -i "s|^\[sandbox\]|[sandbox]\nextra_ro = $T/gate, $SRCDIR/contrib/agents|" "$CONFIG"
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null; SERVE_PID=
+start_serve
+for n in 90 91; do
+	admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":'$n',"title":"Hold on","user":"Codertocat"}' >/dev/null
+	sed -i 's/"title": "Spelling error in the README file"/"title": "Hold on"/' "$(issue $n)"
+done
+r=$(deliver github issues "$T/issue-90.json")
+j90=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
+for _ in $(seq 300); do [ "$(jstate "$j90")" = running ] && break; sleep 0.1; done
+is "$(jstate "$j90")" running "job $j90 takes the only run slot"
+r=$(deliver github issues "$T/issue-91.json")
+j91=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
+n91='[i for i in s["issues"] if i["number"]==91][0]'
+for _ in $(seq 100); do
+	[ "$(jq_ "len($n91['comments'])")" = 1 ] && break
+	sleep 0.1
+done
+is "$(jstate "$j91")" queued "job $j91 waits for the slot"
+is "$(jq_ "[r['content'] for r in $n91['reactions']]")" "['eyes']" \
+    "yet it has its 👀 already"
+like "$(jq_ "$n91['comments'][0]['body']")" "1 job is ahead of it" \
+    "and a status comment with its place in line"
+touch "$T/gate/release"
+wait_end "$j90"
+wait_end "$j91"
+is "$(jstate "$j90") $(jstate "$j91")" "done done" "both end done"
+is "$(jq_ "len($n91['comments'])")" 1 "still one status comment for issue 91"
+like "$(jq_ "$n91['comments'][0]['body']")" "Done (job $j91)" "it says done"
 
 # 6. Every GitHub request handoff made is an operation of GitHub's own API
 # description (@octokit/openapi), with known fields and the required ones.

@@ -266,7 +266,7 @@ main(void)
 		}
 		ok(store_job_load(cs, a3, &cjob) == 1 &&
 		    strcmp(cjob.state, "failed") == 0 && cjob.attempts == 3,
-		    "the cjob failed after 3 attempts");
+		    "the job failed after 3 attempts");
 		store_job_clear(&cjob);
 
 		record(cs, "c-5", comment(2, "/agent revise once more", false,
@@ -279,7 +279,7 @@ main(void)
 		ok(store_claim(cs, cfg, ids, 8) == 0,
 		    "a cancel request runs nothing");
 		ok(store_cancel_requested(cs, b2) == 1,
-		    "it asks the thread's running cjob to stop");
+		    "it asks the thread's running job to stop");
 		ok(store_job_load(cs, res.job, &cjob) == 1 &&
 		    strcmp(cjob.state, "done") == 0, "and is itself done");
 		store_job_clear(&cjob);
@@ -288,16 +288,38 @@ main(void)
 		ok(retry > 0 && store_job_load(cs, retry, &cjob) == 1 &&
 		    strcmp(cjob.kind, "retry") == 0 && cjob.retry_of == a3 &&
 		    strcmp(cjob.state, "queued") == 0,
-		    "retry queues a new cjob that repeats the failed one");
+		    "retry queues a new job that repeats the failed one");
 		store_job_clear(&cjob);
-		ok(store_job_retry(cs, a1) == 0, "a done cjob is not retried");
-		ok(store_job_retry(cs, 9999) == -2, "an absent cjob");
-		ok(store_job_cancel(cs, retry) == 1, "cancel a queued cjob");
-		ok(store_job_cancel(cs, retry) == 0, "cancel an ended cjob");
-		ok(store_job_cancel(cs, b2) == 2, "cancel a running cjob");
-		ok(store_job_cancel(cs, 9999) == -2, "cancel an absent cjob");
+		ok(store_job_retry(cs, a1) == 0, "a done job is not retried");
+		ok(store_job_retry(cs, 9999) == -2, "an absent job");
+		ok(store_job_cancel(cs, retry) == 1, "cancel a queued job");
+		ok(store_job_cancel(cs, retry) == 0, "cancel an ended job");
+		ok(store_job_cancel(cs, b2) == 2, "cancel a running job");
+		ok(store_job_cancel(cs, 9999) == -2, "cancel an absent job");
+		/* Acknowledging a queued job before its run slot. */
+		record(cs, "c-7", labeled(3), &res);
+		ok(store_claim_ack(cs, STORE_GITLAB, ids, 8) == 0,
+		    "acknowledge: only the forges asked for");
+		ok(store_claim_ack(cs, STORE_GITHUB, ids, 8) == 1 &&
+		    ids[0] == res.job, "acknowledge: the new queued job");
+		ok(store_claim_ack(cs, STORE_GITHUB, ids, 8) == 0,
+		    "acknowledge: never twice");
+		n = store_claim(cs, cfg, ids, 8);
+		ok(n == 0 || ids[0] != res.job,
+		    "claim: not while it is being acknowledged");
+		ok(store_acknowledged(cs, res.job) == 0, "not acknowledged yet");
+		ok(store_ack_abandon(cs, res.job) == 0, "abandon");
+		ok(store_acknowledged(cs, res.job) == 0,
+		    "an abandoned acknowledgement does not count");
+		store_step_begin(cs, res.job, "acknowledge");
+		store_step_end(cs, res.job, "acknowledge", "acknowledged");
+		ok(store_acknowledged(cs, res.job) == 1, "acknowledged");
+		ok(store_queue_position(cs, res.job) >= 1,
+		    "place in line: the running job is ahead");
+		store_job_finish(cs, res.job, "done", "ok", NULL);
+
 		ok(store_requeue_running(cs) == 1,
-		    "at start, a running cjob goes back to the queue");
+		    "at start, a running job goes back to the queue");
 		ok(store_job_load(cs, b2, &cjob) == 1 &&
 		    strcmp(cjob.state, "queued") == 0, "queued");
 		store_job_clear(&cjob);
