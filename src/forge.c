@@ -151,3 +151,47 @@ forge_call(struct forge_conn *f, const char *method, const char *path,
 	free(url);
 	return rc;
 }
+
+void
+forge_comments_free(struct forge_comment *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(list[i].id);
+		free(list[i].author);
+		free(list[i].body);
+	}
+	free(list);
+}
+
+int
+forge_comment_find(struct forge_conn *f, int64_t issue, const char *marker,
+    char **id, char *err, size_t errlen)
+{
+	struct forge_comment *list = NULL;
+	size_t n = 0, i;
+
+	*id = NULL;
+	if (f->ops->comments(f, issue, &list, &n, err, errlen) == -1)
+		return -1;
+	for (i = 0; i < n && *id == NULL; i++)
+		if (list[i].body && strstr(list[i].body, marker))
+			*id = xstrdup(list[i].id);
+	forge_comments_free(list, n);
+	return 0;
+}
+
+void
+forge_comment_add(struct forge_comment **list, size_t *n, int64_t id,
+    const char *author, const char *body, bool is_bot)
+{
+	struct forge_comment *c;
+
+	*list = xrealloc(*list, (*n + 1) * sizeof(**list));
+	c = &(*list)[(*n)++];
+	c->id = xasprintf("%lld", (long long)id);
+	c->author = xstrndup(author ? author : "", 256);
+	c->body = xstrndup(body ? body : "", 65536);
+	c->is_bot = is_bot;
+}

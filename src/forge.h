@@ -33,6 +33,12 @@ struct forge_pr {
 	char	*url;		/* web page; caller frees */
 };
 
+/* A comment (GitHub) or note (GitLab) on an issue. */
+struct forge_comment {
+	char	*id, *author, *body;
+	bool	 is_bot;	/* a bot's, or handoff's own */
+};
+
 /* Every operation returns 0, or -1 with the reason in err (what was
  * asked, of which URL, and the forge's own message). Strings returned
  * through pointers are the caller's to free. */
@@ -48,9 +54,10 @@ struct forge_ops {
 	/* 👀 on the issue (comment_id 0) or on one of its comments. */
 	int	(*react)(struct forge_conn *f, int64_t issue, int64_t comment_id,
 		    char *err, size_t errlen);
-	/* The id of the issue's comment whose body holds marker, or NULL. */
-	int	(*comment_find)(struct forge_conn *f, int64_t issue,
-		    const char *marker, char **id, char *err, size_t errlen);
+	/* The issue's comments, oldest first (bounded: 2,000). */
+	int	(*comments)(struct forge_conn *f, int64_t issue,
+		    struct forge_comment **list, size_t *n, char *err,
+		    size_t errlen);
 	int	(*comment_create)(struct forge_conn *f, int64_t issue,
 		    const char *body, char **id, char *err, size_t errlen);
 	int	(*comment_edit)(struct forge_conn *f, int64_t issue, const char *id,
@@ -78,5 +85,9 @@ void forge_close(struct forge_conn *f);
 /* Whether the config holds credentials for forge. */
 bool forge_configured(const struct config *cfg, const char *forge);
 void forge_pr_clear(struct forge_pr *pr);
+void forge_comments_free(struct forge_comment *list, size_t n);
+/* The id of the issue's comment whose body holds marker, or *id NULL. */
+int forge_comment_find(struct forge_conn *f, int64_t issue,
+    const char *marker, char **id, char *err, size_t errlen);
 
 #endif

@@ -20,4 +20,8 @@ int forge_call(struct forge_conn *f, const char *method, const char *path,
     const char *const *extra, const cJSON *body, long *status, cJSON **out,
     char *err, size_t errlen);
 
+/* Append a comment to a list (bounded copies). */
+void forge_comment_add(struct forge_comment **list, size_t *n, int64_t id,
+    const char *author, const char *body, bool is_bot);
+
 #endif

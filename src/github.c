@@ -181,17 +181,19 @@ gh_react(struct forge_conn *f, int64_t issue, int64_t comment_id, char *err,
 }
 
 static int
-gh_comment_find(struct forge_conn *f, int64_t issue, const char *marker,
-    char **id, char *err, size_t errlen)
+gh_comments(struct forge_conn *f, int64_t issue, struct forge_comment **list,
+    size_t *n, char *err, size_t errlen)
 {
-	const cJSON *c;
+	const cJSON *c, *user;
+	const char *login, *type, *bot = f->cfg->github_bot_login;
 	cJSON *arr = NULL;
 	char *path;
 	long status;
-	int page, rc = 0, n;
+	int page, rc = 0, count;
 
-	*id = NULL;
-	for (page = 1; page <= MAX_COMMENT_PAGES && *id == NULL; page++) {
+	*list = NULL;
+	*n = 0;
+	for (page = 1; page <= MAX_COMMENT_PAGES; page++) {
 		path = xasprintf("/repos/%s/issues/%lld/comments?per_page=100"
 		    "&page=%d", f->repo, (long long)issue, page);
 		rc = call(f, "GET", path, NULL, &status, &arr, err, errlen);
@@ -202,18 +204,24 @@ gh_comment_find(struct forge_conn *f, int64_t issue, const char *marker,
 			json_free(arr);
 			break;
 		}
-		n = cJSON_GetArraySize(arr);
+		count = cJSON_GetArraySize(arr);
 		cJSON_ArrayForEach(c, arr) {
-			if (str(c, "body") && strstr(str(c, "body"), marker)) {
-				*id = xasprintf("%lld", (long long)num(c,
-				    "id"));
-				break;
-			}
+			user = cJSON_GetObjectItemCaseSensitive(c, "user");
+			login = str(user, "login");
+			type = str(user, "type");
+			forge_comment_add(list, n, num(c, "id"), login,
+			    str(c, "body"), (type && strcmp(type, "Bot") == 0) ||
+			    (login && bot && strcmp(login, bot) == 0));
 		}
 		json_free(arr);
 		arr = NULL;
-		if (n < 100)
+		if (count < 100)
 			break;
+	}
+	if (rc == -1) {
+		forge_comments_free(*list, *n);
+		*list = NULL;
+		*n = 0;
 	}
 	return rc;
 }
@@ -355,7 +363,7 @@ const struct forge_ops github_ops = {
 	.authenticate = gh_authenticate,
 	.can_write = gh_can_write,
 	.react = gh_react,
-	.comment_find = gh_comment_find,
+	.comments = gh_comments,
 	.comment_create = gh_comment_create,
 	.comment_edit = gh_comment_edit,
 	.pr_find = gh_pr_find,

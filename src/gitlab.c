@@ -113,19 +113,21 @@ gl_react(struct forge_conn *f, int64_t issue, int64_t note_id, char *err,
 }
 
 static int
-gl_comment_find(struct forge_conn *f, int64_t issue, const char *marker,
-    char **id, char *err, size_t errlen)
+gl_comments(struct forge_conn *f, int64_t issue, struct forge_comment **list,
+    size_t *n, char *err, size_t errlen)
 {
-	const cJSON *c;
+	const cJSON *c, *author, *sys;
+	const char *name, *bot = f->cfg->gitlab_bot_username;
 	cJSON *arr = NULL;
 	char *rest;
 	long status;
-	int page, rc = 0, n;
+	int page, rc = 0, count;
 
-	*id = NULL;
-	for (page = 1; page <= MAX_NOTE_PAGES && *id == NULL; page++) {
-		rest = xasprintf("/issues/%lld/notes?per_page=100&page=%d",
-		    (long long)issue, page);
+	*list = NULL;
+	*n = 0;
+	for (page = 1; page <= MAX_NOTE_PAGES; page++) {
+		rest = xasprintf("/issues/%lld/notes?sort=asc&order_by=created_at"
+		    "&per_page=100&page=%d", (long long)issue, page);
 		rc = call(f, "GET", rest, NULL, &status, &arr, err, errlen);
 		free(rest);
 		if (rc == 0 && status != 200)
@@ -134,18 +136,28 @@ gl_comment_find(struct forge_conn *f, int64_t issue, const char *marker,
 			json_free(arr);
 			break;
 		}
-		n = cJSON_GetArraySize(arr);
+		count = cJSON_GetArraySize(arr);
 		cJSON_ArrayForEach(c, arr) {
-			if (str(c, "body") && strstr(str(c, "body"), marker)) {
-				*id = xasprintf("%lld", (long long)num(c,
-				    "id"));
-				break;
-			}
+			/* System notes ("added label ...") are not comments. */
+			sys = cJSON_GetObjectItemCaseSensitive(c, "system");
+			if (cJSON_IsTrue(sys))
+				continue;
+			author = cJSON_GetObjectItemCaseSensitive(c, "author");
+			name = str(author, "username");
+			forge_comment_add(list, n, num(c, "id"), name,
+			    str(c, "body"), cJSON_IsTrue(
+			    cJSON_GetObjectItemCaseSensitive(author, "bot")) ||
+			    (name && bot && strcmp(name, bot) == 0));
 		}
 		json_free(arr);
 		arr = NULL;
-		if (n < 100)
+		if (count < 100)
 			break;
+	}
+	if (rc == -1) {
+		forge_comments_free(*list, *n);
+		*list = NULL;
+		*n = 0;
 	}
 	return rc;
 }
@@ -278,7 +290,7 @@ const struct forge_ops gitlab_ops = {
 	.authenticate = gl_authenticate,
 	.can_write = gl_can_write,
 	.react = gl_react,
-	.comment_find = gl_comment_find,
+	.comments = gl_comments,
 	.comment_create = gl_comment_create,
 	.comment_edit = gl_comment_edit,
 	.pr_find = gl_pr_find,

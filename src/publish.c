@@ -167,7 +167,7 @@ publish_acknowledge(struct publish *p, int position, bool *allowed,
 	    sizeof(werr)) == -1)
 		log_warn("job %lld: reaction: %s", (long long)job->id, werr);
 	if (p->comment_id == NULL) {
-		if (ops->comment_find(p->forge, job->number, MARKER,
+		if (forge_comment_find(p->forge, job->number, MARKER,
 		    &p->comment_id, err, errlen) == -1)
 			return -1;
 		if (p->comment_id == NULL) {
@@ -264,4 +264,30 @@ const char *
 publish_pr_url(const struct publish *p)
 {
 	return p ? p->pr.url : NULL;
+}
+
+cJSON *
+publish_comments(struct publish *p)
+{
+	struct forge_comment *list = NULL;
+	cJSON *arr = cJSON_CreateArray(), *o;
+	char err[512];
+	size_t n = 0, i;
+
+	if (p->forge->ops->comments(p->forge, p->job->number, &list, &n, err,
+	    sizeof(err)) == -1) {
+		log_warn("job %lld: comments: %s", (long long)p->job->id, err);
+		return arr;
+	}
+	/* People's words only: not bots', not handoff's status comment. */
+	for (i = 0; i < n; i++) {
+		if (list[i].is_bot || strstr(list[i].body, MARKER))
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "author", list[i].author);
+		cJSON_AddStringToObject(o, "body", list[i].body);
+		cJSON_AddItemToArray(arr, o);
+	}
+	forge_comments_free(list, n);
+	return arr;
 }

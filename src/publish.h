@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "config.h"
 #include "store.h"
 #include "workspace.h"
@@ -47,6 +49,9 @@ int publish_push(struct publish *p, struct ws *ws, char *err, size_t errlen);
  * summary and diffstat in its body; record it in the store. */
 int publish_pr(struct publish *p, const char *summary, const char *diffstat,
     char *err, size_t errlen);
+/* The issue's comments by people, oldest first, as a JSON array of
+ * {author, body} (empty when they cannot be had; the caller deletes). */
+cJSON *publish_comments(struct publish *p);
 /* The pull request's address once known, else NULL. */
 const char *publish_pr_url(const struct publish *p);
 

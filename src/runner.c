@@ -292,13 +292,16 @@ step_workspace(struct run *r)
 static int
 step_task(struct run *r)
 {
+	cJSON *comments;
 	char err[512], *dir, *summary;
 	int rc;
 
 	if (begin(r, "task") == -1)
 		return -1;
 	dir = path(r, "handoff");
-	rc = task_write(dir, &r->job, r->kind, err, sizeof(err));
+	comments = r->pub ? publish_comments(r->pub) : NULL;
+	rc = task_write(dir, &r->job, r->kind, comments, err, sizeof(err));
+	cJSON_Delete(comments);
 	free(dir);
 	if (rc == -1)
 		return fail(r, "%s", err);

@@ -57,7 +57,7 @@ put(const char *dir, const char *name, const char *text, char *err,
 
 int
 task_write(const char *dir, const struct job *job, const char *kind,
-    char *err, size_t errlen)
+    const cJSON *comments, char *err, size_t errlen)
 {
 	cJSON *ctx = cJSON_CreateObject(), *reviews, *stored = NULL;
 	const cJSON *c;
@@ -77,7 +77,8 @@ task_write(const char *dir, const struct job *job, const char *kind,
 	else
 		cJSON_AddNullToObject(ctx, "instruction");
 	cJSON_AddStringToObject(ctx, "branch", job->branch);
-	cJSON_AddArrayToObject(ctx, "comments");
+	cJSON_AddItemToObject(ctx, "comments", comments ?
+	    cJSON_Duplicate(comments, 1) : cJSON_CreateArray());
 	reviews = cJSON_AddArrayToObject(ctx, "review_comments");
 
 	append(&md, "# %s\n\n", job->title && *job->title ? job->title :
@@ -106,6 +107,13 @@ task_write(const char *dir, const struct job *job, const char *kind,
 	else if (job->body && *job->body)
 		append(&md, "## The issue\n\n%s\n\n", job->body);
 
+	if (cJSON_GetArraySize(comments) > 0) {
+		append(&md, "## Comments on the issue\n\n");
+		cJSON_ArrayForEach(c, comments)
+			append(&md, "**%s** wrote:\n\n%s\n\n",
+			    str(c, "author") ? str(c, "author") : "someone",
+			    str(c, "body") ? str(c, "body") : "");
+	}
 	if (job->context)
 		stored = cJSON_Parse(job->context);
 	cJSON_ArrayForEach(c, stored) {

@@ -8,11 +8,14 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "store.h"
 
 /* Write task.md and context.json for job into dir, with kind as the job's
- * kind (a retry says what it repeats). Returns 0 or -1 with err. */
+ * kind (a retry says what it repeats) and the issue's comments (a JSON
+ * array of {author, body}, or NULL). Returns 0 or -1 with err. */
 int task_write(const char *dir, const struct job *job, const char *kind,
-    char *err, size_t errlen);
+    const cJSON *comments, char *err, size_t errlen);
 
 #endif

@@ -41,9 +41,17 @@ for n in 1 2 3; do
 	admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":'$n',"title":"Spelling error in the README file","user":"Codertocat"}' >/dev/null
 done
 
+# The agent: prints its task, waits while the issue says "Hold on" and
+# the gate is closed, then fixes the spelling (contrib/agents/demo.sh).
+mkdir -p "$T/gate"
+printf '#!/bin/sh\ncat "$HANDOFF_TASK"\nif grep -q "Hold on" "$HANDOFF_TASK"; then\n\ti=0\n\twhile [ ! -e %s ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\nfi\nexec sh %s\n' \
+    "$T/gate/release" "$SRCDIR/contrib/agents/demo.sh" > "$T/agent.sh"
+chmod +x "$T/agent.sh"
+admin POST comments '{"forge":"github","repo":"Codertocat/Hello-World","number":1,"body":"Please keep the heading as it is.","user":"Codertocat"}' >/dev/null
 MAX_PARALLEL=2 write_config "[github]" "api_url = $E/github/api" \
     "token = $TOKEN" "[web]" "public_url = http://handoff.example" \
-    "[agent]" "command = $SRCDIR/contrib/agents/demo.sh" "[sandbox]" \
+    "[agent]" "command = $T/agent.sh" "[sandbox]" \
+    "extra_ro = $T/gate, $SRCDIR/contrib/agents" \
     "memory = 512M" "pids = 200" "disk = 256M"
 # [github] twice: the second section adds to the first.
 start_serve
@@ -89,16 +97,20 @@ git -C "$T/check" show origin/handoff/1-spelling-error-in-the-readme-file:README
     > "$T/readme" 2>/dev/null
 has "$T/readme" "Remember to commit often."; ok $? "the pushed branch has the fix"
 issue1='[i for i in s["issues"] if i["number"]==1][0]'
-is "$(jq_ "len($issue1[\"comments\"])")" 1 "one status comment on the issue"
-like "$(jq_ "$issue1[\"comments\"][0][\"body\"]")" "Done (job 1)" \
-    "it says done"
-like "$(jq_ "$issue1[\"comments\"][0][\"body\"]")" "$E/github/Codertocat/Hello-World/pull/" \
+mine1="[c for c in $issue1['comments'] if c['user']=='handoff-bot']"
+is "$(jq_ "len($mine1)")" 1 "one status comment on the issue"
+like "$(jq_ "$mine1[0]['body']")" "Done (job 1)" "it says done"
+like "$(jq_ "$mine1[0]['body']")" "$E/github/Codertocat/Hello-World/pull/" \
     "with the pull request's link"
 is "$(jq_ "[r['content'] for r in $issue1['reactions']]")" "['eyes']" \
     "👀 on the issue"
 run -c "$CONFIG" show 1 --json
 has "$T/out" '"pr_url":	"'"$E"'/github/Codertocat/Hello-World/pull/'
 ok $? "the store knows the pull request"
+run -c "$CONFIG" logs 1
+has "$T/out" "**Codertocat** wrote:" && has "$T/out" "Please keep the heading as it is."
+ok $? "the task carries the issue's comments, fetched from the forge"
+! has "$T/out" "handoff:status"; ok $? "but not handoff's own status comment"
 
 # 2. A labeler without write access: nothing is run, nothing is written.
 r=$(deliver github issues "$(issue 2 outsider)")
@@ -204,12 +216,7 @@ ok "$([ "$tokens" -ge 1 ] && [ "$tokens" -le 2 ]; echo $?)" \
 
 # 8. With every run slot taken, a new request is still acknowledged at
 # once: 👀 and a status comment with its place in line.
-printf '#!/bin/sh\nif grep -q "Hold on" "$HANDOFF_TASK"; then\n\ti=0\n\twhile [ ! -e %s ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\nfi\nexec sh %s\n' \
-    "$T/gate/release" "$SRCDIR/contrib/agents/demo.sh" > "$T/agent.sh"
-chmod +x "$T/agent.sh"
-mkdir -p "$T/gate"
-sed -i "s|^command = .*|command = $T/agent.sh|; s|^max_parallel = .*|max_parallel = 1|" "$CONFIG"
-sed -i "s|^\[sandbox\]|[sandbox]\nextra_ro = $T/gate, $SRCDIR/contrib/agents|" "$CONFIG"
+sed -i "s|^max_parallel = .*|max_parallel = 1|" "$CONFIG"
 kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null; SERVE_PID=
 start_serve
 for n in 90 91; do
