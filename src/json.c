@@ -61,9 +61,11 @@ depth_ok(const char *buf, size_t len, int max_depth)
 /*
  * cJSON allocates every node and every string on its own: a forge payload is
  * several hundred mallocs and frees, which made allocation the largest cost
- * of intake. While a tree from json_parse is live, cJSON allocates from a
- * per-thread bump arena instead; frees of arena memory are no-ops, and the
- * arena is reused once the last such tree is freed with json_free.
+ * of intake. On a thread that asked for it (serve's loop, through
+ * json_use_arena), while a tree from json_parse is live, cJSON allocates
+ * from a per-thread bump arena instead; frees of arena memory are no-ops,
+ * and the arena is reused once the last such tree is freed with json_free.
+ * Elsewhere (runners, tools) cJSON uses plain malloc and free.
  */
 #define ARENA_BYTES	(1024 * 1024)
 
@@ -71,6 +73,7 @@ static _Thread_local char *arena;
 static _Thread_local size_t arena_used;
 static _Thread_local int arena_trees;
 static _Thread_local int arena_spilled;	/* a tree outgrew it: use free */
+static _Thread_local bool arena_on;
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 
 static void *
@@ -103,6 +106,15 @@ hooks_init(void)
 	cJSON_Hooks hooks = { arena_malloc, arena_free };
 
 	cJSON_InitHooks(&hooks);
+}
+
+void
+json_use_arena(void)
+{
+	pthread_once(&hooks_once, hooks_init);
+	if (arena == NULL)
+		arena = xmalloc(ARENA_BYTES);
+	arena_on = true;
 }
 
 /* One tree fewer uses the arena; the last one frees all of it. */
@@ -143,10 +155,8 @@ json_parse(const char *buf, size_t len, int max_depth)
 		return NULL;
 	if (depth_ok(buf, len, max_depth) == -1)
 		return NULL;
-	pthread_once(&hooks_once, hooks_init);
-	if (arena == NULL)
-		arena = xmalloc(ARENA_BYTES);
-	arena_trees++;
+	if (arena_on)
+		arena_trees++;
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 	if (root == NULL || end == NULL)
 		goto fail;

@@ -18,9 +18,13 @@
  * same thread, or NULL. */
 cJSON *json_parse(const char *buf, size_t len, int max_depth);
 /* Free a tree from json_parse (never cJSON_Delete: its memory may be the
- * parsing thread's arena). Any cJSON value this thread creates while such a
- * tree is live is arena memory too, and must not outlive it. */
+ * parsing thread's arena). On an arena thread, any cJSON value the thread
+ * creates while such a tree is live is arena memory too, and must not
+ * outlive it. NULL is fine. */
 void json_free(cJSON *root);
+/* Parse into a per-thread arena from now on, on this thread (serve's loop,
+ * where allocation was the largest cost of intake). */
+void json_use_arena(void);
 /* The node at a dotted path ("issue.user.login"), or NULL. */
 const cJSON *json_at(const cJSON *root, const char *path);
 /* A copy of the string at path cut to maxlen bytes, or NULL if absent, null or

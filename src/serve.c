@@ -19,8 +19,9 @@
 #include <event2/listener.h>
 
 #include "intake.h"
+#include "json.h"
 #include "log.h"
-#include "sandbox.h"
+#include "cgroup.h"
 #include "scheduler.h"
 #include "serve.h"
 #include "store.h"
@@ -433,6 +434,7 @@ serve_main(struct config *cfg)
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = cfg;
 	signal(SIGPIPE, SIG_IGN);
+	json_use_arena();	/* deliveries are parsed on this thread */
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx(1, "serve: cannot create the event loop");
 	if ((st = store_open(cfg->data_dir, err, sizeof(err))) == NULL) {
@@ -441,8 +443,8 @@ serve_main(struct config *cfg)
 	}
 	/* After a crash: sandboxes left behind are killed, and jobs that
 	 * were running go back to the queue to resume at their step. */
-	prefix = sandbox_group_prefix(cfg->data_dir);
-	if ((n = sandbox_reap_orphans(prefix)) > 0)
+	prefix = cgroup_prefix(cfg->data_dir);
+	if ((n = cgroup_reap(prefix)) > 0)
 		log_warn("serve: killed %d sandboxes left by an earlier run", n);
 	free(prefix);
 	if ((n = store_requeue_running(st)) > 0)

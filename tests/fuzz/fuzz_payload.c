@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "json.h"
 #include "github_event.h"
 #include "gitlab_event.h"
 #include "rules.h"
@@ -45,6 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256];
 	size_t i;
 
+	json_use_arena();	/* parse as serve does */
 	if (size < 1)
 		return 0;
 	if (cfg == NULL && (cfg = config_defaults()) == NULL)
