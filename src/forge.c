@@ -12,6 +12,7 @@
 #include "forge.h"
 #include "forge_impl.h"
 #include "http.h"
+#include "json.h"
 #include "util.h"
 
 #define USER_AGENT	"handoff/" HANDOFF_VERSION
@@ -75,14 +76,8 @@ forge_close(struct forge_conn *f)
 	http_free(f->http);
 	free(f->repo);
 	free(f->api);
-	if (f->token) {
-		explicit_bzero(f->token, strlen(f->token));
-		free(f->token);
-	}
-	if (f->auth_header) {
-		explicit_bzero(f->auth_header, strlen(f->auth_header));
-		free(f->auth_header);
-	}
+	util_free_secret(f->token);
+	util_free_secret(f->auth_header);
 	free(f);
 }
 
@@ -97,14 +92,8 @@ void
 forge_set_token(struct forge_conn *f, const char *token,
     const char *header_prefix)
 {
-	if (f->token) {
-		explicit_bzero(f->token, strlen(f->token));
-		free(f->token);
-	}
-	if (f->auth_header) {
-		explicit_bzero(f->auth_header, strlen(f->auth_header));
-		free(f->auth_header);
-	}
+	util_free_secret(f->token);
+	util_free_secret(f->auth_header);
 	f->token = xstrdup(token);
 	f->auth_header = xasprintf("%s%s", header_prefix, token);
 }
@@ -180,6 +169,72 @@ forge_comment_find(struct forge_conn *f, int64_t issue, const char *marker,
 			*id = xstrdup(list[i].id);
 	forge_comments_free(list, n);
 	return 0;
+}
+
+int
+forge_send(struct forge_conn *f, forge_call_fn call, const char *method,
+    const char *path, cJSON *body, long want, long *status, cJSON **out,
+    char *err, size_t errlen)
+{
+	cJSON *answer = NULL;
+	long got = 0;
+	int rc;
+
+	rc = call(f, method, path, body, &got, &answer, err, errlen);
+	cJSON_Delete(body);
+	if (rc == 0 && (want ? got != want : got < 200 || got > 299)) {
+		if (got < 400)	/* forge_call explained the others */
+			snprintf(err, errlen, "%s %s: unexpected answer %ld",
+			    method, path, got);
+		rc = -1;
+	}
+	if (status)
+		*status = got;
+	if (out && rc == 0)
+		*out = answer;
+	else
+		json_free(answer);
+	return rc;
+}
+
+int
+forge_comments_from(struct forge_conn *f, forge_call_fn call,
+    const char *path, int max_pages, forge_comment_fn item,
+    struct forge_comment **list, size_t *n, char *err, size_t errlen)
+{
+	const cJSON *c;
+	cJSON *arr = NULL;
+	char *url;
+	long status;
+	int page, count, rc = 0;
+
+	*list = NULL;
+	*n = 0;
+	for (page = 1; page <= max_pages && rc == 0; page++) {
+		url = xasprintf("%sper_page=100&page=%d", path, page);
+		rc = call(f, "GET", url, NULL, &status, &arr, err, errlen);
+		free(url);
+		if (rc == 0 && (status != 200 || !cJSON_IsArray(arr))) {
+			if (status == 200)
+				snprintf(err, errlen, "GET %s: not a list", path);
+			rc = -1;
+		}
+		if (rc == 0) {
+			count = cJSON_GetArraySize(arr);
+			cJSON_ArrayForEach(c, arr)
+				item(f, c, list, n);
+			if (count < 100)
+				page = max_pages;
+		}
+		json_free(arr);
+		arr = NULL;
+	}
+	if (rc == -1) {
+		forge_comments_free(*list, *n);
+		*list = NULL;
+		*n = 0;
+	}
+	return rc;
 }
 
 void

@@ -20,6 +20,31 @@ int forge_call(struct forge_conn *f, const char *method, const char *path,
     const char *const *extra, const cJSON *body, long *status, cJSON **out,
     char *err, size_t errlen);
 
+/* A forge's request function (its headers, its path prefix). */
+typedef int (*forge_call_fn)(struct forge_conn *f, const char *method,
+    const char *path, const cJSON *body, long *status, cJSON **out,
+    char *err, size_t errlen);
+
+/* method path with body (NULL for none; deleted here) through call.
+ * Returns 0 when the answer's status is want (any 2xx when want is 0),
+ * with the parsed answer in *out if out is not NULL (free with json_free);
+ * else -1 with err. *status, if not NULL, gets the status (0: none). */
+int forge_send(struct forge_conn *f, forge_call_fn call, const char *method,
+    const char *path, cJSON *body, long want, long *status, cJSON **out,
+    char *err, size_t errlen);
+
+/* Turns one element of a forge's comment list into a forge_comment with
+ * forge_comment_add, or skips it. */
+typedef void (*forge_comment_fn)(struct forge_conn *f, const cJSON *item,
+    struct forge_comment **list, size_t *n);
+
+/* The comments on the pages of path (ending in '?' or '&'; per_page=100
+ * and page=1, 2, ... are added) through call, until a short page or
+ * max_pages. On failure *list is NULL and err says why. */
+int forge_comments_from(struct forge_conn *f, forge_call_fn call,
+    const char *path, int max_pages, forge_comment_fn item,
+    struct forge_comment **list, size_t *n, char *err, size_t errlen);
+
 /* Append a comment to a list (bounded copies). */
 void forge_comment_add(struct forge_comment **list, size_t *n, int64_t id,
     const char *author, const char *body, bool is_bot);

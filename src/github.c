@@ -117,10 +117,8 @@ gh_authenticate(struct forge_conn *f, char *err, size_t errlen)
 	rc = 0;
 out:
 	http_response_clear(&resp);
-	explicit_bzero(auth, strlen(auth));
-	free(auth);
-	explicit_bzero(jwt, strlen(jwt));
-	free(jwt);
+	util_free_secret(auth);
+	util_free_secret(jwt);
 	free(url);
 	return rc;
 }
@@ -158,9 +156,8 @@ static int
 gh_react(struct forge_conn *f, int64_t issue, int64_t comment_id, char *err,
     size_t errlen)
 {
-	cJSON *body = cJSON_CreateObject(), *o = NULL;
+	cJSON *body = cJSON_CreateObject();
 	char *path;
-	long status;
 	int rc;
 
 	cJSON_AddStringToObject(body, "content", "eyes");
@@ -171,58 +168,35 @@ gh_react(struct forge_conn *f, int64_t issue, int64_t comment_id, char *err,
 		path = xasprintf("/repos/%s/issues/%lld/reactions", f->repo,
 		    (long long)issue);
 	/* 201 new, 200 when it was there already. */
-	rc = call(f, "POST", path, body, &status, &o, err, errlen);
-	if (rc == 0 && status != 200 && status != 201)
-		rc = -1;
-	json_free(o);
-	cJSON_Delete(body);
+	rc = forge_send(f, call, "POST", path, body, 0, NULL, NULL, err,
+	    errlen);
 	free(path);
 	return rc;
+}
+
+static void
+gh_comment_item(struct forge_conn *f, const cJSON *c,
+    struct forge_comment **list, size_t *n)
+{
+	const cJSON *user = cJSON_GetObjectItemCaseSensitive(c, "user");
+	const char *login = str(user, "login"), *type = str(user, "type");
+	const char *bot = f->cfg->github_bot_login;
+
+	forge_comment_add(list, n, num(c, "id"), login, str(c, "body"),
+	    (type && strcmp(type, "Bot") == 0) ||
+	    (login && bot && strcmp(login, bot) == 0));
 }
 
 static int
 gh_comments(struct forge_conn *f, int64_t issue, struct forge_comment **list,
     size_t *n, char *err, size_t errlen)
 {
-	const cJSON *c, *user;
-	const char *login, *type, *bot = f->cfg->github_bot_login;
-	cJSON *arr = NULL;
-	char *path;
-	long status;
-	int page, rc = 0, count;
+	char *path = xasprintf("/repos/%s/issues/%lld/comments?", f->repo,
+	    (long long)issue);
+	int rc = forge_comments_from(f, call, path, MAX_COMMENT_PAGES,
+	    gh_comment_item, list, n, err, errlen);
 
-	*list = NULL;
-	*n = 0;
-	for (page = 1; page <= MAX_COMMENT_PAGES; page++) {
-		path = xasprintf("/repos/%s/issues/%lld/comments?per_page=100"
-		    "&page=%d", f->repo, (long long)issue, page);
-		rc = call(f, "GET", path, NULL, &status, &arr, err, errlen);
-		free(path);
-		if (rc == 0 && status != 200)
-			rc = -1;
-		if (rc == -1 || !cJSON_IsArray(arr)) {
-			json_free(arr);
-			break;
-		}
-		count = cJSON_GetArraySize(arr);
-		cJSON_ArrayForEach(c, arr) {
-			user = cJSON_GetObjectItemCaseSensitive(c, "user");
-			login = str(user, "login");
-			type = str(user, "type");
-			forge_comment_add(list, n, num(c, "id"), login,
-			    str(c, "body"), (type && strcmp(type, "Bot") == 0) ||
-			    (login && bot && strcmp(login, bot) == 0));
-		}
-		json_free(arr);
-		arr = NULL;
-		if (count < 100)
-			break;
-	}
-	if (rc == -1) {
-		forge_comments_free(*list, *n);
-		*list = NULL;
-		*n = 0;
-	}
+	free(path);
 	return rc;
 }
 
@@ -231,21 +205,21 @@ gh_comment_create(struct forge_conn *f, int64_t issue, const char *text,
     char **id, char *err, size_t errlen)
 {
 	cJSON *body = cJSON_CreateObject(), *o = NULL;
-	char *path;
-	long status;
+	char *path = xasprintf("/repos/%s/issues/%lld/comments", f->repo,
+	    (long long)issue);
 	int rc;
 
 	*id = NULL;
 	cJSON_AddStringToObject(body, "body", text);
-	path = xasprintf("/repos/%s/issues/%lld/comments", f->repo,
-	    (long long)issue);
-	rc = call(f, "POST", path, body, &status, &o, err, errlen);
-	if (rc == 0 && (status != 201 || num(o, "id") == 0))
+	rc = forge_send(f, call, "POST", path, body, 201, NULL, &o, err,
+	    errlen);
+	if (rc == 0 && num(o, "id") == 0) {
+		snprintf(err, errlen, "POST %s: no comment id", path);
 		rc = -1;
+	}
 	if (rc == 0)
 		*id = xasprintf("%lld", (long long)num(o, "id"));
 	json_free(o);
-	cJSON_Delete(body);
 	free(path);
 	return rc;
 }
@@ -254,19 +228,14 @@ static int
 gh_comment_edit(struct forge_conn *f, int64_t issue, const char *id,
     const char *text, char *err, size_t errlen)
 {
-	cJSON *body = cJSON_CreateObject(), *o = NULL;
-	char *path;
-	long status;
+	cJSON *body = cJSON_CreateObject();
+	char *path = xasprintf("/repos/%s/issues/comments/%s", f->repo, id);
 	int rc;
 
 	(void)issue;
 	cJSON_AddStringToObject(body, "body", text);
-	path = xasprintf("/repos/%s/issues/comments/%s", f->repo, id);
-	rc = call(f, "PATCH", path, body, &status, &o, err, errlen);
-	if (rc == 0 && status != 200)
-		rc = -1;
-	json_free(o);
-	cJSON_Delete(body);
+	rc = forge_send(f, call, "PATCH", path, body, 200, NULL, NULL, err,
+	    errlen);
 	free(path);
 	return rc;
 }
@@ -318,20 +287,19 @@ gh_pr_open(struct forge_conn *f, const char *branch, const char *base,
 	cJSON_AddStringToObject(body, "base", base);
 	cJSON_AddStringToObject(body, "body", text);
 	cJSON_AddBoolToObject(body, "draft", draft);
-	rc = call(f, "POST", path, body, &status, &o, err, errlen);
-	if (rc == 0 && status == 201) {
+	rc = forge_send(f, call, "POST", path, body, 201, &status, &o, err,
+	    errlen);
+	if (rc == 0) {
 		pr->number = num(o, "number");
 		pr->url = str(o, "html_url") ? xstrdup(str(o, "html_url")) :
 		    NULL;
-	} else if (rc == 0 && status == 422 && strstr(err, "already exists")) {
+	} else if (status == 422 && strstr(err, "already exists")) {
 		/* Opened by an earlier attempt whose answer was lost. */
 		rc = gh_pr_find(f, branch, pr, err, errlen);
 		if (rc == 0 && pr->number == 0)
 			rc = -1;
-	} else if (rc == 0)
-		rc = -1;
+	}
 	json_free(o);
-	cJSON_Delete(body);
 	free(path);
 	return rc;
 }
@@ -340,20 +308,16 @@ static int
 gh_pr_update(struct forge_conn *f, int64_t number, const char *title,
     const char *text, char *err, size_t errlen)
 {
-	cJSON *body = cJSON_CreateObject(), *o = NULL;
+	cJSON *body = cJSON_CreateObject();
 	char *path = xasprintf("/repos/%s/pulls/%lld", f->repo,
 	    (long long)number);
-	long status;
 	int rc;
 
 	if (title)
 		cJSON_AddStringToObject(body, "title", title);
 	cJSON_AddStringToObject(body, "body", text);
-	rc = call(f, "PATCH", path, body, &status, &o, err, errlen);
-	if (rc == 0 && status != 200)
-		rc = -1;
-	json_free(o);
-	cJSON_Delete(body);
+	rc = forge_send(f, call, "PATCH", path, body, 200, NULL, NULL, err,
+	    errlen);
 	free(path);
 	return rc;
 }

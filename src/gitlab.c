@@ -112,53 +112,32 @@ gl_react(struct forge_conn *f, int64_t issue, int64_t note_id, char *err,
 	return rc;
 }
 
+static void
+gl_comment_item(struct forge_conn *f, const cJSON *c,
+    struct forge_comment **list, size_t *n)
+{
+	const cJSON *author = cJSON_GetObjectItemCaseSensitive(c, "author");
+	const char *name = str(author, "username");
+	const char *bot = f->cfg->gitlab_bot_username;
+
+	/* System notes ("added label ...") are not comments. */
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "system")))
+		return;
+	forge_comment_add(list, n, num(c, "id"), name, str(c, "body"),
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(author, "bot")) ||
+	    (name && bot && strcmp(name, bot) == 0));
+}
+
 static int
 gl_comments(struct forge_conn *f, int64_t issue, struct forge_comment **list,
     size_t *n, char *err, size_t errlen)
 {
-	const cJSON *c, *author, *sys;
-	const char *name, *bot = f->cfg->gitlab_bot_username;
-	cJSON *arr = NULL;
-	char *rest;
-	long status;
-	int page, rc = 0, count;
+	char *rest = xasprintf("/issues/%lld/notes?sort=asc&order_by=created_at&",
+	    (long long)issue);
+	int rc = forge_comments_from(f, call, rest, MAX_NOTE_PAGES,
+	    gl_comment_item, list, n, err, errlen);
 
-	*list = NULL;
-	*n = 0;
-	for (page = 1; page <= MAX_NOTE_PAGES; page++) {
-		rest = xasprintf("/issues/%lld/notes?sort=asc&order_by=created_at"
-		    "&per_page=100&page=%d", (long long)issue, page);
-		rc = call(f, "GET", rest, NULL, &status, &arr, err, errlen);
-		free(rest);
-		if (rc == 0 && status != 200)
-			rc = -1;
-		if (rc == -1 || !cJSON_IsArray(arr)) {
-			json_free(arr);
-			break;
-		}
-		count = cJSON_GetArraySize(arr);
-		cJSON_ArrayForEach(c, arr) {
-			/* System notes ("added label ...") are not comments. */
-			sys = cJSON_GetObjectItemCaseSensitive(c, "system");
-			if (cJSON_IsTrue(sys))
-				continue;
-			author = cJSON_GetObjectItemCaseSensitive(c, "author");
-			name = str(author, "username");
-			forge_comment_add(list, n, num(c, "id"), name,
-			    str(c, "body"), cJSON_IsTrue(
-			    cJSON_GetObjectItemCaseSensitive(author, "bot")) ||
-			    (name && bot && strcmp(name, bot) == 0));
-		}
-		json_free(arr);
-		arr = NULL;
-		if (count < 100)
-			break;
-	}
-	if (rc == -1) {
-		forge_comments_free(*list, *n);
-		*list = NULL;
-		*n = 0;
-	}
+	free(rest);
 	return rc;
 }
 
@@ -168,18 +147,19 @@ gl_comment_create(struct forge_conn *f, int64_t issue, const char *text,
 {
 	cJSON *body = cJSON_CreateObject(), *o = NULL;
 	char *rest = xasprintf("/issues/%lld/notes", (long long)issue);
-	long status;
 	int rc;
 
 	*id = NULL;
 	cJSON_AddStringToObject(body, "body", text);
-	rc = call(f, "POST", rest, body, &status, &o, err, errlen);
-	if (rc == 0 && (status != 201 || num(o, "id") == 0))
+	rc = forge_send(f, call, "POST", rest, body, 201, NULL, &o, err,
+	    errlen);
+	if (rc == 0 && num(o, "id") == 0) {
+		snprintf(err, errlen, "POST %s: no note id", rest);
 		rc = -1;
+	}
 	if (rc == 0)
 		*id = xasprintf("%lld", (long long)num(o, "id"));
 	json_free(o);
-	cJSON_Delete(body);
 	free(rest);
 	return rc;
 }
@@ -188,17 +168,13 @@ static int
 gl_comment_edit(struct forge_conn *f, int64_t issue, const char *id,
     const char *text, char *err, size_t errlen)
 {
-	cJSON *body = cJSON_CreateObject(), *o = NULL;
+	cJSON *body = cJSON_CreateObject();
 	char *rest = xasprintf("/issues/%lld/notes/%s", (long long)issue, id);
-	long status;
 	int rc;
 
 	cJSON_AddStringToObject(body, "body", text);
-	rc = call(f, "PUT", rest, body, &status, &o, err, errlen);
-	if (rc == 0 && status != 200)
-		rc = -1;
-	json_free(o);
-	cJSON_Delete(body);
+	rc = forge_send(f, call, "PUT", rest, body, 200, NULL, NULL, err,
+	    errlen);
 	free(rest);
 	return rc;
 }
@@ -246,20 +222,19 @@ gl_pr_open(struct forge_conn *f, const char *branch, const char *base,
 	cJSON_AddStringToObject(body, "target_branch", base);
 	cJSON_AddStringToObject(body, "title", full);
 	cJSON_AddStringToObject(body, "description", text);
-	rc = call(f, "POST", "/merge_requests", body, &status, &o, err, errlen);
-	if (rc == 0 && status == 201) {
+	rc = forge_send(f, call, "POST", "/merge_requests", body, 201, &status,
+	    &o, err, errlen);
+	if (rc == 0) {
 		pr->number = num(o, "iid");
 		pr->url = str(o, "web_url") ? xstrdup(str(o, "web_url")) :
 		    NULL;
-	} else if (rc == 0 && status == 409) {
+	} else if (status == 409) {
 		/* Opened by an earlier attempt whose answer was lost. */
 		rc = gl_pr_find(f, branch, pr, err, errlen);
 		if (rc == 0 && pr->number == 0)
 			rc = -1;
-	} else if (rc == 0)
-		rc = -1;
+	}
 	json_free(o);
-	cJSON_Delete(body);
 	free(full);
 	return rc;
 }
@@ -268,19 +243,15 @@ static int
 gl_pr_update(struct forge_conn *f, int64_t number, const char *title,
     const char *text, char *err, size_t errlen)
 {
-	cJSON *body = cJSON_CreateObject(), *o = NULL;
+	cJSON *body = cJSON_CreateObject();
 	char *rest = xasprintf("/merge_requests/%lld", (long long)number);
-	long status;
 	int rc;
 
 	cJSON_AddStringToObject(body, "description", text);
 	if (title)
 		cJSON_AddStringToObject(body, "title", title);
-	rc = call(f, "PUT", rest, body, &status, &o, err, errlen);
-	if (rc == 0 && status != 200)
-		rc = -1;
-	json_free(o);
-	cJSON_Delete(body);
+	rc = forge_send(f, call, "PUT", rest, body, 200, NULL, NULL, err,
+	    errlen);
 	free(rest);
 	return rc;
 }
