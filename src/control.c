@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "report.h"
 #include "store.h"
 #include "util.h"
 
@@ -30,16 +31,6 @@ job_arg(int argc, char **argv, int want, const char *usage, long long *id)
 	return 0;
 }
 
-static struct store *
-open_store(const struct config *cfg)
-{
-	char err[512];
-	struct store *st = store_open(cfg->data_dir, err, sizeof(err));
-
-	if (st == NULL)
-		fprintf(stderr, "handoff: %s\n", err);
-	return st;
-}
 
 static bool
 is_over(const char *state)
@@ -76,7 +67,7 @@ control_logs(const struct config *cfg, int argc, char **argv)
 	if (job_arg(argc, argv, follow ? 2 : 1, "logs JOB [--follow]",
 	    &id) == -1)
 		return 2;
-	if ((st = open_store(cfg)) == NULL)
+	if ((st = report_open_store(cfg)) == NULL)
 		return 1;
 	path = xasprintf("%s/jobs/%lld/log", cfg->data_dir, id);
 	for (;;) {
@@ -120,7 +111,7 @@ control_cancel(const struct config *cfg, int argc, char **argv)
 
 	if (job_arg(argc, argv, 1, "cancel JOB", &id) == -1)
 		return 2;
-	if ((st = open_store(cfg)) == NULL)
+	if ((st = report_open_store(cfg)) == NULL)
 		return 1;
 	rc = store_job_cancel(st, id);
 	if (rc == -2)
@@ -171,7 +162,7 @@ control_retry(const struct config *cfg, int argc, char **argv)
 
 	if (job_arg(argc, argv, 1, "retry JOB", &id) == -1)
 		return 2;
-	if ((st = open_store(cfg)) == NULL)
+	if ((st = report_open_store(cfg)) == NULL)
 		return 1;
 	new_id = store_job_retry(st, id);
 	if (new_id == -2)

@@ -38,8 +38,8 @@ print_json(const cJSON *v)
 	free(text);
 }
 
-static struct store *
-open_store(const struct config *cfg)
+struct store *
+report_open_store(const struct config *cfg)
 {
 	char err[512];
 	struct store *st = store_open(cfg->data_dir, err, sizeof(err));
@@ -73,7 +73,7 @@ report_jobs(const struct config *cfg, int argc, char **argv)
 			return 2;
 		}
 	}
-	if ((st = open_store(cfg)) == NULL)
+	if ((st = report_open_store(cfg)) == NULL)
 		return 1;
 	if ((arr = store_jobs_json(st, state, (int)limit)) == NULL) {
 		fprintf(stderr, "handoff: %s\n", store_error(st));
@@ -171,7 +171,7 @@ report_show(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "usage: handoff show JOB [--json]\n");
 		return 2;
 	}
-	if ((st = open_store(cfg)) == NULL)
+	if ((st = report_open_store(cfg)) == NULL)
 		return 1;
 	j = store_job_json(st, id, &found);
 	if (j == NULL) {

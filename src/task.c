@@ -41,20 +41,6 @@ str(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static int
-put(const char *dir, const char *name, const char *text, char *err,
-    size_t errlen)
-{
-	char *path = xasprintf("%s/%s", dir, name);
-	int rc = util_write_file(path, text, strlen(text), 0644);
-
-	if (rc == -1)
-		snprintf(err, errlen, "task: write %s: %s", path,
-		    strerror(errno));
-	free(path);
-	return rc;
-}
-
 int
 task_write(const char *dir, const struct job *job, const char *kind,
     const cJSON *comments, char *err, size_t errlen)
@@ -143,9 +129,9 @@ task_write(const char *dir, const struct job *job, const char *kind,
 	    " description of the change to %s.\n", "$HANDOFF_SUMMARY");
 
 	json = cJSON_Print(ctx);
-	rc = put(dir, "task.md", md, err, errlen);
+	rc = util_put_text(dir, "task.md", md, err, errlen);
 	if (rc == 0)
-		rc = put(dir, "context.json", json, err, errlen);
+		rc = util_put_text(dir, "context.json", json, err, errlen);
 	free(json);
 	free(md);
 	cJSON_Delete(ctx);

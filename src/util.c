@@ -481,3 +481,25 @@ util_write_file(const char *path, const void *data, size_t len, unsigned mode)
 	}
 	return close(fd);
 }
+
+void
+util_free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+int
+util_put_text(const char *dir, const char *name, const char *text,
+    char *err, size_t errlen)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	int rc = util_write_file(path, text, strlen(text), 0644);
+
+	if (rc == -1)
+		snprintf(err, errlen, "write %s: %s", path, strerror(errno));
+	free(path);
+	return rc;
+}

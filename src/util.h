@@ -17,6 +17,13 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+/* Write text to dir/name (0644, never through a symlink). Returns 0, or -1
+ * with "write PATH: reason" in err. */
+int util_put_text(const char *dir, const char *name, const char *text,
+    char *err, size_t errlen);
+/* Zero and free a string that held a secret (a token, a header with one).
+ * NULL is fine. */
+void util_free_secret(char *s);
 /* Copy of at most n bytes of s, always NUL-terminated; caller frees. */
 char *xstrndup(const char *s, size_t n);
 /* printf into a new string; caller frees. */

@@ -73,7 +73,7 @@ mirror_name(const char *url)
 	return name;
 }
 
-struct push_state {
+struct cred_state {
 	const char	*user, *token;
 	int		 tries;
 	char		*rejected;	/* the remote's reason */
@@ -111,7 +111,7 @@ static int
 fetch(struct ws *ws, const char *user, const char *token, char *err,
     size_t errlen)
 {
-	struct push_state ps = { user, token, 0, NULL };
+	struct cred_state ps = { user, token, 0, NULL };
 	int attempt;
 	static char *refspecs[] = { "+refs/heads/*:refs/heads/*",
 	    "+HEAD:refs/handoff/remote-HEAD" };
@@ -468,19 +468,6 @@ out:
 }
 
 static int
-put(const char *dir, const char *name, const char *text, char *err,
-    size_t errlen)
-{
-	char *path = xasprintf("%s/%s", dir, name);
-	int rc = util_write_file(path, text, strlen(text), 0644);
-
-	if (rc == -1)
-		snprintf(err, errlen, "write %s: %s", path, strerror(errno));
-	free(path);
-	return rc;
-}
-
-static int
 make_gitdir(const char *git, const char *head_ref, const char *commit,
     const char *alternates, char *err, size_t errlen)
 {
@@ -501,11 +488,11 @@ make_gitdir(const char *git, const char *head_ref, const char *commit,
 		return -1;
 	text = xasprintf("%s\n", commit);
 	if (head_ref == NULL)
-		rc = put(git, "HEAD", text, err, errlen);
+		rc = util_put_text(git, "HEAD", text, err, errlen);
 	else {
 		char *head = xasprintf("ref: %s\n", head_ref);
 
-		rc = put(git, "HEAD", head, err, errlen);
+		rc = util_put_text(git, "HEAD", head, err, errlen);
 		free(head);
 		/* The branch may have slashes: make its directories. */
 		path = xasprintf("%s/%s", git, head_ref);
@@ -518,14 +505,14 @@ make_gitdir(const char *git, const char *head_ref, const char *commit,
 		}
 		free(path);
 		if (rc == 0)
-			rc = put(git, head_ref, text, err, errlen);
+			rc = util_put_text(git, head_ref, text, err, errlen);
 	}
 	free(text);
 	if (rc == 0)
-		rc = put(git, "objects/info/alternates", alternates, err,
+		rc = util_put_text(git, "objects/info/alternates", alternates, err,
 		    errlen);
 	if (rc == 0)
-		rc = put(git, "config", "[core]\n"
+		rc = util_put_text(git, "config", "[core]\n"
 		    "\trepositoryformatversion = 0\n"
 		    "\tfilemode = true\n"
 		    "\tbare = false\n"
@@ -958,7 +945,7 @@ static int
 credentials_cb(git_credential **out, const char *url, const char *username,
     unsigned int allowed, void *payload)
 {
-	struct push_state *ps = payload;
+	struct cred_state *ps = payload;
 
 	(void)url;
 	(void)username;
@@ -972,7 +959,7 @@ credentials_cb(git_credential **out, const char *url, const char *username,
 static int
 update_cb(const char *ref, const char *status, void *payload)
 {
-	struct push_state *ps = payload;
+	struct cred_state *ps = payload;
 
 	(void)ref;
 	if (status != NULL && ps->rejected == NULL)
@@ -987,7 +974,7 @@ ws_push(struct ws *ws, const char *url, const char *branch,
 	git_remote_create_options create;
 	git_push_options opts;
 	git_remote *remote = NULL;
-	struct push_state ps = { user, token, 0, NULL };
+	struct cred_state ps = { user, token, 0, NULL };
 	char *spec = xasprintf("refs/heads/%s:refs/heads/%s", branch, branch);
 	char *specs[1] = { spec };
 	git_strarray refspecs = { specs, 1 };
