@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "publish.h"
+#include "cgroup.h"
 #include "runner.h"
 #include "sandbox.h"
 #include "store.h"
@@ -386,7 +387,7 @@ base_sandbox(struct run *r, struct sandbox *sb)
 	sb->handoff_dir = path(r, "handoff");
 	sb->etc_dir = path(r, "etc");
 	sb->objects = ws_objects_dir(r->ws);
-	prefix = sandbox_group_prefix(r->cfg->data_dir);
+	prefix = cgroup_prefix(r->cfg->data_dir);
 	sb->name = xasprintf("%s%lld", prefix, (long long)r->job.id);
 	free(prefix);
 	sb->timeout_ms = r->cfg->agent_timeout_ms;

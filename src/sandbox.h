@@ -53,14 +53,6 @@ struct sandbox_result {
 int sandbox_run(const struct sandbox *sb, struct sandbox_result *res,
     char *err, size_t errlen);
 
-/* The prefix of the cgroup names of the handoff using data_dir
- * ("job-1a2b3c4d-"), so that two handoffs on one machine never touch each
- * other's sandboxes. Caller frees. */
-char *sandbox_group_prefix(const char *data_dir);
-/* Remove cgroups whose names start with prefix, left by sandboxes of a
- * crashed handoff, killing what is still in them. Returns how many. */
-int sandbox_reap_orphans(const char *prefix);
-
 /* "30m", "4G": a duration or size in the largest exact unit. */
 void sandbox_fmt_duration(int64_t ms, char *buf, size_t len);
 void sandbox_fmt_size(uint64_t bytes, char *buf, size_t len);
