@@ -197,3 +197,43 @@ sample_with() {
 	sed "s|$2|$3|" "$1" > "$out"
 	echo "$out"
 }
+
+# job_state JOB: the job's state; wait_job_end JOB: until it is done, failed
+# or cancelled (a minute at most; status 1 if not).
+job_state() {
+	"$HANDOFF" -c "$CONFIG" show "$1" --json 2>/dev/null |
+	    sed -n 's/^	"state":	"\(.*\)",$/\1/p'
+}
+wait_job_end() {
+	for _ in $(seq 600); do
+		case $(job_state "$1") in done|failed|cancelled) return 0 ;; esac
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_emulator SEED: the forge emulator (tests/emulator) on a free port,
+# stopped on exit; E is its URL. admin METHOD PATH [JSON] talks to its
+# /_admin; emu_repo REPO EXPR prints the Python expression EXPR evaluated
+# on the emulator's state of repository REPO (as s).
+start_emulator() {
+	python3 "$SRCDIR/tests/emulator/forge-emulator.py" --port 0 \
+	    --state-dir "$T/forge" --seed "$1" >"$T/emu.out" 2>"$T/emu.log" &
+	EMU_PID=$!
+	EXTRA_CLEANUP="${EXTRA_CLEANUP:+$EXTRA_CLEANUP; }kill $EMU_PID 2>/dev/null"
+	for _ in $(seq 100); do
+		grep -q listening "$T/emu.out" && break
+		sleep 0.1
+	done
+	E=$(sed -n 's/^listening on //p' "$T/emu.out")
+	[ -n "$E" ] || { echo "Bail out! the emulator did not start"
+	    sed 's/^/# /' "$T/emu.log"; exit 1; }
+}
+admin() {
+	curl -s -X "$1" "$E/_admin/$2" ${3:+-d "$3"}
+}
+emu_repo() {
+	curl -s "$E/_admin/state" | python3 -c "import json, sys
+s = [r for r in json.load(sys.stdin)['repos'] if r['path'] == sys.argv[1]][0]
+print($2)" "$1"
+}

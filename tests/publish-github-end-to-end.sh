@@ -14,18 +14,8 @@ for t in bwrap git python3; do
 done
 
 TOKEN="ghp_e2e_$$_6b0e7c31d2"
-python3 "$SRCDIR/tests/emulator/forge-emulator.py" --port 0 \
-    --state-dir "$T/forge" --seed 7 >"$T/emu.out" 2>"$T/emu.log" &
-EMU_PID=$!
-EXTRA_CLEANUP='kill $EMU_PID 2>/dev/null; [ -n "${KEEP_EMU_LOG:-}" ] && cp "$T/emu.log" /tmp/emu.log'
-for _ in $(seq 100); do grep -q listening "$T/emu.out" && break; sleep 0.1; done
-E=$(sed -n 's/^listening on //p' "$T/emu.out")
-[ -n "$E" ] || { echo "Bail out! the emulator did not start"; cat "$T/emu.log"; exit 1; }
-admin() { curl -s -X "$1" "$E/_admin/$2" ${3:+-d "$3"}; }
-state() { curl -s "$E/_admin/state"; }
-jq_() {	# jq_ PYTHON-EXPRESSION-ON-s: evaluate on our repository's state
-	state | python3 -c "import json,sys; s=[r for r in json.load(sys.stdin)['repos'] if r['path']=='Codertocat/Hello-World'][0]; print($1)"
-}
+start_emulator 7
+jq_() { emu_repo Codertocat/Hello-World "$1"; }
 
 # The repository the issues are about, on the emulated GitHub.
 git init -q "$T/src"
@@ -64,23 +54,12 @@ issue() {	# issue NUMBER [SENDER]: the labeled delivery for our emulated repo
 	    "$SAMPLES/github/derived/issues.labeled.agent.json" > "$T/issue-$1.json"
 	echo "$T/issue-$1.json"
 }
-jstate() {
-	"$HANDOFF" -c "$CONFIG" show "$1" --json 2>/dev/null |
-	    sed -n 's/^	"state":	"\(.*\)",$/\1/p'
-}
-wait_end() {
-	for _ in $(seq 600); do
-		case $(jstate "$1") in done|failed|cancelled) return 0 ;; esac
-		sleep 0.1
-	done
-	return 1
-}
 
 # 1. The main job.
 r=$(deliver github issues "$(issue 1)")
 like "$r" '"job":1' "the labeled issue is queued"
-wait_end 1; ok $? "job 1 ends"
-is "$(jstate 1)" done "job 1 is done"
+wait_job_end 1; ok $? "job 1 ends"
+is "$(job_state 1)" done "job 1 is done"
 is "$(jq_ 'len(s["pulls"])')" 1 "one pull request"
 is "$(jq_ 's["pulls"][0]["head"]')" "handoff/1-spelling-error-in-the-readme-file" \
     "from the thread's branch"
@@ -115,8 +94,8 @@ ok $? "the task carries the issue's comments, fetched from the forge"
 # 2. A labeler without write access: nothing is run, nothing is written.
 r=$(deliver github issues "$(issue 2 outsider)")
 like "$r" '"job":2' "an outsider's label is queued"
-wait_end 2; ok $? "job 2 ends"
-is "$(jstate 2)" cancelled "job 2 is refused"
+wait_job_end 2; ok $? "job 2 ends"
+is "$(job_state 2)" cancelled "job 2 is refused"
 issue2='[i for i in s["issues"] if i["number"]==2][0]'
 is "$(jq_ "len($issue2['comments']) + len($issue2['reactions'])")" 0 \
     "nothing is written on that issue"
@@ -126,8 +105,8 @@ admin POST faults '[{"route":"^(GET|POST|PATCH) /github/","kind":"500","rate":0.
  {"route":"^(GET|POST|PATCH) /github/","kind":"429","rate":0.1,"retry_after":1}]' >/dev/null
 r=$(deliver github issues "$(issue 3)")
 like "$r" '"job":3' "job 3 is queued under faults"
-wait_end 3; ok $? "job 3 ends"
-is "$(jstate 3)" done "job 3 is done despite the faults"
+wait_job_end 3; ok $? "job 3 ends"
+is "$(job_state 3)" done "job 3 is done despite the faults"
 fired=$(admin GET faults | python3 -c "import json,sys; d=json.load(sys.stdin); d=d.get('faults', d) if isinstance(d, dict) else d; print(sum(f['fired'] for f in d))")
 admin DELETE faults >/dev/null
 ok "$([ "${fired:-0}" -gt 0 ]; echo $?)" "faults were injected ($fired)"
@@ -151,8 +130,8 @@ killed_during() {	# killed_during NUMBER ROUTE-REGEX: kill the runner there
 	[ -n "$runner" ] && kill -9 "$runner"
 	ok $? "job $job: its runner is killed while the forge is slow"
 	admin DELETE faults >/dev/null
-	wait_end "$job"; ok $? "job $job ends"
-	is "$(jstate "$job")" done "job $job is done after resuming"
+	wait_job_end "$job"; ok $? "job $job ends"
+	is "$(job_state "$job")" done "job $job is done after resuming"
 	is "$(jq_ 'len([p for p in s["pulls"] if p["head"].startswith("handoff/'$1'-")])')" 1 \
 	    "job $job: exactly one pull request"
 	n='[i for i in s["issues"] if i["number"]=='$1'][0]'
@@ -178,8 +157,8 @@ start_serve
 admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":70,"title":"Another","user":"Codertocat"}' >/dev/null
 r=$(deliver github issues "$(issue 70)")
 job=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
-wait_end "$job"; ok $? "job $job ends"
-is "$(jstate "$job")" failed "a refused token fails the job"
+wait_job_end "$job"; ok $? "job $job ends"
+is "$(job_state "$job")" failed "a refused token fails the job"
 run -c "$CONFIG" show "$job" --json
 has "$T/out" "401 Bad credentials"; ok $? "the reason is the forge's: 401 Bad credentials"
 
@@ -203,8 +182,8 @@ admin POST permissions '{"forge":"github","repo":"Codertocat/Hello-World","user"
 admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":80,"title":"Spelling error in the README file","user":"Codertocat"}' >/dev/null
 r=$(deliver github issues "$(issue 80)")
 job=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
-wait_end "$job"; ok $? "job $job (as an App) ends"
-is "$(jstate "$job")" done "job $job is done"
+wait_job_end "$job"; ok $? "job $job (as an App) ends"
+is "$(job_state "$job")" done "job $job is done"
 is "$(jq_ 'len([p for p in s["pulls"] if p["head"].startswith("handoff/80-")])')" 1 \
     "the App opened the pull request"
 n80='[i for i in s["issues"] if i["number"]==80][0]'
@@ -225,8 +204,8 @@ for n in 90 91; do
 done
 r=$(deliver github issues "$T/issue-90.json")
 j90=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
-for _ in $(seq 300); do [ "$(jstate "$j90")" = running ] && break; sleep 0.1; done
-is "$(jstate "$j90")" running "job $j90 takes the only run slot"
+for _ in $(seq 300); do [ "$(job_state "$j90")" = running ] && break; sleep 0.1; done
+is "$(job_state "$j90")" running "job $j90 takes the only run slot"
 r=$(deliver github issues "$T/issue-91.json")
 j91=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
 n91='[i for i in s["issues"] if i["number"]==91][0]'
@@ -234,15 +213,15 @@ for _ in $(seq 100); do
 	[ "$(jq_ "len($n91['comments'])")" = 1 ] && break
 	sleep 0.1
 done
-is "$(jstate "$j91")" queued "job $j91 waits for the slot"
+is "$(job_state "$j91")" queued "job $j91 waits for the slot"
 is "$(jq_ "[r['content'] for r in $n91['reactions']]")" "['eyes']" \
     "yet it has its 👀 already"
 like "$(jq_ "$n91['comments'][0]['body']")" "1 job is ahead of it" \
     "and a status comment with its place in line"
 touch "$T/gate/release"
-wait_end "$j90"
-wait_end "$j91"
-is "$(jstate "$j90") $(jstate "$j91")" "done done" "both end done"
+wait_job_end "$j90"
+wait_job_end "$j91"
+is "$(job_state "$j90") $(job_state "$j91")" "done done" "both end done"
 is "$(jq_ "len($n91['comments'])")" 1 "still one status comment for issue 91"
 like "$(jq_ "$n91['comments'][0]['body']")" "Done (job $j91)" "it says done"
 

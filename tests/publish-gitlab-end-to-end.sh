@@ -11,17 +11,8 @@ for t in bwrap git python3; do
 done
 
 TOKEN="glpat-e2e-$$-91c3a7"
-python3 "$SRCDIR/tests/emulator/forge-emulator.py" --port 0 \
-    --state-dir "$T/forge" --seed 11 >"$T/emu.out" 2>"$T/emu.log" &
-EMU_PID=$!
-EXTRA_CLEANUP='kill $EMU_PID 2>/dev/null'
-for _ in $(seq 100); do grep -q listening "$T/emu.out" && break; sleep 0.1; done
-E=$(sed -n 's/^listening on //p' "$T/emu.out")
-[ -n "$E" ] || { echo "Bail out! the emulator did not start"; exit 1; }
-admin() { curl -s -X "$1" "$E/_admin/$2" ${3:+-d "$3"}; }
-jq_() {	# jq_ PYTHON-EXPRESSION-ON-s: evaluate on our project's state
-	curl -s "$E/_admin/state" | python3 -c "import json,sys; s=[r for r in json.load(sys.stdin)['repos'] if r['path']=='gitlabhq/gitlab-test'][0]; print($1)"
-}
+start_emulator 11
+jq_() { emu_repo gitlabhq/gitlab-test "$1"; }
 
 git init -q "$T/src"
 printf '# gitlab-test\n\nRemember to committ often.\n' > "$T/src/README"
@@ -47,22 +38,11 @@ issue() {	# issue IID: the documented Issue Hook, for our emulated project
 	    "$SAMPLES/gitlab/issue.json" > "$T/issue-$1.json"
 	echo "$T/issue-$1.json"
 }
-jstate() {
-	"$HANDOFF" -c "$CONFIG" show "$1" --json 2>/dev/null |
-	    sed -n 's/^	"state":	"\(.*\)",$/\1/p'
-}
-wait_end() {
-	for _ in $(seq 600); do
-		case $(jstate "$1") in done|failed|cancelled) return 0 ;; esac
-		sleep 0.1
-	done
-	return 1
-}
 
 r=$(deliver gitlab 'Issue Hook' "$(issue 23)" --delivery gl-23)
 like "$r" '"job":1' "the labeled issue is queued"
-wait_end 1; ok $? "job 1 ends"
-is "$(jstate 1)" done "job 1 is done"
+wait_job_end 1; ok $? "job 1 ends"
+is "$(job_state 1)" done "job 1 is done"
 mrs='s["merge_requests"]'
 is "$(jq_ "len($mrs)")" 1 "one merge request"
 like "$(jq_ "$mrs[0]['head']")" "handoff/23-" "from the thread's branch"
@@ -84,8 +64,8 @@ admin POST faults '[{"route":"^(GET|POST|PUT) /gitlab/","kind":"500","rate":0.3}
  {"route":"^(GET|POST|PUT) /gitlab/","kind":"429","rate":0.1,"retry_after":1}]' >/dev/null
 r=$(deliver gitlab 'Issue Hook' "$(issue 24)" --delivery gl-24)
 like "$r" '"job":2' "job 2 is queued under faults"
-wait_end 2; ok $? "job 2 ends"
-is "$(jstate 2)" done "job 2 is done despite the faults"
+wait_job_end 2; ok $? "job 2 ends"
+is "$(job_state 2)" done "job 2 is done despite the faults"
 fired=$(admin GET faults | python3 -c "import json,sys; d=json.load(sys.stdin); d=d.get('faults', d) if isinstance(d, dict) else d; print(sum(f['fired'] for f in d))")
 admin DELETE faults >/dev/null
 ok "$([ "${fired:-0}" -gt 0 ]; echo $?)" "faults were injected ($fired)"
