@@ -150,19 +150,21 @@ forge_comments_free(struct forge_comment *list, size_t n)
 		free(list[i].id);
 		free(list[i].author);
 		free(list[i].body);
+		free(list[i].path);
+		free(list[i].diff_hunk);
 	}
 	free(list);
 }
 
 int
-forge_comment_find(struct forge_conn *f, int64_t issue, const char *marker,
-    char **id, char *err, size_t errlen)
+forge_comment_find(struct forge_conn *f, enum forge_on on, int64_t number,
+    const char *marker, char **id, char *err, size_t errlen)
 {
 	struct forge_comment *list = NULL;
 	size_t n = 0, i;
 
 	*id = NULL;
-	if (f->ops->comments(f, issue, &list, &n, err, errlen) == -1)
+	if (f->ops->comments(f, on, number, &list, &n, err, errlen) == -1)
 		return -1;
 	for (i = 0; i < n && *id == NULL; i++)
 		if (list[i].body && strstr(list[i].body, marker))
@@ -237,7 +239,7 @@ forge_comments_from(struct forge_conn *f, forge_call_fn call,
 	return rc;
 }
 
-void
+struct forge_comment *
 forge_comment_add(struct forge_comment **list, size_t *n, int64_t id,
     const char *author, const char *body, bool is_bot)
 {
@@ -245,8 +247,10 @@ forge_comment_add(struct forge_comment **list, size_t *n, int64_t id,
 
 	*list = xrealloc(*list, (*n + 1) * sizeof(**list));
 	c = &(*list)[(*n)++];
+	memset(c, 0, sizeof(*c));
 	c->id = xasprintf("%lld", (long long)id);
 	c->author = xstrndup(author ? author : "", 256);
 	c->body = xstrndup(body ? body : "", 65536);
 	c->is_bot = is_bot;
+	return c;
 }

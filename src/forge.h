@@ -33,11 +33,21 @@ struct forge_pr {
 	char	*url;		/* web page; caller frees */
 };
 
-/* A comment (GitHub) or note (GitLab) on an issue. */
+/* A comment (GitHub) or note (GitLab) on an issue or pull request; a
+ * review's comments also say where in the diff they are. */
 struct forge_comment {
 	char	*id, *author, *body;
 	bool	 is_bot;	/* a bot's, or handoff's own */
+	char	*path;		/* file of an inline comment, else NULL */
+	int64_t	 line;		/* its line, 0 when unknown */
+	char	*diff_hunk;	/* its hunk, when the forge gives one */
 };
+
+/* What a request was made on: the issue (or its comment), the pull
+ * request's conversation (or a comment there), a review of the pull
+ * request, or an inline comment on its diff. */
+enum forge_on { FORGE_ON_ISSUE, FORGE_ON_PR, FORGE_ON_REVIEW,
+    FORGE_ON_REVIEW_COMMENT };
 
 /* Every operation returns 0, or -1 with the reason in err (what was
  * asked, of which URL, and the forge's own message). Strings returned
@@ -51,17 +61,28 @@ struct forge_ops {
 	/* Whether user (login; GitLab: numeric id) may write to the repo. */
 	int	(*can_write)(struct forge_conn *f, const char *user, int64_t user_id,
 		    bool *yes, char *err, size_t errlen);
-	/* 👀 on the issue (comment_id 0) or on one of its comments. */
-	int	(*react)(struct forge_conn *f, int64_t issue, int64_t comment_id,
+	/* 👀 on what asked: number is the issue or pull request, id the
+	 * comment (0: the issue or pull request itself). A review cannot
+	 * take a reaction: its pull request gets it. */
+	int	(*react)(struct forge_conn *f, enum forge_on on, int64_t number,
+		    int64_t id, char *err, size_t errlen);
+	/* The comments on issue or pull request number (on: FORGE_ON_ISSUE
+	 * or FORGE_ON_PR), oldest first (bounded: 2,000). */
+	int	(*comments)(struct forge_conn *f, enum forge_on on,
+		    int64_t number, struct forge_comment **list, size_t *n,
 		    char *err, size_t errlen);
-	/* The issue's comments, oldest first (bounded: 2,000). */
-	int	(*comments)(struct forge_conn *f, int64_t issue,
-		    struct forge_comment **list, size_t *n, char *err,
+	int	(*comment_create)(struct forge_conn *f, enum forge_on on,
+		    int64_t number, const char *body, char **id, char *err,
 		    size_t errlen);
-	int	(*comment_create)(struct forge_conn *f, int64_t issue,
-		    const char *body, char **id, char *err, size_t errlen);
-	int	(*comment_edit)(struct forge_conn *f, int64_t issue, const char *id,
-		    const char *body, char *err, size_t errlen);
+	int	(*comment_edit)(struct forge_conn *f, enum forge_on on,
+		    int64_t number, const char *id, const char *body, char *err,
+		    size_t errlen);
+	/* The comments of one review of pull request pr, oldest first, with
+	 * their place in the diff: GitHub's review (by id), GitLab's
+	 * discussion (by its id). */
+	int	(*review_comments)(struct forge_conn *f, int64_t pr,
+		    const char *review, struct forge_comment **list, size_t *n,
+		    char *err, size_t errlen);
 	/* The open pull request from branch, or pr->number 0. */
 	int	(*pr_find)(struct forge_conn *f, const char *branch,
 		    struct forge_pr *pr, char *err, size_t errlen);
@@ -86,8 +107,9 @@ void forge_close(struct forge_conn *f);
 bool forge_configured(const struct config *cfg, const char *forge);
 void forge_pr_clear(struct forge_pr *pr);
 void forge_comments_free(struct forge_comment *list, size_t n);
-/* The id of the issue's comment whose body holds marker, or *id NULL. */
-int forge_comment_find(struct forge_conn *f, int64_t issue,
+/* The id of the comment on issue or pull request number whose body holds
+ * marker, or *id NULL. */
+int forge_comment_find(struct forge_conn *f, enum forge_on on, int64_t number,
     const char *marker, char **id, char *err, size_t errlen);
 
 #endif

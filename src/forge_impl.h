@@ -45,8 +45,10 @@ int forge_comments_from(struct forge_conn *f, forge_call_fn call,
     const char *path, int max_pages, forge_comment_fn item,
     struct forge_comment **list, size_t *n, char *err, size_t errlen);
 
-/* Append a comment to a list (bounded copies). */
-void forge_comment_add(struct forge_comment **list, size_t *n, int64_t id,
-    const char *author, const char *body, bool is_bot);
+/* Append a comment to a list (bounded copies) and return it, for the
+ * caller to add an inline comment's place. */
+struct forge_comment *forge_comment_add(struct forge_comment **list,
+    size_t *n, int64_t id, const char *author, const char *body,
+    bool is_bot);
 
 #endif

@@ -153,20 +153,25 @@ gh_can_write(struct forge_conn *f, const char *user, int64_t user_id, bool *yes,
 }
 
 static int
-gh_react(struct forge_conn *f, int64_t issue, int64_t comment_id, char *err,
-    size_t errlen)
+gh_react(struct forge_conn *f, enum forge_on on, int64_t number, int64_t id,
+    char *err, size_t errlen)
 {
 	cJSON *body = cJSON_CreateObject();
 	char *path;
 	int rc;
 
 	cJSON_AddStringToObject(body, "content", "eyes");
-	if (comment_id > 0)
+	/* A pull request's conversation is an issue's; a review takes no
+	 * reaction, so its pull request does. */
+	if (on == FORGE_ON_REVIEW_COMMENT && id > 0)
+		path = xasprintf("/repos/%s/pulls/comments/%lld/reactions",
+		    f->repo, (long long)id);
+	else if (on != FORGE_ON_REVIEW && id > 0)
 		path = xasprintf("/repos/%s/issues/comments/%lld/reactions",
-		    f->repo, (long long)comment_id);
+		    f->repo, (long long)id);
 	else
 		path = xasprintf("/repos/%s/issues/%lld/reactions", f->repo,
-		    (long long)issue);
+		    (long long)number);
 	/* 201 new, 200 when it was there already. */
 	rc = forge_send(f, call, "POST", path, body, 0, NULL, NULL, err,
 	    errlen);
@@ -187,28 +192,31 @@ gh_comment_item(struct forge_conn *f, const cJSON *c,
 	    (login && bot && strcmp(login, bot) == 0));
 }
 
+/* A pull request's conversation is its issue's: one set of routes. */
 static int
-gh_comments(struct forge_conn *f, int64_t issue, struct forge_comment **list,
-    size_t *n, char *err, size_t errlen)
+gh_comments(struct forge_conn *f, enum forge_on on, int64_t number,
+    struct forge_comment **list, size_t *n, char *err, size_t errlen)
 {
 	char *path = xasprintf("/repos/%s/issues/%lld/comments?", f->repo,
-	    (long long)issue);
+	    (long long)number);
 	int rc = forge_comments_from(f, call, path, MAX_COMMENT_PAGES,
 	    gh_comment_item, list, n, err, errlen);
 
+	(void)on;
 	free(path);
 	return rc;
 }
 
 static int
-gh_comment_create(struct forge_conn *f, int64_t issue, const char *text,
-    char **id, char *err, size_t errlen)
+gh_comment_create(struct forge_conn *f, enum forge_on on, int64_t number,
+    const char *text, char **id, char *err, size_t errlen)
 {
 	cJSON *body = cJSON_CreateObject(), *o = NULL;
 	char *path = xasprintf("/repos/%s/issues/%lld/comments", f->repo,
-	    (long long)issue);
+	    (long long)number);
 	int rc;
 
+	(void)on;
 	*id = NULL;
 	cJSON_AddStringToObject(body, "body", text);
 	rc = forge_send(f, call, "POST", path, body, 201, NULL, &o, err,
@@ -225,18 +233,53 @@ gh_comment_create(struct forge_conn *f, int64_t issue, const char *text,
 }
 
 static int
-gh_comment_edit(struct forge_conn *f, int64_t issue, const char *id,
-    const char *text, char *err, size_t errlen)
+gh_comment_edit(struct forge_conn *f, enum forge_on on, int64_t number,
+    const char *id, const char *text, char *err, size_t errlen)
 {
 	cJSON *body = cJSON_CreateObject();
 	char *path = xasprintf("/repos/%s/issues/comments/%s", f->repo, id);
 	int rc;
 
-	(void)issue;
+	(void)on;
+	(void)number;
 	cJSON_AddStringToObject(body, "body", text);
 	rc = forge_send(f, call, "PATCH", path, body, 200, NULL, NULL, err,
 	    errlen);
 	free(path);
+	return rc;
+}
+
+/* An inline comment: its file, line (of a range, the last; of an
+ * outdated comment, the original) and hunk. */
+static void
+gh_review_comment_item(struct forge_conn *f, const cJSON *c,
+    struct forge_comment **list, size_t *n)
+{
+	struct forge_comment *fc;
+	const char *path = str(c, "path"), *hunk = str(c, "diff_hunk");
+	int64_t line = num(c, "line");
+
+	gh_comment_item(f, c, list, n);
+	fc = &(*list)[*n - 1];
+	if (line <= 0)
+		line = num(c, "original_line");
+	fc->line = line > 0 ? line : 0;
+	fc->path = path ? xstrndup(path, 4096) : NULL;
+	fc->diff_hunk = hunk ? xstrndup(hunk, 16384) : NULL;
+}
+
+static int
+gh_review_comments(struct forge_conn *f, int64_t pr, const char *review,
+    struct forge_comment **list, size_t *n, char *err, size_t errlen)
+{
+	char *q = http_escape(review);
+	char *path = xasprintf("/repos/%s/pulls/%lld/reviews/%s/comments?",
+	    f->repo, (long long)pr, q);
+	int rc = forge_comments_from(f, call, path, MAX_COMMENT_PAGES,
+	    gh_review_comment_item, list, n, err, errlen);
+
+	free(path);
+	free(q);
 	return rc;
 }
 
@@ -330,6 +373,7 @@ const struct forge_ops github_ops = {
 	.comments = gh_comments,
 	.comment_create = gh_comment_create,
 	.comment_edit = gh_comment_edit,
+	.review_comments = gh_review_comments,
 	.pr_find = gh_pr_find,
 	.pr_open = gh_pr_open,
 	.pr_update = gh_pr_update,

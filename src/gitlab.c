@@ -36,6 +36,13 @@ num(const cJSON *o, const char *key)
 	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
 }
 
+/* The path segment of what was commented on. */
+static const char *
+kind(enum forge_on on)
+{
+	return on == FORGE_ON_ISSUE ? "issues" : "merge_requests";
+}
+
 /* method /projects/<escaped repo><rest>. */
 static int
 call(struct forge_conn *f, const char *method, const char *rest,
@@ -88,20 +95,20 @@ gl_can_write(struct forge_conn *f, const char *user, int64_t user_id, bool *yes,
 }
 
 static int
-gl_react(struct forge_conn *f, int64_t issue, int64_t note_id, char *err,
-    size_t errlen)
+gl_react(struct forge_conn *f, enum forge_on on, int64_t number,
+    int64_t note_id, char *err, size_t errlen)
 {
 	cJSON *o = NULL;
 	char *rest;
 	long status;
 	int rc;
 
-	if (note_id > 0)
-		rest = xasprintf("/issues/%lld/notes/%lld/award_emoji?name=eyes",
-		    (long long)issue, (long long)note_id);
+	if (note_id > 0 && on != FORGE_ON_REVIEW)
+		rest = xasprintf("/%s/%lld/notes/%lld/award_emoji?name=eyes",
+		    kind(on), (long long)number, (long long)note_id);
 	else
-		rest = xasprintf("/issues/%lld/award_emoji?name=eyes",
-		    (long long)issue);
+		rest = xasprintf("/%s/%lld/award_emoji?name=eyes", kind(on),
+		    (long long)number);
 	rc = call(f, "POST", rest, NULL, &status, &o, err, errlen);
 	/* An emoji given before is refused as taken: that is success. */
 	if (rc == 0 && status != 201 && !(status >= 400 && status < 500 &&
@@ -129,11 +136,11 @@ gl_comment_item(struct forge_conn *f, const cJSON *c,
 }
 
 static int
-gl_comments(struct forge_conn *f, int64_t issue, struct forge_comment **list,
-    size_t *n, char *err, size_t errlen)
+gl_comments(struct forge_conn *f, enum forge_on on, int64_t number,
+    struct forge_comment **list, size_t *n, char *err, size_t errlen)
 {
-	char *rest = xasprintf("/issues/%lld/notes?sort=asc&order_by=created_at&",
-	    (long long)issue);
+	char *rest = xasprintf("/%s/%lld/notes?sort=asc&order_by=created_at&",
+	    kind(on), (long long)number);
 	int rc = forge_comments_from(f, call, rest, MAX_NOTE_PAGES,
 	    gl_comment_item, list, n, err, errlen);
 
@@ -142,11 +149,11 @@ gl_comments(struct forge_conn *f, int64_t issue, struct forge_comment **list,
 }
 
 static int
-gl_comment_create(struct forge_conn *f, int64_t issue, const char *text,
-    char **id, char *err, size_t errlen)
+gl_comment_create(struct forge_conn *f, enum forge_on on, int64_t number,
+    const char *text, char **id, char *err, size_t errlen)
 {
 	cJSON *body = cJSON_CreateObject(), *o = NULL;
-	char *rest = xasprintf("/issues/%lld/notes", (long long)issue);
+	char *rest = xasprintf("/%s/%lld/notes", kind(on), (long long)number);
 	int rc;
 
 	*id = NULL;
@@ -165,17 +172,67 @@ gl_comment_create(struct forge_conn *f, int64_t issue, const char *text,
 }
 
 static int
-gl_comment_edit(struct forge_conn *f, int64_t issue, const char *id,
-    const char *text, char *err, size_t errlen)
+gl_comment_edit(struct forge_conn *f, enum forge_on on, int64_t number,
+    const char *id, const char *text, char *err, size_t errlen)
 {
 	cJSON *body = cJSON_CreateObject();
-	char *rest = xasprintf("/issues/%lld/notes/%s", (long long)issue, id);
+	char *rest = xasprintf("/%s/%lld/notes/%s", kind(on), (long long)number,
+	    id);
 	int rc;
 
 	cJSON_AddStringToObject(body, "body", text);
 	rc = forge_send(f, call, "PUT", rest, body, 200, NULL, NULL, err,
 	    errlen);
 	free(rest);
+	return rc;
+}
+
+/* The notes of one discussion on a merge request: a diff note's thread
+ * with its file and line (new side, else old). GitLab sends no hunk. */
+static int
+gl_review_comments(struct forge_conn *f, int64_t pr, const char *review,
+    struct forge_comment **list, size_t *n, char *err, size_t errlen)
+{
+	const cJSON *notes, *c, *pos;
+	struct forge_comment *fc;
+	cJSON *o = NULL;
+	char *q = http_escape(review);
+	char *rest = xasprintf("/merge_requests/%lld/discussions/%s",
+	    (long long)pr, q);
+	const char *path;
+	size_t before;
+	int rc;
+
+	*list = NULL;
+	*n = 0;
+	rc = forge_send(f, call, "GET", rest, NULL, 200, NULL, &o, err,
+	    errlen);
+	notes = cJSON_GetObjectItemCaseSensitive(o, "notes");
+	if (rc == 0 && !cJSON_IsArray(notes)) {
+		snprintf(err, errlen, "GET %s: no notes", rest);
+		rc = -1;
+	}
+	if (rc == 0)
+		cJSON_ArrayForEach(c, notes) {
+			if (*n >= 2000)
+				break;
+			before = *n;
+			gl_comment_item(f, c, list, n);
+			if (*n == before)
+				continue;
+			fc = &(*list)[*n - 1];
+			pos = cJSON_GetObjectItemCaseSensitive(c, "position");
+			if ((path = str(pos, "new_path")) == NULL)
+				path = str(pos, "old_path");
+			fc->path = path ? xstrndup(path, 4096) : NULL;
+			fc->line = num(pos, "new_line") > 0 ?
+			    num(pos, "new_line") : num(pos, "old_line");
+			if (fc->line < 0)
+				fc->line = 0;
+		}
+	json_free(o);
+	free(rest);
+	free(q);
 	return rc;
 }
 
@@ -264,6 +321,7 @@ const struct forge_ops gitlab_ops = {
 	.comments = gl_comments,
 	.comment_create = gl_comment_create,
 	.comment_edit = gl_comment_edit,
+	.review_comments = gl_review_comments,
 	.pr_find = gl_pr_find,
 	.pr_open = gl_pr_open,
 	.pr_update = gl_pr_update,

@@ -3,6 +3,7 @@
  * their request, one status comment per thread edited as the job moves,
  * the branch pushed, and one pull request. Nothing here says which forge.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,10 @@
 #include "publish.h"
 #include "util.h"
 
-/* Hidden in the status comment: how a rerun finds it. */
+/* Hidden in the status comment: how a rerun finds it. A revision's
+ * reply carries REPLY_MARKER and the job's id. */
 #define MARKER		"<!-- handoff:status -->"
+#define REPLY_MARKER	"<!-- handoff:reply job "
 #define MAX_TAIL	1500
 
 struct publish {
@@ -25,6 +28,28 @@ struct publish {
 	struct forge_pr		 pr;
 	int			 position;	/* in line, for "queued" */
 };
+
+/* What the request was made on (store.h's trigger_on). */
+static enum forge_on
+trigger_on(const struct job *job)
+{
+	const char *on = job->trigger_on ? job->trigger_on : "issue";
+
+	if (strcmp(on, "review") == 0)
+		return FORGE_ON_REVIEW;
+	if (strcmp(on, "review_comment") == 0)
+		return FORGE_ON_REVIEW_COMMENT;
+	return strcmp(on, "pr") == 0 ? FORGE_ON_PR : FORGE_ON_ISSUE;
+}
+
+/* Whether job revises the thread's branch rather than starting it. */
+static bool
+is_revision(const struct job *job)
+{
+	const char *k = job->origin_kind ? job->origin_kind : job->kind;
+
+	return strcmp(k, "revise") == 0 || strcmp(k, "fix-ci") == 0;
+}
 
 struct publish *
 publish_open(const struct config *cfg, struct store *st,
@@ -152,6 +177,7 @@ publish_acknowledge(struct publish *p, int position, bool *allowed,
 	const struct forge_ops *ops = p->forge->ops;
 	const struct job *job = p->job;
 	char *text, werr[512];
+	enum forge_on on;
 	int rc;
 
 	*allowed = false;
@@ -163,17 +189,23 @@ publish_acknowledge(struct publish *p, int position, bool *allowed,
 		return -1;
 	if (!*allowed)
 		return 0;	/* refused quietly: nothing is written */
-	if (ops->react(p->forge, job->number, job->trigger_id, werr,
+	on = trigger_on(job);
+	/* On the pull request: the thread knows its number. */
+	if (on != FORGE_ON_ISSUE && job->pr_number == 0)
+		log_warn("job %lld: no pull request to react on",
+		    (long long)job->id);
+	else if (ops->react(p->forge, on, on == FORGE_ON_ISSUE ?
+	    job->number : job->pr_number, job->trigger_id, werr,
 	    sizeof(werr)) == -1)
 		log_warn("job %lld: reaction: %s", (long long)job->id, werr);
 	if (p->comment_id == NULL) {
-		if (forge_comment_find(p->forge, job->number, MARKER,
-		    &p->comment_id, err, errlen) == -1)
+		if (forge_comment_find(p->forge, FORGE_ON_ISSUE, job->number,
+		    MARKER, &p->comment_id, err, errlen) == -1)
 			return -1;
 		if (p->comment_id == NULL) {
 			text = status_text(p, PS_QUEUED, NULL);
-			rc = ops->comment_create(p->forge, job->number, text,
-			    &p->comment_id, err, errlen);
+			rc = ops->comment_create(p->forge, FORGE_ON_ISSUE,
+			    job->number, text, &p->comment_id, err, errlen);
 			free(text);
 			if (rc == -1)
 				return -1;
@@ -200,8 +232,8 @@ publish_status(struct publish *p, enum publish_status what,
 	if (p == NULL || p->comment_id == NULL)
 		return;
 	text = status_text(p, what, detail);
-	if (p->forge->ops->comment_edit(p->forge, p->job->number,
-	    p->comment_id, text, err, sizeof(err)) == -1)
+	if (p->forge->ops->comment_edit(p->forge, FORGE_ON_ISSUE,
+	    p->job->number, p->comment_id, text, err, sizeof(err)) == -1)
 		log_warn("job %lld: status comment: %s", (long long)p->job->id,
 		    err);
 	free(text);
@@ -216,6 +248,40 @@ publish_push(struct publish *p, struct ws *ws, char *err, size_t errlen)
 		return -1;
 	return ws_push(ws, p->job->clone_url, p->job->branch,
 	    publish_git_user(p), token, err, errlen);
+}
+
+/* On a revision, a reply on the pull request saying what changed; found
+ * by its marker first, so a rerun does not say it twice. */
+static int
+reply(struct publish *p, const char *summary, const char *diffstat,
+    char *err, size_t errlen)
+{
+	const struct forge_ops *ops = p->forge->ops;
+	const struct job *job = p->job;
+	char *marker = xasprintf("%s%lld -->", REPLY_MARKER,
+	    (long long)job->id);
+	char *url = log_url(p), *sum = trimmed(summary), *stat = NULL;
+	char *id = NULL, *text;
+	int rc;
+
+	rc = forge_comment_find(p->forge, FORGE_ON_PR, p->pr.number, marker,
+	    &id, err, errlen);
+	if (rc == 0 && id == NULL) {
+		stat = trimmed(diffstat);
+		text = xasprintf("🔁 handoff revised the branch (job %lld)%s%s"
+		    "\n\n```\n%s\n```\n\n[Log](%s)\n\n%s",
+		    (long long)job->id, *sum ? ":\n\n" : ".", sum, stat, url,
+		    marker);
+		rc = ops->comment_create(p->forge, FORGE_ON_PR, p->pr.number,
+		    text, &id, err, errlen);
+		free(text);
+	}
+	free(id);
+	free(stat);
+	free(sum);
+	free(url);
+	free(marker);
+	return rc;
 }
 
 int
@@ -239,7 +305,12 @@ publish_pr(struct publish *p, const char *summary, const char *diffstat,
 	forge_pr_clear(&p->pr);
 	if (ops->pr_find(p->forge, job->branch, &p->pr, err, errlen) == -1)
 		goto out;
-	if (p->pr.number != 0) {
+	if (p->pr.number != 0 && is_revision(job)) {
+		/* The description stays the first job's; a revision is
+		 * told in a reply. */
+		if (reply(p, summary, diffstat, err, errlen) == -1)
+			goto out;
+	} else if (p->pr.number != 0) {
 		if (ops->pr_update(p->forge, p->pr.number, NULL, body, err,
 		    errlen) == -1)
 			goto out;
@@ -274,8 +345,8 @@ publish_comments(struct publish *p)
 	char err[512];
 	size_t n = 0, i;
 
-	if (p->forge->ops->comments(p->forge, p->job->number, &list, &n, err,
-	    sizeof(err)) == -1) {
+	if (p->forge->ops->comments(p->forge, FORGE_ON_ISSUE, p->job->number,
+	    &list, &n, err, sizeof(err)) == -1) {
 		log_warn("job %lld: comments: %s", (long long)p->job->id, err);
 		return arr;
 	}
@@ -289,5 +360,86 @@ publish_comments(struct publish *p)
 		cJSON_AddItemToArray(arr, o);
 	}
 	forge_comments_free(list, n);
+	return arr;
+}
+
+/* Add the comments of one review to arr, skipping bots' and those whose
+ * id is in seen (a JSON array of ids, extended here). */
+static void
+add_review(struct publish *p, const char *review, cJSON *arr, cJSON *seen)
+{
+	struct forge_comment *list = NULL;
+	const cJSON *id;
+	cJSON *o;
+	char err[512];
+	size_t n = 0, i;
+	bool dup;
+
+	if (p->forge->ops->review_comments(p->forge, p->job->pr_number, review,
+	    &list, &n, err, sizeof(err)) == -1) {
+		log_warn("job %lld: review comments: %s", (long long)p->job->id,
+		    err);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		dup = false;
+		cJSON_ArrayForEach(id, seen)
+			dup |= cJSON_IsString(id) &&
+			    strcmp(id->valuestring, list[i].id) == 0;
+		if (dup || list[i].is_bot)
+			continue;
+		cJSON_AddItemToArray(seen, cJSON_CreateString(list[i].id));
+		o = cJSON_CreateObject();
+		if (list[i].path)
+			cJSON_AddStringToObject(o, "path", list[i].path);
+		if (list[i].line > 0)
+			cJSON_AddNumberToObject(o, "line",
+			    (double)list[i].line);
+		if (list[i].diff_hunk)
+			cJSON_AddStringToObject(o, "diff_hunk",
+			    list[i].diff_hunk);
+		cJSON_AddStringToObject(o, "body", list[i].body);
+		cJSON_AddStringToObject(o, "author", list[i].author);
+		cJSON_AddItemToArray(arr, o);
+	}
+	forge_comments_free(list, n);
+}
+
+cJSON *
+publish_review_comments(struct publish *p)
+{
+	const struct job *job = p->job;
+	cJSON *arr = cJSON_CreateArray(), *seen = cJSON_CreateArray(), *ctx;
+	const cJSON *c, *v;
+	char *review;
+
+	if (job->pr_number == 0) {
+		cJSON_Delete(seen);
+		return arr;
+	}
+	/* What the store has already (inline comments that came as
+	 * deliveries) is not fetched twice. */
+	ctx = job->context ? cJSON_Parse(job->context) : NULL;
+	cJSON_ArrayForEach(c, ctx) {
+		if (!cJSON_IsNumber(v = cJSON_GetObjectItem(c, "id")))
+			continue;
+		review = xasprintf("%lld", (long long)v->valuedouble);
+		cJSON_AddItemToArray(seen, cJSON_CreateString(review));
+		free(review);
+	}
+	/* A review's inline comments come only through the API. */
+	if (job->trigger_on && strcmp(job->trigger_on, "review") == 0 &&
+	    job->trigger_id > 0) {
+		review = xasprintf("%lld", (long long)job->trigger_id);
+		add_review(p, review, arr, seen);
+		free(review);
+	}
+	/* A reply in a diff discussion: the discussion's earlier notes. */
+	cJSON_ArrayForEach(c, ctx)
+		if (cJSON_IsString(v = cJSON_GetObjectItem(c,
+		    "discussion_id")) && strlen(v->valuestring) <= 128)
+			add_review(p, v->valuestring, arr, seen);
+	cJSON_Delete(ctx);
+	cJSON_Delete(seen);
 	return arr;
 }

@@ -46,12 +46,19 @@ void publish_status(struct publish *p, enum publish_status what,
 /* Push the branch from the mirror to the repository. */
 int publish_push(struct publish *p, struct ws *ws, char *err, size_t errlen);
 /* Find or open the pull request from the thread's branch, with the
- * summary and diffstat in its body; record it in the store. */
+ * summary and diffstat in its body; record it in the store. A revision
+ * (revise, fix-ci) of an open pull request keeps its description and
+ * replies on it with the summary and diffstat instead, once per job. */
 int publish_pr(struct publish *p, const char *summary, const char *diffstat,
     char *err, size_t errlen);
 /* The issue's comments by people, oldest first, as a JSON array of
  * {author, body} (empty when they cannot be had; the caller deletes). */
 cJSON *publish_comments(struct publish *p);
+/* For a revision on the pull request: the comments of the review that
+ * asked (GitHub), or the earlier notes of the diff discussion a request
+ * was made in (GitLab), as a JSON array of {path, line, diff_hunk, body,
+ * author}, without those the store has already (the caller deletes). */
+cJSON *publish_review_comments(struct publish *p);
 /* The pull request's address once known, else NULL. */
 const char *publish_pr_url(const struct publish *p);
 

@@ -293,7 +293,7 @@ step_workspace(struct run *r)
 static int
 step_task(struct run *r)
 {
-	cJSON *comments;
+	cJSON *comments, *reviews;
 	char err[512], *dir, *summary;
 	int rc;
 
@@ -301,7 +301,10 @@ step_task(struct run *r)
 		return -1;
 	dir = path(r, "handoff");
 	comments = r->pub ? publish_comments(r->pub) : NULL;
-	rc = task_write(dir, &r->job, r->kind, comments, err, sizeof(err));
+	reviews = r->pub ? publish_review_comments(r->pub) : NULL;
+	rc = task_write(dir, &r->job, r->kind, comments, reviews, err,
+	    sizeof(err));
+	cJSON_Delete(reviews);
 	cJSON_Delete(comments);
 	free(dir);
 	if (rc == -1)

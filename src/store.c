@@ -84,6 +84,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN summary TEXT;"
 	"ALTER TABLE jobs ADD COLUMN diffstat TEXT;"
 	"ALTER TABLE threads ADD COLUMN head_commit TEXT;",
+	/* 3: where the request was made, for the reaction and the reply */
+	"ALTER TABLE jobs ADD COLUMN trigger_on TEXT;",
 };
 
 const double store_duration_bounds[STORE_DURATION_BUCKETS] = {
@@ -117,9 +119,9 @@ static const char *const stmt_sql[S_NSTMT] = {
 	    " WHERE id = ?1",
 	[S_JOB_INSERT] = "INSERT INTO jobs (thread_id, kind, state, step,"
 	    " instruction, context, requested_by, requested_by_id, association,"
-	    " trigger_id, created_at)"
+	    " trigger_id, created_at, trigger_on, retry_of)"
 	    " VALUES (?1, ?2, 'queued', 'queued', ?3, ?4, ?5, nullif(?6, 0), ?7,"
-	    " nullif(?8, 0), ?9)",
+	    " nullif(?8, 0), ?9, ?10, nullif(?11, 0))",
 	[S_JOB_FOLDABLE] = "SELECT id, instruction, context FROM jobs"
 	    " WHERE thread_id = ?1 AND kind = ?2 AND state = 'queued'"
 	    " AND created_at >= ?3 ORDER BY id DESC LIMIT 1",
@@ -477,28 +479,90 @@ job_fold(struct store *st, const struct config *cfg, const struct forge_event *e
 	return rc;
 }
 
+/* Where ev was said, as store.h's trigger_on names it. */
+static const char *
+trigger_on(const struct forge_event *ev)
+{
+	switch (ev->type) {
+	case EV_REVIEW:
+		return "review";
+	case EV_REVIEW_COMMENT:
+		return "review_comment";
+	case EV_CI_COMPLETED:
+		return "ci";
+	default:
+		return ev->is_pr ? "pr" : "issue";
+	}
+}
+
+/* "/agent retry": the thread's latest failed or cancelled request, whose
+ * instruction and context the retry repeats (*orig 0: none). */
+static int
+retry_target(struct store *st, int64_t thread, int64_t *orig, char **ins,
+    char **ctx)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*orig = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(retry_of, id),"
+	    " instruction, context FROM jobs WHERE thread_id = ?1"
+	    " AND state IN ('failed', 'cancelled') AND kind NOT IN"
+	    " ('cancel', 'help') ORDER BY id DESC LIMIT 1", -1, &s,
+	    NULL) != SQLITE_OK)
+		return store_fail(st, "find job to retry");
+	sqlite3_bind_int64(s, 1, thread);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*orig = sqlite3_column_int64(s, 0);
+		*ins = sqlite3_column_text(s, 1) ? xstrdup((const char *)
+		    sqlite3_column_text(s, 1)) : NULL;
+		*ctx = sqlite3_column_text(s, 2) ? xstrdup((const char *)
+		    sqlite3_column_text(s, 2)) : NULL;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
+	    store_fail(st, "find job to retry");
+}
+
+/* 0 inserted, 1 a retry with nothing to retry, -1 store error. */
 static int
 job_insert(struct store *st, const struct forge_event *ev, const struct command *cmd,
     int64_t thread, const char *kind, int64_t *job)
 {
-	sqlite3_stmt *s = stmt(st, S_JOB_INSERT);
-	char *context;
-	int64_t now = util_now_ms();
+	sqlite3_stmt *s;
+	char *context = NULL, *instruction = NULL;
+	int64_t now = util_now_ms(), orig = 0;
 	int rc;
 
-	if (s == NULL)
+	if (cmd->kind == CMD_RETRY) {
+		if (retry_target(st, thread, &orig, &instruction,
+		    &context) == -1)
+			return -1;
+		if (orig == 0)
+			return 1;
+	}
+	if ((s = stmt(st, S_JOB_INSERT)) == NULL) {
+		free(instruction);
+		free(context);
 		return -1;
-	context = context_json(ev, NULL);
+	}
+	if (cmd->kind != CMD_RETRY)
+		context = context_json(ev, NULL);
 	sqlite3_bind_int64(s, 1, thread);
 	bind_text(s, 2, kind);
-	bind_text(s, 3, cmd->instruction);
+	bind_text(s, 3, cmd->kind == CMD_RETRY ? instruction :
+	    cmd->instruction);
 	bind_text(s, 4, context);
 	bind_text(s, 5, ev->sender);
 	sqlite3_bind_int64(s, 6, ev->sender_id);
 	bind_text(s, 7, ev->association);
 	sqlite3_bind_int64(s, 8, ev->comment_id);
 	sqlite3_bind_int64(s, 9, now);
+	bind_text(s, 10, trigger_on(ev));
+	sqlite3_bind_int64(s, 11, orig);
 	rc = step_done(st, s, "insert job");
+	free(instruction);
 	free(context);
 	if (rc == -1)
 		return -1;
@@ -628,7 +692,11 @@ apply(struct store *st, const struct config *cfg, const struct forge_event *ev,
 			goto out;
 		}
 	}
-	rc = job_insert(st, ev, cmd, t.id, kind, &res->job);
+	if ((rc = job_insert(st, ev, cmd, t.id, kind, &res->job)) == 1) {
+		res->verdict = VERDICT_IGNORED;
+		res->reason = "no failed or cancelled job to retry";
+		rc = 0;
+	}
 out:
 	free(t.branch);
 	return rc;

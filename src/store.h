@@ -16,7 +16,7 @@
 #include "event.h"
 #include "rules.h"
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 
 struct store;
 
@@ -98,6 +98,11 @@ struct job {
 	int64_t	 requested_by_id, trigger_id, installation_id, pr_number;
 	char	*status_comment_id, *pr_url;
 	char	*summary, *diffstat;	/* what collect recorded */
+	/* what the request was made on: "issue", "pr" (the pull request's
+	 * conversation), "review", "review_comment", "ci" */
+	char	*trigger_on;
+	/* the kind of request: kind, or for a retry the retried job's */
+	char	*origin_kind;
 };
 
 /* Load job id: 1 found, 0 absent, -1 store error. Clear with store_job_clear. */

@@ -78,7 +78,9 @@ store_job_load(struct store *st, int64_t id, struct job *out)
 	    " j.base_commit, j.head_commit, j.attempts, j.cancel_requested,"
 	    " coalesce(j.requested_by_id, 0), coalesce(j.trigger_id, 0),"
 	    " coalesce(t.installation_id, 0), coalesce(t.pr_number, 0),"
-	    " t.status_comment_id, t.pr_url, j.summary, j.diffstat"
+	    " t.status_comment_id, t.pr_url, j.summary, j.diffstat,"
+	    " coalesce(j.trigger_on, 'issue'), coalesce((SELECT o.kind FROM"
+	    " jobs o WHERE o.id = j.retry_of), j.kind)"
 	    " FROM jobs j JOIN threads t ON t.id = j.thread_id WHERE j.id = ?1");
 	int rc;
 
@@ -123,6 +125,8 @@ store_job_load(struct store *st, int64_t id, struct job *out)
 	out->pr_url = column_dup(s, 27);
 	out->summary = column_dup(s, 28);
 	out->diffstat = column_dup(s, 29);
+	out->trigger_on = column_dup(s, 30);
+	out->origin_kind = column_dup(s, 31);
 	sqlite3_finalize(s);
 	return 1;
 }
@@ -139,6 +143,8 @@ store_job_clear(struct job *job)
 	free(job->branch);
 	free(job->thread_head);
 	free(job->kind);
+	free(job->trigger_on);
+	free(job->origin_kind);
 	free(job->state);
 	free(job->step);
 	free(job->instruction);
@@ -750,9 +756,11 @@ store_job_retry(struct store *st, int64_t job)
 	}
 	/* A retry of a retry repeats the original request. */
 	s = prepare(st, "INSERT INTO jobs (thread_id, kind, state, step,"
-	    " instruction, context, requested_by, created_at, retry_of)"
+	    " instruction, context, requested_by, requested_by_id,"
+	    " association, trigger_id, trigger_on, created_at, retry_of)"
 	    " SELECT thread_id, 'retry', 'queued', 'queued', instruction,"
-	    " context, requested_by, ?2, coalesce(retry_of, id) FROM jobs"
+	    " context, requested_by, requested_by_id, association,"
+	    " trigger_id, trigger_on, ?2, coalesce(retry_of, id) FROM jobs"
 	    " WHERE id = ?1");
 	if (s) {
 		sqlite3_bind_int64(s, 1, job);

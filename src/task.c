@@ -43,7 +43,7 @@ str(const cJSON *o, const char *key)
 
 int
 task_write(const char *dir, const struct job *job, const char *kind,
-    const cJSON *comments, char *err, size_t errlen)
+    const cJSON *comments, const cJSON *fetched, char *err, size_t errlen)
 {
 	cJSON *ctx = cJSON_CreateObject(), *reviews, *stored = NULL;
 	const cJSON *c;
@@ -102,6 +102,13 @@ task_write(const char *dir, const struct job *job, const char *kind,
 	}
 	if (job->context)
 		stored = cJSON_Parse(job->context);
+	if (!cJSON_IsArray(stored)) {
+		cJSON_Delete(stored);
+		stored = cJSON_CreateArray();
+	}
+	/* Those that came with deliveries, then those fetched. */
+	cJSON_ArrayForEach(c, fetched)
+		cJSON_AddItemToArray(stored, cJSON_Duplicate(c, 1));
 	cJSON_ArrayForEach(c, stored) {
 		if (!cJSON_IsObject(c))
 			continue;

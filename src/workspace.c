@@ -1000,6 +1000,15 @@ ws_push(struct ws *ws, const char *url, const char *branch,
 		    !is_transient(attempt))
 			break;
 	}
+	if (rc == GIT_ENONFASTFORWARD) {
+		/* libgit2 saw the remote's branch hold commits the mirror
+		 * lacks: someone else pushed to it. */
+		snprintf(err, errlen, "push %s to %s: rejected (non-fast-forward:"
+		    " the branch on the forge has commits this job did not"
+		    " start from; handoff does not force-push)", branch, url);
+		rc = -1;
+		goto out;
+	}
 	if (rc < 0) {
 		rc = -1;
 		git_fail(err, errlen, "push %s to %s", branch, url);

@@ -329,7 +329,13 @@ class Emulator:
                 if not th:
                     raise Answer(404, {"error": "no such issue"})
                 self.user_id(repo["forge"], b.get("user") or "octocat")
-                return 201, self.add_comment(repo, th, b.get("body", ""), b.get("user") or "octocat")
+                c = self.add_comment(repo, th, b.get("body", ""), b.get("user") or "octocat")
+                # GitLab: a reply in a discussion, or a note on the diff.
+                if b.get("discussion_id"):
+                    c["discussion_id"] = str(b["discussion_id"])
+                if isinstance(b.get("position"), dict):
+                    c["position"] = b["position"]
+                return 201, c
             if (method, path) == ("POST", "/_admin/review_comments"):
                 repo = self.admin_repo(dict(b, forge="github"))
                 if int(b.get("pull", 0)) not in repo["pulls"]:
@@ -339,7 +345,7 @@ class Emulator:
                      "path": b.get("path", "README.md"), "line": b.get("line", 1),
                      "diff_hunk": b.get("diff_hunk", ""), "body": b.get("body", ""),
                      "user": b.get("user") or "octocat", "in_reply_to_id": None,
-                     "created_at": iso(), "updated_at": iso()}
+                     "created_at": iso(), "updated_at": iso(), "reactions": []}
                 self.user_id("github", c["user"])
                 repo["review_comments"].append(c)
                 return 201, c
@@ -518,6 +524,10 @@ class Emulator:
     def gh_react_comment(self, q, cid):
         return self.gh_reaction(q, (q.repo["comments"].get(int(cid)) or self.not_found(q))[1])
 
+    def gh_react_review_comment(self, q, cid):
+        c = next((c for c in q.repo["review_comments"] if c["id"] == int(cid)), None)
+        return self.gh_reaction(q, c or self.not_found(q))
+
     def gh_list_pulls(self, q):
         state = q.query.get("state", "open")
         if state not in ("open", "closed", "all"):
@@ -673,6 +683,23 @@ class Emulator:
                 "created_at": c["created_at"], "updated_at": c["updated_at"], "system": False,
                 "noteable_id": th["id"], "noteable_type": kind, "noteable_iid": th["number"],
                 "resolvable": False, "project_id": repo["id"]}
+
+    def gl_note_in(self, repo, th, c):
+        """A note as a discussion lists it: with its position on the diff."""
+        n = self.gl_note(repo, th, c)
+        if c.get("position"):
+            n["type"] = "DiffNote"
+            n["position"] = dict({"position_type": "text", "old_path": None, "new_path": None,
+                                  "old_line": None, "new_line": None}, **c["position"])
+        return n
+
+    def gl_discussion(self, q, iid, did):
+        th = self.gl_thread(q, "merge_requests", iid)
+        notes = [c for c in th["comments"] if c.get("discussion_id", "d%d" % c["id"]) == did]
+        if not notes:
+            raise gl_fail(404, "404 Discussion Not Found")
+        return 200, {"id": did, "individual_note": len(notes) == 1 and "position" not in notes[0],
+                     "notes": [self.gl_note_in(q.repo, th, c) for c in notes]}
 
     def gl_issue(self, repo, th):
         return {"id": th["id"], "iid": th["number"], "project_id": repo["id"], "title": th["title"],
@@ -852,6 +879,7 @@ GITHUB_ROUTES = [
     ("PATCH", R + r"/issues/comments/(\d+)", Emulator.gh_edit_comment, "write"),
     ("POST", R + r"/issues/(\d+)/reactions", Emulator.gh_react_issue, "write"),
     ("POST", R + r"/issues/comments/(\d+)/reactions", Emulator.gh_react_comment, "write"),
+    ("POST", R + r"/pulls/comments/(\d+)/reactions", Emulator.gh_react_review_comment, "write"),
     ("GET", R + r"/pulls", Emulator.gh_list_pulls, "read"),
     ("POST", R + r"/pulls", Emulator.gh_create_pull, "write"),
     ("GET", R + r"/pulls/(\d+)", Emulator.gh_get_pull, "read"),
@@ -871,6 +899,7 @@ GITLAB_ROUTES = [
     ("GET", P + "/" + K + r"/(\d+)/notes", Emulator.gl_list_notes, "read"),
     ("POST", P + "/" + K + r"/(\d+)/notes", Emulator.gl_create_note, "write"),
     ("PUT", P + "/" + K + r"/(\d+)/notes/(\d+)", Emulator.gl_edit_note, "write"),
+    ("GET", P + r"/merge_requests/(\d+)/discussions/([0-9A-Za-z]+)", Emulator.gl_discussion, "read"),
     ("GET", P + r"/merge_requests", Emulator.gl_list_mrs, "read"),
     ("POST", P + r"/merge_requests", Emulator.gl_create_mr, "write"),
     ("GET", P + r"/merge_requests/(\d+)", Emulator.gl_get_mr, "read"),

@@ -291,6 +291,27 @@ main(void)
 		    "retry queues a new job that repeats the failed one");
 		store_job_clear(&cjob);
 		ok(store_job_retry(cs, a1) == 0, "a done job is not retried");
+		/* "/agent retry" on the thread repeats its failed revision. */
+		record(cs, "c-6r", comment(1, "/agent retry", true, NULL),
+		    &res);
+		ok(res.verdict == VERDICT_IGNORED,
+		    "/agent retry on a pull request with no thread: ignored");
+		record(cs, "c-6s", comment(1, "/agent retry", false, NULL),
+		    &res);
+		ok(res.verdict == VERDICT_QUEUED &&
+		    store_job_load(cs, res.job, &cjob) == 1 &&
+		    cjob.retry_of == a3 && strcmp(cjob.origin_kind,
+		    "revise") == 0 && cjob.instruction != NULL &&
+		    strcmp(cjob.instruction, "also the docs") == 0 &&
+		    strcmp(cjob.trigger_on, "issue") == 0,
+		    "/agent retry repeats the thread's failed revision");
+		store_job_clear(&cjob);
+		ok(store_job_cancel(cs, res.job) == 1, "(cancelled again)");
+		record(cs, "c-6t", comment(2, "/agent retry", false, NULL),
+		    &res);
+		ok(res.verdict == VERDICT_IGNORED && res.reason != NULL &&
+		    strcmp(res.reason, "no failed or cancelled job to retry") ==
+		    0, "/agent retry with nothing failed is ignored");
 		ok(store_job_retry(cs, 9999) == -2, "an absent job");
 		ok(store_job_cancel(cs, retry) == 1, "cancel a queued job");
 		ok(store_job_cancel(cs, retry) == 0, "cancel an ended job");
