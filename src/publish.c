@@ -170,18 +170,17 @@ status_text(const struct publish *p, enum publish_status what,
 	return fence;
 }
 
-int
-publish_acknowledge(struct publish *p, int position, bool *allowed,
-    char *err, size_t errlen)
+/* Whether the requester may write (*allowed); if so, 👀 on what they
+ * wrote, on the issue or on the pull request. */
+static int
+permit(struct publish *p, bool *allowed, char *err, size_t errlen)
 {
 	const struct forge_ops *ops = p->forge->ops;
 	const struct job *job = p->job;
-	char *text, werr[512];
-	enum forge_on on;
-	int rc;
+	enum forge_on on = trigger_on(job);
+	char werr[512];
 
 	*allowed = false;
-	p->position = position;
 	if (job->requested_by == NULL)
 		return 0;
 	if (ops->can_write(p->forge, job->requested_by, job->requested_by_id,
@@ -189,7 +188,6 @@ publish_acknowledge(struct publish *p, int position, bool *allowed,
 		return -1;
 	if (!*allowed)
 		return 0;	/* refused quietly: nothing is written */
-	on = trigger_on(job);
 	/* On the pull request: the thread knows its number. */
 	if (on != FORGE_ON_ISSUE && job->pr_number == 0)
 		log_warn("job %lld: no pull request to react on",
@@ -198,6 +196,21 @@ publish_acknowledge(struct publish *p, int position, bool *allowed,
 	    job->number : job->pr_number, job->trigger_id, werr,
 	    sizeof(werr)) == -1)
 		log_warn("job %lld: reaction: %s", (long long)job->id, werr);
+	return 0;
+}
+
+int
+publish_acknowledge(struct publish *p, int position, bool *allowed,
+    char *err, size_t errlen)
+{
+	const struct forge_ops *ops = p->forge->ops;
+	const struct job *job = p->job;
+	char *text;
+	int rc;
+
+	p->position = position;
+	if ((rc = permit(p, allowed, err, errlen)) == -1 || !*allowed)
+		return rc;
 	if (p->comment_id == NULL) {
 		if (forge_comment_find(p->forge, FORGE_ON_ISSUE, job->number,
 		    MARKER, &p->comment_id, err, errlen) == -1)
@@ -250,33 +263,75 @@ publish_push(struct publish *p, struct ws *ws, char *err, size_t errlen)
 	    publish_git_user(p), token, err, errlen);
 }
 
+/* Find the comment on (on, number) that carries marker, else write text
+ * there: a reply said once, however often its job runs. */
+static int
+say_once(struct publish *p, enum forge_on on, int64_t number,
+    const char *marker, const char *text, char *err, size_t errlen)
+{
+	char *id = NULL;
+	int rc;
+
+	rc = forge_comment_find(p->forge, on, number, marker, &id, err,
+	    errlen);
+	if (rc == 0 && id == NULL)
+		rc = p->forge->ops->comment_create(p->forge, on, number, text,
+		    &id, err, errlen);
+	free(id);
+	return rc;
+}
+
+int
+publish_help(struct publish *p, bool *allowed, char *err, size_t errlen)
+{
+	const struct job *job = p->job;
+	const char *w = p->cfg->command;
+	bool on_pr = trigger_on(job) != FORGE_ON_ISSUE && job->pr_number > 0;
+	char *marker, *text;
+	int rc;
+
+	if ((rc = permit(p, allowed, err, errlen)) == -1 || !*allowed)
+		return rc;
+	marker = xasprintf("<!-- handoff:help job %lld -->",
+	    (long long)job->id);
+	text = xasprintf("handoff reads a comment whose first line starts"
+	    " with `%s`, here or on its pull request:\n\n"
+	    "| comment | does |\n| --- | --- |\n"
+	    "| `%s revise TEXT` (or `%s TEXT`) | a new run on the branch"
+	    " with TEXT as the instruction |\n"
+	    "| `%s cancel` | stops the running job and drops the queued"
+	    " ones |\n"
+	    "| `%s retry` | runs the last failed or cancelled job again |\n"
+	    "| `%s help` | this list |\n\n"
+	    "A review that requests changes on handoff's pull request starts"
+	    " a revision too. Only people who may write to the repository"
+	    " can ask.\n\n%s", w, w, w, w, w, w, marker);
+	rc = say_once(p, on_pr ? FORGE_ON_PR : FORGE_ON_ISSUE, on_pr ?
+	    job->pr_number : job->number, marker, text, err, errlen);
+	free(text);
+	free(marker);
+	return rc;
+}
+
 /* On a revision, a reply on the pull request saying what changed; found
  * by its marker first, so a rerun does not say it twice. */
 static int
 reply(struct publish *p, const char *summary, const char *diffstat,
     char *err, size_t errlen)
 {
-	const struct forge_ops *ops = p->forge->ops;
 	const struct job *job = p->job;
 	char *marker = xasprintf("%s%lld -->", REPLY_MARKER,
 	    (long long)job->id);
-	char *url = log_url(p), *sum = trimmed(summary), *stat = NULL;
-	char *id = NULL, *text;
+	char *url = log_url(p), *sum = trimmed(summary);
+	char *stat = trimmed(diffstat), *text;
 	int rc;
 
-	rc = forge_comment_find(p->forge, FORGE_ON_PR, p->pr.number, marker,
-	    &id, err, errlen);
-	if (rc == 0 && id == NULL) {
-		stat = trimmed(diffstat);
-		text = xasprintf("🔁 handoff revised the branch (job %lld)%s%s"
-		    "\n\n```\n%s\n```\n\n[Log](%s)\n\n%s",
-		    (long long)job->id, *sum ? ":\n\n" : ".", sum, stat, url,
-		    marker);
-		rc = ops->comment_create(p->forge, FORGE_ON_PR, p->pr.number,
-		    text, &id, err, errlen);
-		free(text);
-	}
-	free(id);
+	text = xasprintf("🔁 handoff revised the branch (job %lld)%s%s"
+	    "\n\n```\n%s\n```\n\n[Log](%s)\n\n%s", (long long)job->id,
+	    *sum ? ":\n\n" : ".", sum, stat, url, marker);
+	rc = say_once(p, FORGE_ON_PR, p->pr.number, marker, text, err,
+	    errlen);
+	free(text);
 	free(stat);
 	free(sum);
 	free(url);

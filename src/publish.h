@@ -39,6 +39,9 @@ const char *publish_git_token(struct publish *p, char *err, size_t errlen);
  * (with its place in line when position > 0). */
 int publish_acknowledge(struct publish *p, int position, bool *allowed,
     char *err, size_t errlen);
+/* A "help" request: if the requester may write (*allowed), 👀 and a
+ * reply listing the commands where they asked, written once. */
+int publish_help(struct publish *p, bool *allowed, char *err, size_t errlen);
 /* Rewrite the status comment; best effort (a failure is logged). detail:
  * the reason, diffstat or log tail, may be NULL. */
 void publish_status(struct publish *p, enum publish_status what,

@@ -661,12 +661,13 @@ step_acknowledge(struct run *r)
 }
 
 /* `runner --job N --acknowledge`: for a queued job, before it has a run
- * slot. A failure leaves it to the job's own runner. */
+ * slot. A failure leaves it to the job's own runner. A help request ends
+ * here, answered. */
 static int
 acknowledge_queued(struct run *r)
 {
 	char err[1024], *why;
-	bool allowed;
+	bool allowed, is_help;
 	int rc;
 
 	if ((r->pub = publish_open(r->cfg, r->st, &r->job, err,
@@ -674,8 +675,12 @@ acknowledge_queued(struct run *r)
 		store_ack_abandon(r->st, r->job.id);
 		return RUNNER_EXIT_ENDED;
 	}
-	rc = publish_acknowledge(r->pub, store_queue_position(r->st,
-	    r->job.id), &allowed, err, sizeof(err));
+	is_help = strcmp(r->job.kind, "help") == 0;
+	if (is_help)
+		rc = publish_help(r->pub, &allowed, err, sizeof(err));
+	else
+		rc = publish_acknowledge(r->pub, store_queue_position(r->st,
+		    r->job.id), &allowed, err, sizeof(err));
 	if (rc == -1) {
 		log_warn("job %lld: acknowledge: %s", (long long)r->job.id,
 		    err);
@@ -693,9 +698,12 @@ acknowledge_queued(struct run *r)
 		return RUNNER_EXIT_ENDED;
 	}
 	if (store_step_end(r->st, r->job.id, "acknowledge",
-	    "acknowledged") == -1)
+	    "acknowledged") == -1 || (is_help && store_job_finish(r->st,
+	    r->job.id, "done", "answered with the list of commands",
+	    NULL) == -1))
 		return RUNNER_EXIT_FAILED;
-	log_info("job %lld: acknowledged while queued", (long long)r->job.id);
+	log_info("job %lld: %s", (long long)r->job.id, is_help ?
+	    "help answered" : "acknowledged while queued");
 	return RUNNER_EXIT_ENDED;
 }
 

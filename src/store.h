@@ -136,14 +136,16 @@ int store_job_runner(struct store *st, int64_t job, long pid);
 
 /* The scheduler: mark up to max runnable jobs running, in arrival order,
  * within [runs] max_parallel and max_per_repo and one per thread; handle
- * queued cancel and help requests on the way. Fills ids; returns the count
- * or -1. */
+ * queued cancel requests on the way, and help requests on a forge handoff
+ * has no credentials for (or whose acknowledgement was abandoned). Fills
+ * ids; returns the count or -1. */
 int store_claim(struct store *st, const struct config *cfg, int64_t *ids,
     size_t max);
 /* Acknowledging queued jobs before they have a run slot: pick up to max
  * queued jobs of the forges in mask (STORE_GITHUB, STORE_GITLAB) never
- * acknowledged, and record the acknowledge step as started (store_claim
- * leaves a job alone while that step is open). Returns the count or -1. */
+ * acknowledged, help requests included (their runner answers them), and
+ * record the acknowledge step as started (store_claim leaves a job alone
+ * while that step is open). Returns the count or -1. */
 #define STORE_GITHUB	0x1
 #define STORE_GITLAB	0x2
 int store_claim_ack(struct store *st, unsigned mask, int64_t *ids,

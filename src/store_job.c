@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 
+#include "forge.h"
 #include "store.h"
 #include "util.h"
 
@@ -345,7 +346,8 @@ store_job_runner(struct store *st, int64_t job, long pid)
 }
 
 /* Queued control requests are answered inside the claim: "cancel" stops the
- * thread's running job and drops its queued ones; "help" has nothing to run. */
+ * thread's running job and drops its queued ones; "help" has nothing to run
+ * (its reply, when there is one, is a runner's). */
 static int
 control(struct store *st, int64_t id, int64_t thread, const char *kind,
     int64_t now)
@@ -448,7 +450,9 @@ store_claim(struct store *st, const struct config *cfg, int64_t *ids,
 	if ((s = prepare(st, "SELECT j.id, j.thread_id, j.kind,"
 	    " t.forge || ' ' || t.repo, EXISTS (SELECT 1 FROM job_steps a"
 	    " WHERE a.job_id = j.id AND a.step = 'acknowledge'"
-	    " AND a.finished_at IS NULL) FROM jobs j JOIN threads t"
+	    " AND a.finished_at IS NULL), t.forge, EXISTS (SELECT 1 FROM"
+	    " job_steps a WHERE a.job_id = j.id AND a.step = 'acknowledge'"
+	    " AND a.detail = 'not acknowledged') FROM jobs j JOIN threads t"
 	    " ON t.id = j.thread_id WHERE j.state = 'queued'"
 	    " AND t.forge <> 'local' ORDER BY j.id")) == NULL)
 		goto fail;
@@ -459,6 +463,13 @@ store_claim(struct store *st, const struct config *cfg, int64_t *ids,
 		int *repo_running = busy_count(&busy,
 		    (const char *)sqlite3_column_text(s, 3));
 
+		/* "help" is answered on the forge by an acknowledging
+		 * runner (store_claim_ack) when handoff can write there;
+		 * here when it cannot, or that runner gave up. */
+		if (strcmp(kind, "help") == 0 && forge_configured(cfg,
+		    (const char *)sqlite3_column_text(s, 5)) &&
+		    sqlite3_column_int(s, 6) == 0)
+			continue;
 		if (strcmp(kind, "cancel") == 0 || strcmp(kind, "help") == 0) {
 			if (control(st, id, thread, kind, now) == -1)
 				goto fail;
@@ -557,7 +568,7 @@ store_claim_ack(struct store *st, unsigned mask, int64_t *ids, size_t max)
 		return -1;
 	if ((s = prepare(st, "SELECT j.id FROM jobs j JOIN threads t"
 	    " ON t.id = j.thread_id WHERE j.state = 'queued'"
-	    " AND j.kind NOT IN ('cancel', 'help')"
+	    " AND j.kind <> 'cancel'"
 	    " AND ((?1 & 1 AND t.forge = 'github') OR"
 	    " (?1 & 2 AND t.forge = 'gitlab'))"
 	    " AND NOT EXISTS (SELECT 1 FROM job_steps a WHERE a.job_id = j.id"
@@ -624,7 +635,8 @@ int
 store_queue_position(struct store *st, int64_t job)
 {
 	sqlite3_stmt *s = prepare(st, "SELECT count(*) FROM jobs WHERE"
-	    " state IN ('queued', 'running') AND id < ?1");
+	    " state IN ('queued', 'running') AND kind NOT IN ('cancel',"
+	    " 'help') AND id < ?1");
 	int n = 0;
 
 	if (s == NULL)

@@ -7,7 +7,8 @@
 # asked; the description stays the first job's. The runner killed while
 # replying still ends with one reply. "/agent retry" repeats the failed
 # request. A push the forge refuses (someone else moved the branch) fails
-# the job with the forge's reason.
+# the job with the forge's reason. "/agent help" is answered with the
+# commands.
 . "$SRCDIR/tests/lib.sh"
 
 for t in bwrap git python3; do
@@ -182,6 +183,20 @@ is "$(job_state "$jr")" done "the retry, job $jr, is done"
 run -c "$CONFIG" logs "$jr"
 has "$T/out" "please fail"; ok $? "with the failed job's request as its task"
 like "$(jq_ "$pr_comments[-1]['body']")" "job $jr)" "and its reply"
+
+# 5b. "/agent help": 👀 and one reply listing the commands, where it was
+# asked; nothing is run.
+r=$(deliver github issue_comment "$(pr_comment "/agent help")")
+jhelp=$(jobnum "$r")
+wait_job_end "$jhelp"
+is "$(job_state "$jhelp")" done "the help request, job $jhelp, is answered"
+help='[c for c in s["pulls"][0]["comments"] if c["user"]=="handoff-bot" and "handoff:help" in c["body"]]'
+is "$(jq_ "len($help)")" 1 "with one reply on the pull request"
+like "$(jq_ "$help[0]['body']")" '`/agent retry`' "listing the commands"
+is "$(jq_ "[r['content'] for c in s['pulls'][0]['comments'] if c['body']=='/agent help' for r in c['reactions']]")" \
+    "['eyes']" "👀 on the request"
+run -c "$CONFIG" show "$jhelp" --json
+! grep -q '"step":[[:space:]]*"sandbox"' "$T/out"; ok $? "no agent ran for it"
 
 # 6. Someone else moves the branch while the agent works: the push is
 # refused as not a fast-forward, and the job fails saying so.
