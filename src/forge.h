@@ -27,6 +27,9 @@ struct forge_conn {
 	int64_t			 installation_id;
 };
 
+#define FORGE_TITLE_MAX	1024
+#define FORGE_BODY_MAX	(256 * 1024)
+
 /* A pull (merge) request as handoff sees it. */
 struct forge_pr {
 	int64_t	 number;	/* GitHub number, GitLab iid; 0 when none */
@@ -66,6 +69,10 @@ struct forge_ops {
 	 * take a reaction: its pull request gets it. */
 	int	(*react)(struct forge_conn *f, enum forge_on on, int64_t number,
 		    int64_t id, char *err, size_t errlen);
+	/* The issue's title and description as they are now (bounded:
+	 * FORGE_TITLE_MAX, FORGE_BODY_MAX bytes; *body "" when it has none). */
+	int	(*issue)(struct forge_conn *f, int64_t number, char **title,
+		    char **body, char *err, size_t errlen);
 	/* The comments on issue or pull request number (on: FORGE_ON_ISSUE
 	 * or FORGE_ON_PR), oldest first (bounded: 2,000). */
 	int	(*comments)(struct forge_conn *f, enum forge_on on,

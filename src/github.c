@@ -179,6 +179,32 @@ gh_react(struct forge_conn *f, enum forge_on on, int64_t number, int64_t id,
 	return rc;
 }
 
+static int
+gh_issue(struct forge_conn *f, int64_t number, char **title, char **body,
+    char *err, size_t errlen)
+{
+	char *path = xasprintf("/repos/%s/issues/%lld", f->repo,
+	    (long long)number);
+	cJSON *o = NULL;
+	int rc;
+
+	*title = *body = NULL;
+	rc = forge_send(f, call, "GET", path, NULL, 200, NULL, &o, err,
+	    errlen);
+	if (rc == 0 && str(o, "title") == NULL) {
+		snprintf(err, errlen, "GET %s: no title", path);
+		rc = -1;
+	}
+	if (rc == 0) {
+		*title = xstrndup(str(o, "title"), FORGE_TITLE_MAX);
+		*body = xstrndup(str(o, "body") ? str(o, "body") : "",
+		    FORGE_BODY_MAX);
+	}
+	json_free(o);
+	free(path);
+	return rc;
+}
+
 static void
 gh_comment_item(struct forge_conn *f, const cJSON *c,
     struct forge_comment **list, size_t *n)
@@ -370,6 +396,7 @@ const struct forge_ops github_ops = {
 	.authenticate = gh_authenticate,
 	.can_write = gh_can_write,
 	.react = gh_react,
+	.issue = gh_issue,
 	.comments = gh_comments,
 	.comment_create = gh_comment_create,
 	.comment_edit = gh_comment_edit,

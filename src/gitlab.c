@@ -119,6 +119,31 @@ gl_react(struct forge_conn *f, enum forge_on on, int64_t number,
 	return rc;
 }
 
+static int
+gl_issue(struct forge_conn *f, int64_t number, char **title, char **body,
+    char *err, size_t errlen)
+{
+	char *rest = xasprintf("/issues/%lld", (long long)number);
+	cJSON *o = NULL;
+	int rc;
+
+	*title = *body = NULL;
+	rc = forge_send(f, call, "GET", rest, NULL, 200, NULL, &o, err,
+	    errlen);
+	if (rc == 0 && str(o, "title") == NULL) {
+		snprintf(err, errlen, "GET %s: no title", rest);
+		rc = -1;
+	}
+	if (rc == 0) {
+		*title = xstrndup(str(o, "title"), FORGE_TITLE_MAX);
+		*body = xstrndup(str(o, "description") ?
+		    str(o, "description") : "", FORGE_BODY_MAX);
+	}
+	json_free(o);
+	free(rest);
+	return rc;
+}
+
 static void
 gl_comment_item(struct forge_conn *f, const cJSON *c,
     struct forge_comment **list, size_t *n)
@@ -318,6 +343,7 @@ const struct forge_ops gitlab_ops = {
 	.authenticate = gl_authenticate,
 	.can_write = gl_can_write,
 	.react = gl_react,
+	.issue = gl_issue,
 	.comments = gl_comments,
 	.comment_create = gl_comment_create,
 	.comment_edit = gl_comment_edit,

@@ -392,6 +392,19 @@ publish_pr_url(const struct publish *p)
 	return p ? p->pr.url : NULL;
 }
 
+int
+publish_issue(struct publish *p, char **title, char **body)
+{
+	char err[512];
+
+	if (p->forge->ops->issue(p->forge, p->job->number, title, body, err,
+	    sizeof(err)) == -1) {
+		log_warn("job %lld: issue: %s", (long long)p->job->id, err);
+		return -1;
+	}
+	return 0;
+}
+
 cJSON *
 publish_comments(struct publish *p)
 {

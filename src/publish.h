@@ -54,6 +54,9 @@ int publish_push(struct publish *p, struct ws *ws, char *err, size_t errlen);
  * replies on it with the summary and diffstat instead, once per job. */
 int publish_pr(struct publish *p, const char *summary, const char *diffstat,
     char *err, size_t errlen);
+/* The issue's title and description as they are now, or -1 (logged)
+ * when they cannot be had. The caller frees both. */
+int publish_issue(struct publish *p, char **title, char **body);
 /* The issue's comments by people, oldest first, as a JSON array of
  * {author, body} (empty when they cannot be had; the caller deletes). */
 cJSON *publish_comments(struct publish *p);

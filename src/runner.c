@@ -294,12 +294,19 @@ static int
 step_task(struct run *r)
 {
 	cJSON *comments, *reviews;
-	char err[512], *dir, *summary;
+	char err[512], *dir, *summary, *title, *body;
 	int rc;
 
 	if (begin(r, "task") == -1)
 		return -1;
 	dir = path(r, "handoff");
+	/* The issue as it reads now: it may have been edited since. */
+	if (r->pub && publish_issue(r->pub, &title, &body) == 0) {
+		free(r->job.title);
+		free(r->job.body);
+		r->job.title = title;
+		r->job.body = body;
+	}
 	comments = r->pub ? publish_comments(r->pub) : NULL;
 	reviews = r->pub ? publish_review_comments(r->pub) : NULL;
 	rc = task_write(dir, &r->job, r->kind, comments, reviews, err,

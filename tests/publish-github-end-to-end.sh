@@ -27,7 +27,9 @@ admin POST repos '{"forge":"github","path":"Codertocat/Hello-World","default_bra
 admin POST tokens '{"forge":"github","token":"'"$TOKEN"'","user":"handoff-bot","can_write":true}' >/dev/null
 admin POST permissions '{"forge":"github","repo":"Codertocat/Hello-World","user":"Codertocat","permission":"write"}' >/dev/null
 admin POST permissions '{"forge":"github","repo":"Codertocat/Hello-World","user":"outsider","permission":"read"}' >/dev/null
-for n in 1 2 3; do
+# Issue 1 was edited after it was labeled: the task is the issue as it reads now.
+admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":1,"title":"Spelling error in the README file","body":"Edited: only the README has the mistake.","user":"Codertocat"}' >/dev/null
+for n in 2 3; do
 	admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":'$n',"title":"Spelling error in the README file","user":"Codertocat"}' >/dev/null
 done
 
@@ -90,6 +92,9 @@ run -c "$CONFIG" logs 1
 has "$T/out" "**Codertocat** wrote:" && has "$T/out" "Please keep the heading as it is."
 ok $? "the task carries the issue's comments, fetched from the forge"
 ! has "$T/out" "handoff:status"; ok $? "but not handoff's own status comment"
+has "$T/out" "Edited: only the README has the mistake." &&
+    ! has "$T/out" "It looks like you accidently"
+ok $? "and the issue's description as it reads now, not as it was delivered"
 
 # 2. A labeler without write access: nothing is run, nothing is written.
 r=$(deliver github issues "$(issue 2 outsider)")
