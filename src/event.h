@@ -58,6 +58,7 @@ struct forge_event {
 	int64_t		 line;		/* inline comment: line, 0 when unknown */
 	char		*diff_hunk;	/* inline comment: hunk, when the forge sends it */
 	char		*discussion_id;	/* GitLab discussion, for replies */
+	int64_t		 review_id;	/* GitHub: the review an inline comment belongs to, else 0 */
 	bool		 merged;	/* EV_PR_CLOSED: merged rather than closed */
 	char		*conclusion;	/* EV_CI_COMPLETED: "failure", "success", "failed", ... */
 };

@@ -213,6 +213,10 @@ parse_review_comment(struct parse *p)
 	ev->diff_hunk = json_str(r, "comment.diff_hunk", HUNK_MAX_BYTES);
 	ev->association = json_str(r, "comment.author_association",
 	    NAME_MAX_BYTES);
+	/* The review it belongs to, whose other comments the task wants. */
+	ev->review_id = json_int(r, "comment.pull_request_review_id", 0);
+	if (ev->review_id < 0)
+		ev->review_id = 0;
 	ev->type = EV_REVIEW_COMMENT;
 	return 0;
 }

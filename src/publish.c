@@ -502,11 +502,19 @@ publish_review_comments(struct publish *p)
 		add_review(p, review, arr, seen);
 		free(review);
 	}
-	/* A reply in a diff discussion: the discussion's earlier notes. */
-	cJSON_ArrayForEach(c, ctx)
+	/* An inline comment: the other comments of its review (GitHub), or
+	 * the earlier notes of its discussion (GitLab). */
+	cJSON_ArrayForEach(c, ctx) {
+		if (cJSON_IsNumber(v = cJSON_GetObjectItem(c, "review_id")) &&
+		    v->valuedouble >= 1) {
+			review = xasprintf("%lld", (long long)v->valuedouble);
+			add_review(p, review, arr, seen);
+			free(review);
+		}
 		if (cJSON_IsString(v = cJSON_GetObjectItem(c,
 		    "discussion_id")) && strlen(v->valuestring) <= 128)
 			add_review(p, v->valuestring, arr, seen);
+	}
 	cJSON_Delete(ctx);
 	cJSON_Delete(seen);
 	return arr;

@@ -61,7 +61,7 @@ int publish_issue(struct publish *p, char **title, char **body);
  * {author, body} (empty when they cannot be had; the caller deletes). */
 cJSON *publish_comments(struct publish *p);
 /* For a revision on the pull request: the comments of the review that
- * asked (GitHub), or the earlier notes of the diff discussion a request
+ * asked, or that an inline request belongs to (GitHub), or the earlier notes of the diff discussion a request
  * was made in (GitLab), as a JSON array of {path, line, diff_hunk, body,
  * author}, without those the store has already (the caller deletes). */
 cJSON *publish_review_comments(struct publish *p);

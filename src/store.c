@@ -425,6 +425,8 @@ context_json(const struct forge_event *ev, const char *previous)
 		cJSON_AddStringToObject(o, "diff_hunk", ev->diff_hunk);
 	if (ev->discussion_id)
 		cJSON_AddStringToObject(o, "discussion_id", ev->discussion_id);
+	if (ev->review_id > 0)
+		cJSON_AddNumberToObject(o, "review_id", (double)ev->review_id);
 	if (ev->text)
 		cJSON_AddStringToObject(o, "body", ev->text);
 	if (ev->sender)

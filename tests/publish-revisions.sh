@@ -128,7 +128,9 @@ i1='[i for i in s["issues"] if i["number"]==1][0]'
 is "$(jq_ "len($i1['comments'])")" 1 "one status comment on the issue still"
 like "$(jq_ "$i1['comments'][0]['body']")" "Done (job $j)" "it tells of the revision"
 
-# 3. An inline comment saying /agent: 👀 on that comment, and a reply.
+# 3. An inline comment saying /agent: 👀 on that comment, a reply, and
+# the other comments of its review in the task.
+admin POST review_comments '{"repo":"'$REPO'","pull":'$PR',"review_id":9002,"path":"README","line":1,"body":"Keep the heading short.","user":"Codertocat"}' >/dev/null
 cid=$(admin POST review_comments '{"repo":"'$REPO'","pull":'$PR',"review_id":9002,"path":"README","line":3,"body":"/agent number the lines","user":"Codertocat"}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 rc_file=$(edit_json "$SAMPLES/github/pull_request_review_comment.created.0.json" "$T/rc.json" \
@@ -143,6 +145,8 @@ is "$(jq_ "len($pr_comments)")" 2 "a second reply"
 run -c "$CONFIG" logs "$j"
 is "$(grep -c '"body":[[:space:]]*"/agent number the lines"' "$T/out")" 1 \
     "the inline comment is in the context once, not fetched again"
+has "$T/out" "Keep the heading short." && has "$T/out" "README, line 1, by Codertocat"
+ok $? "the other comment of its review is in the task"
 
 # pr_comment TEXT: the comment on the pull request, made in the emulator,
 # and its delivery.

@@ -514,6 +514,8 @@ test_github_values(void)
 	ok(ev != NULL && ev->line == 265 && ev->number == 2 &&
 	    strcmp(ev->head_branch, "changes") == 0,
 	    "review comment: line 265 on PR 2, branch changes");
+	ok(ev != NULL && ev->review_id == 237895671,
+	    "review comment: the review it belongs to");
 	forge_event_free(ev);
 
 	j = sample("webhooks/samples/github/pull_request_review_comment.created.1.json");
