@@ -200,6 +200,33 @@ forge_send(struct forge_conn *f, forge_call_fn call, const char *method,
 }
 
 int
+forge_issue_from(struct forge_conn *f, forge_call_fn call, const char *path,
+    const char *body_key, char **title, char **body, char *err,
+    size_t errlen)
+{
+	const cJSON *t, *b;
+	cJSON *o = NULL;
+	int rc;
+
+	*title = *body = NULL;
+	rc = forge_send(f, call, "GET", path, NULL, 200, NULL, &o, err,
+	    errlen);
+	t = cJSON_GetObjectItemCaseSensitive(o, "title");
+	b = cJSON_GetObjectItemCaseSensitive(o, body_key);
+	if (rc == 0 && !cJSON_IsString(t)) {
+		snprintf(err, errlen, "GET %s: no title", path);
+		rc = -1;
+	}
+	if (rc == 0) {
+		*title = xstrndup(t->valuestring, FORGE_TITLE_MAX);
+		*body = xstrndup(cJSON_IsString(b) ? b->valuestring : "",
+		    FORGE_BODY_MAX);
+	}
+	json_free(o);
+	return rc;
+}
+
+int
 forge_comments_from(struct forge_conn *f, forge_call_fn call,
     const char *path, int max_pages, forge_comment_fn item,
     struct forge_comment **list, size_t *n, char *err, size_t errlen)

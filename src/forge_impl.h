@@ -33,6 +33,12 @@ int forge_send(struct forge_conn *f, forge_call_fn call, const char *method,
     const char *path, cJSON *body, long want, long *status, cJSON **out,
     char *err, size_t errlen);
 
+/* GET path through call: an issue's "title" and its description under
+ * body_key, bounded (FORGE_TITLE_MAX, FORGE_BODY_MAX; "" when null). */
+int forge_issue_from(struct forge_conn *f, forge_call_fn call,
+    const char *path, const char *body_key, char **title, char **body,
+    char *err, size_t errlen);
+
 /* Turns one element of a forge's comment list into a forge_comment with
  * forge_comment_add, or skips it. */
 typedef void (*forge_comment_fn)(struct forge_conn *f, const cJSON *item,

@@ -185,22 +185,9 @@ gh_issue(struct forge_conn *f, int64_t number, char **title, char **body,
 {
 	char *path = xasprintf("/repos/%s/issues/%lld", f->repo,
 	    (long long)number);
-	cJSON *o = NULL;
-	int rc;
-
-	*title = *body = NULL;
-	rc = forge_send(f, call, "GET", path, NULL, 200, NULL, &o, err,
+	int rc = forge_issue_from(f, call, path, "body", title, body, err,
 	    errlen);
-	if (rc == 0 && str(o, "title") == NULL) {
-		snprintf(err, errlen, "GET %s: no title", path);
-		rc = -1;
-	}
-	if (rc == 0) {
-		*title = xstrndup(str(o, "title"), FORGE_TITLE_MAX);
-		*body = xstrndup(str(o, "body") ? str(o, "body") : "",
-		    FORGE_BODY_MAX);
-	}
-	json_free(o);
+
 	free(path);
 	return rc;
 }

@@ -124,22 +124,9 @@ gl_issue(struct forge_conn *f, int64_t number, char **title, char **body,
     char *err, size_t errlen)
 {
 	char *rest = xasprintf("/issues/%lld", (long long)number);
-	cJSON *o = NULL;
-	int rc;
+	int rc = forge_issue_from(f, call, rest, "description", title, body,
+	    err, errlen);
 
-	*title = *body = NULL;
-	rc = forge_send(f, call, "GET", rest, NULL, 200, NULL, &o, err,
-	    errlen);
-	if (rc == 0 && str(o, "title") == NULL) {
-		snprintf(err, errlen, "GET %s: no title", rest);
-		rc = -1;
-	}
-	if (rc == 0) {
-		*title = xstrndup(str(o, "title"), FORGE_TITLE_MAX);
-		*body = xstrndup(str(o, "description") ?
-		    str(o, "description") : "", FORGE_BODY_MAX);
-	}
-	json_free(o);
 	free(rest);
 	return rc;
 }

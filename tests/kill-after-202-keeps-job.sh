@@ -9,7 +9,7 @@ for i in 1 2 3; do
 	r=$(deliver github issues "$S" --delivery "kill-$i")
 	kill -9 "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null; SERVE_PID=
 	like "$r" '202 {"verdict":"queued"' "delivery $i answered 202"
-	job=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
+	job=$(jobnum "$r")
 	show=$("$HANDOFF" -c "$CONFIG" show "$job" --json)
 	like "$show" '"state":	"queued"' "job $job is in the store after kill -9"
 	like "$show" "\"delivery\":	\"kill-$i\"" "its delivery is recorded"

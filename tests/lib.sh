@@ -237,3 +237,22 @@ emu_repo() {
 s = [r for r in json.load(sys.stdin)['repos'] if r['path'] == sys.argv[1]][0]
 print($2)" "$1"
 }
+
+# jobnum ANSWER: the job number in a delivery's answer.
+jobnum() { printf '%s' "$1" | sed -n 's/.*"job":\([0-9]*\).*/\1/p'; }
+
+# kill_runner_at_fault JOB WHEN: once the emulator's one fault (a slow
+# answer) has fired, kill -9 job's runner; serve must resume the job, which
+# must end done. Three checks.
+kill_runner_at_fault() {
+	for _ in $(seq 300); do
+		curl -s "$E/_admin/faults" | grep -q '"fired": 1' && break
+		sleep 0.1
+	done
+	runner=$(pgrep -f -- "-c $CONFIG runner --job $1$" | head -n 1)
+	[ -n "$runner" ] && kill -9 "$runner"
+	ok $? "job $1: its runner is killed $2"
+	admin DELETE faults >/dev/null
+	wait_job_end "$1"; ok $? "job $1 ends"
+	is "$(job_state "$1")" done "job $1 is done after resuming"
+}

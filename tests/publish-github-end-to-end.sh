@@ -126,17 +126,8 @@ killed_during() {	# killed_during NUMBER ROUTE-REGEX: kill the runner there
 	admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":'$1',"title":"Spelling error in the README file","user":"Codertocat"}' >/dev/null
 	admin POST faults '{"route":"'"$2"'","kind":"slow","delay":3,"count":1}' >/dev/null
 	r=$(deliver github issues "$(issue $1)")
-	job=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
-	for _ in $(seq 300); do
-		curl -s "$E/_admin/faults" | grep -q '"fired": 1' && break
-		sleep 0.1
-	done
-	runner=$(pgrep -f -- "-c $CONFIG runner --job $job$" | head -n 1)
-	[ -n "$runner" ] && kill -9 "$runner"
-	ok $? "job $job: its runner is killed while the forge is slow"
-	admin DELETE faults >/dev/null
-	wait_job_end "$job"; ok $? "job $job ends"
-	is "$(job_state "$job")" done "job $job is done after resuming"
+	job=$(jobnum "$r")
+	kill_runner_at_fault "$job" "while the forge is slow"
 	is "$(jq_ 'len([p for p in s["pulls"] if p["head"].startswith("handoff/'$1'-")])')" 1 \
 	    "job $job: exactly one pull request"
 	n='[i for i in s["issues"] if i["number"]=='$1'][0]'
@@ -161,7 +152,7 @@ kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null; SERVE_PID=
 start_serve
 admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":70,"title":"Another","user":"Codertocat"}' >/dev/null
 r=$(deliver github issues "$(issue 70)")
-job=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
+job=$(jobnum "$r")
 wait_job_end "$job"; ok $? "job $job ends"
 is "$(job_state "$job")" failed "a refused token fails the job"
 run -c "$CONFIG" show "$job" --json
@@ -186,7 +177,7 @@ start_serve
 admin POST permissions '{"forge":"github","repo":"Codertocat/Hello-World","user":"handoff-app[bot]","permission":"write"}' >/dev/null
 admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":80,"title":"Spelling error in the README file","user":"Codertocat"}' >/dev/null
 r=$(deliver github issues "$(issue 80)")
-job=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
+job=$(jobnum "$r")
 wait_job_end "$job"; ok $? "job $job (as an App) ends"
 is "$(job_state "$job")" done "job $job is done"
 is "$(jq_ 'len([p for p in s["pulls"] if p["head"].startswith("handoff/80-")])')" 1 \
@@ -208,11 +199,11 @@ for n in 90 91; do
 	sed -i 's/"title": "Spelling error in the README file"/"title": "Hold on"/' "$(issue $n)"
 done
 r=$(deliver github issues "$T/issue-90.json")
-j90=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
+j90=$(jobnum "$r")
 for _ in $(seq 300); do [ "$(job_state "$j90")" = running ] && break; sleep 0.1; done
 is "$(job_state "$j90")" running "job $j90 takes the only run slot"
 r=$(deliver github issues "$T/issue-91.json")
-j91=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
+j91=$(jobnum "$r")
 n91='[i for i in s["issues"] if i["number"]==91][0]'
 for _ in $(seq 100); do
 	[ "$(jq_ "len($n91['comments'])")" = 1 ] && break

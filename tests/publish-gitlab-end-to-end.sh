@@ -54,7 +54,6 @@ issue() {	# issue IID [USER ID]: the documented Issue Hook, for our project
 	    "$SAMPLES/gitlab/issue.json" > "$T/issue-$1.json"
 	echo "$T/issue-$1.json"
 }
-jobnum() { printf '%s' "$1" | sed -n 's/.*"job":\([0-9]*\).*/\1/p'; }
 
 r=$(deliver gitlab 'Issue Hook' "$(issue 23)" --delivery gl-23)
 like "$r" '"job":1' "the labeled issue is queued"
@@ -111,16 +110,7 @@ killed_during() {	# killed_during IID ROUTE-REGEX
 	admin POST faults '{"route":"'"$2"'","kind":"slow","delay":3,"count":1}' >/dev/null
 	r=$(deliver gitlab 'Issue Hook' "$(issue $1)" --delivery gl-$1)
 	job=$(jobnum "$r")
-	for _ in $(seq 300); do
-		curl -s "$E/_admin/faults" | grep -q '"fired": 1' && break
-		sleep 0.1
-	done
-	runner=$(pgrep -f -- "-c $CONFIG runner --job $job$" | head -n 1)
-	[ -n "$runner" ] && kill -9 "$runner"
-	ok $? "job $job: its runner is killed while GitLab is slow"
-	admin DELETE faults >/dev/null
-	wait_job_end "$job"; ok $? "job $job ends"
-	is "$(job_state "$job")" done "job $job is done after resuming"
+	kill_runner_at_fault "$job" "while GitLab is slow"
 	is "$(jq_ "len([m for m in $mrs if m['head'].startswith('handoff/$1-')])")" 1 \
 	    "job $job: exactly one merge request"
 	n='[i for i in s["issues"] if i["number"]=='$1'][0]'

@@ -66,7 +66,6 @@ json.dump(d, open(sys.argv[2], "w"), indent=2)
 PY
 	echo "$2"
 }
-jobnum() { printf '%s' "$1" | sed -n 's/.*"job":\([0-9]*\).*/\1/p'; }
 BRANCH=handoff/1-spelling-error-in-the-readme-file
 CLONE="$E/github/git/$REPO.git"
 remote_readme() {	# the README on the branch in the emulator
@@ -161,16 +160,7 @@ pr_comment() {
 admin POST faults '{"route":"^POST /github/api/repos/.*/issues/'$PR'/comments$","kind":"slow","delay":3,"count":1}' >/dev/null
 r=$(deliver github issue_comment "$(pr_comment "/agent once more")")
 j=$(jobnum "$r")
-for _ in $(seq 300); do
-	curl -s "$E/_admin/faults" | grep -q '"fired": 1' && break
-	sleep 0.1
-done
-runner=$(pgrep -f -- "-c $CONFIG runner --job $j$" | head -n 1)
-[ -n "$runner" ] && kill -9 "$runner"
-ok $? "job $j: its runner is killed while replying"
-admin DELETE faults >/dev/null
-wait_job_end "$j"; ok $? "job $j ends"
-is "$(job_state "$j")" done "job $j is done after resuming"
+kill_runner_at_fault "$j" "while replying"
 is "$(jq_ "len([c for c in $pr_comments if 'job $j)' in c['body']])")" 1 \
     "exactly one reply for job $j"
 

@@ -54,7 +54,7 @@ kill -9 "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null; SERVE_PID=
 start_serve
 r=$(deliver gitlab 'Issue Hook' "$SAMPLES/gitlab/issue.json")
 like "$r" '202 {"verdict":"queued"' "GitLab issue example with label Platform is queued"
-job=$(printf '%s' "$r" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
+job=$(jobnum "$r")
 show=$("$HANDOFF" -c "$CONFIG" show "$job" --json)
 like "$show" '"repo":	"gitlabhq/gitlab-test"' "GitLab job names the project path"
 like "$show" '"forge":	"gitlab"' "GitLab job names the forge"
