@@ -13,6 +13,7 @@
 #include "forge_impl.h"
 #include "http.h"
 #include "json.h"
+#include "log.h"
 #include "util.h"
 
 #define USER_AGENT	"handoff/" HANDOFF_VERSION
@@ -78,6 +79,7 @@ forge_close(struct forge_conn *f)
 	free(f->api);
 	util_free_secret(f->token);
 	util_free_secret(f->auth_header);
+	free(f->self);
 	free(f);
 }
 
@@ -156,6 +158,75 @@ forge_comments_free(struct forge_comment *list, size_t n)
 	free(list);
 }
 
+bool
+forge_is_mine(struct forge_conn *f, const struct forge_comment *c)
+{
+	char err[256];
+
+	if (c->is_bot)
+		return true;
+	if (!f->self_asked) {
+		f->self_asked = true;
+		if (f->ops->user(f, &f->self, err, sizeof(err)) == -1)
+			log_warn("%s: who am I: %s", f->ops->name, err);
+	}
+	return f->self != NULL && strcmp(c->author, f->self) == 0;
+}
+
+/* The "<!-- handoff:... -->" in body, as a copy, or NULL. */
+static char *
+marker_of(const char *body)
+{
+	const char *m = strstr(body, FORGE_MARKER_PREFIX), *end;
+
+	if (m == NULL || (end = strstr(m, "-->")) == NULL || end - m > 200)
+		return NULL;
+	return xstrndup(m, (size_t)(end - m) + 3);
+}
+
+void
+forge_sweep(struct forge_conn *f, enum forge_on on, int64_t number,
+    const struct forge_comment *list, size_t n, const char *keep)
+{
+	char **marks = xcalloc(n + 1, sizeof(*marks)), err[512];
+	size_t i, k, kept;
+
+	for (i = 0; i < n; i++)
+		if (forge_is_mine(f, &list[i]))
+			marks[i] = marker_of(list[i].body);
+	for (i = 0; i < n; i++) {
+		if (marks[i] == NULL)
+			continue;
+		/* The group of marks[i]: keep keep if it is there, else
+		 * the oldest. */
+		kept = i;
+		for (k = i; keep && k < n; k++)
+			if (marks[k] && strcmp(marks[k], marks[i]) == 0 &&
+			    strcmp(list[k].id, keep) == 0)
+				kept = k;
+		for (k = i; k < n; k++) {
+			if (k == kept || marks[k] == NULL || (k != i &&
+			    strcmp(marks[k], marks[i]) != 0))
+				continue;
+			if (f->ops->comment_delete(f, on, number, list[k].id,
+			    err, sizeof(err)) == -1)
+				log_warn("%s: delete a copy of %s: %s",
+				    f->ops->name, marks[k], err);
+			else
+				log_info("%s: deleted comment %s, a copy of"
+				    " %s", f->ops->name, list[k].id,
+				    list[kept].id);
+			if (k != i) {
+				free(marks[k]);
+				marks[k] = NULL;
+			}
+		}
+		free(marks[i]);
+		marks[i] = NULL;
+	}
+	free(marks);
+}
+
 int
 forge_comment_find(struct forge_conn *f, enum forge_on on, int64_t number,
     const char *marker, char **id, char *err, size_t errlen)
@@ -167,8 +238,9 @@ forge_comment_find(struct forge_conn *f, enum forge_on on, int64_t number,
 	if (f->ops->comments(f, on, number, &list, &n, err, errlen) == -1)
 		return -1;
 	for (i = 0; i < n && *id == NULL; i++)
-		if (list[i].body && strstr(list[i].body, marker))
+		if (strstr(list[i].body, marker) && forge_is_mine(f, &list[i]))
 			*id = xstrdup(list[i].id);
+	forge_sweep(f, on, number, list, n, *id);
 	forge_comments_free(list, n);
 	return 0;
 }

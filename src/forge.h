@@ -25,7 +25,12 @@ struct forge_conn {
 	char			*auth_header;	/* "Authorization: Bearer ..." */
 	int64_t			 token_expires;	/* epoch s; 0: does not */
 	int64_t			 installation_id;
+	char			*self;		/* the token's account, when known */
+	bool			 self_asked;
 };
+
+/* Hidden in every comment handoff writes, as "<!-- handoff:WHAT -->". */
+#define FORGE_MARKER_PREFIX	"<!-- handoff:"
 
 #define FORGE_TITLE_MAX	1024
 #define FORGE_BODY_MAX	(256 * 1024)
@@ -84,6 +89,12 @@ struct forge_ops {
 	int	(*comment_edit)(struct forge_conn *f, enum forge_on on,
 		    int64_t number, const char *id, const char *body, char *err,
 		    size_t errlen);
+	int	(*comment_delete)(struct forge_conn *f, enum forge_on on,
+		    int64_t number, const char *id, char *err, size_t errlen);
+	/* The login the token acts as, or *login NULL when the forge will
+	 * not say (a GitHub App's installation token). */
+	int	(*user)(struct forge_conn *f, char **login, char *err,
+		    size_t errlen);
 	/* The comments of one review of pull request pr, oldest first, with
 	 * their place in the diff: GitHub's review (by id), GitLab's
 	 * discussion (by its id). */
@@ -114,9 +125,20 @@ void forge_close(struct forge_conn *f);
 bool forge_configured(const struct config *cfg, const char *forge);
 void forge_pr_clear(struct forge_pr *pr);
 void forge_comments_free(struct forge_comment *list, size_t n);
-/* The id of the comment on issue or pull request number whose body holds
- * marker, or *id NULL. */
+/* Whether handoff wrote c: a bot's (the configured bot name, or any
+ * bot account), or the token's own account's. */
+bool forge_is_mine(struct forge_conn *f, const struct forge_comment *c);
+/* The id of handoff's comment on issue or pull request number whose body
+ * holds marker, or *id NULL; on the way, copies of any of handoff's
+ * comments are deleted (forge_sweep). */
 int forge_comment_find(struct forge_conn *f, enum forge_on on, int64_t number,
     const char *marker, char **id, char *err, size_t errlen);
+/* In list (the comments on issue or pull request number, oldest first),
+ * handoff's comments that carry the same marker as an earlier one (or as
+ * the one whose id is keep): copies a request in flight left when its
+ * runner was killed and another wrote the comment again. They are
+ * deleted, best effort. */
+void forge_sweep(struct forge_conn *f, enum forge_on on, int64_t number,
+    const struct forge_comment *list, size_t n, const char *keep);
 
 #endif

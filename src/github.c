@@ -297,6 +297,44 @@ gh_review_comments(struct forge_conn *f, int64_t pr, const char *review,
 }
 
 static int
+gh_comment_delete(struct forge_conn *f, enum forge_on on, int64_t number,
+    const char *id, char *err, size_t errlen)
+{
+	char *path = xasprintf("/repos/%s/issues/comments/%s", f->repo, id);
+	int rc;
+
+	(void)on;
+	(void)number;
+	rc = forge_send(f, call, "DELETE", path, NULL, 204, NULL, NULL, err,
+	    errlen);
+	free(path);
+	return rc;
+}
+
+/* GET /user; an installation token is refused there (403): an App's
+ * comments are known as a bot's instead. */
+static int
+gh_user(struct forge_conn *f, char **login, char *err, size_t errlen)
+{
+	cJSON *o = NULL;
+	long status;
+	int rc;
+
+	*login = NULL;
+	if (f->cfg->github_bot_login) {
+		*login = xstrdup(f->cfg->github_bot_login);
+		return 0;
+	}
+	rc = call(f, "GET", "/user", NULL, &status, &o, err, errlen);
+	if (rc == 0 && status == 200 && str(o, "login"))
+		*login = xstrndup(str(o, "login"), 256);
+	else if (rc == 0 && status != 403)
+		rc = -1;
+	json_free(o);
+	return rc;
+}
+
+static int
 gh_pr_find(struct forge_conn *f, const char *branch, struct forge_pr *pr,
     char *err, size_t errlen)
 {
@@ -387,6 +425,8 @@ const struct forge_ops github_ops = {
 	.comments = gh_comments,
 	.comment_create = gh_comment_create,
 	.comment_edit = gh_comment_edit,
+	.comment_delete = gh_comment_delete,
+	.user = gh_user,
 	.review_comments = gh_review_comments,
 	.pr_find = gh_pr_find,
 	.pr_open = gh_pr_open,

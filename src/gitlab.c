@@ -58,6 +58,15 @@ call(struct forge_conn *f, const char *method, const char *rest,
 	return rc;
 }
 
+/* method <rest>, outside the project. */
+static int
+call_root(struct forge_conn *f, const char *method, const char *rest,
+    const cJSON *body, long *status, cJSON **out, char *err, size_t errlen)
+{
+	return forge_call(f, method, rest, NULL, body, status, out, err,
+	    errlen);
+}
+
 static int
 gl_authenticate(struct forge_conn *f, char *err, size_t errlen)
 {
@@ -249,6 +258,39 @@ gl_review_comments(struct forge_conn *f, int64_t pr, const char *review,
 }
 
 static int
+gl_comment_delete(struct forge_conn *f, enum forge_on on, int64_t number,
+    const char *id, char *err, size_t errlen)
+{
+	char *rest = xasprintf("/%s/%lld/notes/%s", kind(on), (long long)number,
+	    id);
+	int rc = forge_send(f, call, "DELETE", rest, NULL, 204, NULL, NULL,
+	    err, errlen);
+
+	free(rest);
+	return rc;
+}
+
+/* GET /user (outside the project): the token's username. */
+static int
+gl_user(struct forge_conn *f, char **login, char *err, size_t errlen)
+{
+	cJSON *o = NULL;
+	int rc;
+
+	*login = NULL;
+	if (f->cfg->gitlab_bot_username) {
+		*login = xstrdup(f->cfg->gitlab_bot_username);
+		return 0;
+	}
+	rc = forge_send(f, call_root, "GET", "/user", NULL, 200, NULL,
+	    &o, err, errlen);
+	if (rc == 0 && str(o, "username"))
+		*login = xstrndup(str(o, "username"), 256);
+	json_free(o);
+	return rc;
+}
+
+static int
 gl_pr_find(struct forge_conn *f, const char *branch, struct forge_pr *pr,
     char *err, size_t errlen)
 {
@@ -334,6 +376,8 @@ const struct forge_ops gitlab_ops = {
 	.comments = gl_comments,
 	.comment_create = gl_comment_create,
 	.comment_edit = gl_comment_edit,
+	.comment_delete = gl_comment_delete,
+	.user = gl_user,
 	.review_comments = gl_review_comments,
 	.pr_find = gl_pr_find,
 	.pr_open = gl_pr_open,

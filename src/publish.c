@@ -15,8 +15,8 @@
 
 /* Hidden in the status comment: how a rerun finds it. A revision's
  * reply carries REPLY_MARKER and the job's id. */
-#define MARKER		"<!-- handoff:status -->"
-#define REPLY_MARKER	"<!-- handoff:reply job "
+#define MARKER		FORGE_MARKER_PREFIX "status -->"
+#define REPLY_MARKER	FORGE_MARKER_PREFIX "reply job "
 #define MAX_TAIL	1500
 
 struct publish {
@@ -236,6 +236,37 @@ publish_acknowledge(struct publish *p, int position, bool *allowed,
 	return 0;
 }
 
+static int reply(struct publish *, const char *, const char *, char *,
+    size_t);
+
+/* At a job's end: copies of handoff's comments that an earlier attempt's
+ * request left, landing after it was killed, are deleted (forge_sweep). */
+static void
+sweep(struct publish *p)
+{
+	struct forge_comment *list;
+	char err[512];
+	size_t n;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		enum forge_on on = i == 0 ? FORGE_ON_ISSUE : FORGE_ON_PR;
+		int64_t number = i == 0 ? p->job->number : p->pr.number;
+
+		if (number <= 0)
+			continue;
+		if (p->forge->ops->comments(p->forge, on, number, &list, &n,
+		    err, sizeof(err)) == -1) {
+			log_warn("job %lld: sweep: %s", (long long)p->job->id,
+			    err);
+			continue;
+		}
+		forge_sweep(p->forge, on, number, list, n, i == 0 ?
+		    p->comment_id : NULL);
+		forge_comments_free(list, n);
+	}
+}
+
 void
 publish_status(struct publish *p, enum publish_status what,
     const char *detail)
@@ -250,6 +281,13 @@ publish_status(struct publish *p, enum publish_status what,
 		log_warn("job %lld: status comment: %s", (long long)p->job->id,
 		    err);
 	free(text);
+	/* Those who asked for a revision on the pull request hear of it
+	 * there too, even when nothing changed. */
+	if (what == PS_NO_CHANGES && is_revision(p->job) && p->pr.number > 0 &&
+	    reply(p, detail, NULL, err, sizeof(err)) == -1)
+		log_warn("job %lld: reply: %s", (long long)p->job->id, err);
+	if (what != PS_QUEUED && what != PS_RUNNING)
+		sweep(p);
 }
 
 int
@@ -292,7 +330,7 @@ publish_help(struct publish *p, bool *allowed, char *err, size_t errlen)
 
 	if ((rc = permit(p, allowed, err, errlen)) == -1 || !*allowed)
 		return rc;
-	marker = xasprintf("<!-- handoff:help job %lld -->",
+	marker = xasprintf("%shelp job %lld -->", FORGE_MARKER_PREFIX,
 	    (long long)job->id);
 	text = xasprintf("handoff reads a comment whose first line starts"
 	    " with `%s`, here or on its pull request:\n\n"
@@ -313,8 +351,9 @@ publish_help(struct publish *p, bool *allowed, char *err, size_t errlen)
 	return rc;
 }
 
-/* On a revision, a reply on the pull request saying what changed; found
- * by its marker first, so a rerun does not say it twice. */
+/* On a revision, a reply on the pull request saying what changed (no
+ * diffstat: that nothing did); found by its marker first, so a rerun
+ * does not say it twice. */
 static int
 reply(struct publish *p, const char *summary, const char *diffstat,
     char *err, size_t errlen)
@@ -326,9 +365,15 @@ reply(struct publish *p, const char *summary, const char *diffstat,
 	char *stat = trimmed(diffstat), *text;
 	int rc;
 
-	text = xasprintf("🔁 handoff revised the branch (job %lld)%s%s"
-	    "\n\n```\n%s\n```\n\n[Log](%s)\n\n%s", (long long)job->id,
-	    *sum ? ":\n\n" : ".", sum, stat, url, marker);
+	if (diffstat == NULL)
+		text = xasprintf("➖ handoff's agent changed nothing for this"
+		    " (job %lld)%s%s\n\n[Log](%s)\n\n%s", (long long)job->id,
+		    *sum ? ":\n\n" : ".", sum, url, marker);
+	else
+		text = xasprintf("🔁 handoff revised the branch (job %lld)%s%s"
+		    "\n\n```\n%s\n```\n\n[Log](%s)\n\n%s",
+		    (long long)job->id, *sum ? ":\n\n" : ".", sum, stat, url,
+		    marker);
 	rc = say_once(p, FORGE_ON_PR, p->pr.number, marker, text, err,
 	    errlen);
 	free(text);
@@ -418,9 +463,13 @@ publish_comments(struct publish *p)
 		log_warn("job %lld: comments: %s", (long long)p->job->id, err);
 		return arr;
 	}
-	/* People's words only: not bots', not handoff's status comment. */
+	/* People's words only: not bots', not handoff's (whose copies are
+	 * swept on the way). */
+	forge_sweep(p->forge, FORGE_ON_ISSUE, p->job->number, list, n,
+	    p->comment_id);
 	for (i = 0; i < n; i++) {
-		if (list[i].is_bot || strstr(list[i].body, MARKER))
+		if (forge_is_mine(p->forge, &list[i]) ||
+		    strstr(list[i].body, FORGE_MARKER_PREFIX))
 			continue;
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "author", list[i].author);

@@ -31,13 +31,15 @@ admin POST permissions '{"forge":"github","repo":"'$REPO'","user":"Codertocat","
 admin POST issues '{"forge":"github","repo":"'$REPO'","number":1,"title":"Spelling error in the README file","user":"Codertocat"}' >/dev/null
 
 # The agent: prints its task and context; implements with the demo agent;
-# a revision appends a numbered line to the README, failing when the
-# request says "fail", waiting for the gate when it says "hold on".
+# a revision appends a numbered line to the README, changing nothing when
+# the request says "nothing to do", failing when it says "please fail",
+# waiting for the gate when it says "hold on".
 mkdir -p "$T/gate"
 cat > "$T/agent.sh" <<EOF
 #!/bin/sh
 cat "\$HANDOFF_TASK" "\$HANDOFF_CONTEXT"
 grep -q "Implement what the issue asks" "\$HANDOFF_TASK" && exec sh $SRCDIR/contrib/agents/demo.sh
+grep -qi "nothing to do" "\$HANDOFF_TASK" && { echo "Nothing needed changing." > "\$HANDOFF_SUMMARY"; exit 0; }
 grep -qi "please fail" "\$HANDOFF_TASK" && [ ! -e $T/gate/succeed ] && { echo "failing as asked"; exit 3; }
 if grep -qi "hold on" "\$HANDOFF_TASK"; then
 	i=0
@@ -164,6 +166,39 @@ kill_runner_at_fault "$j" "while replying"
 is "$(jq_ "len([c for c in $pr_comments if 'job $j)' in c['body']])")" 1 \
     "exactly one reply for job $j"
 
+# 4b. A runner killed while writing the status comment on a new issue: the
+# request still lands after another runner wrote the comment again; the
+# next pass over the thread deletes that copy, keeping the one in use.
+admin POST issues '{"forge":"github","repo":"'$REPO'","number":3,"title":"Spelling error in the README file","user":"Codertocat"}' >/dev/null
+admin POST faults '{"route":"^POST /github/api/repos/.*/issues/3/comments$","kind":"slow","delay":3,"count":1}' >/dev/null
+issue3=$(edit_json "$issue" "$T/issue-3.json" "d['issue']['number'] = 3")
+r=$(deliver github issues "$issue3")
+j3=$(jobnum "$r")
+for _ in $(seq 300); do
+	curl -s "$E/_admin/faults" | grep -q '"fired": 1' && break
+	sleep 0.1
+done
+pkill -9 -f -- "-c $CONFIG runner --job $j3( --acknowledge)?$"
+ok $? "job $j3: the runner writing its status comment is killed"
+admin DELETE faults >/dev/null
+wait_job_end "$j3"; ok $? "job $j3 ends"
+is "$(job_state "$j3")" done "job $j3 is done"
+i3='[i for i in s["issues"] if i["number"]==3][0]'
+mine3="[c for c in $i3['comments'] if c['user']=='handoff-bot']"
+for _ in $(seq 100); do	# until the killed runner's request has landed
+	[ "$(jq_ "len($mine3)")" -ge 2 ] && break
+	sleep 0.1
+done
+is "$(jq_ "len($mine3)")" 2 "a copy of the status comment landed late"
+h3=$(edit_json "$SAMPLES/github/issue_comment.created.0.json" "$T/help-3.json" \
+    "d['issue']['number'] = 3; d['issue'].pop('pull_request', None); d['comment']['body'] = '/agent help'; d['comment']['user']['login'] = 'Codertocat'; d['comment']['author_association'] = 'OWNER'; d['repository']['clone_url'] = E + '/github/git/$REPO.git'")
+r=$(deliver github issue_comment "$h3")
+wait_job_end "$(jobnum "$r")"
+is "$(jq_ "len([c for c in $mine3 if 'handoff:status' in c['body']])")" 1 \
+    "the next pass over the thread leaves one status comment"
+like "$(jq_ "[c for c in $mine3 if 'handoff:status' in c['body']][0]['body']")" \
+    "Done (job $j3)" "the one the job kept up to date"
+
 # 5. "/agent retry" repeats the thread's failed request.
 r=$(deliver github issue_comment "$(pr_comment "/agent please fail")")
 jf=$(jobnum "$r")
@@ -177,6 +212,15 @@ is "$(job_state "$jr")" done "the retry, job $jr, is done"
 run -c "$CONFIG" logs "$jr"
 has "$T/out" "please fail"; ok $? "with the failed job's request as its task"
 like "$(jq_ "$pr_comments[-1]['body']")" "job $jr)" "and its reply"
+
+# 5a. A revision that changes nothing is answered on the pull request too.
+r=$(deliver github issue_comment "$(pr_comment "/agent nothing to do")")
+jn=$(jobnum "$r")
+wait_job_end "$jn"
+is "$(job_state "$jn")" done "job $jn (no changes) is done"
+like "$(jq_ "$pr_comments[-1]['body']")" "changed nothing for this (job $jn)" \
+    "and its reply on the pull request says nothing changed"
+like "$(jq_ "$pr_comments[-1]['body']")" "Nothing needed changing." "with the summary"
 
 # 5b. "/agent help": 👀 and one reply listing the commands, where it was
 # asked; nothing is run.
@@ -214,6 +258,12 @@ ok $? "the reason is the forge's: not a fast-forward"
 grep '"error"' "$T/out" | sed 's/^/# /'
 is "$(tip)" "$other" "the other change is kept"
 like "$(jq_ "$i1['comments'][0]['body']")" "Failed (job $jh)" "the status comment says it failed"
+
+# No reply twice: the late copy of job 4's reply is gone too.
+is "$(jq_ "sorted(set(c['body'].split('(job ')[1].split(')')[0] for c in $pr_comments if 'revised' in c['body'] and [d['body'] for d in $pr_comments].count(c['body']) > 1))")" \
+    "[]" "no reply on the pull request is there twice"
+deletes=$(curl -s "$E/_admin/requests" | python3 -c "import json,sys; print(len([r for r in json.load(sys.stdin) if r['method'] == 'DELETE' and r['status'] == 204]))")
+is "$deletes" 2 "two copies were deleted: the status comment's and job 4's reply's"
 
 leak=0
 for f in "$T/serve.log" "$DATA"/jobs/*/log; do

@@ -470,6 +470,8 @@ class Emulator:
                 "html_url": "%s/pull/%d" % (self.web_url(repo), pr["number"])}
 
     def gh_get_user(self, q):
+        if q.tok.get("installation"):
+            raise gh_fail(403, "Resource not accessible by integration")
         return 200, self.gh_user(q.tok["user"])
 
     def gh_get_repo(self, q):
@@ -508,6 +510,14 @@ class Emulator:
         c["body"] = q.field("body", str) or self.missing(q, "IssueComment", "body")
         c["updated_at"] = iso()
         return 200, self.gh_comment(q.repo, th, c)
+
+    def gh_delete_comment(self, q, cid):
+        th, c = q.repo["comments"].get(int(cid)) or self.not_found(q)
+        if c["user"] != q.tok["user"]:
+            raise gh_fail(403, "Must have admin rights to Repository.")
+        th["comments"].remove(c)
+        del q.repo["comments"][int(cid)]
+        return 204, None
 
     def gh_reaction(self, q, target):
         content = q.field("content", str)
@@ -632,7 +642,7 @@ class Emulator:
         expires = int(time.time()) + app["token_ttl"]
         self.tokens[("github", value)] = {"forge": "github", "token": value, "user": app["bot_login"],
                                           "user_id": self.user_id("github", app["bot_login"]),
-                                          "can_write": True, "expires": expires}
+                                          "can_write": True, "expires": expires, "installation": True}
         return 201, {"token": value, "expires_at": iso(expires), "repository_selection": "all",
                      "permissions": {"contents": "write", "issues": "write",
                                      "pull_requests": "write", "metadata": "read"}}
@@ -788,6 +798,17 @@ class Emulator:
             raise Answer(400, {"error": "body is missing"})
         return 201, self.gl_note(q.repo, th, self.add_comment(q.repo, th, body, q.tok["user"]))
 
+    def gl_delete_note(self, q, kind, iid, nid):
+        th = self.gl_thread(q, kind, iid)
+        c = next((c for c in th["comments"] if c["id"] == int(nid)), None)
+        if not c:
+            raise gl_fail(404, "404 Note Not Found")
+        if c["user"] != q.tok["user"]:
+            raise gl_fail(403, "403 Forbidden")
+        th["comments"].remove(c)
+        q.repo["comments"].pop(c["id"], None)
+        return 204, None
+
     def gl_edit_note(self, q, kind, iid, nid):
         th = self.gl_thread(q, kind, iid)
         c = next((c for c in th["comments"] if c["id"] == int(nid)), None)
@@ -877,6 +898,7 @@ GITHUB_ROUTES = [
     ("GET", R + r"/issues/(\d+)/comments", Emulator.gh_list_comments, "read"),
     ("POST", R + r"/issues/(\d+)/comments", Emulator.gh_create_comment, "write"),
     ("PATCH", R + r"/issues/comments/(\d+)", Emulator.gh_edit_comment, "write"),
+    ("DELETE", R + r"/issues/comments/(\d+)", Emulator.gh_delete_comment, "write"),
     ("POST", R + r"/issues/(\d+)/reactions", Emulator.gh_react_issue, "write"),
     ("POST", R + r"/issues/comments/(\d+)/reactions", Emulator.gh_react_comment, "write"),
     ("POST", R + r"/pulls/comments/(\d+)/reactions", Emulator.gh_react_review_comment, "write"),
@@ -899,6 +921,7 @@ GITLAB_ROUTES = [
     ("GET", P + "/" + K + r"/(\d+)/notes", Emulator.gl_list_notes, "read"),
     ("POST", P + "/" + K + r"/(\d+)/notes", Emulator.gl_create_note, "write"),
     ("PUT", P + "/" + K + r"/(\d+)/notes/(\d+)", Emulator.gl_edit_note, "write"),
+    ("DELETE", P + "/" + K + r"/(\d+)/notes/(\d+)", Emulator.gl_delete_note, "write"),
     ("GET", P + r"/merge_requests/(\d+)/discussions/([0-9A-Za-z]+)", Emulator.gl_discussion, "read"),
     ("GET", P + r"/merge_requests", Emulator.gl_list_mrs, "read"),
     ("POST", P + r"/merge_requests", Emulator.gl_create_mr, "write"),
@@ -984,6 +1007,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def send(self, status, obj, headers=None):
         data = obj if isinstance(obj, bytes) else (json.dumps(obj) + "\n").encode()
+        if status == 204:
+            data = b""      # no content, not even JSON's null
         self.status = status
         self.send_response(status)
         ctype = "application/json; charset=utf-8" if not isinstance(obj, bytes) else "text/plain"
