@@ -798,24 +798,24 @@ class Emulator:
             raise Answer(400, {"error": "body is missing"})
         return 201, self.gl_note(q.repo, th, self.add_comment(q.repo, th, body, q.tok["user"]))
 
-    def gl_delete_note(self, q, kind, iid, nid):
+    def gl_own_note(self, q, kind, iid, nid):
+        """(thread, note) of a note the token's user wrote, else 404 or 403."""
         th = self.gl_thread(q, kind, iid)
         c = next((c for c in th["comments"] if c["id"] == int(nid)), None)
         if not c:
             raise gl_fail(404, "404 Note Not Found")
         if c["user"] != q.tok["user"]:
             raise gl_fail(403, "403 Forbidden")
+        return th, c
+
+    def gl_delete_note(self, q, kind, iid, nid):
+        th, c = self.gl_own_note(q, kind, iid, nid)
         th["comments"].remove(c)
         q.repo["comments"].pop(c["id"], None)
         return 204, None
 
     def gl_edit_note(self, q, kind, iid, nid):
-        th = self.gl_thread(q, kind, iid)
-        c = next((c for c in th["comments"] if c["id"] == int(nid)), None)
-        if not c:
-            raise gl_fail(404, "404 Note Not Found")
-        if c["user"] != q.tok["user"]:
-            raise gl_fail(403, "403 Forbidden")
+        th, c = self.gl_own_note(q, kind, iid, nid)
         body = q.field("body", str)
         if not body:
             raise Answer(400, {"error": "body is missing"})
