@@ -271,6 +271,72 @@ forge_send(struct forge_conn *f, forge_call_fn call, const char *method,
 	return rc;
 }
 
+const char *
+forge_str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int64_t
+forge_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+int
+forge_comment_post(struct forge_conn *f, forge_call_fn call, const char *path,
+    const char *text, char **id, char *err, size_t errlen)
+{
+	cJSON *body = cJSON_CreateObject(), *o = NULL;
+	int rc;
+
+	*id = NULL;
+	cJSON_AddStringToObject(body, "body", text);
+	rc = forge_send(f, call, "POST", path, body, 201, NULL, &o, err,
+	    errlen);
+	if (rc == 0 && forge_num(o, "id") == 0) {
+		snprintf(err, errlen, "POST %s: no comment id", path);
+		rc = -1;
+	}
+	if (rc == 0)
+		*id = xasprintf("%lld", (long long)forge_num(o, "id"));
+	json_free(o);
+	return rc;
+}
+
+int
+forge_pr_first(struct forge_conn *f, forge_call_fn call, const char *path,
+    const char *number_key, const char *url_key, struct forge_pr *pr,
+    char *err, size_t errlen)
+{
+	const cJSON *first;
+	cJSON *arr = NULL;
+	int rc;
+
+	memset(pr, 0, sizeof(*pr));
+	rc = forge_send(f, call, "GET", path, NULL, 200, NULL, &arr, err,
+	    errlen);
+	if (rc == 0 && cJSON_IsArray(arr) &&
+	    (first = cJSON_GetArrayItem(arr, 0)) != NULL)
+		forge_pr_from(pr, first, number_key, url_key);
+	json_free(arr);
+	return rc;
+}
+
+void
+forge_pr_from(struct forge_pr *pr, const cJSON *o, const char *number_key,
+    const char *url_key)
+{
+	const char *url = forge_str(o, url_key);
+
+	pr->number = forge_num(o, number_key);
+	pr->url = url ? xstrndup(url, 2048) : NULL;
+}
+
 int
 forge_issue_from(struct forge_conn *f, forge_call_fn call, const char *path,
     const char *body_key, char **title, char **body, char *err,

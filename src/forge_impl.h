@@ -8,6 +8,10 @@
 
 #include "forge.h"
 
+/* o[key] if it is a string (else NULL), or a number (else 0). */
+const char *forge_str(const cJSON *o, const char *key);
+int64_t forge_num(const cJSON *o, const char *key);
+
 /* Set the token and the header that carries it ("Name: prefix" + token). */
 void forge_set_token(struct forge_conn *f, const char *token,
     const char *header_prefix);
@@ -32,6 +36,22 @@ typedef int (*forge_call_fn)(struct forge_conn *f, const char *method,
 int forge_send(struct forge_conn *f, forge_call_fn call, const char *method,
     const char *path, cJSON *body, long want, long *status, cJSON **out,
     char *err, size_t errlen);
+
+/* POST {"body": text} to path through call; *id is the new comment's
+ * "id" (201 wanted). */
+int forge_comment_post(struct forge_conn *f, forge_call_fn call,
+    const char *path, const char *text, char **id, char *err, size_t errlen);
+
+/* pr from a forge's pull request object o: its number under number_key,
+ * its page under url_key. */
+void forge_pr_from(struct forge_pr *pr, const cJSON *o,
+    const char *number_key, const char *url_key);
+
+/* GET path through call: a list whose first element, if any, is the pull
+ * request (its number under number_key, its page under url_key). */
+int forge_pr_first(struct forge_conn *f, forge_call_fn call,
+    const char *path, const char *number_key, const char *url_key,
+    struct forge_pr *pr, char *err, size_t errlen);
 
 /* GET path through call: an issue's "title" and its description under
  * body_key, bounded (FORGE_TITLE_MAX, FORGE_BODY_MAX; "" when null). */

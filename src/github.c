@@ -28,22 +28,6 @@ static const char *const gh_headers[] = {
 	NULL
 };
 
-static const char *
-str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int64_t
-num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
-}
-
 /* "2026-11-25T03:00:00Z" as epoch seconds, or 0. */
 static int64_t
 parse_time(const char *s)
@@ -103,15 +87,15 @@ gh_authenticate(struct forge_conn *f, char *err, size_t errlen)
 	if (http_request(f->http, "POST", url, headers, NULL, &resp, err,
 	    errlen) == -1)
 		goto out;
-	if (resp.status != 201 || str(resp.json, "token") == NULL) {
+	if (resp.status != 201 || forge_str(resp.json, "token") == NULL) {
 		msg = http_error_message(&resp);
 		snprintf(err, errlen, "POST %s: %ld %s", url, resp.status, msg);
 		free(msg);
 		goto out;
 	}
-	forge_set_token(f, str(resp.json, "token"),
+	forge_set_token(f, forge_str(resp.json, "token"),
 	    "Authorization: Bearer ");
-	f->token_expires = parse_time(str(resp.json, "expires_at"));
+	f->token_expires = parse_time(forge_str(resp.json, "expires_at"));
 	if (f->token_expires == 0)
 		f->token_expires = (int64_t)time(NULL) + 3600;
 	rc = 0;
@@ -141,7 +125,7 @@ gh_can_write(struct forge_conn *f, const char *user, int64_t user_id, bool *yes,
 	rc = call(f, "GET", path, NULL, &status, &o, err, errlen);
 	if (rc == 0 && status == 200) {
 		/* maintain reads as write, triage as read (forges.md §3). */
-		perm = str(o, "permission");
+		perm = forge_str(o, "permission");
 		*yes = perm && (strcmp(perm, "admin") == 0 ||
 		    strcmp(perm, "write") == 0);
 	} else if (rc == 0 && status != 404)
@@ -197,10 +181,10 @@ gh_comment_item(struct forge_conn *f, const cJSON *c,
     struct forge_comment **list, size_t *n)
 {
 	const cJSON *user = cJSON_GetObjectItemCaseSensitive(c, "user");
-	const char *login = str(user, "login"), *type = str(user, "type");
+	const char *login = forge_str(user, "login"), *type = forge_str(user, "type");
 	const char *bot = f->cfg->github_bot_login;
 
-	forge_comment_add(list, n, num(c, "id"), login, str(c, "body"),
+	forge_comment_add(list, n, forge_num(c, "id"), login, forge_str(c, "body"),
 	    (type && strcmp(type, "Bot") == 0) ||
 	    (login && bot && strcmp(login, bot) == 0));
 }
@@ -224,23 +208,11 @@ static int
 gh_comment_create(struct forge_conn *f, enum forge_on on, int64_t number,
     const char *text, char **id, char *err, size_t errlen)
 {
-	cJSON *body = cJSON_CreateObject(), *o = NULL;
 	char *path = xasprintf("/repos/%s/issues/%lld/comments", f->repo,
 	    (long long)number);
-	int rc;
+	int rc = forge_comment_post(f, call, path, text, id, err, errlen);
 
 	(void)on;
-	*id = NULL;
-	cJSON_AddStringToObject(body, "body", text);
-	rc = forge_send(f, call, "POST", path, body, 201, NULL, &o, err,
-	    errlen);
-	if (rc == 0 && num(o, "id") == 0) {
-		snprintf(err, errlen, "POST %s: no comment id", path);
-		rc = -1;
-	}
-	if (rc == 0)
-		*id = xasprintf("%lld", (long long)num(o, "id"));
-	json_free(o);
 	free(path);
 	return rc;
 }
@@ -269,13 +241,13 @@ gh_review_comment_item(struct forge_conn *f, const cJSON *c,
     struct forge_comment **list, size_t *n)
 {
 	struct forge_comment *fc;
-	const char *path = str(c, "path"), *hunk = str(c, "diff_hunk");
-	int64_t line = num(c, "line");
+	const char *path = forge_str(c, "path"), *hunk = forge_str(c, "diff_hunk");
+	int64_t line = forge_num(c, "line");
 
 	gh_comment_item(f, c, list, n);
 	fc = &(*list)[*n - 1];
 	if (line <= 0)
-		line = num(c, "original_line");
+		line = forge_num(c, "original_line");
 	fc->line = line > 0 ? line : 0;
 	fc->path = path ? xstrndup(path, 4096) : NULL;
 	fc->diff_hunk = hunk ? xstrndup(hunk, 16384) : NULL;
@@ -326,8 +298,8 @@ gh_user(struct forge_conn *f, char **login, char *err, size_t errlen)
 		return 0;
 	}
 	rc = call(f, "GET", "/user", NULL, &status, &o, err, errlen);
-	if (rc == 0 && status == 200 && str(o, "login"))
-		*login = xstrndup(str(o, "login"), 256);
+	if (rc == 0 && status == 200 && forge_str(o, "login"))
+		*login = xstrndup(forge_str(o, "login"), 256);
 	else if (rc == 0 && status != 403)
 		rc = -1;
 	json_free(o);
@@ -342,22 +314,9 @@ gh_pr_find(struct forge_conn *f, const char *branch, struct forge_pr *pr,
 	char *head = xasprintf("%s:%s", owner, branch), *q = http_escape(head);
 	char *path = xasprintf("/repos/%s/pulls?head=%s&state=open", f->repo,
 	    q);
-	const cJSON *first;
-	cJSON *arr = NULL;
-	long status;
-	int rc;
+	int rc = forge_pr_first(f, call, path, "number", "html_url", pr, err,
+	    errlen);
 
-	memset(pr, 0, sizeof(*pr));
-	rc = call(f, "GET", path, NULL, &status, &arr, err, errlen);
-	if (rc == 0 && status != 200)
-		rc = -1;
-	if (rc == 0 && cJSON_IsArray(arr) &&
-	    (first = cJSON_GetArrayItem(arr, 0)) != NULL) {
-		pr->number = num(first, "number");
-		pr->url = str(first, "html_url") ?
-		    xstrdup(str(first, "html_url")) : NULL;
-	}
-	json_free(arr);
 	free(path);
 	free(q);
 	free(head);
@@ -383,11 +342,9 @@ gh_pr_open(struct forge_conn *f, const char *branch, const char *base,
 	cJSON_AddBoolToObject(body, "draft", draft);
 	rc = forge_send(f, call, "POST", path, body, 201, &status, &o, err,
 	    errlen);
-	if (rc == 0) {
-		pr->number = num(o, "number");
-		pr->url = str(o, "html_url") ? xstrdup(str(o, "html_url")) :
-		    NULL;
-	} else if (status == 422 && strstr(err, "already exists")) {
+	if (rc == 0)
+		forge_pr_from(pr, o, "number", "html_url");
+	else if (status == 422 && strstr(err, "already exists")) {
 		/* Opened by an earlier attempt whose answer was lost. */
 		rc = gh_pr_find(f, branch, pr, err, errlen);
 		if (rc == 0 && pr->number == 0)

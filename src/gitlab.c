@@ -20,22 +20,6 @@
 #define DEVELOPER	30	/* access level that may push */
 #define MAX_NOTE_PAGES	20
 
-static const char *
-str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int64_t
-num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
-}
-
 /* The path segment of what was commented on. */
 static const char *
 kind(enum forge_on on)
@@ -95,7 +79,7 @@ gl_can_write(struct forge_conn *f, const char *user, int64_t user_id, bool *yes,
 	rest = xasprintf("/members/all/%lld", (long long)user_id);
 	rc = call(f, "GET", rest, NULL, &status, &o, err, errlen);
 	if (rc == 0 && status == 200)
-		*yes = num(o, "access_level") >= DEVELOPER;
+		*yes = forge_num(o, "access_level") >= DEVELOPER;
 	else if (rc == 0 && status != 404)
 		rc = -1;
 	json_free(o);
@@ -145,13 +129,13 @@ gl_comment_item(struct forge_conn *f, const cJSON *c,
     struct forge_comment **list, size_t *n)
 {
 	const cJSON *author = cJSON_GetObjectItemCaseSensitive(c, "author");
-	const char *name = str(author, "username");
+	const char *name = forge_str(author, "username");
 	const char *bot = f->cfg->gitlab_bot_username;
 
 	/* System notes ("added label ...") are not comments. */
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "system")))
 		return;
-	forge_comment_add(list, n, num(c, "id"), name, str(c, "body"),
+	forge_comment_add(list, n, forge_num(c, "id"), name, forge_str(c, "body"),
 	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(author, "bot")) ||
 	    (name && bot && strcmp(name, bot) == 0));
 }
@@ -173,21 +157,9 @@ static int
 gl_comment_create(struct forge_conn *f, enum forge_on on, int64_t number,
     const char *text, char **id, char *err, size_t errlen)
 {
-	cJSON *body = cJSON_CreateObject(), *o = NULL;
 	char *rest = xasprintf("/%s/%lld/notes", kind(on), (long long)number);
-	int rc;
+	int rc = forge_comment_post(f, call, rest, text, id, err, errlen);
 
-	*id = NULL;
-	cJSON_AddStringToObject(body, "body", text);
-	rc = forge_send(f, call, "POST", rest, body, 201, NULL, &o, err,
-	    errlen);
-	if (rc == 0 && num(o, "id") == 0) {
-		snprintf(err, errlen, "POST %s: no note id", rest);
-		rc = -1;
-	}
-	if (rc == 0)
-		*id = xasprintf("%lld", (long long)num(o, "id"));
-	json_free(o);
 	free(rest);
 	return rc;
 }
@@ -243,11 +215,11 @@ gl_review_comments(struct forge_conn *f, int64_t pr, const char *review,
 				continue;
 			fc = &(*list)[*n - 1];
 			pos = cJSON_GetObjectItemCaseSensitive(c, "position");
-			if ((path = str(pos, "new_path")) == NULL)
-				path = str(pos, "old_path");
+			if ((path = forge_str(pos, "new_path")) == NULL)
+				path = forge_str(pos, "old_path");
 			fc->path = path ? xstrndup(path, 4096) : NULL;
-			fc->line = num(pos, "new_line") > 0 ?
-			    num(pos, "new_line") : num(pos, "old_line");
+			fc->line = forge_num(pos, "new_line") > 0 ?
+			    forge_num(pos, "new_line") : forge_num(pos, "old_line");
 			if (fc->line < 0)
 				fc->line = 0;
 		}
@@ -284,8 +256,8 @@ gl_user(struct forge_conn *f, char **login, char *err, size_t errlen)
 	}
 	rc = forge_send(f, call_root, "GET", "/user", NULL, 200, NULL,
 	    &o, err, errlen);
-	if (rc == 0 && str(o, "username"))
-		*login = xstrndup(str(o, "username"), 256);
+	if (rc == 0 && forge_str(o, "username"))
+		*login = xstrndup(forge_str(o, "username"), 256);
 	json_free(o);
 	return rc;
 }
@@ -297,22 +269,9 @@ gl_pr_find(struct forge_conn *f, const char *branch, struct forge_pr *pr,
 	char *q = http_escape(branch);
 	char *rest = xasprintf("/merge_requests?source_branch=%s&state=opened",
 	    q);
-	const cJSON *first;
-	cJSON *arr = NULL;
-	long status;
-	int rc;
+	int rc = forge_pr_first(f, call, rest, "iid", "web_url", pr, err,
+	    errlen);
 
-	memset(pr, 0, sizeof(*pr));
-	rc = call(f, "GET", rest, NULL, &status, &arr, err, errlen);
-	if (rc == 0 && status != 200)
-		rc = -1;
-	if (rc == 0 && cJSON_IsArray(arr) &&
-	    (first = cJSON_GetArrayItem(arr, 0)) != NULL) {
-		pr->number = num(first, "iid");
-		pr->url = str(first, "web_url") ?
-		    xstrdup(str(first, "web_url")) : NULL;
-	}
-	json_free(arr);
 	free(rest);
 	free(q);
 	return rc;
@@ -335,11 +294,9 @@ gl_pr_open(struct forge_conn *f, const char *branch, const char *base,
 	cJSON_AddStringToObject(body, "description", text);
 	rc = forge_send(f, call, "POST", "/merge_requests", body, 201, &status,
 	    &o, err, errlen);
-	if (rc == 0) {
-		pr->number = num(o, "iid");
-		pr->url = str(o, "web_url") ? xstrdup(str(o, "web_url")) :
-		    NULL;
-	} else if (status == 409) {
+	if (rc == 0)
+		forge_pr_from(pr, o, "iid", "web_url");
+	else if (status == 409) {
 		/* Opened by an earlier attempt whose answer was lost. */
 		rc = gl_pr_find(f, branch, pr, err, errlen);
 		if (rc == 0 && pr->number == 0)

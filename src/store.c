@@ -295,8 +295,8 @@ store_savepoint_rollback(struct store *st)
 	return exec(st, "ROLLBACK TO d; RELEASE d");
 }
 
-static void
-bind_text(sqlite3_stmt *s, int i, const char *v)
+void
+store_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v == NULL)
 		sqlite3_bind_null(s, i);
@@ -326,8 +326,8 @@ thread_find(struct store *st, enum stmt_id id, const struct forge_event *ev,
 
 	if (s == NULL)
 		return -1;
-	bind_text(s, 1, forge_name(ev->forge));
-	bind_text(s, 2, ev->repo);
+	store_bind_text(s, 1, forge_name(ev->forge));
+	store_bind_text(s, 2, ev->repo);
 	sqlite3_bind_int64(s, 3, number);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
@@ -356,15 +356,15 @@ thread_create(struct store *st, const struct config *cfg,
 	branch = xasprintf("%s%lld-%s", cfg->branch_prefix,
 	    (long long)ev->number, slug);
 	free(slug);
-	bind_text(s, 1, forge_name(ev->forge));
-	bind_text(s, 2, ev->repo);
+	store_bind_text(s, 1, forge_name(ev->forge));
+	store_bind_text(s, 2, ev->repo);
 	sqlite3_bind_int64(s, 3, ev->number);
-	bind_text(s, 4, ev->title ? ev->title : "");
-	bind_text(s, 5, ev->body);
-	bind_text(s, 6, ev->clone_url);
-	bind_text(s, 7, ev->default_branch);
+	store_bind_text(s, 4, ev->title ? ev->title : "");
+	store_bind_text(s, 5, ev->body);
+	store_bind_text(s, 6, ev->clone_url);
+	store_bind_text(s, 7, ev->default_branch);
 	sqlite3_bind_int64(s, 8, ev->installation_id);
-	bind_text(s, 9, branch);
+	store_bind_text(s, 9, branch);
 	sqlite3_bind_int64(s, 10, util_now_ms());
 	rc = step_done(st, s, "insert thread");
 	if (rc == 0) {
@@ -452,7 +452,7 @@ job_fold(struct store *st, const struct config *cfg, const struct forge_event *e
 	if (cfg->coalesce_ms <= 0 || (s = stmt(st, S_JOB_FOLDABLE)) == NULL)
 		return cfg->coalesce_ms <= 0 ? 0 : -1;
 	sqlite3_bind_int64(s, 1, thread);
-	bind_text(s, 2, kind);
+	store_bind_text(s, 2, kind);
 	sqlite3_bind_int64(s, 3, util_now_ms() - cfg->coalesce_ms);
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
@@ -472,8 +472,8 @@ job_fold(struct store *st, const struct config *cfg, const struct forge_event *e
 		rc = -1;
 	else {
 		sqlite3_bind_int64(s, 1, *job);
-		bind_text(s, 2, instruction);
-		bind_text(s, 3, context);
+		store_bind_text(s, 2, instruction);
+		store_bind_text(s, 3, context);
 		rc = step_done(st, s, "fold job") == 0 ? 1 : -1;
 	}
 	free(instruction);
@@ -552,16 +552,16 @@ job_insert(struct store *st, const struct forge_event *ev, const struct command 
 	if (cmd->kind != CMD_RETRY)
 		context = context_json(ev, NULL);
 	sqlite3_bind_int64(s, 1, thread);
-	bind_text(s, 2, kind);
-	bind_text(s, 3, cmd->kind == CMD_RETRY ? instruction :
+	store_bind_text(s, 2, kind);
+	store_bind_text(s, 3, cmd->kind == CMD_RETRY ? instruction :
 	    cmd->instruction);
-	bind_text(s, 4, context);
-	bind_text(s, 5, ev->sender);
+	store_bind_text(s, 4, context);
+	store_bind_text(s, 5, ev->sender);
 	sqlite3_bind_int64(s, 6, ev->sender_id);
-	bind_text(s, 7, ev->association);
+	store_bind_text(s, 7, ev->association);
 	sqlite3_bind_int64(s, 8, ev->comment_id);
 	sqlite3_bind_int64(s, 9, now);
-	bind_text(s, 10, trigger_on(ev));
+	store_bind_text(s, 10, trigger_on(ev));
 	sqlite3_bind_int64(s, 11, orig);
 	rc = step_done(st, s, "insert job");
 	free(instruction);
@@ -596,14 +596,14 @@ thread_close(struct store *st, const struct forge_event *ev, int64_t thread)
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, thread);
-	bind_text(s, 2, ev->merged ? "merged" : "closed");
+	store_bind_text(s, 2, ev->merged ? "merged" : "closed");
 	sqlite3_bind_int64(s, 3, now);
 	if (step_done(st, s, "close thread") == -1 ||
 	    (s = stmt(st, S_JOBS_CANCEL_QUEUED)) == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, thread);
 	sqlite3_bind_int64(s, 2, now);
-	bind_text(s, 3, "pull request closed");
+	store_bind_text(s, 3, "pull request closed");
 	return step_done(st, s, "cancel queued jobs");
 }
 
@@ -717,8 +717,8 @@ store_record(struct store *st, const struct config *cfg, const char *delivery,
 	memset(res, 0, sizeof(*res));
 	if ((s = stmt(st, S_DELIVERY_FIND)) == NULL)
 		return -1;
-	bind_text(s, 1, forge_name(ev->forge));
-	bind_text(s, 2, delivery);
+	store_bind_text(s, 1, forge_name(ev->forge));
+	store_bind_text(s, 2, delivery);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		res->verdict = VERDICT_DUPLICATE;
@@ -738,12 +738,12 @@ store_record(struct store *st, const struct config *cfg, const char *delivery,
 
 	if ((s = stmt(st, S_DELIVERY_INSERT)) == NULL)
 		return -1;
-	bind_text(s, 1, forge_name(ev->forge));
-	bind_text(s, 2, delivery);
-	bind_text(s, 3, ev->name ? ev->name : "");
+	store_bind_text(s, 1, forge_name(ev->forge));
+	store_bind_text(s, 2, delivery);
+	store_bind_text(s, 3, ev->name ? ev->name : "");
 	sqlite3_bind_int64(s, 4, util_now_ms());
-	bind_text(s, 5, verdicts[res->verdict]);
-	bind_text(s, 6, res->reason);
+	store_bind_text(s, 5, verdicts[res->verdict]);
+	store_bind_text(s, 6, res->reason);
 	sqlite3_bind_int64(s, 7, res->job);
 	return step_done(st, s, "insert delivery");
 }
@@ -879,7 +879,7 @@ store_jobs_json(struct store *st, const char *state, int limit)
 		store_fail(st, "list jobs");
 		return NULL;
 	}
-	bind_text(s, 1, state);
+	store_bind_text(s, 1, state);
 	sqlite3_bind_int(s, 2, limit > 0 ? limit : -1);
 	arr = cJSON_CreateArray();
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)

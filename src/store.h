@@ -59,6 +59,9 @@ const char *store_error(struct store *st);
  * error (returns -1). */
 struct sqlite3 *store_db(struct store *st);
 int store_fail(struct store *st, const char *what);
+/* Bind text, or NULL for a NULL v. */
+struct sqlite3_stmt;
+void store_bind_text(struct sqlite3_stmt *s, int i, const char *v);
 
 /* Record delivery id of ev and the job cmd asks for, inside the caller's
  * transaction: deduplicates by (forge, delivery id), finds or opens the

@@ -26,15 +26,6 @@ prepare(struct store *st, const char *sql)
 	return s;
 }
 
-static void
-bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-	if (v == NULL)
-		sqlite3_bind_null(s, i);
-	else
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-}
-
 static char *
 column_dup(sqlite3_stmt *s, int col)
 {
@@ -171,7 +162,7 @@ store_step_begin(struct store *st, int64_t job, const char *step)
 	s = prepare(st, "UPDATE jobs SET step = ?2 WHERE id = ?1");
 	if (s) {
 		sqlite3_bind_int64(s, 1, job);
-		bind_text(s, 2, step);
+		store_bind_text(s, 2, step);
 	}
 	if (run(st, s, "record step") == -1)
 		goto fail;
@@ -179,7 +170,7 @@ store_step_begin(struct store *st, int64_t job, const char *step)
 	    " VALUES (?1, ?2, ?3)");
 	if (s) {
 		sqlite3_bind_int64(s, 1, job);
-		bind_text(s, 2, step);
+		store_bind_text(s, 2, step);
 		sqlite3_bind_int64(s, 3, now);
 	}
 	if (run(st, s, "record step") == -1)
@@ -200,9 +191,9 @@ store_step_end(struct store *st, int64_t job, const char *step,
 
 	if (s) {
 		sqlite3_bind_int64(s, 1, job);
-		bind_text(s, 2, step);
+		store_bind_text(s, 2, step);
 		sqlite3_bind_int64(s, 3, util_now_ms());
-		bind_text(s, 4, detail);
+		store_bind_text(s, 4, detail);
 	}
 	return run(st, s, "record step end");
 }
@@ -217,7 +208,7 @@ store_step_ended(struct store *st, int64_t job, const char *step)
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, job);
-	bind_text(s, 2, step);
+	store_bind_text(s, 2, step);
 	rc = sqlite3_step(s);
 	n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
 	if (rc != SQLITE_ROW)
@@ -246,7 +237,7 @@ store_job_set(struct store *st, int64_t job, const char *column,
 	free(sql);
 	if (s) {
 		sqlite3_bind_int64(s, 1, job);
-		bind_text(s, 2, value);
+		store_bind_text(s, 2, value);
 	}
 	return run(st, s, "record job result");
 }
@@ -259,7 +250,7 @@ store_thread_set_head(struct store *st, int64_t thread, const char *commit)
 
 	if (s) {
 		sqlite3_bind_int64(s, 1, thread);
-		bind_text(s, 2, commit);
+		store_bind_text(s, 2, commit);
 		sqlite3_bind_int64(s, 3, util_now_ms());
 	}
 	return run(st, s, "record thread head");
@@ -273,7 +264,7 @@ store_thread_set_comment(struct store *st, int64_t thread, const char *id)
 
 	if (s) {
 		sqlite3_bind_int64(s, 1, thread);
-		bind_text(s, 2, id);
+		store_bind_text(s, 2, id);
 		sqlite3_bind_int64(s, 3, util_now_ms());
 	}
 	return run(st, s, "record status comment");
@@ -289,7 +280,7 @@ store_thread_set_pr(struct store *st, int64_t thread, int64_t number,
 	if (s) {
 		sqlite3_bind_int64(s, 1, thread);
 		sqlite3_bind_int64(s, 2, number);
-		bind_text(s, 3, url);
+		store_bind_text(s, 3, url);
 		sqlite3_bind_int64(s, 4, util_now_ms());
 	}
 	return run(st, s, "record pull request");
@@ -305,10 +296,10 @@ store_job_finish(struct store *st, int64_t job, const char *state,
 
 	if (s) {
 		sqlite3_bind_int64(s, 1, job);
-		bind_text(s, 2, state);
+		store_bind_text(s, 2, state);
 		sqlite3_bind_int64(s, 3, util_now_ms());
-		bind_text(s, 4, result);
-		bind_text(s, 5, error);
+		store_bind_text(s, 4, result);
+		store_bind_text(s, 5, error);
 	}
 	return run(st, s, "finish job");
 }
@@ -378,7 +369,7 @@ control(struct store *st, int64_t id, int64_t thread, const char *kind,
 	if (s) {
 		sqlite3_bind_int64(s, 1, id);
 		sqlite3_bind_int64(s, 2, now);
-		bind_text(s, 3, strcmp(kind, "cancel") == 0 ?
+		store_bind_text(s, 3, strcmp(kind, "cancel") == 0 ?
 		    "the thread's jobs were cancelled" : "nothing to run");
 	}
 	return run(st, s, "answer control request");
@@ -803,7 +794,7 @@ store_local_job(struct store *st, const struct config *cfg,
 	if ((s = prepare(st, "SELECT coalesce(max(number), 0) + 1 FROM"
 	    " threads WHERE forge = 'local' AND repo = ?1")) == NULL)
 		goto fail;
-	bind_text(s, 1, repo_dir);
+	store_bind_text(s, 1, repo_dir);
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		number = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
@@ -819,11 +810,11 @@ store_local_job(struct store *st, const struct config *cfg,
 	if (s) {
 		char *title = xstrndup(task, strcspn(task, "\n"));
 
-		bind_text(s, 1, repo_dir);
+		store_bind_text(s, 1, repo_dir);
 		sqlite3_bind_int64(s, 2, number);
-		bind_text(s, 3, title);
-		bind_text(s, 4, task);
-		bind_text(s, 5, name);
+		store_bind_text(s, 3, title);
+		store_bind_text(s, 4, task);
+		store_bind_text(s, 5, name);
 		sqlite3_bind_int64(s, 6, now);
 		free(title);
 	}
@@ -836,7 +827,7 @@ store_local_job(struct store *st, const struct config *cfg,
 	    " ?3, 1)");
 	if (s) {
 		sqlite3_bind_int64(s, 1, thread);
-		bind_text(s, 2, task);
+		store_bind_text(s, 2, task);
 		sqlite3_bind_int64(s, 3, now);
 	}
 	if (run(st, s, "record local job") == -1)

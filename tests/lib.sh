@@ -256,3 +256,21 @@ kill_runner_at_fault() {
 	wait_job_end "$1"; ok $? "job $1 ends"
 	is "$(job_state "$1")" done "job $1 is done after resuming"
 }
+
+# mkrepo DIR [FILE:NAME...]: a repository on main with README, old.txt, a
+# workflow and copies of the FILEs as NAMEs, in one commit.
+mkrepo() {
+	local dir=$1 f
+	shift
+	mkdir -p "$dir"
+	git -C "$dir" init -q -b main
+	git -C "$dir" config user.name "Test User"
+	git -C "$dir" config user.email test@example.com
+	printf 'A test repository.\n' > "$dir/README"
+	printf 'old\n' > "$dir/old.txt"
+	mkdir -p "$dir/.github/workflows"
+	printf 'on: push\n' > "$dir/.github/workflows/ci.yml"
+	for f in "$@"; do cp "${f%%:*}" "$dir/${f#*:}"; done
+	git -C "$dir" add -A
+	git -C "$dir" commit -q -m initial
+}

@@ -18,20 +18,6 @@ G() {	# G ARGS: git on the case's repository
 	git -C "$REPO" "$@"
 }
 
-# mkrepo DIR: a repository on main with README, old.txt and a workflow.
-mkrepo() {
-	mkdir -p "$1"
-	git -C "$1" init -q -b main
-	git -C "$1" config user.name "Test User"
-	git -C "$1" config user.email test@example.com
-	printf 'A test repository.\n' > "$1/README"
-	printf 'old\n' > "$1/old.txt"
-	mkdir -p "$1/.github/workflows"
-	printf 'on: push\n' > "$1/.github/workflows/ci.yml"
-	git -C "$1" add -A
-	git -C "$1" commit -q -m initial
-}
-
 # use AGENT [INI-LINES...]: the config runs AGENT (a path).
 use() {
 	agent=$1

@@ -61,22 +61,6 @@ G() {	# G ARGS: git on the case's repository, whoever owns it
 	git -c safe.directory='*' -C "$REPO" "$@"
 }
 
-# mkrepo DIR: a repository on main with README, old.txt, a workflow and the
-# probe the agents run as ./probe.
-mkrepo() {
-	mkdir -p "$1"
-	git -C "$1" init -q -b main
-	git -C "$1" config user.name "Test User"
-	git -C "$1" config user.email test@example.com
-	printf 'A test repository.\n' > "$1/README"
-	printf 'old\n' > "$1/old.txt"
-	mkdir -p "$1/.github/workflows"
-	printf 'on: push\n' > "$1/.github/workflows/ci.yml"
-	cp "$PROBE" "$1/probe"
-	git -C "$1" add -A
-	git -C "$1" commit -q -m initial
-}
-
 # own PATH...: give paths to the half's user.
 own() {
 	[ "$WHO" = root ] || ! $IS_ROOT || chown -R "$ESC_USER:" "$@"
@@ -95,7 +79,7 @@ case_setup() {
 	name=$1 agent=$2 lines=$3
 	shift 3
 	REPO="$D/repo-$name"
-	mkrepo "$REPO"
+	mkrepo "$REPO" "$PROBE:probe"
 	TASKFILE="$D/task-$name.md"
 	printf 'Escape test %s\n\nmarker: %s\n%s\n' "$name" "$MARK" "$lines" \
 	    > "$TASKFILE"
