@@ -435,6 +435,39 @@ end(struct sandbox_result *res, enum sandbox_end how, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Keep the last SANDBOX_TAIL_MAX bytes of output in ring (len: how many
+ * were ever seen). */
+static void
+tail_add(char *ring, uint64_t *len, const char *buf, size_t n)
+{
+	size_t i;
+
+	if (n > SANDBOX_TAIL_MAX) {
+		*len += n - SANDBOX_TAIL_MAX;
+		buf += n - SANDBOX_TAIL_MAX;
+		n = SANDBOX_TAIL_MAX;
+	}
+	for (i = 0; i < n; i++)
+		ring[(*len)++ % SANDBOX_TAIL_MAX] = buf[i] ? buf[i] : '?';
+}
+
+/* The ring in order, from the first line start when it wrapped. */
+static void
+tail_get(const char *ring, uint64_t len, char *out)
+{
+	size_t n = len < SANDBOX_TAIL_MAX ? (size_t)len : SANDBOX_TAIL_MAX;
+	size_t start = len < SANDBOX_TAIL_MAX ? 0 : (size_t)(len %
+	    SANDBOX_TAIL_MAX), i;
+	char *nl;
+
+	for (i = 0; i < n; i++)
+		out[i] = ring[(start + i) % SANDBOX_TAIL_MAX];
+	out[n] = '\0';
+	if (len > SANDBOX_TAIL_MAX && (nl = memchr(out, '\n', n)) != NULL &&
+	    nl[1] != '\0')
+		memmove(out, nl + 1, strlen(nl + 1) + 1);
+}
+
 static int
 count_processes(uid_t uid)
 {
@@ -466,6 +499,8 @@ sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
 	struct args a = { 0 };
 	struct pollfd pfd[3];
 	char buf[65536], info[512], first[256], what[64], *opts = NULL;
+	char ring[SANDBOX_TAIL_MAX];
+	uint64_t seen = 0;
 	char *procs[2] = { NULL, NULL };
 	size_t ninfo = 0, nfirst = 0;
 	uint64_t logged = 0;
@@ -653,6 +688,7 @@ sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
 						log_warn("sandbox: write log: %s",
 						    strerror(errno));
 				}
+				tail_add(ring, &seen, buf, (size_t)n);
 				logged += (uint64_t)n;
 				if (logged > sb->max_log_bytes) {
 					sandbox_fmt_size(sb->max_log_bytes,
@@ -705,6 +741,7 @@ sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
 		}
 	}
 	first[nfirst] = '\0';
+	tail_get(ring, seen, res->tail);
 	if (is_done) {
 		res->how = SB_EXITED;
 		if (WIFEXITED(status))

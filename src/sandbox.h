@@ -42,10 +42,16 @@ struct sandbox {
 
 enum sandbox_end { SB_EXITED, SB_TIMEOUT, SB_CANCELLED, SB_LIMIT };
 
+#define SANDBOX_TAIL_MAX	2048
+
 struct sandbox_result {
 	enum sandbox_end how;
 	int		 status;	/* exit status when SB_EXITED, else -1 */
 	char		 reason[256];	/* how it ended, for people */
+	/* The command's last output (its own words only, none of
+	 * handoff's), from a line start where there is one; NUL bytes
+	 * become '?'. */
+	char		 tail[SANDBOX_TAIL_MAX + 1];
 };
 
 /* Run sb. Returns 0 when the command ran (res says how it ended), or -1
