@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,4 +503,98 @@ util_put_text(const char *dir, const char *name, const char *text,
 		snprintf(err, errlen, "write %s: %s", path, strerror(errno));
 	free(path);
 	return rc;
+}
+
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int
+chown_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return lchown(path, chown_uid, chown_gid) == -1 ? -1 : 0;
+}
+
+int
+util_chown_tree(const char *path, uid_t uid, gid_t gid)
+{
+	chown_uid = uid;
+	chown_gid = gid;
+	return nftw(path, chown_cb, 32, FTW_PHYS | FTW_MOUNT);
+}
+
+/* The code point of the UTF-8 sequence at s (n bytes left), its length in
+ * *len; -1 for an invalid sequence (overlong, surrogate, out of range,
+ * cut short). */
+static long
+utf8_decode(const unsigned char *s, size_t n, size_t *len)
+{
+	long cp;
+	size_t k, i;
+
+	if (s[0] < 0x80) {
+		*len = 1;
+		return s[0];
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		k = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		k = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		k = 4;
+		cp = s[0] & 0x07;
+	} else
+		return -1;
+	if (n < k)
+		return -1;
+	for (i = 1; i < k; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return -1;
+	*len = k;
+	return cp;
+}
+
+/* Characters that change how text around them is shown: C0 and C1
+ * controls, DEL, and the bidirectional formatting marks. */
+static bool
+is_control(long cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c ||
+	    cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069);
+}
+
+char *
+util_clean_text(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char *out = xmalloc(3 * n + 1), *o = out;
+	size_t i = 0, len;
+	long cp;
+
+	while (i < n) {
+		cp = utf8_decode(p + i, n - i, &len);
+		if (cp < 0) {
+			memcpy(o, "\xef\xbf\xbd", 3);	/* U+FFFD */
+			o += 3;
+			i++;
+			continue;
+		}
+		if (cp == '\n' || cp == '\t' || !is_control(cp)) {
+			memcpy(o, p + i, len);
+			o += len;
+		}
+		i += len;
+	}
+	*o = '\0';
+	return out;
 }

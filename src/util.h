@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -77,5 +78,13 @@ int util_rmtree(const char *path);
  * Returns 0 or -1 with errno. */
 int util_write_file(const char *path, const void *data, size_t len,
     unsigned mode);
+
+/* chown -R that never follows a symlink nor leaves the filesystem.
+ * Returns 0 or -1 with errno. */
+int util_chown_tree(const char *path, uid_t uid, gid_t gid);
+/* A copy of the n bytes at s as valid UTF-8 without control characters
+ * (newlines and tabs stay; bidirectional marks go; a bad byte becomes
+ * U+FFFD); caller frees. */
+char *util_clean_text(const char *s, size_t n);
 
 #endif
