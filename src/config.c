@@ -124,7 +124,8 @@ static const struct key keys[] = {
 	    .what = "host names (example.com, *.example.com or host:port)"),
 	KEY("sandbox", "memory", K_SIZE, memory_bytes, "4G", .min = 1),
 	KEY("sandbox", "pids", K_INT, pids, "512", .min = 1),
-	KEY("sandbox", "disk", K_SIZE, disk_bytes, "10G", .min = 1),
+	/* A filesystem of its own for the job: ext4 needs a few MiB. */
+	KEY("sandbox", "disk", K_SIZE, disk_bytes, "10G", .min = 16 << 20),
 	KEY("sandbox", "extra_ro", K_LIST, extra_ro, NULL, .check = abs_path_ok,
 	    .what = "absolute paths"),
 
@@ -135,6 +136,7 @@ static const struct key keys[] = {
 	KEY("runs", "protected_paths", K_LIST, protected_paths,
 	    ".github/workflows/**", .check = pattern_ok, .what = "path patterns"),
 	KEY("runs", "max_changed_files", K_INT, max_changed_files, "100", .min = 1),
+	KEY("runs", "max_file_size", K_SIZE, max_file_bytes, "50M", .min = 1),
 	KEY("runs", "coalesce", K_DUR, coalesce_ms, "10s", .min = 0),
 	KEY("runs", "max_ci_fixes", K_INT, max_ci_fixes, "2", .min = 0),
 };
@@ -342,7 +344,12 @@ what_of(const struct key *k, char *buf, size_t len)
 	case K_BRANCH:	return "a git branch name prefix such as handoff/ "
 			    "(no spaces, \"..\" or ~^:?*[\\, not starting "
 			    "with / - or .)";
-	case K_SIZE:	return "a size such as 512K, 25M or 4G (at least 1)";
+	case K_SIZE:
+		if (k->min <= 1)
+			return "a size such as 512K, 25M or 4G (at least 1)";
+		snprintf(buf, len, "a size such as 512K, 25M or 4G (at least "
+		    "%lldM)", k->min >> 20);
+		return buf;
 	case K_DUR:	return k->min > 0 ? "a duration such as 30s, 5m or 2h "
 			    "(more than 0)" : "a duration such as 0, 30s, 5m or 2h";
 	case K_ID:	return "a positive integer";

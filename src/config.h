@@ -91,6 +91,7 @@ struct config {
 	bool	 draft;			/* default true */
 	struct strlist protected_paths;	/* default: all of .github/workflows/ */
 	int	 max_changed_files;	/* default 100 */
+	uint64_t max_file_bytes;	/* max_file_size, default 50M */
 	int64_t	 coalesce_ms;		/* default 10s; 0 turns folding off */
 	int	 max_ci_fixes;		/* default 2 */
 };

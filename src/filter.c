@@ -62,8 +62,9 @@ rule(scmp_filter_ctx ctx, uint32_t action, const char *name,
 }
 
 int
-filter_build(char *err, size_t errlen)
+filter_build(bool no_memfd, char *err, size_t errlen)
 {
+	static const char *const memfds[] = { "memfd_create", "memfd_secret" };
 	/* ioctl numbers are 32 bits: compare only those, or TIOCSTI with a
 	 * high bit set would slip through (CVE-2019-10063's lesson). */
 	static const unsigned long ioctls[] = { TIOCSTI, TIOCLINUX };
@@ -92,6 +93,13 @@ filter_build(char *err, size_t errlen)
 	for (i = 0; i < nitems(deny_enosys); i++)
 		if (rule(ctx, SCMP_ACT_ERRNO(ENOSYS), deny_enosys[i], 0, NULL,
 		    err, errlen) == -1)
+			goto fail;
+	/* Where memory is an rlimit, a memfd written to without being
+	 * mapped holds memory no limit counts; programs fall back from
+	 * ENOSYS as on kernels without it. */
+	for (i = 0; no_memfd && i < nitems(memfds); i++)
+		if (rule(ctx, SCMP_ACT_ERRNO(ENOSYS), memfds[i], 0, NULL, err,
+		    errlen) == -1)
 			goto fail;
 	cmp = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER);
 	if (rule(ctx, SCMP_ACT_ERRNO(EPERM), "clone", 1, &cmp, err,

@@ -7,10 +7,13 @@
 #ifndef HANDOFF_FILTER_H
 #define HANDOFF_FILTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Build the filter into an anonymous file, rewound, for bwrap --seccomp.
- * Returns the descriptor (caller closes), or -1 with the reason in err. */
-int filter_build(char *err, size_t errlen);
+ * With no_memfd, memfd_create and memfd_secret fail with ENOSYS (their
+ * pages count against no rlimit). Returns the descriptor (caller closes),
+ * or -1 with the reason in err. */
+int filter_build(bool no_memfd, char *err, size_t errlen);
 
 #endif

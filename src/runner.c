@@ -20,9 +20,10 @@
 
 #include <git2.h>
 
+#include "cgroup.h"
+#include "jobfs.h"
 #include "log.h"
 #include "publish.h"
-#include "cgroup.h"
 #include "runner.h"
 #include "sandbox.h"
 #include "store.h"
@@ -31,6 +32,7 @@
 #include "workspace.h"
 
 #define MAX_SUMMARY	(64 * 1024)
+#define MAX_MESSAGES	(64 * 1024)
 #define TAIL_BYTES	2048
 #define COLLECT_TIMEOUT_MS	(10 * 60 * 1000)
 #define KEEP_TREES	8	/* base trees kept beyond those in use */
@@ -45,7 +47,8 @@ static const char collect_script[] =
 	"export GIT_DIR=/out/git GIT_WORK_TREE=/workspace"
 	" GIT_INDEX_FILE=/out/index\n"
 	"g() { git -c core.hooksPath=/dev/null -c core.fsmonitor=false"
-	" -c core.untrackedCache=false -c gc.auto=0 -c user.name=handoff"
+	" -c core.untrackedCache=false -c gc.auto=0"
+	" -c core.bigFileThreshold=$MAX_FILE -c user.name=handoff"
 	" -c user.email=handoff@localhost \"$@\"; }\n"
 	"head=$(g --git-dir=/workspace/.git rev-parse -q --verify"
 	" 'HEAD^{commit}' 2>/dev/null) || head=$BASE\n"
@@ -55,9 +58,17 @@ static const char collect_script[] =
 	"  rm -f /out/index; g read-tree \"$head\"\nfi\n"
 	"g add -A\n"
 	"tree=$(g write-tree)\n"
-	"tip=$(g commit-tree \"$tree\" -p \"$head\" -m collect)\n"
+	/* Only the workspace's tree leaves: the agent's commits are folded
+	 * into one handoff makes, so none of their trees is ever pushed. */
+	"tip=$(g commit-tree \"$tree\" -p \"$BASE\" -m collect)\n"
 	"g rev-list --objects \"$tip\" --not \"$BASE\" |"
 	" g pack-objects -q --stdout >/out/pack\n"
+	/* Their messages go into that commit's body. */
+	"if [ \"$head\" != \"$BASE\" ] &&"
+	" g merge-base --is-ancestor \"$BASE\" \"$head\" 2>/dev/null; then\n"
+	"  g log --format='%B%x00' --reverse -n 100 \"$BASE..$head\""
+	" 2>/dev/null | head -c 65536 >/out/messages || :\nfi\n"
+	"head -c 65536 /handoff/summary.md >/out/summary 2>/dev/null || :\n"
 	"printf 'head %s\\ntree %s\\n' \"$head\" \"$tree\"\n";
 
 static volatile sig_atomic_t interrupted;
@@ -81,6 +92,7 @@ struct run {
 	char			 base[WS_OID_HEX + 1];
 	char			*files, *index;	/* the base tree */
 	int			 tree_lock;	/* held while the job uses it */
+	struct jobfs		 fs;		/* holder -1: not mounted */
 	char			*summary;
 	struct ws_change	 change;
 	struct publish		*pub;		/* NULL: nothing to publish */
@@ -172,16 +184,37 @@ log_tail(const struct run *r)
 	return out;
 }
 
+/* A directory of the job's (emptied first when is_empty); mode 0755 for
+ * what the sandbox reads, which runs as another user when handoff is
+ * root. */
 static int
-make_dir(struct run *r, const char *name, bool is_empty)
+make_dir(struct run *r, const char *name, bool is_empty, unsigned mode)
 {
 	char *p = path(r, name);
 	int rc = 0;
 
 	if (is_empty && util_rmtree(p) == -1)
 		rc = fail(r, "workspace: empty %s: %s", p, strerror(errno));
-	else if (util_mkdirs(p, 0700) == -1)
+	else if (util_mkdirs(p, mode) == -1 || chmod(p, mode) == -1)
 		rc = fail(r, "workspace: create %s: %s", p, strerror(errno));
+	free(p);
+	return rc;
+}
+
+/* Hand name (and all below it) to the sandbox's user, which is not
+ * handoff's own when handoff runs as root. */
+static int
+give_to_sandbox(struct run *r, const char *name)
+{
+	char *p;
+	int rc = 0;
+
+	if (geteuid() != 0)
+		return 0;
+	p = path(r, name);
+	if (util_chown_tree(p, sandbox_host_uid(), sandbox_host_gid()) == -1)
+		rc = fail(r, "workspace: give %s to the sandbox's user: %s", p,
+		    strerror(errno));
 	free(p);
 	return rc;
 }
@@ -193,12 +226,12 @@ write_etc(struct run *r)
 	char *p, *text;
 	int rc = 0;
 
-	if (make_dir(r, "etc", true) == -1)
+	if (make_dir(r, "etc", true, 0755) == -1)
 		return -1;
 	p = path(r, "etc/passwd");
-	text = xasprintf("agent:x:%lu:%lu:agent:/home/agent:/bin/sh\n"
+	text = xasprintf("agent:x:%d:%d:agent:/home/agent:/bin/sh\n"
 	    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-	    (unsigned long)getuid(), (unsigned long)getgid());
+	    SANDBOX_UID, SANDBOX_UID);
 	if (util_write_file(p, text, strlen(text), 0644) == -1)
 		rc = fail(r, "workspace: write %s: %s", p, strerror(errno));
 	free(text);
@@ -206,8 +239,7 @@ write_etc(struct run *r)
 	if (rc == -1)
 		return -1;
 	p = path(r, "etc/group");
-	text = xasprintf("agent:x:%lu:\nnogroup:x:65534:\n",
-	    (unsigned long)getgid());
+	text = xasprintf("agent:x:%d:\nnogroup:x:65534:\n", SANDBOX_UID);
 	if (util_write_file(p, text, strlen(text), 0644) == -1)
 		rc = fail(r, "workspace: write %s: %s", p, strerror(errno));
 	free(text);
@@ -257,7 +289,7 @@ choose_base(struct run *r)
 static int
 step_workspace(struct run *r)
 {
-	char err[1024], *upper, *p;
+	char err[1024], *seed, *p;
 
 	if (begin(r, "workspace") == -1)
 		return -1;
@@ -273,17 +305,22 @@ step_workspace(struct run *r)
 	    &r->index, &r->tree_lock, err, sizeof(err)) == -1)
 		return fail(r, "workspace: %s", err);
 	ws_prune_trees(r->cfg->data_dir, KEEP_TREES);
-	if (make_dir(r, "work", true) == -1 || make_dir(r, "merged", false) ==
-	    -1 || make_dir(r, "handoff", true) == -1 ||
-	    make_dir(r, "handoff/objects", false) == -1 || write_etc(r) == -1)
+	if (make_dir(r, "merged", false, 0700) == -1 ||
+	    make_dir(r, "handoff", true, 0755) == -1 ||
+	    make_dir(r, "handoff/objects", false, 0755) == -1 ||
+	    write_etc(r) == -1)
 		return -1;
-	upper = path(r, "upper");
-	if (ws_layer(upper, r->job.branch, r->base, r->index,
+	/* The job's .git, a read-only layer between the base tree and what
+	 * the agent writes. */
+	seed = path(r, "seed");
+	if (ws_layer(seed, r->job.branch, r->base, r->index,
 	    "/handoff/objects", err, sizeof(err)) == -1) {
-		free(upper);
+		free(seed);
 		return fail(r, "workspace: %s", err);
 	}
-	free(upper);
+	free(seed);
+	if (give_to_sandbox(r, "seed") == -1)
+		return -1;
 	p = xasprintf("%.12s on %s", r->base, r->job.branch);
 	finish_step(r, "workspace", p);
 	free(p);
@@ -393,6 +430,8 @@ base_sandbox(struct run *r, struct sandbox *sb)
 
 	memset(sb, 0, sizeof(*sb));
 	sb->lower = r->files;
+	sb->seed = path(r, "seed");
+	sb->fs = &r->fs;
 	sb->merged = path(r, "merged");
 	sb->handoff_dir = path(r, "handoff");
 	sb->etc_dir = path(r, "etc");
@@ -413,14 +452,11 @@ base_sandbox(struct run *r, struct sandbox *sb)
 static void
 free_sandbox(struct sandbox *sb)
 {
+	free((char *)sb->seed);
 	free((char *)sb->merged);
 	free((char *)sb->handoff_dir);
 	free((char *)sb->etc_dir);
 	free((char *)sb->name);
-	free((char *)sb->upper);
-	free((char *)sb->work);
-	free((char *)sb->top);
-	free((char *)sb->summary);
 	free((char *)sb->out_dir);
 	free((char *)sb->agent_path);
 }
@@ -441,10 +477,13 @@ step_sandbox(struct run *r)
 		    " available yet; use none or host");
 	if (begin(r, "sandbox") == -1)
 		return -1;
+	/* A new filesystem for what the agent writes; it stays mounted
+	 * until collect has read it. */
+	jobfs_stop(&r->fs);
+	if (jobfs_start(&r->fs, r->dir, r->cfg->disk_bytes, false, err,
+	    sizeof(err)) == -1)
+		return fail(r, "sandbox: %s", err);
 	base_sandbox(r, &sb);
-	sb.upper = path(r, "upper");
-	sb.work = path(r, "work");
-	sb.summary = path(r, "handoff/summary.md");
 	sb.agent_path = agent_file(r->cfg->agent_command);
 	sb.extra_ro = &r->cfg->extra_ro;
 	sb.share_net = r->cfg->network == NET_HOST;
@@ -484,20 +523,26 @@ step_sandbox(struct run *r)
 	return finish_step(r, "sandbox", res.reason);
 }
 
+/* A text collect copied out of the job's filesystem (at most max bytes,
+ * *len of them when len is not NULL; "" when there is none). */
 static char *
-read_summary(struct run *r)
+read_out(struct run *r, const char *name, size_t max, size_t *len)
 {
-	char *p = path(r, "handoff/summary.md"), *text;
+	char *p = path(r, name), *text;
 	int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	size_t got = 0;
 	ssize_t n;
 
 	free(p);
-	if (fd == -1)
-		return xstrdup("");
-	text = xmalloc(MAX_SUMMARY + 1);
-	n = read(fd, text, MAX_SUMMARY);
-	close(fd);
-	text[n > 0 ? n : 0] = '\0';
+	text = xmalloc(max + 1);
+	while (fd != -1 && got < max &&
+	    (n = read(fd, text + got, max - got)) > 0)
+		got += (size_t)n;
+	if (fd != -1)
+		close(fd);
+	text[got] = '\0';
+	if (len)
+		*len = got;
 	return text;
 }
 
@@ -534,6 +579,51 @@ parse_collect(const char *text, char *head, char *tree)
 	return head[0] && tree[0] ? 0 : -1;
 }
 
+/* msg, then the agent's own commit messages (NUL-separated, oldest
+ * first), cleaned of control characters: its commits are folded into
+ * handoff's one, so that what is pushed is exactly what a reviewer sees. */
+static char *
+with_agent_messages(const char *msg, const char *messages, size_t len)
+{
+	const char *p = messages, *end = messages + len, *nl;
+	char *out = xasprintf("%s\nThe agent's commits, folded into this"
+	    " one:\n", msg), *clean, *next, *line, *first;
+	size_t n, count = 0;
+
+	while (p < end) {
+		n = strnlen(p, (size_t)(end - p));
+		clean = util_clean_text(p, n);
+		p += n + 1;
+		/* Its lines, the first as a bullet, the rest indented; git
+		 * puts a newline between one and the next. */
+		for (line = clean; *line == '\n'; line++)
+			;
+		n = strlen(line);
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+			line[--n] = '\0';
+		for (first = line; *line; line = nl ? (char *)nl + 1 : NULL) {
+			nl = strchr(line, '\n');
+			n = nl ? (size_t)(nl - line) : strlen(line);
+			while (n > 0 && (line[n - 1] == ' ' ||
+			    line[n - 1] == '\t'))
+				n--;
+			next = xasprintf("%s%s%.*s\n", out, line == first ?
+			    "\n* " : n ? "  " : "", (int)n, line);
+			free(out);
+			out = next;
+			if (nl == NULL)
+				break;
+		}
+		count += *first != '\0';
+		free(clean);
+	}
+	if (count == 0) {
+		free(out);
+		return xstrdup(msg);
+	}
+	return out;
+}
+
 static int
 step_collect(struct run *r)
 {
@@ -543,12 +633,17 @@ step_collect(struct run *r)
 	struct sandbox_result res;
 	char err[1024], head[WS_OID_HEX + 1], tree[WS_OID_HEX + 1];
 	char *argv[4], *env[8], *outp = NULL, *text = NULL, *gitdir, *msg;
-	char *pack, *detail;
+	char *pack, *detail, *messages, *full;
+	size_t nmessages = 0;
 	int fd = -1, rc = -1;
 
 	if (begin(r, "collect") == -1)
 		return -1;
-	if (make_dir(r, "out", true) == -1)
+	/* Resuming: the agent's filesystem is still on disk (as root). */
+	if (r->fs.holder <= 0 && jobfs_start(&r->fs, r->dir,
+	    r->cfg->disk_bytes, true, err, sizeof(err)) == -1)
+		return fail(r, "collect: %s", err);
+	if (make_dir(r, "out", true, 0700) == -1)
 		return -1;
 	gitdir = path(r, "out/git");
 	rc = ws_collect_gitdir(gitdir, r->base, alternates,
@@ -556,9 +651,11 @@ step_collect(struct run *r)
 	free(gitdir);
 	if (rc == -1)
 		return fail(r, "collect: %s", err);
+	if (give_to_sandbox(r, "out") == -1)
+		return -1;
 	rc = -1;
 	base_sandbox(r, &sb);
-	sb.top = path(r, "upper");
+	sb.is_readonly = true;
 	sb.out_dir = path(r, "out");
 	sb.timeout_ms = COLLECT_TIMEOUT_MS;
 	sb.max_log_bytes = 64 * 1024;
@@ -574,7 +671,9 @@ step_collect(struct run *r)
 	env[3] = "GIT_CONFIG_NOSYSTEM=1";
 	env[4] = "GIT_CONFIG_GLOBAL=/dev/null";
 	env[5] = xasprintf("BASE=%s", r->base);
-	env[6] = NULL;
+	env[6] = xasprintf("MAX_FILE=%llu",
+	    (unsigned long long)r->cfg->max_file_bytes);
+	env[7] = NULL;
 	sb.env = env;
 	outp = path(r, "collect.out");
 	if ((fd = open(outp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW |
@@ -600,12 +699,16 @@ step_collect(struct run *r)
 		goto out;
 	}
 	free(r->summary);
-	r->summary = read_summary(r);
+	r->summary = read_out(r, "out/summary", MAX_SUMMARY, NULL);
+	messages = read_out(r, "out/messages", MAX_MESSAGES, &nmessages);
 	pack = path(r, "out/pack");
 	msg = commit_message(r);
-	rc = ws_finish(r->ws, r->cfg, pack, r->base, head, tree,
-	    r->job.branch, msg, &r->change, err, sizeof(err));
+	full = with_agent_messages(msg, messages, nmessages);
+	rc = ws_finish(r->ws, r->cfg, pack, r->base, tree, r->job.branch,
+	    full, &r->change, err, sizeof(err));
+	free(full);
 	free(msg);
+	free(messages);
 	free(pack);
 	if (rc == -1) {
 		fail(r, "%s", err);
@@ -617,7 +720,7 @@ step_collect(struct run *r)
 		rc = fail(r, "store: %s", store_error(r->st));
 		goto out;
 	}
-	if (r->change.is_changed || r->change.kept_agent_commits) {
+	if (r->change.is_changed) {
 		if (store_job_set(r->st, r->job.id, "head_commit",
 		    r->change.head) == -1 || store_thread_set_head(r->st,
 		    r->job.thread_id, r->change.head) == -1) {
@@ -631,8 +734,12 @@ step_collect(struct run *r)
 		detail = xstrdup("no changes");
 	rc = finish_step(r, "collect", detail);
 	free(detail);
+	/* What the agent wrote is in the mirror now, or refused. */
+	jobfs_stop(&r->fs);
+	jobfs_discard(r->dir);
 out:
 	free((char *)env[5]);
+	free((char *)env[6]);
 	free_sandbox(&sb);
 	if (fd != -1)
 		close(fd);
@@ -744,8 +851,7 @@ step_publish(struct run *r)
 static int
 steps_publish(struct run *r)
 {
-	if (r->pub == NULL || !(r->change.is_changed ||
-	    r->change.kept_agent_commits))
+	if (r->pub == NULL || !r->change.is_changed)
 		return 0;
 	if (step_push(r) == -1 || interrupted || step_publish(r) == -1)
 		return -1;
@@ -755,11 +861,13 @@ steps_publish(struct run *r)
 static void
 clean_dir(struct run *r)
 {
-	static const char *const parts[] = { "upper", "work", "merged", "out",
-	    "collect.out", "handoff", "etc" };
+	static const char *const parts[] = { "seed", "merged", "out",
+	    "collect.out", "handoff", "etc", "fs" };
 	size_t i;
 	char *p;
 
+	jobfs_stop(&r->fs);
+	jobfs_discard(r->dir);
 	for (i = 0; i < nitems(parts); i++) {
 		p = path(r, parts[i]);
 		util_rmtree(p);
@@ -780,6 +888,10 @@ run_steps(struct run *r)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* As root the sandbox runs as another user, who reads the mirror's
+	 * objects and the task as anyone may (data_dir itself is 0700). */
+	if (geteuid() == 0)
+		umask(022);
 
 	r->dir = xasprintf("%s/jobs/%lld", r->cfg->data_dir,
 	    (long long)r->job.id);
@@ -816,9 +928,9 @@ run_steps(struct run *r)
 	if (r->pub && (step_acknowledge(r) == -1 || interrupted))
 		goto end;
 	/* Resume where the last attempt stopped: after collect, only the
-	 * forge is left; after the agent's run (its layer still on disk),
-	 * collect and the rest; otherwise start over (each step is safe to
-	 * repeat). */
+	 * forge is left; after the agent's run (its filesystem still on
+	 * disk: as root, an image), collect and the rest; otherwise start
+	 * over (each step is safe to repeat). */
 	if (store_step_ended(r->st, r->job.id, "collect") == 1 &&
 	    r->job.base_commit) {
 		logline(r, "resuming after collect");
@@ -839,31 +951,23 @@ run_steps(struct run *r)
 		goto done;
 	}
 	ended = store_step_ended(r->st, r->job.id, "sandbox");
-	{
-		char *upper = path(r, "upper");
-		struct stat sb;
-
-		if (ended == 1 && stat(upper, &sb) == 0 && r->job.base_commit) {
-			free(upper);
-			logline(r, "resuming at collect");
-			if (open_mirror(r, err, sizeof(err)) == -1) {
-				fail(r, "workspace: %s", err);
-				goto end;
-			}
-			if (choose_base(r) == -1 ||
-			    ws_base_tree(r->ws, r->cfg->data_dir, r->base,
-			    &r->files, &r->index, &r->tree_lock, err,
-			    sizeof(err)) == -1) {
-				if (r->error == NULL)
-					fail(r, "workspace: %s", err);
-				goto end;
-			}
-			if (step_collect(r) == -1 || interrupted ||
-			    steps_publish(r) == -1)
-				goto end;
-			goto done;
+	if (ended == 1 && jobfs_has_image(r->dir) && r->job.base_commit) {
+		logline(r, "resuming at collect");
+		if (open_mirror(r, err, sizeof(err)) == -1) {
+			fail(r, "workspace: %s", err);
+			goto end;
 		}
-		free(upper);
+		if (choose_base(r) == -1 || ws_base_tree(r->ws,
+		    r->cfg->data_dir, r->base, &r->files, &r->index,
+		    &r->tree_lock, err, sizeof(err)) == -1) {
+			if (r->error == NULL)
+				fail(r, "workspace: %s", err);
+			goto end;
+		}
+		if (step_collect(r) == -1 || interrupted ||
+		    steps_publish(r) == -1)
+			goto end;
+		goto done;
 	}
 	if (step_workspace(r) == -1 || interrupted || step_task(r) == -1 ||
 	    interrupted || step_sandbox(r) == -1 || interrupted ||
@@ -873,7 +977,7 @@ done:
 	r->state = "done";
 	if (publish_pr_url(r->pub))
 		result = xasprintf("pull request %s", publish_pr_url(r->pub));
-	else if (r->change.is_changed || r->change.kept_agent_commits)
+	else if (r->change.is_changed)
 		result = xasprintf("committed %.12s on %s: %d file%s changed",
 		    r->change.head, r->job.branch, r->change.files_changed,
 		    r->change.files_changed == 1 ? "" : "s");
@@ -892,8 +996,8 @@ end:
 	}
 	logline(r, "job %s: %s", r->state, r->error ? r->error : result);
 	if (strcmp(r->state, "done") == 0)
-		publish_status(r->pub, r->change.is_changed ||
-		    r->change.kept_agent_commits ? PS_DONE : PS_NO_CHANGES,
+		publish_status(r->pub, r->change.is_changed ? PS_DONE :
+		    PS_NO_CHANGES,
 		    r->change.is_changed ? r->change.diffstat : r->summary);
 	else if (strcmp(r->state, "cancelled") == 0)
 		publish_status(r->pub, PS_CANCELLED, NULL);
@@ -916,6 +1020,7 @@ run_free(struct run *r)
 {
 	publish_close(r->pub);
 	store_job_clear(&r->job);
+	jobfs_stop(&r->fs);	/* an image stays for the next attempt */
 	ws_close(r->ws);
 	free(r->dir);
 	free(r->files);
@@ -1090,7 +1195,7 @@ runner_local(const struct config *cfg, int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	if (!r.change.is_changed && !r.change.kept_agent_commits) {
+	if (!r.change.is_changed) {
 		printf("job: %lld\nno changes\n", (long long)r.job.id);
 		if (r.summary && *r.summary)
 			printf("summary:\n%s\n", r.summary);

@@ -11,7 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -30,6 +30,7 @@
 
 #include "cgroup.h"
 #include "filter.h"
+#include "jobfs.h"
 #include "log.h"
 #include "sandbox.h"
 #include "util.h"
@@ -40,6 +41,18 @@
 #define TICK_MS		100
 #define DISK_EVERY_MS	1000
 /* ---- small helpers ---- */
+
+uid_t
+sandbox_host_uid(void)
+{
+	return geteuid() == 0 ? SANDBOX_ROOT_ID : geteuid();
+}
+
+gid_t
+sandbox_host_gid(void)
+{
+	return geteuid() == 0 ? SANDBOX_ROOT_ID : getegid();
+}
 
 void
 sandbox_fmt_duration(int64_t ms, char *buf, size_t len)
@@ -128,24 +141,96 @@ usr_links(struct args *a)
 	}
 }
 
-static void
-build_args(const struct sandbox *sb, struct args *a)
+/*
+ * Where the launcher gathers what bwrap binds, in a mount namespace of its
+ * own (a fresh tmpfs over /tmp there): bwrap runs as the sandbox's user,
+ * who may not reach data_dir by path. Entries are numbered directories or
+ * files, STAGE/0, STAGE/1, ...
+ */
+#define STAGE		"/tmp/handoff-sandbox"
+
+struct stage {
+	const char	**src;		/* host paths (owned) */
+	bool		 *is_file;
+	bool		 *follow;	/* the operator's paths may be links */
+	size_t		  n;
+};
+
+/* Add src to the stage; returns the path bwrap binds it from. */
+static char *
+staged(struct stage *st, const char *src, bool is_file, bool follow)
 {
-	/* INTERFACE.md's minimal /etc; never handoff's own configuration. */
-	static const char *const etc[] = { "/etc/ld.so.cache",
-	    "/etc/alternatives", "/etc/ssl", "/etc/ca-certificates",
-	    "/etc/nsswitch.conf", "/etc/localtime", "/etc/hosts",
-	    "/etc/resolv.conf", "/etc/mime.types" };
-	char size[32], *path;
+	st->src = xrealloc(st->src, (st->n + 1) * sizeof(*st->src));
+	st->is_file = xrealloc(st->is_file, (st->n + 1) *
+	    sizeof(*st->is_file));
+	st->follow = xrealloc(st->follow, (st->n + 1) * sizeof(*st->follow));
+	st->src[st->n] = xstrdup(src);
+	st->is_file[st->n] = is_file;
+	st->follow[st->n] = follow;
+	return xasprintf(STAGE "/%zu", st->n++);
+}
+
+static void
+stage_free(struct stage *st)
+{
 	size_t i;
 
-	arg(a, "--unshare-all");
-	/* --unshare-all alone carries on without a user namespace when it
-	 * cannot have one; this makes that an error. */
+	for (i = 0; i < st->n; i++)
+		free((char *)st->src[i]);
+	free(st->src);
+	free(st->is_file);
+	free(st->follow);
+}
+
+/* bwrap's flag, then a staged source and its place in the sandbox. */
+static void
+bind(struct args *a, struct stage *st, const char *flag, const char *src,
+    bool is_file, const char *dest)
+{
+	char *from = staged(st, src, is_file, false);
+
+	args3(a, flag, from, dest);
+	free(from);
+}
+
+/* A directory of the job's filesystem. */
+static void
+bind_fs(struct args *a, struct stage *st, const struct sandbox *sb,
+    const char *flag, const char *name, bool is_file, const char *dest)
+{
+	char *src = xasprintf("%s/%s", sb->fs->mnt, name);
+
+	bind(a, st, flag, src, is_file, dest);
+	free(src);
+}
+
+static void
+build_args(const struct sandbox *sb, struct args *a, struct stage *st)
+{
+	/* INTERFACE.md's minimal /etc, world-readable parts only: never
+	 * handoff's own configuration, nor /etc/ssl/private. */
+	static const char *const etc[] = { "/etc/ld.so.cache",
+	    "/etc/alternatives", "/etc/ssl/certs", "/etc/ssl/openssl.cnf",
+	    "/etc/ca-certificates", "/etc/nsswitch.conf", "/etc/localtime",
+	    "/etc/hosts", "/etc/resolv.conf", "/etc/mime.types" };
+	const char *rw = sb->is_readonly ? "--ro-bind" : "--bind";
+	char uid[16], *path, *from;
+	struct stat st_;
+	size_t i;
+
+	/* Each namespace by name: --unshare-all carries on without a user
+	 * namespace when it cannot have one, and the IPC namespace is the
+	 * launcher's, with limits on System V shared memory. */
 	arg(a, "--unshare-user");
+	arg(a, "--unshare-pid");
+	arg(a, "--unshare-uts");
+	arg(a, "--unshare-cgroup-try");
+	if (!sb->share_net)
+		arg(a, "--unshare-net");
 	arg(a, "--disable-userns");
-	if (sb->share_net)
-		arg(a, "--share-net");
+	snprintf(uid, sizeof(uid), "%d", SANDBOX_UID);
+	args2(a, "--uid", uid);
+	args2(a, "--gid", uid);
 	arg(a, "--die-with-parent");
 	arg(a, "--new-session");
 	args2(a, "--cap-drop", "ALL");
@@ -156,35 +241,53 @@ build_args(const struct sandbox *sb, struct args *a)
 	for (i = 0; i < nitems(etc); i++)
 		args3(a, "--ro-bind-try", etc[i], etc[i]);
 	path = xasprintf("%s/passwd", sb->etc_dir);
-	args3(a, "--ro-bind", path, "/etc/passwd");
+	bind(a, st, "--ro-bind", path, true, "/etc/passwd");
 	free(path);
 	path = xasprintf("%s/group", sb->etc_dir);
-	args3(a, "--ro-bind", path, "/etc/group");
+	bind(a, st, "--ro-bind", path, true, "/etc/group");
 	free(path);
 	args2(a, "--proc", "/proc");
 	args2(a, "--dev", "/dev");
-	snprintf(size, sizeof(size), "%llu",
-	    (unsigned long long)sb->disk_bytes);
-	args2(a, "--size", size);
-	args2(a, "--tmpfs", "/tmp");
-	args2(a, "--size", size);
-	args2(a, "--tmpfs", "/home/agent");
-	args2(a, "--size", size);
-	args2(a, "--tmpfs", "/var/tmp");
-	args3(a, sb->upper ? "--bind" : "--ro-bind", sb->merged,
-	    "/workspace");
-	args3(a, "--ro-bind", sb->handoff_dir, "/handoff");
-	if (sb->summary)
-		args3(a, "--bind", sb->summary, "/handoff/summary.md");
+	if (sb->is_readonly) {
+		/* collect: handoff's own git, scratch space only. */
+		args2(a, "--size", "16777216");
+		args2(a, "--tmpfs", "/tmp");
+		args2(a, "--size", "16777216");
+		args2(a, "--tmpfs", "/home/agent");
+		args2(a, "--size", "1048576");
+		args2(a, "--tmpfs", "/dev/shm");
+	} else {
+		/* Everything the agent writes is on the job's filesystem. */
+		bind_fs(a, st, sb, "--bind", JOBFS_TMP, false, "/tmp");
+		bind_fs(a, st, sb, "--bind", JOBFS_HOME, false,
+		    "/home/agent");
+		bind_fs(a, st, sb, "--bind", JOBFS_VARTMP, false, "/var/tmp");
+		bind_fs(a, st, sb, "--bind", JOBFS_SHM, false, "/dev/shm");
+	}
+	/* /dev is a tmpfs of bwrap's, without a size: read-only. */
+	args2(a, "--remount-ro", "/dev");
+	bind(a, st, rw, sb->merged, false, "/workspace");
+	bind(a, st, "--ro-bind", sb->handoff_dir, false, "/handoff");
+	bind_fs(a, st, sb, rw, JOBFS_SUMMARY, true, "/handoff/summary.md");
 	if (sb->objects)
-		args3(a, "--ro-bind", sb->objects, "/handoff/objects");
+		bind(a, st, "--ro-bind", sb->objects, false,
+		    "/handoff/objects");
 	if (sb->out_dir)
-		args3(a, "--bind", sb->out_dir, "/out");
-	if (sb->agent_path)
-		args3(a, "--ro-bind", sb->agent_path, sb->agent_path);
-	for (i = 0; sb->extra_ro && i < sb->extra_ro->n; i++)
-		args3(a, "--ro-bind-try", sb->extra_ro->v[i],
-		    sb->extra_ro->v[i]);
+		bind(a, st, "--bind", sb->out_dir, false, "/out");
+	if (sb->agent_path) {
+		from = staged(st, sb->agent_path, true, true);
+		args3(a, "--ro-bind", from, sb->agent_path);
+		free(from);
+	}
+	for (i = 0; sb->extra_ro && i < sb->extra_ro->n; i++) {
+		/* Missing ones are left out, as --ro-bind-try would. */
+		if (stat(sb->extra_ro->v[i], &st_) == -1)
+			continue;
+		from = staged(st, sb->extra_ro->v[i], !S_ISDIR(st_.st_mode),
+		    true);
+		args3(a, "--ro-bind", from, sb->extra_ro->v[i]);
+		free(from);
+	}
 	args2(a, "--chdir", "/workspace");
 	arg(a, "--clearenv");
 	for (i = 0; sb->env && sb->env[i]; i++) {
@@ -229,6 +332,10 @@ memfd_with(const char *name, const void *data, size_t len)
 
 /* ---- the launcher (runs in the forked child until exec) ---- */
 
+/* System V shared memory the sandbox may hold: pages it keeps without
+ * mapping them count against no rlimit. */
+#define SHM_BYTES	(64ULL << 20)
+
 struct launch {
 	int		 fds[5];	/* stdin, output, args, seccomp, info */
 	int		 errfd;
@@ -236,19 +343,23 @@ struct launch {
 	struct rlimit	 lim[5];
 	int		 lim_res[5];
 	int		 nlim;
-	char		 uid_map[64], gid_map[64];
+	const struct jobfs *fs;
+	const struct stage *stage;
 	const char	*merged;
 	const char	*ovl_opts;
 	const char	*bwrap;
 	char		**argv;		/* bwrap --args 3 -- COMMAND... */
 	bool		 is_ro;
+	bool		 is_root;	/* drop to SANDBOX_ROOT_ID before bwrap */
+	uid_t		 uid;
+	gid_t		 gid;
 	pid_t		 parent;
 };
 
 static void __attribute__((noreturn))
 launch_fail(const struct launch *l, const char *what)
 {
-	char msg[256];
+	char msg[PATH_MAX + 128];
 	int saved = errno;
 	size_t n;
 
@@ -274,10 +385,69 @@ put_file(const struct launch *l, const char *path, const char *text,
 	close(fd);
 }
 
+/* Bind every staged source under STAGE, on a tmpfs over /tmp in this
+ * namespace. The sources are opened first: the tmpfs may hide them. */
+static void
+build_stage(const struct launch *l)
+{
+	const struct stage *st = l->stage;
+	char what[PATH_MAX + 32], path[64], proc[64];
+	int fds[64], flags, f;
+	size_t i;
+
+	if (st->n > nitems(fds)) {
+		errno = E2BIG;
+		launch_fail(l, "stage the sandbox's binds");
+	}
+	for (i = 0; i < st->n; i++) {
+		flags = O_PATH | O_CLOEXEC | (st->follow[i] ? 0 : O_NOFOLLOW) |
+		    (st->is_file[i] ? 0 : O_DIRECTORY);
+		if ((fds[i] = open(st->src[i], flags)) == -1) {
+			snprintf(what, sizeof(what), "open %s", st->src[i]);
+			launch_fail(l, what);
+		}
+	}
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+	    "mode=0755,size=1m") == -1 || mkdir(STAGE, 0755) == -1)
+		launch_fail(l, "stage the sandbox's binds");
+	for (i = 0; i < st->n; i++) {
+		snprintf(path, sizeof(path), STAGE "/%zu", i);
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fds[i]);
+		if (st->is_file[i]) {
+			if ((f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC,
+			    0644)) == -1)
+				launch_fail(l, "stage the sandbox's binds");
+			close(f);
+		} else if (mkdir(path, 0755) == -1)
+			launch_fail(l, "stage the sandbox's binds");
+		if (mount(proc, path, NULL, MS_BIND | MS_REC, NULL) == -1) {
+			snprintf(what, sizeof(what), "bind %s", st->src[i]);
+			launch_fail(l, what);
+		}
+		close(fds[i]);
+	}
+}
+
+/* Limits on System V shared memory in this IPC namespace. */
+static void
+limit_shm(const struct launch *l)
+{
+	char num[32];
+	long page = sysconf(_SC_PAGESIZE);
+
+	snprintf(num, sizeof(num), "%llu", SHM_BYTES);
+	put_file(l, "/proc/sys/kernel/shmmax", num, "limit shared memory");
+	snprintf(num, sizeof(num), "%llu", SHM_BYTES / (unsigned long long)
+	    (page > 0 ? page : 4096));
+	put_file(l, "/proc/sys/kernel/shmall", num, "limit shared memory");
+	put_file(l, "/proc/sys/kernel/shmmni", "64", "limit shared memory");
+}
+
 static void __attribute__((noreturn))
 launcher(const struct launch *l)
 {
 	static char *const envp[] = { "PATH=/usr/bin:/bin", NULL };
+	const char *what = NULL;
 	char pid[24];
 	int i, hi[5];
 
@@ -289,18 +459,23 @@ launcher(const struct launch *l)
 	for (i = 0; i < l->nlim; i++)
 		if (setrlimit(l->lim_res[i], &l->lim[i]) == -1)
 			launch_fail(l, "set resource limit");
-	/* A user and mount namespace of our own, only to mount the overlay
-	 * that bwrap then binds as /workspace. */
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) == -1)
-		launch_fail(l, "unshare user and mount namespaces");
-	put_file(l, "/proc/self/setgroups", "deny", "deny setgroups");
-	put_file(l, "/proc/self/uid_map", l->uid_map, "map uid");
-	put_file(l, "/proc/self/gid_map", l->gid_map, "map gid");
+	/* The job's filesystem, then mount and IPC namespaces of our own:
+	 * the overlay and the stage are seen by this sandbox only. */
+	if (jobfs_enter(l->fs, &what) == -1)
+		launch_fail(l, what);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
 		launch_fail(l, "make mounts private");
+	limit_shm(l);
 	if (mount("overlay", l->merged, "overlay", l->is_ro ? MS_RDONLY : 0,
 	    l->ovl_opts) == -1)
 		launch_fail(l, "mount the workspace overlay");
+	build_stage(l);
+	/* As root, bwrap runs as the sandbox's host user: the agent then
+	 * maps to no one who owns anything of the host's. */
+	if (l->is_root && (setgroups(0, NULL) == -1 ||
+	    setresgid(l->gid, l->gid, l->gid) == -1 ||
+	    setresuid(l->uid, l->uid, l->uid) == -1))
+		launch_fail(l, "become the sandbox's user");
 
 	/* Exactly stdin, stdout, stderr, args, seccomp and info for bwrap;
 	 * the error pipe closes on exec. Raise first so dup2 cannot clobber. */
@@ -315,7 +490,8 @@ launcher(const struct launch *l)
 	if (close_range(7, ~0U, 0) == -1)
 		launch_fail(l, "close descriptors");
 	/* Die with the runner. Set last: a change of credentials (the user
-	 * namespace) clears it; exec into bwrap keeps it. */
+	 * namespace, the sandbox's user) clears it; exec into bwrap keeps
+	 * it. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != l->parent)
 		_exit(127);
@@ -329,27 +505,6 @@ launcher(const struct launch *l)
 }
 
 /* ---- watching the run ---- */
-
-static uint64_t du_total, du_limit;
-
-static int
-du_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)path;
-	(void)flag;
-	(void)ftw;
-	du_total += (uint64_t)st->st_blocks * 512;
-	return du_total > du_limit;
-}
-
-static bool
-over_disk(const char *dir, uint64_t limit)
-{
-	du_total = 0;
-	du_limit = limit;
-	nftw(dir, du_cb, 32, FTW_PHYS | FTW_MOUNT);
-	return du_total > limit;
-}
 
 /* Signal every process of the sandbox: those in its cgroup, or those in
  * the pid namespace of bwrap's init (found through /proc). */
@@ -468,6 +623,29 @@ tail_get(const char *ring, uint64_t len, char *out)
 		memmove(out, nl + 1, strlen(nl + 1) + 1);
 }
 
+/* Whether the job's filesystem is full (its space or its inodes): the
+ * agent's writes fail now, and res says why. */
+static bool
+disk_full(const struct sandbox *sb, struct sandbox_result *res)
+{
+	uint64_t bytes, inodes, slack = sb->disk_bytes / 100;
+	char size[32];
+
+	if (jobfs_free(sb->fs, &bytes, &inodes) == -1)
+		return false;
+	if (slack < 256 * 1024)
+		slack = 256 * 1024;
+	sandbox_fmt_size(sb->disk_bytes, size, sizeof(size));
+	if (inodes == 0)
+		end(res, SB_LIMIT, "disk limit %s reached (all %llu files"
+		    " in use)", size, (unsigned long long)sb->fs->inodes);
+	else if (bytes < slack)
+		end(res, SB_LIMIT, "disk limit %s reached", size);
+	else
+		return false;
+	return true;
+}
+
 static int
 count_processes(uid_t uid)
 {
@@ -500,6 +678,10 @@ sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
 	struct pollfd pfd[3];
 	char buf[65536], info[512], first[256], what[64], *opts = NULL;
 	char ring[SANDBOX_TAIL_MAX];
+	struct stage stage = { 0 };
+	char *bwrap = NULL;
+	struct sandbox_result full;
+	bool was_full = false;
 	uint64_t seen = 0;
 	char *procs[2] = { NULL, NULL };
 	size_t ninfo = 0, nfirst = 0;
@@ -521,8 +703,7 @@ sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
 		return -1;
 	}
 	if (strpbrk(sb->lower, ",:") || strpbrk(sb->merged, ",:") ||
-	    (sb->upper && strpbrk(sb->upper, ",:")) ||
-	    (sb->top && strpbrk(sb->top, ",:"))) {
+	    strpbrk(sb->seed, ",:") || strpbrk(sb->fs->mnt, ",:")) {
 		snprintf(err, errlen, "sandbox: data_dir paths must not hold"
 		    " ',' or ':' (overlayfs options)");
 		return -1;
@@ -537,9 +718,14 @@ sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
 		    " no pids cgroup, and RLIMIT_NPROC does not apply to root");
 		goto out;
 	}
-	if ((filt = filter_build(err, errlen)) == -1)
+	/* Without a memory cgroup nothing counts memfd pages that are not
+	 * mapped: no memfds then. */
+	if ((filt = filter_build(cg.memory == NULL, err, errlen)) == -1)
 		goto out;
-	build_args(sb, &a);
+	build_args(sb, &a, &stage);
+	/* bubblewrap itself, from the stage too: /tmp is covered there. */
+	bwrap = staged(&stage, l.bwrap, true, true);
+	l.bwrap = bwrap;
 	if ((argfd = memfd_with("handoff-bwrap-args", a.buf, a.len)) == -1 ||
 	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
 	    pipe2(out, O_CLOEXEC) == -1 || pipe2(inf, O_CLOEXEC) == -1 ||
@@ -547,12 +733,18 @@ sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
 		snprintf(err, errlen, "sandbox: set up: %s", strerror(errno));
 		goto out;
 	}
-	if (sb->upper)
-		opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr",
-		    sb->lower, sb->upper, sb->work);
+	/* The agent writes to the job's filesystem; collect sees its
+	 * layer read-only. In a user namespace, overlayfs keeps its own
+	 * attributes in user.* extended attributes. */
+	if (sb->is_readonly)
+		opts = xasprintf("lowerdir=%s/" JOBFS_UPPER ":%s:%s%s",
+		    sb->fs->mnt, sb->seed, sb->lower, sb->fs->userns != -1 ?
+		    ",userxattr" : "");
 	else
-		opts = xasprintf("lowerdir=%s:%s,userxattr", sb->top ? sb->top :
-		    sb->lower, sb->lower);
+		opts = xasprintf("lowerdir=%s:%s,upperdir=%s/" JOBFS_UPPER
+		    ",workdir=%s/" JOBFS_WORK "%s", sb->seed, sb->lower,
+		    sb->fs->mnt, sb->fs->mnt, sb->fs->userns != -1 ?
+		    ",userxattr" : "");
 
 	l.fds[0] = devnull;
 	l.fds[1] = out[1];
@@ -587,10 +779,11 @@ sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
 		    sb->memory_bytes;
 		l.nlim++;
 	}
-	snprintf(l.uid_map, sizeof(l.uid_map), "%lu %lu 1",
-	    (unsigned long)getuid(), (unsigned long)getuid());
-	snprintf(l.gid_map, sizeof(l.gid_map), "%lu %lu 1",
-	    (unsigned long)getgid(), (unsigned long)getgid());
+	l.fs = sb->fs;
+	l.stage = &stage;
+	l.is_root = geteuid() == 0;
+	l.uid = sandbox_host_uid();
+	l.gid = sandbox_host_gid();
 	/* Flags on the memfd; the command after them, where bwrap wants it
 	 * (it carries no secret: those travel as --setenv on the memfd). */
 	for (i = 0; sb->argv[i]; i++)
@@ -604,7 +797,7 @@ sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
 		l.argv[4 + i] = sb->argv[i];
 	l.merged = sb->merged;
 	l.ovl_opts = opts;
-	l.is_ro = sb->upper == NULL;
+	l.is_ro = sb->is_readonly;
 	l.parent = getpid();
 
 	if ((child = fork()) == -1) {
@@ -727,17 +920,11 @@ sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
 				break;
 			}
 		}
-		if (sb->upper && now >= next_disk) {
+		/* The filesystem holds the limit; this notes that it was
+		 * reached, for the reason. */
+		if (!sb->is_readonly && now >= next_disk) {
 			next_disk = now + DISK_EVERY_MS;
-			if (over_disk(sb->upper, sb->disk_bytes)) {
-				sandbox_fmt_size(sb->disk_bytes, what,
-				    sizeof(what));
-				status = stop(child, init, &cg);
-				child = -1;
-				end(res, SB_LIMIT, "disk limit %s reached",
-				    what);
-				break;
-			}
+			was_full |= disk_full(sb, &full);
 		}
 	}
 	first[nfirst] = '\0';
@@ -755,10 +942,12 @@ sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
 			snprintf(err, errlen, "sandbox: %s", first);
 			goto out;
 		}
-		if (sb->upper && over_disk(sb->upper, sb->disk_bytes)) {
-			/* Written faster than the check between ticks. */
-			sandbox_fmt_size(sb->disk_bytes, what, sizeof(what));
-			end(res, SB_LIMIT, "disk limit %s reached", what);
+		/* Full now, or full on the way and the agent failed. */
+		if (!sb->is_readonly && (disk_full(sb, &full) ||
+		    (was_full && res->status != 0))) {
+			res->how = full.how;
+			memcpy(res->reason, full.reason, sizeof(res->reason));
+			res->status = -1;
 		} else if (res->status != 0 && cgroup_oom(&cg)) {
 			sandbox_fmt_size(sb->memory_bytes, what, sizeof(what));
 			end(res, SB_LIMIT, "memory limit %s reached", what);
@@ -800,6 +989,8 @@ out:
 		free(procs[i]);
 	free(opts);
 	free(a.buf);
+	stage_free(&stage);
+	free(bwrap);
 	if (filt != -1)
 		close(filt);
 	if (argfd != -1)

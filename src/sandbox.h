@@ -11,18 +11,29 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
+
+/* The agent's user and group inside the sandbox, whatever handoff runs
+ * as; on the host it is handoff's own user, or as root SANDBOX_ROOT_ID,
+ * an id of no account. */
+#define SANDBOX_UID	1000
+#define SANDBOX_ROOT_ID	65533
+uid_t sandbox_host_uid(void);
+gid_t sandbox_host_gid(void);
+
+struct jobfs;
 
 struct sandbox {
 	char *const	*argv;		/* the command, as the sandbox sees it */
 	const char	*lower;		/* base tree (host path) */
-	const char	*upper;		/* writable layer, or NULL: read-only */
-	const char	*work;		/* overlay work dir beside upper */
-	const char	*top;		/* read-only: a second layer over lower */
+	const char	*seed;		/* the job's .git, a layer over lower */
+	const struct jobfs *fs;		/* the job's filesystem */
+	bool		 is_readonly;	/* collect: the workspace and the job's
+					   files read-only, /out writable */
 	const char	*merged;	/* mount point for the overlay */
 	const char	*handoff_dir;	/* read-only at /handoff */
-	const char	*summary;	/* writable at /handoff/summary.md, or NULL */
 	const char	*objects;	/* read-only at /handoff/objects, or NULL */
 	const char	*out_dir;	/* writable at /out, or NULL */
 	const char	*etc_dir;	/* passwd and group for the sandbox */

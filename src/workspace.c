@@ -6,6 +6,7 @@
  * object by object; nothing here reads the layer's .git/config or runs a
  * hook, and libgit2 never follows a symlink it commits.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "log.h"
+#include "sandbox.h"
 #include "util.h"
 #include "workspace.h"
 
@@ -255,7 +257,7 @@ ws_resolve(struct ws *ws, const char *name, char *out)
 /* The index as checkout left it has no stat data, so git in the sandbox
  * would read and hash every file to learn nothing changed. Record each
  * file's stat as git does; through the overlay the inode numbers and times
- * stay those of the base tree. */
+ * stay those of the base tree, and its owner is the sandbox's user. */
 static int
 fill_stat(git_index *index, const char *dir)
 {
@@ -274,8 +276,8 @@ fill_stat(git_index *index, const char *dir)
 			e.mtime.nanoseconds = (uint32_t)sb.st_mtim.tv_nsec;
 			e.dev = (uint32_t)sb.st_dev;
 			e.ino = (uint32_t)sb.st_ino;
-			e.uid = (uint32_t)sb.st_uid;
-			e.gid = (uint32_t)sb.st_gid;
+			e.uid = SANDBOX_UID;
+			e.gid = SANDBOX_UID;
 			e.file_size = (uint32_t)sb.st_size;
 			if (git_index_add(index, &e) < 0) {
 				free(path);
@@ -416,8 +418,27 @@ ws_base_tree(struct ws *ws, const char *data_dir, const char *commit,
 	free(tmp);
 	tmp = NULL;
 	if (stat(*index_path, &sb) == 0) {
-		free(dir);
-		return 0;
+		if (stat(*files, &sb) == 0 && sb.st_uid == sandbox_host_uid()) {
+			free(dir);
+			return 0;
+		}
+		/* Made for another sandbox user (by an earlier handoff): made
+		 * again, once no job uses it. */
+		if (flock(*lockfd, LOCK_EX) == -1) {
+			snprintf(err, errlen, "lock %s: %s", dir,
+			    strerror(errno));
+			goto out;
+		}
+		if (stat(*files, &sb) == 0 && sb.st_uid == sandbox_host_uid()) {
+			flock(*lockfd, LOCK_SH);
+			free(dir);
+			return 0;
+		}
+		if (util_rmtree(dir) == -1) {
+			snprintf(err, errlen, "remove %s: %s", dir,
+			    strerror(errno));
+			goto out;
+		}
 	}
 	/* Built aside and renamed into place, so a crash or a concurrent
 	 * job never sees half a tree. */
@@ -445,8 +466,18 @@ ws_base_tree(struct ws *ws, const char *data_dir, const char *commit,
 	co.checkout_strategy = GIT_CHECKOUT_FORCE;
 	co.target_directory = tmpfiles;
 	co.dir_mode = 0755;
-	if (git_checkout_index(ws->repo, index, &co) < 0 ||
-	    fill_stat(index, tmpfiles) == -1 || git_index_write(index) < 0) {
+	if (git_checkout_index(ws->repo, index, &co) < 0) {
+		git_fail(err, errlen, "check out %s", commit);
+		goto out;
+	}
+	/* The sandbox's user writes to it through the overlay. */
+	if (geteuid() == 0 && util_chown_tree(tmpfiles, sandbox_host_uid(),
+	    sandbox_host_gid()) == -1) {
+		snprintf(err, errlen, "give %s to the sandbox's user: %s",
+		    tmpfiles, strerror(errno));
+		goto out;
+	}
+	if (fill_stat(index, tmpfiles) == -1 || git_index_write(index) < 0) {
 		git_fail(err, errlen, "check out %s", commit);
 		goto out;
 	}
@@ -454,6 +485,7 @@ ws_base_tree(struct ws *ws, const char *data_dir, const char *commit,
 		snprintf(err, errlen, "rename %s: %s", tmp, strerror(errno));
 		goto out;
 	}
+	flock(*lockfd, LOCK_SH);	/* from LOCK_EX, if it was rebuilt */
 	rc = 0;
 out:
 	util_rmtree(tmp);
@@ -524,20 +556,38 @@ make_gitdir(const char *git, const char *head_ref, const char *commit,
 	return rc;
 }
 
+/* Copy a file of handoff's (the base tree's index) a block at a time. */
 static int
 copy_file(const char *from, const char *to, char *err, size_t errlen)
 {
-	size_t len;
-	char *data = util_read_file(from, (size_t)1 << 30, &len);
-	int rc;
+	char buf[65536];
+	ssize_t n = 0;
+	int in, out = -1, rc = -1;
 
-	if (data == NULL) {
+	if ((in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "read %s: %s", from, strerror(errno));
 		return -1;
 	}
-	if ((rc = util_write_file(to, data, len, 0644)) == -1)
+	if ((out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1) {
 		snprintf(err, errlen, "write %s: %s", to, strerror(errno));
-	free(data);
+		goto out;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			snprintf(err, errlen, "write %s: %s", to,
+			    strerror(errno));
+			goto out;
+		}
+	if (n < 0) {
+		snprintf(err, errlen, "read %s: %s", from, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (out != -1)
+		close(out);
+	close(in);
 	return rc;
 }
 
@@ -678,6 +728,44 @@ ws_path_matches(const char *p, const char *s)
 	return *s == '\0';
 }
 
+/* Whether a path component names git's own directory, also as other
+ * filesystems would read it: any case, trailing dots and spaces and an
+ * NTFS stream dropped, HFS+'s ignorable code points left out, and NTFS's
+ * short name GIT~1 (what git's core.protectNTFS and protectHFS refuse). */
+static bool
+is_git_name(const char *c, size_t len)
+{
+	static const unsigned char ignorable[][3] = {
+		{ 0xe2, 0x80, 0x8c }, { 0xe2, 0x80, 0x8d }, { 0xe2, 0x80, 0x8e },
+		{ 0xe2, 0x80, 0x8f }, { 0xe2, 0x80, 0xaa }, { 0xe2, 0x80, 0xab },
+		{ 0xe2, 0x80, 0xac }, { 0xe2, 0x80, 0xad }, { 0xe2, 0x80, 0xae },
+		{ 0xe2, 0x81, 0xaa }, { 0xe2, 0x81, 0xab }, { 0xe2, 0x81, 0xac },
+		{ 0xe2, 0x81, 0xad }, { 0xe2, 0x81, 0xae }, { 0xe2, 0x81, 0xaf },
+		{ 0xef, 0xbb, 0xbf },
+	};
+	char norm[8];
+	size_t i, k, n = 0;
+	bool skip;
+
+	for (i = 0; i < len && c[i] != ':'; ) {
+		skip = false;
+		for (k = 0; k < nitems(ignorable) && !skip; k++)
+			skip = i + 3 <= len &&
+			    memcmp(c + i, ignorable[k], 3) == 0;
+		if (skip) {
+			i += 3;
+			continue;
+		}
+		if (n == sizeof(norm))
+			return false;	/* longer than ".git" and "git~1" */
+		norm[n++] = (char)tolower((unsigned char)c[i++]);
+	}
+	while (n > 0 && (norm[n - 1] == '.' || norm[n - 1] == ' '))
+		n--;
+	return (n == 4 && memcmp(norm, ".git", 4) == 0) ||
+	    (n == 5 && memcmp(norm, "git~1", 5) == 0);
+}
+
 /* A path git would refuse to check out, or one that names git's own data. */
 static bool
 is_bad_path(const char *path)
@@ -690,7 +778,7 @@ is_bad_path(const char *path)
 		len = end ? (size_t)(end - c) : strlen(c);
 		if (len == 0 || (len == 1 && c[0] == '.') ||
 		    (len == 2 && c[0] == '.' && c[1] == '.') ||
-		    (len == 4 && strncasecmp(c, ".git", 4) == 0))
+		    is_git_name(c, len))
 			return true;
 		if (end == NULL)
 			return false;
@@ -719,16 +807,34 @@ diffstat(git_diff *diff)
 	return out ? out : xstrdup("");
 }
 
+/* The blob's size without reading it. */
 static int
-check_policy(const struct config *cfg, git_diff *diff, int *nfiles,
-    char *err, size_t errlen)
+blob_size(git_odb *odb, const git_oid *id, uint64_t *size)
+{
+	git_object_t type;
+	size_t len;
+
+	if (git_odb_read_header(&len, &type, odb, id) < 0)
+		return -1;
+	*size = len;
+	return 0;
+}
+
+static int
+check_policy(struct ws *ws, const struct config *cfg, git_diff *diff,
+    int *nfiles, char *err, size_t errlen)
 {
 	size_t i, j, n = git_diff_num_deltas(diff);
 	const git_diff_delta *d;
 	const char *paths[2];
-	int k;
+	git_odb *odb = NULL;
+	uint64_t size;
+	char cap[32];
+	int k, rc = -1;
 
 	*nfiles = (int)n;
+	if (git_repository_odb(&odb, ws->repo) < 0)
+		return git_fail(err, errlen, "collect: the mirror's objects");
 	for (i = 0; i < n; i++) {
 		d = git_diff_get_delta(diff, i);
 		paths[0] = d->old_file.path;
@@ -740,7 +846,7 @@ check_policy(const struct config *cfg, git_diff *diff, int *nfiles,
 			if (is_bad_path(paths[k])) {
 				snprintf(err, errlen, "the change touches an"
 				    " invalid path");
-				return -1;
+				goto out;
 			}
 			for (j = 0; j < cfg->protected_paths.n; j++) {
 				if (ws_path_matches(cfg->protected_paths.v[j],
@@ -750,29 +856,50 @@ check_policy(const struct config *cfg, git_diff *diff, int *nfiles,
 					    " ([runs] protected_paths %s)",
 					    paths[k],
 					    cfg->protected_paths.v[j]);
-					return -1;
+					goto out;
 				}
 			}
+		}
+		/* A file's size, not its blocks: a sparse file packs small
+		 * and is huge everywhere after. */
+		if (d->status == GIT_DELTA_DELETED ||
+		    (d->new_file.mode != GIT_FILEMODE_BLOB &&
+		    d->new_file.mode != GIT_FILEMODE_BLOB_EXECUTABLE))
+			continue;
+		if (blob_size(odb, &d->new_file.id, &size) == -1) {
+			git_fail(err, errlen, "collect: the size of %.200s",
+			    paths[1]);
+			goto out;
+		}
+		if (size > cfg->max_file_bytes) {
+			sandbox_fmt_size(cfg->max_file_bytes, cap, sizeof(cap));
+			snprintf(err, errlen, "the change makes %.200s %llu"
+			    " bytes, more than [runs] max_file_size (%s)",
+			    paths[1], (unsigned long long)size, cap);
+			goto out;
 		}
 	}
 	if (cfg->max_changed_files > 0 && (int)n > cfg->max_changed_files) {
 		snprintf(err, errlen, "%zu files changed, more than [runs]"
 		    " max_changed_files (%d)", n, cfg->max_changed_files);
-		return -1;
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	git_odb_free(odb);
+	return rc;
 }
 
 int
 ws_finish(struct ws *ws, const struct config *cfg, const char *pack_path,
-    const char *base, const char *agent_head, const char *tree,
-    const char *branch, const char *message, struct ws_change *out,
-    char *err, size_t errlen)
+    const char *base, const char *tree, const char *branch,
+    const char *message, struct ws_change *out, char *err, size_t errlen)
 {
-	git_oid base_oid, head_oid, tree_oid, new_oid;
-	git_commit *base_c = NULL, *head_c = NULL;
+	git_oid base_oid, tree_oid, new_oid;
+	git_commit *base_c = NULL;
 	git_tree *base_t = NULL, *final_t = NULL;
 	git_signature *sig = NULL;
+	git_diff_options opts;
 	git_diff *diff = NULL;
 	git_reference *ref = NULL;
 	char *refname = NULL;
@@ -791,56 +918,39 @@ ws_finish(struct ws *ws, const struct config *cfg, const char *pack_path,
 		git_fail(err, errlen, "collect: the workspace's tree %s", tree);
 		goto out;
 	}
-	/* The agent's commits stay when they build on the base; otherwise
-	 * only what the workspace holds counts, on top of the base. */
-	head_oid = base_oid;
-	if (agent_head != NULL && git_oid_fromstr(&head_oid, agent_head) == 0 &&
-	    !git_oid_equal(&head_oid, &base_oid) &&
-	    git_commit_lookup(&head_c, ws->repo, &head_oid) == 0 &&
-	    git_graph_descendant_of(ws->repo, &head_oid, &base_oid) == 1)
-		out->kept_agent_commits = true;
-	else {
-		if (agent_head != NULL && strcmp(agent_head, base) != 0)
-			log_info("collect: the agent's HEAD %s does not"
-			    " descend from %s; keeping its files only",
-			    agent_head, base);
-		git_commit_free(head_c);
-		head_c = NULL;
-		head_oid = base_oid;
-		if (git_commit_lookup(&head_c, ws->repo, &head_oid) < 0) {
-			git_fail(err, errlen, "collect: base %s", base);
-			goto out;
-		}
-	}
+	/* Blobs over the size cap are never read, not even to count their
+	 * lines: a change that adds one is refused below. */
+	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+	opts.max_size = (git_off_t)cfg->max_file_bytes;
 	if (git_commit_tree(&base_t, base_c) < 0 ||
 	    git_diff_tree_to_tree(&diff, ws->repo, base_t, final_t,
-	    NULL) < 0) {
+	    &opts) < 0) {
 		git_fail(err, errlen, "collect: diff against %s", base);
 		goto out;
 	}
-	if (check_policy(cfg, diff, &out->files_changed, err, errlen) == -1)
+	if (check_policy(ws, cfg, diff, &out->files_changed, err,
+	    errlen) == -1)
 		goto out;
 	out->diffstat = diffstat(diff);
 	out->is_changed = out->files_changed > 0;
-	new_oid = head_oid;
-	if (!git_oid_equal(git_commit_tree_id(head_c), &tree_oid)) {
+	new_oid = base_oid;
+	if (out->is_changed) {
+		/* One commit on the base, whatever the agent committed. */
+		refname = xasprintf("refs/heads/%s", branch);
 		if (git_signature_now(&sig, "handoff", "handoff@localhost") < 0 ||
 		    git_commit_create(&new_oid, ws->repo, NULL, sig, sig,
 		    NULL, message, final_t, 1,
-		    (const git_commit **)&head_c) < 0) {
+		    (const git_commit **)&base_c) < 0) {
 			git_fail(err, errlen, "commit on %s", branch);
 			goto out;
 		}
-	}
-	git_oid_tostr(out->head, sizeof(out->head), &new_oid);
-	if (out->is_changed || out->kept_agent_commits) {
-		refname = xasprintf("refs/heads/%s", branch);
 		if (git_reference_create(&ref, ws->repo, refname, &new_oid, 1,
 		    "handoff: collect") < 0) {
 			git_fail(err, errlen, "update %s", refname);
 			goto out;
 		}
 	}
+	git_oid_tostr(out->head, sizeof(out->head), &new_oid);
 	rc = 0;
 out:
 	if (rc == -1) {
@@ -853,7 +963,6 @@ out:
 	git_diff_free(diff);
 	git_tree_free(base_t);
 	git_tree_free(final_t);
-	git_commit_free(head_c);
 	git_commit_free(base_c);
 	return rc;
 }

@@ -33,7 +33,7 @@ const char *ws_objects_dir(const struct ws *ws);
 int ws_resolve(struct ws *ws, const char *name, char *out);
 
 /* The base tree of commit: a checkout kept under data_dir/trees and its
- * index, built once per commit. Fills *files and *index (caller frees) and
+ * index, built once per commit, owned by the sandbox's user. Fills *files and *index (caller frees) and
  * *lockfd, a shared lock that keeps the tree from being pruned while the
  * job uses it (caller closes). */
 int ws_base_tree(struct ws *ws, const char *data_dir, const char *commit,
@@ -58,22 +58,22 @@ int ws_collect_gitdir(const char *dir, const char *base,
 struct ws_change {
 	char	 head[WS_OID_HEX + 1];	/* the new tip of the branch */
 	bool	 is_changed;		/* false: the tree equals the base's */
-	bool	 kept_agent_commits;
 	int	 files_changed;
 	char	*diffstat;		/* git's summary lines; caller frees */
 };
 
 /* Take the agent's work: index the pack file at pack_path (verified object
- * by object) into the mirror, then on top of base keep the agent's commits
- * up to agent_head if they descend from base, and commit tree (the
- * workspace as git add -A saw it) with handoff's identity and message when
- * it differs. Checks the change against [runs] protected_paths and
- * max_changed_files; a violation fails with the reason. Sets the mirror's
- * refs/heads/branch. Returns 0, or -1 with the reason in err. */
+ * by object) into the mirror, then commit tree (the workspace as git add
+ * -A saw it) on top of base as one commit with handoff's identity and
+ * message when it differs from base's; the agent's own commits are never
+ * kept (nothing a reviewer does not see is pushed). Checks the change
+ * against [runs] protected_paths, max_changed_files and max_file_size, and
+ * refuses paths naming .git however spelled; a violation fails with the
+ * reason. Sets the mirror's refs/heads/branch. Returns 0, or -1 with the
+ * reason in err. */
 int ws_finish(struct ws *ws, const struct config *cfg, const char *pack_path,
-    const char *base, const char *agent_head, const char *tree,
-    const char *branch, const char *message, struct ws_change *out,
-    char *err, size_t errlen);
+    const char *base, const char *tree, const char *branch,
+    const char *message, struct ws_change *out, char *err, size_t errlen);
 
 /* Copy branch (at commit) from the mirror into the repository at dir as
  * refs/heads/branch, fast-forward only. Returns 0 or -1 with err. */
