@@ -11,6 +11,12 @@
  *   probe caps           the CapEff, NoNewPrivs and Seccomp lines of
  *                        /proc/self/status
  *   probe fds            open fds other than 0, 1 and 2; exits 1 if any
+ *   probe pin KIND MB    tries to hold MB MiB in 1 MiB steps, as KIND:
+ *                        sysv (System V segments, detached), memfd,
+ *                        devshm (a file in /dev/shm) or unlinked (a file
+ *                        of the workspace, unlinked, written through its
+ *                        descriptor); prints "pin KIND: held N MiB" and
+ *                        what stopped it
  *
  * Exit 99: not inside a sandbox, or bad usage. Built with libc only:
  *   gcc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -o probe probe.c
@@ -27,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -394,6 +402,57 @@ static int fds(void)
 	return extra > 0;
 }
 
+/* One more MiB as kind; 0 or an errno. fd is kind's current file. */
+static int pin_one(const char *kind, int *fd, long i)
+{
+	static char mib[1 << 20];
+	char name[64];
+	void *p;
+	int id;
+
+	memset(mib, 'x', sizeof(mib));
+	if (strcmp(kind, "sysv") == 0) {
+		if ((id = shmget(IPC_PRIVATE, sizeof(mib), IPC_CREAT | 0600)) == -1)
+			return errno;
+		if ((p = shmat(id, NULL, 0)) == (void *)-1)
+			return errno;
+		memcpy(p, mib, sizeof(mib));
+		return RET(shmdt(p));
+	}
+	/* A new file every 16 MiB: a size limit per file stops none. */
+	if (*fd == -1 || i % 16 == 0) {
+		if (strcmp(kind, "memfd") == 0)
+			*fd = (int)syscall(SYS_memfd_create, "pin", 0);
+		else {
+			snprintf(name, sizeof(name), "%s/pin-%ld",
+			    strcmp(kind, "devshm") == 0 ? "/dev/shm" : ".", i);
+			*fd = open(name, O_RDWR | O_CREAT | O_TRUNC, 0600);
+			if (*fd != -1 && strcmp(kind, "unlinked") == 0)
+				unlink(name);
+		}
+		if (*fd == -1)
+			return errno;
+	}
+	return write(*fd, mib, sizeof(mib)) == (ssize_t)sizeof(mib) ? 0 :
+	    errno ? errno : ENOSPC;
+}
+
+static int pin(const char *kind, long mb)
+{
+	long i;
+	int fd = -1, e = 0;
+
+	signal(SIGXFSZ, SIG_IGN);
+	for (i = 0; i < mb && (e = pin_one(kind, &fd, i)) == 0; i++)
+		;
+	if (e)
+		printf("pin %s: held %ld MiB (stopped: %s)\n", kind, i,
+		    errname(e));
+	else
+		printf("pin %s: held %ld MiB\n", kind, i);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t i;
@@ -415,6 +474,8 @@ int main(int argc, char **argv)
 		return caps();
 	if (strcmp(argv[1], "fds") == 0)
 		return fds();
+	if (strcmp(argv[1], "pin") == 0 && arg1 && arg2)
+		return pin(arg1, atol(arg2));
 	if (strcmp(argv[1], "list") == 0) {
 		for (i = 0; strcmp(probes[i].name, "kill") != 0; i++)
 			puts(probes[i].name);

@@ -5,7 +5,8 @@
 # repository, by handoff's identity, with the task's first line as its
 # message; the branch, the commit and a diffstat are printed. The user's
 # checked-out branch and working tree are left alone. The agent's own
-# commits are kept, in order. A failing agent fails the job with its log's
+# commits are folded into that one commit, their messages in its body, in
+# order. A failing agent fails the job with its log's
 # tail; no change is a job done with "no changes" and no branch; .gitignore
 # is honoured; protected paths and [runs] max_changed_files refuse the
 # change. The agent gets the task text and the context it is promised.
@@ -93,23 +94,22 @@ G rev-parse -q --verify refs/heads/feature/named >/dev/null
 ok $? "--branch: branch feature/named exists"
 no_branch handoff/local-1 "--branch: no handoff/local-1 branch"
 
-# --- commit.sh: the agent's commits are kept, in order ---
+# --- commit.sh: the agent's commits are folded into handoff's one ---
 REPO="$T/commit"
 mkrepo "$REPO"
 use "$AGENTS/commit.sh"
 run -c "$CONFIG" run --repo "$REPO" --task "Make two commits"
 is "$status" 0 "commit: handoff run exits 0"
-subjects=$(G log --reverse --format=%s main..handoff/local-1 | tr '\n' '|')
-is "$(G rev-list --count main..handoff/local-1)" 3 "commit: three commits on the branch"
-like "$subjects" "agent: first change|agent: add lib/helper.txt|" \
-    "commit: the agent's two commits come first, in order"
-is "$(G log -1 --format=%an handoff/local-1)" handoff "commit: the third is handoff's"
+is "$(G rev-list --count main..handoff/local-1)" 1 "commit: one commit on the branch"
+is "$(G rev-parse handoff/local-1^)" "$(G rev-parse main)" "commit: on the repository's HEAD"
+is "$(G log -1 --format=%an handoff/local-1)" handoff "commit: it is handoff's"
+body=$(G log -1 --format=%b handoff/local-1 | tr '\n' '|')
+like "$body" "* agent: first change||* agent: add lib/helper.txt|" \
+    "commit: the agent's two messages are in its body, in order"
 G cat-file -e handoff/local-1:notes.txt 2>/dev/null
-ok $? "commit: the uncommitted notes.txt is in the third commit"
-! G cat-file -e handoff/local-1~1:notes.txt 2>/dev/null
-ok $? "commit: and not in the agent's commits"
+ok $? "commit: the uncommitted notes.txt is in it"
 G cat-file -e handoff/local-1:lib/helper.txt 2>/dev/null
-ok $? "commit: lib/helper.txt is on the branch"
+ok $? "commit: lib/helper.txt (committed by the agent) is in it"
 
 # --- fail.sh: a failing agent fails the job with its log's tail ---
 REPO="$T/fail"

@@ -9,41 +9,20 @@
 # symlinks and not followed, that the limits (pids, memory, disk, time, log)
 # end the run with a clear reason, that nothing it started survives, and
 # that handoff still works afterwards.
-# Every case runs twice: with handoff run by root (uid 0 mapped in the user
-# namespace: no RLIMIT_NPROC, full capabilities unless dropped) and by an
-# unprivileged user, handoff-esc, created if missing. Not as root, only the
-# second half runs, as the current user.
-. "$SRCDIR/tests/lib.sh"
-: "${BUILDDIR:?BUILDDIR must name the build directory (for tests/probe)}"
-PROBE="$BUILDDIR/tests/probe"
-[ -x "$PROBE" ] || { echo "Bail out! $PROBE is not built"; exit 1; }
-AGENTS="$SRCDIR/tests/agents"
-ESC_USER=handoff-esc
-# In the command line of every sleeper the agents start (they read it from
-# the task's "marker:" line), and of the host's victim process.
-MARK="hoesc-$$-${RANDOM:-0}"
+# Every case runs twice, with handoff run by root and by an unprivileged
+# user (tests/sandbox-lib.sh).
+. "$SRCDIR/tests/sandbox-lib.sh"
 VICTIM_MARK="hovictim-$$-${RANDOM:-0}"
-CANARY_ENV="canary-env-$$-7f3a91"
-CANARY_TOKEN="canary-token-$$-c41d07"
+CANARY_ENV=$HANDOFF_TEST_CANARY
+CANARY_TOKEN=$HANDOFF_TEST_TOKEN
 CANARY_FILE="canary-file-$$-55e2b8"
-export HANDOFF_TEST_CANARY="$CANARY_ENV" HANDOFF_TEST_TOKEN="$CANARY_TOKEN"
 PROBE_CASES="ptrace mount umount unshare-user unshare-mount unshare-net setns
 keyctl add_key bpf perf_event_open tiocsti tiocsti-high tioclinux kexec_load
 init_module finit_module clone3 io_uring_setup userfaultfd socket-netlink
 socket-packet socket-vsock chroot pivot_root x32"
 VICTIMS=
-EXTRA_CLEANUP='for p in $VICTIMS; do pkill -9 -P $p 2>/dev/null; kill -9 $p 2>/dev/null; done
-for p in $(pgrep -f "$MARK"); do kill -9 $p 2>/dev/null; done'
-
-IS_ROOT=false
-[ "$(id -u)" = 0 ] && IS_ROOT=true
-if $IS_ROOT; then
-	id "$ESC_USER" >/dev/null 2>&1 ||
-	    useradd -m -s /bin/sh "$ESC_USER" >/dev/null 2>&1 ||
-	    { echo "Bail out! cannot create user $ESC_USER"; exit 1; }
-	# The unprivileged half reaches its own directory and the canaries.
-	chmod 711 "$T"
-fi
+EXTRA_CLEANUP="$EXTRA_CLEANUP"'
+for p in $VICTIMS; do pkill -9 -P $p 2>/dev/null; kill -9 $p 2>/dev/null; done'
 
 # A host file no agent may read, world-readable outside the sandbox.
 printf '%s\n' "$CANARY_FILE" > "$T/host-secret.txt"
@@ -57,103 +36,11 @@ CONFIG="$T/serve.ini"
 start_serve
 SERVE_URL=$URL SERVE_PORT=$PORT
 
-G() {	# G ARGS: git on the case's repository, whoever owns it
-	git -c safe.directory='*' -C "$REPO" "$@"
-}
-
-# own PATH...: give paths to the half's user.
-own() {
-	[ "$WHO" = root ] || ! $IS_ROOT || chown -R "$ESC_USER:" "$@"
-}
-
-# hrun ARGS: handoff as the half's user, with the canaries in its
-# environment; exit status in $status, output in $T/out, $T/err.
-hrun() {
-	"$D/handoff" "$@" >"$T/out" 2>"$T/err"
-	status=$?
-}
-
-# case_setup NAME AGENT TASK-LINES [INI-LINES...]: a fresh repository, task
-# file and config for one case: REPO, TASKFILE, CFG.
-case_setup() {
-	name=$1 agent=$2 lines=$3
-	shift 3
-	REPO="$D/repo-$name"
-	mkrepo "$REPO" "$PROBE:probe"
-	TASKFILE="$D/task-$name.md"
-	printf 'Escape test %s\n\nmarker: %s\n%s\n' "$name" "$MARK" "$lines" \
-	    > "$TASKFILE"
-	DATA="$D/data" write_config '[github]' 'token = env:HANDOFF_TEST_TOKEN' \
-	    '[agent]' "command = $agent" 'timeout = 20s' \
-	    '[sandbox]' 'pids = 200' 'memory = 256M' 'disk = 64M' "$@"
-	CFG="$D/$name.ini"
-	mv "$CONFIG" "$CFG"
-	own "$REPO" "$TASKFILE" "$CFG"
-}
-
-# run_case NAME AGENT TASK-LINES [INI-LINES...]: setup, then handoff run.
-run_case() {
-	case_setup "$@"
-	hrun -c "$CFG" run --repo "$REPO" --task-file "$TASKFILE"
-}
-
-# result NAME: the agent's record, from the branch handoff left.
-result() {
-	G show "handoff/local-1:RESULT-$1.txt" 2>/dev/null
-}
-
-# job_log: the log of the newest job of the case's store.
-job_log() {
-	n=$("$D/handoff" -c "$CFG" jobs --json --limit 1 |
-	    grep -o '"id":[[:space:]]*[0-9]*' | head -n 1 | grep -o '[0-9]*$')
-	"$D/handoff" -c "$CFG" logs "${n:-0}" 2>&1
-}
-
-# no_survivors WHAT: nothing carrying the marker is left (a short grace for
-# the kernel to finish tearing the sandbox down).
-no_survivors() {
-	left=
-	for _ in $(seq 1 20); do
-		left=$(pgrep -f "$MARK" | tr '\n' ' ')
-		[ -z "$left" ] && break
-		sleep 0.1
-	done
-	is "$left" "" "$P $1: no process of the agent survives"
-	[ -z "$left" ] || ps -o pid,user,args -p "${left% }" | sed 's/^/#   /'
-}
-
-# The run ended well and left branch handoff/local-1.
-succeeded() {	# succeeded NAME
-	is "$status" 0 "$P $1: handoff run exits 0"
-	like "$(cat "$T/out")" "branch: handoff/local-1" "$P $1: the branch is reported"
-}
-
-failed_with() {	# failed_with NAME REASON
-	is "$status" 1 "$P $1: handoff run exits 1"
-	like "$(cat "$T/err")" "failed: " "$P $1: stderr says the job failed"
-	like "$(cat "$T/err")" "$2" "$P $1: the reason is '$2'"
-	! G rev-parse -q --verify refs/heads/handoff/local-1 >/dev/null
-	ok $? "$P $1: no branch is left"
-}
-
 half() {	# half root|user
-	WHO=$1
-	P="[$WHO]"
-	D="$T/$WHO"
-	mkdir -p "$D"
+	half_setup "$1"
 	CANARY_DIR="$T/canary-$WHO"
 	mkdir -p "$CANARY_DIR"
 	chmod 1777 "$CANARY_DIR"
-	own "$D"
-	if [ "$WHO" = user ] && $IS_ROOT; then
-		cat > "$D/handoff" <<-EOF
-		#!/bin/sh
-		exec su -s /bin/sh -c 'exec env HANDOFF_TEST_CANARY="$CANARY_ENV" HANDOFF_TEST_TOKEN="$CANARY_TOKEN" "\$0" "\$@"' -- $ESC_USER "$HANDOFF" "\$@"
-		EOF
-	else
-		printf '#!/bin/sh\nexec "%s" "$@"\n' "$HANDOFF" > "$D/handoff"
-	fi
-	chmod 755 "$D/handoff"
 
 	# Secrets of handoff's environment and config, in any process's
 	# environment or command line, the repository config or /etc.
@@ -378,10 +265,5 @@ pid: $$"
 	no_survivors "all cases"
 }
 
-if $IS_ROOT; then
-	half root
-else
-	ok 0 "escape cases with handoff run by root # SKIP not root"
-fi
-half user
+halves half
 done_testing
