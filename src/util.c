@@ -497,6 +497,20 @@ util_is_terminal(FILE *stream)
 	return isatty(fileno(stream)) == 1;
 }
 
+void
+util_show(FILE *stream, const char *text, int flags)
+{
+	char *esc;
+
+	if (!util_is_terminal(stream)) {
+		fputs(text, stream);
+		return;
+	}
+	esc = util_term_escape(text, strlen(text), flags, NULL);
+	fputs(esc, stream);
+	free(esc);
+}
+
 /* Spaces that end a title's words: the ASCII one and Unicode's line and
  * paragraph separators. */
 static bool

@@ -82,6 +82,9 @@ char *util_term_escape(const char *s, size_t len, int flags, size_t *used);
 /* Whether text written to stream should go through util_term_escape: the
  * stream is a terminal. */
 bool util_is_terminal(FILE *stream);
+/* Write text to stream, through util_term_escape (flags) when stream is a
+ * terminal. */
+void util_show(FILE *stream, const char *text, int flags);
 /* s as one line of valid UTF-8, for a title: each run of whitespace,
  * control and bidirectional characters one space, bytes that are not UTF-8
  * U+FFFD, no space at either end, at most max bytes cut on a character
