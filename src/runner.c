@@ -105,7 +105,7 @@ logline(struct run *r, const char *fmt, ...)
 static void
 logline(struct run *r, const char *fmt, ...)
 {
-	char when[32], *text, *line;
+	char when[32], *text, *line, *esc;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -116,7 +116,11 @@ logline(struct run *r, const char *fmt, ...)
 	if (r->log_fd != -1 && write(r->log_fd, line, strlen(line)) == -1)
 		log_warn("job %lld: write log: %s", (long long)r->job.id,
 		    strerror(errno));
-	log_info("job %lld: %s", (long long)r->job.id, text);
+	/* One line of text in handoff's own log, whatever the agent's
+	 * output in an error holds. */
+	esc = util_term_escape(text, strlen(text), UTIL_ESC_LINE, NULL);
+	log_info("job %lld: %s", (long long)r->job.id, esc);
+	free(esc);
 	free(line);
 	free(text);
 }

@@ -113,6 +113,8 @@ ok $? "job $j: handoff show has the error with the agent's output"
 run -c "$CONFIG" logs "$j"
 has "$T/out" "sandbox: running the agent: $AGENT"
 ok $? "job $j: the log keeps handoff's own lines"
+! grep -q '^## ✅ All checks passed' "$T/serve.log"
+ok $? "job $j: serve's log keeps the agent's output within handoff's lines"
 
 # 2. A variation: the same behind a run of twelve backticks.
 r=$(deliver github issues "$(issue 2)")
