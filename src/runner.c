@@ -167,8 +167,10 @@ fail_agent(struct run *r, const struct sandbox_result *res)
 static char *
 told(const struct run *r)
 {
+	static const char touches[] = "the change touches ";
 	static const char max_files[] = " files changed, more than [runs]"
 	    " max_changed_files (";
+	static const char collect[] = "collect: ";
 	static const char too_big[] = "collect: the change is ";
 	const char *e = r->error ? r->error : "";
 	size_t digits = strspn(e, "0123456789");
@@ -176,11 +178,11 @@ told(const struct run *r)
 
 	if (r->public)
 		return xstrdup(r->public);
-	if (strncmp(e, "the change touches ", 19) == 0 || (digits > 0 &&
+	if (strncmp(e, touches, sizeof(touches) - 1) == 0 || (digits > 0 &&
 	    strncmp(e + digits, max_files, sizeof(max_files) - 1) == 0))
 		return xstrdup(e);
 	if (strncmp(e, too_big, sizeof(too_big) - 1) == 0)
-		return xstrdup(e + 9);
+		return xstrdup(e + sizeof(collect) - 1);
 	push = xasprintf("push %s to %s: rejected (", r->job.branch,
 	    r->job.clone_url ? r->job.clone_url : "");
 	if (strncmp(e, push, strlen(push)) == 0)

@@ -5,8 +5,9 @@
 # operator put there) or host paths. An agent that prints a closing code
 # fence, a "## ✅ All checks passed" heading, a link and handoff's marker
 # gets all of it shown inside a fence it cannot close, also behind a run of
-# twelve backticks; a failure of handoff's own says which step, not its
-# text (which names data_dir). handoff show and the log keep the detail.
+# twelve backticks, or in the name of a file the policy refuses; a
+# failure of handoff's own says which step, not its text (which names
+# data_dir). handoff show and the log keep the detail.
 . "$SRCDIR/tests/lib.sh"
 
 for t in bwrap git python3; do
@@ -30,6 +31,7 @@ admin POST permissions '{"forge":"github","repo":"'$REPO'","user":"Codertocat","
 admin POST issues '{"forge":"github","repo":"'$REPO'","number":1,"title":"Run the checks","user":"Codertocat"}' >/dev/null
 admin POST issues '{"forge":"github","repo":"'$REPO'","number":2,"title":"Run the checks behind a long fence","user":"Codertocat"}' >/dev/null
 admin POST issues '{"forge":"github","repo":"'$REPO'","number":3,"title":"Run the checks again","user":"Codertocat"}' >/dev/null
+admin POST issues '{"forge":"github","repo":"'$REPO'","number":4,"title":"Add a workflow","user":"Codertocat"}' >/dev/null
 
 # The operator put a key on the agent's command line.
 AGENT="$SRCDIR/tests/agents/fence-break.sh"
@@ -140,5 +142,21 @@ like "$(cat "$T/comment-3")" "handoff could not finish the workspace step; the o
 run -c "$CONFIG" show "$j" --json
 has "$T/out" "$DATA/trees"; ok $? "job $j: handoff show has the error itself"
 rm -f "$DATA/trees"
+
+# 4. A refusal of the change is told as it is, and the agent named the
+# file it refuses: the name is shown as text too.
+r=$(deliver github issues "$(issue 4)")
+j=$(jobnum "$r")
+wait_job_end "$j"; ok $? "job $j ends"
+is "$(job_state "$j")" failed "job $j fails: its change touches a protected path"
+status_of 4 > "$T/comment-4"
+like "$(cat "$T/comment-4")" "the change touches protected path .github/workflows/ci" \
+    "job $j: the status comment says which path the policy refused"
+outside "$T/comment-4" > "$T/outside-4"
+ok $? "job $j: every fence in the comment is closed"
+! has "$T/outside-4" "All checks passed" && ! has "$T/outside-4" "phish.example" &&
+    has "$T/comment-4" "All checks passed"
+ok $? "job $j: the file's name is inside a fence: nothing of it renders"
+is "$(grep -c -F '<!-- handoff:' "$T/comment-4")" 1 "job $j: one marker, handoff's"
 
 done_testing
