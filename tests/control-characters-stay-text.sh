@@ -135,6 +135,11 @@ tty "$T/tty" logs "$j"
 has "$T/tty" 'working \x1b[2J\x1b]0;pwned\x07 on it, \u202edesrever'
 ok $? "logs escapes the agent's output"
 
+# A character across logs' 64 KiB reads is not taken for two bad bytes.
+{ head -c 65535 /dev/zero | tr '\0' a; printf '\303\251 whole\n'; } > "$DATA/jobs/$j/log"
+tty "$T/tty" logs "$j"
+has "$T/tty" "aé whole"; ok $? "logs keeps a character across two reads whole"
+
 # 4. handoff run: the agent's summary on a terminal, the task's first
 # line as the commit's subject.
 mkrepo "$T/local"
