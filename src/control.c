@@ -39,16 +39,32 @@ is_over(const char *state)
 	    strcmp(state, "cancelled") == 0;
 }
 
-/* Copy what the log has past *off to stdout. */
+/* Copy what the log has past *off to stdout. On a terminal the agent's
+ * output is shown as text (escape sequences escaped), and a UTF-8
+ * sequence the log ends inside waits for its end, unless is_last. */
 static void
-copy_new(int fd, off_t *off)
+copy_new(int fd, off_t *off, bool is_last)
 {
-	char buf[65536];
+	bool is_tty = util_is_terminal(stdout);
+	char buf[65536], *esc;
+	size_t used;
 	ssize_t n;
 
 	while ((n = pread(fd, buf, sizeof(buf), *off)) > 0) {
-		fwrite(buf, 1, (size_t)n, stdout);
-		*off += n;
+		if (!is_tty) {
+			fwrite(buf, 1, (size_t)n, stdout);
+			*off += n;
+			continue;
+		}
+		esc = util_term_escape(buf, (size_t)n, 0, is_last &&
+		    (size_t)n < sizeof(buf) ? NULL : &used);
+		if (is_last && (size_t)n < sizeof(buf))
+			used = (size_t)n;
+		fputs(esc, stdout);
+		free(esc);
+		*off += (off_t)used;
+		if (used == 0)
+			break;	/* only the start of a sequence so far */
 	}
 	fflush(stdout);
 }
@@ -79,14 +95,14 @@ control_logs(const struct config *cfg, int argc, char **argv)
 		if (fd == -1)
 			fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd != -1)
-			copy_new(fd, &off);
+			copy_new(fd, &off, false);
 		if (!follow || is_over(job.state)) {
 			if (fd == -1 && !follow)
 				fprintf(stderr, "handoff: job %lld has no log"
 				    " yet (%s)\n", id, job.state);
 			status = fd == -1 && !follow ? 1 : 0;
 			if (fd != -1)
-				copy_new(fd, &off);
+				copy_new(fd, &off, true);
 			store_job_clear(&job);
 			break;
 		}

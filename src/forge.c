@@ -3,6 +3,7 @@
  * credentials, and one JSON request helper that adds the forge's headers
  * and its token, so that no token is ever written anywhere else.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,15 +174,50 @@ forge_is_mine(struct forge_conn *f, const struct forge_comment *c)
 	return f->self != NULL && strcmp(c->author, f->self) == 0;
 }
 
-/* The "<!-- handoff:... -->" in body, as a copy, or NULL. */
-static char *
-marker_of(const char *body)
+char *
+forge_marker_of(const char *body)
 {
-	const char *m = strstr(body, FORGE_MARKER_PREFIX), *end;
+	size_t n = strlen(body), start, plen = strlen(FORGE_MARKER_PREFIX), i;
 
-	if (m == NULL || (end = strstr(m, "-->")) == NULL || end - m > 200)
+	while (n > 0 && strchr(" \t\r\n", body[n - 1]) != NULL)
+		n--;
+	for (start = n; start > 0 && body[start - 1] != '\n'; start--)
+		;
+	if (n - start < plen + 4 || n - start > FORGE_MARKER_MAX ||
+	    strncmp(body + start, FORGE_MARKER_PREFIX, plen) != 0 ||
+	    strncmp(body + n - 4, " -->", 4) != 0)
 		return NULL;
-	return xstrndup(m, (size_t)(end - m) + 3);
+	for (i = start + plen; i < n - 4; i++)
+		if (!islower((unsigned char)body[i]) &&
+		    !isdigit((unsigned char)body[i]) && body[i] != ' ')
+			return NULL;
+	return xstrndup(body + start, n - start);
+}
+
+char *
+forge_unmark(const char *text)
+{
+	/* Still a hidden comment where markdown renders it, never a
+	 * marker: the replacement holds no '<' past its first byte, so no
+	 * new marker can form across it. */
+	static const char inert[] = "<!-- (handoff):";
+	size_t plen = strlen(FORGE_MARKER_PREFIX), n = 0;
+	const char *p, *m;
+	char *out, *o;
+
+	for (p = text; (m = strstr(p, FORGE_MARKER_PREFIX)) != NULL;
+	    p = m + plen)
+		n++;
+	out = o = xmalloc(strlen(text) + n * (sizeof(inert) - 1 - plen) + 1);
+	for (p = text; (m = strstr(p, FORGE_MARKER_PREFIX)) != NULL;
+	    p = m + plen) {
+		memcpy(o, p, (size_t)(m - p));
+		o += m - p;
+		memcpy(o, inert, sizeof(inert) - 1);
+		o += sizeof(inert) - 1;
+	}
+	strcpy(o, p);
+	return out;
 }
 
 void
@@ -193,7 +229,7 @@ forge_sweep(struct forge_conn *f, enum forge_on on, int64_t number,
 
 	for (i = 0; i < n; i++)
 		if (forge_is_mine(f, &list[i]))
-			marks[i] = marker_of(list[i].body);
+			marks[i] = forge_marker_of(list[i].body);
 	for (i = 0; i < n; i++) {
 		if (marks[i] == NULL)
 			continue;
@@ -237,9 +273,13 @@ forge_comment_find(struct forge_conn *f, enum forge_on on, int64_t number,
 	*id = NULL;
 	if (f->ops->comments(f, on, number, &list, &n, err, errlen) == -1)
 		return -1;
-	for (i = 0; i < n && *id == NULL; i++)
-		if (strstr(list[i].body, marker) && forge_is_mine(f, &list[i]))
+	for (i = 0; i < n && *id == NULL; i++) {
+		char *m = forge_marker_of(list[i].body);
+
+		if (m && strcmp(m, marker) == 0 && forge_is_mine(f, &list[i]))
 			*id = xstrdup(list[i].id);
+		free(m);
+	}
 	forge_sweep(f, on, number, list, n, *id);
 	forge_comments_free(list, n);
 	return 0;

@@ -29,8 +29,11 @@ struct forge_conn {
 	bool			 self_asked;
 };
 
-/* Hidden in every comment handoff writes, as "<!-- handoff:WHAT -->". */
+/* Hidden in every comment handoff writes, as "<!-- handoff:WHAT -->" (WHAT
+ * of lower-case letters, digits and spaces) alone on its last line: only
+ * there is it a marker. */
 #define FORGE_MARKER_PREFIX	"<!-- handoff:"
+#define FORGE_MARKER_MAX	200
 
 #define FORGE_TITLE_MAX	1024
 #define FORGE_BODY_MAX	(256 * 1024)
@@ -128,13 +131,21 @@ void forge_comments_free(struct forge_comment *list, size_t n);
 /* Whether handoff wrote c: a bot's (the configured bot name, or any
  * bot account), or the token's own account's. */
 bool forge_is_mine(struct forge_conn *f, const struct forge_comment *c);
-/* The id of handoff's comment on issue or pull request number whose body
- * holds marker, or *id NULL; on the way, copies of any of handoff's
+/* The marker body ends with, as a copy, or NULL: its last line (blanks
+ * after it aside) when that is a marker as handoff writes it. A marker
+ * anywhere else is text. */
+char *forge_marker_of(const char *body);
+/* A copy of text from the agent or a forge, to be written where handoff
+ * writes: every "<!-- handoff:" made inert, so that it never reads as a
+ * marker. Caller frees. */
+char *forge_unmark(const char *text);
+/* The id of handoff's comment on issue or pull request number that ends
+ * with marker, or *id NULL; on the way, copies of any of handoff's
  * comments are deleted (forge_sweep). */
 int forge_comment_find(struct forge_conn *f, enum forge_on on, int64_t number,
     const char *marker, char **id, char *err, size_t errlen);
 /* In list (the comments on issue or pull request number, oldest first),
- * handoff's comments that carry the same marker as an earlier one (or as
+ * handoff's comments that end with the same marker as an earlier one (or as
  * the one whose id is keep): copies a request in flight left when its
  * runner was killed and another wrote the comment again. They are
  * deleted, best effort. */

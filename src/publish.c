@@ -17,7 +17,10 @@
  * reply carries REPLY_MARKER and the job's id. */
 #define MARKER		FORGE_MARKER_PREFIX "status -->"
 #define REPLY_MARKER	FORGE_MARKER_PREFIX "reply job "
-#define MAX_TAIL	1500
+#define MAX_DETAIL	1500		/* of a status comment's detail */
+#define MAX_OUTPUT	2048		/* of the agent's output, its end */
+#define MAX_TITLE	255		/* bytes: within both forges' limits */
+#define MAX_BODY	(60 * 1024)	/* of a summary: the forges take 64K */
 
 struct publish {
 	const struct config	*cfg;
@@ -115,6 +118,60 @@ trimmed(const char *s)
 	return xstrndup(s ? s : "", n);
 }
 
+/* Text from the agent or the forge as handoff writes it on the forge:
+ * trimmed, valid UTF-8 without control characters, at most max bytes,
+ * with no marker in it. Caller frees. */
+static char *
+quoted(const char *text, size_t max)
+{
+	char *t = trimmed(text), *clean = util_text(t, max), *out;
+
+	out = forge_unmark(clean);
+	free(clean);
+	free(t);
+	return out;
+}
+
+/* quoted text in a fence it cannot close, after two newlines; "" when
+ * there is no text. Caller frees. */
+static char *
+fenced(const char *text, size_t max)
+{
+	char *q = quoted(text, max), *fence, *out;
+
+	if (*q == '\0') {
+		free(q);
+		return xstrdup("");
+	}
+	fence = util_md_fence(q);
+	out = xasprintf("\n\n%s", fence);
+	free(fence);
+	free(q);
+	return out;
+}
+
+/* The end of the agent's output, fenced: its last MAX_OUTPUT bytes, from
+ * a line start where there is one. Caller frees. */
+static char *
+fenced_output(const char *output)
+{
+	size_t n = output ? strlen(output) : 0;
+	const char *start = n > MAX_OUTPUT ? output + n - MAX_OUTPUT : output;
+	const char *nl;
+	char *f, *out;
+
+	if (n == 0)
+		return xstrdup("");
+	if (start != output && (nl = strchr(start, '\n')) != NULL &&
+	    nl[1] != '\0')
+		start = nl + 1;
+	f = fenced(start, MAX_OUTPUT);
+	out = *f ? xasprintf("\n\nThe agent's output ends:%s", f) :
+	    xstrdup("");
+	free(f);
+	return out;
+}
+
 static char *
 log_url(const struct publish *p)
 {
@@ -122,16 +179,17 @@ log_url(const struct publish *p)
 	    (long long)p->job->id);
 }
 
+/* The status comment. detail (the diffstat, the summary, why it failed)
+ * and output (the agent's, when it failed) are shown as text in fences
+ * nothing in them can close; no marker but handoff's, on the last line. */
 static char *
-status_text(const struct publish *p, enum publish_status what,
-    const char *detail)
+status_body(const struct publish *p, enum publish_status what,
+    const char *detail, const char *output)
 {
-	char *url = log_url(p), *text, *fence = NULL, *d = trimmed(detail);
+	char *url = log_url(p), *text, *fence = fenced(detail, MAX_DETAIL);
+	char *out = fenced_output(output);
 	long long id = (long long)p->job->id;
 
-	if (*d)
-		fence = xasprintf("\n\n```\n%.*s\n```", MAX_TAIL, d);
-	free(d);
 	switch (what) {
 	case PS_QUEUED:
 		if (p->position > 0)
@@ -148,26 +206,33 @@ status_text(const struct publish *p, enum publish_status what,
 		break;
 	case PS_DONE:
 		text = xasprintf("✅ Done (job %lld): %s%s", id,
-		    p->pr.url ? p->pr.url : "the branch is pushed",
-		    fence ? fence : "");
+		    p->pr.url ? p->pr.url : "the branch is pushed", fence);
 		break;
 	case PS_NO_CHANGES:
 		text = xasprintf("➖ The agent changed nothing (job %lld)."
-		    " [Log](%s).%s", id, url, fence ? fence : "");
+		    " [Log](%s).%s", id, url, fence);
 		break;
 	case PS_CANCELLED:
 		text = xasprintf("⏹ Cancelled (job %lld).", id);
 		break;
 	default:
-		text = xasprintf("❌ Failed (job %lld): [log](%s).%s", id, url,
-		    fence ? fence : "");
+		text = xasprintf("❌ Failed (job %lld): [log](%s).%s%s", id,
+		    url, fence, out);
 		break;
 	}
+	free(out);
 	free(fence);
 	fence = xasprintf("%s\n\n%s", text, MARKER);
 	free(text);
 	free(url);
 	return fence;
+}
+
+static char *
+status_text(const struct publish *p, enum publish_status what,
+    const char *detail)
+{
+	return status_body(p, what, detail, NULL);
 }
 
 /* Whether the requester may write (*allowed); if so, 👀 on what they
@@ -267,15 +332,15 @@ sweep(struct publish *p)
 	}
 }
 
-void
-publish_status(struct publish *p, enum publish_status what,
-    const char *detail)
+static void
+set_status(struct publish *p, enum publish_status what, const char *detail,
+    const char *output)
 {
 	char *text, err[512];
 
 	if (p == NULL || p->comment_id == NULL)
 		return;
-	text = status_text(p, what, detail);
+	text = status_body(p, what, detail, output);
 	if (p->forge->ops->comment_edit(p->forge, FORGE_ON_ISSUE,
 	    p->job->number, p->comment_id, text, err, sizeof(err)) == -1)
 		log_warn("job %lld: status comment: %s", (long long)p->job->id,
@@ -288,6 +353,19 @@ publish_status(struct publish *p, enum publish_status what,
 		log_warn("job %lld: reply: %s", (long long)p->job->id, err);
 	if (what != PS_QUEUED && what != PS_RUNNING)
 		sweep(p);
+}
+
+void
+publish_status(struct publish *p, enum publish_status what,
+    const char *detail)
+{
+	set_status(p, what, detail, NULL);
+}
+
+void
+publish_failed(struct publish *p, const char *reason, const char *output)
+{
+	set_status(p, PS_FAILED, reason, output);
 }
 
 int
@@ -361,8 +439,8 @@ reply(struct publish *p, const char *summary, const char *diffstat,
 	const struct job *job = p->job;
 	char *marker = xasprintf("%s%lld -->", REPLY_MARKER,
 	    (long long)job->id);
-	char *url = log_url(p), *sum = trimmed(summary);
-	char *stat = trimmed(diffstat), *text;
+	char *url = log_url(p), *sum = quoted(summary, MAX_BODY);
+	char *stat = fenced(diffstat, FORGE_BODY_MAX), *text;
 	int rc;
 
 	if (diffstat == NULL)
@@ -371,7 +449,7 @@ reply(struct publish *p, const char *summary, const char *diffstat,
 		    *sum ? ":\n\n" : ".", sum, url, marker);
 	else
 		text = xasprintf("🔁 handoff revised the branch (job %lld)%s%s"
-		    "\n\n```\n%s\n```\n\n[Log](%s)\n\n%s",
+		    "%s\n\n[Log](%s)\n\n%s",
 		    (long long)job->id, *sum ? ":\n\n" : ".", sum, stat, url,
 		    marker);
 	rc = say_once(p, FORGE_ON_PR, p->pr.number, marker, text, err,
@@ -390,16 +468,20 @@ publish_pr(struct publish *p, const char *summary, const char *diffstat,
 {
 	const struct forge_ops *ops = p->forge->ops;
 	const struct job *job = p->job;
-	char *url = log_url(p), *body, *title, *sum = trimmed(summary);
-	char *stat = trimmed(diffstat);
+	char *url = log_url(p), *body, *title, *line;
+	char *sum = quoted(summary, MAX_BODY);
+	char *stat = fenced(diffstat, FORGE_BODY_MAX);
 	int rc = -1;
 
-	body = xasprintf("Closes #%lld\n\n%s%s```\n%s\n```\n\n[handoff's log"
-	    " of job %lld](%s)\n", (long long)job->number, sum,
-	    *sum ? "\n\n" : "", stat, (long long)job->id, url);
+	body = xasprintf("Closes #%lld%s%s%s\n\n[handoff's log of job %lld](%s)"
+	    "\n", (long long)job->number, *sum ? "\n\n" : "", sum, stat,
+	    (long long)job->id, url);
 	free(sum);
 	free(stat);
-	title = xstrdup(job->title && *job->title ? job->title : job->branch);
+	/* One line of text: the issue's title can hold anything. */
+	line = util_line(job->title, MAX_TITLE);
+	title = forge_unmark(*line ? line : job->branch);
+	free(line);
 	/* The branch's open pull request, if an earlier job (or attempt)
 	 * opened one; else a new one. */
 	forge_pr_clear(&p->pr);
@@ -468,8 +550,12 @@ publish_comments(struct publish *p)
 	forge_sweep(p->forge, FORGE_ON_ISSUE, p->job->number, list, n,
 	    p->comment_id);
 	for (i = 0; i < n; i++) {
-		if (forge_is_mine(p->forge, &list[i]) ||
-		    strstr(list[i].body, FORGE_MARKER_PREFIX))
+		char *marker = forge_marker_of(list[i].body);
+		bool is_handoffs = marker != NULL ||
+		    forge_is_mine(p->forge, &list[i]);
+
+		free(marker);
+		if (is_handoffs)
 			continue;
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "author", list[i].author);

@@ -43,9 +43,14 @@ int publish_acknowledge(struct publish *p, int position, bool *allowed,
  * reply listing the commands where they asked, written once. */
 int publish_help(struct publish *p, bool *allowed, char *err, size_t errlen);
 /* Rewrite the status comment; best effort (a failure is logged). detail:
- * the reason, diffstat or log tail, may be NULL. */
+ * the diffstat or the summary, may be NULL. */
 void publish_status(struct publish *p, enum publish_status what,
     const char *detail);
+/* Rewrite the status comment to say the job failed: reason, for the
+ * people on the issue (it names no host path and holds none of handoff's
+ * log), and the end of the agent's own output (may be NULL), each as text
+ * that cannot close its fence; best effort. */
+void publish_failed(struct publish *p, const char *reason, const char *output);
 /* Push the branch from the mirror to the repository. */
 int publish_push(struct publish *p, struct ws *ws, char *err, size_t errlen);
 /* Find or open the pull request from the thread's branch, with the

@@ -2,6 +2,7 @@
  * `handoff jobs [--json] [--state STATE] [--limit N]` and
  * `handoff show JOB [--json]`: a table or JSON for scripts.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +30,62 @@ num(const cJSON *o, const char *key)
 	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
 }
 
+/* JSON on a terminal: what cJSON leaves as it is (DEL, C1 and bidi
+ * controls, bytes that are not UTF-8) as JSON escapes. */
 static void
 print_json(const cJSON *v)
 {
-	char *text = cJSON_Print(v);
+	char *text = cJSON_Print(v), *esc;
 
-	printf("%s\n", text);
+	if (util_is_terminal(stdout)) {
+		esc = util_term_escape(text, strlen(text), UTIL_ESC_JSON, NULL);
+		printf("%s\n", esc);
+		free(esc);
+	} else
+		printf("%s\n", text);
 	free(text);
+}
+
+/* The fields `show` prints on lines of their own. */
+static bool
+is_multiline(const char *key)
+{
+	static const char *const keys[] = { "diffstat", "summary",
+	    "instruction", "error", "body", "diff_hunk" };
+	size_t i;
+
+	for (i = 0; key != NULL && i < nitems(keys); i++)
+		if (strcmp(key, keys[i]) == 0)
+			return true;
+	return false;
+}
+
+/* On a terminal, every string in o and below it escaped, each on one
+ * line but those is_multiline names: titles, logins and the agent's words
+ * can hold escape sequences. */
+static void
+escape_tree(cJSON *o)
+{
+	cJSON *c, *next, *n;
+	char *esc;
+
+	for (c = o ? o->child : NULL; c != NULL; c = next) {
+		next = c->next;
+		if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
+			escape_tree(c);
+			continue;
+		}
+		if (!cJSON_IsString(c))
+			continue;
+		esc = util_term_escape(c->valuestring, strlen(c->valuestring),
+		    is_multiline(c->string) ? 0 : UTIL_ESC_LINE, NULL);
+		n = cJSON_CreateString(esc);
+		free(esc);
+		if (cJSON_IsObject(o))
+			cJSON_ReplaceItemInObjectCaseSensitive(o, c->string, n);
+		else
+			cJSON_ReplaceItemViaPointer(o, c, n);
+	}
 }
 
 struct store *
@@ -83,6 +133,8 @@ report_jobs(const struct config *cfg, int argc, char **argv)
 	if (is_json)
 		print_json(arr);
 	else {
+		if (util_is_terminal(stdout))
+			escape_tree(arr);
 		printf("%-6s %-10s %-10s %-9s %-7s %-32s %-16s %s\n", "JOB",
 		    "STATE", "STEP", "KIND", "FORGE", "ISSUE", "REQUESTED BY",
 		    "CREATED");
@@ -183,8 +235,11 @@ report_show(const struct config *cfg, int argc, char **argv)
 	}
 	if (is_json)
 		print_json(j);
-	else
+	else {
+		if (util_is_terminal(stdout))
+			escape_tree(j);
 		print_job(j);
+	}
 	cJSON_Delete(j);
 	status = 0;
 out:

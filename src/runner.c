@@ -33,7 +33,7 @@
 
 #define MAX_SUMMARY	(64 * 1024)
 #define MAX_MESSAGES	(64 * 1024)
-#define TAIL_BYTES	2048
+#define MAX_SUBJECT	200	/* bytes of the title in a commit's subject */
 #define COLLECT_TIMEOUT_MS	(10 * 60 * 1000)
 #define KEEP_TREES	8	/* base trees kept beyond those in use */
 
@@ -96,7 +96,10 @@ struct run {
 	char			*summary;
 	struct ws_change	 change;
 	struct publish		*pub;		/* NULL: nothing to publish */
-	char			*error;		/* why it failed, for people */
+	char			*error;		/* why it failed: store, show, log */
+	char			*public;	/* why, for the forge (told()) */
+	char			*output;	/* the agent's last, when it failed */
+	const char		*step;		/* the step under way, or NULL */
 	const char		*state;		/* how it ended */
 };
 
@@ -114,7 +117,7 @@ logline(struct run *r, const char *fmt, ...)
 static void
 logline(struct run *r, const char *fmt, ...)
 {
-	char when[32], *text, *line;
+	char when[32], *text, *line, *esc;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -125,7 +128,11 @@ logline(struct run *r, const char *fmt, ...)
 	if (r->log_fd != -1 && write(r->log_fd, line, strlen(line)) == -1)
 		log_warn("job %lld: write log: %s", (long long)r->job.id,
 		    strerror(errno));
-	log_info("job %lld: %s", (long long)r->job.id, text);
+	/* One line of text in handoff's own log, whatever the agent's
+	 * output in an error holds. */
+	esc = util_term_escape(text, strlen(text), UTIL_ESC_LINE, NULL);
+	log_info("job %lld: %s", (long long)r->job.id, esc);
+	free(esc);
 	free(line);
 	free(text);
 }
@@ -142,14 +149,70 @@ fail(struct run *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	r->error = xvasprintf(fmt, ap);
 	va_end(ap);
+	free(r->public);
+	r->public = NULL;	/* told() decides */
 	r->state = "failed";
 	return -1;
+}
+
+/* A failure whose reason is for the people on the issue as it is. */
+static int
+fail_public(struct run *r, const char *text)
+{
+	fail(r, "%s", text);
+	r->public = xstrdup(text);
+	return -1;
+}
+
+/* The agent's run ended badly: the people on the issue are told how and
+ * what it printed last, its own words only. */
+static int
+fail_agent(struct run *r, const struct sandbox_result *res)
+{
+	char *why = xasprintf("the agent %s%s", res->how == SB_EXITED ? "" :
+	    "was stopped: ", res->reason);
+
+	fail(r, "%s; its output ends:\n%s", why, res->tail);
+	r->public = why;
+	free(r->output);
+	r->output = xstrdup(res->tail);
+	return -1;
+}
+
+/* What the people on the issue are told of a failure: what the step said
+ * for them (fail_agent, fail_public: the agent's end, a refusal of the
+ * change), a refusal of its push in workspace.c's words, else only which
+ * step handoff could not finish: the error itself can hold host paths,
+ * addresses and handoff's own detail. Text that no longer matches falls
+ * back to that, never to the error. Caller frees. */
+static char *
+told(const struct run *r)
+{
+	const char *e = r->error ? r->error : "";
+	char *push, *out = NULL;
+
+	if (r->public)
+		return xstrdup(r->public);
+	push = xasprintf("push %s to %s: rejected (", r->job.branch,
+	    r->job.clone_url ? r->job.clone_url : "");
+	if (strncmp(e, push, strlen(push)) == 0)
+		out = xasprintf("the forge refused the push of %s (%s",
+		    r->job.branch, e + strlen(push));
+	free(push);
+	if (out)
+		return out;
+	if (r->step)
+		return xasprintf("handoff could not finish the %s step; the"
+		    " operator's log has the reason", r->step);
+	return xstrdup("handoff could not finish the job; the operator's log"
+	    " has the reason");
 }
 
 static int
 begin(struct run *r, const char *step)
 {
 	logline(r, "%s: started", step);
+	r->step = step;
 	if (store_step_begin(r->st, r->job.id, step) == -1)
 		return fail(r, "store: %s", store_error(r->st));
 	return 0;
@@ -160,28 +223,10 @@ finish_step(struct run *r, const char *step, const char *detail)
 {
 	logline(r, "%s: done%s%s", step, detail ? ": " : "", detail ? detail :
 	    "");
+	r->step = NULL;
 	if (store_step_end(r->st, r->job.id, step, detail) == -1)
 		return fail(r, "store: %s", store_error(r->st));
 	return 0;
-}
-
-/* The log's last lines, for a failure report. */
-static char *
-log_tail(const struct run *r)
-{
-	char *p = path(r, "log"), *text, *start, *out;
-	size_t len;
-
-	text = util_read_file(p, SIZE_MAX / 2, &len);
-	free(p);
-	if (text == NULL)
-		return xstrdup("");
-	start = len > TAIL_BYTES ? text + len - TAIL_BYTES : text;
-	if (start != text && (p = strchr(start, '\n')) != NULL)
-		start = p + 1;
-	out = xstrdup(start);
-	free(text);
-	return out;
 }
 
 /* A directory of the job's (emptied first when is_empty); mode 0755 for
@@ -466,7 +511,7 @@ step_sandbox(struct run *r)
 {
 	struct sandbox sb;
 	struct sandbox_result res;
-	char err[1024], *argv[4], **env, *tail;
+	char err[1024], *argv[4], **env;
 	size_t nenv;
 	int rc;
 
@@ -511,15 +556,8 @@ step_sandbox(struct run *r)
 		r->error = xstrdup("cancelled");
 		return -1;
 	}
-	if (res.how != SB_EXITED)
-		return fail(r, "%s", res.reason);
-	if (res.status != 0) {
-		tail = log_tail(r);
-		fail(r, "the agent exited with status %d; the log ends:\n%s",
-		    res.status, tail);
-		free(tail);
-		return -1;
-	}
+	if (res.how != SB_EXITED || res.status != 0)
+		return fail_agent(r, &res);
 	return finish_step(r, "sandbox", res.reason);
 }
 
@@ -549,15 +587,20 @@ read_out(struct run *r, const char *name, size_t max, size_t *len)
 static char *
 commit_message(const struct run *r)
 {
-	const char *title = r->job.title && *r->job.title ? r->job.title :
-	    "handoff";
+	/* One line of text: the issue's title can hold anything. */
+	char *title = util_line(r->job.title, MAX_SUBJECT), *msg;
 
 	if (strcmp(r->job.forge, "local") == 0)
-		return xasprintf("%.200s\n\nMade by handoff (local run, job"
-		    " %lld).\n", title, (long long)r->job.id);
-	return xasprintf("%.200s (#%lld)\n\nMade by handoff for %s#%lld"
-	    " (job %lld).\n", title, (long long)r->job.number, r->job.repo,
-	    (long long)r->job.number, (long long)r->job.id);
+		msg = xasprintf("%s\n\nMade by handoff (local run, job"
+		    " %lld).\n", *title ? title : "handoff",
+		    (long long)r->job.id);
+	else
+		msg = xasprintf("%s (#%lld)\n\nMade by handoff for %s#%lld"
+		    " (job %lld).\n", *title ? title : "handoff",
+		    (long long)r->job.number, r->job.repo,
+		    (long long)r->job.number, (long long)r->job.id);
+	free(title);
+	return msg;
 }
 
 /* "head X" and "tree Y" from the collect sandbox's output. */
@@ -711,7 +754,10 @@ step_collect(struct run *r)
 	free(messages);
 	free(pack);
 	if (rc == -1) {
-		fail(r, "%s", err);
+		if (r->change.is_refused)
+			fail_public(r, err);
+		else
+			fail(r, "%s", err);
 		goto out;
 	}
 	if (store_job_set(r->st, r->job.id, "summary", r->summary) == -1 ||
@@ -1001,8 +1047,12 @@ end:
 		    r->change.is_changed ? r->change.diffstat : r->summary);
 	else if (strcmp(r->state, "cancelled") == 0)
 		publish_status(r->pub, PS_CANCELLED, NULL);
-	else
-		publish_status(r->pub, PS_FAILED, r->error);
+	else {
+		char *why = told(r);
+
+		publish_failed(r->pub, why, r->output);
+		free(why);
+	}
 	if (store_job_finish(r->st, r->job.id, r->state, result,
 	    r->error) == -1) {
 		log_error("job %lld: store: %s", (long long)r->job.id,
@@ -1028,6 +1078,8 @@ run_free(struct run *r)
 	free(r->summary);
 	free(r->change.diffstat);
 	free(r->error);
+	free(r->public);
+	free(r->output);
 	if (r->log_fd > 2)
 		close(r->log_fd);
 	if (r->tree_lock > 2)
@@ -1189,16 +1241,23 @@ runner_local(const struct config *cfg, int argc, char **argv)
 		status = 1;
 		goto out;
 	}
+	/* The agent's words (and a title in them) are shown as text on a
+	 * terminal: they can hold escape sequences. */
 	if (strcmp(r.state, "done") != 0) {
-		fprintf(stderr, "handoff: job %lld %s: %s\n",
-		    (long long)r.job.id, r.state, r.error ? r.error : "?");
+		fprintf(stderr, "handoff: job %lld %s: ", (long long)r.job.id,
+		    r.state);
+		util_show(stderr, r.error ? r.error : "?", 0);
+		fputc('\n', stderr);
 		status = 1;
 		goto out;
 	}
 	if (!r.change.is_changed) {
 		printf("job: %lld\nno changes\n", (long long)r.job.id);
-		if (r.summary && *r.summary)
-			printf("summary:\n%s\n", r.summary);
+		if (r.summary && *r.summary) {
+			printf("summary:\n");
+			util_show(stdout, r.summary, 0);
+			printf("\n");
+		}
 		status = 0;
 		goto out;
 	}
@@ -1210,12 +1269,16 @@ runner_local(const struct config *cfg, int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	printf("job: %lld\nbranch: %s\ncommit: %s\n%s", (long long)r.job.id,
-	    r.job.branch, r.change.head, r.change.diffstat ?
-	    r.change.diffstat : "");
-	if (r.summary && *r.summary)
-		printf("summary:\n%s%s", r.summary,
-		    r.summary[strlen(r.summary) - 1] == '\n' ? "" : "\n");
+	printf("job: %lld\nbranch: ", (long long)r.job.id);
+	util_show(stdout, r.job.branch, UTIL_ESC_LINE);
+	printf("\ncommit: %s\n", r.change.head);
+	util_show(stdout, r.change.diffstat ? r.change.diffstat : "", 0);
+	if (r.summary && *r.summary) {
+		printf("summary:\n");
+		util_show(stdout, r.summary, 0);
+		printf("%s", r.summary[strlen(r.summary) - 1] == '\n' ? "" :
+		    "\n");
+	}
 	status = 0;
 out:
 	run_free(&r);

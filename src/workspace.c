@@ -644,7 +644,8 @@ ws_collect_gitdir(const char *dir, const char *base,
  * checks every object's hash; the file is the collect sandbox's output, so
  * it is opened without following links and must be a regular file. */
 static int
-index_pack(struct ws *ws, const char *pack_path, char *err, size_t errlen)
+index_pack(struct ws *ws, const char *pack_path, bool *is_refusal, char *err,
+    size_t errlen)
 {
 	git_indexer_progress stats = { 0 };
 	git_odb_writepack *wp = NULL;
@@ -661,8 +662,9 @@ index_pack(struct ws *ws, const char *pack_path, char *err, size_t errlen)
 		goto out;
 	}
 	if ((uint64_t)sb.st_size > MAX_PACK_BYTES) {
-		snprintf(err, errlen, "collect: the change is %lld bytes,"
-		    " more than 4G", (long long)sb.st_size);
+		snprintf(err, errlen, "the change is %lld bytes, more than"
+		    " 4G", (long long)sb.st_size);
+		*is_refusal = true;
 		goto out;
 	}
 	if (sb.st_size == 0) {
@@ -820,9 +822,11 @@ blob_size(git_odb *odb, const git_oid *id, uint64_t *size)
 	return 0;
 }
 
+/* -1 with the reason in err; *is_refusal when it is the change's fault
+ * (not the mirror's). */
 static int
 check_policy(struct ws *ws, const struct config *cfg, git_diff *diff,
-    int *nfiles, char *err, size_t errlen)
+    int *nfiles, bool *is_refusal, char *err, size_t errlen)
 {
 	size_t i, j, n = git_diff_num_deltas(diff);
 	const git_diff_delta *d;
@@ -833,8 +837,11 @@ check_policy(struct ws *ws, const struct config *cfg, git_diff *diff,
 	int k, rc = -1;
 
 	*nfiles = (int)n;
-	if (git_repository_odb(&odb, ws->repo) < 0)
+	*is_refusal = true;
+	if (git_repository_odb(&odb, ws->repo) < 0) {
+		*is_refusal = false;
 		return git_fail(err, errlen, "collect: the mirror's objects");
+	}
 	for (i = 0; i < n; i++) {
 		d = git_diff_get_delta(diff, i);
 		paths[0] = d->old_file.path;
@@ -869,6 +876,7 @@ check_policy(struct ws *ws, const struct config *cfg, git_diff *diff,
 		if (blob_size(odb, &d->new_file.id, &size) == -1) {
 			git_fail(err, errlen, "collect: the size of %.200s",
 			    paths[1]);
+			*is_refusal = false;
 			goto out;
 		}
 		if (size > cfg->max_file_bytes) {
@@ -903,10 +911,11 @@ ws_finish(struct ws *ws, const struct config *cfg, const char *pack_path,
 	git_diff *diff = NULL;
 	git_reference *ref = NULL;
 	char *refname = NULL;
+	bool is_refusal = false;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (index_pack(ws, pack_path, err, errlen) == -1)
+	if (index_pack(ws, pack_path, &out->is_refused, err, errlen) == -1)
 		return -1;
 	if (git_oid_fromstr(&base_oid, base) < 0 ||
 	    git_commit_lookup(&base_c, ws->repo, &base_oid) < 0) {
@@ -928,9 +937,11 @@ ws_finish(struct ws *ws, const struct config *cfg, const char *pack_path,
 		git_fail(err, errlen, "collect: diff against %s", base);
 		goto out;
 	}
-	if (check_policy(ws, cfg, diff, &out->files_changed, err,
-	    errlen) == -1)
+	if (check_policy(ws, cfg, diff, &out->files_changed, &is_refusal,
+	    err, errlen) == -1) {
+		out->is_refused = is_refusal;
 		goto out;
+	}
 	out->diffstat = diffstat(diff);
 	out->is_changed = out->files_changed > 0;
 	new_oid = base_oid;

@@ -60,6 +60,8 @@ struct ws_change {
 	bool	 is_changed;		/* false: the tree equals the base's */
 	int	 files_changed;
 	char	*diffstat;		/* git's summary lines; caller frees */
+	bool	 is_refused;		/* failed: err is a refusal of the
+					   change, for people to read */
 };
 
 /* Take the agent's work: index the pack file at pack_path (verified object
@@ -69,7 +71,7 @@ struct ws_change {
  * kept (nothing a reviewer does not see is pushed). Checks the change
  * against [runs] protected_paths, max_changed_files and max_file_size, and
  * refuses paths naming .git however spelled; a violation fails with the
- * reason. Sets the mirror's refs/heads/branch. Returns 0, or -1 with the
+ * reason, and out->is_refused (the reason names no host path). Sets the mirror's refs/heads/branch. Returns 0, or -1 with the
  * reason in err. */
 int ws_finish(struct ws *ws, const struct config *cfg, const char *pack_path,
     const char *base, const char *tree, const char *branch,
