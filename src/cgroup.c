@@ -1,9 +1,12 @@
 /*
  * The sandbox's cgroups: memory and pids limits where the machine gives
  * them (v1 memory and pids hierarchies, or one v2 group with both
- * controllers), under a "handoff" parent; their counters (an OOM kill, the
- * pids limit hit); killing what is left in them; and the groups a crashed
- * handoff left behind. Where there are none, sandbox.c uses rlimits.
+ * controllers); their counters (an OOM kill, the pids limit hit); killing
+ * what is left in them; and the groups a crashed handoff left behind.
+ * Jobs' groups go under a "handoff" group (made by root, or made and given
+ * to handoff's user by the operator), or, for an unprivileged handoff,
+ * under the group it was started in when that is its own (systemd's
+ * Delegate=yes). Where there are none, sandbox.c uses rlimits.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +28,9 @@
  * to see handoff refuse to run without the limits it needs). */
 #define CG_ROOT		"/sys/fs/cgroup"
 #define CG_PARENT	"handoff"
+/* On v2, serve moves itself into this leaf of a delegated group, which may
+ * then enable controllers for its jobs' groups beside it. */
+#define CG_LEAF		"serve"
 
 static int
 write_text(const char *path, const char *text)
@@ -69,6 +75,136 @@ is_v2_only(void)
 
 	free(path);
 	return yes;
+}
+
+/* The cgroup this process is in: v1 controller's, or (controller NULL)
+ * the v2 one, from /proc/self/cgroup. Caller frees; NULL if none. */
+static char *
+own_cgroup(const char *controller)
+{
+	char *text = util_read_file("/proc/self/cgroup", 65536, NULL);
+	char *line, *next, *ctls, *path, *c, *found = NULL;
+
+	for (line = text; line && *line && found == NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		/* "ID:CONTROLLERS:PATH" */
+		if ((ctls = strchr(line, ':')) == NULL ||
+		    (path = strchr(++ctls, ':')) == NULL)
+			continue;
+		*path++ = '\0';
+		if (controller == NULL) {
+			if (strcmp(line, "0:") == 0 && *ctls == '\0')
+				found = xstrdup(path);
+			continue;
+		}
+		for (c = strtok(ctls, ","); c && found == NULL;
+		    c = strtok(NULL, ","))
+			if (strcmp(c, controller) == 0)
+				found = xstrdup(path);
+	}
+	free(text);
+	return found;
+}
+
+/* Whether a v2 group lets its children have memory and pids limits. */
+static bool
+has_controllers(const char *dir)
+{
+	char *path = xasprintf("%s/cgroup.subtree_control", dir);
+	char *text = util_read_file(path, 4096, NULL);
+	bool yes = text && strstr(text, "memory") && strstr(text, "pids");
+
+	free(text);
+	free(path);
+	return yes;
+}
+
+/*
+ * Where this handoff's jobs get their groups in the hierarchy at hier
+ * (a v1 controller's, or with controller NULL the v2 one), or NULL. As
+ * root: hier/handoff, made if missing. Otherwise hier/handoff when it is
+ * ours to write, else the group handoff was started in when it is ours (on
+ * v2 its parent, once serve has moved itself into the CG_LEAF of it, for a
+ * group with processes cannot enable controllers for its children).
+ * Caller frees.
+ */
+static char *
+parent_dir(const char *hier, const char *controller)
+{
+	char *dir = xasprintf("%s/" CG_PARENT, hier), *own, *slash;
+	struct stat sb;
+
+	if (geteuid() == 0) {
+		if (stat(hier, &sb) == 0 && (mkdir(dir, 0755) == 0 ||
+		    errno == EEXIST))
+			return dir;
+		free(dir);
+		return NULL;
+	}
+	if (access(dir, W_OK) == 0)
+		return dir;
+	free(dir);
+	if ((own = own_cgroup(controller)) == NULL || strcmp(own, "/") == 0) {
+		free(own);
+		return NULL;
+	}
+	dir = xasprintf("%s%s", hier, own);
+	free(own);
+	if (controller == NULL) {
+		if ((slash = strrchr(dir, '/')) == NULL ||
+		    strcmp(slash + 1, CG_LEAF) != 0) {
+			free(dir);
+			return NULL;
+		}
+		*slash = '\0';
+		if (!has_controllers(dir)) {
+			free(dir);
+			return NULL;
+		}
+	}
+	if (access(dir, W_OK) == 0)
+		return dir;
+	free(dir);
+	return NULL;
+}
+
+void
+cgroup_delegate_serve(void)
+{
+	char *own, *dir = NULL, *leaf = NULL, *path = NULL, pid[24];
+
+	/* v1 has no rule against processes beside child groups, and root
+	 * uses a group of its own. */
+	if (geteuid() == 0 || !is_v2_only() || (own = own_cgroup(NULL)) ==
+	    NULL)
+		return;
+	dir = xasprintf("%s%s", root_dir(), own);
+	free(own);
+	leaf = xasprintf("%s/" CG_LEAF, dir);
+	path = xasprintf("%s/cgroup.subtree_control", dir);
+	if (strcmp(dir, root_dir()) == 0 || access(path, W_OK) == -1)
+		goto out;	/* not delegated to us */
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	free(path);
+	path = xasprintf("%s/cgroup.procs", leaf);
+	if ((mkdir(leaf, 0755) == -1 && errno != EEXIST) ||
+	    write_text(path, pid) == -1) {
+		log_warn("serve: cgroup %s: %s; the jobs' limits are rlimits",
+		    leaf, strerror(errno));
+		goto out;
+	}
+	free(path);
+	path = xasprintf("%s/cgroup.subtree_control", dir);
+	if (write_text(path, "+memory +pids") == -1)
+		log_warn("serve: enable memory and pids in %s: %s; the jobs'"
+		    " limits are rlimits", dir, strerror(errno));
+	else
+		log_info("serve: jobs' cgroups go in %s (delegated)", dir);
+out:
+	free(path);
+	free(leaf);
+	free(dir);
 }
 
 /* sig to every process in the group at dir. */
@@ -116,19 +252,16 @@ remove_cgroup(const char *dir)
 	    strerror(errno));
 }
 
+/* A new group name under hier's parent (parent_dir), a leftover of the
+ * same name removed first; NULL when there is no parent for us. */
 static char *
-make_group(const char *controller_root, const char *name)
+make_group(const char *hier, const char *controller, const char *name)
 {
-	char *parent = xasprintf("%s/" CG_PARENT, controller_root);
-	char *dir = xasprintf("%s/%s", parent, name);
-	struct stat sb;
+	char *parent = parent_dir(hier, controller), *dir;
 
-	if (stat(controller_root, &sb) == -1 ||
-	    (mkdir(parent, 0755) == -1 && errno != EEXIST)) {
-		free(parent);
-		free(dir);
+	if (parent == NULL)
 		return NULL;
-	}
+	dir = xasprintf("%s/%s", parent, name);
 	free(parent);
 	remove_cgroup(dir);	/* a leftover of a crashed run */
 	if (mkdir(dir, 0755) == -1) {
@@ -179,12 +312,14 @@ cgroup_setup(struct cgroup *cg, const char *name, uint64_t memory_bytes,
 	if (is_v2_only()) {
 		/* v2: one group with both controllers, enabled for our
 		 * parent's children; without them, rlimits instead. */
-		if ((cg->memory = make_group(root_dir(), name)) == NULL)
+		if ((cg->memory = make_group(root_dir(), NULL, name)) == NULL)
 			return 0;
-		path = xasprintf("%s/" CG_PARENT "/cgroup.subtree_control",
-		    root_dir());
-		write_text(path, "+memory +pids");
-		free(path);
+		if (geteuid() == 0) {
+			path = xasprintf("%s/" CG_PARENT
+			    "/cgroup.subtree_control", root_dir());
+			write_text(path, "+memory +pids");
+			free(path);
+		}
 		path = xasprintf("%s/pids.max", cg->memory);
 		if (stat(path, &st) == -1) {
 			free(path);
@@ -207,7 +342,7 @@ cgroup_setup(struct cgroup *cg, const char *name, uint64_t memory_bytes,
 		return 0;
 	}
 	path = xasprintf("%s/memory", root_dir());
-	cg->memory = make_group(path, name);
+	cg->memory = make_group(path, "memory", name);
 	free(path);
 	if (cg->memory != NULL) {
 		if (set_limit(cg->memory, "memory.limit_in_bytes",
@@ -221,7 +356,7 @@ cgroup_setup(struct cgroup *cg, const char *name, uint64_t memory_bytes,
 		free(path);
 	}
 	path = xasprintf("%s/pids", root_dir());
-	cg->pids = make_group(path, name);
+	cg->pids = make_group(path, "pids", name);
 	free(path);
 	if (cg->pids != NULL &&
 	    set_limit(cg->pids, "pids.max", (uint64_t)pids, err,
@@ -275,34 +410,37 @@ cgroup_prefix(const char *data_dir)
 int
 cgroup_reap(const char *prefix)
 {
-	static const char *const parents[] = { "/memory/" CG_PARENT,
-	    "/pids/" CG_PARENT, "/" CG_PARENT };
+	static const char *const controllers[] = { "memory", "pids" };
 	struct dirent *de;
-	char *root;
+	char *parents[3] = { NULL, NULL, NULL }, *hier;
 	size_t i;
 	DIR *d;
 	int n = 0;
 
-	for (i = 0; i < nitems(parents); i++) {
-		root = xasprintf("%s%s", root_dir(), parents[i]);
-		d = opendir(root);
-		if (d == NULL) {
-			free(root);
-			continue;
+	if (is_v2_only())
+		parents[0] = parent_dir(root_dir(), NULL);
+	else
+		for (i = 0; i < nitems(controllers); i++) {
+			hier = xasprintf("%s/%s", root_dir(), controllers[i]);
+			parents[i] = parent_dir(hier, controllers[i]);
+			free(hier);
 		}
+	for (i = 0; i < nitems(parents); i++) {
+		if (parents[i] == NULL || (d = opendir(parents[i])) == NULL)
+			continue;
 		while ((de = readdir(d)) != NULL) {
 			char *dir;
 
 			if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
 				continue;
-			dir = xasprintf("%s/%s", root, de->d_name);
+			dir = xasprintf("%s/%s", parents[i], de->d_name);
 			remove_cgroup(dir);
 			free(dir);
 			n++;
 		}
 		closedir(d);
-		free(root);
 	}
+	for (i = 0; i < nitems(parents); i++)
+		free(parents[i]);
 	return n;
 }
-

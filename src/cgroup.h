@@ -33,6 +33,11 @@ bool cgroup_pids_hit(const struct cgroup *cg);
  * ("job-1a2b3c4d-"), so that two handoffs on one machine never touch each
  * other's sandboxes. Caller frees. */
 char *cgroup_prefix(const char *data_dir);
+/* serve, unprivileged on cgroup v2 in a group delegated to its user
+ * (systemd's Delegate=yes): move into a leaf of it and enable the memory
+ * and pids controllers for the jobs' groups beside that leaf. Nothing
+ * otherwise; a failure is logged (the jobs then have rlimits). */
+void cgroup_delegate_serve(void);
 /* Remove groups whose names start with prefix, left by a crashed handoff,
  * killing what is still in them. Returns how many. */
 int cgroup_reap(const char *prefix);

@@ -443,6 +443,7 @@ serve_main(struct config *cfg)
 	}
 	/* After a crash: sandboxes left behind are killed, and jobs that
 	 * were running go back to the queue to resume at their step. */
+	cgroup_delegate_serve();
 	prefix = cgroup_prefix(cfg->data_dir);
 	if ((n = cgroup_reap(prefix)) > 0)
 		log_warn("serve: killed %d sandboxes left by an earlier run", n);

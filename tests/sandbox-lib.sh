@@ -108,17 +108,39 @@ failed_with() {	# failed_with NAME REASON
 	ok $? "$P $1: no branch is left"
 }
 
-# half_setup root|user: D (the half's directory, with a `handoff` that runs
-# as the half's user, passing the canaries on), P (the TAP prefix).
+# The delegated half: handoff run by the unprivileged user inside cgroup v1
+# memory and pids groups given to that user, as systemd's Delegate=yes
+# does; only as root, on a machine with those hierarchies.
+CG=/sys/fs/cgroup
+DELEG="handoff-deleg-$$"
+can_delegate() {
+	$IS_ROOT && [ -d "$CG/memory" ] && [ -d "$CG/pids" ] &&
+	    [ ! -e "$CG/cgroup.controllers" ]
+}
+
+# half_setup root|user|delegated: D (the half's directory, with a
+# `handoff` that runs as the half's user, passing the canaries on), P (the
+# TAP prefix).
 half_setup() {
 	WHO=$1
 	P="[$WHO]"
 	D="$T/$WHO"
 	mkdir -p "$D"
 	own "$D"
-	if [ "$WHO" = user ] && $IS_ROOT; then
+	join=
+	if [ "$WHO" = delegated ]; then
+		for c in memory pids; do
+			mkdir -p "$CG/$c/$DELEG"
+			chown -R "$ESC_USER:" "$CG/$c/$DELEG"
+			join="$join echo \$\$ > $CG/$c/$DELEG/cgroup.procs || exit 1;"
+		done
+		EXTRA_CLEANUP="$EXTRA_CLEANUP
+for c in memory pids; do rmdir $CG/\$c/$DELEG/* $CG/\$c/$DELEG 2>/dev/null; done"
+	fi
+	if [ "$WHO" != root ] && $IS_ROOT; then
 		cat > "$D/handoff" <<-EOF
 		#!/bin/sh
+		$join
 		exec su -s /bin/sh -c 'exec env HANDOFF_TEST_CANARY="$HANDOFF_TEST_CANARY" HANDOFF_TEST_TOKEN="$HANDOFF_TEST_TOKEN" "\$0" "\$@"' -- $ESC_USER "$HANDOFF" "\$@"
 		EOF
 	else
@@ -127,7 +149,8 @@ half_setup() {
 	chmod 755 "$D/handoff"
 }
 
-# halves FUNCTION: FUNCTION root (when root), then FUNCTION user.
+# halves FUNCTION [delegated]: FUNCTION root (when root), then FUNCTION
+# user, then (when asked and possible) FUNCTION delegated.
 halves() {
 	if $IS_ROOT; then
 		"$1" root
@@ -135,4 +158,10 @@ halves() {
 		ok 0 "cases with handoff run by root # SKIP not root"
 	fi
 	"$1" user
+	[ "${2:-}" = delegated ] || return 0
+	if can_delegate; then
+		"$1" delegated
+	else
+		ok 0 "cases in delegated cgroups # SKIP needs root and cgroup v1 memory and pids"
+	fi
 }

@@ -10,7 +10,8 @@
 # collect, and nothing of it is committed; the agent is uid 1000 inside and
 # never the host's root: it cannot read root-only files of an extra_ro
 # path, sees no /etc/ssl/private, and a setuid file it makes never lands on
-# the host.
+# the host. Run a third time unprivileged inside cgroups given to the user
+# (Delegate=yes), memory and processes are the cgroups' to limit.
 . "$SRCDIR/tests/sandbox-lib.sh"
 AGENT="$AGENTS/escape/limits.sh"
 
@@ -72,7 +73,7 @@ limits() {	# limits root|user
 
 	# Variation: memfd pages that are not mapped count against no rlimit.
 	run_case memfd "$AGENT" "do: pin memfd 600"
-	if [ "$WHO" = root ]; then
+	if [ "$WHO" != user ]; then
 		# The memory cgroup counts them: the probe is killed there.
 		r=$(job_log)
 		case $r in
@@ -135,7 +136,17 @@ do: read /etc/ssl/certs/ca-certificates.crt" \
 	succeeded setuid
 	is "$(G ls-tree handoff/local-1 rootsh | cut -c1-6)" 100755 \
 	    "$P setuid: committed as a plain executable"
+
+	[ "$WHO" = delegated ] || return 0
+	# Given cgroups, an unprivileged handoff uses them as root does.
+	run_case memhog "$AGENTS/escape/memhog.sh" ""
+	failed_with memhog "memory limit 256M reached"
+	run_case forkbomb "$AGENTS/escape/forkbomb.sh" ""
+	failed_with forkbomb "pids limit 200 reached"
+	no_survivors forkbomb
+	left=$(ls -d "$CG"/memory/"$DELEG"/*/ "$CG"/pids/"$DELEG"/*/ 2>/dev/null)
+	is "$left" "" "$P the jobs' groups are removed"
 }
 
-halves limits
+halves limits delegated
 done_testing
