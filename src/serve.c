@@ -4,18 +4,22 @@
  * handoff can count connections, cap them, and give each request a deadline
  * that a client trickling bytes cannot stretch (libevent 2.1 has neither).
  */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
 #include "intake.h"
@@ -111,7 +115,7 @@ serve_reply(struct server *srv, struct evhttp_request *req, int code,
 	}
 	if (content_type != NULL)
 		evhttp_add_header(h, "Content-Type", content_type);
-	if (srv->is_stopping)
+	if (srv->is_stopping && evhttp_find_header(h, "Connection") == NULL)
 		evhttp_add_header(h, "Connection", "close");
 	if (body != NULL)
 		evbuffer_add(out, body, strlen(body));
@@ -134,6 +138,105 @@ serve_reply(struct server *srv, struct evhttp_request *req, int code,
 		bufferevent_flush(bev, EV_WRITE, BEV_NORMAL);
 		bufferevent_decref(bev);
 	}
+}
+
+/* A path of the listener and its handler; every request passes route_cb. */
+struct route {
+	const char	*path;		/* NULL: any other path */
+	void		(*cb)(struct evhttp_request *, void *);
+	int		 forge;		/* counted as a delivery of it, if a hook */
+	struct server	*srv;
+};
+
+/* RFC 9110 §5.1: a field name is a token. */
+static bool
+is_token(const char *s)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= 'A' && *s <= 'Z') || strchr(tchar, *s) != NULL))
+			return false;
+	return true;
+}
+
+static bool
+is_digits(const char *s)
+{
+	return *s != '\0' && strspn(s, "0123456789") == strlen(s);
+}
+
+/*
+ * Why req's body length is not the one any other reader of the same bytes
+ * would find (RFC 9112 §6.3), or NULL. A proxy in front that reads another
+ * length forwards the rest as a second request, which libevent would answer:
+ * libevent 2.1 takes the first of several Content-Length headers, takes
+ * strtoll's numbers ("+5"), keeps "Content-Length :" as some other header,
+ * reads no body for HEAD, and for a Transfer-Encoding other than exactly
+ * "chunked" reads none or (Debian's patched 2.1.12) decodes the chunks of
+ * "gzip, chunked" as if gzip were not there.
+ */
+static const char *
+framing_error(struct evhttp_request *req)
+{
+	struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
+	struct evkeyval *kv;
+	const char *cl = NULL, *te = NULL;
+	int ncl = 0, nte = 0;
+
+	TAILQ_FOREACH(kv, headers, next) {
+		if (!is_token(kv->key))
+			return "a header name that is not a token";
+		if (strcasecmp(kv->key, "Content-Length") == 0) {
+			cl = kv->value;
+			ncl++;
+		} else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+			te = kv->value;
+			nte++;
+		}
+	}
+	if (ncl > 1)
+		return "more than one Content-Length";
+	if (cl != NULL && !is_digits(cl))
+		return "a Content-Length that is not a number";
+	if (cl != NULL && te != NULL)
+		return "both Content-Length and Transfer-Encoding";
+	if (nte > 1 || (te != NULL && strcasecmp(te, "chunked") != 0))
+		return "a Transfer-Encoding other than chunked";
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD &&
+	    (te != NULL || (cl != NULL && strspn(cl, "0") != strlen(cl))))
+		return "a body on HEAD";
+	return NULL;
+}
+
+/*
+ * Check the framing of every request before its handler runs. A request
+ * whose length is in doubt is answered 400 with Connection: close; evhttp
+ * then frees the connection without parsing another byte of it.
+ */
+static void
+route_cb(struct evhttp_request *req, void *arg)
+{
+	const struct route *r = arg;
+	struct server *srv = r->srv;
+	const char *why;
+	char body[128];
+
+	if ((why = framing_error(req)) == NULL) {
+		r->cb(req, srv);
+		return;
+	}
+	log_info("serve: %s: 400 %s; closing the connection",
+	    r->path != NULL ? r->path : "request", why);
+	if (r->forge != FORGE_UNKNOWN)
+		srv->deliveries[r->forge][HV_MALFORMED]++;
+	snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", why);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Connection", "close");
+	serve_reply(srv, req, 400, "application/json", body);
 }
 
 /* Pass bytes through; learn the forge from the first request line. */
@@ -423,6 +526,13 @@ split_listen(const char *listen, char **host, unsigned short *port)
 int
 serve_main(struct config *cfg)
 {
+	struct route routes[] = {
+		{ "/hooks/github", intake_github_cb, FORGE_GITHUB, NULL },
+		{ "/hooks/gitlab", intake_gitlab_cb, FORGE_GITLAB, NULL },
+		{ "/healthz", web_healthz_cb, FORGE_UNKNOWN, NULL },
+		{ "/metrics", web_metrics_cb, FORGE_UNKNOWN, NULL },
+		{ NULL, web_notfound_cb, FORGE_UNKNOWN, NULL },
+	};
 	struct server srv = { 0 };
 	struct store *st;
 	struct timeval tv;
@@ -430,6 +540,7 @@ serve_main(struct config *cfg)
 	unsigned short port;
 	char *prefix;
 	int status = 1, n;
+	size_t i;
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = cfg;
@@ -467,11 +578,14 @@ serve_main(struct config *cfg)
 	evhttp_set_allowed_methods(srv.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD);
 	evhttp_set_bevcb(srv.http, conn_new_cb, &srv);
-	evhttp_set_cb(srv.http, "/hooks/github", intake_github_cb, &srv);
-	evhttp_set_cb(srv.http, "/hooks/gitlab", intake_gitlab_cb, &srv);
-	evhttp_set_cb(srv.http, "/healthz", web_healthz_cb, &srv);
-	evhttp_set_cb(srv.http, "/metrics", web_metrics_cb, &srv);
-	evhttp_set_gencb(srv.http, web_notfound_cb, &srv);
+	for (i = 0; i < nitems(routes); i++) {
+		routes[i].srv = &srv;
+		if (routes[i].path != NULL)
+			evhttp_set_cb(srv.http, routes[i].path, route_cb,
+			    &routes[i]);
+		else
+			evhttp_set_gencb(srv.http, route_cb, &routes[i]);
+	}
 
 	if (split_listen(cfg->listen, &host, &port) == -1 ||
 	    (srv.bound = evhttp_bind_socket_with_handle(srv.http, host,
