@@ -273,7 +273,8 @@ cgroup_prefix(const char *data_dir)
 }
 
 int
-cgroup_reap(const char *prefix)
+cgroup_reap(const char *prefix, bool (*is_live)(int64_t job, void *arg),
+    void *arg)
 {
 	static const char *const parents[] = { "/memory/" CG_PARENT,
 	    "/pids/" CG_PARENT, "/" CG_PARENT };
@@ -292,8 +293,12 @@ cgroup_reap(const char *prefix)
 		}
 		while ((de = readdir(d)) != NULL) {
 			char *dir;
+			long long job;
 
 			if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+				continue;
+			if (util_parse_int(de->d_name + strlen(prefix), 1,
+			    INT64_MAX, &job) == 0 && is_live(job, arg))
 				continue;
 			dir = xasprintf("%s/%s", root, de->d_name);
 			remove_cgroup(dir);

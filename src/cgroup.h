@@ -34,7 +34,9 @@ bool cgroup_pids_hit(const struct cgroup *cg);
  * other's sandboxes. Caller frees. */
 char *cgroup_prefix(const char *data_dir);
 /* Remove groups whose names start with prefix, left by a crashed handoff,
- * killing what is still in them. Returns how many. */
-int cgroup_reap(const char *prefix);
+ * killing what is still in them; a group whose job (the number after the
+ * prefix) is_live says a runner still runs is left alone. Returns how many. */
+int cgroup_reap(const char *prefix, bool (*is_live)(int64_t job, void *arg),
+    void *arg);
 
 #endif

@@ -45,20 +45,7 @@ ok $? "handoff run: says why"
 is "$(branches)" "" "handoff run: no agent ran, no branch"
 no_token_anywhere "handoff run"
 
-# serve in the background: one that starts is stopped, and fails the check.
-"$HANDOFF" -c "$CONFIG" serve >"$T/out" 2>"$T/err" &
-SERVE_PID=$!
-for _ in $(seq 100); do
-	kill -0 "$SERVE_PID" 2>/dev/null || break
-	grep -q 'serve: listening' "$T/err" && break
-	sleep 0.1
-done
-if grep -q 'serve: listening' "$T/err"; then
-	kill -TERM "$SERVE_PID"
-fi
-wait "$SERVE_PID"
-status=$?
-SERVE_PID=
+serve_refused "$CONFIG"
 is "$status" 2 "serve: refuses to start, exit 2"
 has "$T/err" "[agent] env: HANDOFF_TEST_GH_TOKEN"
 ok $? "serve: says why"
