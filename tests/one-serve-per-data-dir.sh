@@ -74,6 +74,16 @@ at_gate one; ok $? "job 1's agent runs in its sandbox"
 agent1=$(pgrep -f "$MARK-one")
 runner1=$(runner_of 1 | head -n 1)
 
+# Only serve holds serve.lock: neither its runner nor the sandbox has it.
+leaked=
+for p in $runner1 $agent1; do
+	ls -l "/proc/$p/fd" 2>/dev/null | grep -q 'serve\.lock' && leaked="$leaked $p"
+done
+[ -n "$runner1" ] && [ -z "$leaked" ]
+ok $? "serve.lock is in no runner's or agent's descriptors${leaked:+ (in$leaked)}"
+ls -l "/proc/$FIRST/fd" | grep -q "$DATA/serve.lock"
+ok $? "serve itself holds serve.lock open"
+
 sed "s/^listen = .*/listen = 127.0.0.1:$(free_port)/" "$CONFIG" > "$T/second.ini"
 serve_refused "$T/second.ini"
 is "$status" 1 "a second serve on the data_dir exits 1"
