@@ -408,7 +408,8 @@ cgroup_prefix(const char *data_dir)
 }
 
 int
-cgroup_reap(const char *prefix)
+cgroup_reap(const char *prefix, bool (*is_live)(int64_t job, void *arg),
+    void *arg)
 {
 	static const char *const controllers[] = { "memory", "pids" };
 	struct dirent *de;
@@ -430,8 +431,12 @@ cgroup_reap(const char *prefix)
 			continue;
 		while ((de = readdir(d)) != NULL) {
 			char *dir;
+			long long job;
 
 			if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+				continue;
+			if (util_parse_int(de->d_name + strlen(prefix), 1,
+			    INT64_MAX, &job) == 0 && is_live(job, arg))
 				continue;
 			dir = xasprintf("%s/%s", parents[i], de->d_name);
 			remove_cgroup(dir);

@@ -39,7 +39,9 @@ char *cgroup_prefix(const char *data_dir);
  * otherwise; a failure is logged (the jobs then have rlimits). */
 void cgroup_delegate_serve(void);
 /* Remove groups whose names start with prefix, left by a crashed handoff,
- * killing what is still in them. Returns how many. */
-int cgroup_reap(const char *prefix);
+ * killing what is still in them; a group whose job (the number after the
+ * prefix) is_live says a runner still runs is left alone. Returns how many. */
+int cgroup_reap(const char *prefix, bool (*is_live)(int64_t job, void *arg),
+    void *arg);
 
 #endif

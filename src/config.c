@@ -720,6 +720,66 @@ handler(void *user, const char *section, const char *name, const char *value)
 	return 1;
 }
 
+/*
+ * Does v (an environment variable's value) carry secret s? A whole match at
+ * any length; inside a longer value (a URL, "Bearer ...") from 8 bytes on,
+ * below which a match is more likely chance than a copy.
+ */
+static bool
+carries_secret(const char *v, const struct secret *s)
+{
+	size_t len = strlen(v);
+
+	if (s->value == NULL)
+		return false;
+	if (len == s->len)
+		return memcmp(v, s->value, len) == 0;
+	return s->len >= 8 && memmem(v, len, s->value, s->len) != NULL;
+}
+
+/*
+ * [agent] env passes variables into the sandbox: never the one a secret is
+ * read from (env:NAME), nor one whose value holds a secret however it was
+ * given. The error names the variable and the secret's key, not its value.
+ */
+static void
+check_agent_env(struct parse *ps)
+{
+	const struct config *cfg = ps->cfg;
+	const struct key *env = find_key("agent", "env"), *k;
+	const struct secret *s;
+	const char *name, *v;
+	size_t i;
+
+	for (i = 0; i < cfg->agent_env.n; i++) {
+		name = cfg->agent_env.v[i];
+		v = getenv(name);
+		for (k = keys; k < keys + NKEYS; k++) {
+			if (k->kind != K_SECRET ||
+			    (s = FIELD(cfg, k, const struct secret))->source ==
+			    NULL)
+				continue;
+			if (strncmp(s->source, "env:", 4) == 0 &&
+			    strcmp(s->source + 4, name) == 0) {
+				parse_error(ps, ps->lines[env - keys], "[agent] "
+				    "env: %s is where [%s] %s (line %d) is "
+				    "read from; a secret must never reach the "
+				    "agent", name, k->section, k->name,
+				    ps->lines[k - keys]);
+				return;
+			}
+			if (v != NULL && carries_secret(v, s)) {
+				parse_error(ps, ps->lines[env - keys], "[agent] "
+				    "env: %s holds the value of [%s] %s (line "
+				    "%d); a secret must never reach the agent",
+				    name, k->section, k->name,
+				    ps->lines[k - keys]);
+				return;
+			}
+		}
+	}
+}
+
 /* Checks across keys, once everything is read. */
 static void
 check_config(struct parse *ps)
@@ -735,6 +795,7 @@ check_config(struct parse *ps)
 	    cfg->github_private_key.value != NULL)
 		parse_error(ps, ps->lines[pem - keys], "[github] private_key: "
 		    "expected app_id in [github] as well");
+	check_agent_env(ps);
 	if (cfg->public_url == NULL)
 		cfg->public_url = xasprintf("http://%s", cfg->web_listen);
 }

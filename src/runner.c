@@ -1104,13 +1104,73 @@ effective_kind(struct run *r)
 	return "implement";
 }
 
+static char *
+lock_path(const char *data_dir, int64_t job)
+{
+	return xasprintf("%s/jobs/%lld/runner.lock", data_dir, (long long)job);
+}
+
+/*
+ * Take the job's lock, held while this runner runs its steps: serve starting
+ * meanwhile leaves the job and its sandbox alone, and a second runner of it
+ * does not start. Then read the job again, as it is now that the lock is
+ * ours. Returns the lock's descriptor, or -1 having said why on stderr.
+ */
+static int
+lock_job(struct run *r)
+{
+	int64_t id = r->job.id;
+	char *dir = xasprintf("%s/jobs/%lld", r->cfg->data_dir, (long long)id);
+	char *p = lock_path(r->cfg->data_dir, id);
+	long holder = 0;
+	int fd = -1, found;
+
+	if (util_mkdirs(dir, 0700) == -1 ||
+	    (fd = util_lock_pid(p, &holder)) == -1) {
+		if (errno == EWOULDBLOCK && holder > 0)
+			fprintf(stderr, "handoff: job %lld: runner %ld runs it"
+			    " already\n", (long long)id, holder);
+		else if (errno == EWOULDBLOCK)
+			fprintf(stderr, "handoff: job %lld: another runner runs"
+			    " it already\n", (long long)id);
+		else
+			fprintf(stderr, "handoff: job %lld: lock %s: %s\n",
+			    (long long)id, p, strerror(errno));
+		goto out;
+	}
+	store_job_clear(&r->job);
+	if ((found = store_job_load(r->st, id, &r->job)) != 1) {
+		fprintf(stderr, "handoff: job %lld: %s\n", (long long)id,
+		    found == 0 ? "no such job" : store_error(r->st));
+		close(fd);
+		fd = -1;
+	}
+out:
+	free(dir);
+	free(p);
+	return fd;
+}
+
+long
+runner_running(const char *data_dir, int64_t job)
+{
+	char *p = lock_path(data_dir, job);
+	long pid;
+	int held = util_lock_held(p, &pid);
+
+	free(p);
+	if (held == 0)
+		return 0;
+	return held == 1 && pid > 0 ? pid : -1;	/* unreadable: assume one */
+}
+
 int
 runner_main(const struct config *cfg, int argc, char **argv)
 {
 	struct run r = { 0 };
 	long long id;
 	char err[512];
-	int status, found;
+	int status, found, lock = -1;
 
 	if (argc < 2 || argc > 3 || strcmp(argv[0], "--job") != 0 ||
 	    util_parse_int(argv[1], 1, INT64_MAX, &id) == -1 ||
@@ -1133,6 +1193,8 @@ runner_main(const struct config *cfg, int argc, char **argv)
 	} else if (argc == 3) {
 		status = strcmp(r.job.state, "queued") == 0 ?
 		    acknowledge_queued(&r) : RUNNER_EXIT_ENDED;
+	} else if ((lock = lock_job(&r)) == -1) {
+		status = RUNNER_EXIT_FAILED;
 	} else if (strcmp(r.job.state, "running") != 0) {
 		fprintf(stderr, "handoff: job %lld is %s, not running\n", id,
 		    r.job.state);
@@ -1141,6 +1203,8 @@ runner_main(const struct config *cfg, int argc, char **argv)
 		r.kind = effective_kind(&r);
 		status = run_steps(&r);
 	}
+	if (lock != -1)
+		close(lock);
 	run_free(&r);
 	store_close(r.st);
 	git_libgit2_shutdown();
@@ -1163,7 +1227,7 @@ runner_local(const struct config *cfg, int argc, char **argv)
 	char real[PATH_MAX], err[1024], *text = NULL;
 	struct run r = { 0 };
 	int64_t id;
-	int i, status = 1;
+	int i, status = 1, lock = -1;
 
 	for (i = 0; i < argc; i++) {
 		if (i + 1 >= argc)
@@ -1225,6 +1289,10 @@ runner_local(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "handoff: store: %s\n", store_error(r.st));
 		goto out;
 	}
+	if ((lock = lock_job(&r)) == -1) {
+		store_job_finish(r.st, id, "failed", NULL, "cannot lock the job");
+		goto out;
+	}
 	r.kind = "implement";
 	status = run_steps(&r);
 	if (status == RUNNER_EXIT_STOPPED) {
@@ -1281,6 +1349,8 @@ runner_local(const struct config *cfg, int argc, char **argv)
 	}
 	status = 0;
 out:
+	if (lock != -1)
+		close(lock);
 	run_free(&r);
 	store_close(r.st);
 	git_libgit2_shutdown();

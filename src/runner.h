@@ -6,6 +6,8 @@
 #ifndef HANDOFF_RUNNER_H
 #define HANDOFF_RUNNER_H
 
+#include <stdint.h>
+
 #include "config.h"
 
 /* Exit statuses of `handoff runner`: the job ended (whatever its state),
@@ -18,5 +20,8 @@
 int runner_main(const struct config *cfg, int argc, char **argv);
 /* `handoff run --repo DIR (--task TEXT | --task-file F) [--branch NAME]`. */
 int runner_local(const struct config *cfg, int argc, char **argv);
+/* The pid of the runner running job's steps now (it holds the job's lock):
+ * 0 when there is none, -1 when there is one of unknown pid. */
+long runner_running(const char *data_dir, int64_t job);
 
 #endif

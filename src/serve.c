@@ -4,24 +4,32 @@
  * handoff can count connections, cap them, and give each request a deadline
  * that a client trickling bytes cannot stretch (libevent 2.1 has neither).
  */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
 #include "intake.h"
 #include "json.h"
 #include "log.h"
 #include "cgroup.h"
+#include "runner.h"
 #include "scheduler.h"
 #include "serve.h"
 #include "store.h"
@@ -111,7 +119,7 @@ serve_reply(struct server *srv, struct evhttp_request *req, int code,
 	}
 	if (content_type != NULL)
 		evhttp_add_header(h, "Content-Type", content_type);
-	if (srv->is_stopping)
+	if (srv->is_stopping && evhttp_find_header(h, "Connection") == NULL)
 		evhttp_add_header(h, "Connection", "close");
 	if (body != NULL)
 		evbuffer_add(out, body, strlen(body));
@@ -134,6 +142,105 @@ serve_reply(struct server *srv, struct evhttp_request *req, int code,
 		bufferevent_flush(bev, EV_WRITE, BEV_NORMAL);
 		bufferevent_decref(bev);
 	}
+}
+
+/* A path of the listener and its handler; every request passes route_cb. */
+struct route {
+	const char	*path;		/* NULL: any other path */
+	void		(*cb)(struct evhttp_request *, void *);
+	int		 forge;		/* counted as a delivery of it, if a hook */
+	struct server	*srv;
+};
+
+/* RFC 9110 §5.1: a field name is a token. */
+static bool
+is_token(const char *s)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= 'A' && *s <= 'Z') || strchr(tchar, *s) != NULL))
+			return false;
+	return true;
+}
+
+static bool
+is_digits(const char *s)
+{
+	return *s != '\0' && strspn(s, "0123456789") == strlen(s);
+}
+
+/*
+ * Why req's body length is not the one any other reader of the same bytes
+ * would find (RFC 9112 §6.3), or NULL. A proxy in front that reads another
+ * length forwards the rest as a second request, which libevent would answer:
+ * libevent 2.1 takes the first of several Content-Length headers, takes
+ * strtoll's numbers ("+5"), keeps "Content-Length :" as some other header,
+ * reads no body for HEAD, and for a Transfer-Encoding other than exactly
+ * "chunked" reads none or (Debian's patched 2.1.12) decodes the chunks of
+ * "gzip, chunked" as if gzip were not there.
+ */
+static const char *
+framing_error(struct evhttp_request *req)
+{
+	struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
+	struct evkeyval *kv;
+	const char *cl = NULL, *te = NULL;
+	int ncl = 0, nte = 0;
+
+	TAILQ_FOREACH(kv, headers, next) {
+		if (!is_token(kv->key))
+			return "a header name that is not a token";
+		if (strcasecmp(kv->key, "Content-Length") == 0) {
+			cl = kv->value;
+			ncl++;
+		} else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+			te = kv->value;
+			nte++;
+		}
+	}
+	if (ncl > 1)
+		return "more than one Content-Length";
+	if (cl != NULL && !is_digits(cl))
+		return "a Content-Length that is not a number";
+	if (cl != NULL && te != NULL)
+		return "both Content-Length and Transfer-Encoding";
+	if (nte > 1 || (te != NULL && strcasecmp(te, "chunked") != 0))
+		return "a Transfer-Encoding other than chunked";
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD &&
+	    (te != NULL || (cl != NULL && strspn(cl, "0") != strlen(cl))))
+		return "a body on HEAD";
+	return NULL;
+}
+
+/*
+ * Check the framing of every request before its handler runs. A request
+ * whose length is in doubt is answered 400 with Connection: close; evhttp
+ * then frees the connection without parsing another byte of it.
+ */
+static void
+route_cb(struct evhttp_request *req, void *arg)
+{
+	const struct route *r = arg;
+	struct server *srv = r->srv;
+	const char *why;
+	char body[128];
+
+	if ((why = framing_error(req)) == NULL) {
+		r->cb(req, srv);
+		return;
+	}
+	log_info("serve: %s: 400 %s; closing the connection",
+	    r->path != NULL ? r->path : "request", why);
+	if (r->forge != FORGE_UNKNOWN)
+		srv->deliveries[r->forge][HV_MALFORMED]++;
+	snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", why);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Connection", "close");
+	serve_reply(srv, req, 400, "application/json", body);
 }
 
 /* Pass bytes through; learn the forge from the first request line. */
@@ -420,20 +527,216 @@ split_listen(const char *listen, char **host, unsigned short *port)
 	return 0;
 }
 
+/*
+ * One daemon per data directory: a second would take the first one's
+ * sandboxes for leftovers of a crash, kill them and run their jobs again.
+ * The lock lives as long as this process (no runner inherits it). Returns
+ * its descriptor, or -1 having said who holds it.
+ */
+static int
+lock_data_dir(const struct config *cfg)
+{
+	char *path = xasprintf("%s/serve.lock", cfg->data_dir);
+	long holder = 0;
+	int fd = -1;
+
+	if (util_mkdirs(cfg->data_dir, 0700) == -1)
+		log_error("serve: create %s: %s", cfg->data_dir,
+		    strerror(errno));
+	else if ((fd = util_lock_pid(path, &holder)) != -1)
+		;
+	else if (errno == EWOULDBLOCK && holder > 0)
+		log_error("serve: data_dir %s is in use by handoff serve, pid "
+		    "%ld (%s)", cfg->data_dir, holder, path);
+	else if (errno == EWOULDBLOCK)
+		log_error("serve: data_dir %s is in use by another handoff "
+		    "serve (%s)", cfg->data_dir, path);
+	else
+		log_error("serve: lock %s: %s", path, strerror(errno));
+	free(path);
+	return fd;
+}
+
+/*
+ * A running job whose runner lived at start: `handoff runner` started by
+ * hand, or a runner of a serve killed a moment ago, on its way out. Should
+ * it stop without ending the job, the job is queued again then.
+ */
+struct held {
+	struct server	*srv;
+	int64_t		 job;
+	long		 pid;
+	int		 pidfd;
+	struct event	*ev;
+	struct held	*next;
+};
+
+/* For the start-up reaping: a group whose job's runner lives is its own. */
+static bool
+runner_lives(int64_t job, void *arg)
+{
+	const struct config *cfg = arg;
+
+	return runner_running(cfg->data_dir, job) != 0;
+}
+
+/* For the start-up requeue: the same, remembering the runner to watch. */
+static bool
+runner_holds(int64_t job, void *arg)
+{
+	struct server *srv = arg;
+	struct held *h;
+	long pid;
+
+	if ((pid = runner_running(srv->cfg->data_dir, job)) == 0)
+		return false;
+	h = xcalloc(1, sizeof(*h));
+	h->srv = srv;
+	h->job = job;
+	h->pid = pid;
+	h->pidfd = -1;
+	h->next = srv->held;
+	srv->held = h;
+	return true;
+}
+
+static void
+held_free(struct server *srv, struct held *h)
+{
+	struct held **pp;
+
+	for (pp = &srv->held; *pp != NULL && *pp != h; pp = &(*pp)->next)
+		;
+	if (*pp != NULL)
+		*pp = h->next;
+	if (h->ev != NULL)
+		event_free(h->ev);
+	if (h->pidfd != -1)
+		close(h->pidfd);
+	free(h);
+}
+
+static void
+held_lost_cb(struct writer_req *req, void *arg)
+{
+	struct server *srv = arg;
+
+	if (req->rc == 0 && req->requeued)
+		log_warn("serve: job %lld: queued again to resume",
+		    (long long)req->job);
+	writer_req_free(req);
+	if (srv->sched != NULL)
+		sched_kick(srv->sched);
+}
+
+/* h's runner is gone: its job, if still running, resumes (or fails after
+ * its attempts, as when one of serve's own runners dies). */
+static void
+held_gone_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct held *h = arg;
+	struct server *srv = h->srv;
+	struct writer_req *req = xcalloc(1, sizeof(*req));
+
+	req->op = WRITER_LOST;
+	req->job = h->job;
+	req->why = xasprintf("its runner %ld stopped", h->pid);
+	req->done_cb = held_lost_cb;
+	req->arg = srv;
+	log_info("serve: job %lld: runner %ld has stopped", (long long)h->job,
+	    h->pid);
+	held_free(srv, h);
+	if (!srv->is_stopping)
+		writer_submit(srv->writer, req);
+	else
+		writer_req_free(req);
+}
+
+/* Watch the runners of the jobs held at start (a pidfd each). */
+static void
+watch_held(struct server *srv)
+{
+	struct held *h, *next;
+
+	for (h = srv->held; h != NULL; h = next) {
+		next = h->next;
+		if (h->pid < 0) {
+			log_warn("serve: job %lld: a runner of unknown pid holds"
+			    " it; it resumes at a start after that runner ends",
+			    (long long)h->job);
+			held_free(srv, h);
+			continue;
+		}
+		log_info("serve: job %lld: runner %ld runs it; left to it",
+		    (long long)h->job, h->pid);
+		h->pidfd = (int)syscall(SYS_pidfd_open, (pid_t)h->pid, 0);
+		if (h->pidfd == -1 && errno != ESRCH) {
+			log_warn("serve: job %lld: cannot watch runner %ld: %s;"
+			    " it resumes at a start after that runner ends",
+			    (long long)h->job, h->pid, strerror(errno));
+			held_free(srv, h);
+			continue;
+		}
+		/* Gone already, or gone before the pidfd (its pid reused). */
+		if (h->pidfd == -1 ||
+		    runner_running(srv->cfg->data_dir, h->job) == 0) {
+			held_gone_cb(-1, 0, h);
+			continue;
+		}
+		h->ev = event_new(srv->base, h->pidfd, EV_READ, held_gone_cb, h);
+		if (h->ev == NULL || event_add(h->ev, NULL) == -1)
+			fatalx(1, "serve: cannot register events");
+	}
+}
+
+/*
+ * The runners were told to stop (sched_halt). Wait for them a while before
+ * the data directory is free for the next serve, which would otherwise find
+ * their jobs still held and leave them be.
+ */
+static void
+wait_runners(void)
+{
+	int64_t deadline = util_mono_ms() + STOP_GRACE_MS;
+	const struct timespec pause = { 0, 20 * 1000 * 1000 };
+	pid_t pid;
+
+	while ((pid = waitpid(-1, NULL, WNOHANG)) != -1 || errno == EINTR) {
+		if (pid != 0)
+			continue;
+		if (util_mono_ms() > deadline) {
+			log_warn("serve: runners still stopping; their jobs "
+			    "resume at a start after they end");
+			return;
+		}
+		nanosleep(&pause, NULL);
+	}
+}
+
 int
 serve_main(struct config *cfg)
 {
+	struct route routes[] = {
+		{ "/hooks/github", intake_github_cb, FORGE_GITHUB, NULL },
+		{ "/hooks/gitlab", intake_gitlab_cb, FORGE_GITLAB, NULL },
+		{ "/healthz", web_healthz_cb, FORGE_UNKNOWN, NULL },
+		{ "/metrics", web_metrics_cb, FORGE_UNKNOWN, NULL },
+		{ NULL, web_notfound_cb, FORGE_UNKNOWN, NULL },
+	};
 	struct server srv = { 0 };
 	struct store *st;
 	struct timeval tv;
 	char err[512], *host = NULL;
 	unsigned short port;
 	char *prefix;
-	int status = 1, n;
+	int status = 1, n, lock;
+	size_t i;
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = cfg;
 	signal(SIGPIPE, SIG_IGN);
+	if ((lock = lock_data_dir(cfg)) == -1)
+		return 1;
 	json_use_arena();	/* deliveries are parsed on this thread */
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx(1, "serve: cannot create the event loop");
@@ -442,13 +745,14 @@ serve_main(struct config *cfg)
 		goto out;
 	}
 	/* After a crash: sandboxes left behind are killed, and jobs that
-	 * were running go back to the queue to resume at their step. */
+	 * were running go back to the queue to resume at their step. Jobs
+	 * a live runner holds are its own. */
 	cgroup_delegate_serve();
 	prefix = cgroup_prefix(cfg->data_dir);
-	if ((n = cgroup_reap(prefix)) > 0)
+	if ((n = cgroup_reap(prefix, runner_lives, cfg)) > 0)
 		log_warn("serve: killed %d sandboxes left by an earlier run", n);
 	free(prefix);
-	if ((n = store_requeue_running(st)) > 0)
+	if ((n = store_requeue_running(st, runner_holds, &srv)) > 0)
 		log_info("serve: %d jobs left running will resume", n);
 	else if (n == -1)
 		log_error("serve: requeue running jobs: %s", store_error(st));
@@ -468,11 +772,14 @@ serve_main(struct config *cfg)
 	evhttp_set_allowed_methods(srv.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD);
 	evhttp_set_bevcb(srv.http, conn_new_cb, &srv);
-	evhttp_set_cb(srv.http, "/hooks/github", intake_github_cb, &srv);
-	evhttp_set_cb(srv.http, "/hooks/gitlab", intake_gitlab_cb, &srv);
-	evhttp_set_cb(srv.http, "/healthz", web_healthz_cb, &srv);
-	evhttp_set_cb(srv.http, "/metrics", web_metrics_cb, &srv);
-	evhttp_set_gencb(srv.http, web_notfound_cb, &srv);
+	for (i = 0; i < nitems(routes); i++) {
+		routes[i].srv = &srv;
+		if (routes[i].path != NULL)
+			evhttp_set_cb(srv.http, routes[i].path, route_cb,
+			    &routes[i]);
+		else
+			evhttp_set_gencb(srv.http, route_cb, &routes[i]);
+	}
 
 	if (split_listen(cfg->listen, &host, &port) == -1 ||
 	    (srv.bound = evhttp_bind_socket_with_handle(srv.http, host,
@@ -495,6 +802,7 @@ serve_main(struct config *cfg)
 	if ((srv.sched = sched_start(srv.base, srv.writer, cfg, err,
 	    sizeof(err))) == NULL)
 		fatalx(1, "serve: %s", err);
+	watch_held(&srv);
 	log_info("serve: listening on %s, store %s/handoff.db", cfg->listen,
 	    cfg->data_dir);
 	event_base_dispatch(srv.base);
@@ -511,11 +819,16 @@ out:
 		evhttp_free(srv.http);
 		release_dead(&srv);
 	}
+	while (srv.held != NULL)
+		held_free(&srv, srv.held);
 	sched_halt(srv.sched);
+	if (srv.sched != NULL)
+		wait_runners();
 	writer_stop(srv.writer);
 	sched_free(srv.sched);
 	event_base_free(srv.base);
 	libevent_global_shutdown();
 	free(host);
+	close(lock);
 	return status;
 }

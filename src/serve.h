@@ -34,6 +34,7 @@ struct server {
 	bool			 is_stopping;
 	int64_t			 stop_deadline_ms;
 	struct event		*ev_sweep, *ev_sigterm, *ev_sigint;
+	struct held		*held;		/* jobs live runners held at start */
 	uint64_t		 deliveries[FORGE_UNKNOWN + 1][HV_COUNT];
 };
 

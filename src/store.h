@@ -166,8 +166,10 @@ int store_queue_position(struct store *st, int64_t job);
 int store_runner_lost(struct store *st, int64_t job, const char *why,
     int max_attempts, bool *requeued);
 /* At start-up: jobs left running by a crash go back to the queue (their
- * steps say where to resume). Returns how many, or -1. */
-int store_requeue_running(struct store *st);
+ * steps say where to resume), but for those is_live says a runner still
+ * runs. Returns how many, or -1. */
+int store_requeue_running(struct store *st,
+    bool (*is_live)(int64_t job, void *arg), void *arg);
 /* Counts for /metrics and the scheduler: running and queued jobs. */
 int store_run_counts(struct store *st, int64_t *running, int64_t *queued);
 

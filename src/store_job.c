@@ -640,9 +640,13 @@ store_queue_position(struct store *st, int64_t job)
 }
 
 int
-store_requeue_running(struct store *st)
+store_requeue_running(struct store *st,
+    bool (*is_live)(int64_t job, void *arg), void *arg)
 {
-	sqlite3_stmt *ack;
+	sqlite3_stmt *ack, *s;
+	int64_t *ids = NULL;
+	size_t i, n = 0;
+	int rc, requeued = 0;
 
 	/* Acknowledgements a crash interrupted: the runners do them. */
 	ack = prepare(st, "UPDATE job_steps SET finished_at = ?1, detail ="
@@ -652,14 +656,36 @@ store_requeue_running(struct store *st)
 		sqlite3_bind_int64(ack, 1, util_now_ms());
 	if (run(st, ack, "close acknowledgements") == -1)
 		return -1;
-	sqlite3_stmt *s = prepare(st, "UPDATE jobs SET state = 'queued',"
-	    " runner_pid = NULL WHERE state = 'running' AND id IN (SELECT j.id"
-	    " FROM jobs j JOIN threads t ON t.id = j.thread_id"
-	    " WHERE t.forge <> 'local')");
-
-	if (run(st, s, "requeue running jobs") == -1)
+	if ((s = prepare(st, "SELECT j.id FROM jobs j JOIN threads t"
+	    " ON t.id = j.thread_id WHERE j.state = 'running'"
+	    " AND t.forge <> 'local'")) == NULL)
 		return -1;
-	return sqlite3_changes(store_db(st));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
+		ids[n++] = sqlite3_column_int64(s, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		store_fail(st, "list running jobs");
+		sqlite3_finalize(s);
+		free(ids);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	for (i = 0; i < n; i++) {
+		if (is_live(ids[i], arg))
+			continue;
+		if ((s = prepare(st, "UPDATE jobs SET state = 'queued',"
+		    " runner_pid = NULL WHERE id = ?1 AND state = 'running'"))
+		    != NULL)
+			sqlite3_bind_int64(s, 1, ids[i]);
+		if (run(st, s, "requeue running jobs") == -1) {
+			free(ids);
+			return -1;
+		}
+		requeued += sqlite3_changes(store_db(st));
+	}
+	free(ids);
+	return requeued;
 }
 
 int

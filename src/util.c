@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -750,4 +751,82 @@ util_clean_text(const char *s, size_t n)
 	}
 	*o = '\0';
 	return out;
+}
+
+/* The whole file, as fcntl's open file description locks take it. */
+static int
+whole_file_lock(int fd, int cmd, short type, struct flock *fl)
+{
+	memset(fl, 0, sizeof(*fl));
+	fl->l_type = type;
+	fl->l_whence = SEEK_SET;
+	return fcntl(fd, cmd, fl);
+}
+
+/* The pid a lock's holder wrote in it, 0 if none (yet). */
+static long
+lock_holder(int fd)
+{
+	char buf[32];
+	long long pid;
+	ssize_t n;
+
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return 0;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return util_parse_int(buf, 1, LONG_MAX, &pid) == 0 ? (long)pid : 0;
+}
+
+int
+util_lock_pid(const char *path, long *holder)
+{
+	struct flock fl;
+	char buf[32];
+	ssize_t n;
+	int fd, saved;
+
+	*holder = 0;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1)
+		return -1;
+	if (whole_file_lock(fd, F_OFD_SETLK, F_WRLCK, &fl) == -1) {
+		saved = errno;
+		if (errno == EAGAIN || errno == EACCES) {
+			saved = EWOULDBLOCK;
+			*holder = lock_holder(fd);
+		}
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+int
+util_lock_held(const char *path, long *holder)
+{
+	struct flock fl;
+	int fd, saved, held;
+
+	*holder = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (whole_file_lock(fd, F_OFD_GETLK, F_RDLCK, &fl) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if ((held = fl.l_type != F_UNLCK))
+		*holder = lock_holder(fd);
+	close(fd);
+	return held;
 }

@@ -102,6 +102,17 @@ char *util_md_fence(const char *text);
 
 /* mkdir -p with mode; returns 0 or -1 with errno. */
 int util_mkdirs(const char *path, unsigned mode);
+/* Lock path (created 0600) without waiting, for as long as the returned
+ * descriptor (O_CLOEXEC) stays open, and write our pid in it. An open file
+ * description lock: another descriptor, even of this process, cannot take
+ * it. Returns -1 with errno EWOULDBLOCK when someone holds it (*holder: the
+ * pid it wrote, 0 if unknown), or another errno. */
+int util_lock_pid(const char *path, long *holder);
+/* Whether someone holds path's util_lock_pid lock, without taking it (so a
+ * look never makes the holder's attempt fail): 1 (*holder: the pid it
+ * wrote, 0 if unknown), 0 (also when there is no such file), or -1 with
+ * errno. */
+int util_lock_held(const char *path, long *holder);
 /* rm -rf that never follows a symlink and opens up directories an agent
  * made unreadable. A missing path is success. Returns 0 or -1 with errno. */
 int util_rmtree(const char *path);

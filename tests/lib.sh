@@ -161,6 +161,23 @@ stop_serve() {
 	SERVE_PID=
 }
 
+# serve_refused CONFIG: a handoff serve that should refuse to start; its
+# exit status in $status, its output in $T/out and $T/err. One that starts
+# after all (it says it listens) is stopped, and exits 0.
+serve_refused() {
+	local pid
+	"$HANDOFF" -c "$1" serve >"$T/out" 2>"$T/err" &
+	pid=$!
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		grep -q 'serve: listening' "$T/err" && break
+		sleep 0.1
+	done
+	grep -q 'serve: listening' "$T/err" && kill -TERM "$pid"
+	wait "$pid"
+	status=$?
+}
+
 # deliver FORGE EVENT FILE [ARGS...]: prints "CODE BODY" on one line.
 deliver() {
 	forge=$1 event=$2 file=$3

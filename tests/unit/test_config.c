@@ -575,6 +575,53 @@ test_secrets(void)
 	free(tok);
 }
 
+/* [agent] env never passes a secret's variable, nor a copy of its value. */
+static void
+test_agent_env_secrets(void)
+{
+	struct config *cfg;
+	char *tok, *text;
+
+	setenv("TEST_CONFIG_GH_TOKEN", "gh-token-canary-51a7", 1);
+	fails("env passes the secret's variable", "[github]\n"
+	    "token = env:TEST_CONFIG_GH_TOKEN\n[agent]\n"
+	    "env = HOME, TEST_CONFIG_GH_TOKEN\n", "t.ini:4: [agent] env: "
+	    "TEST_CONFIG_GH_TOKEN is where [github] token (line 2) is read "
+	    "from", NULL);
+	ok(strstr(err, "gh-token-canary-51a7") == NULL,
+	    "the secret's value is not in the error");
+	fails("env before the secret", "[agent]\nenv = TEST_CONFIG_GH_TOKEN\n"
+	    "[web]\ntoken = env:TEST_CONFIG_GH_TOKEN\n", "t.ini:2: [agent] env:",
+	    "[web] token (line 4)", NULL);
+
+	/* The same value in another variable: a file secret, an inline one,
+	 * and one inside a longer value. */
+	tok = write_file("token", "file-token-canary-2c9e\n");
+	setenv("TEST_CONFIG_COPY", "file-token-canary-2c9e", 1);
+	text = xasprintf("[gitlab]\ntoken = file:%s\n[agent]\n"
+	    "env = TEST_CONFIG_COPY\n", tok);
+	fails("env holds a file secret's value", text, "t.ini:4: [agent] env: "
+	    "TEST_CONFIG_COPY holds the value of [gitlab] token (line 2)", NULL);
+	ok(strstr(err, "canary") == NULL, "the value is not in the error");
+	free(text);
+	setenv("TEST_CONFIG_COPY", "https://x:inline-secret-88d3@example.com", 1);
+	fails("env holds an inline secret inside a URL", "[github]\n"
+	    "webhook_secret = inline-secret-88d3\n[agent]\n"
+	    "env = TEST_CONFIG_COPY\n", "[agent] env: TEST_CONFIG_COPY holds "
+	    "the value of [github] webhook_secret", NULL);
+	ok(strstr(err, "88d3") == NULL, "the value is not in the error");
+
+	/* A short secret only matches whole; other variables pass. */
+	setenv("TEST_CONFIG_COPY", "a value with abc inside", 1);
+	cfg = load("[web]\ntoken = abc\n[agent]\nenv = TEST_CONFIG_COPY, "
+	    "TEST_CONFIG_UNSET_TOO\n[github]\ntoken = env:TEST_CONFIG_GH_TOKEN\n");
+	ok(cfg != NULL, "unrelated variables pass: %s", err);
+	config_free(cfg);
+	unsetenv("TEST_CONFIG_COPY");
+	unsetenv("TEST_CONFIG_GH_TOKEN");
+	free(tok);
+}
+
 /* What config_print writes loads again and prints the same. */
 static void
 test_round_trip(void)
@@ -665,6 +712,7 @@ main(void)
 	test_errors();
 	test_whsec();
 	test_secrets();
+	test_agent_env_secrets();
 	test_round_trip();
 	test_example();
 	test_default_path();

@@ -13,6 +13,14 @@
 #include "util.h"
 
 static struct config *cfg;
+static int64_t live_job;	/* the job whose runner "lives" */
+
+static bool
+is_live(int64_t job, void *arg)
+{
+	(void)arg;
+	return job == live_job;
+}
 
 static struct forge_event *
 ev_new(enum event_type type, int64_t number)
@@ -339,7 +347,14 @@ main(void)
 		    "place in line: the running job is ahead");
 		store_job_finish(cs, res.job, "done", "ok", NULL);
 
-		ok(store_requeue_running(cs) == 1,
+		live_job = b2;
+		ok(store_requeue_running(cs, is_live, NULL) == 0,
+		    "at start, a running job whose runner lives stays");
+		ok(store_job_load(cs, b2, &cjob) == 1 &&
+		    strcmp(cjob.state, "running") == 0, "still running");
+		store_job_clear(&cjob);
+		live_job = 0;
+		ok(store_requeue_running(cs, is_live, NULL) == 1,
 		    "at start, a running job goes back to the queue");
 		ok(store_job_load(cs, b2, &cjob) == 1 &&
 		    strcmp(cjob.state, "queued") == 0, "queued");

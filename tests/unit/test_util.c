@@ -1,7 +1,11 @@
-/* util.c: sizes, durations, integers, encodings, slugs, and text fit for
- * a terminal, a title or a forge. */
+/* util.c: sizes, durations, integers, encodings, slugs, text fit for a
+ * terminal, a title or a forge, and pid locks. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "util.h"
@@ -11,6 +15,52 @@ static char *
 esc(const char *s, int flags)
 {
 	return util_term_escape(s, strlen(s), flags, NULL);
+}
+
+/* util_lock_pid and util_lock_held, within this process and across a fork. */
+static void
+test_locks(void)
+{
+	char dir[] = "/tmp/handoff-test-util.XXXXXX", *path, *text;
+	long holder = -1;
+	int fd, fd2, status;
+	pid_t pid;
+
+	if (mkdtemp(dir) == NULL) {
+		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+		exit(1);
+	}
+	path = xasprintf("%s/x.lock", dir);
+	ok(util_lock_held(path, &holder) == 0 && holder == 0,
+	    "lock: no file, not held");
+	fd = util_lock_pid(path, &holder);
+	ok(fd > 2, "lock: taken");
+	text = util_read_file(path, 64, NULL);
+	ok(text != NULL && atol(text) == (long)getpid(), "lock: our pid in it");
+	free(text);
+	ok(util_lock_held(path, &holder) == 1 && holder == (long)getpid(),
+	    "lock: held, by us");
+	errno = 0;
+	fd2 = util_lock_pid(path, &holder);
+	ok(fd2 == -1 && errno == EWOULDBLOCK && holder == (long)getpid(),
+	    "lock: a second descriptor cannot take it, and learns the pid");
+	if ((pid = fork()) == 0) {
+		long h = 0;
+		int f = util_lock_pid(path, &h);
+
+		_exit(f == -1 && errno == EWOULDBLOCK && h == (long)getppid() ?
+		    0 : 1);
+	}
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "lock: another process cannot take it");
+	close(fd);
+	ok(util_lock_held(path, &holder) == 0, "lock: released on close");
+	fd = util_lock_pid(path, &holder);
+	ok(fd > 2, "lock: taken again");
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+	free(path);
 }
 
 int
@@ -160,5 +210,6 @@ main(void)
 
 	util_uuid(uuid, sizeof(uuid));
 	ok(strlen(uuid) == 36 && uuid[14] == '4', "uuid v4");
+	test_locks();
 	return done_testing();
 }
