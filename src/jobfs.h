@@ -1,7 +1,8 @@
 /*
  * The job's own filesystem: everything the agent can write lives on one
  * filesystem with a hard size and inode count (an ext4 image on a loop
- * device as root, a tmpfs in a user namespace of the job's otherwise),
+ * device as root, a tmpfs otherwise, in a user namespace of the job's
+ * unless root),
  * mounted only in a mount namespace that a holder process keeps from the
  * agent's run to the end of collect. The host never sees the agent's files.
  */
@@ -28,7 +29,7 @@ struct jobfs {
 	int		 userns;	/* the holder's user namespace, or -1 */
 	int		 mntns;		/* the holder's mount namespace */
 	char		*mnt;		/* mount point, inside those namespaces */
-	char		*image;		/* as root: the image file, else NULL */
+	char		*image;		/* the image file, or NULL: a tmpfs */
 	uint64_t	 bytes, inodes;
 };
 

@@ -66,6 +66,15 @@ limits() {	# limits root|user
 	failed_with devshm "disk limit 64M reached"
 	at_most "$(held devshm)" 64 "$P devshm: at most 64 MiB in /dev/shm"
 
+	# As root on a machine without loop devices: a tmpfs, as big.
+	if [ "$WHO" = root ]; then
+		HANDOFF_LOOP_CONTROL="$T/no-loop-control" run_case noloop \
+		    "$AGENT" "do: pin devshm 1000"
+		failed_with noloop "disk limit 64M reached"
+		at_most "$(held devshm)" 64 "$P noloop: at most 64 MiB in /dev/shm, without loop devices"
+		like "$(cat "$T/err")" "no loop devices" "$P noloop: handoff says the disk is a tmpfs"
+	fi
+
 	# Variation: System V segments, detached, count against no rlimit.
 	run_case sysv "$AGENT" "do: pin sysv 600"
 	is "$status" 0 "$P sysv: the run ends"
