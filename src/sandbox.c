@@ -184,8 +184,8 @@ stage_free(struct stage *st)
 
 /* bwrap's flag, then a staged source and its place in the sandbox. */
 static void
-bind(struct args *a, struct stage *st, const char *flag, const char *src,
-    bool is_file, const char *dest)
+bind_staged(struct args *a, struct stage *st, const char *flag,
+    const char *src, bool is_file, const char *dest)
 {
 	char *from = staged(st, src, is_file, false);
 
@@ -200,7 +200,7 @@ bind_fs(struct args *a, struct stage *st, const struct sandbox *sb,
 {
 	char *src = xasprintf("%s/%s", sb->fs->mnt, name);
 
-	bind(a, st, flag, src, is_file, dest);
+	bind_staged(a, st, flag, src, is_file, dest);
 	free(src);
 }
 
@@ -215,7 +215,7 @@ build_args(const struct sandbox *sb, struct args *a, struct stage *st)
 	    "/etc/hosts", "/etc/resolv.conf", "/etc/mime.types" };
 	const char *rw = sb->is_readonly ? "--ro-bind" : "--bind";
 	char uid[16], *path, *from;
-	struct stat st_;
+	struct stat info;
 	size_t i;
 
 	/* Each namespace by name: --unshare-all carries on without a user
@@ -241,10 +241,10 @@ build_args(const struct sandbox *sb, struct args *a, struct stage *st)
 	for (i = 0; i < nitems(etc); i++)
 		args3(a, "--ro-bind-try", etc[i], etc[i]);
 	path = xasprintf("%s/passwd", sb->etc_dir);
-	bind(a, st, "--ro-bind", path, true, "/etc/passwd");
+	bind_staged(a, st, "--ro-bind", path, true, "/etc/passwd");
 	free(path);
 	path = xasprintf("%s/group", sb->etc_dir);
-	bind(a, st, "--ro-bind", path, true, "/etc/group");
+	bind_staged(a, st, "--ro-bind", path, true, "/etc/group");
 	free(path);
 	args2(a, "--proc", "/proc");
 	args2(a, "--dev", "/dev");
@@ -266,14 +266,14 @@ build_args(const struct sandbox *sb, struct args *a, struct stage *st)
 	}
 	/* /dev is a tmpfs of bwrap's, without a size: read-only. */
 	args2(a, "--remount-ro", "/dev");
-	bind(a, st, rw, sb->merged, false, "/workspace");
-	bind(a, st, "--ro-bind", sb->handoff_dir, false, "/handoff");
+	bind_staged(a, st, rw, sb->merged, false, "/workspace");
+	bind_staged(a, st, "--ro-bind", sb->handoff_dir, false, "/handoff");
 	bind_fs(a, st, sb, rw, JOBFS_SUMMARY, true, "/handoff/summary.md");
 	if (sb->objects)
-		bind(a, st, "--ro-bind", sb->objects, false,
+		bind_staged(a, st, "--ro-bind", sb->objects, false,
 		    "/handoff/objects");
 	if (sb->out_dir)
-		bind(a, st, "--bind", sb->out_dir, false, "/out");
+		bind_staged(a, st, "--bind", sb->out_dir, false, "/out");
 	if (sb->agent_path) {
 		from = staged(st, sb->agent_path, true, true);
 		args3(a, "--ro-bind", from, sb->agent_path);
@@ -281,9 +281,9 @@ build_args(const struct sandbox *sb, struct args *a, struct stage *st)
 	}
 	for (i = 0; sb->extra_ro && i < sb->extra_ro->n; i++) {
 		/* Missing ones are left out, as --ro-bind-try would. */
-		if (stat(sb->extra_ro->v[i], &st_) == -1)
+		if (stat(sb->extra_ro->v[i], &info) == -1)
 			continue;
-		from = staged(st, sb->extra_ro->v[i], !S_ISDIR(st_.st_mode),
+		from = staged(st, sb->extra_ro->v[i], !S_ISDIR(info.st_mode),
 		    true);
 		args3(a, "--ro-bind", from, sb->extra_ro->v[i]);
 		free(from);
