@@ -1,12 +1,14 @@
 /*
  * Running a command in bubblewrap. A launcher child joins the job's
- * cgroups (or takes rlimits where there are none), enters a user and mount
- * namespace of its own to mount the workspace overlay, closes every
- * descriptor it does not hand on, and executes bwrap with a two-entry
- * environment and its flags on a memfd (--args), so that neither the
- * daemon's environment nor the agent's settings show in /proc/1. The
- * parent copies output into the log and enforces time, log and disk
- * limits; memory and processes are the kernel's to enforce.
+ * cgroups (or takes rlimits where there are none), enters the job's own
+ * filesystem (jobfs.c) and a mount and IPC namespace of its own, mounts the
+ * workspace overlay there and gathers what bwrap binds on a stage, becomes
+ * the sandbox's user when handoff is root, closes every descriptor it does
+ * not hand on, and executes bwrap with a one-entry environment and its
+ * flags on a memfd (--args), so that neither the daemon's environment nor
+ * the agent's settings show in /proc/1. The parent copies output into the
+ * log and enforces time and log limits; memory, processes and disk are the
+ * kernel's to enforce (cgroups or rlimits, the job's filesystem).
  */
 #include <dirent.h>
 #include <errno.h>

@@ -1,9 +1,11 @@
 /*
  * The sandbox: bubblewrap with every namespace unshared, a seccomp filter,
- * a read-only system, the workspace as an overlay (a shared base tree under
- * the job's writable layer), limits from cgroups or rlimits, output
- * captured into the job's log with a cap, a wall-clock timeout and cancel.
- * It fails closed: when any part cannot be had, nothing runs.
+ * a read-only system, the agent as uid 1000 (never the host's root), the
+ * workspace as an overlay (a shared base tree and the job's .git under its
+ * writable layer) with everything the agent writes on the job's own
+ * filesystem, limits from cgroups or rlimits, output captured into the
+ * job's log with a cap, a wall-clock timeout and cancel. It fails closed:
+ * when any part cannot be had, nothing runs.
  */
 #ifndef HANDOFF_SANDBOX_H
 #define HANDOFF_SANDBOX_H
