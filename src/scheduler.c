@@ -46,6 +46,7 @@ struct sched {
 	unsigned		 forges;	/* those with credentials */
 	bool			 is_claiming, is_stopping, want_claim;
 	bool			 is_claiming_ack;
+	bool			 is_control_due;	/* cancel or help may wait */
 };
 
 static void claim(struct sched *s);
@@ -150,11 +151,16 @@ claim(struct sched *s)
 		s->want_claim = true;
 		return;
 	}
-	if (s->is_stopping || s->nchildren >= s->cfg->max_parallel)
+	/* With every run slot taken, the claim still answers the cancel
+	 * and help requests the store decides: they need no slot. */
+	if (s->is_stopping || (s->nchildren >= s->cfg->max_parallel &&
+	    !s->is_control_due))
 		return;
+	s->is_control_due = false;
 	req = xcalloc(1, sizeof(*req));
 	req->op = WRITER_CLAIM;
-	req->claim_max = (size_t)(s->cfg->max_parallel - s->nchildren);
+	req->claim_max = s->nchildren >= s->cfg->max_parallel ? 0 :
+	    (size_t)(s->cfg->max_parallel - s->nchildren);
 	req->done_cb = claim_done_cb;
 	req->arg = s;
 	s->is_claiming = true;
@@ -240,6 +246,17 @@ sched_chld_cb(evutil_socket_t fd, short what, void *arg)
 static void
 sched_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct sched *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->is_control_due = true;
+	claim(s);
+}
+
+static void
+sched_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
 	(void)fd;
 	(void)what;
 	claim(arg);
@@ -270,13 +287,14 @@ sched_start(struct event_base *base, struct writer *w,
 	s->exe[n] = '\0';
 	s->ev_tick = event_new(base, -1, EV_PERSIST, sched_tick_cb, s);
 	s->ev_chld = evsignal_new(base, SIGCHLD, sched_chld_cb, s);
-	s->ev_kick = event_new(base, -1, 0, sched_tick_cb, s);
+	s->ev_kick = event_new(base, -1, 0, sched_kick_cb, s);
 	if (event_add(s->ev_tick, &tv) == -1 ||
 	    event_add(s->ev_chld, NULL) == -1) {
 		snprintf(err, errlen, "scheduler: cannot register events");
 		sched_free(s);
 		return NULL;
 	}
+	s->is_control_due = true;
 	event_active(s->ev_kick, 0, 0);
 	return s;
 }
@@ -286,6 +304,15 @@ sched_kick(struct sched *s)
 {
 	if (s != NULL && !s->is_stopping)
 		event_active(s->ev_kick, 0, 0);
+}
+
+void
+sched_kick_control(struct sched *s)
+{
+	if (s != NULL && !s->is_stopping) {
+		s->is_control_due = true;
+		event_active(s->ev_kick, 0, 0);
+	}
 }
 
 int

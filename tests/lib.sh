@@ -185,6 +185,16 @@ github_sig() {	# github_sig FILE [SECRET]
 	    < "$1" | sed 's/^.*= //')"
 }
 
+# labeled N: the labeled-agent sample for issue N. A label event for an
+# issue whose implementation is queued or running is a duplicate of it, so
+# deliveries meant to make jobs of their own name issues of their own.
+labeled() {
+	out="$T/labeled-$1.json"
+	sed "0,/\"number\": 1,/s//\"number\": $1,/" \
+	    "$SAMPLES/github/derived/issues.labeled.agent.json" > "$out"
+	echo "$out"
+}
+
 # Count jobs in the store (optionally in one state).
 job_count() {
 	"$HANDOFF" -c "$CONFIG" jobs --json --limit 1000000 ${1:+--state "$1"} |
