@@ -284,3 +284,65 @@ mkrepo() {
 	git -C "$dir" add -A
 	git -C "$dir" commit -q -m initial
 }
+
+# delivery KIND REPO NUMBER USER [KEY=VALUE...]: a delivery about
+# REPO#NUMBER by USER, for the emulator at $E (if any), written to a new file whose
+# path is printed. KIND: gh-label (the trigger label "agent" added),
+# gh-comment (an issue comment: body=, id=, assoc= MEMBER by default),
+# gl-label (an Issue Hook adding "agent"), gl-note (a note on the issue:
+# body=, id=); user_id= is the author's id (GitLab: their member id);
+# clone= another URL to clone from.
+delivery() {
+	python3 - "$SAMPLES" "$T" "${E:-}" "$@" <<'PY'
+import json, os, sys, tempfile
+samples, tmp, E, kind, repo, number, user = sys.argv[1:8]
+kv = dict(a.split("=", 1) for a in sys.argv[8:])
+uid = int(kv.get("user_id", 0))
+def load(name):
+    return json.load(open(os.path.join(samples, name)))
+if kind.startswith("gh-"):
+    d = load("github/derived/issues.labeled.agent.json" if kind == "gh-label"
+             else "github/issue_comment.created.0.json")
+    owner, name = repo.split("/", 1)
+    d["repository"].update({"full_name": repo, "name": name,
+        "clone_url": kv.get("clone", E + "/github/git/" + repo + ".git"),
+        "default_branch": "main"})
+    d["repository"]["owner"]["login"] = owner
+    d["issue"]["number"] = int(number)
+    d["issue"].pop("pull_request", None)
+    d["sender"].update({"login": user, "id": uid or 1000})
+    if kind == "gh-comment":
+        d["comment"].update({"id": int(kv["id"]), "body": kv["body"],
+            "author_association": kv.get("assoc", "MEMBER")})
+        d["comment"]["user"].update({"login": user, "id": uid or 1000})
+else:
+    d = load("gitlab/issue.json" if kind == "gl-label" else "gitlab/note_issue.json")
+    d["project"].update({"path_with_namespace": repo,
+        "git_http_url": kv.get("clone", E + "/gitlab/" + repo + ".git"),
+        "default_branch": "main"})
+    d["user"].update({"username": user, "id": uid})
+    if kind == "gl-label":
+        d["object_attributes"]["iid"] = int(number)
+        d["changes"]["labels"]["current"] = [{"id": 9, "title": "agent"}]
+        d["changes"]["labels"]["previous"] = []
+    else:
+        d["issue"]["iid"] = int(number)
+        d["object_attributes"].update({"id": int(kv["id"]), "note": kv["body"],
+            "author_id": uid})
+fd, out = tempfile.mkstemp(prefix=kind + "-", suffix=".json", dir=tmp)
+with os.fdopen(fd, "w") as f:
+    json.dump(d, f)
+print(out)
+PY
+}
+
+# emu_comment FORGE REPO NUMBER USER BODY: USER's comment (GitLab: note) on
+# issue NUMBER, made in the emulator; prints its id.
+emu_comment() {
+	python3 -c 'import json, sys
+print(json.dumps({"forge": sys.argv[1], "repo": sys.argv[2],
+    "number": int(sys.argv[3]), "user": sys.argv[4], "body": sys.argv[5]}))' \
+	    "$@" > "$T/comment.json"
+	curl -s -X POST "$E/_admin/comments" --data-binary "@$T/comment.json" |
+	    python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])'
+}
