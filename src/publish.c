@@ -648,6 +648,7 @@ add_review(struct publish *p, const char *review, cJSON *arr, cJSON *seen)
 			    list[i].diff_hunk);
 		cJSON_AddStringToObject(o, "body", list[i].body);
 		cJSON_AddStringToObject(o, "author", list[i].author);
+		cJSON_AddStringToObject(o, "id", list[i].id);
 		cJSON_AddItemToArray(arr, o);
 	}
 	forge_comments_free(list, n);

@@ -75,8 +75,8 @@ cJSON *publish_comments(struct publish *p);
  * the comments of the review that asked, or that an inline request
  * belongs to (GitHub), or the earlier notes of the diff discussion it was
  * made in (GitLab), as a JSON array of {path, line, diff_hunk, body,
- * author}, without those the store has already and without the refused
- * requests' own comments (the caller deletes). */
+ * author, id}, without those the store has already and without the
+ * refused requests' own comments (the caller deletes). */
 cJSON *publish_review_comments(struct publish *p,
     const struct job_request *reqs, size_t n);
 /* The pull request's address once known, else NULL. */

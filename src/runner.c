@@ -23,6 +23,7 @@
 #include "log.h"
 #include "publish.h"
 #include "cgroup.h"
+#include "rules.h"
 #include "runner.h"
 #include "sandbox.h"
 #include "store.h"
@@ -319,9 +320,51 @@ check_requests(struct run *r)
 	return 0;
 }
 
+/* Drop from list (comments made on one of ons) the commands to handoff
+ * that are not a request allowed in this thread: a command is an
+ * instruction, and reaches the agent as a request, checked and
+ * attributed, or not at all. Other comments stay, under their authors'
+ * names. */
+static int
+drop_commands(struct run *r, cJSON *list, const char *const *ons)
+{
+	cJSON *c, *next;
+	const char *body, *id;
+	char *text, buf[32];
+	int64_t *ids;
+	size_t n, i;
+	bool is_allowed;
+
+	if (list == NULL)
+		return 0;
+	if (store_allowed_triggers(r->st, r->job.thread_id, ons, &ids,
+	    &n) == -1)
+		return fail(r, "store: %s", store_error(r->st));
+	for (c = list->child; c != NULL; c = next) {
+		next = c->next;
+		body = cJSON_GetStringValue(cJSON_GetObjectItem(c, "body"));
+		id = cJSON_GetStringValue(cJSON_GetObjectItem(c, "id"));
+		if (rules_parse_command(r->cfg->command, body, &text) ==
+		    CMD_IGNORE)
+			continue;
+		free(text);
+		is_allowed = false;
+		for (i = 0; id != NULL && i < n && !is_allowed; i++) {
+			snprintf(buf, sizeof(buf), "%lld", (long long)ids[i]);
+			is_allowed = strcmp(buf, id) == 0;
+		}
+		if (!is_allowed)
+			cJSON_Delete(cJSON_DetachItemViaPointer(list, c));
+	}
+	free(ids);
+	return 0;
+}
+
 static int
 step_task(struct run *r)
 {
+	static const char *const on_issue[] = { "issue", NULL };
+	static const char *const on_pr[] = { "review_comment", "pr", NULL };
 	cJSON *comments, *reviews;
 	char err[512], *dir, *summary, *title, *body;
 	int rc;
@@ -341,13 +384,17 @@ step_task(struct run *r)
 	comments = r->pub ? publish_comments(r->pub) : NULL;
 	reviews = r->pub ? publish_review_comments(r->pub, r->job.requests,
 	    r->job.nrequests) : NULL;
-	rc = task_write(dir, &r->job, r->kind, comments, reviews, err,
-	    sizeof(err));
+	if (drop_commands(r, comments, on_issue) == -1 ||
+	    drop_commands(r, reviews, on_pr) == -1)
+		rc = -1;
+	else if ((rc = task_write(dir, &r->job, r->kind, comments, reviews,
+	    err, sizeof(err))) == -1)
+		fail(r, "%s", err);
 	cJSON_Delete(reviews);
 	cJSON_Delete(comments);
 	free(dir);
 	if (rc == -1)
-		return fail(r, "%s", err);
+		return -1;
 	summary = path(r, "handoff/summary.md");
 	if (util_write_file(summary, "", 0, 0644) == -1)
 		rc = fail(r, "task: create %s: %s", summary, strerror(errno));

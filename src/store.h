@@ -136,6 +136,11 @@ int store_request_verdict(struct store *st, int64_t request, bool allowed);
 /* Whether a job's requests let it run: one of its own (not a retry's
  * copy) is allowed. */
 bool store_requests_allowed(const struct job_request *list, size_t n);
+/* The forge's ids of the comments that made the allowed requests of
+ * thread, made on one of ons (trigger_on names, NULL-terminated), into
+ * *ids (caller frees). Returns 0 or -1. */
+int store_allowed_triggers(struct store *st, int64_t thread,
+    const char *const *ons, int64_t **ids, size_t *n);
 
 /* Record the start of a step (and make it the job's current step). */
 int store_step_begin(struct store *st, int64_t job, const char *step);

@@ -197,6 +197,42 @@ store_request_verdict(struct store *st, int64_t request, bool allowed)
 	return run(st, s, "record verdict");
 }
 
+int
+store_allowed_triggers(struct store *st, int64_t thread,
+    const char *const *ons, int64_t **ids, size_t *n)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT DISTINCT r.trigger_id, r.trigger_on"
+	    " FROM requests r JOIN jobs j ON j.id = r.job_id"
+	    " WHERE j.thread_id = ?1 AND r.verdict = 'allowed'"
+	    " AND r.trigger_id IS NOT NULL");
+	const char *on;
+	size_t i;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, thread);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		on = (const char *)sqlite3_column_text(s, 1);
+		for (i = 0; ons[i] != NULL && strcmp(ons[i], on) != 0; i++)
+			;
+		if (ons[i] == NULL)
+			continue;
+		*ids = xrealloc(*ids, (*n + 1) * sizeof(**ids));
+		(*ids)[(*n)++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+		return store_fail(st, "read requests");
+	}
+	return 0;
+}
+
 bool
 store_requests_allowed(const struct job_request *list, size_t n)
 {

@@ -49,28 +49,6 @@ is_given(const struct job_request *r)
 	return r->verdict == NULL || strcmp(r->verdict, "refused") != 0;
 }
 
-/* Whether c (an issue comment: {author, body, id}) is a refused request's
- * own text. */
-static bool
-is_refused_comment(const struct job *job, const cJSON *c)
-{
-	const char *id = str(c, "id");
-	char buf[32];
-	size_t i;
-
-	for (i = 0; id != NULL && i < job->nrequests; i++) {
-		const struct job_request *r = &job->requests[i];
-
-		if (is_given(r) || r->trigger_id <= 0 || r->trigger_on == NULL ||
-		    strcmp(r->trigger_on, "issue") != 0)
-			continue;
-		snprintf(buf, sizeof(buf), "%lld", (long long)r->trigger_id);
-		if (strcmp(buf, id) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* What the job was asked, as given to the agent: context.json's
  * instruction (the texts joined), requests[] ({author, on, text}) and
  * the inline comments that came with them (into stored); task.md's
@@ -137,7 +115,7 @@ int
 task_write(const char *dir, const struct job *job, const char *kind,
     const cJSON *comments, const cJSON *fetched, char *err, size_t errlen)
 {
-	cJSON *ctx = cJSON_CreateObject(), *reviews, *people;
+	cJSON *ctx = cJSON_CreateObject(), *reviews;
 	cJSON *stored = cJSON_CreateArray();
 	const cJSON *c;
 	const char *path, *hunk, *body, *author;
@@ -152,11 +130,8 @@ task_write(const char *dir, const struct job *job, const char *kind,
 	cJSON_AddStringToObject(ctx, "body", job->body ? job->body : "");
 	cJSON_AddStringToObject(ctx, "kind", kind);
 	cJSON_AddStringToObject(ctx, "branch", job->branch);
-	/* The issue's comments, without the text of a request refused. */
-	people = cJSON_AddArrayToObject(ctx, "comments");
-	cJSON_ArrayForEach(c, comments)
-		if (!is_refused_comment(job, c))
-			cJSON_AddItemToArray(people, cJSON_Duplicate(c, 1));
+	cJSON_AddItemToObject(ctx, "comments", comments ?
+	    cJSON_Duplicate(comments, 1) : cJSON_CreateArray());
 	reviews = cJSON_AddArrayToObject(ctx, "review_comments");
 
 	append(&md, "# %s\n\n", job->title && *job->title ? job->title :
@@ -184,9 +159,9 @@ task_write(const char *dir, const struct job *job, const char *kind,
 	else if (job->body && *job->body)
 		append(&md, "## The issue\n\n%s\n\n", job->body);
 
-	if (cJSON_GetArraySize(people) > 0) {
+	if (cJSON_GetArraySize(comments) > 0) {
 		append(&md, "## Comments on the issue\n\n");
-		cJSON_ArrayForEach(c, people)
+		cJSON_ArrayForEach(c, comments)
 			append(&md, "**%s** wrote:\n\n%s\n\n",
 			    str(c, "author") ? str(c, "author") : "someone",
 			    str(c, "body") ? str(c, "body") : "");

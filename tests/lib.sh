@@ -289,6 +289,9 @@ mkrepo() {
 # REPO#NUMBER by USER, for the emulator at $E (if any), written to a new file whose
 # path is printed. KIND: gh-label (the trigger label "agent" added),
 # gh-comment (an issue comment: body=, id=, assoc= MEMBER by default),
+# gh-review-comment (an inline comment on pull request pr= from branch=:
+# body=, id=, review_id=, path=, line=, hunk=), gh-review (a review of pr=
+# from branch= asking for changes: body=, id=),
 # gl-label (an Issue Hook adding "agent"), gl-note (a note on the issue:
 # body=, id=); user_id= is the author's id (GitLab: their member id);
 # clone= another URL to clone from.
@@ -301,16 +304,32 @@ uid = int(kv.get("user_id", 0))
 def load(name):
     return json.load(open(os.path.join(samples, name)))
 if kind.startswith("gh-"):
-    d = load("github/derived/issues.labeled.agent.json" if kind == "gh-label"
-             else "github/issue_comment.created.0.json")
+    d = load({"gh-label": "github/derived/issues.labeled.agent.json",
+              "gh-comment": "github/issue_comment.created.0.json",
+              "gh-review-comment": "github/pull_request_review_comment.created.0.json",
+              "gh-review": "github/derived/pull_request_review.submitted.changes_requested.json"}[kind])
     owner, name = repo.split("/", 1)
     d["repository"].update({"full_name": repo, "name": name,
         "clone_url": kv.get("clone", E + "/github/git/" + repo + ".git"),
         "default_branch": "main"})
     d["repository"]["owner"]["login"] = owner
-    d["issue"]["number"] = int(number)
-    d["issue"].pop("pull_request", None)
     d["sender"].update({"login": user, "id": uid or 1000})
+    if "issue" in d:
+        d["issue"]["number"] = int(number)
+        d["issue"].pop("pull_request", None)
+    else:
+        d["pull_request"]["number"] = int(kv["pr"])
+        d["pull_request"]["head"]["ref"] = kv["branch"]
+    if kind == "gh-review-comment":
+        d["comment"].update({"id": int(kv["id"]), "body": kv["body"],
+            "author_association": kv.get("assoc", "MEMBER"),
+            "pull_request_review_id": int(kv["review_id"]), "path": kv["path"],
+            "line": int(kv["line"]), "diff_hunk": kv["hunk"]})
+        d["comment"]["user"].update({"login": user, "id": uid or 1000})
+    if kind == "gh-review":
+        d["review"].update({"id": int(kv["id"]), "body": kv["body"],
+            "author_association": kv.get("assoc", "MEMBER")})
+        d["review"]["user"].update({"login": user, "id": uid or 1000})
     if kind == "gh-comment":
         d["comment"].update({"id": int(kv["id"]), "body": kv["body"],
             "author_association": kv.get("assoc", "MEMBER")})
