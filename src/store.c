@@ -1097,7 +1097,7 @@ static int
 add_requests(struct store *st, cJSON *o, int64_t id)
 {
 	sqlite3_stmt *s;
-	cJSON *arr, *r, *ctx, *given = cJSON_CreateArray();
+	cJSON *arr, *r, *ctx, *given;
 	const cJSON *c;
 	char *text = NULL, *next;
 	const char *v;
@@ -1110,6 +1110,7 @@ add_requests(struct store *st, cJSON *o, int64_t id)
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
 	arr = cJSON_AddArrayToObject(o, "requests");
+	given = cJSON_CreateArray();
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		r = cJSON_CreateObject();
 		add_text(r, "author", s, 0);

@@ -6,7 +6,7 @@
 # may only read (author_association MEMBER) are refused while the job
 # runs, change nothing and say nothing, and the job runs to done; a
 # maintainer's cancel stops the running job while the slot is still
-# taken by it.
+# taken by it. A refused cancel leaves the thread's queued jobs be too.
 . "$SRCDIR/tests/lib.sh"
 
 for t in bwrap git python3; do
@@ -77,6 +77,11 @@ r=$(deliver github issues "$(delivery gh-label $GH 1 maint)")
 j1=$(jobnum "$r")
 wait_for "job $j1 to run" log_has "$j1" "working on github #1"
 ok $? "job $j1 runs, in the only run slot"
+c=$(emu_comment github $GH 1 maint "/agent revise add a line")
+r=$(deliver github issue_comment "$(delivery gh-comment $GH 1 maint id=$c assoc=COLLABORATOR "body=/agent revise add a line")")
+jq=$(jobnum "$r")
+wait_for "job $jq to be acknowledged" sh -c "'$HANDOFF' -c '$CONFIG' show $jq --json | grep -q '\"detail\":[[:space:]]*\"acknowledged\"'"
+ok $? "a revision, job $jq, waits in the queue"
 said=$(bot_says)
 c=$(emu_comment github $GH 1 reader "/agent cancel")
 r=$(deliver github issue_comment "$(delivery gh-comment $GH 1 reader id=$c assoc=MEMBER "body=/agent cancel")")
@@ -86,11 +91,14 @@ wait_for "cancel $k to be decided" ended "$k"
 ok $? "it is decided while the slot is still taken"
 is "$(job_state "$k")" cancelled "refused: the member may only read"
 is "$(job_state "$j1")" running "job $j1 still runs"
+is "$(job_state "$jq")" queued "job $jq is still queued"
 is "$(reactions github $GH "$c")" "[]" "no 👀 on the refused cancel"
 is "$(bot_says)" "$said" "and nothing said on the forge"
 touch "$T/gate/go-github-1"
 wait_job_end "$j1"; ok $? "job $j1 ends"
 is "$(job_state "$j1")" done "job $j1 runs to done"
+wait_job_end "$jq"
+is "$(job_state "$jq")" done "and job $jq after it"
 
 # --- GitLab: a guest cannot cancel; the maintainer can, at once.
 r=$(deliver gitlab 'Issue Hook' "$(delivery gl-label $GL 1 root user_id=1)")
