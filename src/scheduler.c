@@ -45,7 +45,7 @@ struct sched {
 	int			 nacks;		/* acknowledging runners */
 	unsigned		 forges;	/* those with credentials */
 	bool			 is_claiming, is_stopping, want_claim;
-	bool			 is_claiming_ack;
+	bool			 is_claiming_ack, want_claim_ack;
 	bool			 is_control_due;	/* cancel or help may wait */
 };
 
@@ -105,6 +105,8 @@ claim_done_cb(struct writer_req *req, void *arg)
 		claim(s);
 }
 
+static void claim_ack(struct sched *s);
+
 static void
 claim_ack_done_cb(struct writer_req *req, void *arg)
 {
@@ -116,6 +118,10 @@ claim_ack_done_cb(struct writer_req *req, void *arg)
 		for (i = 0; i < req->nclaimed; i++)
 			spawn(s, req->claimed[i], true);
 	writer_req_free(req);
+	/* A request queued meanwhile (a cancel among them) is not left
+	 * for the next tick. */
+	if (s->want_claim_ack)
+		claim_ack(s);
 }
 
 /* Queued jobs are acknowledged (permission, 👀, the status comment with
@@ -126,8 +132,10 @@ claim_ack(struct sched *s)
 {
 	struct writer_req *req;
 
-	if (s->forges == 0 || s->is_claiming_ack || s->is_stopping ||
-	    s->nacks >= MAX_ACKS)
+	if (s->forges == 0 || s->is_stopping)
+		return;
+	s->want_claim_ack = s->is_claiming_ack;
+	if (s->is_claiming_ack || s->nacks >= MAX_ACKS)
 		return;
 	req = xcalloc(1, sizeof(*req));
 	req->op = WRITER_CLAIM_ACK;
