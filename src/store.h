@@ -64,9 +64,12 @@ struct sqlite3_stmt;
 void store_bind_text(struct sqlite3_stmt *s, int i, const char *v);
 
 /* Record delivery id of ev and the job cmd asks for, inside the caller's
- * transaction: deduplicates by (forge, delivery id), finds or opens the
- * thread, folds revisions within [runs] coalesce, inserts the job and its
- * first step. Returns 0 with *res filled, or -1 on a store error. */
+ * transaction: deduplicates by (forge, delivery id), then by what was
+ * asked (a comment or review recorded before, a label event while the
+ * issue's implementation is queued or running, a retry while one of the
+ * same request is), finds or opens the thread, folds revisions within
+ * [runs] coalesce, inserts the job, and records the request with its
+ * author. Returns 0 with *res filled, or -1 on a store error. */
 int store_record(struct store *st, const struct config *cfg,
     const char *delivery, const struct forge_event *ev, const struct command *cmd,
     struct record_result *res);
