@@ -175,13 +175,18 @@ control_retry(const struct config *cfg, int argc, char **argv)
 	long long id;
 	int64_t new_id;
 	int status = 1;
+	bool is_queued;
 
 	if (job_arg(argc, argv, 1, "retry JOB", &id) == -1)
 		return 2;
 	if ((st = report_open_store(cfg)) == NULL)
 		return 1;
-	new_id = store_job_retry(st, id);
-	if (new_id == -2)
+	new_id = store_job_retry(st, id, &is_queued);
+	if (new_id > 0 && is_queued) {
+		printf("job %lld: its retry is already queued as job %lld\n",
+		    id, (long long)new_id);
+		status = 0;
+	} else if (new_id == -2)
 		fprintf(stderr, "handoff: no job %lld\n", id);
 	else if (new_id == -1)
 		fprintf(stderr, "handoff: store: %s\n", store_error(st));

@@ -189,7 +189,8 @@ forge_marker_of(const char *body)
 		return NULL;
 	for (i = start + plen; i < n - 4; i++)
 		if (!islower((unsigned char)body[i]) &&
-		    !isdigit((unsigned char)body[i]) && body[i] != ' ')
+		    !isdigit((unsigned char)body[i]) && body[i] != ' ' &&
+		    body[i] != '-')
 			return NULL;
 	return xstrndup(body + start, n - start);
 }

@@ -114,7 +114,10 @@ recorded_cb(struct writer_req *wr, void *arg)
 		    (long long)wr->ev->number, rules_kind_name(wr->cmd.kind),
 		    (long long)wr->res.job);
 		answer(h->srv, h->req, h->forge, 202, HV_QUEUED, o);
-		sched_kick(h->srv->sched);
+		if (wr->cmd.kind == CMD_CANCEL || wr->cmd.kind == CMD_HELP)
+			sched_kick_control(h->srv->sched);
+		else
+			sched_kick(h->srv->sched);
 		break;
 	case VERDICT_DUPLICATE:
 		cJSON_AddStringToObject(o, "verdict", "duplicate");

@@ -3,6 +3,7 @@
  * their request, one status comment per thread edited as the job moves,
  * the branch pushed, and one pull request. Nothing here says which forge.
  */
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,17 +33,23 @@ struct publish {
 	int			 position;	/* in line, for "queued" */
 };
 
-/* What the request was made on (store.h's trigger_on). */
+/* What a request was made on (store.h's trigger_on, NULL: the issue). */
 static enum forge_on
-trigger_on(const struct job *job)
+forge_on(const char *on)
 {
-	const char *on = job->trigger_on ? job->trigger_on : "issue";
-
+	if (on == NULL)
+		return FORGE_ON_ISSUE;
 	if (strcmp(on, "review") == 0)
 		return FORGE_ON_REVIEW;
 	if (strcmp(on, "review_comment") == 0)
 		return FORGE_ON_REVIEW_COMMENT;
 	return strcmp(on, "pr") == 0 ? FORGE_ON_PR : FORGE_ON_ISSUE;
+}
+
+static enum forge_on
+trigger_on(const struct job *job)
+{
+	return forge_on(job->trigger_on);
 }
 
 /* Whether job revises the thread's branch rather than starting it. */
@@ -235,33 +242,93 @@ status_text(const struct publish *p, enum publish_status what,
 	return status_body(p, what, detail, NULL);
 }
 
-/* Whether the requester may write (*allowed); if so, 👀 on what they
- * wrote, on the issue or on the pull request. */
-static int
-permit(struct publish *p, bool *allowed, char *err, size_t errlen)
+/* 👀 on what r asked with, on the issue or on the pull request. */
+static void
+react(struct publish *p, const struct job_request *r)
 {
-	const struct forge_ops *ops = p->forge->ops;
 	const struct job *job = p->job;
-	enum forge_on on = trigger_on(job);
+	enum forge_on on = forge_on(r->trigger_on);
 	char werr[512];
 
-	*allowed = false;
-	if (job->requested_by == NULL)
-		return 0;
-	if (ops->can_write(p->forge, job->requested_by, job->requested_by_id,
-	    allowed, err, errlen) == -1)
-		return -1;
-	if (!*allowed)
-		return 0;	/* refused quietly: nothing is written */
 	/* On the pull request: the thread knows its number. */
 	if (on != FORGE_ON_ISSUE && job->pr_number == 0)
 		log_warn("job %lld: no pull request to react on",
 		    (long long)job->id);
-	else if (ops->react(p->forge, on, on == FORGE_ON_ISSUE ?
-	    job->number : job->pr_number, job->trigger_id, werr,
+	else if (p->forge->ops->react(p->forge, on, on == FORGE_ON_ISSUE ?
+	    job->number : job->pr_number, r->trigger_id, werr,
 	    sizeof(werr)) == -1)
 		log_warn("job %lld: reaction: %s", (long long)job->id, werr);
-	return 0;
+}
+
+/* Whether r's author may write, asked of the forge (GitHub's
+ * author_association cannot tell: a MEMBER may only read; GitLab's
+ * deliveries say nothing of it), unless an earlier request of the same
+ * author was answered. */
+static int
+may_write(struct publish *p, const struct job_request *reqs, size_t i,
+    bool *yes, char *err, size_t errlen)
+{
+	const struct job_request *r = &reqs[i];
+	size_t j;
+
+	*yes = false;
+	if (r->author == NULL)
+		return 0;
+	for (j = 0; j < i; j++)
+		if (reqs[j].verdict != NULL && reqs[j].author != NULL &&
+		    reqs[j].author_id == r->author_id &&
+		    strcmp(reqs[j].author, r->author) == 0) {
+			*yes = strcmp(reqs[j].verdict, "allowed") == 0;
+			return 0;
+		}
+	return p->forge->ops->can_write(p->forge, r->author, r->author_id,
+	    yes, err, errlen);
+}
+
+/* Check each request of the job not checked yet, record the verdicts, and
+ * 👀 on those allowed now. *allowed: whether the job may run, that is,
+ * one of its own requests (not a retry's copy) is allowed. Refusals are
+ * quiet here. */
+static int
+permit(struct publish *p, bool *allowed, char *err, size_t errlen)
+{
+	struct job_request *reqs = NULL;
+	size_t n = 0, i;
+	bool yes;
+	int rc = -1;
+
+	*allowed = false;
+	if (store_requests_load(p->st, p->job->id, &reqs, &n) == -1) {
+		snprintf(err, errlen, "store: %s", store_error(p->st));
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (reqs[i].verdict != NULL)
+			continue;
+		if (may_write(p, reqs, i, &yes, err, errlen) == -1)
+			goto out;
+		if (store_request_verdict(p->st, reqs[i].id, yes) == -1) {
+			snprintf(err, errlen, "store: %s", store_error(p->st));
+			goto out;
+		}
+		reqs[i].verdict = xstrdup(yes ? "allowed" : "refused");
+		log_info("job %lld: %s may %swrite to %s", (long long)p->job->id,
+		    reqs[i].author ? reqs[i].author : "nobody", yes ? "" :
+		    "not ", p->job->repo);
+		if (yes && !reqs[i].is_repeat)
+			react(p, &reqs[i]);
+	}
+	*allowed = store_requests_allowed(reqs, n);
+	rc = 0;
+out:
+	store_requests_free(reqs, n);
+	return rc;
+}
+
+int
+publish_permit(struct publish *p, bool *allowed, char *err, size_t errlen)
+{
+	return permit(p, allowed, err, errlen);
 }
 
 int
@@ -429,6 +496,69 @@ publish_help(struct publish *p, bool *allowed, char *err, size_t errlen)
 	return rc;
 }
 
+/* A login or user name as written in a comment: the forges allow only
+ * these characters, and nothing else is echoed. */
+static char *
+safe_name(const char *name)
+{
+	char *s = xstrdup(name ? name : "someone");
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("-_.[]", s[i]) ==
+		    NULL)
+			s[i] = '?';
+	return s;
+}
+
+int
+publish_left_out(struct publish *p, const struct job_request *reqs,
+    size_t n, char *err, size_t errlen)
+{
+	const struct job *job = p->job;
+	char *marker, *list, *next, *name, *text;
+	size_t i;
+	int place, rc = 0;
+	bool on_pr;
+
+	marker = xasprintf("%sleft-out job %lld -->", FORGE_MARKER_PREFIX,
+	    (long long)job->id);
+	/* Where each was asked: on the issue, or on the pull request. */
+	for (place = 0; place < 2 && rc == 0; place++) {
+		list = NULL;
+		for (i = 0; i < n; i++) {
+			if (reqs[i].verdict == NULL ||
+			    strcmp(reqs[i].verdict, "refused") != 0)
+				continue;
+			on_pr = forge_on(reqs[i].trigger_on) !=
+			    FORGE_ON_ISSUE && job->pr_number > 0;
+			if (on_pr != (place == 1))
+				continue;
+			name = safe_name(reqs[i].author);
+			next = xasprintf("%s- `%s`%s\n", list ? list : "", name,
+			    reqs[i].is_repeat ? " (asked before, repeated by"
+			    " a retry)" : "");
+			free(name);
+			free(list);
+			list = next;
+		}
+		if (list == NULL)
+			continue;
+		text = xasprintf("⚠️ handoff left out what these people asked"
+		    " for job %lld, because they may not write to this"
+		    " repository; the agent was not given it:\n\n%s\n"
+		    "The job runs with the other requests.\n\n%s",
+		    (long long)job->id, list, marker);
+		rc = say_once(p, place == 1 ? FORGE_ON_PR : FORGE_ON_ISSUE,
+		    place == 1 ? job->pr_number : job->number, marker, text,
+		    err, errlen);
+		free(text);
+		free(list);
+	}
+	free(marker);
+	return rc;
+}
+
 /* On a revision, a reply on the pull request saying what changed (no
  * diffstat: that nothing did); found by its marker first, so a rerun
  * does not say it twice. */
@@ -560,6 +690,7 @@ publish_comments(struct publish *p)
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "author", list[i].author);
 		cJSON_AddStringToObject(o, "body", list[i].body);
+		cJSON_AddStringToObject(o, "id", list[i].id);
 		cJSON_AddItemToArray(arr, o);
 	}
 	forge_comments_free(list, n);
@@ -603,54 +734,81 @@ add_review(struct publish *p, const char *review, cJSON *arr, cJSON *seen)
 			    list[i].diff_hunk);
 		cJSON_AddStringToObject(o, "body", list[i].body);
 		cJSON_AddStringToObject(o, "author", list[i].author);
+		cJSON_AddStringToObject(o, "id", list[i].id);
 		cJSON_AddItemToArray(arr, o);
 	}
 	forge_comments_free(list, n);
 }
 
+/* Whether r was checked and may be acted on. */
+static bool
+is_allowed(const struct job_request *r)
+{
+	return r->verdict != NULL && strcmp(r->verdict, "allowed") == 0;
+}
+
 cJSON *
-publish_review_comments(struct publish *p)
+publish_review_comments(struct publish *p, const struct job_request *reqs,
+    size_t n)
 {
 	const struct job *job = p->job;
 	cJSON *arr = cJSON_CreateArray(), *seen = cJSON_CreateArray(), *ctx;
 	const cJSON *c, *v;
 	char *review;
+	size_t i;
 
 	if (job->pr_number == 0) {
 		cJSON_Delete(seen);
 		return arr;
 	}
-	/* What the store has already (inline comments that came as
-	 * deliveries) is not fetched twice. */
-	ctx = job->context ? cJSON_Parse(job->context) : NULL;
-	cJSON_ArrayForEach(c, ctx) {
-		if (!cJSON_IsNumber(v = cJSON_GetObjectItem(c, "id")))
+	for (i = 0; i < n; i++) {
+		/* A refused request's own words never come in this way. */
+		if (!is_allowed(&reqs[i]) && reqs[i].trigger_id > 0) {
+			review = xasprintf("%lld", (long long)reqs[i].trigger_id);
+			cJSON_AddItemToArray(seen, cJSON_CreateString(review));
+			free(review);
+		}
+		if (!is_allowed(&reqs[i]) || reqs[i].context == NULL)
 			continue;
-		review = xasprintf("%lld", (long long)v->valuedouble);
-		cJSON_AddItemToArray(seen, cJSON_CreateString(review));
-		free(review);
-	}
-	/* A review's inline comments come only through the API. */
-	if (job->trigger_on && strcmp(job->trigger_on, "review") == 0 &&
-	    job->trigger_id > 0) {
-		review = xasprintf("%lld", (long long)job->trigger_id);
-		add_review(p, review, arr, seen);
-		free(review);
-	}
-	/* An inline comment: the other comments of its review (GitHub), or
-	 * the earlier notes of its discussion (GitLab). */
-	cJSON_ArrayForEach(c, ctx) {
-		if (cJSON_IsNumber(v = cJSON_GetObjectItem(c, "review_id")) &&
-		    v->valuedouble >= 1) {
+		/* What the store has already (inline comments that came as
+		 * deliveries) is not fetched twice. */
+		ctx = cJSON_Parse(reqs[i].context);
+		cJSON_ArrayForEach(c, ctx) {
+			if (!cJSON_IsNumber(v = cJSON_GetObjectItem(c, "id")))
+				continue;
 			review = xasprintf("%lld", (long long)v->valuedouble);
+			cJSON_AddItemToArray(seen, cJSON_CreateString(review));
+			free(review);
+		}
+		cJSON_Delete(ctx);
+	}
+	for (i = 0; i < n; i++) {
+		if (!is_allowed(&reqs[i]))
+			continue;
+		/* A review's inline comments come only through the API. */
+		if (reqs[i].trigger_on && strcmp(reqs[i].trigger_on,
+		    "review") == 0 && reqs[i].trigger_id > 0) {
+			review = xasprintf("%lld", (long long)reqs[i].trigger_id);
 			add_review(p, review, arr, seen);
 			free(review);
 		}
-		if (cJSON_IsString(v = cJSON_GetObjectItem(c,
-		    "discussion_id")) && strlen(v->valuestring) <= 128)
-			add_review(p, v->valuestring, arr, seen);
+		/* An inline comment: the other comments of its review
+		 * (GitHub), or the earlier notes of its discussion (GitLab). */
+		ctx = reqs[i].context ? cJSON_Parse(reqs[i].context) : NULL;
+		cJSON_ArrayForEach(c, ctx) {
+			if (cJSON_IsNumber(v = cJSON_GetObjectItem(c,
+			    "review_id")) && v->valuedouble >= 1) {
+				review = xasprintf("%lld",
+				    (long long)v->valuedouble);
+				add_review(p, review, arr, seen);
+				free(review);
+			}
+			if (cJSON_IsString(v = cJSON_GetObjectItem(c,
+			    "discussion_id")) && strlen(v->valuestring) <= 128)
+				add_review(p, v->valuestring, arr, seen);
+		}
+		cJSON_Delete(ctx);
 	}
-	cJSON_Delete(ctx);
 	cJSON_Delete(seen);
 	return arr;
 }

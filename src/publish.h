@@ -34,14 +34,25 @@ void publish_close(struct publish *p);
 const char *publish_git_user(struct publish *p);
 const char *publish_git_token(struct publish *p, char *err, size_t errlen);
 
-/* Check that the requester may write (*allowed), add 👀 to what asked,
- * and find or write the thread's status comment, saying the job is queued
- * (with its place in line when position > 0). */
+/* Ask the forge whether the author of each request of the job not checked
+ * yet may write, record the verdicts in the store, and add 👀 where each
+ * request allowed now was made. *allowed: whether the job may run (one of
+ * its own requests, not a retry's copies, is allowed). */
+int publish_permit(struct publish *p, bool *allowed, char *err,
+    size_t errlen);
+/* publish_permit, then, if the job may run, find or write the thread's
+ * status comment, saying the job is queued (with its place in line when
+ * position > 0). */
 int publish_acknowledge(struct publish *p, int position, bool *allowed,
     char *err, size_t errlen);
 /* A "help" request: if the requester may write (*allowed), 👀 and a
  * reply listing the commands where they asked, written once. */
 int publish_help(struct publish *p, bool *allowed, char *err, size_t errlen);
+/* Say, where they were asked (the issue or the pull request), once per
+ * job, that the refused requests among reqs were left out because their
+ * authors may not write. Nothing is said when none was refused. */
+int publish_left_out(struct publish *p, const struct job_request *reqs,
+    size_t n, char *err, size_t errlen);
 /* Rewrite the status comment; best effort (a failure is logged). detail:
  * the diffstat or the summary, may be NULL. */
 void publish_status(struct publish *p, enum publish_status what,
@@ -63,13 +74,16 @@ int publish_pr(struct publish *p, const char *summary, const char *diffstat,
  * when they cannot be had. The caller frees both. */
 int publish_issue(struct publish *p, char **title, char **body);
 /* The issue's comments by people, oldest first, as a JSON array of
- * {author, body} (empty when they cannot be had; the caller deletes). */
+ * {author, body, id} (empty when they cannot be had; the caller deletes). */
 cJSON *publish_comments(struct publish *p);
-/* For a revision on the pull request: the comments of the review that
- * asked, or that an inline request belongs to (GitHub), or the earlier notes of the diff discussion a request
- * was made in (GitLab), as a JSON array of {path, line, diff_hunk, body,
- * author}, without those the store has already (the caller deletes). */
-cJSON *publish_review_comments(struct publish *p);
+/* For a revision on the pull request: for each allowed request of reqs,
+ * the comments of the review that asked, or that an inline request
+ * belongs to (GitHub), or the earlier notes of the diff discussion it was
+ * made in (GitLab), as a JSON array of {path, line, diff_hunk, body,
+ * author, id}, without those the store has already and without the
+ * refused requests' own comments (the caller deletes). */
+cJSON *publish_review_comments(struct publish *p,
+    const struct job_request *reqs, size_t n);
 /* The pull request's address once known, else NULL. */
 const char *publish_pr_url(const struct publish *p);
 

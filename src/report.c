@@ -153,10 +153,21 @@ report_jobs(const struct config *cfg, int argc, char **argv)
 	return 0;
 }
 
+/* What a request was made on, in words. */
+static const char *
+on_name(const char *on)
+{
+	if (strcmp(on, "pr") == 0)
+		return "pull request";
+	if (strcmp(on, "review_comment") == 0)
+		return "diff (inline comment)";
+	return on;	/* issue, review, ci */
+}
+
 static void
 print_job(const cJSON *j)
 {
-	const cJSON *steps, *s, *rc, *c;
+	const cJSON *steps, *s, *rc, *c, *reqs, *r;
 
 	printf("job %lld: %s on %s %s#%lld", num(j, "id"), str(j, "kind"),
 	    str(j, "forge"), str(j, "repo"), num(j, "number"));
@@ -190,8 +201,28 @@ print_job(const cJSON *j)
 		    str(s, "started_at"), str(s, "finished_at"),
 		    strcmp(str(s, "detail"), "-") ? "  " : "",
 		    strcmp(str(s, "detail"), "-") ? str(s, "detail") : "");
-	if (strcmp(str(j, "instruction"), "-") != 0)
+	reqs = cJSON_GetObjectItemCaseSensitive(j, "requests");
+	if (cJSON_GetArraySize(reqs) == 0 &&
+	    strcmp(str(j, "instruction"), "-") != 0)
 		printf("instructions:\n%s\n", str(j, "instruction"));
+	if (cJSON_GetArraySize(reqs) > 0)
+		printf("requests:\n");
+	cJSON_ArrayForEach(r, reqs) {
+		printf("  by %s on the %s%s: %s%s\n", str(r, "author"),
+		    on_name(str(r, "on")), cJSON_IsTrue(cJSON_GetObjectItem(r,
+		    "repeat")) ? " (repeated by the retry)" : "",
+		    str(r, "verdict"), strcmp(str(r, "verdict"), "refused") ==
+		    0 ? ": may not write, left out" : "");
+		if (strcmp(str(r, "text"), "-") != 0)
+			printf("%s\n", str(r, "text"));
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(r,
+		    "review_comments"))
+			printf("review comment by %s on %s:%lld:\n%s\n",
+			    str(c, "author"), str(c, "path"), num(c, "line"),
+			    str(c, "body"));
+	}
+	if (cJSON_GetArraySize(reqs) > 0)
+		return;
 	rc = cJSON_GetObjectItemCaseSensitive(j, "review_comments");
 	cJSON_ArrayForEach(c, rc)
 		printf("review comment by %s on %s:%lld:\n%s\n",

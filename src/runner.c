@@ -24,6 +24,7 @@
 #include "jobfs.h"
 #include "log.h"
 #include "publish.h"
+#include "rules.h"
 #include "runner.h"
 #include "sandbox.h"
 #include "store.h"
@@ -372,14 +373,87 @@ step_workspace(struct run *r)
 	return r->error ? -1 : 0;
 }
 
+/* Before any text reaches the agent: the requests folded in after the
+ * acknowledgement are checked too (the acknowledging runner may have run
+ * before they came), the refused are left out and that is said where
+ * they were asked. A job none of whose requests may run ends quietly. */
+static int
+check_requests(struct run *r)
+{
+	char err[1024];
+	bool allowed;
+
+	if (publish_permit(r->pub, &allowed, err, sizeof(err)) == -1)
+		return fail(r, "task: %s", err);
+	store_requests_free(r->job.requests, r->job.nrequests);
+	if (store_requests_load(r->st, r->job.id, &r->job.requests,
+	    &r->job.nrequests) == -1)
+		return fail(r, "store: %s", store_error(r->st));
+	if (!allowed) {
+		r->state = "cancelled";
+		free(r->error);
+		r->error = xasprintf("no one who asked may write to %s;"
+		    " nothing was run", r->job.repo);
+		return -1;
+	}
+	if (publish_left_out(r->pub, r->job.requests, r->job.nrequests, err,
+	    sizeof(err)) == -1)
+		logline(r, "task: saying what was left out: %s", err);
+	return 0;
+}
+
+/* Drop from list (comments made on one of ons) the commands to handoff
+ * that are not a request allowed in this thread: a command is an
+ * instruction, and reaches the agent as a request, checked and
+ * attributed, or not at all. Other comments stay, under their authors'
+ * names. */
+static int
+drop_commands(struct run *r, cJSON *list, const char *const *ons)
+{
+	cJSON *c, *next;
+	const char *body, *id;
+	char *text, buf[32];
+	int64_t *ids;
+	size_t n, i;
+	bool is_allowed;
+
+	if (list == NULL)
+		return 0;
+	if (store_allowed_triggers(r->st, r->job.thread_id, ons, &ids,
+	    &n) == -1)
+		return fail(r, "store: %s", store_error(r->st));
+	for (c = list->child; c != NULL; c = next) {
+		next = c->next;
+		body = cJSON_GetStringValue(cJSON_GetObjectItem(c, "body"));
+		id = cJSON_GetStringValue(cJSON_GetObjectItem(c, "id"));
+		if (rules_parse_command(r->cfg->command, body, &text) ==
+		    CMD_IGNORE)
+			continue;
+		free(text);
+		is_allowed = false;
+		for (i = 0; id != NULL && i < n && !is_allowed; i++) {
+			snprintf(buf, sizeof(buf), "%lld", (long long)ids[i]);
+			is_allowed = strcmp(buf, id) == 0;
+		}
+		if (!is_allowed)
+			cJSON_Delete(cJSON_DetachItemViaPointer(list, c));
+	}
+	free(ids);
+	return 0;
+}
+
 static int
 step_task(struct run *r)
 {
+	static const char *const on_issue[] = { "issue", NULL };
+	static const char *const on_pr[] = { "review_comment", "pr", NULL };
 	cJSON *comments, *reviews;
 	char err[512], *dir, *summary, *title, *body;
 	int rc;
 
 	if (begin(r, "task") == -1)
+		return -1;
+	if (r->pub && check_requests(r) == -1)
 		return -1;
 	dir = path(r, "handoff");
 	/* The issue as it reads now: it may have been edited since. */
@@ -390,14 +464,19 @@ step_task(struct run *r)
 		r->job.body = body;
 	}
 	comments = r->pub ? publish_comments(r->pub) : NULL;
-	reviews = r->pub ? publish_review_comments(r->pub) : NULL;
-	rc = task_write(dir, &r->job, r->kind, comments, reviews, err,
-	    sizeof(err));
+	reviews = r->pub ? publish_review_comments(r->pub, r->job.requests,
+	    r->job.nrequests) : NULL;
+	if (drop_commands(r, comments, on_issue) == -1 ||
+	    drop_commands(r, reviews, on_pr) == -1)
+		rc = -1;
+	else if ((rc = task_write(dir, &r->job, r->kind, comments, reviews,
+	    err, sizeof(err))) == -1)
+		fail(r, "%s", err);
 	cJSON_Delete(reviews);
 	cJSON_Delete(comments);
 	free(dir);
 	if (rc == -1)
-		return fail(r, "%s", err);
+		return -1;
 	summary = path(r, "handoff/summary.md");
 	if (util_write_file(summary, "", 0, 0644) == -1)
 		rc = fail(r, "task: create %s: %s", summary, strerror(errno));
@@ -820,15 +899,30 @@ step_acknowledge(struct run *r)
 	return finish_step(r, "acknowledge", "acknowledged");
 }
 
+/* One pass of acknowledge_queued: what the job's kind asks of the forge. */
+static int
+acknowledge_pass(struct run *r, bool is_help, bool is_cancel, bool *allowed,
+    char *err, size_t errlen)
+{
+	if (is_help)
+		return publish_help(r->pub, allowed, err, errlen);
+	if (is_cancel)
+		return publish_permit(r->pub, allowed, err, errlen);
+	return publish_acknowledge(r->pub, store_queue_position(r->st,
+	    r->job.id), allowed, err, errlen);
+}
+
 /* `runner --job N --acknowledge`: for a queued job, before it has a run
- * slot. A failure leaves it to the job's own runner. A help request ends
- * here, answered. */
+ * slot. A failure leaves it to the job's own runner (a cancel or help
+ * request: to another acknowledging runner). Cancel and help requests
+ * end here, decided: whether their requester may write is asked of the
+ * forge, and only then is the thread's work stopped. */
 static int
 acknowledge_queued(struct run *r)
 {
 	char err[1024], *why;
-	bool allowed, is_help;
-	int rc;
+	bool allowed = false, is_help, is_cancel;
+	int rc = 0, pass, ended = 0;
 
 	if ((r->pub = publish_open(r->cfg, r->st, &r->job, err,
 	    sizeof(err))) == NULL) {
@@ -836,34 +930,46 @@ acknowledge_queued(struct run *r)
 		return RUNNER_EXIT_ENDED;
 	}
 	is_help = strcmp(r->job.kind, "help") == 0;
-	if (is_help)
-		rc = publish_help(r->pub, &allowed, err, sizeof(err));
-	else
-		rc = publish_acknowledge(r->pub, store_queue_position(r->st,
-		    r->job.id), &allowed, err, sizeof(err));
-	if (rc == -1) {
+	is_cancel = strcmp(r->job.kind, "cancel") == 0;
+	why = xasprintf("%s may not write to %s; nothing was %s",
+	    r->job.nrequests <= 1 && r->job.requested_by ?
+	    r->job.requested_by : "no one who asked", r->job.repo,
+	    is_cancel ? "cancelled" : "run");
+	/* A refusal stands only if no request was folded in meanwhile. */
+	for (pass = 0; pass < 4; pass++) {
+		rc = acknowledge_pass(r, is_help, is_cancel, &allowed, err,
+		    sizeof(err));
+		if (rc == -1 || allowed ||
+		    (ended = store_job_refuse(r->st, r->job.id, why)) != 0)
+			break;
+	}
+	if (rc == -1 || (!allowed && ended != 1)) {
 		log_warn("job %lld: acknowledge: %s", (long long)r->job.id,
-		    err);
+		    rc == -1 ? err : ended == -1 ? store_error(r->st) :
+		    "requests keep coming");
 		store_ack_abandon(r->st, r->job.id);
+		free(why);
 		return RUNNER_EXIT_ENDED;
 	}
 	if (!allowed) {
-		why = xasprintf("%s may not write to %s; nothing was run",
-		    r->job.requested_by ? r->job.requested_by : "nobody",
-		    r->job.repo);
+		/* Quietly: a refused cancel changes nothing either. */
 		store_step_end(r->st, r->job.id, "acknowledge", "refused");
-		store_job_finish(r->st, r->job.id, "cancelled", NULL, why);
 		log_info("job %lld: %s", (long long)r->job.id, why);
 		free(why);
 		return RUNNER_EXIT_ENDED;
 	}
-	if (store_step_end(r->st, r->job.id, "acknowledge",
-	    "acknowledged") == -1 || (is_help && store_job_finish(r->st,
-	    r->job.id, "done", "answered with the list of commands",
-	    NULL) == -1))
+	free(why);
+	/* The request is answered before the step ends: a failure leaves
+	 * the step open, abandoned by serve and tried again. */
+	if ((is_help && store_job_finish(r->st, r->job.id, "done",
+	    "answered with the list of commands", NULL) == -1) ||
+	    (is_cancel && store_job_control(r->st, r->job.id) == -1) ||
+	    store_step_end(r->st, r->job.id, "acknowledge",
+	    "acknowledged") == -1)
 		return RUNNER_EXIT_FAILED;
 	log_info("job %lld: %s", (long long)r->job.id, is_help ?
-	    "help answered" : "acknowledged while queued");
+	    "help answered" : is_cancel ? "cancel done: the thread's jobs"
+	    " were stopped" : "acknowledged while queued");
 	return RUNNER_EXIT_ENDED;
 }
 

@@ -45,7 +45,8 @@ struct sched {
 	int			 nacks;		/* acknowledging runners */
 	unsigned		 forges;	/* those with credentials */
 	bool			 is_claiming, is_stopping, want_claim;
-	bool			 is_claiming_ack;
+	bool			 is_claiming_ack, want_claim_ack;
+	bool			 is_control_due;	/* cancel or help may wait */
 };
 
 static void claim(struct sched *s);
@@ -104,6 +105,8 @@ claim_done_cb(struct writer_req *req, void *arg)
 		claim(s);
 }
 
+static void claim_ack(struct sched *s);
+
 static void
 claim_ack_done_cb(struct writer_req *req, void *arg)
 {
@@ -115,6 +118,10 @@ claim_ack_done_cb(struct writer_req *req, void *arg)
 		for (i = 0; i < req->nclaimed; i++)
 			spawn(s, req->claimed[i], true);
 	writer_req_free(req);
+	/* A request queued meanwhile (a cancel among them) is not left
+	 * for the next tick. */
+	if (s->want_claim_ack)
+		claim_ack(s);
 }
 
 /* Queued jobs are acknowledged (permission, 👀, the status comment with
@@ -125,8 +132,10 @@ claim_ack(struct sched *s)
 {
 	struct writer_req *req;
 
-	if (s->forges == 0 || s->is_claiming_ack || s->is_stopping ||
-	    s->nacks >= MAX_ACKS)
+	if (s->forges == 0 || s->is_stopping)
+		return;
+	s->want_claim_ack = s->is_claiming_ack;
+	if (s->is_claiming_ack || s->nacks >= MAX_ACKS)
 		return;
 	req = xcalloc(1, sizeof(*req));
 	req->op = WRITER_CLAIM_ACK;
@@ -150,11 +159,16 @@ claim(struct sched *s)
 		s->want_claim = true;
 		return;
 	}
-	if (s->is_stopping || s->nchildren >= s->cfg->max_parallel)
+	/* With every run slot taken, the claim still answers the cancel
+	 * and help requests the store decides: they need no slot. */
+	if (s->is_stopping || (s->nchildren >= s->cfg->max_parallel &&
+	    !s->is_control_due))
 		return;
+	s->is_control_due = false;
 	req = xcalloc(1, sizeof(*req));
 	req->op = WRITER_CLAIM;
-	req->claim_max = (size_t)(s->cfg->max_parallel - s->nchildren);
+	req->claim_max = s->nchildren >= s->cfg->max_parallel ? 0 :
+	    (size_t)(s->cfg->max_parallel - s->nchildren);
 	req->done_cb = claim_done_cb;
 	req->arg = s;
 	s->is_claiming = true;
@@ -240,6 +254,17 @@ sched_chld_cb(evutil_socket_t fd, short what, void *arg)
 static void
 sched_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct sched *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->is_control_due = true;
+	claim(s);
+}
+
+static void
+sched_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
 	(void)fd;
 	(void)what;
 	claim(arg);
@@ -270,13 +295,14 @@ sched_start(struct event_base *base, struct writer *w,
 	s->exe[n] = '\0';
 	s->ev_tick = event_new(base, -1, EV_PERSIST, sched_tick_cb, s);
 	s->ev_chld = evsignal_new(base, SIGCHLD, sched_chld_cb, s);
-	s->ev_kick = event_new(base, -1, 0, sched_tick_cb, s);
+	s->ev_kick = event_new(base, -1, 0, sched_kick_cb, s);
 	if (event_add(s->ev_tick, &tv) == -1 ||
 	    event_add(s->ev_chld, NULL) == -1) {
 		snprintf(err, errlen, "scheduler: cannot register events");
 		sched_free(s);
 		return NULL;
 	}
+	s->is_control_due = true;
 	event_active(s->ev_kick, 0, 0);
 	return s;
 }
@@ -286,6 +312,15 @@ sched_kick(struct sched *s)
 {
 	if (s != NULL && !s->is_stopping)
 		event_active(s->ev_kick, 0, 0);
+}
+
+void
+sched_kick_control(struct sched *s)
+{
+	if (s != NULL && !s->is_stopping) {
+		s->is_control_due = true;
+		event_active(s->ev_kick, 0, 0);
+	}
 }
 
 int

@@ -20,6 +20,9 @@ struct sched *sched_start(struct event_base *base, struct writer *w,
     const struct config *cfg, char *err, size_t errlen);
 /* Look for runnable jobs soon (a job was queued). */
 void sched_kick(struct sched *s);
+/* The same for a cancel or help request: looked at even when every run
+ * slot is taken. */
+void sched_kick_control(struct sched *s);
 /* Runners alive now. */
 int sched_active(const struct sched *s);
 /* Stop starting runners; those alive get SIGTERM and leave their jobs to

@@ -86,6 +86,43 @@ static const char *const migrations[] = {
 	"ALTER TABLE threads ADD COLUMN head_commit TEXT;",
 	/* 3: where the request was made, for the reaction and the reply */
 	"ALTER TABLE jobs ADD COLUMN trigger_on TEXT;",
+	/* 4: every request of a job (folded revisions are several), with
+	 * its author and whether they may write; a job's own columns keep
+	 * its first requester. Queued cancel and help requests are found
+	 * without reading the whole queue. */
+	"CREATE TABLE requests ("
+	"  id INTEGER PRIMARY KEY,"
+	"  job_id INTEGER NOT NULL REFERENCES jobs (id),"
+	"  author TEXT,"
+	"  author_id INTEGER,"
+	"  association TEXT,"
+	"  trigger_id INTEGER,"
+	"  trigger_on TEXT NOT NULL DEFAULT 'issue',"
+	"  text TEXT,"
+	"  context TEXT,"
+	"  is_repeat INTEGER NOT NULL DEFAULT 0,"
+	"  verdict TEXT,"
+	"  checked_at INTEGER,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX requests_job ON requests (job_id);"
+	"CREATE INDEX requests_trigger ON requests (trigger_id, trigger_on)"
+	"  WHERE trigger_id IS NOT NULL;"
+	"CREATE INDEX jobs_control ON jobs (id)"
+	"  WHERE state = 'queued' AND kind IN ('cancel', 'help');"
+	/* A job from before: one request, its first requester's, holding
+	 * all its text; checked again if it has not run yet. */
+	"INSERT INTO requests (job_id, author, author_id, association,"
+	"  trigger_id, trigger_on, text, context, verdict, created_at)"
+	"  SELECT j.id, j.requested_by, j.requested_by_id, j.association,"
+	"  j.trigger_id, coalesce(j.trigger_on, 'issue'), j.instruction,"
+	"  j.context, CASE WHEN j.state IN ('queued', 'running') THEN NULL"
+	"  WHEN EXISTS (SELECT 1 FROM job_steps a WHERE a.job_id = j.id"
+	"  AND a.step = 'acknowledge' AND a.detail = 'acknowledged')"
+	"  THEN 'allowed' WHEN EXISTS (SELECT 1 FROM job_steps a"
+	"  WHERE a.job_id = j.id AND a.step = 'acknowledge'"
+	"  AND a.detail = 'refused') THEN 'refused' END, j.created_at"
+	"  FROM jobs j JOIN threads t ON t.id = j.thread_id"
+	"  WHERE t.forge <> 'local' ORDER BY j.id;",
 };
 
 const double store_duration_bounds[STORE_DURATION_BUCKETS] = {
@@ -96,7 +133,8 @@ enum stmt_id {
 	S_DELIVERY_FIND, S_DELIVERY_INSERT,
 	S_THREAD_BY_ISSUE, S_THREAD_BY_PR, S_THREAD_INSERT, S_THREAD_REOPEN,
 	S_THREAD_CLOSE, S_JOB_INSERT, S_JOB_FOLDABLE, S_JOB_FOLD,
-	S_JOBS_CANCEL_QUEUED, S_CI_FIXES, S_NSTMT
+	S_JOBS_CANCEL_QUEUED, S_CI_FIXES, S_REQUEST_INSERT, S_REQUEST_SEEN,
+	S_IMPLEMENT_ACTIVE, S_RETRY_ACTIVE, S_NSTMT
 };
 
 static const char *const stmt_sql[S_NSTMT] = {
@@ -134,6 +172,25 @@ static const char *const stmt_sql[S_NSTMT] = {
 	    " AND kind = 'fix-ci' AND id > coalesce((SELECT max(id) FROM jobs"
 	    " WHERE thread_id = ?1 AND kind IN ('implement', 'revise',"
 	    " 'retry')), 0)",
+	[S_REQUEST_INSERT] = "INSERT INTO requests (job_id, author,"
+	    " author_id, association, trigger_id, trigger_on, text, context,"
+	    " created_at) VALUES (?1, ?2, nullif(?3, 0), ?4, nullif(?5, 0),"
+	    " ?6, ?7, ?8, ?9)",
+	/* The job a comment or review already asked for: ids are the
+	 * forge's, unique within what they are (trigger_on). */
+	[S_REQUEST_SEEN] = "SELECT r.job_id FROM requests r JOIN jobs j"
+	    " ON j.id = r.job_id JOIN threads t ON t.id = j.thread_id"
+	    " WHERE r.trigger_id = ?1 AND r.trigger_on = ?2"
+	    " AND r.is_repeat = 0 AND t.forge = ?3 AND t.repo = ?4"
+	    " ORDER BY r.id LIMIT 1",
+	[S_IMPLEMENT_ACTIVE] = "SELECT j.id FROM jobs j LEFT JOIN jobs o"
+	    " ON o.id = j.retry_of WHERE j.thread_id = ?1"
+	    " AND j.state IN ('queued', 'running') AND (j.kind = 'implement'"
+	    " OR (j.kind = 'retry' AND o.kind = 'implement'))"
+	    " ORDER BY j.id LIMIT 1",
+	[S_RETRY_ACTIVE] = "SELECT id FROM jobs WHERE thread_id = ?1"
+	    " AND state IN ('queued', 'running') AND retry_of = ?2"
+	    " ORDER BY id LIMIT 1",
 };
 
 struct store {
@@ -401,6 +458,22 @@ thread_for(struct store *st, const struct forge_event *ev,
 	return 0;
 }
 
+/* Where ev was said, as store.h's trigger_on names it. */
+static const char *
+trigger_on(const struct forge_event *ev)
+{
+	switch (ev->type) {
+	case EV_REVIEW:
+		return "review";
+	case EV_REVIEW_COMMENT:
+		return "review_comment";
+	case EV_CI_COMPLETED:
+		return "ci";
+	default:
+		return ev->is_pr ? "pr" : "issue";
+	}
+}
+
 /* Inline-comment context of a revision, appended to what a folded job had. */
 static char *
 context_json(const struct forge_event *ev, const char *previous)
@@ -439,6 +512,84 @@ context_json(const struct forge_event *ev, const char *previous)
 	return out;
 }
 
+/* Record the request ev makes of job: who asked, where, their text and
+ * inline comment (a retry's text is the retried job's, copied by
+ * copy_requests). */
+static int
+request_insert(struct store *st, const struct forge_event *ev,
+    const struct command *cmd, int64_t job)
+{
+	sqlite3_stmt *s = stmt(st, S_REQUEST_INSERT);
+	char *context;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	context = cmd->kind == CMD_RETRY ? NULL : context_json(ev, NULL);
+	sqlite3_bind_int64(s, 1, job);
+	store_bind_text(s, 2, ev->sender);
+	sqlite3_bind_int64(s, 3, ev->sender_id);
+	store_bind_text(s, 4, ev->association);
+	sqlite3_bind_int64(s, 5, ev->comment_id);
+	store_bind_text(s, 6, trigger_on(ev));
+	store_bind_text(s, 7, cmd->kind == CMD_RETRY ? NULL : cmd->instruction);
+	store_bind_text(s, 8, context);
+	sqlite3_bind_int64(s, 9, util_now_ms());
+	rc = step_done(st, s, "record request");
+	free(context);
+	return rc;
+}
+
+/* The job that the comment or review ev was already recorded for (a
+ * delivery sent again under a new id: GitHub's signature covers neither
+ * an id nor a time), or 0. Returns 0 or -1. */
+static int
+request_seen(struct store *st, const struct forge_event *ev, int64_t *job)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*job = 0;
+	if (ev->comment_id <= 0 || (ev->type != EV_COMMENT &&
+	    ev->type != EV_REVIEW && ev->type != EV_REVIEW_COMMENT))
+		return 0;
+	if ((s = stmt(st, S_REQUEST_SEEN)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, ev->comment_id);
+	store_bind_text(s, 2, trigger_on(ev));
+	store_bind_text(s, 3, forge_name(ev->forge));
+	store_bind_text(s, 4, ev->repo);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*job = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
+	    store_fail(st, "find request");
+}
+
+/* The first queued or running job of thread that id's statement finds
+ * (with ?2 bound to arg), or 0. Returns 0 or -1. */
+static int
+active_job(struct store *st, enum stmt_id id, int64_t thread, int64_t arg,
+    int64_t *job)
+{
+	sqlite3_stmt *s = stmt(st, id);
+	int rc;
+
+	*job = 0;
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, thread);
+	if (id == S_RETRY_ACTIVE)
+		sqlite3_bind_int64(s, 2, arg);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*job = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
+	    store_fail(st, "find active job");
+}
+
 /* Fold a revision into a queued one of the same thread: 1 folded, 0 not, -1 error. */
 static int
 job_fold(struct store *st, const struct config *cfg, const struct forge_event *ev,
@@ -474,27 +625,12 @@ job_fold(struct store *st, const struct config *cfg, const struct forge_event *e
 		sqlite3_bind_int64(s, 1, *job);
 		store_bind_text(s, 2, instruction);
 		store_bind_text(s, 3, context);
-		rc = step_done(st, s, "fold job") == 0 ? 1 : -1;
+		rc = step_done(st, s, "fold job") == 0 &&
+		    request_insert(st, ev, cmd, *job) == 0 ? 1 : -1;
 	}
 	free(instruction);
 	free(context);
 	return rc;
-}
-
-/* Where ev was said, as store.h's trigger_on names it. */
-static const char *
-trigger_on(const struct forge_event *ev)
-{
-	switch (ev->type) {
-	case EV_REVIEW:
-		return "review";
-	case EV_REVIEW_COMMENT:
-		return "review_comment";
-	case EV_CI_COMPLETED:
-		return "ci";
-	default:
-		return ev->is_pr ? "pr" : "issue";
-	}
 }
 
 /* "/agent retry": the thread's latest failed or cancelled request, whose
@@ -527,7 +663,34 @@ retry_target(struct store *st, int64_t thread, int64_t *orig, char **ins,
 	    store_fail(st, "find job to retry");
 }
 
-/* 0 inserted, 1 a retry with nothing to retry, -1 store error. */
+/* A retry's copies of the requests of orig, the job it repeats: marked
+ * as repeats when the retry has a requester of its own, whose permission
+ * is what lets it run. Each is checked again before its text is used. */
+static int
+copy_requests(struct store *st, int64_t job, int64_t orig, bool is_repeat)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO requests (job_id, author,"
+	    " author_id, association, trigger_id, trigger_on, text, context,"
+	    " is_repeat, created_at) SELECT ?1, author, author_id,"
+	    " association, trigger_id, trigger_on, text, context, ?3, ?4"
+	    " FROM requests WHERE job_id = ?2 AND is_repeat = 0 ORDER BY id",
+	    -1, &s, NULL) != SQLITE_OK)
+		return store_fail(st, "copy requests");
+	sqlite3_bind_int64(s, 1, job);
+	sqlite3_bind_int64(s, 2, orig);
+	sqlite3_bind_int(s, 3, is_repeat);
+	sqlite3_bind_int64(s, 4, util_now_ms());
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, "copy requests");
+}
+
+/* 0 inserted, 1 a retry with nothing to retry, 2 a retry of a request
+ * whose retry is queued or running already (*job: that one), -1 store
+ * error. */
 static int
 job_insert(struct store *st, const struct forge_event *ev, const struct command *cmd,
     int64_t thread, const char *kind, int64_t *job)
@@ -543,6 +706,12 @@ job_insert(struct store *st, const struct forge_event *ev, const struct command 
 			return -1;
 		if (orig == 0)
 			return 1;
+		if (active_job(st, S_RETRY_ACTIVE, thread, orig, job) == -1 ||
+		    *job != 0) {
+			free(instruction);
+			free(context);
+			return *job != 0 ? 2 : -1;
+		}
 	}
 	if ((s = stmt(st, S_JOB_INSERT)) == NULL) {
 		free(instruction);
@@ -569,6 +738,9 @@ job_insert(struct store *st, const struct forge_event *ev, const struct command 
 	if (rc == -1)
 		return -1;
 	*job = sqlite3_last_insert_rowid(st->db);
+	if (request_insert(st, ev, cmd, *job) == -1 ||
+	    (orig != 0 && copy_requests(st, *job, orig, true) == -1))
+		return -1;
 	return 0;
 }
 
@@ -618,6 +790,14 @@ apply(struct store *st, const struct config *cfg, const struct forge_event *ev,
 	int64_t n;
 
 	res->verdict = VERDICT_QUEUED;
+	/* The same comment or review sent again under a new delivery id. */
+	if (request_seen(st, ev, &res->job) == -1)
+		goto out;
+	if (res->job != 0) {
+		res->verdict = VERDICT_DUPLICATE;
+		rc = 0;
+		goto out;
+	}
 	if ((found = thread_for(st, ev, cmd, &t)) == -1)
 		goto out;
 	switch (cmd->kind) {
@@ -674,6 +854,18 @@ apply(struct store *st, const struct config *cfg, const struct forge_event *ev,
 			goto out;
 		}
 	}
+	if (cmd->kind == CMD_IMPLEMENT && found && !t.is_closed) {
+		/* A label event again (sent anew, or the label added once
+		 * more) while the issue's implementation is queued or
+		 * running: that job is the answer. */
+		if (active_job(st, S_IMPLEMENT_ACTIVE, t.id, 0, &res->job) == -1)
+			goto out;
+		if (res->job != 0) {
+			res->verdict = VERDICT_DUPLICATE;
+			rc = 0;
+			goto out;
+		}
+	}
 	if (!found) {
 		if (thread_create(st, cfg, ev, &t) == -1)
 			goto out;
@@ -697,6 +889,10 @@ apply(struct store *st, const struct config *cfg, const struct forge_event *ev,
 	if ((rc = job_insert(st, ev, cmd, t.id, kind, &res->job)) == 1) {
 		res->verdict = VERDICT_IGNORED;
 		res->reason = "no failed or cancelled job to retry";
+		rc = 0;
+	} else if (rc == 2) {
+		/* Its retry is queued or running already. */
+		res->verdict = VERDICT_DUPLICATE;
 		rc = 0;
 	}
 out:
@@ -893,6 +1089,75 @@ store_jobs_json(struct store *st, const char *state, int limit)
 	return arr;
 }
 
+/* The job's requests for `show`, each with its verdict ("unchecked" until
+ * the forge is asked). Replaces o's instruction and review comments with
+ * what the job is given: those of the requests not refused. Returns 0 or
+ * -1. */
+static int
+add_requests(struct store *st, cJSON *o, int64_t id)
+{
+	sqlite3_stmt *s;
+	cJSON *arr, *r, *ctx, *given;
+	const cJSON *c;
+	char *text = NULL, *next;
+	const char *v;
+	int rc, n = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT author, author_id,"
+	    " association, trigger_on, trigger_id, text, context, verdict,"
+	    " is_repeat, created_at, checked_at FROM requests"
+	    " WHERE job_id = ?1 ORDER BY id", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	arr = cJSON_AddArrayToObject(o, "requests");
+	given = cJSON_CreateArray();
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		r = cJSON_CreateObject();
+		add_text(r, "author", s, 0);
+		cJSON_AddNumberToObject(r, "author_id",
+		    (double)sqlite3_column_int64(s, 1));
+		add_text(r, "association", s, 2);
+		add_text(r, "on", s, 3);
+		cJSON_AddNumberToObject(r, "trigger_id",
+		    (double)sqlite3_column_int64(s, 4));
+		add_text(r, "text", s, 5);
+		v = (const char *)sqlite3_column_text(s, 6);
+		ctx = v ? cJSON_Parse(v) : NULL;
+		cJSON_AddItemToObject(r, "review_comments",
+		    cJSON_IsArray(ctx) ? ctx : cJSON_CreateArray());
+		if (ctx != NULL && !cJSON_IsArray(ctx))
+			cJSON_Delete(ctx);
+		v = (const char *)sqlite3_column_text(s, 7);
+		cJSON_AddStringToObject(r, "verdict", v ? v : "unchecked");
+		cJSON_AddBoolToObject(r, "repeat",
+		    sqlite3_column_int(s, 8) != 0);
+		add_time(r, "created_at", s, 9);
+		add_time(r, "checked_at", s, 10);
+		cJSON_AddItemToArray(arr, r);
+		n++;
+		if (v != NULL && strcmp(v, "refused") == 0)
+			continue;
+		cJSON_ArrayForEach(c, cJSON_GetObjectItem(r, "review_comments"))
+			cJSON_AddItemToArray(given, cJSON_Duplicate(c, 1));
+		if (sqlite3_column_text(s, 5) == NULL)
+			continue;
+		next = text ? xasprintf("%s\n\n%s", text, (const char *)
+		    sqlite3_column_text(s, 5)) : xstrdup((const char *)
+		    sqlite3_column_text(s, 5));
+		free(text);
+		text = next;
+	}
+	sqlite3_finalize(s);
+	if (n > 0) {
+		cJSON_ReplaceItemInObject(o, "instruction", text ?
+		    cJSON_CreateString(text) : cJSON_CreateNull());
+		cJSON_ReplaceItemInObject(o, "review_comments", given);
+	} else
+		cJSON_Delete(given);
+	free(text);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 cJSON *
 store_job_json(struct store *st, int64_t id, bool *found)
 {
@@ -962,7 +1227,7 @@ store_job_json(struct store *st, int64_t id, bool *found)
 		cJSON_AddItemToArray(steps, step);
 	}
 	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE || add_requests(st, o, id) == -1)
 		goto err;
 
 	if (sqlite3_prepare_v2(st->db, "SELECT delivery, event, received_at,"

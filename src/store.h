@@ -16,7 +16,7 @@
 #include "event.h"
 #include "rules.h"
 
-#define STORE_SCHEMA_VERSION	3
+#define STORE_SCHEMA_VERSION	4
 
 struct store;
 
@@ -64,9 +64,12 @@ struct sqlite3_stmt;
 void store_bind_text(struct sqlite3_stmt *s, int i, const char *v);
 
 /* Record delivery id of ev and the job cmd asks for, inside the caller's
- * transaction: deduplicates by (forge, delivery id), finds or opens the
- * thread, folds revisions within [runs] coalesce, inserts the job and its
- * first step. Returns 0 with *res filled, or -1 on a store error. */
+ * transaction: deduplicates by (forge, delivery id), then by what was
+ * asked (a comment or review recorded before, a label event while the
+ * issue's implementation is queued or running, a retry while one of the
+ * same request is), finds or opens the thread, folds revisions within
+ * [runs] coalesce, inserts the job, and records the request with its
+ * author. Returns 0 with *res filled, or -1 on a store error. */
 int store_record(struct store *st, const struct config *cfg,
     const char *delivery, const struct forge_event *ev, const struct command *cmd,
     struct record_result *res);
@@ -88,6 +91,18 @@ cJSON *store_job_json(struct store *st, int64_t id, bool *found);
  * scheduler's claims, and the operator's cancel and retry.
  */
 
+/* One request a job carries out: what someone asked, where, and whether
+ * they may (checked through the forge before the agent sees the text).
+ * Folded revisions make several requests of one job. Strings are owned. */
+struct job_request {
+	int64_t	 id, author_id, trigger_id;
+	char	*author, *association, *text;
+	char	*trigger_on;	/* as struct job's */
+	char	*context;	/* its inline comments: a JSON array, or NULL */
+	char	*verdict;	/* NULL until checked, then "allowed" or "refused" */
+	bool	 is_repeat;	/* a retry's copy of the retried job's request */
+};
+
 /* One job with its thread, as the runner needs it. Strings are owned. */
 struct job {
 	int64_t	 id, thread_id, number, retry_of;
@@ -106,11 +121,29 @@ struct job {
 	char	*trigger_on;
 	/* the kind of request: kind, or for a retry the retried job's */
 	char	*origin_kind;
+	/* every request, oldest first (none for a local job) */
+	struct job_request *requests;
+	size_t	 nrequests;
 };
 
 /* Load job id: 1 found, 0 absent, -1 store error. Clear with store_job_clear. */
 int store_job_load(struct store *st, int64_t id, struct job *out);
 void store_job_clear(struct job *job);
+/* The requests of job, oldest first, into *list (free with
+ * store_requests_free). Returns 0 or -1. */
+int store_requests_load(struct store *st, int64_t job,
+    struct job_request **list, size_t *n);
+void store_requests_free(struct job_request *list, size_t n);
+/* Record whether a request's author may write. */
+int store_request_verdict(struct store *st, int64_t request, bool allowed);
+/* Whether a job's requests let it run: one of its own (not a retry's
+ * copy) is allowed. */
+bool store_requests_allowed(const struct job_request *list, size_t n);
+/* The forge's ids of the comments that made the allowed requests of
+ * thread, made on one of ons (trigger_on names, NULL-terminated), into
+ * *ids (caller frees). Returns 0 or -1. */
+int store_allowed_triggers(struct store *st, int64_t thread,
+    const char *const *ons, int64_t **ids, size_t *n);
 
 /* Record the start of a step (and make it the job's current step). */
 int store_step_begin(struct store *st, int64_t job, const char *step);
@@ -132,27 +165,38 @@ int store_thread_set_head(struct store *st, int64_t thread, const char *commit);
 /* End a job: state done, failed or cancelled, with a result or error text. */
 int store_job_finish(struct store *st, int64_t job, const char *state,
     const char *result, const char *error);
+/* End a job none of whose requests may run, cancelled with why, unless a
+ * request not checked yet was folded in meanwhile: 1 ended, 0 not (check
+ * its requests again), -1 error. */
+int store_job_refuse(struct store *st, int64_t job, const char *why);
 /* Whether someone asked to cancel the job: 1 yes, 0 no, -1 error. */
 int store_cancel_requested(struct store *st, int64_t job);
 /* Note the runner's pid (0 to clear). */
 int store_job_runner(struct store *st, int64_t job, long pid);
 
-/* The scheduler: mark up to max runnable jobs running, in arrival order,
- * within [runs] max_parallel and max_per_repo and one per thread; handle
- * queued cancel requests on the way, and help requests on a forge handoff
- * has no credentials for (or whose acknowledgement was abandoned). Fills
- * ids; returns the count or -1. */
+/* The scheduler: first answer the queued cancel and help requests the
+ * store decides (those on a forge handoff has no credentials for, or whose
+ * acknowledgement failed STORE_ACK_TRIES times), whatever max is; then
+ * mark up to max runnable jobs running, in arrival order, within [runs]
+ * max_parallel and max_per_repo and one per thread. Fills ids; returns
+ * the count or -1. */
 int store_claim(struct store *st, const struct config *cfg, int64_t *ids,
     size_t max);
 /* Acknowledging queued jobs before they have a run slot: pick up to max
  * queued jobs of the forges in mask (STORE_GITHUB, STORE_GITLAB) never
- * acknowledged, help requests included (their runner answers them), and
- * record the acknowledge step as started (store_claim leaves a job alone
- * while that step is open). Returns the count or -1. */
+ * acknowledged, cancel and help requests first (their runner decides
+ * them, and tries again up to STORE_ACK_TRIES times), and record the
+ * acknowledge step as started (store_claim leaves a job alone while that
+ * step is open). Returns the count or -1. */
 #define STORE_GITHUB	0x1
 #define STORE_GITLAB	0x2
+#define STORE_ACK_TRIES	3
 int store_claim_ack(struct store *st, unsigned mask, int64_t *ids,
     size_t max);
+/* A cancel or help request whose requester may write: cancel asks the
+ * thread's running job to stop and drops its queued jobs older than the
+ * request; both end done. */
+int store_job_control(struct store *st, int64_t job);
 /* An acknowledgement that will not come (its runner died): close the step
  * as "not acknowledged", so the job's runner acknowledges it itself. */
 int store_ack_abandon(struct store *st, int64_t job);
@@ -178,8 +222,9 @@ int store_run_counts(struct store *st, int64_t *running, int64_t *queued);
 int store_job_cancel(struct store *st, int64_t job);
 /* `handoff retry`: queue a new job that repeats a failed or cancelled one.
  * Returns the new id, 0 when the job has not failed or been cancelled,
- * -1 on error, -2 when absent. */
-int64_t store_job_retry(struct store *st, int64_t job);
+ * -1 on error, -2 when absent; or, when a retry of the same request is
+ * queued or running already, that job's id with *is_queued set. */
+int64_t store_job_retry(struct store *st, int64_t job, bool *is_queued);
 /* `handoff run`: a local thread for repo_dir (branch NULL for the default
  * handoff/local-<n>) and its running implement job. Returns the job id or -1. */
 int64_t store_local_job(struct store *st, const struct config *cfg,

@@ -120,7 +120,129 @@ store_job_load(struct store *st, int64_t id, struct job *out)
 	out->trigger_on = column_dup(s, 30);
 	out->origin_kind = column_dup(s, 31);
 	sqlite3_finalize(s);
+	if (store_requests_load(st, id, &out->requests, &out->nrequests) == -1) {
+		store_job_clear(out);
+		return -1;
+	}
 	return 1;
+}
+
+int
+store_requests_load(struct store *st, int64_t job, struct job_request **list,
+    size_t *n)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT id, coalesce(author_id, 0),"
+	    " coalesce(trigger_id, 0), author, association, text, trigger_on,"
+	    " context, verdict, is_repeat FROM requests WHERE job_id = ?1"
+	    " ORDER BY id");
+	struct job_request *r;
+	int rc;
+
+	*list = NULL;
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, job);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*list = xrealloc(*list, (*n + 1) * sizeof(**list));
+		r = &(*list)[(*n)++];
+		r->id = sqlite3_column_int64(s, 0);
+		r->author_id = sqlite3_column_int64(s, 1);
+		r->trigger_id = sqlite3_column_int64(s, 2);
+		r->author = column_dup(s, 3);
+		r->association = column_dup(s, 4);
+		r->text = column_dup(s, 5);
+		r->trigger_on = column_dup(s, 6);
+		r->context = column_dup(s, 7);
+		r->verdict = column_dup(s, 8);
+		r->is_repeat = sqlite3_column_int(s, 9) != 0;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		store_requests_free(*list, *n);
+		*list = NULL;
+		*n = 0;
+		return store_fail(st, "load requests");
+	}
+	return 0;
+}
+
+void
+store_requests_free(struct job_request *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(list[i].author);
+		free(list[i].association);
+		free(list[i].text);
+		free(list[i].trigger_on);
+		free(list[i].context);
+		free(list[i].verdict);
+	}
+	free(list);
+}
+
+int
+store_request_verdict(struct store *st, int64_t request, bool allowed)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE requests SET verdict = ?2,"
+	    " checked_at = ?3 WHERE id = ?1");
+
+	if (s) {
+		sqlite3_bind_int64(s, 1, request);
+		store_bind_text(s, 2, allowed ? "allowed" : "refused");
+		sqlite3_bind_int64(s, 3, util_now_ms());
+	}
+	return run(st, s, "record verdict");
+}
+
+int
+store_allowed_triggers(struct store *st, int64_t thread,
+    const char *const *ons, int64_t **ids, size_t *n)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT DISTINCT r.trigger_id, r.trigger_on"
+	    " FROM requests r JOIN jobs j ON j.id = r.job_id"
+	    " WHERE j.thread_id = ?1 AND r.verdict = 'allowed'"
+	    " AND r.trigger_id IS NOT NULL");
+	const char *on;
+	size_t i;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, thread);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		on = (const char *)sqlite3_column_text(s, 1);
+		for (i = 0; ons[i] != NULL && strcmp(ons[i], on) != 0; i++)
+			;
+		if (ons[i] == NULL)
+			continue;
+		*ids = xrealloc(*ids, (*n + 1) * sizeof(**ids));
+		(*ids)[(*n)++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+		return store_fail(st, "read requests");
+	}
+	return 0;
+}
+
+bool
+store_requests_allowed(const struct job_request *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!list[i].is_repeat && list[i].verdict != NULL &&
+		    strcmp(list[i].verdict, "allowed") == 0)
+			return true;
+	return false;
 }
 
 void
@@ -148,6 +270,7 @@ store_job_clear(struct job *job)
 	free(job->pr_url);
 	free(job->summary);
 	free(job->diffstat);
+	store_requests_free(job->requests, job->nrequests);
 	memset(job, 0, sizeof(*job));
 }
 
@@ -336,9 +459,9 @@ store_job_runner(struct store *st, int64_t job, long pid)
 	return run(st, s, "record runner");
 }
 
-/* Queued control requests are answered inside the claim: "cancel" stops the
- * thread's running job and drops its queued ones; "help" has nothing to run
- * (its reply, when there is one, is a runner's). */
+/* A control request answered: "cancel" stops the thread's running job and
+ * drops its queued ones; "help" has nothing to run (its reply, when there
+ * is one, is a runner's). Inside the caller's transaction. */
 static int
 control(struct store *st, int64_t id, int64_t thread, const char *kind,
     int64_t now)
@@ -407,6 +530,132 @@ busy_free(struct busy *b)
 	free(b->counts);
 }
 
+/* The queued cancel and help requests the store decides, without a run
+ * slot: those of a forge handoff has no credentials for (intake's check is
+ * all there is), and those whose acknowledging runner failed
+ * STORE_ACK_TRIES times: help is answered with nothing, cancel is not
+ * done (whether the requester may write is unknown). The others are
+ * decided by an acknowledging runner. Inside the caller's transaction. */
+static int
+claim_control(struct store *st, const struct config *cfg, int64_t now)
+{
+	sqlite3_stmt *s;
+	const char *kind;
+	int64_t id, thread;
+	int rc;
+
+	if ((s = prepare(st, "SELECT j.id, j.thread_id, j.kind, t.forge,"
+	    " EXISTS (SELECT 1 FROM job_steps a WHERE a.job_id = j.id"
+	    " AND a.step = 'acknowledge' AND a.finished_at IS NULL),"
+	    " (SELECT count(*) FROM job_steps a WHERE a.job_id = j.id"
+	    " AND a.step = 'acknowledge' AND a.detail = 'not acknowledged')"
+	    " FROM jobs j INDEXED BY jobs_control JOIN threads t"
+	    " ON t.id = j.thread_id"
+	    " WHERE j.state = 'queued' AND j.kind IN ('cancel', 'help')"
+	    " ORDER BY j.id")) == NULL)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		id = sqlite3_column_int64(s, 0);
+		thread = sqlite3_column_int64(s, 1);
+		kind = (const char *)sqlite3_column_text(s, 2);
+		if (forge_configured(cfg, (const char *)sqlite3_column_text(s,
+		    3))) {
+			if (sqlite3_column_int(s, 4) != 0 ||
+			    sqlite3_column_int(s, 5) < STORE_ACK_TRIES)
+				continue;
+			if (strcmp(kind, "cancel") == 0) {
+				if (store_job_finish(st, id, "failed", NULL,
+				    "could not ask the forge whether the"
+				    " requester may write; nothing was"
+				    " cancelled") == -1)
+					goto fail;
+				continue;
+			}
+		}
+		if (control(st, id, thread, kind, now) == -1)
+			goto fail;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, "answer requests");
+fail:
+	sqlite3_finalize(s);
+	return -1;
+}
+
+int
+store_job_control(struct store *st, int64_t job)
+{
+	sqlite3_stmt *s;
+	char *kind = NULL;
+	int64_t thread = 0;
+	int rc;
+
+	if (exec(st, "BEGIN IMMEDIATE", "begin control") == -1)
+		return -1;
+	if ((s = prepare(st, "SELECT thread_id, kind FROM jobs WHERE id = ?1"
+	    " AND state = 'queued' AND kind IN ('cancel', 'help')")) == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, job);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		thread = sqlite3_column_int64(s, 0);
+		kind = column_dup(s, 1);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_fail(st, "read request");
+		goto fail;
+	}
+	/* Already answered (or not a control request): nothing to do. */
+	if (kind != NULL && control(st, job, thread, kind,
+	    util_now_ms()) == -1)
+		goto fail;
+	free(kind);
+	return exec(st, "COMMIT", "commit control");
+fail:
+	free(kind);
+	sqlite3_exec(store_db(st), "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+store_job_refuse(struct store *st, int64_t job, const char *why)
+{
+	sqlite3_stmt *s;
+	int rc, unchecked = -1;
+
+	if (exec(st, "BEGIN IMMEDIATE", "begin refusal") == -1)
+		return -1;
+	if ((s = prepare(st, "SELECT count(*) FROM requests WHERE job_id = ?1"
+	    " AND verdict IS NULL")) == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, job);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		unchecked = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (unchecked < 0) {
+		store_fail(st, "read requests");
+		goto fail;
+	}
+	if (unchecked == 0) {
+		s = prepare(st, "UPDATE jobs SET state = 'cancelled', step ="
+		    " 'cancelled', finished_at = ?2, error = ?3, runner_pid ="
+		    " NULL WHERE id = ?1 AND state IN ('queued', 'running')");
+		if (s) {
+			sqlite3_bind_int64(s, 1, job);
+			sqlite3_bind_int64(s, 2, util_now_ms());
+			store_bind_text(s, 3, why);
+		}
+		if (run(st, s, "refuse job") == -1)
+			goto fail;
+	}
+	if (exec(st, "COMMIT", "commit refusal") == -1)
+		return -1;
+	return unchecked == 0;
+fail:
+	sqlite3_exec(store_db(st), "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
 int
 store_claim(struct store *st, const struct config *cfg, int64_t *ids,
     size_t max)
@@ -420,6 +669,10 @@ store_claim(struct store *st, const struct config *cfg, int64_t *ids,
 
 	if (exec(st, "BEGIN IMMEDIATE", "begin claim") == -1)
 		return -1;
+	if (claim_control(st, cfg, now) == -1)
+		goto fail;
+	if (max == 0)
+		goto commit;
 	/* What runs now, per repository and per thread. */
 	if ((s = prepare(st, "SELECT t.forge || ' ' || t.repo, j.thread_id"
 	    " FROM jobs j JOIN threads t ON t.id = j.thread_id"
@@ -438,34 +691,20 @@ store_claim(struct store *st, const struct config *cfg, int64_t *ids,
 
 	/* Local jobs belong to their `handoff run`, not to the scheduler;
 	 * a job being acknowledged waits until that is over. */
-	if ((s = prepare(st, "SELECT j.id, j.thread_id, j.kind,"
+	if ((s = prepare(st, "SELECT j.id, j.thread_id,"
 	    " t.forge || ' ' || t.repo, EXISTS (SELECT 1 FROM job_steps a"
 	    " WHERE a.job_id = j.id AND a.step = 'acknowledge'"
-	    " AND a.finished_at IS NULL), t.forge, EXISTS (SELECT 1 FROM"
-	    " job_steps a WHERE a.job_id = j.id AND a.step = 'acknowledge'"
-	    " AND a.detail = 'not acknowledged') FROM jobs j JOIN threads t"
+	    " AND a.finished_at IS NULL) FROM jobs j JOIN threads t"
 	    " ON t.id = j.thread_id WHERE j.state = 'queued'"
+	    " AND j.kind NOT IN ('cancel', 'help')"
 	    " AND t.forge <> 'local' ORDER BY j.id")) == NULL)
 		goto fail;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(s, 0);
 		int64_t thread = sqlite3_column_int64(s, 1);
-		const char *kind = (const char *)sqlite3_column_text(s, 2);
 		int *repo_running = busy_count(&busy,
-		    (const char *)sqlite3_column_text(s, 3));
+		    (const char *)sqlite3_column_text(s, 2));
 
-		/* "help" is answered on the forge by an acknowledging
-		 * runner (store_claim_ack) when handoff can write there;
-		 * here when it cannot, or that runner gave up. */
-		if (strcmp(kind, "help") == 0 && forge_configured(cfg,
-		    (const char *)sqlite3_column_text(s, 5)) &&
-		    sqlite3_column_int(s, 6) == 0)
-			continue;
-		if (strcmp(kind, "cancel") == 0 || strcmp(kind, "help") == 0) {
-			if (control(st, id, thread, kind, now) == -1)
-				goto fail;
-			continue;
-		}
 		is_blocked = false;
 		for (i = 0; i < nblocked; i++)
 			is_blocked |= blocked[i] == thread;
@@ -475,7 +714,7 @@ store_claim(struct store *st, const struct config *cfg, int64_t *ids,
 		blocked[nblocked++] = thread;
 		if (is_blocked || n >= max || running >= cfg->max_parallel ||
 		    *repo_running >= cfg->max_per_repo ||
-		    sqlite3_column_int(s, 4) != 0)
+		    sqlite3_column_int(s, 3) != 0)
 			continue;
 		if ((u = prepare(st, "UPDATE jobs SET state = 'running',"
 		    " started_at = coalesce(started_at, ?2), attempts ="
@@ -493,6 +732,7 @@ store_claim(struct store *st, const struct config *cfg, int64_t *ids,
 		goto fail_step;
 	sqlite3_finalize(s);
 	s = NULL;
+commit:
 	if (exec(st, "COMMIT", "commit claim") == -1)
 		goto fail;
 	free(blocked);
@@ -557,16 +797,23 @@ store_claim_ack(struct store *st, unsigned mask, int64_t *ids, size_t max)
 
 	if (exec(st, "BEGIN IMMEDIATE", "begin acknowledgements") == -1)
 		return -1;
+	/* Cancel and help first: they are decided here, at once; an
+	 * acknowledgement of theirs that failed is tried again. */
 	if ((s = prepare(st, "SELECT j.id FROM jobs j JOIN threads t"
 	    " ON t.id = j.thread_id WHERE j.state = 'queued'"
-	    " AND j.kind <> 'cancel'"
 	    " AND ((?1 & 1 AND t.forge = 'github') OR"
 	    " (?1 & 2 AND t.forge = 'gitlab'))"
 	    " AND NOT EXISTS (SELECT 1 FROM job_steps a WHERE a.job_id = j.id"
-	    " AND a.step = 'acknowledge') ORDER BY j.id LIMIT ?2")) == NULL)
+	    " AND a.step = 'acknowledge' AND NOT (j.kind IN ('cancel',"
+	    " 'help') AND a.detail IS 'not acknowledged'))"
+	    " AND (SELECT count(*) FROM job_steps a WHERE a.job_id = j.id"
+	    " AND a.step = 'acknowledge') < ?3"
+	    " ORDER BY j.kind IN ('cancel', 'help') DESC, j.id"
+	    " LIMIT ?2")) == NULL)
 		goto fail;
 	sqlite3_bind_int(s, 1, (int)mask);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+	sqlite3_bind_int(s, 3, STORE_ACK_TRIES);
 	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		ids[n] = sqlite3_column_int64(s, 0);
 		if ((u = prepare(st, "INSERT INTO job_steps (job_id, step,"
@@ -761,27 +1008,35 @@ fail:
 }
 
 int64_t
-store_job_retry(struct store *st, int64_t job)
+store_job_retry(struct store *st, int64_t job, bool *is_queued)
 {
 	sqlite3_stmt *s;
-	int64_t id = -1;
+	int64_t id = -1, queued = 0;
 	int rc;
 	bool can;
 
+	*is_queued = false;
 	if (exec(st, "BEGIN IMMEDIATE", "begin retry") == -1)
 		return -1;
-	if ((s = prepare(st, "SELECT state IN ('failed', 'cancelled')"
-	    " FROM jobs WHERE id = ?1")) == NULL)
+	/* A retry repeats the original request: one retry of it at a time. */
+	if ((s = prepare(st, "SELECT j.state IN ('failed', 'cancelled'),"
+	    " coalesce((SELECT r.id FROM jobs r WHERE r.thread_id ="
+	    " j.thread_id AND r.state IN ('queued', 'running')"
+	    " AND r.retry_of = coalesce(j.retry_of, j.id) ORDER BY r.id"
+	    " LIMIT 1), 0) FROM jobs j WHERE j.id = ?1")) == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, job);
 	rc = sqlite3_step(s);
 	can = rc == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
+	if (rc == SQLITE_ROW)
+		queued = sqlite3_column_int64(s, 1);
 	sqlite3_finalize(s);
-	if (rc != SQLITE_ROW || !can) {
+	if (rc != SQLITE_ROW || !can || queued != 0) {
 		exec(st, "ROLLBACK", "rollback");
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 			return store_fail(st, "read job");
-		return rc == SQLITE_DONE ? -2 : 0;
+		*is_queued = can && queued != 0;
+		return rc == SQLITE_DONE ? -2 : *is_queued ? queued : 0;
 	}
 	/* A retry of a retry repeats the original request. */
 	s = prepare(st, "INSERT INTO jobs (thread_id, kind, state, step,"
@@ -798,6 +1053,21 @@ store_job_retry(struct store *st, int64_t job)
 	if (run(st, s, "queue retry") == -1)
 		goto fail;
 	id = sqlite3_last_insert_rowid(store_db(st));
+	/* The operator asks again for what was asked: the same requests,
+	 * each checked again before its text is used. */
+	s = prepare(st, "INSERT INTO requests (job_id, author, author_id,"
+	    " association, trigger_id, trigger_on, text, context, is_repeat,"
+	    " created_at) SELECT ?1, author, author_id, association,"
+	    " trigger_id, trigger_on, text, context, 0, ?3 FROM requests"
+	    " WHERE job_id = (SELECT coalesce(retry_of, id) FROM jobs"
+	    " WHERE id = ?2) AND is_repeat = 0 ORDER BY id");
+	if (s) {
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_int64(s, 2, job);
+		sqlite3_bind_int64(s, 3, util_now_ms());
+	}
+	if (run(st, s, "copy requests") == -1)
+		goto fail;
 	if (exec(st, "COMMIT", "commit retry") == -1)
 		return -1;
 	return id;

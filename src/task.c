@@ -41,11 +41,82 @@ str(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* Whether r's text goes to the agent: not when its author may not write
+ * (a request not checked is one handoff had no forge to ask about). */
+static bool
+is_given(const struct job_request *r)
+{
+	return r->verdict == NULL || strcmp(r->verdict, "refused") != 0;
+}
+
+/* What the job was asked, as given to the agent: context.json's
+ * instruction (the texts joined), requests[] ({author, on, text}) and
+ * the inline comments that came with them (into stored); task.md's
+ * request section, each text under its author's name. A job from before
+ * requests were recorded has only its own columns. */
+static void
+add_requests(cJSON *ctx, char **md, const struct job *job, bool is_local,
+    cJSON *stored)
+{
+	cJSON *list = cJSON_AddArrayToObject(ctx, "requests"), *o, *items;
+	const cJSON *c;
+	char *joined = NULL, *next;
+	size_t i, ntext = 0;
+
+	for (i = 0; i < job->nrequests; i++)
+		ntext += is_given(&job->requests[i]) &&
+		    job->requests[i].text != NULL;
+	if (job->nrequests == 0) {
+		joined = job->instruction ? xstrdup(job->instruction) : NULL;
+		items = job->context ? cJSON_Parse(job->context) : NULL;
+		cJSON_ArrayForEach(c, items)
+			cJSON_AddItemToArray(stored, cJSON_Duplicate(c, 1));
+		cJSON_Delete(items);
+		if (joined && *joined && !is_local)
+			append(md, "## Request\n\n%s\n\n", joined);
+	} else if (ntext > 0)
+		append(md, "## Request%s\n\n", ntext > 1 ? "s" : "");
+	for (i = 0; i < job->nrequests; i++) {
+		const struct job_request *r = &job->requests[i];
+
+		if (!is_given(r))
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "author", r->author ? r->author :
+		    "");
+		cJSON_AddStringToObject(o, "on", r->trigger_on ?
+		    r->trigger_on : "issue");
+		if (r->text)
+			cJSON_AddStringToObject(o, "text", r->text);
+		else
+			cJSON_AddNullToObject(o, "text");
+		cJSON_AddItemToArray(list, o);
+		items = r->context ? cJSON_Parse(r->context) : NULL;
+		cJSON_ArrayForEach(c, items)
+			cJSON_AddItemToArray(stored, cJSON_Duplicate(c, 1));
+		cJSON_Delete(items);
+		if (r->text == NULL)
+			continue;
+		append(md, "**%s** asked:\n\n%s\n\n", r->author ? r->author :
+		    "someone", r->text);
+		next = joined ? xasprintf("%s\n\n%s", joined, r->text) :
+		    xstrdup(r->text);
+		free(joined);
+		joined = next;
+	}
+	if (joined)
+		cJSON_AddStringToObject(ctx, "instruction", joined);
+	else
+		cJSON_AddNullToObject(ctx, "instruction");
+	free(joined);
+}
+
 int
 task_write(const char *dir, const struct job *job, const char *kind,
     const cJSON *comments, const cJSON *fetched, char *err, size_t errlen)
 {
-	cJSON *ctx = cJSON_CreateObject(), *reviews, *stored = NULL;
+	cJSON *ctx = cJSON_CreateObject(), *reviews;
+	cJSON *stored = cJSON_CreateArray();
 	const cJSON *c;
 	const char *path, *hunk, *body, *author;
 	char *md = xstrdup(""), *json;
@@ -58,10 +129,6 @@ task_write(const char *dir, const struct job *job, const char *kind,
 	cJSON_AddStringToObject(ctx, "title", job->title ? job->title : "");
 	cJSON_AddStringToObject(ctx, "body", job->body ? job->body : "");
 	cJSON_AddStringToObject(ctx, "kind", kind);
-	if (job->instruction)
-		cJSON_AddStringToObject(ctx, "instruction", job->instruction);
-	else
-		cJSON_AddNullToObject(ctx, "instruction");
 	cJSON_AddStringToObject(ctx, "branch", job->branch);
 	cJSON_AddItemToObject(ctx, "comments", comments ?
 	    cJSON_Duplicate(comments, 1) : cJSON_CreateArray());
@@ -86,8 +153,7 @@ task_write(const char *dir, const struct job *job, const char *kind,
 	else if (strcmp(kind, "fix-ci") == 0)
 		append(&md, "## What to do\n\nThe checks failed on this"
 		    " branch: make them pass.\n\n");
-	if (job->instruction && *job->instruction && !is_local)
-		append(&md, "## Request\n\n%s\n\n", job->instruction);
+	add_requests(ctx, &md, job, is_local, stored);
 	if (is_local)
 		append(&md, "## Task\n\n%s\n\n", job->body ? job->body : "");
 	else if (job->body && *job->body)
@@ -99,12 +165,6 @@ task_write(const char *dir, const struct job *job, const char *kind,
 			append(&md, "**%s** wrote:\n\n%s\n\n",
 			    str(c, "author") ? str(c, "author") : "someone",
 			    str(c, "body") ? str(c, "body") : "");
-	}
-	if (job->context)
-		stored = cJSON_Parse(job->context);
-	if (!cJSON_IsArray(stored)) {
-		cJSON_Delete(stored);
-		stored = cJSON_CreateArray();
 	}
 	/* Those that came with deliveries, then those fetched. */
 	cJSON_ArrayForEach(c, fetched)

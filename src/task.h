@@ -13,10 +13,12 @@
 #include "store.h"
 
 /* Write task.md and context.json for job into dir, with kind as the job's
- * kind (a retry says what it repeats), the issue's comments (a JSON
- * array of {author, body}, or NULL) and review comments fetched from the
- * forge in addition to the job's own (an array of {path, line,
- * diff_hunk, body, author}, or NULL). Returns 0 or -1 with err. */
+ * kind (a retry says what it repeats), the job's requests that were not
+ * refused (each text under its author's name, with its inline comments),
+ * the issue's comments (a JSON array of {author, body, id}, or NULL) and
+ * review comments fetched from the forge in addition to the requests'
+ * own (an array of {path, line, diff_hunk, body, author}, or NULL).
+ * Returns 0 or -1 with err. */
 int task_write(const char *dir, const struct job *job, const char *kind,
     const cJSON *comments, const cJSON *fetched, char *err, size_t errlen);
 

@@ -3,10 +3,8 @@
 . "$SRCDIR/tests/lib.sh"
 write_config
 start_serve
-S="$SAMPLES/github/derived/issues.labeled.agent.json"
-
 for i in 1 2 3; do
-	r=$(deliver github issues "$S" --delivery "kill-$i")
+	r=$(deliver github issues "$(labeled "$i")" --delivery "kill-$i")
 	kill -9 "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null; SERVE_PID=
 	like "$r" '202 {"verdict":"queued"' "delivery $i answered 202"
 	job=$(jobnum "$r")
@@ -16,6 +14,6 @@ for i in 1 2 3; do
 	start_serve
 done
 is "$(job_count)" 3 "three jobs"
-r=$(deliver github issues "$S" --delivery kill-2)
+r=$(deliver github issues "$(labeled 2)" --delivery kill-2)
 like "$r" '200 {"verdict":"duplicate"' "a redelivery after the crash is a duplicate"
 done_testing

@@ -202,6 +202,16 @@ github_sig() {	# github_sig FILE [SECRET]
 	    < "$1" | sed 's/^.*= //')"
 }
 
+# labeled N: the labeled-agent sample for issue N. A label event for an
+# issue whose implementation is queued or running is a duplicate of it, so
+# deliveries meant to make jobs of their own name issues of their own.
+labeled() {
+	out="$T/labeled-$1.json"
+	sed "0,/\"number\": 1,/s//\"number\": $1,/" \
+	    "$SAMPLES/github/derived/issues.labeled.agent.json" > "$out"
+	echo "$out"
+}
+
 # Count jobs in the store (optionally in one state).
 job_count() {
 	"$HANDOFF" -c "$CONFIG" jobs --json --limit 1000000 ${1:+--state "$1"} |
@@ -290,4 +300,85 @@ mkrepo() {
 	for f in "$@"; do cp "${f%%:*}" "$dir/${f#*:}"; done
 	git -C "$dir" add -A
 	git -C "$dir" commit -q -m initial
+}
+
+# delivery KIND REPO NUMBER USER [KEY=VALUE...]: a delivery about
+# REPO#NUMBER by USER, for the emulator at $E (if any), written to a new file whose
+# path is printed. KIND: gh-label (the trigger label "agent" added),
+# gh-comment (an issue comment: body=, id=, assoc= MEMBER by default),
+# gh-review-comment (an inline comment on pull request pr= from branch=:
+# body=, id=, review_id=, path=, line=, hunk=), gh-review (a review of pr=
+# from branch= asking for changes: body=, id=),
+# gl-label (an Issue Hook adding "agent"), gl-note (a note on the issue:
+# body=, id=); user_id= is the author's id (GitLab: their member id);
+# clone= another URL to clone from.
+delivery() {
+	python3 - "$SAMPLES" "$T" "${E:-}" "$@" <<'PY'
+import json, os, sys, tempfile
+samples, tmp, E, kind, repo, number, user = sys.argv[1:8]
+kv = dict(a.split("=", 1) for a in sys.argv[8:])
+uid = int(kv.get("user_id", 0))
+def load(name):
+    return json.load(open(os.path.join(samples, name)))
+if kind.startswith("gh-"):
+    d = load({"gh-label": "github/derived/issues.labeled.agent.json",
+              "gh-comment": "github/issue_comment.created.0.json",
+              "gh-review-comment": "github/pull_request_review_comment.created.0.json",
+              "gh-review": "github/derived/pull_request_review.submitted.changes_requested.json"}[kind])
+    owner, name = repo.split("/", 1)
+    d["repository"].update({"full_name": repo, "name": name,
+        "clone_url": kv.get("clone", E + "/github/git/" + repo + ".git"),
+        "default_branch": "main"})
+    d["repository"]["owner"]["login"] = owner
+    d["sender"].update({"login": user, "id": uid or 1000})
+    if "issue" in d:
+        d["issue"]["number"] = int(number)
+        d["issue"].pop("pull_request", None)
+    else:
+        d["pull_request"]["number"] = int(kv["pr"])
+        d["pull_request"]["head"]["ref"] = kv["branch"]
+    if kind == "gh-review-comment":
+        d["comment"].update({"id": int(kv["id"]), "body": kv["body"],
+            "author_association": kv.get("assoc", "MEMBER"),
+            "pull_request_review_id": int(kv["review_id"]), "path": kv["path"],
+            "line": int(kv["line"]), "diff_hunk": kv["hunk"]})
+        d["comment"]["user"].update({"login": user, "id": uid or 1000})
+    if kind == "gh-review":
+        d["review"].update({"id": int(kv["id"]), "body": kv["body"],
+            "author_association": kv.get("assoc", "MEMBER")})
+        d["review"]["user"].update({"login": user, "id": uid or 1000})
+    if kind == "gh-comment":
+        d["comment"].update({"id": int(kv["id"]), "body": kv["body"],
+            "author_association": kv.get("assoc", "MEMBER")})
+        d["comment"]["user"].update({"login": user, "id": uid or 1000})
+else:
+    d = load("gitlab/issue.json" if kind == "gl-label" else "gitlab/note_issue.json")
+    d["project"].update({"path_with_namespace": repo,
+        "git_http_url": kv.get("clone", E + "/gitlab/" + repo + ".git"),
+        "default_branch": "main"})
+    d["user"].update({"username": user, "id": uid})
+    if kind == "gl-label":
+        d["object_attributes"]["iid"] = int(number)
+        d["changes"]["labels"]["current"] = [{"id": 9, "title": "agent"}]
+        d["changes"]["labels"]["previous"] = []
+    else:
+        d["issue"]["iid"] = int(number)
+        d["object_attributes"].update({"id": int(kv["id"]), "note": kv["body"],
+            "author_id": uid})
+fd, out = tempfile.mkstemp(prefix=kind + "-", suffix=".json", dir=tmp)
+with os.fdopen(fd, "w") as f:
+    json.dump(d, f)
+print(out)
+PY
+}
+
+# emu_comment FORGE REPO NUMBER USER BODY: USER's comment (GitLab: note) on
+# issue NUMBER, made in the emulator; prints its id.
+emu_comment() {
+	python3 -c 'import json, sys
+print(json.dumps({"forge": sys.argv[1], "repo": sys.argv[2],
+    "number": int(sys.argv[3]), "user": sys.argv[4], "body": sys.argv[5]}))' \
+	    "$@" > "$T/comment.json"
+	curl -s -X POST "$E/_admin/comments" --data-binary "@$T/comment.json" |
+	    python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])'
 }

@@ -7,7 +7,7 @@ S="$SAMPLES/github/derived/issues.labeled.agent.json"
 
 is "$(curl -s "$URL/healthz")" "ok" "healthz says ok"
 is "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" 200 "healthz is 200"
-deliver github issues "$S" > /dev/null
+deliver github issues "$(labeled 2)" > /dev/null
 deliver github issues "$S" --delivery same > /dev/null
 deliver github issues "$S" --delivery same > /dev/null
 deliver github ping "$SAMPLES/github/ping.0.json" > /dev/null

@@ -23,7 +23,7 @@ for i in 1 2 3; do
 done
 sleep 0.5
 for i in 1 2 3 4 5 6; do
-	r=$(deliver github issues "$S" --delivery "fast-$i")
+	r=$(deliver github issues "$(labeled "$i")" --delivery "fast-$i")
 	like "$r" '202 ' "delivery $i served while slow clients trickle"
 done
 wait "$slow_1" "$slow_2" "$slow_3"
@@ -42,7 +42,7 @@ for i in 1 2 3 4 5 6; do
 	slow > /dev/null 2>&1 &
 	flood="$flood $!"
 done
-r=$(deliver github issues "$S" --delivery "after-flood")
+r=$(deliver github issues "$(labeled 7)" --delivery "after-flood")
 like "$r" '202 ' "a delivery gets through after the slots are freed"
 kill -0 "$SERVE_PID"; ok $? "serve is still running"
 wait $flood

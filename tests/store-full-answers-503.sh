@@ -16,11 +16,11 @@ S="$SAMPLES/github/derived/issues.labeled.agent.json"
 
 like "$(deliver github issues "$S" --delivery full-1)" '202 ' "a delivery is queued while there is room"
 dd if=/dev/zero of="$DATA/filler" bs=4k 2>/dev/null
-r=$(deliver github issues "$S" --delivery full-2)
+r=$(deliver github issues "$(labeled 2)" --delivery full-2)
 like "$r" '503 ' "a delivery that cannot be committed is 503"
 is "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" 503 "healthz is 503"
 rm -f "$DATA/filler"
-r=$(deliver github issues "$S" --delivery full-2)
+r=$(deliver github issues "$(labeled 2)" --delivery full-2)
 like "$r" '202 ' "the forge's redelivery is queued once there is room"
 is "$(curl -s "$URL/healthz")" ok "healthz recovers"
 is "$(job_count)" 2 "two jobs, nothing from the failed attempt"
