@@ -26,13 +26,8 @@ json.dump(t, open(sys.argv[1], "w"))
 PY
 TITLE=$(cat "$T/title.json")
 
-git init -q "$T/src"
-printf '# Hello-World\n' > "$T/src/README"
-git -C "$T/src" add -A
-git -C "$T/src" -c user.name=t -c user.email=t@t commit -qm init
-git -C "$T/src" branch -q -M main
-admin POST repos '{"forge":"github","path":"'$REPO'","default_branch":"main","from":"'"$T/src"'"}' >/dev/null
-admin POST tokens '{"forge":"github","token":"'"$TOKEN"'","user":"handoff-bot","can_write":true}' >/dev/null
+emu_source '# Hello-World'
+emu_project github "$REPO" "$TOKEN"
 admin POST permissions '{"forge":"github","repo":"'$REPO'","user":"Codertocat","permission":"write"}' >/dev/null
 admin POST issues '{"forge":"github","repo":"'$REPO'","number":1,"title":'"$TITLE"',"user":"Codertocat"}' >/dev/null
 admin POST issues '{"forge":"github","repo":"'$REPO'","number":2,"title":"Another","user":"Codertocat"}' >/dev/null

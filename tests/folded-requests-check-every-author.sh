@@ -20,14 +20,9 @@ done
 GH=octo/widgets
 GL=group/gadgets
 start_emulator 7
-git init -q "$T/src"
-printf '# widgets\n' > "$T/src/README"
-git -C "$T/src" add -A
-git -C "$T/src" -c user.name=t -c user.email=t@t commit -qm init
-git -C "$T/src" branch -q -M main
+emu_source '# widgets'
 for f in github:$GH gitlab:$GL; do
-	admin POST repos '{"forge":"'${f%%:*}'","path":"'${f#*:}'","default_branch":"main","from":"'"$T/src"'"}' >/dev/null
-	admin POST tokens '{"forge":"'${f%%:*}'","token":"tok-'${f%%:*}'-'$$'","user":"handoff-bot","can_write":true}' >/dev/null
+	emu_project "${f%%:*}" "${f#*:}" "tok-${f%%:*}-$$"
 done
 admin POST permissions '{"forge":"github","repo":"'$GH'","user":"maint","permission":"write"}' >/dev/null
 admin POST permissions '{"forge":"github","repo":"'$GH'","user":"reader","permission":"read"}' >/dev/null

@@ -265,6 +265,23 @@ s = [r for r in json.load(sys.stdin)['repos'] if r['path'] == sys.argv[1]][0]
 print($2)" "$1"
 }
 
+# emu_source README [BRANCH]: $T/src, a repository whose BRANCH (main)
+# is one commit of a README holding the text README (and a newline), the
+# source of the emulator's repositories. emu_project FORGE PATH TOKEN
+# [BRANCH]: PATH on the emulator's FORGE made from it, with TOKEN
+# handoff-bot's, who may write there.
+emu_source() {
+	git init -q "$T/src"
+	printf '%s\n' "$1" > "$T/src/README"
+	git -C "$T/src" add -A
+	git -C "$T/src" -c user.name=t -c user.email=t@t commit -qm init
+	git -C "$T/src" branch -q -M "${2:-main}"
+}
+emu_project() {
+	admin POST repos '{"forge":"'"$1"'","path":"'"$2"'","default_branch":"'"${4:-main}"'","from":"'"$T/src"'"}' >/dev/null
+	admin POST tokens '{"forge":"'"$1"'","token":"'"$3"'","user":"handoff-bot","can_write":true}' >/dev/null
+}
+
 # jobnum ANSWER: the job number in a delivery's answer.
 jobnum() { printf '%s' "$1" | sed -n 's/.*"job":\([0-9]*\).*/\1/p'; }
 

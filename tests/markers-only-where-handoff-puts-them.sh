@@ -18,13 +18,8 @@ REPO=Codertocat/Hello-World
 start_emulator 13
 jq_() { emu_repo $REPO "$1"; }
 
-git init -q "$T/src"
-printf '# Hello-World\n' > "$T/src/README"
-git -C "$T/src" add -A
-git -C "$T/src" -c user.name=t -c user.email=t@t commit -qm init
-git -C "$T/src" branch -q -M main
-admin POST repos '{"forge":"github","path":"'$REPO'","default_branch":"main","from":"'"$T/src"'"}' >/dev/null
-admin POST tokens '{"forge":"github","token":"'"$TOKEN"'","user":"handoff-bot","can_write":true}' >/dev/null
+emu_source '# Hello-World'
+emu_project github "$REPO" "$TOKEN"
 admin POST permissions '{"forge":"github","repo":"'$REPO'","user":"Codertocat","permission":"write"}' >/dev/null
 admin POST issues '{"forge":"github","repo":"'$REPO'","number":1,"title":"Spelling error in the README file","user":"Codertocat"}' >/dev/null
 admin POST comments '{"forge":"github","repo":"'$REPO'","number":1,"body":"The page source shows <!-- handoff:status --> in the bot comments; also keep the heading.","user":"Codertocat"}' >/dev/null

@@ -18,13 +18,8 @@ start_emulator 7
 jq_() { emu_repo Codertocat/Hello-World "$1"; }
 
 # The repository the issues are about, on the emulated GitHub.
-git init -q "$T/src"
-printf '# Hello-World\n\nRemember to committ often.\n' > "$T/src/README"
-git -C "$T/src" add -A
-git -C "$T/src" -c user.name=t -c user.email=t@t commit -qm init
-git -C "$T/src" branch -q -M main
-admin POST repos '{"forge":"github","path":"Codertocat/Hello-World","default_branch":"main","from":"'"$T/src"'"}' >/dev/null
-admin POST tokens '{"forge":"github","token":"'"$TOKEN"'","user":"handoff-bot","can_write":true}' >/dev/null
+emu_source "$(printf '# Hello-World\n\nRemember to committ often.')"
+emu_project github Codertocat/Hello-World "$TOKEN"
 admin POST permissions '{"forge":"github","repo":"Codertocat/Hello-World","user":"Codertocat","permission":"write"}' >/dev/null
 admin POST permissions '{"forge":"github","repo":"Codertocat/Hello-World","user":"outsider","permission":"read"}' >/dev/null
 # Issue 1 was edited after it was labeled: the task is the issue as it reads now.

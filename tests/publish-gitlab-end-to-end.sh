@@ -18,13 +18,8 @@ TOKEN="glpat-e2e-$$-91c3a7"
 start_emulator 11
 jq_() { emu_repo gitlabhq/gitlab-test "$1"; }
 
-git init -q "$T/src"
-printf '# gitlab-test\n\nRemember to committ often.\n' > "$T/src/README"
-git -C "$T/src" add -A
-git -C "$T/src" -c user.name=t -c user.email=t@t commit -qm init
-git -C "$T/src" branch -q -M master
-admin POST repos '{"forge":"gitlab","path":"gitlabhq/gitlab-test","default_branch":"master","from":"'"$T/src"'"}' >/dev/null
-admin POST tokens '{"forge":"gitlab","token":"'"$TOKEN"'","user":"handoff-bot","can_write":true}' >/dev/null
+emu_source "$(printf '# gitlab-test\n\nRemember to committ often.')" master
+emu_project gitlab gitlabhq/gitlab-test "$TOKEN" master
 admin POST permissions '{"forge":"gitlab","repo":"gitlabhq/gitlab-test","user":"root","user_id":1,"access_level":40}' >/dev/null
 for n in 23 24 25; do
 	admin POST issues '{"forge":"gitlab","repo":"gitlabhq/gitlab-test","number":'$n',"title":"New API: create/update/delete file","user":"root"}' >/dev/null
