@@ -48,15 +48,6 @@ MAX_PARALLEL=1 write_config "[github]" "api_url = $E/github/api" \
     "memory = 512M" "pids = 200" "disk = 256M"
 start_serve
 
-wait_for() {	# wait_for WHAT COMMAND...: until COMMAND succeeds (a minute at most)
-	what=$1
-	shift
-	for _ in $(seq 600); do "$@" && return 0; sleep 0.1; done
-	echo "# timed out waiting for $what"
-	return 1
-}
-log_has() { grep -q -F -e "$2" "$DATA/jobs/$1/log" 2>/dev/null; }
-ended() { case $(job_state "$1") in done|failed|cancelled) return 0 ;; esac; return 1; }
 bot_says() {	# bot_says REPO-EXPR: what handoff wrote there, as a list
 	curl -s "$E/_admin/state" | python3 -c 'import json, sys
 s = json.load(sys.stdin)

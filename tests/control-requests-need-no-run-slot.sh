@@ -34,15 +34,6 @@ MAX_PARALLEL=1 write_config "[agent]" "command = $T/agent.sh" "[sandbox]" \
     "extra_ro = $T/gate" "memory = 512M" "pids = 200" "disk = 256M"
 start_serve
 
-wait_for() {	# wait_for WHAT COMMAND...: until COMMAND succeeds (a minute at most)
-	what=$1
-	shift
-	for _ in $(seq 600); do "$@" && return 0; sleep 0.1; done
-	echo "# timed out waiting for $what"
-	return 1
-}
-log_has() { grep -q -F -e "$2" "$DATA/jobs/$1/log" 2>/dev/null; }
-ended() { case $(job_state "$1") in done|failed|cancelled) return 0 ;; esac; return 1; }
 ask() {	# ask N ID TEXT: the owner's comment ID on issue N, delivered
 	deliver github issue_comment "$(delivery gh-comment $GH "$1" Codertocat \
 	    id="$2" assoc=OWNER clone="$T/origin.git" "body=$3")"

@@ -56,14 +56,6 @@ sed -i 's/^coalesce = 0$/coalesce = 10m/' "$CONFIG"
 start_serve
 
 # wait_for WHAT COMMAND...: until COMMAND succeeds (a minute at most).
-wait_for() {
-	what=$1
-	shift
-	for _ in $(seq 600); do "$@" && return 0; sleep 0.1; done
-	echo "# timed out waiting for $what"
-	return 1
-}
-log_has() { grep -q -F -e "$2" "$DATA/jobs/$1/log" 2>/dev/null; }
 acknowledged() {
 	"$HANDOFF" -c "$CONFIG" show "$1" --json | grep -q '"detail":[[:space:]]*"acknowledged"'
 }

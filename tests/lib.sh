@@ -212,6 +212,31 @@ labeled() {
 	echo "$out"
 }
 
+# labeled_at NUMBER CLONE-URL [BODY]: the labeled-issue delivery for issue
+# NUMBER of the repository at CLONE-URL (default branch main), with BODY
+# as the issue's text when given.
+labeled_at() {
+	f="$T/issue-$1.json"
+	sed -e "s|https://github.com/Codertocat/Hello-World.git|$2|" \
+	    -e 's|"default_branch": "master"|"default_branch": "main"|' \
+	    -e "s|\"number\": 1,|\"number\": $1,|" \
+	    ${3:+-e "s|\"body\": \"It looks like you accidently spelled 'commit' with two 't's.\"|\"body\": \"$3\"|"} \
+	    "$SAMPLES/github/derived/issues.labeled.agent.json" > "$f"
+	echo "$f"
+}
+
+# wait_for WHAT COMMAND...: until COMMAND succeeds (a minute at most).
+wait_for() {
+	what=$1
+	shift
+	for _ in $(seq 600); do "$@" && return 0; sleep 0.1; done
+	echo "# timed out waiting for $what"
+	return 1
+}
+# log_has JOB TEXT: the job's log holds TEXT; ended JOB: it is over.
+log_has() { grep -q -F -e "$2" "$DATA/jobs/$1/log" 2>/dev/null; }
+ended() { case $(job_state "$1") in done|failed|cancelled) return 0 ;; esac; return 1; }
+
 # Count jobs in the store (optionally in one state).
 job_count() {
 	"$HANDOFF" -c "$CONFIG" jobs --json --limit 1000000 ${1:+--state "$1"} |

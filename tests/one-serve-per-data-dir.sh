@@ -35,16 +35,7 @@ MAX_PARALLEL=1 write_config "[agent]" "command = $T/agent.sh" "timeout = 2m" \
     "[sandbox]" "memory = 512M" "pids = 200" "disk = 256M" \
     "extra_ro = $SRCDIR/tests/agents, $T/gate"
 
-BASE=$SAMPLES/github/derived/issues.labeled.agent.json
-issue() {	# issue NUMBER BODY: a labeled-issue delivery for our origin
-	f="$T/issue-$1.json"
-	sed -e "s|https://github.com/Codertocat/Hello-World.git|$T/origin.git|" \
-	    -e 's|"default_branch": "master"|"default_branch": "main"|' \
-	    -e "s|\"number\": 1,|\"number\": $1,|" \
-	    -e "s|\"body\": \"It looks like you accidently spelled 'commit' with two 't's.\"|\"body\": \"$2\"|" \
-	    "$BASE" > "$f"
-	echo "$f"
-}
+issue() { labeled_at "$1" "$T/origin.git" "$2"; }	# issue NUMBER BODY
 # at_gate NAME: until the agent waits at gate NAME (a minute at most).
 at_gate() {
 	for _ in $(seq 600); do

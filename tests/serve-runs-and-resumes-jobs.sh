@@ -35,16 +35,7 @@ MAX_PARALLEL=2 write_config "[agent]" "command = $T/agent.sh" "timeout = 2m" \
 # The agent scripts in the source tree must be visible in the sandbox.
 sed -i "s|^\[sandbox\]|[sandbox]\nextra_ro = $SRCDIR/tests/agents|" "$CONFIG"
 
-BASE=$SAMPLES/github/derived/issues.labeled.agent.json
-issue() {	# issue NUMBER BODY: a labeled-issue delivery for our origin
-	f="$T/issue-$1.json"
-	sed -e "s|https://github.com/Codertocat/Hello-World.git|$T/origin.git|" \
-	    -e 's|"default_branch": "master"|"default_branch": "main"|' \
-	    -e "s|\"number\": 1,|\"number\": $1,|" \
-	    -e "s|\"body\": \"It looks like you accidently spelled 'commit' with two 't's.\"|\"body\": \"$2\"|" \
-	    "$BASE" > "$f"
-	echo "$f"
-}
+issue() { labeled_at "$1" "$T/origin.git" "$2"; }	# issue NUMBER BODY
 state() {	# state JOB: the job's state
 	"$HANDOFF" -c "$CONFIG" show "$1" --json 2>/dev/null |
 	    sed -n 's/^	"state":	"\(.*\)",$/\1/p'
