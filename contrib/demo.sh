@@ -36,10 +36,12 @@ admin tokens '{"forge":"github","token":"ghp_demo_token","user":"handoff-bot","c
 admin permissions '{"forge":"github","repo":"Codertocat/Hello-World","user":"Codertocat","permission":"admin"}'
 admin issues '{"forge":"github","repo":"Codertocat/Hello-World","number":1,"title":"Spelling error in the README file","body":"It looks like you accidently spelled commit with two ts.","user":"Codertocat"}'
 
-# config.example.ini with the demo agent, a scratch data_dir and the forge.
+# config.example.ini with the demo agent, a scratch data_dir, the forge, and
+# room for a small job (disk is reserved on data_dir's disk as root).
 sed -e "s|^#command = .*|command = $top/contrib/agents/demo.sh|" \
     -e "s|^data_dir = .*|data_dir = $demo/data|" \
     -e "s|^memory = .*|memory = 1G|" \
+    -e "s|^disk = .*|disk = 1G|" \
     -e "s|^api_url = https://api.github.com|api_url = $E/github/api\ntoken = ghp_demo_token|" \
     config.example.ini > "$demo/handoff.ini"
 config="$demo/handoff.ini"
