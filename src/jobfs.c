@@ -25,6 +25,7 @@
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "jobfs.h"
@@ -298,6 +299,25 @@ make_layout(int fd, const char *mnt, bool is_root)
 	free(path);
 }
 
+/* In a user namespace overlayfs keeps its whiteouts and opaque
+ * directories in user.* attributes of the upper layer, which tmpfs takes
+ * from Linux 6.6 on. */
+static void
+check_userxattr(int fd, const char *mnt)
+{
+	char *path = xasprintf("%s/" JOBFS_UPPER, mnt);
+
+	if (setxattr(path, "user.handoff", "1", 1, 0) == -1) {
+		if (errno == EOPNOTSUPP)
+			holder_fail(fd, "the job's tmpfs takes no user.* extended"
+			    " attributes, which overlayfs needs when handoff is"
+			    " not root (Linux 6.6 or later)");
+		holder_fail(fd, "set an extended attribute on the job's tmpfs");
+	}
+	removexattr(path, "user.handoff");
+	free(path);
+}
+
 static void __attribute__((noreturn))
 holder(const struct jobfs *fs, int ready, int ctl, pid_t parent)
 {
@@ -335,6 +355,8 @@ holder(const struct jobfs *fs, int ready, int ctl, pid_t parent)
 			holder_fail(ready, "mount the job's tmpfs");
 	}
 	make_layout(ready, fs->mnt, is_root);
+	if (!is_root)
+		check_userxattr(ready, fs->mnt);
 	/* Last: a change of credentials clears it. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
