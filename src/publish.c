@@ -436,14 +436,16 @@ publish_failed(struct publish *p, const char *reason, const char *output)
 }
 
 int
-publish_push(struct publish *p, struct ws *ws, char *err, size_t errlen)
+publish_push(struct publish *p, struct ws *ws, char *why, size_t whylen,
+    char *err, size_t errlen)
 {
 	const char *token = publish_git_token(p, err, errlen);
 
+	why[0] = '\0';
 	if (token == NULL)
 		return -1;
 	return ws_push(ws, p->job->clone_url, p->job->branch,
-	    publish_git_user(p), token, err, errlen);
+	    publish_git_user(p), token, why, whylen, err, errlen);
 }
 
 /* Find the comment on (on, number) that carries marker, else write text

@@ -62,8 +62,10 @@ void publish_status(struct publish *p, enum publish_status what,
  * log), and the end of the agent's own output (may be NULL), each as text
  * that cannot close its fence; best effort. */
 void publish_failed(struct publish *p, const char *reason, const char *output);
-/* Push the branch from the mirror to the repository. */
-int publish_push(struct publish *p, struct ws *ws, char *err, size_t errlen);
+/* Push the branch from the mirror to the repository; a refusal by the
+ * forge also in why, for people (ws_push). */
+int publish_push(struct publish *p, struct ws *ws, char *why, size_t whylen,
+    char *err, size_t errlen);
 /* Find or open the pull request from the thread's branch, with the
  * summary and diffstat in its body; record it in the store. A revision
  * (revise, fix-ci) of an open pull request keeps its description and

@@ -181,27 +181,15 @@ fail_agent(struct run *r, const struct sandbox_result *res)
 }
 
 /* What the people on the issue are told of a failure: what the step said
- * for them (fail_agent, fail_public: the agent's end, a refusal of the
- * change), a refusal of its push in workspace.c's words, else only which
- * step handoff could not finish: the error itself can hold host paths,
- * addresses and handoff's own detail. Text that no longer matches falls
- * back to that, never to the error. Caller frees. */
+ * for them (fail_agent, fail_public, step_push: the agent's end, a
+ * refusal of the change or of its push), else only which step handoff
+ * could not finish: the error itself can hold host paths, addresses and
+ * handoff's own detail. Caller frees. */
 static char *
 told(const struct run *r)
 {
-	const char *e = r->error ? r->error : "";
-	char *push, *out = NULL;
-
 	if (r->public)
 		return xstrdup(r->public);
-	push = xasprintf("push %s to %s: rejected (", r->job.branch,
-	    r->job.clone_url ? r->job.clone_url : "");
-	if (strncmp(e, push, strlen(push)) == 0)
-		out = xasprintf("the forge refused the push of %s (%s",
-		    r->job.branch, e + strlen(push));
-	free(push);
-	if (out)
-		return out;
 	if (r->step)
 		return xasprintf("handoff could not finish the %s step; the"
 		    " operator's log has the reason", r->step);
@@ -976,12 +964,18 @@ acknowledge_queued(struct run *r)
 static int
 step_push(struct run *r)
 {
-	char err[1024];
+	char err[1024], why[512];
 
 	if (begin(r, "push") == -1)
 		return -1;
-	if (publish_push(r->pub, r->ws, err, sizeof(err)) == -1)
-		return fail(r, "%s", err);
+	if (publish_push(r->pub, r->ws, why, sizeof(why), err,
+	    sizeof(err)) == -1) {
+		fail(r, "%s", err);
+		if (*why)
+			r->public = xasprintf("the forge refused the push of"
+			    " %s (%s)", r->job.branch, why);
+		return -1;
+	}
 	return finish_step(r, "push", r->job.branch);
 }
 

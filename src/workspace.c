@@ -1089,7 +1089,8 @@ update_cb(const char *ref, const char *status, void *payload)
 
 int
 ws_push(struct ws *ws, const char *url, const char *branch,
-    const char *user, const char *token, char *err, size_t errlen)
+    const char *user, const char *token, char *why, size_t whylen,
+    char *err, size_t errlen)
 {
 	git_remote_create_options create;
 	git_push_options opts;
@@ -1120,12 +1121,15 @@ ws_push(struct ws *ws, const char *url, const char *branch,
 		    !is_transient(attempt))
 			break;
 	}
+	why[0] = '\0';
 	if (rc == GIT_ENONFASTFORWARD) {
 		/* libgit2 saw the remote's branch hold commits the mirror
 		 * lacks: someone else pushed to it. */
-		snprintf(err, errlen, "push %s to %s: rejected (non-fast-forward:"
-		    " the branch on the forge has commits this job did not"
-		    " start from; handoff does not force-push)", branch, url);
+		snprintf(why, whylen, "non-fast-forward: the branch on the"
+		    " forge has commits this job did not start from; handoff"
+		    " does not force-push");
+		snprintf(err, errlen, "push %s to %s: rejected (%s)", branch,
+		    url, why);
 		rc = -1;
 		goto out;
 	}
@@ -1136,6 +1140,7 @@ ws_push(struct ws *ws, const char *url, const char *branch,
 	}
 	rc = -1;
 	if (ps.rejected != NULL) {
+		snprintf(why, whylen, "%s", ps.rejected);
 		snprintf(err, errlen, "push %s to %s: rejected (%s)", branch,
 		    url, ps.rejected);
 		goto out;

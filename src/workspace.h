@@ -84,9 +84,11 @@ int ws_export(struct ws *ws, const char *branch, const char *commit,
 
 /* Push refs/heads/branch of the mirror to url as refs/heads/branch,
  * fast-forward only, with user and token from a credentials callback (never
- * in the URL). A rejection fails with the remote's reason. */
+ * in the URL). A rejection fails with the remote's reason, also in why (for
+ * people: no URL); why is "" for other failures. */
 int ws_push(struct ws *ws, const char *url, const char *branch,
-    const char *user, const char *token, char *err, size_t errlen);
+    const char *user, const char *token, char *why, size_t whylen,
+    char *err, size_t errlen);
 
 /* Whether path matches a [runs] protected_paths pattern: '*' and '?' stay
  * within a path segment, '**' crosses them. */

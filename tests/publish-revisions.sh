@@ -253,6 +253,8 @@ ok $? "the reason is the forge's: not a fast-forward"
 grep '"error"' "$T/out" | sed 's/^/# /'
 is "$(tip)" "$other" "the other change is kept"
 like "$(jq_ "$i1['comments'][0]['body']")" "Failed (job $jh)" "the status comment says it failed"
+like "$(jq_ "$i1['comments'][0]['body']")" "the forge refused the push of $BRANCH (non-fast-forward" \
+    "and why the forge refused it"
 
 # No reply twice: the late copy of job 4's reply is gone too.
 is "$(jq_ "sorted(set(c['body'].split('(job ')[1].split(')')[0] for c in $pr_comments if 'revised' in c['body'] and [d['body'] for d in $pr_comments].count(c['body']) > 1))")" \
