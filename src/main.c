@@ -13,6 +13,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "report.h"
+#include "local.h"
 #include "runner.h"
 #include "serve.h"
 #include "util.h"
@@ -129,7 +130,7 @@ main(int argc, char **argv)
 		status = report_show(cfg, nargs, args);
 	} else if (strcmp(command, "run") == 0) {
 		cfg = load(path);
-		status = runner_local(cfg, nargs, args);
+		status = local_main(cfg, nargs, args);
 	} else if (strcmp(command, "runner") == 0) {
 		cfg = load(path);
 		status = runner_main(cfg, nargs, args);

@@ -1,7 +1,6 @@
 /*
- * One job's steps, in order: workspace, task, sandbox, collect. Used by
- * `handoff runner --job N` (started by serve) and by `handoff run` (a local
- * repository, no forge).
+ * `handoff runner --job N`: one job's steps (runner.c's table), started by
+ * serve for a job it marked running, or with --acknowledge for a queued one.
  */
 #ifndef HANDOFF_RUNNER_H
 #define HANDOFF_RUNNER_H
@@ -18,8 +17,6 @@
 
 /* `handoff runner --job N`. */
 int runner_main(const struct config *cfg, int argc, char **argv);
-/* `handoff run --repo DIR (--task TEXT | --task-file F) [--branch NAME]`. */
-int runner_local(const struct config *cfg, int argc, char **argv);
 /* The pid of the runner running job's steps now (it holds the job's lock):
  * 0 when there is none, -1 when there is one of unknown pid. */
 long runner_running(const char *data_dir, int64_t job);

@@ -1,0 +1,121 @@
+/*
+ * One run of a job's steps: what the runner (runner.c), its steps
+ * (step_*.c) and `handoff run` (local.c) share. Private to them.
+ */
+#ifndef HANDOFF_RUN_H
+#define HANDOFF_RUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "jobfs.h"
+#include "publish.h"
+#include "sandbox.h"
+#include "store.h"
+#include "workspace.h"
+
+/* Set by SIGTERM, SIGINT and SIGHUP: the run stops between steps and the
+ * job resumes at its step. */
+extern volatile sig_atomic_t run_interrupted;
+
+/* What one run of the steps needs and makes. */
+struct run {
+	const struct config	*cfg;
+	struct store		*st;
+	struct job		 job;
+	const char		*kind;		/* implement, revise, fix-ci */
+	bool			 is_queued;	/* acknowledging, no run slot */
+	char			*dir;		/* data_dir/jobs/N */
+	int			 log_fd;
+	struct ws		*ws;
+	char			 base[WS_OID_HEX + 1];
+	char			*files, *index;	/* the base tree */
+	int			 tree_lock;	/* held while the job uses it */
+	struct jobfs		 fs;		/* holder -1: not mounted */
+	char			*summary;
+	struct ws_change	 change;
+	struct publish		*pub;		/* NULL: nothing to publish */
+	char			*detail;	/* the step's result, when done */
+	char			*error;		/* why it failed: store, show, log */
+	char			*public;	/* why, for the forge (run_told()) */
+	char			*output;	/* the agent's last, when it failed */
+	const char		*step;		/* the step under way, or NULL */
+	const struct step	*from;		/* where this attempt starts */
+	const char		*state;		/* how it ended */
+};
+
+/* One row of the job's life (runner.c's table). */
+struct step {
+	const char	*name;		/* as the store and the job's log say */
+	/* Before the step starts: -1 failed (not begun), 0 run it, 1 it
+	 * has nothing to do. NULL: run it. */
+	int		(*ready)(struct run *);
+	/* The step: 0 done (its result in r->detail), -1 failed (why in
+	 * r->error and r->state), or stopped. */
+	int		(*run)(struct run *);
+	/* Whether what the step made in an earlier attempt is still there
+	 * for the steps after it. NULL: it is made again. */
+	bool		(*kept)(struct run *);
+	/* Make again, without repeating the step, what the steps after it
+	 * use, when a run resumes after it. NULL: nothing. */
+	int		(*restore)(struct run *);
+	/* Once its end is recorded. NULL: nothing. */
+	void		(*ended)(struct run *);
+	const char	*resumed;	/* the log's line resuming after it */
+	unsigned	 flags;
+#define STEP_FORGE	0x1	/* only when there is a forge to tell */
+#define STEP_CHANGED	0x2	/* only when the agent changed something */
+#define STEP_QUEUED	0x4	/* also for a queued job, before its slot */
+#define STEP_TREE	0x8	/* uses the base tree */
+};
+
+/* data_dir/jobs/N/name. Caller frees. */
+char *run_path(const struct run *r, const char *name);
+/* A line in the job's log and in handoff's. */
+void run_log(struct run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Fail the job with a reason for the operator. Returns -1. */
+int run_fail(struct run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Fail it with a reason for the people on the issue as it is. Returns -1. */
+int run_fail_public(struct run *r, const char *text);
+/* End it cancelled, saying why (copied). Returns -1. */
+int run_cancel(struct run *r, const char *why);
+/* Set the step's result (copied; NULL for none). Returns 0. */
+int run_done(struct run *r, const char *detail);
+/* The job's directory name (emptied first when is_empty) with mode. */
+int run_make_dir(struct run *r, const char *name, bool is_empty,
+    unsigned mode);
+/* Hand name and all below it to the sandbox's user (as root). */
+int run_give_to_sandbox(struct run *r, const char *name);
+
+/* Steps and what they restore (step_*.c). */
+int step_acknowledge_ready(struct run *r);
+int step_acknowledge(struct run *r);
+int step_workspace(struct run *r);
+int step_workspace_restore(struct run *r);
+int step_task(struct run *r);
+int step_sandbox_ready(struct run *r);
+/* The sandbox both the agent's run and collect's start from. */
+void step_sandbox_base(struct run *r, struct sandbox *sb);
+void step_sandbox_free(struct sandbox *sb);
+int step_sandbox(struct run *r);
+bool step_sandbox_kept(struct run *r);
+int step_collect(struct run *r);
+bool step_collect_kept(struct run *r);
+int step_collect_restore(struct run *r);
+void step_collect_ended(struct run *r);
+int step_push(struct run *r);
+int step_publish(struct run *r);
+
+/* Take the job's lock and read it again (the runner's while it runs its
+ * steps). Returns the descriptor, or -1 having said why on stderr. */
+int run_lock(struct run *r);
+/* Run the job's steps from where it stands and end it. Returns a
+ * RUNNER_EXIT_* status. */
+int run_steps(struct run *r);
+/* Free what the run holds. */
+void run_free(struct run *r);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * The sandbox step: the agent runs on the job's own filesystem, over the
+ * base tree and the job's .git, with the task in /handoff.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "run.h"
+#include "sandbox.h"
+#include "util.h"
+
+static int
+should_stop_cb(void *arg)
+{
+	struct run *r = arg;
+
+	return run_interrupted || store_cancel_requested(r->st, r->job.id) == 1;
+}
+
+/* The command's first word, when it is a host file to make visible. */
+static char *
+agent_file(const char *command)
+{
+	char *word = xstrndup(command, strcspn(command, " \t\n"));
+	struct stat sb;
+
+	if (word[0] != '/' || stat(word, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    strncmp(word, "/usr/", 5) == 0) {
+		free(word);
+		return NULL;
+	}
+	return word;
+}
+
+static char **
+agent_env(const struct run *r, size_t *n)
+{
+	char **env = xcalloc(16 + r->cfg->agent_env.n, sizeof(*env));
+	const char *v;
+	size_t i, k = 0;
+
+	env[k++] = xstrdup("PATH=/usr/local/bin:/usr/bin:/bin");
+	env[k++] = xstrdup("HOME=/home/agent");
+	env[k++] = xstrdup("USER=agent");
+	env[k++] = xstrdup("LOGNAME=agent");
+	env[k++] = xstrdup("LANG=C.UTF-8");
+	env[k++] = xstrdup("TERM=dumb");
+	env[k++] = xstrdup("TMPDIR=/tmp");
+	env[k++] = xstrdup("GIT_CONFIG_NOSYSTEM=1");
+	env[k++] = xstrdup("GIT_TERMINAL_PROMPT=0");
+	env[k++] = xstrdup("HANDOFF_TASK=/handoff/task.md");
+	env[k++] = xstrdup("HANDOFF_CONTEXT=/handoff/context.json");
+	env[k++] = xstrdup("HANDOFF_SUMMARY=/handoff/summary.md");
+	env[k++] = xasprintf("HANDOFF_JOB=%lld", (long long)r->job.id);
+	for (i = 0; i < r->cfg->agent_env.n; i++)
+		if ((v = getenv(r->cfg->agent_env.v[i])) != NULL)
+			env[k++] = xasprintf("%s=%s", r->cfg->agent_env.v[i],
+			    v);
+	*n = k;
+	return env;
+}
+
+static void
+free_env(char **env, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(env[i]);
+	free(env);
+}
+
+void
+step_sandbox_base(struct run *r, struct sandbox *sb)
+{
+	char *prefix;
+
+	memset(sb, 0, sizeof(*sb));
+	sb->lower = r->files;
+	sb->seed = run_path(r, "seed");
+	sb->fs = &r->fs;
+	sb->merged = run_path(r, "merged");
+	sb->handoff_dir = run_path(r, "handoff");
+	sb->etc_dir = run_path(r, "etc");
+	sb->objects = ws_objects_dir(r->ws);
+	prefix = cgroup_prefix(r->cfg->data_dir);
+	sb->name = xasprintf("%s%lld", prefix, (long long)r->job.id);
+	free(prefix);
+	sb->timeout_ms = r->cfg->agent_timeout_ms;
+	sb->memory_bytes = r->cfg->memory_bytes;
+	sb->disk_bytes = r->cfg->disk_bytes;
+	sb->pids = r->cfg->pids;
+	sb->max_log_bytes = r->cfg->max_log_bytes;
+	sb->log_fd = r->log_fd;
+	sb->should_stop = should_stop_cb;
+	sb->arg = r;
+}
+
+void
+step_sandbox_free(struct sandbox *sb)
+{
+	free((char *)sb->seed);
+	free((char *)sb->merged);
+	free((char *)sb->handoff_dir);
+	free((char *)sb->etc_dir);
+	free((char *)sb->name);
+	free((char *)sb->out_dir);
+	free((char *)sb->agent_path);
+}
+
+/* The agent's run ended badly: the people on the issue are told how and
+ * what it printed last, its own words only. */
+static int
+fail_agent(struct run *r, const struct sandbox_result *res)
+{
+	char *why = xasprintf("the agent %s%s", res->how == SB_EXITED ? "" :
+	    "was stopped: ", res->reason);
+
+	run_fail(r, "%s; its output ends:\n%s", why, res->tail);
+	r->public = why;
+	free(r->output);
+	r->output = xstrdup(res->tail);
+	return -1;
+}
+
+int
+step_sandbox_ready(struct run *r)
+{
+	if (r->cfg->agent_command == NULL)
+		return run_fail(r, "no agent: [agent] command is not set");
+	if (r->cfg->network == NET_ALLOWLIST)
+		return run_fail(r, "sandbox: [sandbox] network = allowlist is"
+		    " not available yet; use none or host");
+	return 0;
+}
+
+int
+step_sandbox(struct run *r)
+{
+	struct sandbox sb;
+	struct sandbox_result res;
+	char err[1024], *argv[4], **env;
+	size_t nenv;
+	int rc;
+
+	/* A new filesystem for what the agent writes; it stays mounted
+	 * until collect has read it. */
+	jobfs_stop(&r->fs);
+	if (jobfs_start(&r->fs, r->dir, r->cfg->disk_bytes, false, err,
+	    sizeof(err)) == -1)
+		return run_fail(r, "sandbox: %s", err);
+	step_sandbox_base(r, &sb);
+	sb.agent_path = agent_file(r->cfg->agent_command);
+	sb.extra_ro = &r->cfg->extra_ro;
+	sb.share_net = r->cfg->network == NET_HOST;
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = r->cfg->agent_command;
+	argv[3] = NULL;
+	sb.argv = argv;
+	env = agent_env(r, &nenv);
+	sb.env = env;
+	run_log(r, "sandbox: running the agent: %s", r->cfg->agent_command);
+	publish_status(r->pub, PS_RUNNING, NULL);
+	rc = sandbox_run(&sb, &res, err, sizeof(err));
+	free_env(env, nenv);
+	step_sandbox_free(&sb);
+	if (rc == -1)
+		return run_fail(r, "%s", err);
+	run_log(r, "sandbox: %s%s", res.how == SB_EXITED ? "the agent " :
+	    "stopped: ", res.reason);
+	if (res.how == SB_CANCELLED)
+		return run_interrupted ? -1 : run_cancel(r, "cancelled");
+	if (res.how != SB_EXITED || res.status != 0)
+		return fail_agent(r, &res);
+	return run_done(r, res.reason);
+}
+
+/* What the agent wrote stays on disk for collect only as an image (as
+ * root), and only with the base it ran on. */
+bool
+step_sandbox_kept(struct run *r)
+{
+	return jobfs_has_image(r->dir) && r->job.base_commit != NULL;
+}

@@ -1,0 +1,131 @@
+/*
+ * The task step: who asked may write (requests folded in after the
+ * acknowledgement are checked too), and what the agent reads: the issue as
+ * it reads now, its comments and the review comments, in /handoff.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "rules.h"
+#include "run.h"
+#include "task.h"
+#include "util.h"
+
+/* Before any text reaches the agent: the requests folded in after the
+ * acknowledgement are checked too (the acknowledging runner may have run
+ * before they came), the refused are left out and that is said where
+ * they were asked. A job none of whose requests may run ends quietly. */
+static int
+check_requests(struct run *r)
+{
+	char err[1024];
+	bool allowed;
+
+	if (publish_permit(r->pub, &allowed, err, sizeof(err)) == -1)
+		return run_fail(r, "task: %s", err);
+	store_requests_free(r->job.requests, r->job.nrequests);
+	if (store_requests_load(r->st, r->job.id, &r->job.requests,
+	    &r->job.nrequests) == -1)
+		return run_fail(r, "store: %s", store_error(r->st));
+	if (!allowed) {
+		r->state = "cancelled";
+		free(r->error);
+		r->error = xasprintf("no one who asked may write to %s;"
+		    " nothing was run", r->job.repo);
+		return -1;
+	}
+	if (publish_left_out(r->pub, r->job.requests, r->job.nrequests, err,
+	    sizeof(err)) == -1)
+		run_log(r, "task: saying what was left out: %s", err);
+	return 0;
+}
+
+/* Drop from list (comments made on one of ons) the commands to handoff
+ * that are not a request allowed in this thread: a command is an
+ * instruction, and reaches the agent as a request, checked and
+ * attributed, or not at all. Other comments stay, under their authors'
+ * names. */
+static int
+drop_commands(struct run *r, cJSON *list, const char *const *ons)
+{
+	cJSON *c, *next;
+	const char *body, *id;
+	char *text, buf[32];
+	int64_t *ids;
+	size_t n, i;
+	bool is_allowed;
+
+	if (list == NULL)
+		return 0;
+	if (store_allowed_triggers(r->st, r->job.thread_id, ons, &ids,
+	    &n) == -1)
+		return run_fail(r, "store: %s", store_error(r->st));
+	for (c = list->child; c != NULL; c = next) {
+		next = c->next;
+		body = cJSON_GetStringValue(cJSON_GetObjectItem(c, "body"));
+		id = cJSON_GetStringValue(cJSON_GetObjectItem(c, "id"));
+		if (rules_parse_command(r->cfg->command, body, &text) ==
+		    CMD_IGNORE)
+			continue;
+		free(text);
+		is_allowed = false;
+		for (i = 0; id != NULL && i < n && !is_allowed; i++) {
+			snprintf(buf, sizeof(buf), "%lld", (long long)ids[i]);
+			is_allowed = strcmp(buf, id) == 0;
+		}
+		if (!is_allowed)
+			cJSON_Delete(cJSON_DetachItemViaPointer(list, c));
+	}
+	free(ids);
+	return 0;
+}
+
+int
+step_task(struct run *r)
+{
+	static const char *const on_issue[] = { "issue", NULL };
+	static const char *const on_pr[] = { "review_comment", "pr", NULL };
+	cJSON *comments, *reviews;
+	char err[512], *dir, *summary, *title, *body;
+	int rc;
+
+	if (r->pub && check_requests(r) == -1)
+		return -1;
+	dir = run_path(r, "handoff");
+	/* The issue as it reads now: it may have been edited since. */
+	if (r->pub && publish_issue(r->pub, &title, &body) == 0) {
+		free(r->job.title);
+		free(r->job.body);
+		r->job.title = title;
+		r->job.body = body;
+	}
+	comments = r->pub ? publish_comments(r->pub) : NULL;
+	reviews = r->pub ? publish_review_comments(r->pub, r->job.requests,
+	    r->job.nrequests) : NULL;
+	if (drop_commands(r, comments, on_issue) == -1 ||
+	    drop_commands(r, reviews, on_pr) == -1)
+		rc = -1;
+	else if ((rc = task_write(dir, &r->job, r->kind, comments, reviews,
+	    err, sizeof(err))) == -1)
+		run_fail(r, "%s", err);
+	cJSON_Delete(reviews);
+	cJSON_Delete(comments);
+	free(dir);
+	if (rc == -1)
+		return -1;
+	summary = run_path(r, "handoff/summary.md");
+	if (util_write_file(summary, "", 0, 0644) == -1)
+		rc = run_fail(r, "task: create %s: %s", summary, strerror(errno));
+	free(summary);
+	if (rc == -1)
+		return -1;
+	return run_done(r, NULL);
+}
