@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
-#include "filter.h"
+#include "seccomp.h"
 #include "jobfs.h"
 #include "log.h"
 #include "sandbox.h"
@@ -722,7 +722,7 @@ sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
 	}
 	/* Without a memory cgroup nothing counts memfd pages that are not
 	 * mapped: no memfds then. */
-	if ((filt = filter_build(cg.memory == NULL, err, errlen)) == -1)
+	if ((filt = seccomp_build(cg.memory == NULL, err, errlen)) == -1)
 		goto out;
 	build_args(sb, &a, &stage);
 	/* bubblewrap itself, from the stage too: /tmp is covered there. */
