@@ -29,6 +29,7 @@
 #include "sandbox.h"
 #include "store.h"
 #include "task.h"
+#include "text.h"
 #include "util.h"
 #include "workspace.h"
 
@@ -131,7 +132,7 @@ logline(struct run *r, const char *fmt, ...)
 		    strerror(errno));
 	/* One line of text in handoff's own log, whatever the agent's
 	 * output in an error holds. */
-	esc = util_term_escape(text, strlen(text), UTIL_ESC_LINE, NULL);
+	esc = text_term_escape(text, strlen(text), TEXT_ESC_LINE, NULL);
 	log_info("job %lld: %s", (long long)r->job.id, esc);
 	free(esc);
 	free(line);
@@ -655,7 +656,7 @@ static char *
 commit_message(const struct run *r)
 {
 	/* One line of text: the title can hold anything. */
-	char *title = util_line(r->job.title, MAX_SUBJECT), *msg;
+	char *title = text_line(r->job.title, MAX_SUBJECT), *msg;
 
 	if (strcmp(r->job.forge, "local") == 0)
 		msg = xasprintf("%s\n\nMade by handoff (local run, job"
@@ -702,7 +703,7 @@ with_agent_messages(const char *msg, const char *messages, size_t len)
 
 	while (p < end) {
 		n = strnlen(p, (size_t)(end - p));
-		clean = util_clean_text(p, n);
+		clean = text_clean(p, n);
 		p += n + 1;
 		/* Its lines, the first as a bullet, the rest indented; git
 		 * puts a newline between one and the next. */
@@ -1414,7 +1415,7 @@ runner_local(const struct config *cfg, int argc, char **argv)
 	if (strcmp(r.state, "done") != 0) {
 		fprintf(stderr, "handoff: job %lld %s: ", (long long)r.job.id,
 		    r.state);
-		util_show(stderr, r.error ? r.error : "?", 0);
+		text_show(stderr, r.error ? r.error : "?", 0);
 		fputc('\n', stderr);
 		status = 1;
 		goto out;
@@ -1423,7 +1424,7 @@ runner_local(const struct config *cfg, int argc, char **argv)
 		printf("job: %lld\nno changes\n", (long long)r.job.id);
 		if (r.summary && *r.summary) {
 			printf("summary:\n");
-			util_show(stdout, r.summary, 0);
+			text_show(stdout, r.summary, 0);
 			printf("\n");
 		}
 		status = 0;
@@ -1438,12 +1439,12 @@ runner_local(const struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	printf("job: %lld\nbranch: ", (long long)r.job.id);
-	util_show(stdout, r.job.branch, UTIL_ESC_LINE);
+	text_show(stdout, r.job.branch, TEXT_ESC_LINE);
 	printf("\ncommit: %s\n", r.change.head);
-	util_show(stdout, r.change.diffstat ? r.change.diffstat : "", 0);
+	text_show(stdout, r.change.diffstat ? r.change.diffstat : "", 0);
 	if (r.summary && *r.summary) {
 		printf("summary:\n");
-		util_show(stdout, r.summary, 0);
+		text_show(stdout, r.summary, 0);
 		printf("%s", r.summary[strlen(r.summary) - 1] == '\n' ? "" :
 		    "\n");
 	}
