@@ -16,6 +16,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "config_check.h"
 #include "log.h"
 #include "util.h"
 
@@ -64,13 +65,6 @@ static const char *const allow_names[] = { "owner", "member", "collaborator",
 _Static_assert(sizeof(enum review_mode) == sizeof(int), "int-sized enum");
 _Static_assert(sizeof(enum net_mode) == sizeof(int), "int-sized enum");
 
-static int env_name_ok(const char *, size_t);
-static int host_item_ok(const char *, size_t);
-static int abs_path_ok(const char *, size_t);
-static int pattern_ok(const char *, size_t);
-static int pem_ok(const char *, size_t);
-static int whsec_ok(const char *, size_t);
-
 /* Rows name every field; "..." is the default, then the rest by name. */
 #define KEY(s, n, k, f, ...) { .section = s, .name = n, .kind = k, \
 	.off = offsetof(struct config, f), .def = __VA_ARGS__ }
@@ -92,7 +86,8 @@ static const struct key keys[] = {
 	KEY("github", "token", K_SECRET, github_token, NULL),
 	KEY("github", "app_id", K_WORD, github_app_id, NULL),
 	KEY("github", "private_key", K_SECRET, github_private_key, NULL,
-	    .check = pem_ok, .what = "a PEM private key (\"-----BEGIN ...\"), "
+	    .check = config_check_pem,
+	    .what = "a PEM private key (\"-----BEGIN ...\"), "
 	    "best given as file:/path"),
 	KEY("github", "installation_id", K_ID, github_installation_id, NULL),
 	KEY("github", "bot_login", K_WORD, github_bot_login, NULL),
@@ -100,7 +95,7 @@ static const struct key keys[] = {
 	KEY("gitlab", "url", K_URL, gitlab_url, "https://gitlab.com"),
 	KEY("gitlab", "webhook_token", K_SECRET, gitlab_webhook_token, NULL),
 	KEY("gitlab", "webhook_signing_token", K_SECRET, gitlab_signing_token,
-	    NULL, .check = whsec_ok,
+	    NULL, .check = config_check_whsec,
 	    .what = "whsec_ and the base64 of a 24 to 64 byte key"),
 	KEY("gitlab", "token", K_SECRET, gitlab_token, NULL),
 	KEY("gitlab", "bot_username", K_WORD, gitlab_bot_username, NULL),
@@ -114,19 +109,21 @@ static const struct key keys[] = {
 
 	KEY("agent", "command", K_STR, agent_command, NULL),
 	KEY("agent", "timeout", K_DUR, agent_timeout_ms, "30m", .min = 1),
-	KEY("agent", "env", K_LIST, agent_env, NULL, .check = env_name_ok,
+	KEY("agent", "env", K_LIST, agent_env, NULL,
+	    .check = config_check_env_name,
 	    .what = "environment variable names"),
 	KEY("agent", "max_log", K_SIZE, max_log_bytes, "10M", .min = 1),
 
 	KEY("sandbox", "network", K_ENUM, network, "none", .names = net_names),
 	KEY("sandbox", "allow_hosts", K_LIST, allow_hosts, NULL,
-	    .check = host_item_ok,
+	    .check = config_check_host_item,
 	    .what = "host names (example.com, *.example.com or host:port)"),
 	KEY("sandbox", "memory", K_SIZE, memory_bytes, "4G", .min = 1),
 	KEY("sandbox", "pids", K_INT, pids, "512", .min = 1),
 	/* A filesystem of its own for the job: ext4 needs a few MiB. */
 	KEY("sandbox", "disk", K_SIZE, disk_bytes, "10G", .min = 16 << 20),
-	KEY("sandbox", "extra_ro", K_LIST, extra_ro, NULL, .check = abs_path_ok,
+	KEY("sandbox", "extra_ro", K_LIST, extra_ro, NULL,
+	    .check = config_check_abs_path,
 	    .what = "absolute paths"),
 
 	KEY("runs", "max_parallel", K_INT, max_parallel, "2", .min = 0),
@@ -134,7 +131,8 @@ static const struct key keys[] = {
 	KEY("runs", "branch_prefix", K_BRANCH, branch_prefix, "handoff/"),
 	KEY("runs", "draft", K_BOOL, draft, "true"),
 	KEY("runs", "protected_paths", K_LIST, protected_paths,
-	    ".github/workflows/**", .check = pattern_ok, .what = "path patterns"),
+	    ".github/workflows/**", .check = config_check_pattern,
+	    .what = "path patterns"),
 	KEY("runs", "max_changed_files", K_INT, max_changed_files, "100", .min = 1),
 	KEY("runs", "max_file_size", K_SIZE, max_file_bytes, "50M", .min = 1),
 	KEY("runs", "coalesce", K_DUR, coalesce_ms, "10s", .min = 0),
@@ -154,153 +152,6 @@ struct parse {
 	char		*err;
 	size_t		 errlen;
 };
-
-/* ---- checks of values ---- */
-
-static bool
-has_bad_char(const char *s, bool no_space)
-{
-	for (; *s != '\0'; s++)
-		if (iscntrl((unsigned char)*s) ||
-		    (no_space && isspace((unsigned char)*s)))
-			return true;
-	return false;
-}
-
-static bool
-hostname_ok(const char *s, size_t len)
-{
-	size_t i, label = 0;
-
-	if (len == 0 || len > 253 || s[len - 1] == '-' || s[len - 1] == '.')
-		return false;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-		} else if (!isascii(c) || !(isalnum(c) || c == '-') ||
-		    (label == 0 && c == '-') || ++label > 63)
-			return false;
-	}
-	return true;
-}
-
-/* host[:port] with an IPv4 address, a [bracketed] IPv6 address or a name. */
-static bool
-host_port_ok(const char *s, bool need_port)
-{
-	char host[256];
-	const char *port, *end;
-	unsigned char addr[16];
-	size_t hlen;
-	long long n;
-
-	if (*s == '[') {
-		if ((end = strchr(s, ']')) == NULL || (end[1] != ':' &&
-		    end[1] != '\0') || (hlen = (size_t)(end - s - 1)) >= sizeof(host))
-			return false;
-		memcpy(host, s + 1, hlen);
-		host[hlen] = '\0';
-		if (inet_pton(AF_INET6, host, addr) != 1)
-			return false;
-		port = end[1] == ':' ? end + 2 : NULL;
-	} else {
-		end = strrchr(s, ':');
-		if ((hlen = end ? (size_t)(end - s) : strlen(s)) >= sizeof(host))
-			return false;
-		memcpy(host, s, hlen);
-		host[hlen] = '\0';
-		port = end ? end + 1 : NULL;
-		if (strspn(host, "0123456789.") == hlen ?
-		    inet_pton(AF_INET, host, addr) != 1 : !hostname_ok(host, hlen))
-			return false;
-	}
-	if (port == NULL)
-		return !need_port;
-	return util_parse_int(port, 1, 65535, &n) == 0;
-}
-
-static bool
-url_ok(const char *s)
-{
-	const char *rest;
-
-	if (strncasecmp(s, "http://", 7) == 0)
-		rest = s + 7;
-	else if (strncasecmp(s, "https://", 8) == 0)
-		rest = s + 8;
-	else
-		return false;
-	return *rest != '\0' && *rest != '/' && !has_bad_char(s, true);
-}
-
-/* git check-ref-format's rules, for a prefix that a slug is appended to. */
-static bool
-branch_prefix_ok(const char *s)
-{
-	return *s != '/' && *s != '-' && *s != '.' && !has_bad_char(s, true) &&
-	    strpbrk(s, "~^:?*[\\") == NULL && strstr(s, "..") == NULL &&
-	    strstr(s, "//") == NULL && strstr(s, "/.") == NULL &&
-	    strstr(s, "@{") == NULL && strstr(s, ".lock/") == NULL;
-}
-
-static int
-env_name_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || isdigit((unsigned char)s[0]))
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!isascii((unsigned char)s[i]) ||
-		    (!isalnum((unsigned char)s[i]) && s[i] != '_'))
-			return 0;
-	return 1;
-}
-
-static int
-host_item_ok(const char *s, size_t len)
-{
-	(void)len;
-	return host_port_ok(strncmp(s, "*.", 2) == 0 ? s + 2 : s, false);
-}
-
-static int
-abs_path_ok(const char *s, size_t len)
-{
-	return len > 1 && s[0] == '/' && !has_bad_char(s, false);
-}
-
-static int
-pattern_ok(const char *s, size_t len)
-{
-	return len > 0 && !has_bad_char(s, false);
-}
-
-static int
-pem_ok(const char *s, size_t len)
-{
-	while (len > 0 && isspace((unsigned char)*s))
-		s++, len--;
-	return len > 10 && strncmp(s, "-----BEGIN", 10) == 0;
-}
-
-/* Standard Webhooks' "whsec_" and base64; GitLab's keys are 32 bytes. */
-static int
-whsec_ok(const char *s, size_t len)
-{
-	unsigned char *key;
-	size_t n;
-
-	if (len < 6 || strncmp(s, "whsec_", 6) != 0 ||
-	    (key = util_base64_decode(s + 6, len - 6, &n)) == NULL)
-		return 0;
-	explicit_bzero(key, n);
-	free(key);
-	return n >= 24 && n <= 64;
-}
 
 /* ---- setting values ---- */
 
@@ -458,7 +309,7 @@ set_secret(const struct key *k, const char *v, struct secret *s, char *msg,
 				n.value[--n.len] = '\0';
 		}
 	} else if (strncmp(v, "env:", 4) == 0) {
-		if (!env_name_ok(v + 4, strlen(v + 4))) {
+		if (!config_check_env_name(v + 4, strlen(v + 4))) {
 			snprintf(msg, msglen, "expected env:NAME with a "
 			    "variable name, got \"%.*s\"", ECHO_MAX, v);
 			return -1;
@@ -495,11 +346,11 @@ static bool
 string_ok(enum kind kind, const char *v)
 {
 	switch (kind) {
-	case K_WORD:	return !has_bad_char(v, true);
-	case K_URL:	return url_ok(v);
-	case K_LISTEN:	return host_port_ok(v, true);
-	case K_BRANCH:	return branch_prefix_ok(v);
-	default:	return !has_bad_char(v, false);
+	case K_WORD:	return !config_check_has_bad_char(v, true);
+	case K_URL:	return config_check_url(v);
+	case K_LISTEN:	return config_check_host_port(v, true);
+	case K_BRANCH:	return config_check_branch_prefix(v);
+	default:	return !config_check_has_bad_char(v, false);
 	}
 }
 
@@ -721,23 +572,6 @@ handler(void *user, const char *section, const char *name, const char *value)
 }
 
 /*
- * Does v (an environment variable's value) carry secret s? A whole match at
- * any length; inside a longer value (a URL, "Bearer ...") from 8 bytes on,
- * below which a match is more likely chance than a copy.
- */
-static bool
-carries_secret(const char *v, const struct secret *s)
-{
-	size_t len = strlen(v);
-
-	if (s->value == NULL)
-		return false;
-	if (len == s->len)
-		return memcmp(v, s->value, len) == 0;
-	return s->len >= 8 && memmem(v, len, s->value, s->len) != NULL;
-}
-
-/*
  * [agent] env passes variables into the sandbox: never the one a secret is
  * read from (env:NAME), nor one whose value holds a secret however it was
  * given. The error names the variable and the secret's key, not its value.
@@ -768,7 +602,8 @@ check_agent_env(struct parse *ps)
 				    ps->lines[k - keys]);
 				return;
 			}
-			if (v != NULL && carries_secret(v, s)) {
+			if (v != NULL &&
+			    config_check_carries_secret(v, s)) {
 				parse_error(ps, ps->lines[env - keys], "[agent] "
 				    "env: %s holds the value of [%s] %s (line "
 				    "%d); a secret must never reach the agent",

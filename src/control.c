@@ -15,6 +15,7 @@
 #include "control.h"
 #include "report.h"
 #include "store.h"
+#include "text.h"
 #include "util.h"
 
 #define POLL_US		200000
@@ -45,7 +46,7 @@ is_over(const char *state)
 static void
 copy_new(int fd, off_t *off, bool is_last)
 {
-	bool is_tty = util_is_terminal(stdout);
+	bool is_tty = text_is_terminal(stdout);
 	char buf[65536], *esc;
 	size_t used;
 	ssize_t n;
@@ -56,7 +57,7 @@ copy_new(int fd, off_t *off, bool is_last)
 			*off += n;
 			continue;
 		}
-		esc = util_term_escape(buf, (size_t)n, 0, is_last &&
+		esc = text_term_escape(buf, (size_t)n, 0, is_last &&
 		    (size_t)n < sizeof(buf) ? NULL : &used);
 		if (is_last && (size_t)n < sizeof(buf))
 			used = (size_t)n;

@@ -11,6 +11,11 @@
 
 enum forge { FORGE_GITHUB, FORGE_GITLAB };
 
+/* Bounds on a title and a body (issue, pull request, comment) taken from
+ * a forge, in a webhook payload or an API answer. */
+#define FORGE_TITLE_MAX	1024
+#define FORGE_BODY_MAX	(256 * 1024)	/* 65536 characters of UTF-8 and more */
+
 enum event_type {
 	EV_OTHER = 0,		/* an event or action handoff does not act on */
 	EV_PING,		/* GitHub ping */

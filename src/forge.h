@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "event.h"
 
 struct http_client;
 
@@ -34,9 +35,6 @@ struct forge_conn {
  * there is it a marker. */
 #define FORGE_MARKER_PREFIX	"<!-- handoff:"
 #define FORGE_MARKER_MAX	200
-
-#define FORGE_TITLE_MAX	1024
-#define FORGE_BODY_MAX	(256 * 1024)
 
 /* A pull (merge) request as handoff sees it. */
 struct forge_pr {

@@ -10,48 +10,12 @@
 #include "event.h"
 #include "github_event.h"
 #include "json.h"
+#include "payload.h"
 #include "util.h"
-
-/* Bounds for strings copied out of payloads. */
-#define NAME_MAX_BYTES	256		/* logins, repos, branches, labels, enums */
-#define URL_MAX_BYTES	2048
-#define PATH_MAX_BYTES	4096		/* file paths of inline comments */
-#define TITLE_MAX_BYTES	1024
-#define BODY_MAX_BYTES	(256 * 1024)	/* 65536 characters of UTF-8 and more */
-#define HUNK_MAX_BYTES	(64 * 1024)
 
 /* What fill_common insists on. */
 #define NEED_REPO	0x1
 #define NEED_SENDER	0x2
-
-struct parse {
-	const cJSON	*root;
-	struct forge_event	*ev;
-	char		 what[128];	/* "issues.labeled", prefix of errors */
-	char		*err;
-	size_t		 errlen;
-};
-
-static char *
-need_str(struct parse *p, const char *path, size_t maxlen)
-{
-	return json_need_str(p->root, path, maxlen, p->what, p->err, p->errlen);
-}
-
-static int
-need_int(struct parse *p, const char *path, int64_t *out)
-{
-	return json_need_int(p->root, path, out, p->what, p->err, p->errlen);
-}
-
-/* True when the string at path equals s. */
-static bool
-str_is(const cJSON *root, const char *path, const char *s)
-{
-	const cJSON *node = json_at(root, path);
-
-	return cJSON_IsString(node) && strcmp(node->valuestring, s) == 0;
-}
 
 /*
  * Repository, installation and actor. author names the object of the person
@@ -60,24 +24,25 @@ str_is(const cJSON *root, const char *path, const char *s)
  * handoff does not answer its own comments.
  */
 static int
-fill_common(struct parse *p, int need, const char *author)
+fill_common(struct payload *p, int need, const char *author)
 {
 	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root;
 	char login[64] = "", id[64] = "", type[64] = "";
 
 	if (need & NEED_REPO) {
-		if ((ev->repo = need_str(p, "repository.full_name",
-		    NAME_MAX_BYTES)) == NULL ||
-		    need_int(p, "repository.id", &ev->repo_id) == -1)
+		if ((ev->repo = payload_need_str(p, "repository.full_name",
+		    PAYLOAD_NAME_MAX)) == NULL ||
+		    payload_need_int(p, "repository.id", &ev->repo_id) == -1)
 			return -1;
 	} else {
-		ev->repo = json_str(r, "repository.full_name", NAME_MAX_BYTES);
+		ev->repo = json_str(r, "repository.full_name",
+		    PAYLOAD_NAME_MAX);
 		ev->repo_id = json_int(r, "repository.id", 0);
 	}
-	ev->clone_url = json_str(r, "repository.clone_url", URL_MAX_BYTES);
+	ev->clone_url = json_str(r, "repository.clone_url", PAYLOAD_URL_MAX);
 	ev->default_branch = json_str(r, "repository.default_branch",
-	    NAME_MAX_BYTES);
+	    PAYLOAD_NAME_MAX);
 	/* Present only on deliveries to GitHub Apps. */
 	ev->installation_id = json_int(r, "installation.id", 0);
 
@@ -85,37 +50,39 @@ fill_common(struct parse *p, int need, const char *author)
 		snprintf(login, sizeof(login), "%s.login", author);
 		snprintf(id, sizeof(id), "%s.id", author);
 		snprintf(type, sizeof(type), "%s.type", author);
-		ev->sender_is_bot = str_is(r, type, "Bot");
+		ev->sender_is_bot = payload_str_is(r, type, "Bot");
 	}
 	if (author != NULL && json_has(r, login)) {
-		if ((ev->sender = need_str(p, login, NAME_MAX_BYTES)) == NULL)
+		if ((ev->sender = payload_need_str(p, login,
+		    PAYLOAD_NAME_MAX)) == NULL)
 			return -1;
 		ev->sender_id = json_int(r, id, 0);
 	} else {
 		if (need & NEED_SENDER) {
-			if ((ev->sender = need_str(p, "sender.login",
-			    NAME_MAX_BYTES)) == NULL)
+			if ((ev->sender = payload_need_str(p, "sender.login",
+			    PAYLOAD_NAME_MAX)) == NULL)
 				return -1;
 		} else
 			ev->sender = json_str(r, "sender.login",
-			    NAME_MAX_BYTES);
+			    PAYLOAD_NAME_MAX);
 		ev->sender_id = json_int(r, "sender.id", 0);
 	}
-	if (str_is(r, "sender.type", "Bot"))
+	if (payload_str_is(r, "sender.type", "Bot"))
 		ev->sender_is_bot = true;
 	return 0;
 }
 
 /* The issue (or pull request seen as an issue) an event is about. */
 static int
-fill_issue(struct parse *p)
+fill_issue(struct payload *p)
 {
 	struct forge_event *ev = p->ev;
 
-	if (need_int(p, "issue.number", &ev->number) == -1 ||
-	    (ev->title = need_str(p, "issue.title", TITLE_MAX_BYTES)) == NULL)
+	if (payload_need_int(p, "issue.number", &ev->number) == -1 ||
+	    (ev->title = payload_need_str(p, "issue.title",
+	    FORGE_TITLE_MAX)) == NULL)
 		return -1;
-	ev->body = json_str(p->root, "issue.body", BODY_MAX_BYTES);
+	ev->body = json_str(p->root, "issue.body", FORGE_BODY_MAX);
 	/* "Every pull request is an issue": PR comments come as issue_comment
 	 * with issue.pull_request set. */
 	ev->is_pr = json_has(p->root, "issue.pull_request");
@@ -124,30 +91,31 @@ fill_issue(struct parse *p)
 
 /* The pull request of review, review comment and close events. */
 static int
-fill_pull(struct parse *p)
+fill_pull(struct payload *p)
 {
 	struct forge_event *ev = p->ev;
 
-	if (need_int(p, "pull_request.number", &ev->number) == -1 ||
-	    (ev->title = need_str(p, "pull_request.title",
-	    TITLE_MAX_BYTES)) == NULL ||
-	    (ev->head_branch = need_str(p, "pull_request.head.ref",
-	    NAME_MAX_BYTES)) == NULL)
+	if (payload_need_int(p, "pull_request.number", &ev->number) == -1 ||
+	    (ev->title = payload_need_str(p, "pull_request.title",
+	    FORGE_TITLE_MAX)) == NULL ||
+	    (ev->head_branch = payload_need_str(p, "pull_request.head.ref",
+	    PAYLOAD_NAME_MAX)) == NULL)
 		return -1;
-	ev->body = json_str(p->root, "pull_request.body", BODY_MAX_BYTES);
+	ev->body = json_str(p->root, "pull_request.body", FORGE_BODY_MAX);
 	ev->is_pr = true;
 	return 0;
 }
 
 /* issues.labeled: one label per delivery, in the top-level label. */
 static int
-parse_issue_labeled(struct parse *p)
+parse_issue_labeled(struct payload *p)
 {
 	struct forge_event *ev = p->ev;
 
 	if (fill_common(p, NEED_REPO | NEED_SENDER, NULL) == -1 ||
 	    fill_issue(p) == -1 ||
-	    (ev->label = need_str(p, "label.name", NAME_MAX_BYTES)) == NULL)
+	    (ev->label = payload_need_str(p, "label.name",
+	    PAYLOAD_NAME_MAX)) == NULL)
 		return -1;
 	ev->type = EV_ISSUE_LABELED;
 	return 0;
@@ -155,64 +123,67 @@ parse_issue_labeled(struct parse *p)
 
 /* issue_comment.created, on an issue or a pull request. */
 static int
-parse_comment(struct parse *p)
+parse_comment(struct payload *p)
 {
 	struct forge_event *ev = p->ev;
 
 	if (fill_common(p, NEED_REPO | NEED_SENDER, "comment.user") == -1 ||
 	    fill_issue(p) == -1 ||
-	    (ev->text = need_str(p, "comment.body", BODY_MAX_BYTES)) == NULL ||
-	    need_int(p, "comment.id", &ev->comment_id) == -1)
+	    (ev->text = payload_need_str(p, "comment.body",
+	    FORGE_BODY_MAX)) == NULL ||
+	    payload_need_int(p, "comment.id", &ev->comment_id) == -1)
 		return -1;
 	ev->association = json_str(p->root, "comment.author_association",
-	    NAME_MAX_BYTES);
+	    PAYLOAD_NAME_MAX);
 	ev->type = EV_COMMENT;
 	return 0;
 }
 
 /* pull_request_review.submitted; the body is null for a bare approval. */
 static int
-parse_review(struct parse *p)
+parse_review(struct payload *p)
 {
 	struct forge_event *ev = p->ev;
 	char *s;
 
 	if (fill_common(p, NEED_REPO | NEED_SENDER, "review.user") == -1 ||
 	    fill_pull(p) == -1 ||
-	    need_int(p, "review.id", &ev->comment_id) == -1 ||
-	    (ev->review_state = need_str(p, "review.state",
-	    NAME_MAX_BYTES)) == NULL)
+	    payload_need_int(p, "review.id", &ev->comment_id) == -1 ||
+	    (ev->review_state = payload_need_str(p, "review.state",
+	    PAYLOAD_NAME_MAX)) == NULL)
 		return -1;
 	/* Webhooks send lowercase states, the REST API uppercase; normalize. */
 	for (s = ev->review_state; *s != '\0'; s++)
 		*s = (char)tolower((unsigned char)*s);
-	ev->text = json_str(p->root, "review.body", BODY_MAX_BYTES);
+	ev->text = json_str(p->root, "review.body", FORGE_BODY_MAX);
 	ev->association = json_str(p->root, "review.author_association",
-	    NAME_MAX_BYTES);
+	    PAYLOAD_NAME_MAX);
 	ev->type = EV_REVIEW;
 	return 0;
 }
 
 /* pull_request_review_comment.created: an inline comment on the diff. */
 static int
-parse_review_comment(struct parse *p)
+parse_review_comment(struct payload *p)
 {
 	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root;
 
 	if (fill_common(p, NEED_REPO | NEED_SENDER, "comment.user") == -1 ||
 	    fill_pull(p) == -1 ||
-	    (ev->text = need_str(p, "comment.body", BODY_MAX_BYTES)) == NULL ||
-	    need_int(p, "comment.id", &ev->comment_id) == -1 ||
-	    (ev->path = need_str(p, "comment.path", PATH_MAX_BYTES)) == NULL)
+	    (ev->text = payload_need_str(p, "comment.body",
+	    FORGE_BODY_MAX)) == NULL ||
+	    payload_need_int(p, "comment.id", &ev->comment_id) == -1 ||
+	    (ev->path = payload_need_str(p, "comment.path",
+	    PAYLOAD_PATH_MAX)) == NULL)
 		return -1;
 	/* line is null on outdated comments; original_line still says where
 	 * the comment was made. */
 	ev->line = json_int(r, "comment.line",
 	    json_int(r, "comment.original_line", 0));
-	ev->diff_hunk = json_str(r, "comment.diff_hunk", HUNK_MAX_BYTES);
+	ev->diff_hunk = json_str(r, "comment.diff_hunk", PAYLOAD_HUNK_MAX);
 	ev->association = json_str(r, "comment.author_association",
-	    NAME_MAX_BYTES);
+	    PAYLOAD_NAME_MAX);
 	/* The review it belongs to, whose other comments the task wants. */
 	ev->review_id = json_int(r, "comment.pull_request_review_id", 0);
 	if (ev->review_id < 0)
@@ -223,7 +194,7 @@ parse_review_comment(struct parse *p)
 
 /* pull_request.closed, merged or not. */
 static int
-parse_pr_closed(struct parse *p)
+parse_pr_closed(struct payload *p)
 {
 	struct forge_event *ev = p->ev;
 
@@ -239,7 +210,7 @@ parse_pr_closed(struct parse *p)
  * and a null head_branch", so both are optional.
  */
 static int
-parse_check_suite(struct parse *p)
+parse_check_suite(struct payload *p)
 {
 	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root, *prs;
@@ -250,9 +221,10 @@ parse_check_suite(struct parse *p)
 		snprintf(p->err, p->errlen, "%s: missing check_suite", p->what);
 		return -1;
 	}
-	ev->conclusion = json_str(r, "check_suite.conclusion", NAME_MAX_BYTES);
+	ev->conclusion = json_str(r, "check_suite.conclusion",
+	    PAYLOAD_NAME_MAX);
 	ev->head_branch = json_str(r, "check_suite.head_branch",
-	    NAME_MAX_BYTES);
+	    PAYLOAD_NAME_MAX);
 	prs = json_at(r, "check_suite.pull_requests");
 	if (prs != NULL && !cJSON_IsNull(prs) && !cJSON_IsArray(prs)) {
 		snprintf(p->err, p->errlen,
@@ -260,7 +232,7 @@ parse_check_suite(struct parse *p)
 		return -1;
 	}
 	if (cJSON_GetArraySize(prs) > 0) {
-		if (need_int(p, "check_suite.pull_requests.0.number",
+		if (payload_need_int(p, "check_suite.pull_requests.0.number",
 		    &ev->number) == -1)
 			return -1;
 		ev->is_pr = true;
@@ -270,7 +242,7 @@ parse_check_suite(struct parse *p)
 }
 
 static int
-parse_ping(struct parse *p)
+parse_ping(struct payload *p)
 {
 	if (fill_common(p, 0, NULL) == -1)
 		return -1;
@@ -279,7 +251,7 @@ parse_ping(struct parse *p)
 }
 
 static int
-parse_installation(struct parse *p)
+parse_installation(struct payload *p)
 {
 	if (fill_common(p, 0, NULL) == -1)
 		return -1;
@@ -290,7 +262,7 @@ parse_installation(struct parse *p)
 static const struct handler {
 	const char	*name;
 	const char	*action;	/* NULL: any action */
-	int		(*parse)(struct parse *);
+	int		(*parse)(struct payload *);
 } handlers[] = {
 	{ "issues", "labeled", parse_issue_labeled },
 	{ "issue_comment", "created", parse_comment },
@@ -310,10 +282,11 @@ struct forge_event *
 ghev_parse(const char *name, const char *json, size_t len, char *err,
     size_t errlen)
 {
-	struct parse p;
+	struct payload p;
 	struct forge_event *ev = NULL;
 	cJSON *root = NULL;
 	const cJSON *action;
+	char what[128];	/* "issues.labeled", prefix of errors */
 	size_t i;
 	int rc = -1;
 
@@ -321,16 +294,8 @@ ghev_parse(const char *name, const char *json, size_t len, char *err,
 		snprintf(err, errlen, "github: missing event name");
 		goto out;
 	}
-	if ((root = json_parse(json, len, JSON_MAX_DEPTH)) == NULL) {
-		snprintf(err, errlen, "%.64s: invalid JSON or nesting deeper "
-		    "than %d", name, JSON_MAX_DEPTH);
+	if ((root = payload_open(name, json, len, err, errlen)) == NULL)
 		goto out;
-	}
-	if (!cJSON_IsObject(root)) {
-		snprintf(err, errlen, "%.64s: payload is not a JSON object",
-		    name);
-		goto out;
-	}
 	action = json_at(root, "action");
 	if (action != NULL && !cJSON_IsNull(action) &&
 	    !cJSON_IsString(action)) {
@@ -338,22 +303,19 @@ ghev_parse(const char *name, const char *json, size_t len, char *err,
 		goto out;
 	}
 
-	ev = xcalloc(1, sizeof(*ev));
-	ev->forge = FORGE_GITHUB;
-	ev->type = EV_OTHER;
-	ev->name = xstrndup(name, NAME_MAX_BYTES);
-	ev->action = json_str(root, "action", NAME_MAX_BYTES);
+	ev = payload_event_new(FORGE_GITHUB, name);
+	ev->action = json_str(root, "action", PAYLOAD_NAME_MAX);
 
 	memset(&p, 0, sizeof(p));
 	p.root = root;
 	p.ev = ev;
 	p.err = err;
+	p.what = what;
 	p.errlen = errlen;
 	if (ev->action != NULL)
-		snprintf(p.what, sizeof(p.what), "%.64s.%.60s", name,
-		    ev->action);
+		snprintf(what, sizeof(what), "%.64s.%.60s", name, ev->action);
 	else
-		snprintf(p.what, sizeof(p.what), "%.64s", name);
+		snprintf(what, sizeof(what), "%.64s", name);
 
 	for (i = 0; i < nitems(handlers); i++) {
 		if (strcmp(handlers[i].name, name) != 0)

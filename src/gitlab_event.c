@@ -10,50 +10,16 @@
 #include "event.h"
 #include "gitlab_event.h"
 #include "json.h"
+#include "payload.h"
 #include "util.h"
 
-/* Bounds for strings copied out of payloads. */
-#define NAME_MAX_BYTES	256		/* usernames, paths, branches, labels */
-#define URL_MAX_BYTES	2048
-#define PATH_MAX_BYTES	4096		/* file paths of diff notes */
-#define TITLE_MAX_BYTES	1024
-#define BODY_MAX_BYTES	(256 * 1024)
-#define HUNK_MAX_BYTES	(64 * 1024)
+/* Bounds for the labels of a delivery. */
 #define LABELS_MAX	500		/* label objects looked at per list */
 #define LABELS_MAX_BYTES (16 * 1024)	/* all added titles, joined */
 
 /* What fill_common insists on. */
 #define NEED_REPO	0x1
 #define NEED_SENDER	0x2
-
-struct parse {
-	const cJSON	*root;
-	struct forge_event	*ev;
-	const char	*what;		/* "Note Hook", prefix of errors */
-	char		*err;
-	size_t		 errlen;
-};
-
-static char *
-need_str(struct parse *p, const char *path, size_t maxlen)
-{
-	return json_need_str(p->root, path, maxlen, p->what, p->err, p->errlen);
-}
-
-static int
-need_int(struct parse *p, const char *path, int64_t *out)
-{
-	return json_need_int(p->root, path, out, p->what, p->err, p->errlen);
-}
-
-/* True when the string at path equals s. */
-static bool
-str_is(const cJSON *root, const char *path, const char *s)
-{
-	const cJSON *node = json_at(root, path);
-
-	return cJSON_IsString(node) && strcmp(node->valuestring, s) == 0;
-}
 
 /*
  * Project and group access tokens act as bot users named
@@ -81,30 +47,30 @@ is_token_bot(const char *username)
 
 /* Project and actor (user is whoever triggered the hook). */
 static int
-fill_common(struct parse *p, int need)
+fill_common(struct payload *p, int need)
 {
 	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root;
 
 	if (need & NEED_REPO) {
-		if ((ev->repo = need_str(p, "project.path_with_namespace",
-		    NAME_MAX_BYTES)) == NULL ||
-		    need_int(p, "project.id", &ev->repo_id) == -1)
+		if ((ev->repo = payload_need_str(p,
+		    "project.path_with_namespace", PAYLOAD_NAME_MAX)) == NULL ||
+		    payload_need_int(p, "project.id", &ev->repo_id) == -1)
 			return -1;
 	} else {
 		ev->repo = json_str(r, "project.path_with_namespace",
-		    NAME_MAX_BYTES);
+		    PAYLOAD_NAME_MAX);
 		ev->repo_id = json_int(r, "project.id", 0);
 	}
-	ev->clone_url = json_str(r, "project.git_http_url", URL_MAX_BYTES);
+	ev->clone_url = json_str(r, "project.git_http_url", PAYLOAD_URL_MAX);
 	ev->default_branch = json_str(r, "project.default_branch",
-	    NAME_MAX_BYTES);
+	    PAYLOAD_NAME_MAX);
 	if (need & NEED_SENDER) {
-		if ((ev->sender = need_str(p, "user.username",
-		    NAME_MAX_BYTES)) == NULL)
+		if ((ev->sender = payload_need_str(p, "user.username",
+		    PAYLOAD_NAME_MAX)) == NULL)
 			return -1;
 	} else
-		ev->sender = json_str(r, "user.username", NAME_MAX_BYTES);
+		ev->sender = json_str(r, "user.username", PAYLOAD_NAME_MAX);
 	ev->sender_id = json_int(r, "user.id", 0);
 	ev->sender_is_bot = is_token_bot(ev->sender);
 	return 0;
@@ -112,7 +78,7 @@ fill_common(struct parse *p, int need)
 
 /* An event handoff does not act on: keep what helps a log line. */
 static int
-other(struct parse *p)
+other(struct payload *p)
 {
 	p->ev->type = EV_OTHER;
 	return fill_common(p, 0);
@@ -128,7 +94,7 @@ has_label(const cJSON *labels, const char *title)
 	cJSON_ArrayForEach(l, labels) {
 		if (n++ >= LABELS_MAX)
 			break;
-		if (str_is(l, "title", title))
+		if (payload_str_is(l, "title", title))
 			return true;
 	}
 	return false;
@@ -142,7 +108,7 @@ has_label(const cJSON *labels, const char *title)
  * cannot be a configured trigger label and would break the joining.
  */
 static int
-added_labels(struct parse *p, char **out)
+added_labels(struct payload *p, char **out)
 {
 	const cJSON *cur, *prev, *l, *t;
 	char *buf = NULL;
@@ -167,7 +133,7 @@ added_labels(struct parse *p, char **out)
 		if (!cJSON_IsString(t))
 			continue;
 		n = strlen(t->valuestring);
-		if (n == 0 || n > NAME_MAX_BYTES ||
+		if (n == 0 || n > PAYLOAD_NAME_MAX ||
 		    strchr(t->valuestring, '\n') != NULL ||
 		    has_label(prev, t->valuestring))
 			continue;
@@ -189,12 +155,12 @@ added_labels(struct parse *p, char **out)
  * "work_item" (gitlab-org/gitlab#517947) and are ignored.
  */
 static int
-parse_issue(struct parse *p)
+parse_issue(struct payload *p)
 {
 	struct forge_event *ev = p->ev;
 	char *labels;
 
-	if (!str_is(p->root, "object_kind", "issue"))
+	if (!payload_str_is(p->root, "object_kind", "issue"))
 		return other(p);
 	if (added_labels(p, &labels) == -1)
 		return -1;
@@ -203,42 +169,42 @@ parse_issue(struct parse *p)
 	/* ev->label holds every added title, "\n"-separated; rules split it. */
 	ev->label = labels;
 	if (fill_common(p, NEED_REPO | NEED_SENDER) == -1 ||
-	    need_int(p, "object_attributes.iid", &ev->number) == -1 ||
-	    (ev->title = need_str(p, "object_attributes.title",
-	    TITLE_MAX_BYTES)) == NULL)
+	    payload_need_int(p, "object_attributes.iid", &ev->number) == -1 ||
+	    (ev->title = payload_need_str(p, "object_attributes.title",
+	    FORGE_TITLE_MAX)) == NULL)
 		return -1;
 	ev->body = json_str(p->root, "object_attributes.description",
-	    BODY_MAX_BYTES);
+	    FORGE_BODY_MAX);
 	ev->type = EV_ISSUE_LABELED;
 	return 0;
 }
 
 /* The merge request a note is about. */
 static int
-fill_note_mr(struct parse *p)
+fill_note_mr(struct payload *p)
 {
 	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root;
 
-	if (need_int(p, "merge_request.iid", &ev->number) == -1 ||
-	    (ev->title = need_str(p, "merge_request.title",
-	    TITLE_MAX_BYTES)) == NULL ||
-	    (ev->head_branch = need_str(p, "merge_request.source_branch",
-	    NAME_MAX_BYTES)) == NULL)
+	if (payload_need_int(p, "merge_request.iid", &ev->number) == -1 ||
+	    (ev->title = payload_need_str(p, "merge_request.title",
+	    FORGE_TITLE_MAX)) == NULL ||
+	    (ev->head_branch = payload_need_str(p,
+	    "merge_request.source_branch", PAYLOAD_NAME_MAX)) == NULL)
 		return -1;
-	ev->body = json_str(r, "merge_request.description", BODY_MAX_BYTES);
+	ev->body = json_str(r, "merge_request.description", FORGE_BODY_MAX);
 	ev->is_pr = true;
 	ev->type = EV_COMMENT;
 
 	/* A DiffNote with a position is an inline comment on the diff. */
-	if (!str_is(r, "object_attributes.type", "DiffNote") ||
+	if (!payload_str_is(r, "object_attributes.type", "DiffNote") ||
 	    !cJSON_IsObject(json_at(r, "object_attributes.position")))
 		return 0;
 	ev->path = json_str(r, "object_attributes.position.new_path",
-	    PATH_MAX_BYTES);
+	    PAYLOAD_PATH_MAX);
 	if (ev->path == NULL)
 		ev->path = json_str(r, "object_attributes.position.old_path",
-		    PATH_MAX_BYTES);
+		    PAYLOAD_PATH_MAX);
 	if (ev->path == NULL) {
 		snprintf(p->err, p->errlen, "%s: DiffNote without "
 		    "object_attributes.position.new_path", p->what);
@@ -249,7 +215,7 @@ fill_note_mr(struct parse *p)
 	    json_int(r, "object_attributes.position.old_line", 0));
 	/* Older GitLab versions send the hunk as st_diff. */
 	ev->diff_hunk = json_str(r, "object_attributes.st_diff.diff",
-	    HUNK_MAX_BYTES);
+	    PAYLOAD_HUNK_MAX);
 	ev->type = EV_REVIEW_COMMENT;
 	return 0;
 }
@@ -260,18 +226,19 @@ fill_note_mr(struct parse *p)
  * send creations. System notes ("added label ~x") are GitLab's own.
  */
 static int
-parse_note(struct parse *p)
+parse_note(struct payload *p)
 {
 	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root;
 
-	if (!str_is(r, "object_kind", "note") ||
+	if (!payload_str_is(r, "object_kind", "note") ||
 	    (json_has(r, "object_attributes.action") &&
-	    !str_is(r, "object_attributes.action", "create")) ||
+	    !payload_str_is(r, "object_attributes.action", "create")) ||
 	    json_bool(r, "object_attributes.system", false))
 		return other(p);
-	if (!str_is(r, "object_attributes.noteable_type", "Issue") &&
-	    !str_is(r, "object_attributes.noteable_type", "MergeRequest")) {
+	if (!payload_str_is(r, "object_attributes.noteable_type", "Issue") &&
+	    !payload_str_is(r, "object_attributes.noteable_type",
+	    "MergeRequest")) {
 		/* Commit and Snippet notes; but the type itself is required. */
 		if (!cJSON_IsString(json_at(r,
 		    "object_attributes.noteable_type"))) {
@@ -282,42 +249,44 @@ parse_note(struct parse *p)
 		return other(p);
 	}
 	if (fill_common(p, NEED_REPO | NEED_SENDER) == -1 ||
-	    (ev->text = need_str(p, "object_attributes.note",
-	    BODY_MAX_BYTES)) == NULL ||
-	    need_int(p, "object_attributes.id", &ev->comment_id) == -1)
+	    (ev->text = payload_need_str(p, "object_attributes.note",
+	    FORGE_BODY_MAX)) == NULL ||
+	    payload_need_int(p, "object_attributes.id", &ev->comment_id) == -1)
 		return -1;
 	ev->discussion_id = json_str(r, "object_attributes.discussion_id",
-	    NAME_MAX_BYTES);
-	if (str_is(r, "object_attributes.noteable_type", "MergeRequest"))
+	    PAYLOAD_NAME_MAX);
+	if (payload_str_is(r, "object_attributes.noteable_type",
+	    "MergeRequest"))
 		return fill_note_mr(p);
-	if (need_int(p, "issue.iid", &ev->number) == -1 ||
-	    (ev->title = need_str(p, "issue.title", TITLE_MAX_BYTES)) == NULL)
+	if (payload_need_int(p, "issue.iid", &ev->number) == -1 ||
+	    (ev->title = payload_need_str(p, "issue.title",
+	    FORGE_TITLE_MAX)) == NULL)
 		return -1;
-	ev->body = json_str(r, "issue.description", BODY_MAX_BYTES);
+	ev->body = json_str(r, "issue.description", FORGE_BODY_MAX);
 	ev->type = EV_COMMENT;
 	return 0;
 }
 
 /* Merge Request Hook: closed or merged. */
 static int
-parse_merge_request(struct parse *p)
+parse_merge_request(struct payload *p)
 {
 	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root;
 
-	if (!str_is(r, "object_kind", "merge_request") ||
-	    (!str_is(r, "object_attributes.action", "close") &&
-	    !str_is(r, "object_attributes.action", "merge")))
+	if (!payload_str_is(r, "object_kind", "merge_request") ||
+	    (!payload_str_is(r, "object_attributes.action", "close") &&
+	    !payload_str_is(r, "object_attributes.action", "merge")))
 		return other(p);
 	if (fill_common(p, NEED_REPO) == -1 ||
-	    need_int(p, "object_attributes.iid", &ev->number) == -1 ||
-	    (ev->head_branch = need_str(p, "object_attributes.source_branch",
-	    NAME_MAX_BYTES)) == NULL)
+	    payload_need_int(p, "object_attributes.iid", &ev->number) == -1 ||
+	    (ev->head_branch = payload_need_str(p,
+	    "object_attributes.source_branch", PAYLOAD_NAME_MAX)) == NULL)
 		return -1;
-	ev->title = json_str(r, "object_attributes.title", TITLE_MAX_BYTES);
+	ev->title = json_str(r, "object_attributes.title", FORGE_TITLE_MAX);
 	ev->body = json_str(r, "object_attributes.description",
-	    BODY_MAX_BYTES);
-	ev->merged = str_is(r, "object_attributes.action", "merge");
+	    FORGE_BODY_MAX);
+	ev->merged = payload_str_is(r, "object_attributes.action", "merge");
 	ev->is_pr = true;
 	ev->type = EV_PR_CLOSED;
 	return 0;
@@ -330,16 +299,16 @@ parse_merge_request(struct parse *p)
  * example pairs ref "master" with source_branch "test".
  */
 static int
-parse_pipeline(struct parse *p)
+parse_pipeline(struct payload *p)
 {
 	struct forge_event *ev = p->ev;
 	const cJSON *r = p->root;
 	char *status;
 
-	if (!str_is(r, "object_kind", "pipeline"))
+	if (!payload_str_is(r, "object_kind", "pipeline"))
 		return other(p);
-	if ((status = need_str(p, "object_attributes.status",
-	    NAME_MAX_BYTES)) == NULL)
+	if ((status = payload_need_str(p, "object_attributes.status",
+	    PAYLOAD_NAME_MAX)) == NULL)
 		return -1;
 	if (strcmp(status, "failed") != 0 && strcmp(status, "success") != 0 &&
 	    strcmp(status, "canceled") != 0) {
@@ -350,16 +319,16 @@ parse_pipeline(struct parse *p)
 	if (fill_common(p, NEED_REPO) == -1)
 		return -1;
 	if (json_has(r, "merge_request")) {
-		if (need_int(p, "merge_request.iid", &ev->number) == -1)
+		if (payload_need_int(p, "merge_request.iid", &ev->number) == -1)
 			return -1;
 		ev->is_pr = true;
-		ev->title = json_str(r, "merge_request.title", TITLE_MAX_BYTES);
+		ev->title = json_str(r, "merge_request.title", FORGE_TITLE_MAX);
 		ev->head_branch = json_str(r, "merge_request.source_branch",
-		    NAME_MAX_BYTES);
+		    PAYLOAD_NAME_MAX);
 	}
 	if (ev->head_branch == NULL &&
-	    (ev->head_branch = need_str(p, "object_attributes.ref",
-	    NAME_MAX_BYTES)) == NULL)
+	    (ev->head_branch = payload_need_str(p, "object_attributes.ref",
+	    PAYLOAD_NAME_MAX)) == NULL)
 		return -1;
 	ev->type = EV_CI_COMPLETED;
 	return 0;
@@ -367,7 +336,7 @@ parse_pipeline(struct parse *p)
 
 static const struct handler {
 	const char	*name;
-	int		(*parse)(struct parse *);
+	int		(*parse)(struct payload *);
 } handlers[] = {
 	{ "Issue Hook", parse_issue },
 	{ "Confidential Issue Hook", parse_issue },
@@ -385,7 +354,7 @@ struct forge_event *
 glev_parse(const char *name, const char *json, size_t len, char *err,
     size_t errlen)
 {
-	struct parse p;
+	struct payload p;
 	struct forge_event *ev = NULL;
 	cJSON *root = NULL;
 	char what[80];
@@ -397,22 +366,12 @@ glev_parse(const char *name, const char *json, size_t len, char *err,
 		goto out;
 	}
 	snprintf(what, sizeof(what), "%.64s", name);
-	if ((root = json_parse(json, len, JSON_MAX_DEPTH)) == NULL) {
-		snprintf(err, errlen, "%s: invalid JSON or nesting deeper "
-		    "than %d", what, JSON_MAX_DEPTH);
+	if ((root = payload_open(name, json, len, err, errlen)) == NULL)
 		goto out;
-	}
-	if (!cJSON_IsObject(root)) {
-		snprintf(err, errlen, "%s: payload is not a JSON object", what);
-		goto out;
-	}
 
-	ev = xcalloc(1, sizeof(*ev));
-	ev->forge = FORGE_GITLAB;
-	ev->type = EV_OTHER;
-	ev->name = xstrndup(name, NAME_MAX_BYTES);
+	ev = payload_event_new(FORGE_GITLAB, name);
 	ev->action = json_str(root, "object_attributes.action",
-	    NAME_MAX_BYTES);
+	    PAYLOAD_NAME_MAX);
 
 	memset(&p, 0, sizeof(p));
 	p.root = root;

@@ -15,6 +15,7 @@
 #include "local.h"
 #include "run.h"
 #include "runner.h"
+#include "text.h"
 #include "util.h"
 
 static int
@@ -120,7 +121,7 @@ local_main(const struct config *cfg, int argc, char **argv)
 	if (strcmp(r.state, "done") != 0) {
 		fprintf(stderr, "handoff: job %lld %s: ", (long long)r.job.id,
 		    r.state);
-		util_show(stderr, r.error ? r.error : "?", 0);
+		text_show(stderr, r.error ? r.error : "?", 0);
 		fputc('\n', stderr);
 		status = 1;
 		goto out;
@@ -129,7 +130,7 @@ local_main(const struct config *cfg, int argc, char **argv)
 		printf("job: %lld\nno changes\n", (long long)r.job.id);
 		if (r.summary && *r.summary) {
 			printf("summary:\n");
-			util_show(stdout, r.summary, 0);
+			text_show(stdout, r.summary, 0);
 			printf("\n");
 		}
 		status = 0;
@@ -144,12 +145,12 @@ local_main(const struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	printf("job: %lld\nbranch: ", (long long)r.job.id);
-	util_show(stdout, r.job.branch, UTIL_ESC_LINE);
+	text_show(stdout, r.job.branch, TEXT_ESC_LINE);
 	printf("\ncommit: %s\n", r.change.head);
-	util_show(stdout, r.change.diffstat ? r.change.diffstat : "", 0);
+	text_show(stdout, r.change.diffstat ? r.change.diffstat : "", 0);
 	if (r.summary && *r.summary) {
 		printf("summary:\n");
-		util_show(stdout, r.summary, 0);
+		text_show(stdout, r.summary, 0);
 		printf("%s", r.summary[strlen(r.summary) - 1] == '\n' ? "" :
 		    "\n");
 	}

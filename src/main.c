@@ -1,7 +1,8 @@
 /*
  * handoff: turns forge issues into pull requests. This file only reads the
- * command line and calls one function per subcommand.
+ * command line and calls one function per subcommand, from its table.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,46 +12,86 @@
 #include "config.h"
 #include "control.h"
 #include "deliver.h"
+#include "local.h"
 #include "log.h"
 #include "report.h"
-#include "local.h"
 #include "runner.h"
 #include "serve.h"
 #include "util.h"
 
-static const struct {
+static int	cmd_serve(const struct config *, int, char **);
+static int	cmd_check_config(const struct config *, int, char **);
+static int	cmd_deliver(const struct config *, int, char **);
+static int	cmd_version(const struct config *, int, char **);
+static int	cmd_help(const struct config *, int, char **);
+
+/* A subcommand: its function gets the loaded config if needs_config. */
+struct subcommand {
 	const char	*name;
+	const char	*alias[2];
+	int		(*fn)(const struct config *, int, char **);
+	bool		 needs_config;
 	const char	*usage;
 	const char	*what;
-} commands[] = {
-	{ "serve", "serve",
+};
+
+static const struct subcommand commands[] = {
+	{ "serve", { NULL, NULL }, cmd_serve, true, "serve",
 	  "run the daemon: webhook intake, the job scheduler, health, metrics" },
-	{ "jobs", "jobs [--json] [--state STATE] [--limit N]",
+	{ "jobs", { NULL, NULL }, report_jobs, true,
+	  "jobs [--json] [--state STATE] [--limit N]",
 	  "list jobs, newest first" },
-	{ "show", "show JOB [--json]",
+	{ "show", { NULL, NULL }, report_show, true, "show JOB [--json]",
 	  "one job: steps, instructions, result" },
-	{ "run", "run --repo DIR (--task TEXT | --task-file F) [--branch NAME]",
+	{ "run", { NULL, NULL }, local_main, true,
+	  "run --repo DIR (--task TEXT | --task-file F) [--branch NAME]",
 	  "run the agent on a local repository; the result is a branch in DIR" },
-	{ "runner", "runner --job JOB [--acknowledge]",
+	{ "runner", { NULL, NULL }, runner_main, true,
+	  "runner --job JOB [--acknowledge]",
 	  "run one job's steps (serve starts these)" },
-	{ "logs", "logs JOB [--follow]", "a job's log; --follow until it ends" },
-	{ "cancel", "cancel JOB", "stop a running job or drop a queued one" },
-	{ "retry", "retry JOB", "queue a failed or cancelled job again" },
-	{ "check-config", "check-config",
+	{ "logs", { NULL, NULL }, control_logs, true, "logs JOB [--follow]",
+	  "a job's log; --follow until it ends" },
+	{ "cancel", { NULL, NULL }, control_cancel, true, "cancel JOB",
+	  "stop a running job or drop a queued one" },
+	{ "retry", { NULL, NULL }, control_retry, true, "retry JOB",
+	  "queue a failed or cancelled job again" },
+	{ "check-config", { NULL, NULL }, cmd_check_config, true,
+	  "check-config",
 	  "validate the config and print it with secrets masked" },
-	{ "deliver", "deliver --forge github|gitlab --event NAME FILE "
+	{ "deliver", { NULL, NULL }, cmd_deliver, true,
+	  "deliver --forge github|gitlab --event NAME FILE "
 	  "[--url URL] [--delivery ID] [--form]",
 	  "sign FILE as the forge does and POST it to a running handoff" },
-	{ "version", "version", "print the version" },
-	{ "help", "help [COMMAND]", "this text, or one command's" },
+	{ "version", { "--version", NULL }, cmd_version, false, "version",
+	  "print the version" },
+	{ "help", { "--help", "-h" }, cmd_help, false, "help [COMMAND]",
+	  "this text, or one command's" },
 };
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct subcommand *
+subcommand_find(const char *name)
+{
+	size_t i, j;
+
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+		for (j = 0; j < 2 && commands[i].alias[j] != NULL; j++) {
+			if (strcmp(name, commands[i].alias[j]) == 0)
+				return &commands[i];
+		}
+	}
+	return NULL;
+}
 
 static int
 help(FILE *out, const char *command)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+	for (i = 0; i < NCOMMANDS; i++) {
 		if (command != NULL && strcmp(command, commands[i].name) == 0) {
 			fprintf(out, "usage: handoff [-c FILE] %s\n  %s\n",
 			    commands[i].usage, commands[i].what);
@@ -64,10 +105,56 @@ help(FILE *out, const char *command)
 	fprintf(out, "usage: handoff [-c FILE] COMMAND [ARGS]\n\n"
 	    "The config is -c FILE, else $HANDOFF_CONFIG, else ./handoff.ini.\n"
 	    "\ncommands:\n");
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(out, "  %-14s %s\n", commands[i].name,
 		    commands[i].what);
 	return 0;
+}
+
+static int
+cmd_serve(const struct config *cfg, int nargs, char **args)
+{
+	(void)args;
+	/* serve_main keeps the config for the daemon's life, unchanged. */
+	return nargs == 0 ? serve_main((struct config *)cfg) :
+	    help(stderr, "serve") + 2;
+}
+
+static int
+cmd_check_config(const struct config *cfg, int nargs, char **args)
+{
+	(void)nargs;
+	(void)args;
+	config_print(cfg, stdout);
+	return 0;
+}
+
+static int
+cmd_deliver(const struct config *cfg, int nargs, char **args)
+{
+	int status;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	status = deliver_main(cfg, nargs, args);
+	curl_global_cleanup();
+	return status;
+}
+
+static int
+cmd_version(const struct config *cfg, int nargs, char **args)
+{
+	(void)cfg;
+	(void)nargs;
+	(void)args;
+	printf("handoff %s\n", HANDOFF_VERSION);
+	return 0;
+}
+
+static int
+cmd_help(const struct config *cfg, int nargs, char **args)
+{
+	(void)cfg;
+	return help(stdout, nargs > 0 ? args[0] : NULL);
 }
 
 static struct config *
@@ -88,9 +175,10 @@ load(const char *path)
 int
 main(int argc, char **argv)
 {
-	const char *path = NULL, *command = NULL;
+	const char *path = NULL, *name = NULL;
+	const struct subcommand *cmd;
 	char **args = xcalloc((size_t)argc, sizeof(*args));
-	struct config *cfg;
+	struct config *cfg = NULL;
 	int i, nargs = 0, status;
 
 	/* -c FILE may stand before or after the subcommand. */
@@ -100,65 +188,27 @@ main(int argc, char **argv)
 			path = argv[++i];
 		else if (strncmp(argv[i], "--config=", 9) == 0)
 			path = argv[i] + 9;
-		else if (command == NULL)
-			command = argv[i];
+		else if (name == NULL)
+			name = argv[i];
 		else
 			args[nargs++] = argv[i];
 	}
-	if (command == NULL || strcmp(command, "help") == 0 ||
-	    strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0) {
-		status = help(command ? stdout : stderr,
-		    nargs > 0 ? args[0] : NULL);
-		free(args);
-		return command == NULL ? 2 : status;
-	}
-	if (strcmp(command, "version") == 0 ||
-	    strcmp(command, "--version") == 0) {
-		printf("handoff %s\n", HANDOFF_VERSION);
-		free(args);
-		return 0;
-	}
-
-	if (strcmp(command, "serve") == 0) {
-		cfg = load(path);
-		status = nargs == 0 ? serve_main(cfg) : help(stderr, "serve") + 2;
-	} else if (strcmp(command, "jobs") == 0) {
-		cfg = load(path);
-		status = report_jobs(cfg, nargs, args);
-	} else if (strcmp(command, "show") == 0) {
-		cfg = load(path);
-		status = report_show(cfg, nargs, args);
-	} else if (strcmp(command, "run") == 0) {
-		cfg = load(path);
-		status = local_main(cfg, nargs, args);
-	} else if (strcmp(command, "runner") == 0) {
-		cfg = load(path);
-		status = runner_main(cfg, nargs, args);
-	} else if (strcmp(command, "logs") == 0) {
-		cfg = load(path);
-		status = control_logs(cfg, nargs, args);
-	} else if (strcmp(command, "cancel") == 0) {
-		cfg = load(path);
-		status = control_cancel(cfg, nargs, args);
-	} else if (strcmp(command, "retry") == 0) {
-		cfg = load(path);
-		status = control_retry(cfg, nargs, args);
-	} else if (strcmp(command, "check-config") == 0) {
-		cfg = load(path);
-		config_print(cfg, stdout);
-		status = 0;
-	} else if (strcmp(command, "deliver") == 0) {
-		cfg = load(path);
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		status = deliver_main(cfg, nargs, args);
-		curl_global_cleanup();
-	} else {
-		fprintf(stderr, "handoff: unknown command \"%s\"; see "
-		    "handoff help\n", command);
+	if (name == NULL) {
+		help(stderr, NULL);
 		free(args);
 		return 2;
 	}
-	config_free(cfg);
+	if ((cmd = subcommand_find(name)) == NULL) {
+		fprintf(stderr, "handoff: unknown command \"%s\"; see "
+		    "handoff help\n", name);
+		free(args);
+		return 2;
+	}
+	if (cmd->needs_config)
+		cfg = load(path);
+	status = cmd->fn(cfg, nargs, args);
+	if (cfg != NULL)
+		config_free(cfg);
 	free(args);
 	return status;
 }

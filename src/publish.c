@@ -12,6 +12,7 @@
 #include "forge.h"
 #include "log.h"
 #include "publish.h"
+#include "text.h"
 #include "util.h"
 
 /* Hidden in the status comment: how a rerun finds it. A revision's
@@ -131,7 +132,7 @@ trimmed(const char *s)
 static char *
 quoted(const char *text, size_t max)
 {
-	char *t = trimmed(text), *clean = util_text(t, max), *out;
+	char *t = trimmed(text), *clean = text_for_forge(t, max), *out;
 
 	out = forge_unmark(clean);
 	free(clean);
@@ -150,7 +151,7 @@ fenced(const char *text, size_t max)
 		free(q);
 		return xstrdup("");
 	}
-	fence = util_md_fence(q);
+	fence = text_md_fence(q);
 	out = xasprintf("\n\n%s", fence);
 	free(fence);
 	free(q);
@@ -611,7 +612,7 @@ publish_pr(struct publish *p, const char *summary, const char *diffstat,
 	free(sum);
 	free(stat);
 	/* One line of text: the title can hold anything. */
-	line = util_line(job->title, MAX_TITLE);
+	line = text_line(job->title, MAX_TITLE);
 	title = forge_unmark(*line ? line : job->branch);
 	free(line);
 	/* The branch's open pull request, if an earlier job (or attempt)

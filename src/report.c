@@ -12,6 +12,7 @@
 #include "log.h"
 #include "report.h"
 #include "store.h"
+#include "text.h"
 #include "util.h"
 
 static const char *
@@ -37,8 +38,8 @@ print_json(const cJSON *v)
 {
 	char *text = cJSON_Print(v), *esc;
 
-	if (util_is_terminal(stdout)) {
-		esc = util_term_escape(text, strlen(text), UTIL_ESC_JSON, NULL);
+	if (text_is_terminal(stdout)) {
+		esc = text_term_escape(text, strlen(text), TEXT_ESC_JSON, NULL);
 		printf("%s\n", esc);
 		free(esc);
 	} else
@@ -77,8 +78,8 @@ escape_tree(cJSON *o)
 		}
 		if (!cJSON_IsString(c))
 			continue;
-		esc = util_term_escape(c->valuestring, strlen(c->valuestring),
-		    is_multiline(c->string) ? 0 : UTIL_ESC_LINE, NULL);
+		esc = text_term_escape(c->valuestring, strlen(c->valuestring),
+		    is_multiline(c->string) ? 0 : TEXT_ESC_LINE, NULL);
 		n = cJSON_CreateString(esc);
 		free(esc);
 		if (cJSON_IsObject(o))
@@ -133,7 +134,7 @@ report_jobs(const struct config *cfg, int argc, char **argv)
 	if (is_json)
 		print_json(arr);
 	else {
-		if (util_is_terminal(stdout))
+		if (text_is_terminal(stdout))
 			escape_tree(arr);
 		printf("%-6s %-10s %-10s %-9s %-7s %-32s %-16s %s\n", "JOB",
 		    "STATE", "STEP", "KIND", "FORGE", "ISSUE", "REQUESTED BY",
@@ -267,7 +268,7 @@ report_show(const struct config *cfg, int argc, char **argv)
 	if (is_json)
 		print_json(j);
 	else {
-		if (util_is_terminal(stdout))
+		if (text_is_terminal(stdout))
 			escape_tree(j);
 		print_job(j);
 	}

@@ -26,6 +26,7 @@
 #include "run.h"
 #include "runner.h"
 #include "sandbox.h"
+#include "text.h"
 #include "util.h"
 
 /*
@@ -83,7 +84,7 @@ run_log(struct run *r, const char *fmt, ...)
 		    strerror(errno));
 	/* One line of text in handoff's own log, whatever the agent's
 	 * output in an error holds. */
-	esc = util_term_escape(text, strlen(text), UTIL_ESC_LINE, NULL);
+	esc = text_term_escape(text, strlen(text), TEXT_ESC_LINE, NULL);
 	log_info("job %lld: %s", (long long)r->job.id, esc);
 	free(esc);
 	free(line);

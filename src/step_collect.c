@@ -15,6 +15,7 @@
 
 #include "run.h"
 #include "sandbox.h"
+#include "text.h"
 #include "util.h"
 
 #define MAX_SUMMARY	(64 * 1024)
@@ -81,7 +82,7 @@ static char *
 commit_message(const struct run *r)
 {
 	/* One line of text: the title can hold anything. */
-	char *title = util_line(r->job.title, MAX_SUBJECT), *msg;
+	char *title = text_line(r->job.title, MAX_SUBJECT), *msg;
 
 	if (strcmp(r->job.forge, "local") == 0)
 		msg = xasprintf("%s\n\nMade by handoff (local run, job"
@@ -128,7 +129,7 @@ with_agent_messages(const char *msg, const char *messages, size_t len)
 
 	while (p < end) {
 		n = strnlen(p, (size_t)(end - p));
-		clean = util_clean_text(p, n);
+		clean = text_clean(p, n);
 		p += n + 1;
 		/* Its lines, the first as a bullet, the rest indented; git
 		 * puts a newline between one and the next. */

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "text.h"
 #include "util.h"
 
 /* Migration i brings the schema from version i to i + 1. */
@@ -409,7 +410,7 @@ thread_create(struct store *st, const struct config *cfg,
 
 	if (s == NULL)
 		return -1;
-	slug = util_slug(ev->title, 40);
+	slug = text_slug(ev->title, 40);
 	branch = xasprintf("%s%lld-%s", cfg->branch_prefix,
 	    (long long)ev->number, slug);
 	free(slug);

@@ -1,6 +1,6 @@
 /*
  * Small helpers every module uses: allocation that cannot return NULL,
- * formatted strings, time, and bounded text handling.
+ * formatted strings, time, parsing, encodings, files and locks.
  */
 #ifndef HANDOFF_UTIL_H
 #define HANDOFF_UTIL_H
@@ -66,40 +66,6 @@ char *util_form_decode(const char *in, size_t inlen, size_t *outlen);
  * and its length, or NULL with errno set (EFBIG when over max); caller frees. */
 char *util_read_file(const char *path, size_t max, size_t *outlen);
 
-/* Make a branch-safe slug of at most maxlen bytes from a title ("Fix the
- * README typo" -> "fix-the-readme-typo"); caller frees. Never empty. */
-char *util_slug(const char *title, size_t maxlen);
-
-/* Flags of util_term_escape. */
-#define UTIL_ESC_LINE	0x1	/* newline, tab and CR escaped too: one line */
-#define UTIL_ESC_JSON	0x2	/* every escape a JSON \uNNNN (in JSON text) */
-
-/* A copy of the len bytes at s that a terminal shows as text: C0 controls
- * but newline and tab, DEL, C1 controls, the bidirectional controls and
- * bytes that are not UTF-8 become \xNN or \uNNNN. With used, an unfinished
- * UTF-8 sequence at the end is left for the next call and *used says how
- * many bytes were taken (a stream); without, it is escaped. Caller frees. */
-char *util_term_escape(const char *s, size_t len, int flags, size_t *used);
-/* Whether text written to stream should go through util_term_escape: the
- * stream is a terminal. */
-bool util_is_terminal(FILE *stream);
-/* Write text to stream, through util_term_escape (flags) when stream is a
- * terminal. */
-void util_show(FILE *stream, const char *text, int flags);
-/* s as one line of valid UTF-8, for a title: each run of whitespace,
- * control and bidirectional characters one space, bytes that are not UTF-8
- * U+FFFD, no space at either end, at most max bytes cut on a character
- * boundary. Caller frees. */
-char *util_line(const char *s, size_t max);
-/* s as text for a forge to show: valid UTF-8 (else U+FFFD), control
- * characters but newline, CR and tab U+FFFD, at most max bytes cut on a
- * character boundary. Caller frees. */
-char *util_text(const char *s, size_t max);
-/* A markdown fenced code block holding text, its fence a run of backticks
- * longer than any in text (CommonMark closes a fence only with at least as
- * many), so that nothing in text ends it. Caller frees. */
-char *util_md_fence(const char *text);
-
 /* mkdir -p with mode; returns 0 or -1 with errno. */
 int util_mkdirs(const char *path, unsigned mode);
 /* Lock path (created 0600) without waiting, for as long as the returned
@@ -124,9 +90,5 @@ int util_write_file(const char *path, const void *data, size_t len,
 /* chown -R that never follows a symlink nor leaves the filesystem.
  * Returns 0 or -1 with errno. */
 int util_chown_tree(const char *path, uid_t uid, gid_t gid);
-/* A copy of the n bytes at s as valid UTF-8 without control characters
- * (newlines and tabs stay; bidirectional marks go; a bad byte becomes
- * U+FFFD); caller frees. */
-char *util_clean_text(const char *s, size_t n);
 
 #endif

@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "sandbox.h"
+#include "text.h"
 #include "util.h"
 #include "workspace.h"
 
@@ -69,7 +70,7 @@ mirror_name(const char *url)
 
 	EVP_Digest(url, strlen(url), md, &mdlen, EVP_sha256(), NULL);
 	util_hex(md, 8, hex);
-	slug = util_slug(base && base[1] ? base + 1 : url, 40);
+	slug = text_slug(base && base[1] ? base + 1 : url, 40);
 	name = xasprintf("%s-%s.git", slug, hex);
 	free(slug);
 	return name;

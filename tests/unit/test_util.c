@@ -8,13 +8,14 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "text.h"
 #include "util.h"
 
-/* util_term_escape of a whole string. */
+/* text_term_escape of a whole string. */
 static char *
 esc(const char *s, int flags)
 {
-	return util_term_escape(s, strlen(s), flags, NULL);
+	return text_term_escape(s, strlen(s), flags, NULL);
 }
 
 /* util_lock_pid and util_lock_held, within this process and across a fork. */
@@ -118,16 +119,16 @@ main(void)
 	ok(s && len == 2 && s[0] == '\0', "NUL keeps its length");
 	free(s);
 
-	s = util_slug("Fix the README typo!", 40);
+	s = text_slug("Fix the README typo!", 40);
 	is_str(s, "fix-the-readme-typo", "slug");
 	free(s);
-	s = util_slug("  ???  ", 40);
+	s = text_slug("  ???  ", 40);
 	is_str(s, "task", "slug of nothing");
 	free(s);
-	s = util_slug("Ünïcode & spaces -- here", 40);
+	s = text_slug("Ünïcode & spaces -- here", 40);
 	is_str(s, "n-code-spaces-here", "slug drops non-ASCII");
 	free(s);
-	s = util_slug("a very long title that goes on and on and on and on", 12);
+	s = text_slug("a very long title that goes on and on and on and on", 12);
 	ok(strlen(s) <= 12 && s[strlen(s) - 1] != '-', "slug is cut without a trailing dash");
 	free(s);
 
@@ -136,7 +137,7 @@ main(void)
 	is_str(s, "a\\x1b[31mred\\x07\tb\n",
 	    "ESC and BEL escaped, tab and newline kept");
 	free(s);
-	s = esc("x\ny\tz\r", UTIL_ESC_LINE);
+	s = esc("x\ny\tz\r", TEXT_ESC_LINE);
 	is_str(s, "x\\ny\\tz\\r", "one line: newline, tab and CR escaped");
 	free(s);
 	s = esc("\x7f\xc2\x9b" "1m", 0);
@@ -152,58 +153,58 @@ main(void)
 	is_str(s, "\\xff\\xc0\\xaf\\xed\\xa0\\x80",
 	    "invalid, overlong and surrogate bytes escaped");
 	free(s);
-	s = util_term_escape("ok\xe2\x80", 4, 0, &len);
+	s = text_term_escape("ok\xe2\x80", 4, 0, &len);
 	ok(strcmp(s, "ok") == 0 && len == 2,
 	    "a stream keeps an unfinished sequence for later");
 	free(s);
 	s = esc("ok\xe2\x80", 0);
 	is_str(s, "ok\\xe2\\x80", "at its end it is escaped");
 	free(s);
-	s = esc("\"\xe2\x80\xae\x7f\xff\"", UTIL_ESC_JSON);
+	s = esc("\"\xe2\x80\xae\x7f\xff\"", TEXT_ESC_JSON);
 	is_str(s, "\"\\u202e\\u007f\\ufffd\"", "in JSON, JSON escapes");
 	free(s);
 
 	/* Titles: one clean line, cut on a character boundary. */
-	s = util_line("Fix\nthe \x1b[31mtypo\xe2\x80\xae here\r\n", 200);
+	s = text_line("Fix\nthe \x1b[31mtypo\xe2\x80\xae here\r\n", 200);
 	is_str(s, "Fix the [31mtypo here",
 	    "title: controls and bidi become one space");
 	free(s);
-	s = util_line("  \t lead and trail \n ", 200);
+	s = text_line("  \t lead and trail \n ", 200);
 	is_str(s, "lead and trail", "title: trimmed");
 	free(s);
-	s = util_line("a\xe2\x80\xa8" "b\xff", 200);
+	s = text_line("a\xe2\x80\xa8" "b\xff", 200);
 	is_str(s, "a b\xef\xbf\xbd",
 	    "title: line separator a space, a bad byte U+FFFD");
 	free(s);
-	s = util_line("abc\xc3\xa9\xc3\xa9", 6);
+	s = text_line("abc\xc3\xa9\xc3\xa9", 6);
 	is_str(s, "abc\xc3\xa9",
 	    "title: cut before a character that does not fit");
 	free(s);
-	s = util_line("ab \xe2\x9c\x85", 4);
+	s = text_line("ab \xe2\x9c\x85", 4);
 	is_str(s, "ab", "title: no space left at the cut");
 	free(s);
-	s = util_line("\n\x1b", 10);
+	s = text_line("\n\x1b", 10);
 	is_str(s, "", "title of nothing but controls is empty");
 	free(s);
 
 	/* Text for a forge: valid UTF-8, no controls but breaks and tab. */
-	s = util_text("a\x1b[1m\tb\r\nc\xff\xe2\x80\xae", 100);
+	s = text_for_forge("a\x1b[1m\tb\r\nc\xff\xe2\x80\xae", 100);
 	is_str(s, "a\xef\xbf\xbd[1m\tb\r\nc\xef\xbf\xbd\xe2\x80\xae",
 	    "text: ESC and a bad byte U+FFFD");
 	free(s);
-	s = util_text("\xe2\x9c\x85\xe2\x9c\x85", 5);
+	s = text_for_forge("\xe2\x9c\x85\xe2\x9c\x85", 5);
 	is_str(s, "\xe2\x9c\x85", "text: cut on a character boundary");
 	free(s);
 
 	/* Fences no text can close. */
-	s = util_md_fence("plain");
+	s = text_md_fence("plain");
 	is_str(s, "```\nplain\n```", "fence: three backticks at least");
 	free(s);
-	s = util_md_fence("x\n```\n## merged\n");
+	s = text_md_fence("x\n```\n## merged\n");
 	is_str(s, "````\nx\n```\n## merged\n````",
 	    "fence: longer than the text's");
 	free(s);
-	s = util_md_fence("a ``````````` b");
+	s = text_md_fence("a ``````````` b");
 	is_str(s, "````````````\na ``````````` b\n````````````",
 	    "fence: longer than a long run");
 	free(s);

@@ -17,7 +17,7 @@
 
 #include <seccomp.h>
 
-#include "filter.h"
+#include "seccomp.h"
 #include "util.h"
 
 static const char *const deny_eperm[] = {
@@ -62,7 +62,7 @@ rule(scmp_filter_ctx ctx, uint32_t action, const char *name,
 }
 
 int
-filter_build(bool no_memfd, char *err, size_t errlen)
+seccomp_build(bool no_memfd, char *err, size_t errlen)
 {
 	static const char *const memfds[] = { "memfd_create", "memfd_secret" };
 	/* ioctl numbers are 32 bits: compare only those, or TIOCSTI with a

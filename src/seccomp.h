@@ -4,8 +4,8 @@
  * kernel's riskier corners (debugging, namespaces, mounts, keyrings, bpf,
  * tty injection, module loading) refused.
  */
-#ifndef HANDOFF_FILTER_H
-#define HANDOFF_FILTER_H
+#ifndef HANDOFF_SECCOMP_H
+#define HANDOFF_SECCOMP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,6 +14,6 @@
  * With no_memfd, memfd_create and memfd_secret fail with ENOSYS (their
  * pages count against no rlimit). Returns the descriptor (caller closes),
  * or -1 with the reason in err. */
-int filter_build(bool no_memfd, char *err, size_t errlen);
+int seccomp_build(bool no_memfd, char *err, size_t errlen);
 
 #endif

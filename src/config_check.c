@@ -1,0 +1,179 @@
+/*
+ * Checks of single config values, whatever key they belong to: hosts and
+ * ports, URLs, branch prefixes, variable names, paths, keys, and whether a
+ * value carries a secret. config.c's key table names them.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "config_check.h"
+#include "util.h"
+
+bool
+config_check_has_bad_char(const char *s, bool no_space)
+{
+	for (; *s != '\0'; s++)
+		if (iscntrl((unsigned char)*s) ||
+		    (no_space && isspace((unsigned char)*s)))
+			return true;
+	return false;
+}
+
+static bool
+hostname_ok(const char *s, size_t len)
+{
+	size_t i, label = 0;
+
+	if (len == 0 || len > 253 || s[len - 1] == '-' || s[len - 1] == '.')
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+		} else if (!isascii(c) || !(isalnum(c) || c == '-') ||
+		    (label == 0 && c == '-') || ++label > 63)
+			return false;
+	}
+	return true;
+}
+
+/* host[:port] with an IPv4 address, a [bracketed] IPv6 address or a name. */
+bool
+config_check_host_port(const char *s, bool need_port)
+{
+	char host[256];
+	const char *port, *end;
+	unsigned char addr[16];
+	size_t hlen;
+	long long n;
+
+	if (*s == '[') {
+		if ((end = strchr(s, ']')) == NULL || (end[1] != ':' &&
+		    end[1] != '\0') || (hlen = (size_t)(end - s - 1)) >= sizeof(host))
+			return false;
+		memcpy(host, s + 1, hlen);
+		host[hlen] = '\0';
+		if (inet_pton(AF_INET6, host, addr) != 1)
+			return false;
+		port = end[1] == ':' ? end + 2 : NULL;
+	} else {
+		end = strrchr(s, ':');
+		if ((hlen = end ? (size_t)(end - s) : strlen(s)) >= sizeof(host))
+			return false;
+		memcpy(host, s, hlen);
+		host[hlen] = '\0';
+		port = end ? end + 1 : NULL;
+		if (strspn(host, "0123456789.") == hlen ?
+		    inet_pton(AF_INET, host, addr) != 1 : !hostname_ok(host, hlen))
+			return false;
+	}
+	if (port == NULL)
+		return !need_port;
+	return util_parse_int(port, 1, 65535, &n) == 0;
+}
+
+bool
+config_check_url(const char *s)
+{
+	const char *rest;
+
+	if (strncasecmp(s, "http://", 7) == 0)
+		rest = s + 7;
+	else if (strncasecmp(s, "https://", 8) == 0)
+		rest = s + 8;
+	else
+		return false;
+	return *rest != '\0' && *rest != '/' &&
+	    !config_check_has_bad_char(s, true);
+}
+
+/* git check-ref-format's rules, for a prefix that a slug is appended to. */
+bool
+config_check_branch_prefix(const char *s)
+{
+	return *s != '/' && *s != '-' && *s != '.' &&
+	    !config_check_has_bad_char(s, true) &&
+	    strpbrk(s, "~^:?*[\\") == NULL && strstr(s, "..") == NULL &&
+	    strstr(s, "//") == NULL && strstr(s, "/.") == NULL &&
+	    strstr(s, "@{") == NULL && strstr(s, ".lock/") == NULL;
+}
+
+int
+config_check_env_name(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || isdigit((unsigned char)s[0]))
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!isascii((unsigned char)s[i]) ||
+		    (!isalnum((unsigned char)s[i]) && s[i] != '_'))
+			return 0;
+	return 1;
+}
+
+int
+config_check_host_item(const char *s, size_t len)
+{
+	(void)len;
+	return config_check_host_port(strncmp(s, "*.", 2) == 0 ? s + 2 : s,
+	    false);
+}
+
+int
+config_check_abs_path(const char *s, size_t len)
+{
+	return len > 1 && s[0] == '/' && !config_check_has_bad_char(s, false);
+}
+
+int
+config_check_pattern(const char *s, size_t len)
+{
+	return len > 0 && !config_check_has_bad_char(s, false);
+}
+
+int
+config_check_pem(const char *s, size_t len)
+{
+	while (len > 0 && isspace((unsigned char)*s))
+		s++, len--;
+	return len > 10 && strncmp(s, "-----BEGIN", 10) == 0;
+}
+
+/* Standard Webhooks' "whsec_" and base64; GitLab's keys are 32 bytes. */
+int
+config_check_whsec(const char *s, size_t len)
+{
+	unsigned char *key;
+	size_t n;
+
+	if (len < 6 || strncmp(s, "whsec_", 6) != 0 ||
+	    (key = util_base64_decode(s + 6, len - 6, &n)) == NULL)
+		return 0;
+	explicit_bzero(key, n);
+	free(key);
+	return n >= 24 && n <= 64;
+}
+
+/*
+ * Does v (an environment variable's value) carry secret s? A whole match at
+ * any length; inside a longer value (a URL, "Bearer ...") from 8 bytes on,
+ * below which a match is more likely chance than a copy.
+ */
+bool
+config_check_carries_secret(const char *v, const struct secret *s)
+{
+	size_t len = strlen(v);
+
+	if (s->value == NULL)
+		return false;
+	if (len == s->len)
+		return memcmp(v, s->value, len) == 0;
+	return s->len >= 8 && memmem(v, len, s->value, s->len) != NULL;
+}

@@ -1,0 +1,41 @@
+/*
+ * Checks of single config values, for config.c: each says whether a value
+ * is well-formed for the keys that use it.
+ */
+#ifndef HANDOFF_CONFIG_CHECK_H
+#define HANDOFF_CONFIG_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct secret;
+
+/* Whether s holds a control character (or, with no_space, whitespace). */
+bool config_check_has_bad_char(const char *s, bool no_space);
+/* host[:port] with an IPv4 address, a [bracketed] IPv6 address or a name;
+ * the port required with need_port. */
+bool config_check_host_port(const char *s, bool need_port);
+/* An http:// or https:// URL with a host, without whitespace. */
+bool config_check_url(const char *s);
+/* A branch prefix git check-ref-format would take with a slug after it. */
+bool config_check_branch_prefix(const char *s);
+
+/* The list and secret checks of the key table: 1 when the len bytes at s
+ * pass, else 0. */
+/* An environment variable's name. */
+int config_check_env_name(const char *s, size_t len);
+/* An [sandbox] allow_hosts item: host, *.host or host:port. */
+int config_check_host_item(const char *s, size_t len);
+/* An absolute path without control characters. */
+int config_check_abs_path(const char *s, size_t len);
+/* A path pattern without control characters. */
+int config_check_pattern(const char *s, size_t len);
+/* A PEM block ("-----BEGIN ..."), after leading whitespace. */
+int config_check_pem(const char *s, size_t len);
+/* A Standard Webhooks key: "whsec_" and the base64 of 24 to 64 bytes. */
+int config_check_whsec(const char *s, size_t len);
+
+/* Whether v (an environment variable's value) carries secret s. */
+bool config_check_carries_secret(const char *v, const struct secret *s);
+
+#endif
