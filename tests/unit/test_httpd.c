@@ -1,8 +1,8 @@
 /*
  * httpd.c on 127.0.0.1 with a short request deadline and a cap of two
  * connections: streams outlive the deadline, a client that leaves or reads
- * too slowly is noticed and its slot freed. Clients run on a thread; the
- * server tells it what it saw through a pipe.
+ * too slowly is noticed and its slot freed, and stopping ends streams.
+ * Clients run on a thread; the server tells it what it saw through a pipe.
  */
 #include <errno.h>
 #include <poll.h>
@@ -37,7 +37,6 @@ struct server {
 	struct event_base	*base;
 	struct httpd		*h;
 	int			 notice;	/* write end: what the server saw */
-	int			 quit;		/* read end: the clients are done */
 };
 
 struct stream {
@@ -162,12 +161,18 @@ ping_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 	httpd_reply(h, req, 200, "text/plain", "pong\n");
 }
 
+/* The clients ask: 's' stop the server, 'q' quit. */
 static void
-quit_cb(evutil_socket_t fd, short what, void *arg)
+ask_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
+	char c = 'q';
 
-	event_base_loopexit(srv->base, NULL);
+	(void)!read(fd, &c, 1);
+	if (c == 's')
+		httpd_stop(srv->h);
+	else
+		event_base_loopexit(srv->base, NULL);
 }
 
 /* --- the clients' side --- */
@@ -175,7 +180,7 @@ quit_cb(evutil_socket_t fd, short what, void *arg)
 struct clients {
 	unsigned short	 port;
 	int		 notice;	/* read end */
-	int		 quit;		/* write end */
+	int		 ask;		/* write end */
 };
 
 static int
@@ -336,6 +341,30 @@ test_slow_reader_is_dropped(struct clients *cl)
 	free(buf);
 }
 
+static void
+test_stop_ends_streams(struct clients *cl)
+{
+	char buf[4096];
+	size_t len = 0;
+	int fd = dial(cl->port, 0), late;
+
+	say(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+	ok(hear(fd, buf, sizeof(buf), &len, "data: hello\n\n") == 1,
+	    "a stream runs");
+	(void)!write(cl->ask, "s", 1);
+	ok(heard_server(cl) == 'G', "stopping the server ends it, and its "
+	    "owner is told");
+	ok(heard_server(cl) == 'g', "its stream says so");
+	ok(hear(fd, buf, sizeof(buf), &len, NULL) == 0 && len >= 5 &&
+	    memcmp(buf + len - 5, "0\r\n\r\n", 5) == 0,
+	    "the client gets the last chunk and the close");
+	close(fd);
+	late = dial(cl->port, 0);
+	ok(late == -1, "no new connection is accepted");
+	if (late != -1)
+		close(late);
+}
+
 static void *
 clients_main(void *arg)
 {
@@ -345,7 +374,8 @@ clients_main(void *arg)
 	test_stream_outlives_deadline(cl);
 	test_gone_client_frees_its_slot(cl);
 	test_slow_reader_is_dropped(cl);
-	(void)!write(cl->quit, "q", 1);
+	test_stop_ends_streams(cl);
+	(void)!write(cl->ask, "q", 1);
 	return NULL;
 }
 
@@ -378,13 +408,13 @@ main(void)
 	};
 	struct server srv = { 0 };
 	struct clients cl = { 0 };
-	struct event *ev_quit;
+	struct event *ev_ask;
 	pthread_t th;
 	char listen[64], err[256];
-	int notice[2], quit[2], tries;
+	int notice[2], ask[2], tries;
 
 	signal(SIGPIPE, SIG_IGN);	/* as serve does */
-	if (pipe(notice) == -1 || pipe(quit) == -1)
+	if (pipe(notice) == -1 || pipe(ask) == -1)
 		return 1;
 	srv.base = event_base_new();
 	srv.notice = notice[1];
@@ -400,20 +430,21 @@ main(void)
 	httpd_route(srv.h, "/hold", hold_cb, &srv);
 	httpd_route(srv.h, "/flood", flood_cb, &srv);
 	httpd_route(srv.h, NULL, ping_cb, &srv);
-	ev_quit = event_new(srv.base, quit[0], EV_READ, quit_cb, &srv);
-	event_add(ev_quit, NULL);
+	ev_ask = event_new(srv.base, ask[0], EV_READ | EV_PERSIST, ask_cb,
+	    &srv);
+	event_add(ev_ask, NULL);
 	cl.notice = notice[0];
-	cl.quit = quit[1];
+	cl.ask = ask[1];
 	pthread_create(&th, NULL, clients_main, &cl);
 	event_base_dispatch(srv.base);
 	pthread_join(th, NULL);
-	event_free(ev_quit);
+	event_free(ev_ask);
 	httpd_free(srv.h);
 	event_base_free(srv.base);
 	libevent_global_shutdown();
 	close(notice[0]);
 	close(notice[1]);
-	close(quit[0]);
-	close(quit[1]);
+	close(ask[0]);
+	close(ask[1]);
 	return done_testing();
 }
