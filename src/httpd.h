@@ -73,8 +73,8 @@ void httpd_reply(struct httpd *h, struct evhttp_request *req, int code,
 
 /* Answer req 200 with a body sent in parts over time; the request deadline
  * no longer applies to its connection, which closes at the stream's end.
- * gone_cb (may be NULL) learns that the client left. Free with
- * httpd_stream_end. */
+ * gone_cb (may be NULL) learns that the client left. NULL if req has no
+ * connection any more. Free with httpd_stream_end. */
 struct httpd_stream *httpd_stream_start(struct httpd *h,
     struct evhttp_request *req, const char *content_type,
     httpd_gone_cb gone_cb, void *arg);

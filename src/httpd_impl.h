@@ -22,6 +22,7 @@ struct route {
 	struct route	*next;
 };
 
+/* One accepted connection, from accept until libevent finalizes it. */
 struct conn {
 	struct httpd		*h;
 	struct bufferevent	*sock;		/* the socket */
@@ -29,26 +30,28 @@ struct conn {
 	int64_t			 deadline_ms;	/* monotonic */
 	bool			 is_busy;	/* a request awaits its answer */
 	bool			 is_reading;	/* bytes of a request have arrived */
-	bool			 is_killed;
-	bool			 is_sniffed;
+	bool			 is_killed;	/* past its deadline, shut down */
+	bool			 is_sniffed;	/* route is what it will be */
 	bool			 is_counted;	/* its answer's status was seen */
 	bool			 is_flushed_by_sweep;
 	bool			 is_released;	/* evhttp freed it; ours goes next */
 	struct event		*ev_writable;	/* waits for room in the socket */
 	const struct route	*route;		/* from the first request line */
-	struct httpd_stream	*stream;
+	struct httpd_stream	*stream;	/* the response streaming on it */
 	struct conn		*prev, *next;
 };
 
+/* A streamed response; its owner frees it with httpd_stream_end. */
 struct httpd_stream {
 	struct httpd		*h;
 	struct conn		*conn;		/* NULL once the client is gone */
 	struct evhttp_request	*req;
 	httpd_gone_cb		 gone_cb;
 	void			*arg;
-	bool			 is_dropped;
+	bool			 is_dropped;	/* over max_stream_bytes: shut down */
 };
 
+/* One listener and its connections. */
 struct httpd {
 	struct event_base	*base;
 	struct httpd_limits	 lim;
