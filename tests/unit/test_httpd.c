@@ -293,6 +293,29 @@ test_stream_outlives_deadline(struct clients *cl)
 	close(fd);
 }
 
+/* HTTP/1.0 has no chunks: the events go out as they are, the close ends
+ * the stream. */
+static void
+test_stream_to_http10(struct clients *cl)
+{
+	char buf[8192], want[32];
+	size_t len = 0;
+	int fd = dial(cl->port, 0), i, all = 1;
+
+	say(fd, "GET /events HTTP/1.0\r\n\r\n");
+	ok(hear(fd, buf, sizeof(buf), &len, NULL) == 0,
+	    "an HTTP/1.0 stream ends with the server closing");
+	ok(strncmp(buf, "HTTP/1.0 200 OK\r\n", 17) == 0, "answered 200");
+	ok(strstr(buf, "Transfer-Encoding") == NULL, "not chunked");
+	for (i = 1; i <= NEVENTS; i++) {
+		snprintf(want, sizeof(want), "event: tick\ndata: %d\n\n", i);
+		all = all && strstr(buf, want) != NULL;
+	}
+	ok(all, "every event arrives");
+	ok(heard_server(cl) == 'E', "the server sent every event and ended");
+	close(fd);
+}
+
 static void
 test_gone_client_frees_its_slot(struct clients *cl)
 {
@@ -372,6 +395,7 @@ clients_main(void *arg)
 
 	test_deadline_is_short(cl);
 	test_stream_outlives_deadline(cl);
+	test_stream_to_http10(cl);
 	test_gone_client_frees_its_slot(cl);
 	test_slow_reader_is_dropped(cl);
 	test_stop_ends_streams(cl);
