@@ -29,6 +29,7 @@
 #define MAX_ID_LEN	128	/* delivery ids are GUIDs; be generous, not unbounded */
 #define MAX_EVENT_LEN	64
 
+/* A delivery being answered: its counts, server, request and forge. */
 struct hook {
 	struct intake		*in;
 	struct httpd		*h;
