@@ -27,7 +27,7 @@
 #include "util.h"
 
 #define SWEEP_MS	100
-#define SNIFF_BYTES	20	/* a method and a path as long as /hooks/github */
+#define SNIFF_BYTES	20	/* a method, a path like /hooks/github */
 
 static void
 refused(struct httpd *h, enum httpd_refusal why, const struct route *r)
@@ -508,7 +508,8 @@ httpd_new(struct event_base *base, const char *listen,
 	if ((h->http = evhttp_new(base)) == NULL)
 		fatalx(1, "serve: cannot create the HTTP server");
 	evhttp_set_max_body_size(h->http, (ev_ssize_t)lim->max_body_bytes);
-	evhttp_set_max_headers_size(h->http, (ev_ssize_t)lim->max_headers_bytes);
+	evhttp_set_max_headers_size(h->http,
+	    (ev_ssize_t)lim->max_headers_bytes);
 	tv.tv_sec = lim->timeout_ms / 1000;
 	tv.tv_usec = (lim->timeout_ms % 1000) * 1000;
 	evhttp_set_timeout_tv(h->http, &tv);

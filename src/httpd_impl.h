@@ -64,7 +64,7 @@ struct httpd {
 	int			 nconns;
 	bool			 is_paused;	/* accepting stopped at the cap */
 	bool			 is_stopping;
-	bool			 is_freed;	/* by its owner; the last conn frees it */
+	bool			 is_freed;	/* the last conn frees it */
 	struct event		*ev_sweep;
 };
 
