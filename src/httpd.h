@@ -22,7 +22,7 @@ struct httpd_limits {
 	int64_t	 timeout_ms;		/* per request, and idle between them */
 	size_t	 max_body_bytes;	/* a larger request body: 413 */
 	size_t	 max_headers_bytes;	/* larger request headers: refused */
-	size_t	 max_stream_bytes;	/* unsent bytes of a stream, or it drops */
+	size_t	 max_stream_bytes;	/* a stream's queue; past it, dropped */
 };
 
 /* Requests the server answered itself, before or instead of a handler. */
