@@ -18,26 +18,61 @@
 
 #include "github_event.h"
 #include "gitlab_event.h"
+#include "httpd.h"
 #include "intake.h"
 #include "scheduler.h"
 #include "log.h"
 #include "rules.h"
-#include "serve.h"
 #include "signature.h"
 #include "util.h"
 
 #define MAX_ID_LEN	128	/* delivery ids are GUIDs; be generous, not unbounded */
 #define MAX_EVENT_LEN	64
 
+/* A delivery being answered: its counts, server, request and forge. */
 struct hook {
-	struct server		*srv;
+	struct intake		*in;
+	struct httpd		*h;
 	struct evhttp_request	*req;
 	enum forge		 forge;
 };
 
+const char *
+intake_verdict_name(enum hook_verdict v)
+{
+	static const char *const names[HV_COUNT] = { "queued", "ignored",
+	    "duplicate", "unauthorized", "malformed", "unsupported",
+	    "too_large", "timed_out", "unavailable" };
+
+	return names[v];
+}
+
+void
+intake_refused_cb(enum httpd_refusal why, const char *path, void *arg)
+{
+	struct intake *in = arg;
+	int forge = FORGE_UNKNOWN;
+
+	if (path != NULL && strcmp(path, INTAKE_GITHUB_PATH) == 0)
+		forge = FORGE_GITHUB;
+	else if (path != NULL && strcmp(path, INTAKE_GITLAB_PATH) == 0)
+		forge = FORGE_GITLAB;
+	switch (why) {
+	case HTTPD_BAD_FRAMING:
+		if (forge != FORGE_UNKNOWN)
+			in->deliveries[forge][HV_MALFORMED]++;
+		break;
+	case HTTPD_TOO_LARGE:
+		in->deliveries[forge][HV_TOO_LARGE]++;
+		break;
+	case HTTPD_TIMED_OUT:
+		in->deliveries[forge][HV_TIMED_OUT]++;
+		break;
+	}
+}
+
 static void
-answer(struct server *srv, struct evhttp_request *req, enum forge forge,
-    int code, enum hook_verdict v, cJSON *body)
+answer(const struct hook *hk, int code, enum hook_verdict v, cJSON *body)
 {
 	char *text = cJSON_PrintUnformatted(body);
 	size_t n = strlen(text);
@@ -45,35 +80,36 @@ answer(struct server *srv, struct evhttp_request *req, enum forge forge,
 	text = xrealloc(text, n + 2);
 	text[n] = '\n';
 	text[n + 1] = '\0';
-	srv->deliveries[forge][v]++;
-	serve_reply(srv, req, code, "application/json", text);
+	hk->in->deliveries[hk->forge][v]++;
+	httpd_reply(hk->h, hk->req, code, "application/json", text);
 	free(text);
 	cJSON_Delete(body);
 }
 
 static void
-reject(struct server *srv, struct evhttp_request *req, enum forge forge,
-    int code, enum hook_verdict v, const char *reason)
+reject(const struct hook *hk, int code, enum hook_verdict v,
+    const char *reason)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "error", reason);
 	if (code >= 500 || code == 401)
-		log_info("intake: %s: %d %s", forge_name(forge), code, reason);
+		log_info("intake: %s: %d %s", forge_name(hk->forge), code,
+		    reason);
 	else
-		log_debug("intake: %s: %d %s", forge_name(forge), code, reason);
-	answer(srv, req, forge, code, v, o);
+		log_debug("intake: %s: %d %s", forge_name(hk->forge), code,
+		    reason);
+	answer(hk, code, v, o);
 }
 
 static void
-ignored(struct server *srv, struct evhttp_request *req, enum forge forge,
-    const char *reason)
+ignored(const struct hook *hk, const char *reason)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "verdict", "ignored");
 	cJSON_AddStringToObject(o, "reason", reason);
-	answer(srv, req, forge, 200, HV_IGNORED, o);
+	answer(hk, 200, HV_IGNORED, o);
 }
 
 /* A header value that is present, short and printable, else NULL. */
@@ -95,11 +131,11 @@ header(struct evhttp_request *req, const char *name, size_t maxlen)
 static void
 recorded_cb(struct writer_req *wr, void *arg)
 {
-	struct hook *h = arg;
+	struct hook *hk = arg;
 	cJSON *o;
 
 	if (wr->rc == -1) {
-		reject(h->srv, h->req, h->forge, 503, HV_UNAVAILABLE,
+		reject(hk, 503, HV_UNAVAILABLE,
 		    "store cannot commit; redeliver later");
 		goto out;
 	}
@@ -110,121 +146,119 @@ recorded_cb(struct writer_req *wr, void *arg)
 		cJSON_AddNumberToObject(o, "job", (double)wr->res.job);
 		cJSON_AddStringToObject(o, "delivery", wr->delivery);
 		log_info("intake: %s %s %s#%lld: %s, job %lld",
-		    forge_name(h->forge), wr->delivery, wr->ev->repo,
+		    forge_name(hk->forge), wr->delivery, wr->ev->repo,
 		    (long long)wr->ev->number, rules_kind_name(wr->cmd.kind),
 		    (long long)wr->res.job);
-		answer(h->srv, h->req, h->forge, 202, HV_QUEUED, o);
+		answer(hk, 202, HV_QUEUED, o);
 		if (wr->cmd.kind == CMD_CANCEL || wr->cmd.kind == CMD_HELP)
-			sched_kick_control(h->srv->sched);
+			sched_kick_control(hk->in->sched);
 		else
-			sched_kick(h->srv->sched);
+			sched_kick(hk->in->sched);
 		break;
 	case VERDICT_DUPLICATE:
 		cJSON_AddStringToObject(o, "verdict", "duplicate");
 		cJSON_AddNumberToObject(o, "job", (double)wr->res.job);
-		answer(h->srv, h->req, h->forge, 200, HV_DUPLICATE, o);
+		answer(hk, 200, HV_DUPLICATE, o);
 		break;
 	case VERDICT_IGNORED:
 		cJSON_AddStringToObject(o, "verdict", "ignored");
 		cJSON_AddStringToObject(o, "reason", wr->res.reason);
-		answer(h->srv, h->req, h->forge, 200, HV_IGNORED, o);
+		answer(hk, 200, HV_IGNORED, o);
 		break;
 	}
 out:
 	writer_req_free(wr);
-	free(h);
+	free(hk);
 }
 
 /* Parse, decide and hand over to the writer; owns nothing on return. */
 static void
-dispatch(struct server *srv, struct evhttp_request *req, enum forge forge,
-    const char *name, const char *delivery, const char *json, size_t len)
+dispatch(const struct hook *hk, const char *name, const char *delivery,
+    const char *json, size_t len)
 {
 	struct forge_event *ev;
 	struct writer_req *wr;
-	struct hook *h;
+	struct hook *copy;
 	struct command cmd;
 	char err[256];
 
-	ev = forge == FORGE_GITHUB ?
+	ev = hk->forge == FORGE_GITHUB ?
 	    ghev_parse(name, json, len, err, sizeof(err)) :
 	    glev_parse(name, json, len, err, sizeof(err));
 	if (ev == NULL) {
-		reject(srv, req, forge, 400, HV_MALFORMED, err);
+		reject(hk, 400, HV_MALFORMED, err);
 		return;
 	}
-	rules_decide(srv->cfg, ev, &cmd);
+	rules_decide(hk->in->cfg, ev, &cmd);
 	if (cmd.kind == CMD_IGNORE) {
 		/* Nothing to remember: answer without touching the disk.
 		 * (Log first: the reply frees the request's headers.) */
-		log_debug("intake: %s %s %s: ignored: %s", forge_name(forge),
+		log_debug("intake: %s %s %s: ignored: %s", forge_name(hk->forge),
 		    delivery, name, cmd.reason);
-		ignored(srv, req, forge, cmd.reason);
+		ignored(hk, cmd.reason);
 		rules_command_clear(&cmd);
 		forge_event_free(ev);
 		return;
 	}
-	h = xcalloc(1, sizeof(*h));
-	h->srv = srv;
-	h->req = req;
-	h->forge = forge;
+	copy = xmalloc(sizeof(*copy));
+	*copy = *hk;
 	wr = xcalloc(1, sizeof(*wr));
 	wr->op = WRITER_RECORD;
 	wr->delivery = xstrdup(delivery);
 	wr->ev = ev;
 	wr->cmd = cmd;
 	wr->done_cb = recorded_cb;
-	wr->arg = h;
-	writer_submit(srv->writer, wr);
+	wr->arg = copy;
+	writer_submit(hk->in->writer, wr);
 }
 
 static bool
-is_post(struct server *srv, struct evhttp_request *req, enum forge forge)
+is_post(const struct hook *hk)
 {
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST)
+	if (evhttp_request_get_command(hk->req) == EVHTTP_REQ_POST)
 		return true;
-	reject(srv, req, forge, 405, HV_MALFORMED, "use POST");
+	reject(hk, 405, HV_MALFORMED, "use POST");
 	return false;
 }
 
 void
-intake_github_cb(struct evhttp_request *req, void *arg)
+intake_github_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 {
-	struct server *srv = arg;
-	const struct secret *secret = &srv->cfg->github_webhook_secret;
+	const struct hook hook = { arg, h, req, FORGE_GITHUB }, *hk = &hook;
+	const struct secret *secret = &hk->in->cfg->github_webhook_secret;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	const char *sig, *name, *delivery, *ctype, *body;
 	char *decoded = NULL;
 	size_t len = evbuffer_get_length(in), dlen;
 
-	serve_busy(srv, req);
-	if (!is_post(srv, req, FORGE_GITHUB))
+	httpd_busy(h, req);
+	if (!is_post(hk))
 		return;
 	body = (const char *)evbuffer_pullup(in, -1);
 	if (secret->value == NULL) {
-		reject(srv, req, FORGE_GITHUB, 401, HV_UNAUTHORIZED,
+		reject(hk, 401, HV_UNAUTHORIZED,
 		    "no [github] webhook_secret configured");
 		return;
 	}
 	if ((sig = header(req, "X-Hub-Signature-256", 128)) == NULL) {
-		reject(srv, req, FORGE_GITHUB, 401, HV_UNAUTHORIZED,
+		reject(hk, 401, HV_UNAUTHORIZED,
 		    "missing X-Hub-Signature-256");
 		return;
 	}
 	if (sig_github_verify(secret->value, secret->len, body, len,
 	    sig) == -1) {
-		reject(srv, req, FORGE_GITHUB, 401, HV_UNAUTHORIZED,
+		reject(hk, 401, HV_UNAUTHORIZED,
 		    "X-Hub-Signature-256 does not match the body");
 		return;
 	}
 	if ((name = header(req, "X-GitHub-Event", MAX_EVENT_LEN)) == NULL) {
-		reject(srv, req, FORGE_GITHUB, 400, HV_MALFORMED,
+		reject(hk, 400, HV_MALFORMED,
 		    "missing X-GitHub-Event");
 		return;
 	}
 	if ((delivery = header(req, "X-GitHub-Delivery", MAX_ID_LEN)) ==
 	    NULL) {
-		reject(srv, req, FORGE_GITHUB, 400, HV_MALFORMED,
+		reject(hk, 400, HV_MALFORMED,
 		    "missing X-GitHub-Delivery");
 		return;
 	}
@@ -237,7 +271,7 @@ intake_github_cb(struct evhttp_request *req, void *arg)
 		    memchr(body + 8, '&', len - 8) != NULL ||
 		    (decoded = util_form_decode(body + 8, len - 8,
 		    &dlen)) == NULL) {
-			reject(srv, req, FORGE_GITHUB, 400, HV_MALFORMED,
+			reject(hk, 400, HV_MALFORMED,
 			    "form body is not a single payload= field");
 			return;
 		}
@@ -245,22 +279,21 @@ intake_github_cb(struct evhttp_request *req, void *arg)
 		len = dlen;
 	} else if (ctype != NULL && strncasecmp(ctype, "application/json",
 	    16) != 0) {
-		reject(srv, req, FORGE_GITHUB, 415, HV_UNSUPPORTED,
+		reject(hk, 415, HV_UNSUPPORTED,
 		    "Content-Type must be application/json or "
 		    "application/x-www-form-urlencoded");
 		return;
 	}
-	dispatch(srv, req, FORGE_GITHUB, name, delivery, body, len);
+	dispatch(hk, name, delivery, body, len);
 	free(decoded);
 }
 
 /* GitLab: the signing token when configured and the delivery is signed,
  * else the secret token. Returns NULL when authentic, else the reason. */
 static const char *
-gitlab_authenticate(struct server *srv, struct evhttp_request *req,
+gitlab_authenticate(const struct config *cfg, struct evhttp_request *req,
     const char *body, size_t len)
 {
-	const struct config *cfg = srv->cfg;
 	const char *sigs, *id, *ts, *token, *why = NULL;
 	unsigned char *key;
 	size_t keylen;
@@ -295,23 +328,23 @@ gitlab_authenticate(struct server *srv, struct evhttp_request *req,
 }
 
 void
-intake_gitlab_cb(struct evhttp_request *req, void *arg)
+intake_gitlab_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 {
-	struct server *srv = arg;
+	const struct hook hook = { arg, h, req, FORGE_GITLAB }, *hk = &hook;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	const char *body, *why, *name, *delivery;
 	size_t len = evbuffer_get_length(in);
 
-	serve_busy(srv, req);
-	if (!is_post(srv, req, FORGE_GITLAB))
+	httpd_busy(h, req);
+	if (!is_post(hk))
 		return;
 	body = (const char *)evbuffer_pullup(in, -1);
-	if ((why = gitlab_authenticate(srv, req, body, len)) != NULL) {
-		reject(srv, req, FORGE_GITLAB, 401, HV_UNAUTHORIZED, why);
+	if ((why = gitlab_authenticate(hk->in->cfg, req, body, len)) != NULL) {
+		reject(hk, 401, HV_UNAUTHORIZED, why);
 		return;
 	}
 	if ((name = header(req, "X-Gitlab-Event", MAX_EVENT_LEN)) == NULL) {
-		reject(srv, req, FORGE_GITLAB, 400, HV_MALFORMED,
+		reject(hk, 400, HV_MALFORMED,
 		    "missing X-Gitlab-Event");
 		return;
 	}
@@ -321,9 +354,9 @@ intake_gitlab_cb(struct evhttp_request *req, void *arg)
 	    (delivery = header(req, "webhook-id", MAX_ID_LEN)) == NULL &&
 	    (delivery = header(req, "X-Gitlab-Event-UUID", MAX_ID_LEN)) ==
 	    NULL) {
-		reject(srv, req, FORGE_GITLAB, 400, HV_MALFORMED,
+		reject(hk, 400, HV_MALFORMED,
 		    "missing X-Gitlab-Event-UUID or Idempotency-Key");
 		return;
 	}
-	dispatch(srv, req, FORGE_GITLAB, name, delivery, body, len);
+	dispatch(hk, name, delivery, body, len);
 }

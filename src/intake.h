@@ -6,10 +6,40 @@
 #ifndef HANDOFF_INTAKE_H
 #define HANDOFF_INTAKE_H
 
+#include <stdint.h>
+
 #include <event2/http.h>
 
-/* evhttp callbacks; arg is the struct server. */
-void intake_github_cb(struct evhttp_request *req, void *arg);
-void intake_gitlab_cb(struct evhttp_request *req, void *arg);
+#include "config.h"
+#include "event.h"
+#include "httpd.h"
+#include "writer.h"
+
+#define INTAKE_GITHUB_PATH	"/hooks/github"
+#define INTAKE_GITLAB_PATH	"/hooks/gitlab"
+
+/* Verdicts counted in handoff_deliveries_total{forge,verdict}. */
+enum hook_verdict {
+	HV_QUEUED, HV_IGNORED, HV_DUPLICATE, HV_UNAUTHORIZED, HV_MALFORMED,
+	HV_UNSUPPORTED, HV_TOO_LARGE, HV_TIMED_OUT, HV_UNAVAILABLE, HV_COUNT
+};
+#define FORGE_UNKNOWN	2	/* a 413 sent before the path was known */
+
+/* What the endpoints share; serve fills it in, intake counts. */
+struct intake {
+	const struct config	*cfg;
+	struct writer		*writer;
+	struct sched		*sched;
+	uint64_t		 deliveries[FORGE_UNKNOWN + 1][HV_COUNT];
+};
+
+/* Route handlers; arg is the struct intake. */
+void intake_github_cb(struct httpd *h, struct evhttp_request *req, void *arg);
+void intake_gitlab_cb(struct httpd *h, struct evhttp_request *req, void *arg);
+/* Count a delivery the server refused before a handler saw it; arg is the
+ * struct intake. */
+void intake_refused_cb(enum httpd_refusal why, const char *path, void *arg);
+/* The verdict's name in handoff_deliveries_total. */
+const char *intake_verdict_name(enum hook_verdict v);
 
 #endif

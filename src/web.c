@@ -9,37 +9,40 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
-#include "serve.h"
+#include "httpd.h"
+#include "intake.h"
 #include "store.h"
 #include "util.h"
 #include "web.h"
 
 struct pending {
-	struct server		*srv;
+	const struct web	*web;
+	struct httpd		*h;
 	struct evhttp_request	*req;
 };
 
 static void
-ask_writer(struct server *srv, struct evhttp_request *req, enum writer_op op,
-    writer_done_cb cb)
+ask_writer(const struct web *web, struct httpd *h, struct evhttp_request *req,
+    enum writer_op op, writer_done_cb cb)
 {
 	struct pending *p;
 	struct writer_req *wr;
 
-	serve_busy(srv, req);
+	httpd_busy(h, req);
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
 	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
-		serve_reply(srv, req, 405, "text/plain", "use GET\n");
+		httpd_reply(h, req, 405, "text/plain", "use GET\n");
 		return;
 	}
 	p = xcalloc(1, sizeof(*p));
 	wr = xcalloc(1, sizeof(*wr));
-	p->srv = srv;
+	p->web = web;
+	p->h = h;
 	p->req = req;
 	wr->op = op;
 	wr->done_cb = cb;
 	wr->arg = p;
-	writer_submit(srv->writer, wr);
+	writer_submit(web->writer, wr);
 }
 
 static void
@@ -48,18 +51,18 @@ healthz_done_cb(struct writer_req *wr, void *arg)
 	struct pending *p = arg;
 
 	if (wr->rc == 0)
-		serve_reply(p->srv, p->req, 200, "text/plain", "ok\n");
+		httpd_reply(p->h, p->req, 200, "text/plain", "ok\n");
 	else
-		serve_reply(p->srv, p->req, 503, "text/plain",
+		httpd_reply(p->h, p->req, 503, "text/plain",
 		    "store not writable\n");
 	writer_req_free(wr);
 	free(p);
 }
 
 void
-web_healthz_cb(struct evhttp_request *req, void *arg)
+web_healthz_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 {
-	ask_writer(arg, req, WRITER_HEARTBEAT, healthz_done_cb);
+	ask_writer(arg, h, req, WRITER_HEARTBEAT, healthz_done_cb);
 }
 
 static void
@@ -67,14 +70,14 @@ metrics_done_cb(struct writer_req *wr, void *arg)
 {
 	static const char *const forges[] = { "github", "gitlab", "unknown" };
 	struct pending *p = arg;
-	struct server *srv = p->srv;
+	const struct intake *in = p->web->intake;
 	const struct store_stats *s = &wr->stats;
 	struct evbuffer *b;
 	char *text;
 	size_t f, v, i, n;
 
 	if (wr->rc == -1) {
-		serve_reply(srv, p->req, 503, "text/plain",
+		httpd_reply(p->h, p->req, 503, "text/plain",
 		    "store not readable\n");
 		goto out;
 	}
@@ -84,11 +87,11 @@ metrics_done_cb(struct writer_req *wr, void *arg)
 	    "# TYPE handoff_deliveries_total counter\n");
 	for (f = 0; f < nitems(forges); f++)
 		for (v = 0; v < HV_COUNT; v++)
-			if (f < 2 || srv->deliveries[f][v] > 0)
+			if (f < 2 || in->deliveries[f][v] > 0)
 				evbuffer_add_printf(b, "handoff_deliveries_total"
 				    "{forge=\"%s\",verdict=\"%s\"} %llu\n",
-				    forges[f], serve_verdict_name(v),
-				    (unsigned long long)srv->deliveries[f][v]);
+				    forges[f], intake_verdict_name(v),
+				    (unsigned long long)in->deliveries[f][v]);
 	evbuffer_add_printf(b, "# HELP handoff_jobs Jobs in the store by "
 	    "state.\n# TYPE handoff_jobs gauge\n"
 	    "handoff_jobs{state=\"queued\"} %lld\n"
@@ -122,7 +125,7 @@ metrics_done_cb(struct writer_req *wr, void *arg)
 	evbuffer_remove(b, text, n);
 	text[n] = '\0';
 	evbuffer_free(b);
-	serve_reply(srv, p->req, 200, "text/plain; version=0.0.4", text);
+	httpd_reply(p->h, p->req, 200, "text/plain; version=0.0.4", text);
 	free(text);
 out:
 	writer_req_free(wr);
@@ -130,14 +133,14 @@ out:
 }
 
 void
-web_metrics_cb(struct evhttp_request *req, void *arg)
+web_metrics_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 {
-	ask_writer(arg, req, WRITER_STATS, metrics_done_cb);
+	ask_writer(arg, h, req, WRITER_STATS, metrics_done_cb);
 }
 
 void
-web_notfound_cb(struct evhttp_request *req, void *arg)
+web_notfound_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 {
-	serve_busy(arg, req);
-	serve_reply(arg, req, 404, "text/plain", "not found\n");
+	httpd_busy(h, req);
+	httpd_reply(h, req, 404, "text/plain", "not found\n");
 }

@@ -1,0 +1,79 @@
+/*
+ * What httpd.c and httpd_stream.c share: the server, its routes and
+ * connections. Nothing outside httpd includes this.
+ */
+#ifndef HANDOFF_HTTPD_IMPL_H
+#define HANDOFF_HTTPD_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+
+#include "httpd.h"
+
+/* A path and its handler; every request passes route_cb. */
+struct route {
+	const char	*path;		/* NULL: any other path */
+	httpd_handler_cb cb;
+	void		*arg;
+	struct httpd	*h;
+	struct route	*next;
+};
+
+/* One accepted connection, from accept until libevent finalizes it. */
+struct conn {
+	struct httpd		*h;
+	struct bufferevent	*sock;		/* the socket */
+	struct bufferevent	*front;		/* what evhttp reads and writes */
+	int64_t			 deadline_ms;	/* monotonic */
+	bool			 is_busy;	/* a request awaits its answer */
+	bool			 is_reading;	/* bytes of a request have arrived */
+	bool			 is_killed;	/* past its deadline, shut down */
+	bool			 is_sniffed;	/* route is what it will be */
+	bool			 is_counted;	/* its answer's status was seen */
+	bool			 is_flushed_by_sweep;
+	bool			 is_released;	/* evhttp freed it; ours goes next */
+	struct event		*ev_writable;	/* waits for room in the socket */
+	const struct route	*route;		/* from the first request line */
+	struct httpd_stream	*stream;	/* the response streaming on it */
+	struct conn		*prev, *next;
+};
+
+/* A streamed response; its owner frees it with httpd_stream_end. */
+struct httpd_stream {
+	struct httpd		*h;
+	struct conn		*conn;		/* NULL once the client is gone */
+	struct evhttp_request	*req;
+	httpd_gone_cb		 gone_cb;
+	void			*arg;
+	bool			 is_dropped;	/* over max_stream_bytes: shut down */
+};
+
+/* One listener and its connections. */
+struct httpd {
+	struct event_base	*base;
+	struct httpd_limits	 lim;
+	struct evhttp		*http;
+	struct evhttp_bound_socket *bound;
+	struct route		*routes;
+	httpd_refused_cb	 refused_cb;
+	void			*refused_arg;
+	struct conn		*conns;		/* every open connection */
+	int			 nconns;
+	bool			 is_paused;	/* accepting stopped at the cap */
+	bool			 is_stopping;
+	bool			 is_freed;	/* the last conn frees it */
+	struct event		*ev_sweep;
+};
+
+/* The connection req arrived on, or NULL. */
+struct conn *httpd_conn_of(struct httpd *h, struct evhttp_request *req);
+/* Flush bev's output and drop the reference the caller took on it. */
+void httpd_flush_front(struct bufferevent *bev);
+/* End the response of s, keeping s for its owner; unless is_ended, tell the
+ * owner its client is gone. */
+void httpd_stream_close(struct httpd_stream *s, bool is_ended);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * Server-sent and other streamed responses of httpd: a handler starts one,
+ * sends parts from the event loop later, and ends it.
+ */
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+
+#include "httpd.h"
+#include "httpd_impl.h"
+#include "log.h"
+#include "util.h"
+
+/* evhttp frees the stream's connection: the client left or was dropped.
+ * A request evhttp let go of (it does on a network error) is ours. */
+static void
+stream_gone_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct httpd_stream *s = arg;
+
+	if (evhttp_request_get_connection(s->req) == NULL)
+		evhttp_request_free(s->req);
+	s->req = NULL;
+	s->conn->stream = NULL;
+	s->conn = NULL;
+	if (s->gone_cb != NULL)
+		s->gone_cb(s, s->arg);
+}
+
+struct httpd_stream *
+httpd_stream_start(struct httpd *h, struct evhttp_request *req,
+    const char *content_type, httpd_gone_cb gone_cb, void *arg)
+{
+	struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req);
+	struct conn *c = httpd_conn_of(h, req);
+	struct httpd_stream *s;
+
+	if (c == NULL)
+		return NULL;
+	s = xcalloc(1, sizeof(*s));
+	s->h = h;
+	s->conn = c;
+	s->req = req;
+	s->gone_cb = gone_cb;
+	s->arg = arg;
+	c->stream = s;
+	c->is_busy = true;
+	c->is_reading = false;	/* answered: a deadline cannot 408 it */
+	/* evhttp's own read and write timeouts would cut the stream too. */
+	bufferevent_set_timeouts(c->front, NULL, NULL);
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+	    stream_gone_cb, s);
+	evhttp_add_header(hdrs, "Content-Type", content_type);
+	evhttp_add_header(hdrs, "Cache-Control", "no-store");
+	evhttp_add_header(hdrs, "Connection", "close");
+	bufferevent_incref(c->front);
+	evhttp_send_reply_start(req, 200, "OK");
+	httpd_flush_front(c->front);
+	return s;
+}
+
+/* Close the client's side of s: evhttp notices, and stream_gone_cb runs. */
+static void
+stream_drop(struct httpd_stream *s)
+{
+	int fd = bufferevent_getfd(s->conn->sock);
+
+	log_info("serve: a stream's client reads too slowly; dropping it");
+	s->is_dropped = true;
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+int
+httpd_stream_send(struct httpd_stream *s, const void *data, size_t len)
+{
+	struct evbuffer *b;
+	struct conn *c = s->conn;
+	size_t queued;
+
+	if (c == NULL || s->is_dropped)
+		return -1;
+	if (len == 0)
+		return 0;
+	queued = evbuffer_get_length(bufferevent_get_output(c->front));
+	if (queued > s->h->lim.max_stream_bytes ||
+	    len > s->h->lim.max_stream_bytes - queued) {
+		stream_drop(s);
+		return -1;
+	}
+	if ((b = evbuffer_new()) == NULL || evbuffer_add(b, data, len) == -1)
+		fatalx(1, "serve: out of memory");
+	bufferevent_incref(c->front);
+	evhttp_send_reply_chunk(s->req, b);
+	httpd_flush_front(c->front);
+	evbuffer_free(b);
+	return 0;
+}
+
+int
+httpd_stream_event(struct httpd_stream *s, const char *name,
+    const char *data)
+{
+	struct evbuffer *b;
+	const char *p, *nl;
+	int rc;
+
+	if ((b = evbuffer_new()) == NULL)
+		fatalx(1, "serve: out of memory");
+	if (name != NULL)
+		evbuffer_add_printf(b, "event: %s\n", name);
+	for (p = data;; p = nl + 1) {
+		nl = strchr(p, '\n');
+		evbuffer_add_printf(b, "data: %.*s\n",
+		    (int)(nl != NULL ? nl - p : (ptrdiff_t)strlen(p)), p);
+		if (nl == NULL)
+			break;
+	}
+	evbuffer_add(b, "\n", 1);
+	rc = httpd_stream_send(s, evbuffer_pullup(b, -1),
+	    evbuffer_get_length(b));
+	evbuffer_free(b);
+	return rc;
+}
+
+void
+httpd_stream_close(struct httpd_stream *s, bool is_ended)
+{
+	struct conn *c = s->conn;
+	struct bufferevent *bev = c->front;
+
+	evhttp_connection_set_closecb(evhttp_request_get_connection(s->req),
+	    NULL, NULL);
+	c->stream = NULL;
+	c->is_busy = false;
+	c->deadline_ms = util_mono_ms() + s->h->lim.timeout_ms;	/* to flush */
+	s->conn = NULL;
+	bufferevent_incref(bev);
+	evhttp_send_reply_end(s->req);	/* frees the request */
+	s->req = NULL;
+	httpd_flush_front(bev);
+	if (!is_ended && s->gone_cb != NULL)
+		s->gone_cb(s, s->arg);
+}
+
+void
+httpd_stream_end(struct httpd_stream *s)
+{
+	if (s == NULL)
+		return;
+	if (s->conn != NULL)
+		httpd_stream_close(s, true);
+	free(s);
+}
