@@ -20,8 +20,11 @@
 
 #include <git2.h>
 
+#include "basetree.h"
 #include "cgroup.h"
+#include "harvest.h"
 #include "jobfs.h"
+#include "mirror.h"
 #include "log.h"
 #include "publish.h"
 #include "rules.h"
@@ -29,8 +32,8 @@
 #include "sandbox.h"
 #include "store.h"
 #include "task.h"
+#include "thread.h"
 #include "util.h"
-#include "workspace.h"
 
 #define MAX_SUMMARY	(64 * 1024)
 #define MAX_MESSAGES	(64 * 1024)
@@ -89,13 +92,13 @@ struct run {
 	const char		*kind;		/* implement, revise, fix-ci */
 	char			*dir;		/* data_dir/jobs/N */
 	int			 log_fd;
-	struct ws		*ws;
-	char			 base[WS_OID_HEX + 1];
+	struct mirror		*ws;
+	char			 base[MIRROR_OID_HEX + 1];
 	char			*files, *index;	/* the base tree */
 	int			 tree_lock;	/* held while the job uses it */
 	struct jobfs		 fs;		/* holder -1: not mounted */
 	char			*summary;
-	struct ws_change	 change;
+	struct harvest		 change;
 	struct publish		*pub;		/* NULL: nothing to publish */
 	char			*error;		/* why it failed: store, show, log */
 	char			*public;	/* why, for the forge (told()) */
@@ -285,15 +288,12 @@ write_etc(struct run *r)
 static int
 open_mirror(struct run *r, char *err, size_t errlen)
 {
-	const char *user = NULL, *token = NULL;
+	struct mirror_credentials creds;
 
-	if (r->pub) {
-		user = publish_git_user(r->pub);
-		if ((token = publish_git_token(r->pub, err, errlen)) == NULL)
-			return -1;
-	}
-	r->ws = ws_open(r->cfg->data_dir, r->job.clone_url, user, token, err,
-	    errlen);
+	if (r->pub)
+		publish_git_credentials(r->pub, &creds);
+	r->ws = mirror_open(r->cfg->data_dir, r->job.clone_url,
+	    r->pub ? &creds : NULL, err, errlen);
 	return r->ws ? 0 : -1;
 }
 
@@ -305,16 +305,16 @@ choose_base(struct run *r)
 	const char *def;
 	bool is_local = strcmp(r->job.forge, "local") == 0;
 
-	if (r->job.base_commit && ws_resolve(r->ws, r->job.base_commit,
+	if (r->job.base_commit && mirror_resolve(r->ws, r->job.base_commit,
 	    r->base) == 0)
 		return 0;	/* resuming: the same base as before */
-	if (!is_local && (ws_resolve(r->ws, r->job.branch, r->base) == 0 ||
-	    (r->job.thread_head && ws_resolve(r->ws, r->job.thread_head,
+	if (!is_local && (mirror_resolve(r->ws, r->job.branch, r->base) == 0 ||
+	    (r->job.thread_head && mirror_resolve(r->ws, r->job.thread_head,
 	    r->base) == 0)))
 		return 0;
 	def = !is_local && r->job.default_branch ? r->job.default_branch :
 	    "HEAD";
-	if (ws_resolve(r->ws, def, r->base) == -1)
+	if (mirror_resolve(r->ws, def, r->base) == -1)
 		return fail(r, "workspace: %s has no %s to start from",
 		    r->job.clone_url, strcmp(def, "HEAD") == 0 ? "HEAD" : def);
 	return 0;
@@ -335,10 +335,10 @@ step_workspace(struct run *r)
 		return -1;
 	if (store_job_set(r->st, r->job.id, "base_commit", r->base) == -1)
 		return fail(r, "store: %s", store_error(r->st));
-	if (ws_base_tree(r->ws, r->cfg->data_dir, r->base, &r->files,
+	if (basetree_get(r->ws, r->cfg->data_dir, r->base, &r->files,
 	    &r->index, &r->tree_lock, err, sizeof(err)) == -1)
 		return fail(r, "workspace: %s", err);
-	ws_prune_trees(r->cfg->data_dir, KEEP_TREES);
+	basetree_prune(r->cfg->data_dir, KEEP_TREES);
 	if (make_dir(r, "merged", false, 0700) == -1 ||
 	    make_dir(r, "handoff", true, 0755) == -1 ||
 	    make_dir(r, "handoff/objects", false, 0755) == -1 ||
@@ -347,7 +347,7 @@ step_workspace(struct run *r)
 	/* The job's .git, a read-only layer between the base tree and what
 	 * the agent writes. */
 	seed = path(r, "seed");
-	if (ws_layer(seed, r->job.branch, r->base, r->index,
+	if (harvest_layer(seed, r->job.branch, r->base, r->index,
 	    "/handoff/objects", err, sizeof(err)) == -1) {
 		free(seed);
 		return fail(r, "workspace: %s", err);
@@ -445,14 +445,14 @@ step_task(struct run *r)
 		return -1;
 	dir = path(r, "handoff");
 	/* The issue as it reads now: it may have been edited since. */
-	if (r->pub && publish_issue(r->pub, &title, &body) == 0) {
+	if (r->pub && thread_issue(r->pub, &title, &body) == 0) {
 		free(r->job.title);
 		free(r->job.body);
 		r->job.title = title;
 		r->job.body = body;
 	}
-	comments = r->pub ? publish_comments(r->pub) : NULL;
-	reviews = r->pub ? publish_review_comments(r->pub, r->job.requests,
+	comments = r->pub ? thread_comments(r->pub) : NULL;
+	reviews = r->pub ? thread_review_comments(r->pub, r->job.requests,
 	    r->job.nrequests) : NULL;
 	if (drop_commands(r, comments, on_issue) == -1 ||
 	    drop_commands(r, reviews, on_pr) == -1)
@@ -547,7 +547,7 @@ base_sandbox(struct run *r, struct sandbox *sb)
 	sb->merged = path(r, "merged");
 	sb->handoff_dir = path(r, "handoff");
 	sb->etc_dir = path(r, "etc");
-	sb->objects = ws_objects_dir(r->ws);
+	sb->objects = mirror_objects_dir(r->ws);
 	prefix = cgroup_prefix(r->cfg->data_dir);
 	sb->name = xasprintf("%s%lld", prefix, (long long)r->job.id);
 	free(prefix);
@@ -681,9 +681,10 @@ parse_collect(const char *text, char *head, char *tree)
 		char *dst = strncmp(p, "head ", 5) == 0 ? head :
 		    strncmp(p, "tree ", 5) == 0 ? tree : NULL;
 
-		if (dst && strspn(p + 5, "0123456789abcdef") == WS_OID_HEX) {
-			memcpy(dst, p + 5, WS_OID_HEX);
-			dst[WS_OID_HEX] = '\0';
+		if (dst && strspn(p + 5, "0123456789abcdef") ==
+		    MIRROR_OID_HEX) {
+			memcpy(dst, p + 5, MIRROR_OID_HEX);
+			dst[MIRROR_OID_HEX] = '\0';
 		}
 	}
 	return head[0] && tree[0] ? 0 : -1;
@@ -741,7 +742,7 @@ step_collect(struct run *r)
 	    "/handoff/objects" };
 	struct sandbox sb;
 	struct sandbox_result res;
-	char err[1024], head[WS_OID_HEX + 1], tree[WS_OID_HEX + 1];
+	char err[1024], head[MIRROR_OID_HEX + 1], tree[MIRROR_OID_HEX + 1];
 	char *argv[4], *env[8], *outp = NULL, *text = NULL, *gitdir, *msg;
 	char *pack, *detail, *messages, *full;
 	size_t nmessages = 0;
@@ -756,7 +757,7 @@ step_collect(struct run *r)
 	if (make_dir(r, "out", true, 0700) == -1)
 		return -1;
 	gitdir = path(r, "out/git");
-	rc = ws_collect_gitdir(gitdir, r->base, alternates,
+	rc = harvest_gitdir(gitdir, r->base, alternates,
 	    nitems(alternates), err, sizeof(err));
 	free(gitdir);
 	if (rc == -1)
@@ -814,7 +815,7 @@ step_collect(struct run *r)
 	pack = path(r, "out/pack");
 	msg = commit_message(r);
 	full = with_agent_messages(msg, messages, nmessages);
-	rc = ws_finish(r->ws, r->cfg, pack, r->base, tree, r->job.branch,
+	rc = harvest_commit(r->ws, r->cfg, pack, r->base, tree, r->job.branch,
 	    full, &r->change, err, sizeof(err));
 	free(full);
 	free(msg);
@@ -1103,7 +1104,7 @@ run_steps(struct run *r)
 			fail(r, "workspace: %s", err);
 			goto end;
 		}
-		if (choose_base(r) == -1 || ws_base_tree(r->ws,
+		if (choose_base(r) == -1 || basetree_get(r->ws,
 		    r->cfg->data_dir, r->base, &r->files, &r->index,
 		    &r->tree_lock, err, sizeof(err)) == -1) {
 			if (r->error == NULL)
@@ -1171,7 +1172,7 @@ run_free(struct run *r)
 	publish_close(r->pub);
 	store_job_clear(&r->job);
 	jobfs_stop(&r->fs);	/* an image stays for the next attempt */
-	ws_close(r->ws);
+	mirror_close(r->ws);
 	free(r->dir);
 	free(r->files);
 	free(r->index);
@@ -1429,7 +1430,7 @@ runner_local(const struct config *cfg, int argc, char **argv)
 		status = 0;
 		goto out;
 	}
-	if (ws_export(r.ws, r.job.branch, r.change.head, real, err,
+	if (mirror_export(r.ws, r.job.branch, r.change.head, real, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "handoff: job %lld: %s\n", (long long)r.job.id,
 		    err);
