@@ -13,9 +13,9 @@
 
 /* What a layer on disk is worth to a caller. */
 enum layer_state {
-	LAYER_ABSENT,		/* not there: build it */
-	LAYER_STALE,		/* there but unfit: rebuilt once no job holds it */
-	LAYER_CURRENT		/* use it */
+	LAYER_ABSENT,	/* not there: build it */
+	LAYER_STALE,	/* there but unfit: rebuilt once no job holds it */
+	LAYER_CURRENT	/* use it */
 };
 
 /* One kind of layer: where its cache lives and how a layer is made. */
