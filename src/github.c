@@ -17,6 +17,7 @@
 #include "json.h"
 #include "jwt.h"
 #include "log.h"
+#include "url.h"
 #include "util.h"
 
 #define REFRESH_BEFORE_S	300
@@ -127,7 +128,7 @@ gh_can_write(struct forge_conn *f, const char *user, int64_t user_id, bool *yes,
 
 	(void)user_id;
 	*yes = false;
-	who = http_escape(user);
+	who = url_escape(user);
 	path = xasprintf("/repos/%s/collaborators/%s/permission", f->repo,
 	    who);
 	rc = call(f, "GET", path, NULL, &status, &o, err, errlen);
@@ -265,7 +266,7 @@ static int
 gh_review_comments(struct forge_conn *f, int64_t pr, const char *review,
     struct forge_comment **list, size_t *n, char *err, size_t errlen)
 {
-	char *q = http_escape(review);
+	char *q = url_escape(review);
 	char *path = xasprintf("/repos/%s/pulls/%lld/reviews/%s/comments?",
 	    f->repo, (long long)pr, q);
 	int rc = forge_comments_from(f, call, path, MAX_COMMENT_PAGES,
@@ -319,7 +320,7 @@ gh_pr_find(struct forge_conn *f, const char *branch, struct forge_pr *pr,
     char *err, size_t errlen)
 {
 	char *owner = xstrndup(f->repo, strcspn(f->repo, "/"));
-	char *head = xasprintf("%s:%s", owner, branch), *q = http_escape(head);
+	char *head = xasprintf("%s:%s", owner, branch), *q = url_escape(head);
 	char *path = xasprintf("/repos/%s/pulls?head=%s&state=open", f->repo,
 	    q);
 	int rc = forge_pr_first(f, call, path, "number", "html_url", pr, err,

@@ -15,6 +15,7 @@
 #include "forge_impl.h"
 #include "http.h"
 #include "json.h"
+#include "url.h"
 #include "util.h"
 
 #define DEVELOPER	30	/* access level that may push */
@@ -32,7 +33,7 @@ static int
 call(struct forge_conn *f, const char *method, const char *rest,
     const cJSON *body, long *status, cJSON **out, char *err, size_t errlen)
 {
-	char *id = http_escape(f->repo);
+	char *id = url_escape(f->repo);
 	char *path = xasprintf("/projects/%s%s", id, rest);
 	int rc = forge_call(f, method, path, NULL, body, status, out, err,
 	    errlen);
@@ -189,7 +190,7 @@ gl_review_comments(struct forge_conn *f, int64_t pr, const char *review,
 	const cJSON *notes, *c, *pos;
 	struct forge_comment *fc;
 	cJSON *o = NULL;
-	char *q = http_escape(review);
+	char *q = url_escape(review);
 	char *rest = xasprintf("/merge_requests/%lld/discussions/%s",
 	    (long long)pr, q);
 	const char *path;
@@ -266,7 +267,7 @@ static int
 gl_pr_find(struct forge_conn *f, const char *branch, struct forge_pr *pr,
     char *err, size_t errlen)
 {
-	char *q = http_escape(branch);
+	char *q = url_escape(branch);
 	char *rest = xasprintf("/merge_requests?source_branch=%s&state=opened",
 	    q);
 	int rc = forge_pr_first(f, call, rest, "iid", "web_url", pr, err,

@@ -15,6 +15,7 @@
 
 #include "http.h"
 #include "json.h"
+#include "url.h"
 #include "util.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS	10000L
@@ -166,23 +167,6 @@ sink_reset(struct sink *s)
 	s->buf = NULL;
 	s->len = s->cap = 0;
 	s->is_over = 0;
-}
-
-/* The URL as errors show it: without user:password@, should one be there. */
-static char *
-display_url(const char *url)
-{
-	const char *auth = strstr(url, "://"), *end, *at;
-
-	if (auth == NULL)
-		return xstrdup(url);
-	auth += 3;
-	end = auth + strcspn(auth, "/?#");
-	for (at = end; at > auth && at[-1] != '@'; at--)
-		;
-	if (at == auth)
-		return xstrdup(url);
-	return xasprintf("%.*s%s", (int)(auth - url), url, at);
 }
 
 /* Methods are our own literals, but a space or newline would forge a line. */
@@ -552,47 +536,6 @@ judge(struct http_client *c, long status, const struct sink *sink,
 	return RETRY;
 }
 
-/*
- * Whether a redirect from one URL to another stays on the same scheme, host
- * and port. The other host, when it does not, goes to *host (caller frees).
- */
-static int
-same_origin(const char *from, const char *to, char **host)
-{
-	CURLU *a = curl_url(), *b = curl_url();
-	char *sa = NULL, *sb = NULL, *ha = NULL, *hb = NULL, *pa = NULL;
-	char *pb = NULL;
-	int same = 0;
-
-	*host = NULL;
-	if (a == NULL || b == NULL ||
-	    curl_url_set(a, CURLUPART_URL, from, 0) != CURLUE_OK ||
-	    curl_url_set(b, CURLUPART_URL, to, 0) != CURLUE_OK ||
-	    curl_url_get(a, CURLUPART_SCHEME, &sa, 0) != CURLUE_OK ||
-	    curl_url_get(b, CURLUPART_SCHEME, &sb, 0) != CURLUE_OK ||
-	    curl_url_get(a, CURLUPART_HOST, &ha, 0) != CURLUE_OK ||
-	    curl_url_get(b, CURLUPART_HOST, &hb, 0) != CURLUE_OK ||
-	    curl_url_get(a, CURLUPART_PORT, &pa, CURLU_DEFAULT_PORT) !=
-	    CURLUE_OK ||
-	    curl_url_get(b, CURLUPART_PORT, &pb, CURLU_DEFAULT_PORT) !=
-	    CURLUE_OK)
-		goto out;
-	same = strcasecmp(sa, sb) == 0 && strcasecmp(ha, hb) == 0 &&
-	    strcmp(pa, pb) == 0;
-out:
-	if (!same)
-		*host = xstrndup(hb != NULL ? hb : "an unreadable URL", 256);
-	curl_free(sa);
-	curl_free(sb);
-	curl_free(ha);
-	curl_free(hb);
-	curl_free(pa);
-	curl_free(pb);
-	curl_url_cleanup(a);
-	curl_url_cleanup(b);
-	return same;
-}
-
 static int
 is_redirect(long status)
 {
@@ -620,7 +563,7 @@ redirect(struct http_client *c, const char *cur, long status,
 		    "bytes", status, MAX_LOCATION);
 		return -1;
 	}
-	if (!same_origin(cur, target, &host)) {
+	if (!url_same_origin(cur, target, &host)) {
 		snprintf(why, whylen, "%ld redirect to another host (%s), not "
 		    "followed", status, host);
 		free(host);
@@ -669,7 +612,7 @@ http_request(struct http_client *c, const char *method, const char *url,
 	CURLcode cc;
 
 	memset(resp, 0, sizeof(*resp));
-	shown = display_url(url);
+	shown = url_display(url);
 	if (!method_ok(method)) {
 		snprintf(err, errlen, "%.16s %s: not an HTTP method", method,
 		    shown);
@@ -747,30 +690,4 @@ out:
 	free(cur);
 	free(shown);
 	return rc;
-}
-
-char *
-http_escape(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
-	size_t n = strlen(s);
-	char *out, *o;
-
-	if (n > (SIZE_MAX - 1) / 3)
-		abort();
-	out = o = xmalloc(n * 3 + 1);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-		    *p == '_' || *p == '~')
-			*o++ = (char)*p;
-		else {
-			*o++ = '%';
-			*o++ = hex[*p >> 4];
-			*o++ = hex[*p & 15];
-		}
-	}
-	*o = '\0';
-	return out;
 }

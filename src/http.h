@@ -99,10 +99,6 @@ int64_t http_reset_ms(struct http_client *c, const char *name,
  * into buf. */
 void http_status_line(long status, char *buf, size_t len);
 
-/* Percent-encode all but RFC 3986 unreserved characters, for one path
- * segment or query value ("group/sub" -> "group%2Fsub"); caller frees. */
-char *http_escape(const char *s);
-
 /* Replace the sleep between attempts (tests); NULL restores nanosleep. */
 void http_set_sleep(void (*fn)(int64_t ms));
 

@@ -22,6 +22,7 @@
 #include "http.h"
 #include "json.h"
 #include "tap.h"
+#include "url.h"
 #include "util.h"
 
 #define MAX_STEPS	16
@@ -912,17 +913,17 @@ test_escape(void)
 {
 	char *s;
 
-	s = http_escape("group/sub project");
+	s = url_escape("group/sub project");
 	is_str(s, "group%2Fsub%20project", "escape: path and space");
 	free(s);
-	s = http_escape("AZaz09-._~");
+	s = url_escape("AZaz09-._~");
 	is_str(s, "AZaz09-._~", "escape: unreserved kept");
 	free(s);
-	s = http_escape("octo:handoff/1-x?&=#%+\xc3\xa9");
+	s = url_escape("octo:handoff/1-x?&=#%+\xc3\xa9");
 	is_str(s, "octo%3Ahandoff%2F1-x%3F%26%3D%23%25%2B%C3%A9",
 	    "escape: reserved and UTF-8");
 	free(s);
-	s = http_escape("");
+	s = url_escape("");
 	is_str(s, "", "escape: empty");
 	free(s);
 }
