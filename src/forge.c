@@ -62,6 +62,7 @@ forge_open(const struct config *cfg, const char *forge, const char *repo,
 	while (*f->api && f->api[strlen(f->api) - 1] == '/')
 		f->api[strlen(f->api) - 1] = '\0';
 	opts.user_agent = USER_AGENT;
+	opts.rate_limit = forge_rate_limit;
 	if ((f->http = http_new(&opts)) == NULL) {
 		snprintf(err, errlen, "%s: cannot start an HTTP client", forge);
 		forge_close(f);
@@ -131,7 +132,7 @@ forge_call(struct forge_conn *f, const char *method, const char *path,
 	if (rc == 0) {
 		*status = resp.status;
 		if (resp.status >= 400) {
-			msg = http_error_message(&resp);
+			msg = forge_error_message(&resp);
 			snprintf(err, errlen, "%s %s: %ld %s", method, url,
 			    resp.status, msg);
 			free(msg);
@@ -459,4 +460,74 @@ forge_comment_add(struct forge_comment **list, size_t *n, int64_t id,
 	c->body = xstrndup(body ? body : "", 65536);
 	c->is_bot = is_bot;
 	return c;
+}
+
+int
+forge_rate_limit(struct http_limit *l)
+{
+	return github_rate_limit(l) || gitlab_rate_limit(l);
+}
+
+void
+forge_message_add(char **acc, const char *sep, const char *s)
+{
+	char *n;
+
+	if (s == NULL || *s == '\0' ||
+	    (*acc != NULL && strlen(*acc) >= FORGE_MESSAGE_MAX))
+		return;
+	n = *acc != NULL ? xasprintf("%s%s%s", *acc, sep, s) : xstrdup(s);
+	free(*acc);
+	*acc = n;
+}
+
+/* One printable line of at most FORGE_MESSAGE_MAX bytes, not cut inside
+ * UTF-8. */
+static void
+one_line(char *s)
+{
+	size_t n = strlen(s);
+	char *p;
+
+	if (n > FORGE_MESSAGE_MAX) {
+		n = FORGE_MESSAGE_MAX;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		s[n] = '\0';
+	}
+	for (p = s; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	}
+}
+
+char *
+forge_error_message(const struct http_response *r)
+{
+	const cJSON *root = r != NULL ? r->json : NULL, *m;
+	char *acc = NULL, line[64];
+
+	if (cJSON_IsObject(root)) {
+		m = cJSON_GetObjectItemCaseSensitive(root, "message");
+		if (cJSON_IsString(m))
+			forge_message_add(&acc, "", m->valuestring);
+		else if (cJSON_IsArray(m) || cJSON_IsObject(m))
+			gitlab_error_items(&acc, m);
+		github_error_items(&acc,
+		    cJSON_GetObjectItemCaseSensitive(root, "errors"));
+		/* GitLab's OAuth errors. */
+		if (acc == NULL) {
+			forge_message_add(&acc, "", forge_str(root, "error"));
+			forge_message_add(&acc, ": ", forge_str(root,
+			    "error_description"));
+		}
+	}
+	if (acc == NULL && (r == NULL || r->status <= 0))
+		acc = xstrdup("no answer");
+	else if (acc == NULL) {
+		http_status_line(r->status, line, sizeof(line));
+		acc = xstrdup(line);
+	}
+	one_line(acc);
+	return acc;
 }

@@ -1,5 +1,6 @@
 /*
- * For github.c and gitlab.c only: the shared request helper of forge.c.
+ * For github.c and gitlab.c only: the shared request helper of forge.c,
+ * and each forge's reading of its error answers and rate limits.
  */
 #ifndef HANDOFF_FORGE_IMPL_H
 #define HANDOFF_FORGE_IMPL_H
@@ -7,6 +8,10 @@
 #include <cjson/cJSON.h>
 
 #include "forge.h"
+#include "http.h"
+
+#define FORGE_MESSAGE_MAX	1024	/* bytes of forge_error_message's */
+#define FORGE_MESSAGE_ITEMS	8	/* items of a list it takes */
 
 /* o[key] if it is a string (else NULL), or a number (else 0). */
 const char *forge_str(const cJSON *o, const char *key);
@@ -76,5 +81,26 @@ int forge_comments_from(struct forge_conn *f, forge_call_fn call,
 struct forge_comment *forge_comment_add(struct forge_comment **list,
     size_t *n, int64_t id, const char *author, const char *body,
     bool is_bot);
+
+/* The forge's own words from an error answer (GitHub's message and
+ * errors[], GitLab's message or error), else the status ("404 Not Found"):
+ * one line, bounded; caller frees. */
+char *forge_error_message(const struct http_response *r);
+/* Append s to *acc (caller frees) after sep, while *acc is shorter than
+ * FORGE_MESSAGE_MAX; NULL or "" adds nothing. */
+void forge_message_add(char **acc, const char *sep, const char *s);
+/* GitHub's errors[] into *acc (forge_message_add). */
+void github_error_items(char **acc, const cJSON *errors);
+/* GitLab's message when it is a list or field -> [strings], into *acc. */
+void gitlab_error_items(char **acc, const cJSON *message);
+
+/* The forges' rate-limit rule for the HTTP client (http_limit_fn): GitHub's
+ * primary and secondary limits, then GitLab's 429. */
+int forge_rate_limit(struct http_limit *l);
+/* GitHub's: a 403 or 429 with x-ratelimit-remaining 0, or whose message
+ * names the secondary rate limit. */
+int github_rate_limit(struct http_limit *l);
+/* GitLab's: any 429, with Retry-After or RateLimit-Reset or neither. */
+int gitlab_rate_limit(struct http_limit *l);
 
 #endif

@@ -17,10 +17,19 @@
 #include "json.h"
 #include "jwt.h"
 #include "log.h"
+#include "url.h"
 #include "util.h"
 
 #define REFRESH_BEFORE_S	300
 #define MAX_COMMENT_PAGES	20
+#define MAX_NUMBER_HEADER	64	/* x-ratelimit-* */
+
+/*
+ * "If you exceed a secondary rate limit ... if the retry-after response
+ * header is present, wait that many seconds; ... otherwise, wait for at
+ * least one minute before retrying", then back off exponentially.
+ */
+#define SECONDARY_WAIT_MS	60000
 
 static const char *const gh_headers[] = {
 	"Accept: application/vnd.github+json",
@@ -88,7 +97,7 @@ gh_authenticate(struct forge_conn *f, char *err, size_t errlen)
 	    errlen) == -1)
 		goto out;
 	if (resp.status != 201 || forge_str(resp.json, "token") == NULL) {
-		msg = http_error_message(&resp);
+		msg = forge_error_message(&resp);
 		snprintf(err, errlen, "POST %s: %ld %s", url, resp.status, msg);
 		free(msg);
 		goto out;
@@ -119,7 +128,7 @@ gh_can_write(struct forge_conn *f, const char *user, int64_t user_id, bool *yes,
 
 	(void)user_id;
 	*yes = false;
-	who = http_escape(user);
+	who = url_escape(user);
 	path = xasprintf("/repos/%s/collaborators/%s/permission", f->repo,
 	    who);
 	rc = call(f, "GET", path, NULL, &status, &o, err, errlen);
@@ -257,7 +266,7 @@ static int
 gh_review_comments(struct forge_conn *f, int64_t pr, const char *review,
     struct forge_comment **list, size_t *n, char *err, size_t errlen)
 {
-	char *q = http_escape(review);
+	char *q = url_escape(review);
 	char *path = xasprintf("/repos/%s/pulls/%lld/reviews/%s/comments?",
 	    f->repo, (long long)pr, q);
 	int rc = forge_comments_from(f, call, path, MAX_COMMENT_PAGES,
@@ -311,7 +320,7 @@ gh_pr_find(struct forge_conn *f, const char *branch, struct forge_pr *pr,
     char *err, size_t errlen)
 {
 	char *owner = xstrndup(f->repo, strcspn(f->repo, "/"));
-	char *head = xasprintf("%s:%s", owner, branch), *q = http_escape(head);
+	char *head = xasprintf("%s:%s", owner, branch), *q = url_escape(head);
 	char *path = xasprintf("/repos/%s/pulls?head=%s&state=open", f->repo,
 	    q);
 	int rc = forge_pr_first(f, call, path, "number", "html_url", pr, err,
@@ -390,3 +399,99 @@ const struct forge_ops github_ops = {
 	.pr_update = gh_pr_update,
 	.git_user = "x-access-token",
 };
+
+/* errors[]: objects with a message, or resource/field/code, or plain
+ * strings. */
+void
+github_error_items(char **acc, const cJSON *errors)
+{
+	const cJSON *e;
+	const char *sep = ": ", *field;
+	char *part;
+	int n = 0;
+
+	cJSON_ArrayForEach(e, errors) {
+		if (n++ == FORGE_MESSAGE_ITEMS)
+			break;
+		if (cJSON_IsString(e))
+			forge_message_add(acc, sep, e->valuestring);
+		else if (forge_str(e, "message") != NULL)
+			forge_message_add(acc, sep, forge_str(e, "message"));
+		else if (forge_str(e, "code") != NULL) {
+			field = forge_str(e, "field");
+			part = xasprintf("%s%s%s", field ? field : "",
+			    field ? " " : "", forge_str(e, "code"));
+			forge_message_add(acc, sep, part);
+			free(part);
+		} else
+			continue;
+		if (*acc != NULL)
+			sep = "; ";
+	}
+}
+
+/* A secondary limit: retry-after, else the primary's reset when that is
+ * spent too, else a minute, doubled for each one met before. */
+static void
+secondary_wait(struct http_limit *l, bool is_primary)
+{
+	int64_t ms;
+	int i;
+
+	l->label = " (secondary rate limit)";
+	l->what = "secondary rate limit";
+	(*l->secondaries)++;
+	if (l->retry_after_ms >= 0) {
+		l->wait_ms = l->retry_after_ms;
+		l->how = "retry after";
+	} else if (is_primary && (ms = http_reset_ms(l->client,
+	    "x-ratelimit-reset", l->now_ms)) != -1) {
+		l->wait_ms = ms;
+		l->how = "reset in";
+	} else {
+		l->wait_ms = SECONDARY_WAIT_MS;
+		for (i = 1; i < *l->secondaries &&
+		    l->wait_ms <= l->max_wait_ms; i++)
+			l->wait_ms *= 2;
+		l->how = "a wait of";
+	}
+}
+
+/*
+ * "403 or 429 with x-ratelimit-remaining 0" is the primary limit (wait for
+ * x-ratelimit-reset); a 403 or 429 whose message names the secondary rate
+ * limit waits for retry-after, else at least a minute.
+ */
+int
+github_rate_limit(struct http_limit *l)
+{
+	const char *remaining;
+	bool is_primary, is_secondary;
+	int64_t ms;
+
+	remaining = http_header(l->client, "x-ratelimit-remaining",
+	    MAX_NUMBER_HEADER);
+	is_primary = remaining != NULL && strcmp(remaining, "0") == 0;
+	/* "abuse detection" is the secondary limit's older wording. */
+	is_secondary = l->body != NULL &&
+	    (strcasestr(l->body, "secondary rate limit") != NULL ||
+	    strcasestr(l->body, "abuse detection") != NULL);
+	if (is_secondary) {
+		secondary_wait(l, is_primary);
+		return 1;
+	}
+	if (!is_primary)
+		return 0;
+	l->label = " (rate limited)";
+	l->what = "rate limited";
+	if ((ms = http_reset_ms(l->client, "x-ratelimit-reset",
+	    l->now_ms)) != -1) {
+		l->wait_ms = ms;
+		l->how = "reset in";
+	} else if (l->retry_after_ms >= 0) {
+		l->wait_ms = l->retry_after_ms;
+		l->how = "retry after";
+	} else
+		l->wait_ms = -1;
+	return 1;
+}

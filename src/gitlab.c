@@ -15,6 +15,7 @@
 #include "forge_impl.h"
 #include "http.h"
 #include "json.h"
+#include "url.h"
 #include "util.h"
 
 #define DEVELOPER	30	/* access level that may push */
@@ -32,7 +33,7 @@ static int
 call(struct forge_conn *f, const char *method, const char *rest,
     const cJSON *body, long *status, cJSON **out, char *err, size_t errlen)
 {
-	char *id = http_escape(f->repo);
+	char *id = url_escape(f->repo);
 	char *path = xasprintf("/projects/%s%s", id, rest);
 	int rc = forge_call(f, method, path, NULL, body, status, out, err,
 	    errlen);
@@ -189,7 +190,7 @@ gl_review_comments(struct forge_conn *f, int64_t pr, const char *review,
 	const cJSON *notes, *c, *pos;
 	struct forge_comment *fc;
 	cJSON *o = NULL;
-	char *q = http_escape(review);
+	char *q = url_escape(review);
 	char *rest = xasprintf("/merge_requests/%lld/discussions/%s",
 	    (long long)pr, q);
 	const char *path;
@@ -266,7 +267,7 @@ static int
 gl_pr_find(struct forge_conn *f, const char *branch, struct forge_pr *pr,
     char *err, size_t errlen)
 {
-	char *q = http_escape(branch);
+	char *q = url_escape(branch);
 	char *rest = xasprintf("/merge_requests?source_branch=%s&state=opened",
 	    q);
 	int rc = forge_pr_first(f, call, rest, "iid", "web_url", pr, err,
@@ -341,3 +342,60 @@ const struct forge_ops gitlab_ops = {
 	.pr_update = gl_pr_update,
 	.git_user = "oauth2",
 };
+
+/* message as a list of strings, or as field -> string or [strings]. */
+void
+gitlab_error_items(char **acc, const cJSON *m)
+{
+	const cJSON *e, *v;
+	char *part;
+	int n = 0;
+
+	cJSON_ArrayForEach(e, m) {
+		if (cJSON_IsString(e) && e->string == NULL) {
+			if (n++ < FORGE_MESSAGE_ITEMS)
+				forge_message_add(acc, "; ", e->valuestring);
+			continue;
+		}
+		if (e->string == NULL)
+			continue;
+		if (cJSON_IsString(e)) {
+			if (n++ >= FORGE_MESSAGE_ITEMS)
+				break;
+			part = xasprintf("%s %s", e->string, e->valuestring);
+			forge_message_add(acc, "; ", part);
+			free(part);
+			continue;
+		}
+		cJSON_ArrayForEach(v, e) {
+			if (!cJSON_IsString(v) || n++ >= FORGE_MESSAGE_ITEMS)
+				continue;
+			part = xasprintf("%s %s", e->string, v->valuestring);
+			forge_message_add(acc, "; ", part);
+			free(part);
+		}
+	}
+}
+
+/* GitLab sends 429 with Retry-After or RateLimit-Reset, and some 429s
+ * with neither (then the client backs off). */
+int
+gitlab_rate_limit(struct http_limit *l)
+{
+	int64_t ms;
+
+	if (l->status != 429)
+		return 0;
+	l->label = "";
+	l->what = "rate limited";
+	if (l->retry_after_ms >= 0) {
+		l->wait_ms = l->retry_after_ms;
+		l->how = "retry after";
+	} else if ((ms = http_reset_ms(l->client, "ratelimit-reset",
+	    l->now_ms)) != -1) {
+		l->wait_ms = ms;
+		l->how = "reset in";
+	} else
+		l->wait_ms = -1;
+	return 1;
+}

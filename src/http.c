@@ -15,6 +15,7 @@
 
 #include "http.h"
 #include "json.h"
+#include "url.h"
 #include "util.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS	10000L
@@ -29,15 +30,6 @@
 #define MAX_HEADER_LINE		16384	/* installation tokens are ~520 bytes */
 #define MAX_NUMBER_HEADER	64	/* Retry-After, x-ratelimit-*, dates */
 #define MAX_LOCATION		8192
-#define MAX_MESSAGE		1024	/* http_error_message's line */
-#define MAX_MESSAGE_ITEMS	8
-
-/*
- * GitHub: "If you exceed a secondary rate limit ... if the retry-after
- * response header is present, wait that many seconds; ... otherwise, wait
- * for at least one minute before retrying", then back off exponentially.
- */
-#define SECONDARY_WAIT_MS	60000
 
 struct http_client {
 	CURL		*curl;
@@ -48,6 +40,7 @@ struct http_client {
 	int		 max_attempts;
 	int64_t		 max_wait_ms;
 	int64_t		 backoff_base_ms;
+	http_limit_fn	 rate_limit;
 };
 
 /* The body of one answer, bounded while it arrives. */
@@ -119,6 +112,7 @@ http_new(const struct http_opts *opts)
 	    DEFAULT_MAX_WAIT_MS;
 	c->backoff_base_ms = opts->backoff_base_ms > 0 ?
 	    opts->backoff_base_ms : DEFAULT_BACKOFF_BASE_MS;
+	c->rate_limit = opts->rate_limit;
 	return c;
 }
 
@@ -173,23 +167,6 @@ sink_reset(struct sink *s)
 	s->buf = NULL;
 	s->len = s->cap = 0;
 	s->is_over = 0;
-}
-
-/* The URL as errors show it: without user:password@, should one be there. */
-static char *
-display_url(const char *url)
-{
-	const char *auth = strstr(url, "://"), *end, *at;
-
-	if (auth == NULL)
-		return xstrdup(url);
-	auth += 3;
-	end = auth + strcspn(auth, "/?#");
-	for (at = end; at > auth && at[-1] != '@'; at--)
-		;
-	if (at == auth)
-		return xstrdup(url);
-	return xasprintf("%.*s%s", (int)(auth - url), url, at);
 }
 
 /* Methods are our own literals, but a space or newline would forge a line. */
@@ -387,9 +364,8 @@ reason_phrase(long status)
 	return NULL;
 }
 
-/* "502 Bad Gateway", or "599" for a status without a phrase we know. */
-static void
-status_line(long status, char *buf, size_t len)
+void
+http_status_line(long status, char *buf, size_t len)
 {
 	const char *phrase = reason_phrase(status);
 
@@ -451,13 +427,18 @@ retry_after_ms(CURL *curl, int64_t now_ms, int64_t *out)
 	return 0;
 }
 
-/* Milliseconds until a reset header's epoch second, or -1 without one. */
-static int64_t
-until_reset_ms(CURL *curl, const char *name, int64_t now_ms)
+const char *
+http_header(struct http_client *c, const char *name, size_t maxlen)
+{
+	return header(c->curl, name, maxlen);
+}
+
+int64_t
+http_reset_ms(struct http_client *c, const char *name, int64_t now_ms)
 {
 	int64_t at, ms;
 
-	if (parse_seconds(header(curl, name, MAX_NUMBER_HEADER), &at) == -1)
+	if (parse_seconds(header(c->curl, name, MAX_NUMBER_HEADER), &at) == -1)
 		return -1;
 	ms = at * 1000 - now_ms;
 	return ms > 0 ? ms : -1;
@@ -488,34 +469,24 @@ secs(int64_t ms)
 }
 
 /*
- * Decide on a complete answer that is no redirect. GitHub: "403 or 429 with
- * x-ratelimit-remaining 0" is the primary limit (wait for
- * x-ratelimit-reset); a 403 or 429 whose message names the secondary rate
- * limit waits for retry-after, else at least a minute. GitLab sends 429 with
- * Retry-After or RateLimit-Reset, and some 429s with neither. A 403 that is
- * none of these is the caller's answer.
+ * Decide on a complete answer that is no redirect: a 5xx waits for
+ * Retry-After or backs off; a 403 or 429 is what the forge's rule says
+ * (without one, a 403 is final and a 429 waits as a 5xx does).
  */
 static enum verdict
 judge(struct http_client *c, long status, const struct sink *sink,
     int attempt, int *secondaries, int64_t *wait_ms, char *why, size_t whylen)
 {
-	CURL *curl = c->curl;
-	const char *remaining, *what = NULL, *how = NULL;
+	struct http_limit l;
+	const char *what = NULL, *how = NULL;
 	char line[64];
-	int64_t now = util_now_ms(), ra = -1, ms;
-	int has_ra, is_primary, is_secondary, i;
+	int64_t now = util_now_ms(), ra = -1;
+	int has_ra;
 
 	if (status != 403 && status != 429 && status < 500)
 		return FINAL;
-	status_line(status, line, sizeof(line));
-	has_ra = retry_after_ms(curl, now, &ra) == 0;
-	remaining = header(curl, "x-ratelimit-remaining", MAX_NUMBER_HEADER);
-	is_primary = remaining != NULL && strcmp(remaining, "0") == 0;
-	/* "abuse detection" is the secondary limit's older wording. */
-	is_secondary = status < 500 && sink->buf != NULL &&
-	    (strcasestr(sink->buf, "secondary rate limit") != NULL ||
-	    strcasestr(sink->buf, "abuse detection") != NULL);
-
+	http_status_line(status, line, sizeof(line));
+	has_ra = retry_after_ms(c->curl, now, &ra) == 0;
 	if (status >= 500) {
 		snprintf(why, whylen, "%s", line);
 		if (has_ra) {
@@ -524,52 +495,30 @@ judge(struct http_client *c, long status, const struct sink *sink,
 			how = "retry after";
 		} else
 			*wait_ms = backoff_ms(c, attempt);
-	} else if (is_secondary) {
-		snprintf(why, whylen, "%s (secondary rate limit)", line);
-		what = "secondary rate limit";
-		(*secondaries)++;
-		if (has_ra) {
-			*wait_ms = ra;
-			how = "retry after";
-		} else if (is_primary && (ms = until_reset_ms(curl,
-		    "x-ratelimit-reset", now)) != -1) {
-			*wait_ms = ms;
-			how = "reset in";
-		} else {
-			*wait_ms = SECONDARY_WAIT_MS;
-			for (i = 1; i < *secondaries &&
-			    *wait_ms <= c->max_wait_ms; i++)
-				*wait_ms *= 2;
-			how = "a wait of";
+	} else {
+		memset(&l, 0, sizeof(l));
+		l.client = c;
+		l.status = status;
+		l.body = sink->buf;
+		l.now_ms = now;
+		l.retry_after_ms = has_ra ? ra : -1;
+		l.max_wait_ms = c->max_wait_ms;
+		l.secondaries = secondaries;
+		if (c->rate_limit == NULL || c->rate_limit(&l) == 0) {
+			if (status == 403)
+				return FINAL;
+			l.label = "";
+			l.what = "rate limited";
+			l.how = "retry after";
+			l.wait_ms = l.retry_after_ms;
 		}
-	} else if (is_primary) {
-		snprintf(why, whylen, "%s (rate limited)", line);
-		what = "rate limited";
-		if ((ms = until_reset_ms(curl, "x-ratelimit-reset", now)) != -1) {
-			*wait_ms = ms;
-			how = "reset in";
-		} else if (has_ra) {
-			*wait_ms = ra;
-			how = "retry after";
-		} else {
+		snprintf(why, whylen, "%s%s", line, l.label);
+		if (l.wait_ms < 0)
 			*wait_ms = backoff_ms(c, attempt);
-			what = NULL;
-		}
-	} else if (status == 403)
-		return FINAL;
-	else {
-		snprintf(why, whylen, "%s", line);
-		what = "rate limited";
-		if (has_ra) {
-			*wait_ms = ra;
-			how = "retry after";
-		} else if ((ms = until_reset_ms(curl, "ratelimit-reset",
-		    now)) != -1) {
-			*wait_ms = ms;
-			how = "reset in";
-		} else {
-			*wait_ms = backoff_ms(c, attempt);
-			what = NULL;
+		else {
+			*wait_ms = l.wait_ms;
+			what = l.what;
+			how = l.how;
 		}
 	}
 	/* Backoff is capped; a wait the forge asks for is not ours to cut. */
@@ -585,47 +534,6 @@ judge(struct http_client *c, long status, const struct sink *sink,
 		return GIVE_UP;
 	}
 	return RETRY;
-}
-
-/*
- * Whether a redirect from one URL to another stays on the same scheme, host
- * and port. The other host, when it does not, goes to *host (caller frees).
- */
-static int
-same_origin(const char *from, const char *to, char **host)
-{
-	CURLU *a = curl_url(), *b = curl_url();
-	char *sa = NULL, *sb = NULL, *ha = NULL, *hb = NULL, *pa = NULL;
-	char *pb = NULL;
-	int same = 0;
-
-	*host = NULL;
-	if (a == NULL || b == NULL ||
-	    curl_url_set(a, CURLUPART_URL, from, 0) != CURLUE_OK ||
-	    curl_url_set(b, CURLUPART_URL, to, 0) != CURLUE_OK ||
-	    curl_url_get(a, CURLUPART_SCHEME, &sa, 0) != CURLUE_OK ||
-	    curl_url_get(b, CURLUPART_SCHEME, &sb, 0) != CURLUE_OK ||
-	    curl_url_get(a, CURLUPART_HOST, &ha, 0) != CURLUE_OK ||
-	    curl_url_get(b, CURLUPART_HOST, &hb, 0) != CURLUE_OK ||
-	    curl_url_get(a, CURLUPART_PORT, &pa, CURLU_DEFAULT_PORT) !=
-	    CURLUE_OK ||
-	    curl_url_get(b, CURLUPART_PORT, &pb, CURLU_DEFAULT_PORT) !=
-	    CURLUE_OK)
-		goto out;
-	same = strcasecmp(sa, sb) == 0 && strcasecmp(ha, hb) == 0 &&
-	    strcmp(pa, pb) == 0;
-out:
-	if (!same)
-		*host = xstrndup(hb != NULL ? hb : "an unreadable URL", 256);
-	curl_free(sa);
-	curl_free(sb);
-	curl_free(ha);
-	curl_free(hb);
-	curl_free(pa);
-	curl_free(pb);
-	curl_url_cleanup(a);
-	curl_url_cleanup(b);
-	return same;
 }
 
 static int
@@ -655,7 +563,7 @@ redirect(struct http_client *c, const char *cur, long status,
 		    "bytes", status, MAX_LOCATION);
 		return -1;
 	}
-	if (!same_origin(cur, target, &host)) {
+	if (!url_same_origin(cur, target, &host)) {
 		snprintf(why, whylen, "%ld redirect to another host (%s), not "
 		    "followed", status, host);
 		free(host);
@@ -704,7 +612,7 @@ http_request(struct http_client *c, const char *method, const char *url,
 	CURLcode cc;
 
 	memset(resp, 0, sizeof(*resp));
-	shown = display_url(url);
+	shown = url_display(url);
 	if (!method_ok(method)) {
 		snprintf(err, errlen, "%.16s %s: not an HTTP method", method,
 		    shown);
@@ -782,174 +690,4 @@ out:
 	free(cur);
 	free(shown);
 	return rc;
-}
-
-/* Append s to *acc after sep, while *acc is shorter than the bound. */
-static void
-add(char **acc, const char *sep, const char *s)
-{
-	char *n;
-
-	if (s == NULL || *s == '\0' ||
-	    (*acc != NULL && strlen(*acc) >= MAX_MESSAGE))
-		return;
-	n = *acc != NULL ? xasprintf("%s%s%s", *acc, sep, s) : xstrdup(s);
-	free(*acc);
-	*acc = n;
-}
-
-static const char *
-str_of(const cJSON *node)
-{
-	return cJSON_IsString(node) ? node->valuestring : NULL;
-}
-
-/* GitHub's errors[]: objects with a message, or resource/field/code, or
- * plain strings. */
-static void
-add_github_errors(char **acc, const cJSON *errors)
-{
-	const cJSON *e;
-	const char *sep = ": ";
-	char *part;
-	int n = 0;
-
-	cJSON_ArrayForEach(e, errors) {
-		if (n++ == MAX_MESSAGE_ITEMS)
-			break;
-		if (cJSON_IsString(e))
-			add(acc, sep, e->valuestring);
-		else if (str_of(cJSON_GetObjectItemCaseSensitive(e,
-		    "message")) != NULL)
-			add(acc, sep, str_of(
-			    cJSON_GetObjectItemCaseSensitive(e, "message")));
-		else if (str_of(cJSON_GetObjectItemCaseSensitive(e,
-		    "code")) != NULL) {
-			const char *field = str_of(
-			    cJSON_GetObjectItemCaseSensitive(e, "field"));
-
-			part = xasprintf("%s%s%s", field ? field : "",
-			    field ? " " : "", str_of(
-			    cJSON_GetObjectItemCaseSensitive(e, "code")));
-			add(acc, sep, part);
-			free(part);
-		} else
-			continue;
-		if (*acc != NULL)
-			sep = "; ";
-	}
-}
-
-/* GitLab's message: a string, an array of strings, or field -> [strings]. */
-static void
-add_gitlab_message(char **acc, const cJSON *m)
-{
-	const cJSON *e, *v;
-	char *part;
-	int n = 0;
-
-	if (cJSON_IsString(m)) {
-		add(acc, "; ", m->valuestring);
-		return;
-	}
-	cJSON_ArrayForEach(e, m) {
-		if (cJSON_IsString(e) && e->string == NULL) {
-			if (n++ < MAX_MESSAGE_ITEMS)
-				add(acc, "; ", e->valuestring);
-			continue;
-		}
-		if (e->string == NULL)
-			continue;
-		if (cJSON_IsString(e)) {
-			if (n++ >= MAX_MESSAGE_ITEMS)
-				break;
-			part = xasprintf("%s %s", e->string, e->valuestring);
-			add(acc, "; ", part);
-			free(part);
-			continue;
-		}
-		cJSON_ArrayForEach(v, e) {
-			if (!cJSON_IsString(v) || n++ >= MAX_MESSAGE_ITEMS)
-				continue;
-			part = xasprintf("%s %s", e->string, v->valuestring);
-			add(acc, "; ", part);
-			free(part);
-		}
-	}
-}
-
-/* One printable line of at most MAX_MESSAGE bytes, not cut inside UTF-8. */
-static void
-one_line(char *s)
-{
-	size_t n = strlen(s);
-	char *p;
-
-	if (n > MAX_MESSAGE) {
-		n = MAX_MESSAGE;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-		s[n] = '\0';
-	}
-	for (p = s; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	}
-}
-
-char *
-http_error_message(const struct http_response *r)
-{
-	const cJSON *root = r != NULL ? r->json : NULL, *m;
-	char *acc = NULL, line[64];
-
-	if (cJSON_IsObject(root)) {
-		m = cJSON_GetObjectItemCaseSensitive(root, "message");
-		if (cJSON_IsString(m))
-			add(&acc, "", m->valuestring);
-		else if (cJSON_IsArray(m) || cJSON_IsObject(m))
-			add_gitlab_message(&acc, m);
-		add_github_errors(&acc,
-		    cJSON_GetObjectItemCaseSensitive(root, "errors"));
-		if (acc == NULL) {
-			add(&acc, "", str_of(cJSON_GetObjectItemCaseSensitive(
-			    root, "error")));
-			add(&acc, ": ", str_of(cJSON_GetObjectItemCaseSensitive(
-			    root, "error_description")));
-		}
-	}
-	if (acc == NULL && (r == NULL || r->status <= 0))
-		acc = xstrdup("no answer");
-	else if (acc == NULL) {
-		status_line(r->status, line, sizeof(line));
-		acc = xstrdup(line);
-	}
-	one_line(acc);
-	return acc;
-}
-
-char *
-http_escape(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
-	size_t n = strlen(s);
-	char *out, *o;
-
-	if (n > (SIZE_MAX - 1) / 3)
-		abort();
-	out = o = xmalloc(n * 3 + 1);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-		    *p == '_' || *p == '~')
-			*o++ = (char)*p;
-		else {
-			*o++ = '%';
-			*o++ = hex[*p >> 4];
-			*o++ = hex[*p & 15];
-		}
-	}
-	*o = '\0';
-	return out;
 }

@@ -1,6 +1,6 @@
 /*
  * The runner's REST client: blocking libcurl, one handle per process for
- * keep-alive, retries with backoff, and the forges' rate limits.
+ * keep-alive, retries with backoff, waits a forge's rate-limit rule asks.
  */
 #ifndef HANDOFF_HTTP_H
 #define HANDOFF_HTTP_H
@@ -11,6 +11,31 @@
 #include <cjson/cJSON.h>
 
 struct http_client;
+
+/* A 403 or 429 answer as a forge's rate-limit rule reads it, and the
+ * rule's verdict. */
+struct http_limit {
+	struct http_client	*client;	/* for http_header */
+	long			 status;
+	const char		*body;		/* NUL-terminated, or NULL */
+	int64_t			 now_ms;
+	int64_t			 retry_after_ms; /* -1: no Retry-After */
+	int64_t			 max_wait_ms;	/* the client's */
+	int			*secondaries;	/* the rule's count within
+						 * one request */
+	/* Filled by a rule that says "a rate limit": */
+	const char		*label;		/* after the status line in
+						 * errors, e.g. " (rate
+						 * limited)", or "" */
+	const char		*what;		/* for a wait too long: "rate
+						 * limited" */
+	const char		*how;		/* "retry after", "reset in" */
+	int64_t			 wait_ms;	/* -1: the client's backoff */
+};
+
+/* A forge's reading of a 403 or 429: 1 when it is a rate limit (l's
+ * verdict filled), 0 when the answer is the caller's. */
+typedef int (*http_limit_fn)(struct http_limit *l);
 
 /* Zero fields take the defaults noted. */
 struct http_opts {
@@ -24,6 +49,9 @@ struct http_opts {
 						 * 120000; a longer one fails */
 	int64_t		 backoff_base_ms;	/* default 500: attempt k waits up
 						 * to base * 2^(k-1), full jitter */
+	http_limit_fn	 rate_limit;		/* the forges' rule; NULL: a 403
+						 * is final, a 429 waits for
+						 * Retry-After or backs off */
 };
 
 /* A final answer. Everything in it belongs to it: http_response_clear. */
@@ -44,9 +72,9 @@ void http_free(struct http_client *c);
 /*
  * One request with retries. headers: NULL-terminated "Name: value" lines
  * (values are never logged nor put in err); body: JSON text or NULL.
- * Retried: connection errors and timeouts, 5xx, 429, and GitHub's rate
- * limits on 403. Waits follow Retry-After, x-ratelimit-reset or
- * RateLimit-Reset, else backoff; a wait beyond max_wait_ms fails at once.
+ * Retried: connection errors and timeouts, 5xx, 429, and the 403s the
+ * rate_limit rule calls rate limits. Waits follow Retry-After or the
+ * rule, else backoff; a wait beyond max_wait_ms fails at once.
  * Redirects are followed (at most 5) only to the same scheme, host and port.
  * Note a POST is retried too: the caller makes creation idempotent.
  * Returns 0 with *resp filled (any status not retried), or -1 with
@@ -59,14 +87,17 @@ int http_request(struct http_client *c, const char *method, const char *url,
 /* Free what a response holds and zero it. */
 void http_response_clear(struct http_response *r);
 
-/* The forge's own words from an error answer (GitHub's message and
- * errors[], GitLab's message or error), else the status ("404 Not Found"):
- * one line, bounded; caller frees. */
-char *http_error_message(const struct http_response *r);
-
-/* Percent-encode all but RFC 3986 unreserved characters, for one path
- * segment or query value ("group/sub" -> "group%2Fsub"); caller frees. */
-char *http_escape(const char *s);
+/* The last answer's header name if it is at most maxlen bytes, else NULL;
+ * valid until the client's next request. */
+const char *http_header(struct http_client *c, const char *name,
+    size_t maxlen);
+/* Milliseconds from now_ms until the epoch second in the last answer's
+ * header name (decimal), or -1 without one or when it has passed. */
+int64_t http_reset_ms(struct http_client *c, const char *name,
+    int64_t now_ms);
+/* "502 Bad Gateway", or "599" for a status without a phrase known here,
+ * into buf. */
+void http_status_line(long status, char *buf, size_t len);
 
 /* Replace the sleep between attempts (tests); NULL restores nanosleep. */
 void http_set_sleep(void (*fn)(int64_t ms));

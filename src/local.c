@@ -136,7 +136,7 @@ local_main(const struct config *cfg, int argc, char **argv)
 		status = 0;
 		goto out;
 	}
-	if (ws_export(r.ws, r.job.branch, r.change.head, real, err,
+	if (mirror_export(r.mirror, r.job.branch, r.change.head, real, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "handoff: job %lld: %s\n", (long long)r.job.id,
 		    err);

@@ -99,19 +99,24 @@ publish_close(struct publish *p)
 	free(p);
 }
 
-const char *
-publish_git_user(struct publish *p)
+/* The forge's token for git (authenticating first when there is none). */
+static const char *
+git_token(void *arg, char *err, size_t errlen)
 {
-	return p->forge->ops->git_user;
-}
+	struct publish *p = arg;
 
-const char *
-publish_git_token(struct publish *p, char *err, size_t errlen)
-{
 	if (p->forge->token == NULL &&
 	    p->forge->ops->authenticate(p->forge, err, errlen) == -1)
 		return NULL;
 	return p->forge->token;
+}
+
+void
+publish_git_credentials(struct publish *p, struct mirror_credentials *out)
+{
+	out->user = p->forge->ops->git_user;
+	out->token = git_token;
+	out->arg = p;
 }
 
 /* A copy without trailing blank lines and spaces; caller frees. */
@@ -437,16 +442,10 @@ publish_failed(struct publish *p, const char *reason, const char *output)
 }
 
 int
-publish_push(struct publish *p, struct ws *ws, char *why, size_t whylen,
+publish_push(struct publish *p, struct mirror *m, char *why, size_t whylen,
     char *err, size_t errlen)
 {
-	const char *token = publish_git_token(p, err, errlen);
-
-	why[0] = '\0';
-	if (token == NULL)
-		return -1;
-	return ws_push(ws, p->job->clone_url, p->job->branch,
-	    publish_git_user(p), token, why, whylen, err, errlen);
+	return mirror_push(m, p->job->branch, why, whylen, err, errlen);
 }
 
 /* Find the comment on (on, number) that carries marker, else write text
@@ -652,166 +651,20 @@ publish_pr_url(const struct publish *p)
 	return p ? p->pr.url : NULL;
 }
 
-int
-publish_issue(struct publish *p, char **title, char **body)
+struct forge_conn *
+publish_forge(struct publish *p)
 {
-	char err[512];
-
-	if (p->forge->ops->issue(p->forge, p->job->number, title, body, err,
-	    sizeof(err)) == -1) {
-		log_warn("job %lld: issue: %s", (long long)p->job->id, err);
-		return -1;
-	}
-	return 0;
+	return p->forge;
 }
 
-cJSON *
-publish_comments(struct publish *p)
+const struct job *
+publish_job(const struct publish *p)
 {
-	struct forge_comment *list = NULL;
-	cJSON *arr = cJSON_CreateArray(), *o;
-	char err[512];
-	size_t n = 0, i;
-
-	if (p->forge->ops->comments(p->forge, FORGE_ON_ISSUE, p->job->number,
-	    &list, &n, err, sizeof(err)) == -1) {
-		log_warn("job %lld: comments: %s", (long long)p->job->id, err);
-		return arr;
-	}
-	/* People's words only: not bots', not handoff's (whose copies are
-	 * swept on the way). */
-	forge_sweep(p->forge, FORGE_ON_ISSUE, p->job->number, list, n,
-	    p->comment_id);
-	for (i = 0; i < n; i++) {
-		char *marker = forge_marker_of(list[i].body);
-		bool is_handoffs = marker != NULL ||
-		    forge_is_mine(p->forge, &list[i]);
-
-		free(marker);
-		if (is_handoffs)
-			continue;
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "author", list[i].author);
-		cJSON_AddStringToObject(o, "body", list[i].body);
-		cJSON_AddStringToObject(o, "id", list[i].id);
-		cJSON_AddItemToArray(arr, o);
-	}
-	forge_comments_free(list, n);
-	return arr;
+	return p->job;
 }
 
-/* Add the comments of one review to arr, skipping bots' and those whose
- * id is in seen (a JSON array of ids, extended here). */
-static void
-add_review(struct publish *p, const char *review, cJSON *arr, cJSON *seen)
+const char *
+publish_status_id(const struct publish *p)
 {
-	struct forge_comment *list = NULL;
-	const cJSON *id;
-	cJSON *o;
-	char err[512];
-	size_t n = 0, i;
-	bool dup;
-
-	if (p->forge->ops->review_comments(p->forge, p->job->pr_number, review,
-	    &list, &n, err, sizeof(err)) == -1) {
-		log_warn("job %lld: review comments: %s", (long long)p->job->id,
-		    err);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		dup = false;
-		cJSON_ArrayForEach(id, seen)
-			dup |= cJSON_IsString(id) &&
-			    strcmp(id->valuestring, list[i].id) == 0;
-		if (dup || list[i].is_bot)
-			continue;
-		cJSON_AddItemToArray(seen, cJSON_CreateString(list[i].id));
-		o = cJSON_CreateObject();
-		if (list[i].path)
-			cJSON_AddStringToObject(o, "path", list[i].path);
-		if (list[i].line > 0)
-			cJSON_AddNumberToObject(o, "line",
-			    (double)list[i].line);
-		if (list[i].diff_hunk)
-			cJSON_AddStringToObject(o, "diff_hunk",
-			    list[i].diff_hunk);
-		cJSON_AddStringToObject(o, "body", list[i].body);
-		cJSON_AddStringToObject(o, "author", list[i].author);
-		cJSON_AddStringToObject(o, "id", list[i].id);
-		cJSON_AddItemToArray(arr, o);
-	}
-	forge_comments_free(list, n);
-}
-
-/* Whether r was checked and may be acted on. */
-static bool
-is_allowed(const struct job_request *r)
-{
-	return r->verdict != NULL && strcmp(r->verdict, "allowed") == 0;
-}
-
-cJSON *
-publish_review_comments(struct publish *p, const struct job_request *reqs,
-    size_t n)
-{
-	const struct job *job = p->job;
-	cJSON *arr = cJSON_CreateArray(), *seen = cJSON_CreateArray(), *ctx;
-	const cJSON *c, *v;
-	char *review;
-	size_t i;
-
-	if (job->pr_number == 0) {
-		cJSON_Delete(seen);
-		return arr;
-	}
-	for (i = 0; i < n; i++) {
-		/* A refused request's own words never come in this way. */
-		if (!is_allowed(&reqs[i]) && reqs[i].trigger_id > 0) {
-			review = xasprintf("%lld", (long long)reqs[i].trigger_id);
-			cJSON_AddItemToArray(seen, cJSON_CreateString(review));
-			free(review);
-		}
-		if (!is_allowed(&reqs[i]) || reqs[i].context == NULL)
-			continue;
-		/* What the store has already (inline comments that came as
-		 * deliveries) is not fetched twice. */
-		ctx = cJSON_Parse(reqs[i].context);
-		cJSON_ArrayForEach(c, ctx) {
-			if (!cJSON_IsNumber(v = cJSON_GetObjectItem(c, "id")))
-				continue;
-			review = xasprintf("%lld", (long long)v->valuedouble);
-			cJSON_AddItemToArray(seen, cJSON_CreateString(review));
-			free(review);
-		}
-		cJSON_Delete(ctx);
-	}
-	for (i = 0; i < n; i++) {
-		if (!is_allowed(&reqs[i]))
-			continue;
-		/* A review's inline comments come only through the API. */
-		if (reqs[i].trigger_on && strcmp(reqs[i].trigger_on,
-		    "review") == 0 && reqs[i].trigger_id > 0) {
-			review = xasprintf("%lld", (long long)reqs[i].trigger_id);
-			add_review(p, review, arr, seen);
-			free(review);
-		}
-		/* An inline comment: the other comments of its review
-		 * (GitHub), or the earlier notes of its discussion (GitLab). */
-		ctx = reqs[i].context ? cJSON_Parse(reqs[i].context) : NULL;
-		cJSON_ArrayForEach(c, ctx) {
-			if (cJSON_IsNumber(v = cJSON_GetObjectItem(c,
-			    "review_id")) && v->valuedouble >= 1) {
-				review = xasprintf("%lld",
-				    (long long)v->valuedouble);
-				add_review(p, review, arr, seen);
-				free(review);
-			}
-			if (cJSON_IsString(v = cJSON_GetObjectItem(c,
-			    "discussion_id")) && strlen(v->valuestring) <= 128)
-				add_review(p, v->valuestring, arr, seen);
-		}
-		cJSON_Delete(ctx);
-	}
-	cJSON_Delete(seen);
-	return arr;
+	return p->comment_id;
 }

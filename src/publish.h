@@ -11,12 +11,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <cjson/cJSON.h>
-
 #include "config.h"
+#include "mirror.h"
 #include "store.h"
-#include "workspace.h"
 
+struct forge_conn;
 struct publish;
 
 enum publish_status { PS_QUEUED, PS_RUNNING, PS_DONE, PS_NO_CHANGES,
@@ -29,10 +28,11 @@ struct publish *publish_open(const struct config *cfg, struct store *st,
     const struct job *job, char *err, size_t errlen);
 void publish_close(struct publish *p);
 
-/* The user and token git uses for the repository (valid until
- * publish_close; the token is never to be logged). */
-const char *publish_git_user(struct publish *p);
-const char *publish_git_token(struct publish *p, char *err, size_t errlen);
+/* The forge's git credentials for the repository into *out, for the
+ * mirror's fetch and push (valid until publish_close; the token is never
+ * to be logged). */
+void publish_git_credentials(struct publish *p,
+    struct mirror_credentials *out);
 
 /* Ask the forge whether the author of each request of the job not checked
  * yet may write, record the verdicts in the store, and add 👀 where each
@@ -62,31 +62,25 @@ void publish_status(struct publish *p, enum publish_status what,
  * log), and the end of the agent's own output (may be NULL), each as text
  * that cannot close its fence; best effort. */
 void publish_failed(struct publish *p, const char *reason, const char *output);
-/* Push the branch from the mirror to the repository; a refusal by the
- * forge also in why, for people (ws_push). */
-int publish_push(struct publish *p, struct ws *ws, char *why, size_t whylen,
-    char *err, size_t errlen);
+/* Push the job's branch from the mirror (opened with this publish's
+ * credentials) to the repository; a refusal by the forge also in why, for
+ * people (mirror_push). */
+int publish_push(struct publish *p, struct mirror *m, char *why,
+    size_t whylen, char *err, size_t errlen);
 /* Find or open the pull request from the thread's branch, with the
  * summary and diffstat in its body; record it in the store. A revision
  * (revise, fix-ci) of an open pull request keeps its description and
  * replies on it with the summary and diffstat instead, once per job. */
 int publish_pr(struct publish *p, const char *summary, const char *diffstat,
     char *err, size_t errlen);
-/* The issue's title and description as they are now, or -1 (logged)
- * when they cannot be had. The caller frees both. */
-int publish_issue(struct publish *p, char **title, char **body);
-/* The issue's comments by people, oldest first, as a JSON array of
- * {author, body, id} (empty when they cannot be had; the caller deletes). */
-cJSON *publish_comments(struct publish *p);
-/* For a revision on the pull request: for each allowed request of reqs,
- * the comments of the review that asked, or that an inline request
- * belongs to (GitHub), or the earlier notes of the diff discussion it was
- * made in (GitLab), as a JSON array of {path, line, diff_hunk, body,
- * author, id}, without those the store has already and without the
- * refused requests' own comments (the caller deletes). */
-cJSON *publish_review_comments(struct publish *p,
-    const struct job_request *reqs, size_t n);
 /* The pull request's address once known, else NULL. */
 const char *publish_pr_url(const struct publish *p);
+/* The job's forge connection, for reading the thread (thread.h); owned
+ * by p. */
+struct forge_conn *publish_forge(struct publish *p);
+/* The job p publishes (the runner's). */
+const struct job *publish_job(const struct publish *p);
+/* The thread's status comment's id once known, else NULL. */
+const char *publish_status_id(const struct publish *p);
 
 #endif

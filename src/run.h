@@ -13,7 +13,8 @@
 #include "publish.h"
 #include "sandbox.h"
 #include "store.h"
-#include "workspace.h"
+#include "harvest.h"
+#include "mirror.h"
 
 /* Set by SIGTERM, SIGINT and SIGHUP: the run stops between steps and the
  * job resumes at its step. */
@@ -28,13 +29,13 @@ struct run {
 	bool			 is_queued;	/* acknowledging, no run slot */
 	char			*dir;		/* data_dir/jobs/N */
 	int			 log_fd;
-	struct ws		*ws;
-	char			 base[WS_OID_HEX + 1];
+	struct mirror		*mirror;
+	char			 base[MIRROR_OID_HEX + 1];
 	char			*files, *index;	/* the base tree */
 	int			 tree_lock;	/* held while the job uses it */
 	struct jobfs		 fs;		/* holder -1: not mounted */
 	char			*summary;
-	struct ws_change	 change;
+	struct harvest		 change;
 	struct publish		*pub;		/* NULL: nothing to publish */
 	char			*detail;	/* the step's result, when done */
 	char			*error;		/* why it failed: store, show, log */

@@ -381,7 +381,7 @@ run_free(struct run *r)
 	publish_close(r->pub);
 	store_job_clear(&r->job);
 	jobfs_stop(&r->fs);	/* an image stays for the next attempt */
-	ws_close(r->ws);
+	mirror_close(r->mirror);
 	free(r->dir);
 	free(r->files);
 	free(r->index);

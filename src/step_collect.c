@@ -108,9 +108,9 @@ parse_collect(const char *text, char *head, char *tree)
 		char *dst = strncmp(p, "head ", 5) == 0 ? head :
 		    strncmp(p, "tree ", 5) == 0 ? tree : NULL;
 
-		if (dst && strspn(p + 5, "0123456789abcdef") == WS_OID_HEX) {
-			memcpy(dst, p + 5, WS_OID_HEX);
-			dst[WS_OID_HEX] = '\0';
+		if (dst && strspn(p + 5, "0123456789abcdef") == MIRROR_OID_HEX) {
+			memcpy(dst, p + 5, MIRROR_OID_HEX);
+			dst[MIRROR_OID_HEX] = '\0';
 		}
 	}
 	return head[0] && tree[0] ? 0 : -1;
@@ -168,7 +168,7 @@ step_collect(struct run *r)
 	    "/handoff/objects" };
 	struct sandbox sb;
 	struct sandbox_result res;
-	char err[1024], head[WS_OID_HEX + 1], tree[WS_OID_HEX + 1];
+	char err[1024], head[MIRROR_OID_HEX + 1], tree[MIRROR_OID_HEX + 1];
 	char *argv[4], *env[8], *outp = NULL, *text = NULL, *gitdir, *msg;
 	char *pack, *detail, *messages, *full;
 	size_t nmessages = 0;
@@ -181,7 +181,7 @@ step_collect(struct run *r)
 	if (run_make_dir(r, "out", true, 0700) == -1)
 		return -1;
 	gitdir = run_path(r, "out/git");
-	rc = ws_collect_gitdir(gitdir, r->base, alternates,
+	rc = harvest_gitdir(gitdir, r->base, alternates,
 	    nitems(alternates), err, sizeof(err));
 	free(gitdir);
 	if (rc == -1)
@@ -239,7 +239,7 @@ step_collect(struct run *r)
 	pack = run_path(r, "out/pack");
 	msg = commit_message(r);
 	full = with_agent_messages(msg, messages, nmessages);
-	rc = ws_finish(r->ws, r->cfg, pack, r->base, tree, r->job.branch,
+	rc = harvest_commit(r->mirror, r->cfg, pack, r->base, tree, r->job.branch,
 	    full, &r->change, err, sizeof(err));
 	free(full);
 	free(msg);

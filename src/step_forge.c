@@ -94,7 +94,7 @@ step_push(struct run *r)
 {
 	char err[1024], why[512];
 
-	if (publish_push(r->pub, r->ws, why, sizeof(why), err,
+	if (publish_push(r->pub, r->mirror, why, sizeof(why), err,
 	    sizeof(err)) == -1) {
 		run_fail(r, "%s", err);
 		if (*why)

@@ -89,7 +89,7 @@ step_sandbox_base(struct run *r, struct sandbox *sb)
 	sb->merged = run_path(r, "merged");
 	sb->handoff_dir = run_path(r, "handoff");
 	sb->etc_dir = run_path(r, "etc");
-	sb->objects = ws_objects_dir(r->ws);
+	sb->objects = mirror_objects_dir(r->mirror);
 	prefix = cgroup_prefix(r->cfg->data_dir);
 	sb->name = xasprintf("%s%lld", prefix, (long long)r->job.id);
 	free(prefix);

@@ -17,6 +17,7 @@
 #include "rules.h"
 #include "run.h"
 #include "task.h"
+#include "thread.h"
 #include "util.h"
 
 /* Before any text reaches the agent: the requests folded in after the
@@ -101,14 +102,14 @@ step_task(struct run *r)
 		return -1;
 	dir = run_path(r, "handoff");
 	/* The issue as it reads now: it may have been edited since. */
-	if (r->pub && publish_issue(r->pub, &title, &body) == 0) {
+	if (r->pub && thread_issue(r->pub, &title, &body) == 0) {
 		free(r->job.title);
 		free(r->job.body);
 		r->job.title = title;
 		r->job.body = body;
 	}
-	comments = r->pub ? publish_comments(r->pub) : NULL;
-	reviews = r->pub ? publish_review_comments(r->pub, r->job.requests,
+	comments = r->pub ? thread_comments(r->pub) : NULL;
+	reviews = r->pub ? thread_review_comments(r->pub, r->job.requests,
 	    r->job.nrequests) : NULL;
 	if (drop_commands(r, comments, on_issue) == -1 ||
 	    drop_commands(r, reviews, on_pr) == -1)

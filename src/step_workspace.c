@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "basetree.h"
 #include "run.h"
 #include "sandbox.h"
 #include "util.h"
@@ -50,16 +51,13 @@ write_etc(struct run *r)
 static int
 open_mirror(struct run *r, char *err, size_t errlen)
 {
-	const char *user = NULL, *token = NULL;
+	struct mirror_credentials creds;
 
-	if (r->pub) {
-		user = publish_git_user(r->pub);
-		if ((token = publish_git_token(r->pub, err, errlen)) == NULL)
-			return -1;
-	}
-	r->ws = ws_open(r->cfg->data_dir, r->job.clone_url, user, token, err,
-	    errlen);
-	return r->ws ? 0 : -1;
+	if (r->pub)
+		publish_git_credentials(r->pub, &creds);
+	r->mirror = mirror_open(r->cfg->data_dir, r->job.clone_url,
+	    r->pub ? &creds : NULL, err, errlen);
+	return r->mirror ? 0 : -1;
 }
 
 /* The commit to start from: where the thread's branch is, else the
@@ -70,16 +68,16 @@ choose_base(struct run *r)
 	const char *def;
 	bool is_local = strcmp(r->job.forge, "local") == 0;
 
-	if (r->job.base_commit && ws_resolve(r->ws, r->job.base_commit,
+	if (r->job.base_commit && mirror_resolve(r->mirror, r->job.base_commit,
 	    r->base) == 0)
 		return 0;	/* resuming: the same base as before */
-	if (!is_local && (ws_resolve(r->ws, r->job.branch, r->base) == 0 ||
-	    (r->job.thread_head && ws_resolve(r->ws, r->job.thread_head,
+	if (!is_local && (mirror_resolve(r->mirror, r->job.branch, r->base) == 0 ||
+	    (r->job.thread_head && mirror_resolve(r->mirror, r->job.thread_head,
 	    r->base) == 0)))
 		return 0;
 	def = !is_local && r->job.default_branch ? r->job.default_branch :
 	    "HEAD";
-	if (ws_resolve(r->ws, def, r->base) == -1)
+	if (mirror_resolve(r->mirror, def, r->base) == -1)
 		return run_fail(r, "workspace: %s has no %s to start from",
 		    r->job.clone_url, strcmp(def, "HEAD") == 0 ? "HEAD" : def);
 	return 0;
@@ -93,7 +91,7 @@ base_tree(struct run *r)
 
 	if (r->files != NULL)
 		return 0;
-	if (ws_base_tree(r->ws, r->cfg->data_dir, r->base, &r->files,
+	if (basetree_get(r->mirror, r->cfg->data_dir, r->base, &r->files,
 	    &r->index, &r->tree_lock, err, sizeof(err)) == -1)
 		return run_fail(r, "workspace: %s", err);
 	return 0;
@@ -115,7 +113,7 @@ step_workspace(struct run *r)
 		return run_fail(r, "store: %s", store_error(r->st));
 	if (base_tree(r) == -1)
 		return -1;
-	ws_prune_trees(r->cfg->data_dir, KEEP_TREES);
+	basetree_prune(r->cfg->data_dir, KEEP_TREES);
 	if (run_make_dir(r, "merged", false, 0700) == -1 ||
 	    run_make_dir(r, "handoff", true, 0755) == -1 ||
 	    run_make_dir(r, "handoff/objects", false, 0755) == -1 ||
@@ -124,7 +122,7 @@ step_workspace(struct run *r)
 	/* The job's .git, a read-only layer between the base tree and what
 	 * the agent writes. */
 	seed = run_path(r, "seed");
-	if (ws_layer(seed, r->job.branch, r->base, r->index,
+	if (harvest_layer(seed, r->job.branch, r->base, r->index,
 	    "/handoff/objects", err, sizeof(err)) == -1) {
 		free(seed);
 		return run_fail(r, "workspace: %s", err);

@@ -18,9 +18,11 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "forge_impl.h"
 #include "http.h"
 #include "json.h"
 #include "tap.h"
+#include "url.h"
 #include "util.h"
 
 #define MAX_STEPS	16
@@ -305,6 +307,7 @@ client(int max_attempts, int64_t max_wait_ms, long timeout_ms,
 	o.timeout_ms = timeout_ms;
 	o.max_response_bytes = max_response_bytes;
 	o.backoff_base_ms = 100;
+	o.rate_limit = forge_rate_limit;
 	return http_new(&o);
 }
 
@@ -355,7 +358,7 @@ test_success(void)
 	    "success: JSON content type added");
 	ok(request_has(0, "\r\n\r\n{\"title\":\"t\"}"), "success: body sent");
 	ok(!request_has(0, "Expect:"), "success: no Expect header");
-	msg = http_error_message(&r);
+	msg = forge_error_message(&r);
 	is_str(msg, "201 Created", "error message: status line without JSON "
 	    "words");
 	free(msg);
@@ -623,7 +626,7 @@ test_github_limits(void)
 	    "plain 403: returned");
 	is_int(r.status, 403, "plain 403: status");
 	is_int(nrequests(), 1, "plain 403: not retried");
-	msg = http_error_message(&r);
+	msg = forge_error_message(&r);
 	is_str(msg, "Resource not accessible by integration",
 	    "plain 403: message");
 	free(msg);
@@ -649,7 +652,7 @@ test_error_messages(void)
 	    0, "422: returned");
 	is_int(r.status, 422, "422: status");
 	is_int(nrequests(), 1, "422: not retried");
-	msg = http_error_message(&r);
+	msg = forge_error_message(&r);
 	is_str(msg, "Validation Failed: A pull request already exists for "
 	    "octo:handoff/12-fix.", "422: GitHub's errors[0].message");
 	free(msg);
@@ -660,7 +663,7 @@ test_error_messages(void)
 	    "\"Issue\",\"field\":\"title\",\"code\":\"missing_field\"},"
 	    "\"second\\nline\"]}");
 	run(c, "POST", "/x", "{}", &r, err, sizeof(err));
-	msg = http_error_message(&r);
+	msg = forge_error_message(&r);
 	is_str(msg, "Validation Failed: title missing_field; second line",
 	    "422: field and code, strings, one line");
 	free(msg);
@@ -669,7 +672,7 @@ test_error_messages(void)
 	answer("409 Conflict", "", "{\"message\":[\"Another open merge request "
 	    "already exists for this source branch: !7\"]}");
 	run(c, "POST", "/x", "{}", &r, err, sizeof(err));
-	msg = http_error_message(&r);
+	msg = forge_error_message(&r);
 	is_str(msg, "Another open merge request already exists for this source "
 	    "branch: !7", "gitlab: array message");
 	free(msg);
@@ -678,7 +681,7 @@ test_error_messages(void)
 	answer("400 Bad Request", "", "{\"message\":{\"title\":[\"can't be "
 	    "blank\"],\"target_branch\":[\"is invalid\",\"is missing\"]}}");
 	run(c, "POST", "/x", "{}", &r, err, sizeof(err));
-	msg = http_error_message(&r);
+	msg = forge_error_message(&r);
 	is_str(msg, "title can't be blank; target_branch is invalid; "
 	    "target_branch is missing", "gitlab: object message");
 	free(msg);
@@ -687,7 +690,7 @@ test_error_messages(void)
 	answer("401 Unauthorized", "", "{\"error\":\"invalid_token\","
 	    "\"error_description\":\"Token is expired.\"}");
 	run(c, "GET", "/x", NULL, &r, err, sizeof(err));
-	msg = http_error_message(&r);
+	msg = forge_error_message(&r);
 	is_str(msg, "invalid_token: Token is expired.", "gitlab: error");
 	free(msg);
 	http_response_clear(&r);
@@ -695,7 +698,7 @@ test_error_messages(void)
 	answer("404 Not Found", "", "<html>nope</html>");
 	run(c, "GET", "/x", NULL, &r, err, sizeof(err));
 	is_int(r.status, 404, "404: returned");
-	msg = http_error_message(&r);
+	msg = forge_error_message(&r);
 	is_str(msg, "404 Not Found", "404 without JSON: the status line");
 	free(msg);
 	http_response_clear(&r);
@@ -709,14 +712,14 @@ test_error_messages(void)
 		body = xasprintf("{\"message\":\"%s\"}", big);
 		answer("400 Bad Request", "", body);
 		run(c, "GET", "/x", NULL, &r, err, sizeof(err));
-		msg = http_error_message(&r);
+		msg = forge_error_message(&r);
 		ok(msg != NULL && strlen(msg) == 1024, "long message bounded");
 		free(msg);
 		free(body);
 		free(big);
 		http_response_clear(&r);
 	}
-	msg = http_error_message(&r);
+	msg = forge_error_message(&r);
 	is_str(msg, "no answer", "empty response: says so");
 	free(msg);
 	http_free(c);
@@ -910,17 +913,17 @@ test_escape(void)
 {
 	char *s;
 
-	s = http_escape("group/sub project");
+	s = url_escape("group/sub project");
 	is_str(s, "group%2Fsub%20project", "escape: path and space");
 	free(s);
-	s = http_escape("AZaz09-._~");
+	s = url_escape("AZaz09-._~");
 	is_str(s, "AZaz09-._~", "escape: unreserved kept");
 	free(s);
-	s = http_escape("octo:handoff/1-x?&=#%+\xc3\xa9");
+	s = url_escape("octo:handoff/1-x?&=#%+\xc3\xa9");
 	is_str(s, "octo%3Ahandoff%2F1-x%3F%26%3D%23%25%2B%C3%A9",
 	    "escape: reserved and UTF-8");
 	free(s);
-	s = http_escape("");
+	s = url_escape("");
 	is_str(s, "", "escape: empty");
 	free(s);
 }

@@ -1,4 +1,4 @@
-/* workspace.c's protected-path patterns, sandbox.c's figures for people,
+/* harvest.c's protected-path patterns, sandbox.c's figures for people,
  * and util_rmtree on what an agent can leave behind. */
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include "sandbox.h"
 #include "tap.h"
 #include "util.h"
-#include "workspace.h"
+#include "harvest.h"
 
 int
 main(void)
@@ -18,23 +18,23 @@ main(void)
 	char buf[32], dir[] = "/tmp/handoff-unit-XXXXXX", *p, *q;
 	struct stat sb;
 
-	ok(ws_path_matches(".github/workflows/**", ".github/workflows/ci.yml"),
+	ok(harvest_path_matches(".github/workflows/**", ".github/workflows/ci.yml"),
 	    "** matches a file in the directory");
-	ok(ws_path_matches(".github/workflows/**", ".github/workflows/a/b.yml"),
+	ok(harvest_path_matches(".github/workflows/**", ".github/workflows/a/b.yml"),
 	    "** matches deeper files");
-	ok(!ws_path_matches(".github/workflows/**", ".github/ci.yml"),
+	ok(!harvest_path_matches(".github/workflows/**", ".github/ci.yml"),
 	    "** stays under its directory");
-	ok(!ws_path_matches(".github/workflows/**", "x/.github/workflows/c"),
+	ok(!harvest_path_matches(".github/workflows/**", "x/.github/workflows/c"),
 	    "patterns are anchored at the top");
-	ok(ws_path_matches("*.lock", "yarn.lock"), "* within a segment");
-	ok(!ws_path_matches("*.lock", "a/yarn.lock"), "* does not cross /");
-	ok(ws_path_matches("**/*.pem", "keys/deep/server.pem"),
+	ok(harvest_path_matches("*.lock", "yarn.lock"), "* within a segment");
+	ok(!harvest_path_matches("*.lock", "a/yarn.lock"), "* does not cross /");
+	ok(harvest_path_matches("**/*.pem", "keys/deep/server.pem"),
 	    "**/ matches any depth");
-	ok(ws_path_matches("**/*.pem", "server.pem"), "**/ matches no depth");
-	ok(ws_path_matches("secret?.txt", "secret1.txt"), "? one character");
-	ok(!ws_path_matches("secret?.txt", "secret/.txt"), "? is not /");
-	ok(ws_path_matches("Makefile", "Makefile"), "a plain name");
-	ok(!ws_path_matches("Makefile", "Makefile.am"), "exactly");
+	ok(harvest_path_matches("**/*.pem", "server.pem"), "**/ matches no depth");
+	ok(harvest_path_matches("secret?.txt", "secret1.txt"), "? one character");
+	ok(!harvest_path_matches("secret?.txt", "secret/.txt"), "? is not /");
+	ok(harvest_path_matches("Makefile", "Makefile"), "a plain name");
+	ok(!harvest_path_matches("Makefile", "Makefile.am"), "exactly");
 
 	sandbox_fmt_duration(30 * 60 * 1000, buf, sizeof(buf));
 	ok(strcmp(buf, "30m") == 0, "30m");
