@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "config_check.h"
+#include "config_impl.h"
 #include "log.h"
 #include "util.h"
 
@@ -24,37 +25,6 @@
 #define SECRET_MAX_BYTES	(64 * 1024)
 #define LINE_MAX_BYTES		4096
 #define ECHO_MAX		60	/* bytes of a bad value quoted in an error */
-
-enum kind {
-	K_STR,		/* char *: one line of text */
-	K_WORD,		/* char *: text without whitespace */
-	K_URL,		/* char *: http:// or https://, trailing '/' dropped */
-	K_LISTEN,	/* char *: host:port */
-	K_BRANCH,	/* char *: a git branch name prefix */
-	K_SIZE,		/* uint64_t bytes */
-	K_DUR,		/* int64_t milliseconds */
-	K_INT,		/* int */
-	K_ID,		/* int64_t, 0 when unset */
-	K_BOOL,		/* bool */
-	K_LOGLEVEL,	/* int (enum log_level) */
-	K_ENUM,		/* int-sized enum, named by names[] */
-	K_ALLOW,	/* unsigned mask, bit i named by names[i] */
-	K_LIST,		/* struct strlist, each item passing check() */
-	K_SECRET,	/* struct secret, its value passing check() */
-};
-#define IS_STRING(kind)	((kind) <= K_BRANCH)
-
-struct key {
-	const char	 *section;
-	const char	 *name;
-	enum kind	  kind;
-	size_t		  off;
-	const char	 *def;		/* as a user writes it; strings: NULL = optional */
-	long long	  min, max;	/* K_SIZE, K_DUR, K_INT (max 0: INT_MAX) */
-	const char	 *what;		/* "expected <what>" where the kind's text is vague */
-	const char *const *names;	/* K_ENUM, K_ALLOW */
-	int		(*check)(const char *, size_t);	/* K_LIST, K_SECRET */
-};
 
 static const char *const review_names[] = { "changes_requested", "commented",
     "never", NULL };
@@ -140,7 +110,9 @@ static const struct key keys[] = {
 };
 
 #define NKEYS nitems(keys)
-#define FIELD(cfg, k, type) ((type *)(void *)((char *)(cfg) + (k)->off))
+
+const struct key *const config_keys = keys;
+const size_t config_nkeys = NKEYS;
 
 /* One config_load: the text inih reads through reader(). */
 struct parse {
@@ -718,97 +690,6 @@ config_free(struct config *cfg)
 	}
 	free(cfg->path);
 	free(cfg);
-}
-
-/* ---- printing ---- */
-
-/* v in the largest unit that divides it: 25M, 30m, 250ms. */
-static void
-print_scaled(FILE *out, uint64_t v, const uint64_t *scale,
-    const char *const *unit)
-{
-	size_t i;
-
-	for (i = 0; i < 3 && (v == 0 || v % scale[i] != 0); i++)
-		;
-	fprintf(out, " %llu%s", (unsigned long long)(i < 3 ? v / scale[i] : v),
-	    unit[i]);
-}
-
-void
-config_print(const struct config *cfg, FILE *out)
-{
-	static const uint64_t size_scale[] = { 1ULL << 30, 1ULL << 20, 1ULL << 10 };
-	static const char *const size_unit[] = { "G", "M", "K", "" };
-	static const uint64_t dur_scale[] = { 3600000, 60000, 1000 };
-	static const char *const dur_unit[] = { "h", "m", "s", "ms" };
-	const struct strlist *l;
-	const struct secret *s;
-	const struct key *k;
-	const char *str;
-	unsigned mask;
-	size_t j;
-
-	fprintf(out, "# handoff configuration%s%s, secrets masked\n",
-	    cfg->path ? " from " : " (defaults)", cfg->path ? cfg->path : "");
-	for (k = keys; k < keys + NKEYS; k++) {
-		if (k == keys || strcmp(k->section, k[-1].section) != 0)
-			fprintf(out, "\n[%s]\n", k->section);
-		fprintf(out, "%s =", k->name);	/* no trailing blank if empty */
-		switch (k->kind) {
-		case K_STR: case K_WORD: case K_URL: case K_LISTEN: case K_BRANCH:
-			if ((str = *FIELD(cfg, k, char *const)) != NULL)
-				fprintf(out, " %s", str);
-			break;
-		case K_SIZE:
-			print_scaled(out, *FIELD(cfg, k, const uint64_t),
-			    size_scale, size_unit);
-			break;
-		case K_DUR:
-			print_scaled(out, (uint64_t)*FIELD(cfg, k, const int64_t),
-			    dur_scale, dur_unit);
-			break;
-		case K_INT:
-			fprintf(out, " %d", *FIELD(cfg, k, const int));
-			break;
-		case K_ID:
-			if (*FIELD(cfg, k, const int64_t) != 0)
-				fprintf(out, " %lld",
-				    (long long)*FIELD(cfg, k, const int64_t));
-			break;
-		case K_BOOL:
-			fputs(*FIELD(cfg, k, const bool) ? " true" : " false", out);
-			break;
-		case K_LOGLEVEL:
-			fprintf(out, " %s", log_level_name(*FIELD(cfg, k, const int)));
-			break;
-		case K_ENUM:
-			fprintf(out, " %s", k->names[*FIELD(cfg, k, const int)]);
-			break;
-		case K_ALLOW:
-			mask = *FIELD(cfg, k, const unsigned);
-			for (j = 0; k->names[j] != NULL; j++)
-				if (mask & (1u << j))
-					fprintf(out, "%s%s", mask & ((1u << j)
-					    - 1) ? "," : " ", k->names[j]);
-			break;
-		case K_LIST:
-			l = FIELD(cfg, k, const struct strlist);
-			for (j = 0; j < l->n; j++)
-				fprintf(out, "%s%s", j ? ", " : " ", l->v[j]);
-			break;
-		case K_SECRET:
-			s = FIELD(cfg, k, const struct secret);
-			if (s->value == NULL)
-				fputs(" <unset>", out);
-			else if (strcmp(s->source, "inline") == 0)
-				fputs(" <set, inline>", out);
-			else
-				fprintf(out, " <set, from %s>", s->source);
-			break;
-		}
-		fputc('\n', out);
-	}
 }
 
 const char *

@@ -1,0 +1,101 @@
+/*
+ * `handoff check-config`: the configuration as loaded, every key with its
+ * value in the units a user writes, secrets masked.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "config_impl.h"
+#include "log.h"
+
+/* v in the largest unit that divides it: 25M, 30m, 250ms. */
+static void
+print_scaled(FILE *out, uint64_t v, const uint64_t *scale,
+    const char *const *unit)
+{
+	size_t i;
+
+	for (i = 0; i < 3 && (v == 0 || v % scale[i] != 0); i++)
+		;
+	fprintf(out, " %llu%s", (unsigned long long)(i < 3 ? v / scale[i] : v),
+	    unit[i]);
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	static const uint64_t size_scale[] = { 1ULL << 30, 1ULL << 20, 1ULL << 10 };
+	static const char *const size_unit[] = { "G", "M", "K", "" };
+	static const uint64_t dur_scale[] = { 3600000, 60000, 1000 };
+	static const char *const dur_unit[] = { "h", "m", "s", "ms" };
+	const struct strlist *l;
+	const struct secret *s;
+	const struct key *k;
+	const char *str;
+	unsigned mask;
+	size_t j;
+
+	fprintf(out, "# handoff configuration%s%s, secrets masked\n",
+	    cfg->path ? " from " : " (defaults)", cfg->path ? cfg->path : "");
+	for (k = config_keys; k < config_keys + config_nkeys; k++) {
+		if (k == config_keys || strcmp(k->section, k[-1].section) != 0)
+			fprintf(out, "\n[%s]\n", k->section);
+		fprintf(out, "%s =", k->name);	/* no trailing blank if empty */
+		switch (k->kind) {
+		case K_STR: case K_WORD: case K_URL: case K_LISTEN: case K_BRANCH:
+			if ((str = *FIELD(cfg, k, char *const)) != NULL)
+				fprintf(out, " %s", str);
+			break;
+		case K_SIZE:
+			print_scaled(out, *FIELD(cfg, k, const uint64_t),
+			    size_scale, size_unit);
+			break;
+		case K_DUR:
+			print_scaled(out, (uint64_t)*FIELD(cfg, k, const int64_t),
+			    dur_scale, dur_unit);
+			break;
+		case K_INT:
+			fprintf(out, " %d", *FIELD(cfg, k, const int));
+			break;
+		case K_ID:
+			if (*FIELD(cfg, k, const int64_t) != 0)
+				fprintf(out, " %lld",
+				    (long long)*FIELD(cfg, k, const int64_t));
+			break;
+		case K_BOOL:
+			fputs(*FIELD(cfg, k, const bool) ? " true" : " false", out);
+			break;
+		case K_LOGLEVEL:
+			fprintf(out, " %s", log_level_name(*FIELD(cfg, k, const int)));
+			break;
+		case K_ENUM:
+			fprintf(out, " %s", k->names[*FIELD(cfg, k, const int)]);
+			break;
+		case K_ALLOW:
+			mask = *FIELD(cfg, k, const unsigned);
+			for (j = 0; k->names[j] != NULL; j++)
+				if (mask & (1u << j))
+					fprintf(out, "%s%s", mask & ((1u << j)
+					    - 1) ? "," : " ", k->names[j]);
+			break;
+		case K_LIST:
+			l = FIELD(cfg, k, const struct strlist);
+			for (j = 0; j < l->n; j++)
+				fprintf(out, "%s%s", j ? ", " : " ", l->v[j]);
+			break;
+		case K_SECRET:
+			s = FIELD(cfg, k, const struct secret);
+			if (s->value == NULL)
+				fputs(" <unset>", out);
+			else if (strcmp(s->source, "inline") == 0)
+				fputs(" <set, inline>", out);
+			else
+				fprintf(out, " <set, from %s>", s->source);
+			break;
+		}
+		fputc('\n', out);
+	}
+}
