@@ -1,7 +1,7 @@
 /*
  * One interface over the forges' REST APIs (GitHub, GitLab): what a
  * runner asks of a forge, as a table of operations each forge implements.
- * runner.c speaks only through this.
+ * The runner speaks to a forge only through this (publish.c, thread.c).
  */
 #ifndef HANDOFF_FORGE_H
 #define HANDOFF_FORGE_H
