@@ -86,7 +86,7 @@ struct run {
 	const struct config	*cfg;
 	struct store		*st;
 	struct job		 job;
-	const char		*kind;		/* implement, revise, fix-ci */
+	enum job_kind		 kind;		/* implement, revise, fix-ci */
 	char			*dir;		/* data_dir/jobs/N */
 	int			 log_fd;
 	struct ws		*ws;
@@ -100,8 +100,8 @@ struct run {
 	char			*error;		/* why it failed: store, show, log */
 	char			*public;	/* why, for the forge (told()) */
 	char			*output;	/* the agent's last, when it failed */
-	const char		*step;		/* the step under way, or NULL */
-	const char		*state;		/* how it ended */
+	enum job_step		 step;		/* the step under way, or none */
+	enum job_state		 state;		/* how it ended (not over: not yet) */
 };
 
 static char *
@@ -152,7 +152,7 @@ fail(struct run *r, const char *fmt, ...)
 	va_end(ap);
 	free(r->public);
 	r->public = NULL;	/* told() decides */
-	r->state = "failed";
+	r->state = JOB_FAILED;
 	return -1;
 }
 
@@ -190,17 +190,17 @@ told(const struct run *r)
 {
 	if (r->public)
 		return xstrdup(r->public);
-	if (r->step)
+	if (r->step != JOB_STEP_NONE)
 		return xasprintf("handoff could not finish the %s step; the"
-		    " operator's log has the reason", r->step);
+		    " operator's log has the reason", job_step_name(r->step));
 	return xstrdup("handoff could not finish the job; the operator's log"
 	    " has the reason");
 }
 
 static int
-begin(struct run *r, const char *step)
+begin(struct run *r, enum job_step step)
 {
-	logline(r, "%s: started", step);
+	logline(r, "%s: started", job_step_name(step));
 	r->step = step;
 	if (store_step_begin(r->st, r->job.id, step) == -1)
 		return fail(r, "store: %s", store_error(r->st));
@@ -208,11 +208,11 @@ begin(struct run *r, const char *step)
 }
 
 static int
-finish_step(struct run *r, const char *step, const char *detail)
+finish_step(struct run *r, enum job_step step, const char *detail)
 {
-	logline(r, "%s: done%s%s", step, detail ? ": " : "", detail ? detail :
-	    "");
-	r->step = NULL;
+	logline(r, "%s: done%s%s", job_step_name(step), detail ? ": " : "",
+	    detail ? detail : "");
+	r->step = JOB_STEP_NONE;
 	if (store_step_end(r->st, r->job.id, step, detail) == -1)
 		return fail(r, "store: %s", store_error(r->st));
 	return 0;
@@ -303,7 +303,7 @@ static int
 choose_base(struct run *r)
 {
 	const char *def;
-	bool is_local = strcmp(r->job.forge, "local") == 0;
+	bool is_local = r->job.forge == FORGE_LOCAL;
 
 	if (r->job.base_commit && ws_resolve(r->ws, r->job.base_commit,
 	    r->base) == 0)
@@ -325,7 +325,7 @@ step_workspace(struct run *r)
 {
 	char err[1024], *seed, *p;
 
-	if (begin(r, "workspace") == -1)
+	if (begin(r, JOB_STEP_WORKSPACE) == -1)
 		return -1;
 	if (r->job.clone_url == NULL)
 		return fail(r, "workspace: the thread has no repository URL");
@@ -356,7 +356,7 @@ step_workspace(struct run *r)
 	if (give_to_sandbox(r, "seed") == -1)
 		return -1;
 	p = xasprintf("%.12s on %s", r->base, r->job.branch);
-	finish_step(r, "workspace", p);
+	finish_step(r, JOB_STEP_WORKSPACE, p);
 	free(p);
 	return r->error ? -1 : 0;
 }
@@ -378,7 +378,7 @@ check_requests(struct run *r)
 	    &r->job.nrequests) == -1)
 		return fail(r, "store: %s", store_error(r->st));
 	if (!allowed) {
-		r->state = "cancelled";
+		r->state = JOB_CANCELLED;
 		free(r->error);
 		r->error = xasprintf("no one who asked may write to %s;"
 		    " nothing was run", r->job.repo);
@@ -396,7 +396,8 @@ check_requests(struct run *r)
  * attributed, or not at all. Other comments stay, under their authors'
  * names. */
 static int
-drop_commands(struct run *r, cJSON *list, const char *const *ons)
+drop_commands(struct run *r, cJSON *list, const enum forge_on *ons,
+    size_t n_ons)
 {
 	cJSON *c, *next;
 	const char *body, *id;
@@ -407,7 +408,7 @@ drop_commands(struct run *r, cJSON *list, const char *const *ons)
 
 	if (list == NULL)
 		return 0;
-	if (store_allowed_triggers(r->st, r->job.thread_id, ons, &ids,
+	if (store_allowed_triggers(r->st, r->job.thread_id, ons, n_ons, &ids,
 	    &n) == -1)
 		return fail(r, "store: %s", store_error(r->st));
 	for (c = list->child; c != NULL; c = next) {
@@ -433,13 +434,14 @@ drop_commands(struct run *r, cJSON *list, const char *const *ons)
 static int
 step_task(struct run *r)
 {
-	static const char *const on_issue[] = { "issue", NULL };
-	static const char *const on_pr[] = { "review_comment", "pr", NULL };
+	static const enum forge_on on_issue[] = { FORGE_ON_ISSUE };
+	static const enum forge_on on_pr[] = { FORGE_ON_REVIEW_COMMENT,
+	    FORGE_ON_PR };
 	cJSON *comments, *reviews;
 	char err[512], *dir, *summary, *title, *body;
 	int rc;
 
-	if (begin(r, "task") == -1)
+	if (begin(r, JOB_STEP_TASK) == -1)
 		return -1;
 	if (r->pub && check_requests(r) == -1)
 		return -1;
@@ -454,8 +456,8 @@ step_task(struct run *r)
 	comments = r->pub ? publish_comments(r->pub) : NULL;
 	reviews = r->pub ? publish_review_comments(r->pub, r->job.requests,
 	    r->job.nrequests) : NULL;
-	if (drop_commands(r, comments, on_issue) == -1 ||
-	    drop_commands(r, reviews, on_pr) == -1)
+	if (drop_commands(r, comments, on_issue, nitems(on_issue)) == -1 ||
+	    drop_commands(r, reviews, on_pr, nitems(on_pr)) == -1)
 		rc = -1;
 	else if ((rc = task_write(dir, &r->job, r->kind, comments, reviews,
 	    err, sizeof(err))) == -1)
@@ -471,7 +473,7 @@ step_task(struct run *r)
 	free(summary);
 	if (rc == -1)
 		return -1;
-	return finish_step(r, "task", NULL);
+	return finish_step(r, JOB_STEP_TASK, NULL);
 }
 
 static int
@@ -587,7 +589,7 @@ step_sandbox(struct run *r)
 	if (r->cfg->network == NET_ALLOWLIST)
 		return fail(r, "sandbox: [sandbox] network = allowlist is not"
 		    " available yet; use none or host");
-	if (begin(r, "sandbox") == -1)
+	if (begin(r, JOB_STEP_SANDBOX) == -1)
 		return -1;
 	/* A new filesystem for what the agent writes; it stays mounted
 	 * until collect has read it. */
@@ -618,14 +620,14 @@ step_sandbox(struct run *r)
 	if (res.how == SB_CANCELLED) {
 		if (interrupted)
 			return -1;
-		r->state = "cancelled";
+		r->state = JOB_CANCELLED;
 		free(r->error);
 		r->error = xstrdup("cancelled");
 		return -1;
 	}
 	if (res.how != SB_EXITED || res.status != 0)
 		return fail_agent(r, &res);
-	return finish_step(r, "sandbox", res.reason);
+	return finish_step(r, JOB_STEP_SANDBOX, res.reason);
 }
 
 /* A text collect copied out of the job's filesystem (at most max bytes,
@@ -657,7 +659,7 @@ commit_message(const struct run *r)
 	/* One line of text: the issue's title can hold anything. */
 	char *title = util_line(r->job.title, MAX_SUBJECT), *msg;
 
-	if (strcmp(r->job.forge, "local") == 0)
+	if (r->job.forge == FORGE_LOCAL)
 		msg = xasprintf("%s\n\nMade by handoff (local run, job"
 		    " %lld).\n", *title ? title : "handoff",
 		    (long long)r->job.id);
@@ -747,7 +749,7 @@ step_collect(struct run *r)
 	size_t nmessages = 0;
 	int fd = -1, rc = -1;
 
-	if (begin(r, "collect") == -1)
+	if (begin(r, JOB_STEP_COLLECT) == -1)
 		return -1;
 	/* Resuming: the agent's filesystem is still on disk (as root). */
 	if (r->fs.holder <= 0 && jobfs_start(&r->fs, r->dir,
@@ -845,7 +847,7 @@ step_collect(struct run *r)
 		    "" : "s");
 	} else
 		detail = xstrdup("no changes");
-	rc = finish_step(r, "collect", detail);
+	rc = finish_step(r, JOB_STEP_COLLECT, detail);
 	free(detail);
 	/* What the agent wrote is in the mirror now, or refused. */
 	jobfs_stop(&r->fs);
@@ -871,20 +873,20 @@ step_acknowledge(struct run *r)
 		logline(r, "acknowledge: done while the job was queued");
 		return 0;
 	}
-	if (begin(r, "acknowledge") == -1)
+	if (begin(r, JOB_STEP_ACKNOWLEDGE) == -1)
 		return -1;
 	if (publish_acknowledge(r->pub, 0, &allowed, err, sizeof(err)) == -1)
 		return fail(r, "acknowledge: %s", err);
 	if (!allowed) {
 		/* Quietly: nothing is written to the forge. */
-		r->state = "cancelled";
+		r->state = JOB_CANCELLED;
 		free(r->error);
 		r->error = xasprintf("%s may not write to %s; nothing was run",
 		    r->job.requested_by ? r->job.requested_by : "nobody",
 		    r->job.repo);
 		return -1;
 	}
-	return finish_step(r, "acknowledge", "acknowledged");
+	return finish_step(r, JOB_STEP_ACKNOWLEDGE, "acknowledged");
 }
 
 /* One pass of acknowledge_queued: what the job's kind asks of the forge. */
@@ -917,8 +919,8 @@ acknowledge_queued(struct run *r)
 		store_ack_abandon(r->st, r->job.id);
 		return RUNNER_EXIT_ENDED;
 	}
-	is_help = strcmp(r->job.kind, "help") == 0;
-	is_cancel = strcmp(r->job.kind, "cancel") == 0;
+	is_help = r->job.kind == JOB_HELP;
+	is_cancel = r->job.kind == JOB_CANCEL;
 	why = xasprintf("%s may not write to %s; nothing was %s",
 	    r->job.nrequests <= 1 && r->job.requested_by ?
 	    r->job.requested_by : "no one who asked", r->job.repo,
@@ -941,7 +943,7 @@ acknowledge_queued(struct run *r)
 	}
 	if (!allowed) {
 		/* Quietly: a refused cancel changes nothing either. */
-		store_step_end(r->st, r->job.id, "acknowledge", "refused");
+		store_step_end(r->st, r->job.id, JOB_STEP_ACKNOWLEDGE, "refused");
 		log_info("job %lld: %s", (long long)r->job.id, why);
 		free(why);
 		return RUNNER_EXIT_ENDED;
@@ -949,10 +951,10 @@ acknowledge_queued(struct run *r)
 	free(why);
 	/* The request is answered before the step ends: a failure leaves
 	 * the step open, abandoned by serve and tried again. */
-	if ((is_help && store_job_finish(r->st, r->job.id, "done",
+	if ((is_help && store_job_finish(r->st, r->job.id, JOB_DONE,
 	    "answered with the list of commands", NULL) == -1) ||
 	    (is_cancel && store_job_control(r->st, r->job.id) == -1) ||
-	    store_step_end(r->st, r->job.id, "acknowledge",
+	    store_step_end(r->st, r->job.id, JOB_STEP_ACKNOWLEDGE,
 	    "acknowledged") == -1)
 		return RUNNER_EXIT_FAILED;
 	log_info("job %lld: %s", (long long)r->job.id, is_help ?
@@ -966,7 +968,7 @@ step_push(struct run *r)
 {
 	char err[1024], why[512];
 
-	if (begin(r, "push") == -1)
+	if (begin(r, JOB_STEP_PUSH) == -1)
 		return -1;
 	if (publish_push(r->pub, r->ws, why, sizeof(why), err,
 	    sizeof(err)) == -1) {
@@ -976,7 +978,7 @@ step_push(struct run *r)
 			    " %s (%s)", r->job.branch, why);
 		return -1;
 	}
-	return finish_step(r, "push", r->job.branch);
+	return finish_step(r, JOB_STEP_PUSH, r->job.branch);
 }
 
 static int
@@ -984,12 +986,12 @@ step_publish(struct run *r)
 {
 	char err[1024];
 
-	if (begin(r, "publish") == -1)
+	if (begin(r, JOB_STEP_PUBLISH) == -1)
 		return -1;
 	if (publish_pr(r->pub, r->summary, r->change.diffstat, err,
 	    sizeof(err)) == -1)
 		return fail(r, "publish: %s", err);
-	return finish_step(r, "publish", publish_pr_url(r->pub));
+	return finish_step(r, JOB_STEP_PUBLISH, publish_pr_url(r->pub));
 }
 
 /* After collect, when the forge is to hear of it: the branch, then the
@@ -1057,9 +1059,9 @@ run_steps(struct run *r)
 	}
 	store_job_runner(r->st, r->job.id, (long)getpid());
 	logline(r, "job %lld (%s) on %s, attempt %d", (long long)r->job.id,
-	    r->kind, r->job.branch, r->job.attempts);
+	    job_kind_name(r->kind), r->job.branch, r->job.attempts);
 	if (r->job.cancel_requested) {
-		r->state = "cancelled";
+		r->state = JOB_CANCELLED;
 		r->error = xstrdup("cancelled");
 		goto end;
 	}
@@ -1068,16 +1070,16 @@ run_steps(struct run *r)
 		fail(r, "acknowledge: %s", err);
 		goto end;
 	}
-	if (r->pub == NULL && strcmp(r->job.forge, "local") != 0)
+	if (r->pub == NULL && r->job.forge != FORGE_LOCAL)
 		logline(r, "no credentials for %s: the result stays in"
-		    " handoff's mirror", r->job.forge);
+		    " handoff's mirror", forge_name(r->job.forge));
 	if (r->pub && (step_acknowledge(r) == -1 || interrupted))
 		goto end;
 	/* Resume where the last attempt stopped: after collect, only the
 	 * forge is left; after the agent's run (its filesystem still on
 	 * disk: as root, an image), collect and the rest; otherwise start
 	 * over (each step is safe to repeat). */
-	if (store_step_ended(r->st, r->job.id, "collect") == 1 &&
+	if (store_step_ended(r->st, r->job.id, JOB_STEP_COLLECT) == 1 &&
 	    r->job.base_commit) {
 		logline(r, "resuming after collect");
 		if (open_mirror(r, err, sizeof(err)) == -1) {
@@ -1096,7 +1098,7 @@ run_steps(struct run *r)
 			goto end;
 		goto done;
 	}
-	ended = store_step_ended(r->st, r->job.id, "sandbox");
+	ended = store_step_ended(r->st, r->job.id, JOB_STEP_SANDBOX);
 	if (ended == 1 && jobfs_has_image(r->dir) && r->job.base_commit) {
 		logline(r, "resuming at collect");
 		if (open_mirror(r, err, sizeof(err)) == -1) {
@@ -1120,7 +1122,7 @@ run_steps(struct run *r)
 	    step_collect(r) == -1 || interrupted || steps_publish(r) == -1)
 		goto end;
 done:
-	r->state = "done";
+	r->state = JOB_DONE;
 	if (publish_pr_url(r->pub))
 		result = xasprintf("pull request %s", publish_pr_url(r->pub));
 	else if (r->change.is_changed)
@@ -1130,22 +1132,23 @@ done:
 	else
 		result = xstrdup("no changes");
 end:
-	if (interrupted && r->state == NULL) {
+	if (interrupted && !job_state_is_over(r->state)) {
 		logline(r, "stopped by a signal; the job resumes at its step");
 		free(result);
 		return RUNNER_EXIT_STOPPED;
 	}
-	if (r->state == NULL) {
+	if (!job_state_is_over(r->state)) {
 		/* A store error: leave the job running for serve to resume. */
 		free(result);
 		return RUNNER_EXIT_FAILED;
 	}
-	logline(r, "job %s: %s", r->state, r->error ? r->error : result);
-	if (strcmp(r->state, "done") == 0)
+	logline(r, "job %s: %s", job_state_name(r->state), r->error ?
+	    r->error : result);
+	if (r->state == JOB_DONE)
 		publish_status(r->pub, r->change.is_changed ? PS_DONE :
 		    PS_NO_CHANGES,
 		    r->change.is_changed ? r->change.diffstat : r->summary);
-	else if (strcmp(r->state, "cancelled") == 0)
+	else if (r->state == JOB_CANCELLED)
 		publish_status(r->pub, PS_CANCELLED, NULL);
 	else {
 		char *why = told(r);
@@ -1184,24 +1187,6 @@ run_free(struct run *r)
 		close(r->log_fd);
 	if (r->tree_lock > 2)
 		close(r->tree_lock);
-}
-
-/* The kind the agent is told: a retry repeats what it retries. */
-static const char *
-effective_kind(struct run *r)
-{
-	struct job orig;
-	static char kind[16];
-
-	if (strcmp(r->job.kind, "retry") != 0 || r->job.retry_of == 0)
-		return r->job.kind;
-	if (store_job_load(r->st, r->job.retry_of, &orig) == 1) {
-		snprintf(kind, sizeof(kind), "%s", strcmp(orig.kind,
-		    "retry") == 0 ? "implement" : orig.kind);
-		store_job_clear(&orig);
-		return kind;
-	}
-	return "implement";
 }
 
 static char *
@@ -1291,16 +1276,16 @@ runner_main(const struct config *cfg, int argc, char **argv)
 		    "no such job" : store_error(r.st));
 		status = found == 0 ? 2 : RUNNER_EXIT_FAILED;
 	} else if (argc == 3) {
-		status = strcmp(r.job.state, "queued") == 0 ?
+		status = r.job.state == JOB_QUEUED ?
 		    acknowledge_queued(&r) : RUNNER_EXIT_ENDED;
 	} else if ((lock = lock_job(&r)) == -1) {
 		status = RUNNER_EXIT_FAILED;
-	} else if (strcmp(r.job.state, "running") != 0) {
+	} else if (r.job.state != JOB_RUNNING) {
 		fprintf(stderr, "handoff: job %lld is %s, not running\n", id,
-		    r.job.state);
+		    job_state_name(r.job.state));
 		status = RUNNER_EXIT_ENDED;
 	} else {
-		r.kind = effective_kind(&r);
+		r.kind = r.job.origin;
 		status = run_steps(&r);
 	}
 	if (lock != -1)
@@ -1390,13 +1375,13 @@ runner_local(const struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	if ((lock = lock_job(&r)) == -1) {
-		store_job_finish(r.st, id, "failed", NULL, "cannot lock the job");
+		store_job_finish(r.st, id, JOB_FAILED, NULL, "cannot lock the job");
 		goto out;
 	}
-	r.kind = "implement";
+	r.kind = JOB_IMPLEMENT;
 	status = run_steps(&r);
 	if (status == RUNNER_EXIT_STOPPED) {
-		store_job_finish(r.st, r.job.id, "cancelled", NULL,
+		store_job_finish(r.st, r.job.id, JOB_CANCELLED, NULL,
 		    "interrupted");
 		fprintf(stderr, "handoff: job %lld interrupted\n",
 		    (long long)r.job.id);
@@ -1411,9 +1396,9 @@ runner_local(const struct config *cfg, int argc, char **argv)
 	}
 	/* The agent's words (and a title in them) are shown as text on a
 	 * terminal: they can hold escape sequences. */
-	if (strcmp(r.state, "done") != 0) {
+	if (r.state != JOB_DONE) {
 		fprintf(stderr, "handoff: job %lld %s: ", (long long)r.job.id,
-		    r.state);
+		    job_state_name(r.state));
 		util_show(stderr, r.error ? r.error : "?", 0);
 		fputc('\n', stderr);
 		status = 1;
@@ -1433,7 +1418,7 @@ runner_local(const struct config *cfg, int argc, char **argv)
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "handoff: job %lld: %s\n", (long long)r.job.id,
 		    err);
-		store_job_finish(r.st, r.job.id, "failed", NULL, err);
+		store_job_finish(r.st, r.job.id, JOB_FAILED, NULL, err);
 		status = 1;
 		goto out;
 	}
