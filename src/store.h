@@ -10,8 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "config.h"
 #include "event.h"
 #include "job.h"
@@ -76,12 +74,62 @@ int store_heartbeat(struct store *st);
 /* Job counts and durations for /metrics. Returns 0 or -1. */
 int store_stats(struct store *st, struct store_stats *out);
 
-/* Jobs newest first as a JSON array of objects (INTERFACE.md `jobs --json`),
- * filtered by state (NULL for all), at most limit. Caller deletes; NULL on error. */
-cJSON *store_jobs_json(struct store *st, const char *state, int limit);
-/* One job with its thread, steps and instructions, or NULL when absent
- * (*found false) or on error. Caller deletes. */
-cJSON *store_job_json(struct store *st, int64_t id, bool *found);
+/*
+ * The command line's reads (store_report.c): plain rows, which report.c
+ * prints or turns into JSON. Strings are owned, NULL where the store has
+ * none; times are milliseconds since the epoch, 0 when not yet.
+ */
+
+/* A job as `handoff jobs` lists it, with its thread's place. */
+struct store_job_row {
+	int64_t		 id, number;
+	enum forge	 forge;
+	char		*repo;
+	enum job_kind	 kind;
+	enum job_state	 state;
+	char		*step;	/* as kept: a step, "queued", or its end */
+	int64_t		 created_at, started_at, finished_at;
+	char		*branch, *pr_url, *requested_by;
+};
+
+/* One step of a job as it was recorded. */
+struct store_step_row {
+	char	*step, *detail;
+	int64_t	 started_at, finished_at;
+};
+
+/* One delivery that asked for a job. */
+struct store_delivery_row {
+	char	*delivery, *event, *verdict;
+	int64_t	 received_at;
+};
+
+/* A job as `handoff show` tells it. */
+struct store_job_detail {
+	struct store_job_row	 row;
+	char			*title, *instruction, *context, *result,
+				*error, *thread_state;
+	int64_t			 pr_number;	/* 0: none */
+	char			*base_commit, *head_commit, *summary,
+				*diffstat;
+	int			 attempts;
+	struct store_step_row	*steps;
+	size_t			 nsteps;
+	struct job_request	*requests;
+	size_t			 nrequests;
+	struct store_delivery_row *deliveries;
+	size_t			 ndeliveries;
+};
+
+/* Jobs newest first, in state (NULL for all), at most limit (0: all),
+ * into *rows (free with store_job_rows_free). Returns 0 or -1. */
+int store_jobs_list(struct store *st, const enum job_state *state, int limit,
+    struct store_job_row **rows, size_t *n);
+void store_job_rows_free(struct store_job_row *rows, size_t n);
+/* One job with its thread, steps, requests and deliveries: 1 found, 0
+ * absent, -1 error. Clear with store_job_detail_clear. */
+int store_job_show(struct store *st, int64_t id, struct store_job_detail *out);
+void store_job_detail_clear(struct store_job_detail *d);
 
 /*
  * Running jobs (store_job.c): the runner's view of one job, its steps, the
@@ -98,6 +146,7 @@ struct job_request {
 	char	*context;	/* its inline comments: a JSON array, or NULL */
 	char	*verdict;	/* NULL until checked, then "allowed" or "refused" */
 	bool	 is_repeat;	/* a retry's copy of the retried job's request */
+	int64_t	 created_at, checked_at;	/* checked_at 0: not yet */
 };
 
 /* One job with its thread, as the runner needs it. Strings are owned. */

@@ -94,7 +94,8 @@ store_requests_load(struct store *st, int64_t job, struct job_request **list,
 {
 	sqlite3_stmt *s = store_prepare(st, "SELECT id, coalesce(author_id, 0),"
 	    " coalesce(trigger_id, 0), author, association, text, trigger_on,"
-	    " context, verdict, is_repeat FROM requests WHERE job_id = ?1"
+	    " context, verdict, is_repeat, created_at, coalesce(checked_at, 0)"
+	    " FROM requests WHERE job_id = ?1"
 	    " ORDER BY id");
 	struct job_request *r;
 	int rc;
@@ -118,6 +119,8 @@ store_requests_load(struct store *st, int64_t job, struct job_request **list,
 		r->context = store_column_dup(s, 7);
 		r->verdict = store_column_dup(s, 8);
 		r->is_repeat = sqlite3_column_int(s, 9) != 0;
+		r->created_at = sqlite3_column_int64(s, 10);
+		r->checked_at = sqlite3_column_int64(s, 11);
 	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {

@@ -59,11 +59,9 @@ static const char *const stmt_sql[S_NSTMT] = {
 	    " WHERE r.trigger_id = ?1 AND r.trigger_on = ?2"
 	    " AND r.is_repeat = 0 AND t.forge = ?3 AND t.repo = ?4"
 	    " ORDER BY r.id LIMIT 1",
-	[S_IMPLEMENT_ACTIVE] = "SELECT j.id FROM jobs j LEFT JOIN jobs o"
-	    " ON o.id = j.retry_of WHERE j.thread_id = ?1"
-	    " AND j.state IN ('queued', 'running') AND (j.kind = 'implement'"
-	    " OR (j.kind = 'retry' AND o.kind = 'implement'))"
-	    " ORDER BY j.id LIMIT 1",
+	[S_IMPLEMENT_ACTIVE] = "SELECT j.id FROM jobs j WHERE j.thread_id = ?1"
+	    " AND j.state IN ('queued', 'running') AND "
+	    STORE_ORIGIN_KIND("j") " = 'implement' ORDER BY j.id LIMIT 1",
 	[S_RETRY_ACTIVE] = "SELECT id FROM jobs WHERE thread_id = ?1"
 	    " AND state IN ('queued', 'running') AND retry_of = ?2"
 	    " ORDER BY id LIMIT 1",

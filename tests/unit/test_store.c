@@ -8,6 +8,7 @@
 #include "config.h"
 #include "event.h"
 #include "forge.h"
+#include "report.h"
 #include "rules.h"
 #include "store.h"
 #include "tap.h"
@@ -161,7 +162,7 @@ requests_tests(const char *dir)
 	    strcmp(job.requests[1].verdict, "refused") == 0,
 	    "verdicts recorded: allowed, refused");
 	store_job_clear(&job);
-	j = store_job_json(st, rev, &found);
+	j = report_job_json(st, rev, &found);
 	arr = cJSON_GetObjectItem(j, "requests");
 	ok(cJSON_GetArraySize(arr) == 2 && strcmp(cJSON_GetStringValue(
 	    cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 1), "verdict")),
@@ -309,7 +310,7 @@ main(void)
 	is_int(res.verdict, VERDICT_DUPLICATE, "duplicate");
 	is_int(res.job, 1, "of job 1");
 
-	job = store_job_json(st, 1, &found);
+	job = report_job_json(st, 1, &found);
 	ok(found && job != NULL, "show job 1");
 	is_str(cJSON_GetStringValue(cJSON_GetObjectItem(job, "branch")),
 	    "handoff/7-fix-the-readme-typo", "branch from prefix, number, slug");
@@ -331,7 +332,7 @@ main(void)
 	    &res) == 0, "second revise");
 	is_int(res.verdict, VERDICT_QUEUED, "queued");
 	is_int(res.job, 2, "folded into job 2");
-	job = store_job_json(st, 2, &found);
+	job = report_job_json(st, 2, &found);
 	is_str(cJSON_GetStringValue(cJSON_GetObjectItem(job, "instruction")),
 	    "use tabs\n\nand spaces", "instructions joined");
 	cJSON_Delete(job);
@@ -346,7 +347,7 @@ main(void)
 	ev->diff_hunk = xstrdup("@@ -1 +1 @@");
 	ok(record(st, "d-4", ev, &res) == 0 && res.job == 2,
 	    "inline comment folds into job 2");
-	job = store_job_json(st, 2, &found);
+	job = report_job_json(st, 2, &found);
 	{
 		cJSON *rc = cJSON_GetObjectItem(job, "review_comments");
 		cJSON *c0 = cJSON_GetArrayItem(rc, 0);
@@ -373,7 +374,7 @@ main(void)
 	ok(record(st, "d-7", comment(8, "/agent write it", false, NULL),
 	    &res) == 0, "/agent TEXT without a thread");
 	is_int(res.verdict, VERDICT_QUEUED, "queued");
-	job = store_job_json(st, res.job, &found);
+	job = report_job_json(st, res.job, &found);
 	is_str(cJSON_GetStringValue(cJSON_GetObjectItem(job, "kind")),
 	    "implement", "becomes an implement job");
 	cJSON_Delete(job);
@@ -384,7 +385,7 @@ main(void)
 	ev->merged = true;
 	ok(record(st, "d-8", ev, &res) == 0, "close");
 	is_str(res.reason, "pull request merged: thread closed", "reason");
-	arr = store_jobs_json(st, "cancelled", 0);
+	arr = report_jobs_json(st, "cancelled", 0);
 	is_int(cJSON_GetArraySize(arr), 2, "queued jobs of the thread cancelled");
 	cJSON_Delete(arr);
 	ok(record(st, "d-9", comment(7, "/agent more", false, NULL), &res) == 0,
@@ -393,7 +394,7 @@ main(void)
 	ok(record(st, "d-10", labeled(7), &res) == 0, "label again");
 	is_int(res.verdict, VERDICT_QUEUED, "reopens with a new job");
 
-	arr = store_jobs_json(st, NULL, 2);
+	arr = report_jobs_json(st, NULL, 2);
 	is_int(cJSON_GetArraySize(arr), 2, "limit");
 	ok(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "pr_url") != NULL &&
 	    cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "started_at") != NULL,
