@@ -255,7 +255,8 @@ store_open(const char *data_dir, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 10000);
-	if (store_exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+	if (store_exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous ="
+	    " FULL;"
 	    " PRAGMA foreign_keys = ON;") == -1) {
 		snprintf(err, errlen, "open store %s: %s", path, st->error);
 		goto fail;
@@ -287,7 +288,11 @@ int store_begin(struct store *st) { return store_exec(st, "BEGIN IMMEDIATE"); }
 int store_commit(struct store *st) { return store_exec(st, "COMMIT"); }
 int store_rollback(struct store *st) { return store_exec(st, "ROLLBACK"); }
 int store_savepoint(struct store *st) { return store_exec(st, "SAVEPOINT d"); }
-int store_savepoint_release(struct store *st) { return store_exec(st, "RELEASE d"); }
+int
+store_savepoint_release(struct store *st)
+{
+	return store_exec(st, "RELEASE d");
+}
 
 int
 store_savepoint_rollback(struct store *st)

@@ -149,7 +149,8 @@ store_job_control(struct store *st, int64_t job)
 
 	if (store_sql(st, "BEGIN IMMEDIATE", "begin control") == -1)
 		return -1;
-	if ((s = store_prepare(st, "SELECT thread_id, kind FROM jobs WHERE id = ?1"
+	if ((s = store_prepare(st, "SELECT thread_id, kind FROM jobs WHERE id"
+	    " = ?1"
 	    " AND state = 'queued' AND kind IN ('cancel', 'help')")) == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, job);
@@ -191,7 +192,8 @@ store_claim(struct store *st, const struct config *cfg, unsigned forges,
 	if (max == 0)
 		goto commit;
 	/* What runs now, per repository and per thread. */
-	if ((s = store_prepare(st, "SELECT t.forge || ' ' || t.repo, j.thread_id"
+	if ((s = store_prepare(st, "SELECT t.forge || ' ' || t.repo,"
+	    " j.thread_id"
 	    " FROM jobs j JOIN threads t ON t.id = j.thread_id"
 	    " WHERE j.state = 'running'")) == NULL)
 		goto fail;
@@ -214,8 +216,9 @@ store_claim(struct store *st, const struct config *cfg, unsigned forges,
 	    " AND a.finished_at IS NULL) FROM jobs j JOIN threads t"
 	    " ON t.id = j.thread_id WHERE j.state = 'queued'"
 	    " AND j.kind NOT IN ('cancel', 'help')"
-	    " AND t.forge <> 'local' ORDER BY j.id")) == NULL)
+	    " AND t.forge <> ?1 ORDER BY j.id")) == NULL)
 		goto fail;
+	store_bind_text(s, 1, forge_name(FORGE_LOCAL));
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(s, 0);
 		int64_t thread = sqlite3_column_int64(s, 1);
@@ -346,7 +349,8 @@ store_claim_ack(struct store *st, unsigned forges, int64_t *ids, size_t max)
 	bind_forges(s, 3, forges);
 	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		ids[n] = sqlite3_column_int64(s, 0);
-		if ((u = store_prepare(st, "INSERT INTO job_steps (job_id, step,"
+		if ((u = store_prepare(st, "INSERT INTO job_steps (job_id,"
+		    " step,"
 		    " started_at) VALUES (?1, 'acknowledge', ?2)")) != NULL) {
 			sqlite3_bind_int64(u, 1, ids[n]);
 			sqlite3_bind_int64(u, 2, now);
@@ -369,7 +373,8 @@ fail:
 int
 store_ack_abandon(struct store *st, int64_t job)
 {
-	sqlite3_stmt *s = store_prepare(st, "UPDATE job_steps SET finished_at = ?2,"
+	sqlite3_stmt *s = store_prepare(st, "UPDATE job_steps SET finished_at"
+	    " = ?2,"
 	    " detail = 'not acknowledged' WHERE job_id = ?1"
 	    " AND step = 'acknowledge' AND finished_at IS NULL");
 
@@ -426,7 +431,8 @@ store_requeue_running(struct store *st,
 	int rc, requeued = 0;
 
 	/* Acknowledgements a crash interrupted: the runners do them. */
-	ack = store_prepare(st, "UPDATE job_steps SET finished_at = ?1, detail ="
+	ack = store_prepare(st, "UPDATE job_steps SET finished_at = ?1, detail"
+	    " ="
 	    " 'not acknowledged' WHERE step = 'acknowledge' AND finished_at"
 	    " IS NULL");
 	if (ack)
@@ -435,8 +441,9 @@ store_requeue_running(struct store *st,
 		return -1;
 	if ((s = store_prepare(st, "SELECT j.id FROM jobs j JOIN threads t"
 	    " ON t.id = j.thread_id WHERE j.state = 'running'"
-	    " AND t.forge <> 'local'")) == NULL)
+	    " AND t.forge <> ?1")) == NULL)
 		return -1;
+	store_bind_text(s, 1, forge_name(FORGE_LOCAL));
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
 		ids[n++] = sqlite3_column_int64(s, 0);
@@ -468,7 +475,8 @@ store_requeue_running(struct store *st,
 int
 store_run_counts(struct store *st, int64_t *running, int64_t *queued)
 {
-	sqlite3_stmt *s = store_prepare(st, "SELECT coalesce(sum(state = 'running'),"
+	sqlite3_stmt *s = store_prepare(st, "SELECT coalesce(sum(state ="
+	    " 'running'),"
 	    " 0), coalesce(sum(state = 'queued'), 0) FROM jobs"
 	    " WHERE state IN ('running', 'queued')");
 	int rc;

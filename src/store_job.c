@@ -14,7 +14,8 @@
 int
 store_job_load(struct store *st, int64_t id, struct job *out)
 {
-	sqlite3_stmt *s = store_prepare(st, "SELECT j.id, j.thread_id, t.number,"
+	sqlite3_stmt *s = store_prepare(st, "SELECT j.id, j.thread_id,"
+	    " t.number,"
 	    " coalesce(j.retry_of, 0), t.forge, t.repo, t.title, t.body,"
 	    " t.clone_url, t.default_branch, t.branch, t.head_commit, j.kind,"
 	    " j.state, j.step, j.instruction, j.context, j.requested_by,"
@@ -23,7 +24,8 @@ store_job_load(struct store *st, int64_t id, struct job *out)
 	    " coalesce(t.installation_id, 0), coalesce(t.pr_number, 0),"
 	    " t.status_comment_id, t.pr_url, j.summary, j.diffstat,"
 	    " coalesce(j.trigger_on, 'issue'), " STORE_ORIGIN_KIND("j")
-	    " FROM jobs j JOIN threads t ON t.id = j.thread_id WHERE j.id = ?1");
+	    " FROM jobs j JOIN threads t ON t.id = j.thread_id WHERE j.id ="
+	        " ?1");
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -81,7 +83,8 @@ store_job_load(struct store *st, int64_t id, struct job *out)
 	out->trigger_on = job_on_parse((const char *)sqlite3_column_text(s,
 	    30));
 	sqlite3_finalize(s);
-	if (store_requests_load(st, id, &out->requests, &out->nrequests) == -1) {
+	if (store_requests_load(st, id, &out->requests,
+	    &out->nrequests) == -1) {
 		store_job_clear(out);
 		return -1;
 	}
@@ -165,7 +168,8 @@ int
 store_allowed_triggers(struct store *st, int64_t thread,
     const enum forge_on *ons, size_t n_ons, int64_t **ids, size_t *n)
 {
-	sqlite3_stmt *s = store_prepare(st, "SELECT DISTINCT r.trigger_id, r.trigger_on"
+	sqlite3_stmt *s = store_prepare(st, "SELECT DISTINCT r.trigger_id,"
+	    " r.trigger_on"
 	    " FROM requests r JOIN jobs j ON j.id = r.job_id"
 	    " WHERE j.thread_id = ?1 AND r.verdict = 'allowed'"
 	    " AND r.trigger_id IS NOT NULL");
@@ -266,7 +270,8 @@ int
 store_step_end(struct store *st, int64_t job, enum job_step step,
     const char *detail)
 {
-	sqlite3_stmt *s = store_prepare(st, "UPDATE job_steps SET finished_at = ?3,"
+	sqlite3_stmt *s = store_prepare(st, "UPDATE job_steps SET finished_at"
+	    " = ?3,"
 	    " detail = ?4 WHERE id = (SELECT max(id) FROM job_steps"
 	    " WHERE job_id = ?1 AND step = ?2)");
 
@@ -326,7 +331,8 @@ store_job_set(struct store *st, int64_t job, const char *column,
 int
 store_thread_set_head(struct store *st, int64_t thread, const char *commit)
 {
-	sqlite3_stmt *s = store_prepare(st, "UPDATE threads SET head_commit = ?2,"
+	sqlite3_stmt *s = store_prepare(st, "UPDATE threads SET head_commit ="
+	    " ?2,"
 	    " updated_at = ?3 WHERE id = ?1");
 
 	if (s) {
@@ -340,7 +346,8 @@ store_thread_set_head(struct store *st, int64_t thread, const char *commit)
 int
 store_thread_set_comment(struct store *st, int64_t thread, const char *id)
 {
-	sqlite3_stmt *s = store_prepare(st, "UPDATE threads SET status_comment_id"
+	sqlite3_stmt *s = store_prepare(st, "UPDATE threads SET"
+	    " status_comment_id"
 	    " = ?2, updated_at = ?3 WHERE id = ?1");
 
 	if (s) {
@@ -371,7 +378,8 @@ int
 store_job_finish(struct store *st, int64_t job, enum job_state state,
     const char *result, const char *error)
 {
-	sqlite3_stmt *s = store_prepare(st, "UPDATE jobs SET state = ?2, step = ?2,"
+	sqlite3_stmt *s = store_prepare(st, "UPDATE jobs SET state = ?2, step"
+	    " = ?2,"
 	    " finished_at = ?3, result = ?4, error = ?5, runner_pid = NULL"
 	    " WHERE id = ?1");
 
@@ -424,7 +432,8 @@ store_job_refuse(struct store *st, int64_t job, const char *why)
 
 	if (store_sql(st, "BEGIN IMMEDIATE", "begin refusal") == -1)
 		return -1;
-	if ((s = store_prepare(st, "SELECT count(*) FROM requests WHERE job_id = ?1"
+	if ((s = store_prepare(st, "SELECT count(*) FROM requests WHERE job_id"
+	    " = ?1"
 	    " AND verdict IS NULL")) == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, job);
@@ -436,7 +445,8 @@ store_job_refuse(struct store *st, int64_t job, const char *why)
 		goto fail;
 	}
 	if (unchecked == 0) {
-		s = store_prepare(st, "UPDATE jobs SET state = 'cancelled', step ="
+		s = store_prepare(st, "UPDATE jobs SET state = 'cancelled',"
+		    " step ="
 		    " 'cancelled', finished_at = ?2, error = ?3, runner_pid ="
 		    " NULL WHERE id = ?1 AND state IN ('queued', 'running')");
 		if (s) {

@@ -19,7 +19,8 @@ store_job_cancel(struct store *st, int64_t job)
 
 	if (store_sql(st, "BEGIN IMMEDIATE", "begin cancel") == -1)
 		return -1;
-	if ((s = store_prepare(st, "SELECT state FROM jobs WHERE id = ?1")) == NULL)
+	if ((s = store_prepare(st, "SELECT state FROM jobs WHERE id ="
+	    " ?1")) == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, job);
 	rc = sqlite3_step(s);
@@ -35,7 +36,8 @@ store_job_cancel(struct store *st, int64_t job)
 		goto fail;
 	}
 	if (strcmp(state, "queued") == 0) {
-		s = store_prepare(st, "UPDATE jobs SET state = 'cancelled', step ="
+		s = store_prepare(st, "UPDATE jobs SET state = 'cancelled',"
+		    " step ="
 		    " 'cancelled', finished_at = ?2, error = 'cancelled by"
 		    " handoff cancel' WHERE id = ?1");
 		rc = 1;
@@ -144,9 +146,10 @@ store_local_job(struct store *st, const struct config *cfg,
 	if (store_sql(st, "BEGIN IMMEDIATE", "begin local job") == -1)
 		return -1;
 	if ((s = store_prepare(st, "SELECT coalesce(max(number), 0) + 1 FROM"
-	    " threads WHERE forge = 'local' AND repo = ?1")) == NULL)
+	    " threads WHERE forge = ?2 AND repo = ?1")) == NULL)
 		goto fail;
 	store_bind_text(s, 1, repo_dir);
+	store_bind_text(s, 2, forge_name(FORGE_LOCAL));
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		number = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
@@ -158,7 +161,7 @@ store_local_job(struct store *st, const struct config *cfg,
 	    cfg->branch_prefix, (long long)number);
 	s = store_prepare(st, "INSERT INTO threads (forge, repo, number, title,"
 	    " body, clone_url, branch, created_at, updated_at) VALUES"
-	    " ('local', ?1, ?2, ?3, ?4, ?1, ?5, ?6, ?6)");
+	    " (?7, ?1, ?2, ?3, ?4, ?1, ?5, ?6, ?6)");
 	if (s) {
 		char *title = xstrndup(task, strcspn(task, "\n"));
 
@@ -168,6 +171,7 @@ store_local_job(struct store *st, const struct config *cfg,
 		store_bind_text(s, 4, task);
 		store_bind_text(s, 5, name);
 		sqlite3_bind_int64(s, 6, now);
+		store_bind_text(s, 7, forge_name(FORGE_LOCAL));
 		free(title);
 	}
 	if (store_run(st, s, "record local thread") == -1)

@@ -38,7 +38,7 @@ struct writer {
 	size_t			 inflight;	/* touched on the loop only */
 	int			 pipe[2];
 	struct event		*ev_done;	/* libevent's */
-	struct store_delivery	*recs;		/* MAX_BATCH, for record_batch */
+	struct store_delivery	*recs;		/* MAX_BATCH of them */
 };
 
 void
@@ -103,9 +103,9 @@ run_batch(struct writer *w, struct writer_req *batch)
 		} else if (r->op == WRITER_STATS)
 			r->rc = store_stats(w->st, &r->stats);
 		else if (r->op == WRITER_CLAIM) {
-			int n = store_claim(w->st, w->cfg, r->forges, r->claimed,
-			    r->claim_max < WRITER_MAX_CLAIM ? r->claim_max :
-			    WRITER_MAX_CLAIM);
+			int n = store_claim(w->st, w->cfg, r->forges,
+			    r->claimed, r->claim_max < WRITER_MAX_CLAIM ?
+			    r->claim_max : WRITER_MAX_CLAIM);
 
 			r->rc = n < 0 ? -1 : 0;
 			r->nclaimed = n < 0 ? 0 : (size_t)n;

@@ -537,6 +537,34 @@ main(void)
 		    strcmp(job_on_name(cjob.trigger_on), "issue") == 0,
 		    "/agent retry repeats the thread's failed revision");
 		store_job_clear(&cjob);
+		/* A retry whose retried job is a retry itself (a store can
+		 * hold one from before retries repeated the first job): it
+		 * implements, for the runner and for publishing alike. */
+		{
+			char *db_path = xasprintf("%s/handoff.db", cpath);
+			char *sql = xasprintf("UPDATE jobs SET retry_of = %lld"
+			    " WHERE id = %lld", (long long)retry,
+			    (long long)res.job);
+			sqlite3 *rdb;
+
+			ok(sqlite3_open(db_path, &rdb) == SQLITE_OK &&
+			    sqlite3_exec(rdb, sql, NULL, NULL, NULL) ==
+			    SQLITE_OK, "point a retry at a retry");
+			ok(store_job_load(cs, res.job, &cjob) == 1 &&
+			    cjob.kind == JOB_RETRY &&
+			    cjob.origin == JOB_IMPLEMENT,
+			    "a retry of a retry implements");
+			store_job_clear(&cjob);
+			free(sql);
+			sql = xasprintf("UPDATE jobs SET retry_of = %lld"
+			    " WHERE id = %lld", (long long)a3,
+			    (long long)res.job);
+			ok(sqlite3_exec(rdb, sql, NULL, NULL, NULL) == SQLITE_OK,
+			    "(pointed back)");
+			sqlite3_close(rdb);
+			free(sql);
+			free(db_path);
+		}
 		ok(store_job_cancel(cs, res.job) == 1, "(cancelled again)");
 		record(cs, "c-6t", comment(2, "/agent retry", false, NULL),
 		    &res);
