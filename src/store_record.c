@@ -85,97 +85,6 @@ store_stmt(struct store *st, enum store_stmt id)
 	return *s;
 }
 
-struct thread_row {
-	int64_t	 id;
-	char	*branch;
-	bool	 is_closed;
-};
-
-/* 1 found, 0 not found, -1 error. */
-static int
-thread_find(struct store *st, enum store_stmt id, const struct forge_event *ev,
-    int64_t number, struct thread_row *t)
-{
-	sqlite3_stmt *s = store_stmt(st, id);
-	int rc;
-
-	if (s == NULL)
-		return -1;
-	store_bind_text(s, 1, forge_name(ev->forge));
-	store_bind_text(s, 2, ev->repo);
-	sqlite3_bind_int64(s, 3, number);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		t->id = sqlite3_column_int64(s, 0);
-		t->branch = xstrdup((const char *)sqlite3_column_text(s, 1));
-		t->is_closed = strcmp((const char *)sqlite3_column_text(s, 2),
-		    "open") != 0;
-		sqlite3_reset(s);
-		return 1;
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : store_fail(st, "find thread");
-}
-
-static int
-thread_create(struct store *st, const struct config *cfg,
-    const struct forge_event *ev, struct thread_row *t)
-{
-	sqlite3_stmt *s = store_stmt(st, S_THREAD_INSERT);
-	char *slug, *branch;
-	int rc;
-
-	if (s == NULL)
-		return -1;
-	slug = util_slug(ev->title, 40);
-	branch = xasprintf("%s%lld-%s", cfg->branch_prefix,
-	    (long long)ev->number, slug);
-	free(slug);
-	store_bind_text(s, 1, forge_name(ev->forge));
-	store_bind_text(s, 2, ev->repo);
-	sqlite3_bind_int64(s, 3, ev->number);
-	store_bind_text(s, 4, ev->title ? ev->title : "");
-	store_bind_text(s, 5, ev->body);
-	store_bind_text(s, 6, ev->clone_url);
-	store_bind_text(s, 7, ev->default_branch);
-	sqlite3_bind_int64(s, 8, ev->installation_id);
-	store_bind_text(s, 9, branch);
-	sqlite3_bind_int64(s, 10, util_now_ms());
-	rc = store_step_done(st, s, "insert thread");
-	if (rc == 0) {
-		t->id = sqlite3_last_insert_rowid(st->db);
-		t->branch = branch;
-		t->is_closed = false;
-	} else
-		free(branch);
-	return rc;
-}
-
-/* The thread a command belongs to: 1 found, 0 none, -1 error. */
-static int
-thread_for(struct store *st, const struct forge_event *ev,
-    const struct command *cmd, struct thread_row *t)
-{
-	int rc;
-
-	switch (cmd->key) {
-	case THREAD_BY_ISSUE:
-		return thread_find(st, S_THREAD_BY_ISSUE, ev, ev->number, t);
-	case THREAD_BY_PR:
-		return thread_find(st, S_THREAD_BY_PR, ev, ev->number, t);
-	case THREAD_BY_BRANCH:
-		rc = thread_find(st, S_THREAD_BY_ISSUE, ev, cmd->issue, t);
-		if (rc == 1 && ev->head_branch != NULL &&
-		    strcmp(ev->head_branch, t->branch) != 0) {
-			free(t->branch);
-			t->branch = NULL;
-			return 0;
-		}
-		return rc;
-	}
-	return 0;
-}
-
 /* Where ev was said, as the store keeps it. */
 static const char *
 trigger_on(const struct forge_event *ev)
@@ -484,32 +393,12 @@ count_ci_fixes(struct store *st, int64_t thread, int64_t *n)
 	return rc == SQLITE_ROW ? 0 : store_fail(st, "count CI fixes");
 }
 
-static int
-thread_close(struct store *st, const struct forge_event *ev, int64_t thread)
-{
-	sqlite3_stmt *s = store_stmt(st, S_THREAD_CLOSE);
-	int64_t now = util_now_ms();
-
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, thread);
-	store_bind_text(s, 2, ev->merged ? "merged" : "closed");
-	sqlite3_bind_int64(s, 3, now);
-	if (store_step_done(st, s, "close thread") == -1 ||
-	    (s = store_stmt(st, S_JOBS_CANCEL_QUEUED)) == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, thread);
-	sqlite3_bind_int64(s, 2, now);
-	store_bind_text(s, 3, "pull request closed");
-	return store_step_done(st, s, "cancel queued jobs");
-}
-
 /* Apply cmd to its thread; fills res. */
 static int
 apply(struct store *st, const struct config *cfg, const struct forge_event *ev,
     const struct command *cmd, struct record_result *res)
 {
-	struct thread_row t = { 0 };
+	struct store_thread t = { 0 };
 	const char *kind = rules_kind_name(cmd->kind);
 	int found, folded, rc = -1;
 	int64_t n;
@@ -523,7 +412,7 @@ apply(struct store *st, const struct config *cfg, const struct forge_event *ev,
 		rc = 0;
 		goto out;
 	}
-	if ((found = thread_for(st, ev, cmd, &t)) == -1)
+	if ((found = store_thread_for(st, ev, cmd, &t)) == -1)
 		goto out;
 	switch (cmd->kind) {
 	case CMD_REVISE:
@@ -566,7 +455,7 @@ apply(struct store *st, const struct config *cfg, const struct forge_event *ev,
 		res->verdict = VERDICT_IGNORED;
 		res->reason = ev->merged ? "pull request merged: thread closed" :
 		    "pull request closed: thread closed";
-		rc = thread_close(st, ev, t.id);
+		rc = store_thread_close(st, ev, t.id);
 		goto out;
 	}
 	if (cmd->kind == CMD_FIX_CI) {
@@ -592,16 +481,11 @@ apply(struct store *st, const struct config *cfg, const struct forge_event *ev,
 		}
 	}
 	if (!found) {
-		if (thread_create(st, cfg, ev, &t) == -1)
+		if (store_thread_create(st, cfg, ev, &t) == -1)
 			goto out;
 	} else if (t.is_closed) {
 		/* The label again on an issue whose pull request was closed. */
-		sqlite3_stmt *s = store_stmt(st, S_THREAD_REOPEN);
-		if (s == NULL)
-			goto out;
-		sqlite3_bind_int64(s, 1, t.id);
-		sqlite3_bind_int64(s, 2, util_now_ms());
-		if (store_step_done(st, s, "reopen thread") == -1)
+		if (store_thread_reopen(st, t.id) == -1)
 			goto out;
 	}
 	if (cmd->kind == CMD_REVISE || cmd->kind == CMD_FIX_CI) {
@@ -724,3 +608,4 @@ store_record_batch(struct store *st, const struct config *cfg,
 	}
 	return 0;
 }
+

@@ -37,6 +37,27 @@ struct store {
 	" coalesce((SELECT o.kind FROM jobs o WHERE o.id = " j ".retry_of" \
 	" AND o.kind <> 'retry'), 'implement') END)"
 
+/* A thread as recording a delivery sees it. branch is owned. */
+struct store_thread {
+	int64_t	 id;
+	char	*branch;
+	bool	 is_closed;
+};
+
+/* The thread cmd of ev belongs to: 1 found, 0 none, -1 error. */
+int store_thread_for(struct store *st, const struct forge_event *ev,
+    const struct command *cmd, struct store_thread *t);
+/* Open the thread of ev's issue, its branch named under cfg. */
+int store_thread_create(struct store *st, const struct config *cfg,
+    const struct forge_event *ev, struct store_thread *t);
+/* Open a closed thread again (the label again after its pull request
+ * was closed). */
+int store_thread_reopen(struct store *st, int64_t thread);
+/* Close the thread (its pull request closed or merged, as ev says) and
+ * cancel its queued jobs. */
+int store_thread_close(struct store *st, const struct forge_event *ev,
+    int64_t thread);
+
 /* "what: sqlite's message" into the store's error; returns -1. */
 int store_fail(struct store *st, const char *what);
 /* Run SQL that returns no rows; SQLite's message into the error. */
