@@ -91,7 +91,8 @@ control_logs(const struct config *cfg, int argc, char **argv)
 		if (!follow || job_state_is_over(job.state)) {
 			if (fd == -1 && !follow)
 				fprintf(stderr, "handoff: job %lld has no log"
-				    " yet (%s)\n", id, job_state_name(job.state));
+				    " yet (%s)\n", id,
+				    job_state_name(job.state));
 			status = fd == -1 && !follow ? 1 : 0;
 			if (fd != -1)
 				copy_new(fd, &off, true);
