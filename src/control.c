@@ -32,14 +32,6 @@ job_arg(int argc, char **argv, int want, const char *usage, long long *id)
 	return 0;
 }
 
-
-static bool
-is_over(const char *state)
-{
-	return strcmp(state, "done") == 0 || strcmp(state, "failed") == 0 ||
-	    strcmp(state, "cancelled") == 0;
-}
-
 /* Copy what the log has past *off to stdout. On a terminal the agent's
  * output is shown as text (escape sequences escaped), and a UTF-8
  * sequence the log ends inside waits for its end, unless is_last. */
@@ -97,10 +89,11 @@ control_logs(const struct config *cfg, int argc, char **argv)
 			fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd != -1)
 			copy_new(fd, &off, false);
-		if (!follow || is_over(job.state)) {
+		if (!follow || job_state_is_over(job.state)) {
 			if (fd == -1 && !follow)
 				fprintf(stderr, "handoff: job %lld has no log"
-				    " yet (%s)\n", id, job.state);
+				    " yet (%s)\n", id,
+				    job_state_name(job.state));
 			status = fd == -1 && !follow ? 1 : 0;
 			if (fd != -1)
 				copy_new(fd, &off, true);
@@ -138,7 +131,7 @@ control_cancel(const struct config *cfg, int argc, char **argv)
 	else if (rc == 0) {
 		if (store_job_load(st, id, &job) == 1) {
 			printf("job %lld has already ended: %s\n", id,
-			    job.state);
+			    job_state_name(job.state));
 			store_job_clear(&job);
 		}
 		status = 0;
@@ -151,8 +144,9 @@ control_cancel(const struct config *cfg, int argc, char **argv)
 		while (util_mono_ms() < end) {
 			if (store_job_load(st, id, &job) != 1)
 				break;
-			if (is_over(job.state)) {
-				printf("job %lld %s\n", id, job.state);
+			if (job_state_is_over(job.state)) {
+				printf("job %lld %s\n", id,
+				    job_state_name(job.state));
 				store_job_clear(&job);
 				status = 0;
 				goto out;

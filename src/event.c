@@ -6,7 +6,7 @@
 
 #include "event.h"
 
-/* "github" or "gitlab", as used in configuration and logs. */
+/* "github", "gitlab" or "local", as used in configuration and logs. */
 const char *
 forge_name(enum forge forge)
 {
@@ -15,6 +15,8 @@ forge_name(enum forge forge)
 		return "github";
 	case FORGE_GITLAB:
 		return "gitlab";
+	case FORGE_LOCAL:
+		return "local";
 	}
 	return "unknown";
 }

@@ -9,7 +9,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum forge { FORGE_GITHUB, FORGE_GITLAB };
+/* A forge; FORGE_LOCAL is `handoff run`'s, which no delivery comes from. */
+enum forge { FORGE_GITHUB, FORGE_GITLAB, FORGE_LOCAL };
+
+/* What a request was made on: the issue (or its comment), the pull
+ * request's conversation (or a comment there), a review of the pull
+ * request, an inline comment on its diff, or failed CI (which the forge
+ * operations take as the issue). */
+enum forge_on { FORGE_ON_ISSUE, FORGE_ON_PR, FORGE_ON_REVIEW,
+    FORGE_ON_REVIEW_COMMENT, FORGE_ON_CI };
 
 /* Bounds on a title and a body (issue, pull request, comment) taken from
  * a forge, in a webhook payload or an API answer. */

@@ -52,12 +52,6 @@ struct forge_comment {
 	char	*diff_hunk;	/* its hunk, when the forge gives one */
 };
 
-/* What a request was made on: the issue (or its comment), the pull
- * request's conversation (or a comment there), a review of the pull
- * request, or an inline comment on its diff. */
-enum forge_on { FORGE_ON_ISSUE, FORGE_ON_PR, FORGE_ON_REVIEW,
-    FORGE_ON_REVIEW_COMMENT };
-
 /* Every operation returns 0, or -1 with the reason in err (what was
  * asked, of which URL, and the forge's own message). Strings returned
  * through pointers are the caller's to free. */

@@ -97,13 +97,14 @@ local_main(const struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	if ((lock = run_lock(&r)) == -1) {
-		store_job_finish(r.st, id, "failed", NULL, "cannot lock the job");
+		store_job_finish(r.st, id, JOB_FAILED, NULL,
+		    "cannot lock the job");
 		goto out;
 	}
-	r.kind = "implement";
+	r.kind = JOB_IMPLEMENT;
 	status = run_steps(&r);
 	if (status == RUNNER_EXIT_STOPPED) {
-		store_job_finish(r.st, r.job.id, "cancelled", NULL,
+		store_job_finish(r.st, r.job.id, JOB_CANCELLED, NULL,
 		    "interrupted");
 		fprintf(stderr, "handoff: job %lld interrupted\n",
 		    (long long)r.job.id);
@@ -118,9 +119,9 @@ local_main(const struct config *cfg, int argc, char **argv)
 	}
 	/* The agent's words (and a title in them) are shown as text on a
 	 * terminal: they can hold escape sequences. */
-	if (strcmp(r.state, "done") != 0) {
+	if (r.state != JOB_DONE) {
 		fprintf(stderr, "handoff: job %lld %s: ", (long long)r.job.id,
-		    r.state);
+		    job_state_name(r.state));
 		text_show(stderr, r.error ? r.error : "?", 0);
 		fputc('\n', stderr);
 		status = 1;
@@ -140,7 +141,7 @@ local_main(const struct config *cfg, int argc, char **argv)
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "handoff: job %lld: %s\n", (long long)r.job.id,
 		    err);
-		store_job_finish(r.st, r.job.id, "failed", NULL, err);
+		store_job_finish(r.st, r.job.id, JOB_FAILED, NULL, err);
 		status = 1;
 		goto out;
 	}

@@ -34,17 +34,12 @@ struct publish {
 	int			 position;	/* in line, for "queued" */
 };
 
-/* What a request was made on (store.h's trigger_on, NULL: the issue). */
+/* What a request was made on, as the forge operations take it: failed
+ * CI is the issue's. */
 static enum forge_on
-forge_on(const char *on)
+forge_on(enum forge_on on)
 {
-	if (on == NULL)
-		return FORGE_ON_ISSUE;
-	if (strcmp(on, "review") == 0)
-		return FORGE_ON_REVIEW;
-	if (strcmp(on, "review_comment") == 0)
-		return FORGE_ON_REVIEW_COMMENT;
-	return strcmp(on, "pr") == 0 ? FORGE_ON_PR : FORGE_ON_ISSUE;
+	return on == FORGE_ON_CI ? FORGE_ON_ISSUE : on;
 }
 
 static enum forge_on
@@ -57,9 +52,7 @@ trigger_on(const struct job *job)
 static bool
 is_revision(const struct job *job)
 {
-	const char *k = job->origin_kind ? job->origin_kind : job->kind;
-
-	return strcmp(k, "revise") == 0 || strcmp(k, "fix-ci") == 0;
+	return job->origin == JOB_REVISE || job->origin == JOB_FIX_CI;
 }
 
 struct publish *
@@ -69,8 +62,8 @@ publish_open(const struct config *cfg, struct store *st,
 	struct publish *p;
 
 	err[0] = '\0';
-	if (strcmp(job->forge, "local") == 0 ||
-	    !forge_configured(cfg, job->forge))
+	if (job->forge == FORGE_LOCAL ||
+	    !forge_configured(cfg, forge_name(job->forge)))
 		return NULL;
 	p = xcalloc(1, sizeof(*p));
 	p->cfg = cfg;
@@ -80,7 +73,7 @@ publish_open(const struct config *cfg, struct store *st,
 	    xstrdup(job->status_comment_id) : NULL;
 	p->pr.number = job->pr_number;
 	p->pr.url = job->pr_url ? xstrdup(job->pr_url) : NULL;
-	if ((p->forge = forge_open(cfg, job->forge, job->repo,
+	if ((p->forge = forge_open(cfg, forge_name(job->forge), job->repo,
 	    job->installation_id, err, errlen)) == NULL) {
 		publish_close(p);
 		return NULL;

@@ -89,6 +89,199 @@ escape_tree(cJSON *o)
 	}
 }
 
+/* A time as `jobs --json` gives it: RFC 3339, or null for 0 (not yet). */
+static void
+add_time(cJSON *o, const char *key, int64_t ms)
+{
+	char buf[32];
+
+	if (ms == 0) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	util_time_rfc3339(ms, buf, sizeof(buf));
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static void
+add_text(cJSON *o, const char *key, const char *v)
+{
+	if (v == NULL)
+		cJSON_AddNullToObject(o, key);
+	else
+		cJSON_AddStringToObject(o, key, v);
+}
+
+/* The fields `jobs --json` promises (INTERFACE.md). */
+static cJSON *
+row_json(const struct store_job_row *r)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "id", (double)r->id);
+	add_text(o, "forge", forge_name(r->forge));
+	add_text(o, "repo", r->repo);
+	cJSON_AddNumberToObject(o, "number", (double)r->number);
+	add_text(o, "kind", job_kind_name(r->kind));
+	add_text(o, "state", job_state_name(r->state));
+	add_text(o, "step", r->step);
+	add_time(o, "created_at", r->created_at);
+	add_time(o, "started_at", r->started_at);
+	add_time(o, "finished_at", r->finished_at);
+	add_text(o, "branch", r->branch);
+	add_text(o, "pr_url", r->pr_url);
+	add_text(o, "requested_by", r->requested_by);
+	return o;
+}
+
+/* Review comments kept as a JSON array, or a new empty array. */
+static cJSON *
+comments_json(const char *text)
+{
+	cJSON *c = text ? cJSON_Parse(text) : NULL;
+
+	if (cJSON_IsArray(c))
+		return c;
+	cJSON_Delete(c);
+	return cJSON_CreateArray();
+}
+
+/* The job's requests for `show`, each with its verdict ("unchecked" until
+ * the forge is asked). With any, o's instruction and review comments
+ * become what the job is given: those of the requests not refused. */
+static void
+add_requests(cJSON *o, const struct store_job_detail *d)
+{
+	const struct job_request *q;
+	cJSON *arr, *r, *given;
+	const cJSON *c;
+	char *text = NULL, *next;
+	size_t i;
+
+	arr = cJSON_AddArrayToObject(o, "requests");
+	given = cJSON_CreateArray();
+	for (i = 0; i < d->nrequests; i++) {
+		q = &d->requests[i];
+		r = cJSON_CreateObject();
+		add_text(r, "author", q->author);
+		cJSON_AddNumberToObject(r, "author_id", (double)q->author_id);
+		add_text(r, "association", q->association);
+		add_text(r, "on", job_on_name(q->trigger_on));
+		cJSON_AddNumberToObject(r, "trigger_id", (double)q->trigger_id);
+		add_text(r, "text", q->text);
+		cJSON_AddItemToObject(r, "review_comments",
+		    comments_json(q->context));
+		cJSON_AddStringToObject(r, "verdict", q->verdict ? q->verdict :
+		    "unchecked");
+		cJSON_AddBoolToObject(r, "repeat", q->is_repeat);
+		add_time(r, "created_at", q->created_at);
+		add_time(r, "checked_at", q->checked_at);
+		cJSON_AddItemToArray(arr, r);
+		if (q->verdict != NULL && strcmp(q->verdict, "refused") == 0)
+			continue;
+		cJSON_ArrayForEach(c, cJSON_GetObjectItem(r, "review_comments"))
+			cJSON_AddItemToArray(given, cJSON_Duplicate(c, 1));
+		if (q->text == NULL)
+			continue;
+		next = text ? xasprintf("%s\n\n%s", text, q->text) :
+		    xstrdup(q->text);
+		free(text);
+		text = next;
+	}
+	if (d->nrequests > 0) {
+		cJSON_ReplaceItemInObject(o, "instruction", text ?
+		    cJSON_CreateString(text) : cJSON_CreateNull());
+		cJSON_ReplaceItemInObject(o, "review_comments", given);
+	} else
+		cJSON_Delete(given);
+	free(text);
+}
+
+/* `show --json`: the job with its thread, steps, requests and
+ * deliveries. Caller deletes. */
+static cJSON *
+detail_json(const struct store_job_detail *d)
+{
+	cJSON *o = row_json(&d->row), *arr, *e;
+	cJSON *ctx = d->context ? cJSON_Parse(d->context) : NULL;
+	size_t i;
+
+	add_text(o, "title", d->title);
+	add_text(o, "instruction", d->instruction);
+	cJSON_AddItemToObject(o, "review_comments", ctx ? ctx :
+	    cJSON_CreateArray());
+	add_text(o, "result", d->result);
+	add_text(o, "error", d->error);
+	if (d->pr_number == 0)
+		cJSON_AddNullToObject(o, "pr_number");
+	else
+		cJSON_AddNumberToObject(o, "pr_number", (double)d->pr_number);
+	add_text(o, "thread_state", d->thread_state);
+	add_text(o, "base_commit", d->base_commit);
+	add_text(o, "head_commit", d->head_commit);
+	add_text(o, "summary", d->summary);
+	add_text(o, "diffstat", d->diffstat);
+	cJSON_AddNumberToObject(o, "attempts", (double)d->attempts);
+	arr = cJSON_AddArrayToObject(o, "steps");
+	for (i = 0; i < d->nsteps; i++) {
+		e = cJSON_CreateObject();
+		add_text(e, "step", d->steps[i].step);
+		add_time(e, "started_at", d->steps[i].started_at);
+		add_time(e, "finished_at", d->steps[i].finished_at);
+		add_text(e, "detail", d->steps[i].detail);
+		cJSON_AddItemToArray(arr, e);
+	}
+	add_requests(o, d);
+	arr = cJSON_AddArrayToObject(o, "deliveries");
+	for (i = 0; i < d->ndeliveries; i++) {
+		e = cJSON_CreateObject();
+		add_text(e, "delivery", d->deliveries[i].delivery);
+		add_text(e, "event", d->deliveries[i].event);
+		add_time(e, "received_at", d->deliveries[i].received_at);
+		add_text(e, "verdict", d->deliveries[i].verdict);
+		cJSON_AddItemToArray(arr, e);
+	}
+	return o;
+}
+
+cJSON *
+report_jobs_json(struct store *st, const char *state, int limit)
+{
+	struct store_job_row *rows;
+	enum job_state want;
+	cJSON *arr;
+	size_t i, n;
+
+	/* A state no job can be in lists none. */
+	if (state != NULL && job_state_parse(state, &want) == -1)
+		return cJSON_CreateArray();
+	if (store_jobs_list(st, state ? &want : NULL, limit, &rows,
+	    &n) == -1)
+		return NULL;
+	arr = cJSON_CreateArray();
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, row_json(&rows[i]));
+	store_job_rows_free(rows, n);
+	return arr;
+}
+
+cJSON *
+report_job_json(struct store *st, int64_t id, bool *found)
+{
+	struct store_job_detail d;
+	cJSON *o;
+	int rc;
+
+	/* An error reads as absent, as it always has. */
+	*found = false;
+	if ((rc = store_job_show(st, id, &d)) != 1)
+		return NULL;
+	*found = true;
+	o = detail_json(&d);
+	store_job_detail_clear(&d);
+	return o;
+}
+
 struct store *
 report_open_store(const struct config *cfg)
 {
@@ -126,7 +319,7 @@ report_jobs(const struct config *cfg, int argc, char **argv)
 	}
 	if ((st = report_open_store(cfg)) == NULL)
 		return 1;
-	if ((arr = store_jobs_json(st, state, (int)limit)) == NULL) {
+	if ((arr = report_jobs_json(st, state, (int)limit)) == NULL) {
 		fprintf(stderr, "handoff: %s\n", store_error(st));
 		store_close(st);
 		return 1;
@@ -257,7 +450,7 @@ report_show(const struct config *cfg, int argc, char **argv)
 	}
 	if ((st = report_open_store(cfg)) == NULL)
 		return 1;
-	j = store_job_json(st, id, &found);
+	j = report_job_json(st, id, &found);
 	if (j == NULL) {
 		if (found)
 			fprintf(stderr, "handoff: %s\n", store_error(st));

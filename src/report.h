@@ -4,12 +4,26 @@
 #ifndef HANDOFF_REPORT_H
 #define HANDOFF_REPORT_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
 #include "config.h"
 #include "store.h"
 
 /* argv after the subcommand word. Each returns the exit status. */
 int report_jobs(const struct config *cfg, int argc, char **argv);
 int report_show(const struct config *cfg, int argc, char **argv);
+
+/* Jobs newest first as a JSON array of objects (INTERFACE.md `jobs
+ * --json`), in state (NULL for all), at most limit. Caller deletes; NULL
+ * on a store error. */
+cJSON *report_jobs_json(struct store *st, const char *state, int limit);
+/* One job with its thread, steps, requests and deliveries (`show
+ * --json`), or NULL when absent or on error (*found false). Caller
+ * deletes. */
+cJSON *report_job_json(struct store *st, int64_t id, bool *found);
 
 /* The store for a command-line tool, or NULL after saying why on stderr. */
 struct store *report_open_store(const struct config *cfg);

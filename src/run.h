@@ -14,6 +14,7 @@
 #include "sandbox.h"
 #include "store.h"
 #include "harvest.h"
+#include "job.h"
 #include "mirror.h"
 
 /* Set by SIGTERM, SIGINT and SIGHUP: the run stops between steps and the
@@ -25,7 +26,7 @@ struct run {
 	const struct config	*cfg;
 	struct store		*st;
 	struct job		 job;
-	const char		*kind;		/* implement, revise, fix-ci */
+	enum job_kind		 kind;		/* implement, revise, fix-ci */
 	bool			 is_queued;	/* acknowledging, no run slot */
 	char			*dir;		/* data_dir/jobs/N */
 	int			 log_fd;
@@ -41,14 +42,14 @@ struct run {
 	char			*error;		/* why it failed: store, show, log */
 	char			*public;	/* why, for the forge (run_told()) */
 	char			*output;	/* the agent's last, when it failed */
-	const char		*step;		/* the step under way, or NULL */
-	const struct step	*from;		/* where this attempt starts */
-	const char		*state;		/* how it ended */
+	enum job_step		 step;		/* the step under way, or none */
+	enum job_step		 from;		/* where this attempt starts */
+	enum job_state		 state;		/* how it ended (not over: not yet) */
 };
 
-/* One row of the job's life (runner.c's table). */
+/* One row of the job's life (runner.c's table, indexed by the step:
+ * job_step_name() is what the store, the log and `handoff show` say). */
 struct step {
-	const char	*name;		/* as the store and the job's log say */
 	/* Before the step starts: -1 failed (not begun), 0 run it, 1 it
 	 * has nothing to do. NULL: run it. */
 	int		(*ready)(struct run *);
@@ -83,6 +84,8 @@ int run_fail(struct run *r, const char *fmt, ...)
 int run_fail_public(struct run *r, const char *text);
 /* End it cancelled, saying why (copied). Returns -1. */
 int run_cancel(struct run *r, const char *why);
+/* Whether a step from r->from on has flag. */
+bool run_later(const struct run *r, unsigned flag);
 /* Set the step's result (copied; NULL for none). Returns 0. */
 int run_done(struct run *r, const char *detail);
 /* The job's directory name (emptied first when is_empty) with mode. */

@@ -35,22 +35,24 @@
  * something; one with STEP_QUEUED also runs for a queued job before it has
  * a run slot (runner --acknowledge).
  */
-static const struct step steps[] = {
-	{ "acknowledge", .ready = step_acknowledge_ready,
+static const struct step steps[JOB_STEP_END] = {
+	[JOB_STEP_ACKNOWLEDGE] = { .ready = step_acknowledge_ready,
 	    .run = step_acknowledge, .flags = STEP_FORGE | STEP_QUEUED },
-	{ "workspace", .run = step_workspace,
+	[JOB_STEP_WORKSPACE] = { .run = step_workspace,
 	    .restore = step_workspace_restore, .flags = STEP_TREE },
-	{ "task", .run = step_task },
-	{ "sandbox", .ready = step_sandbox_ready, .run = step_sandbox,
-	    .kept = step_sandbox_kept, .resumed = "resuming at collect",
-	    .flags = STEP_TREE },
-	{ "collect", .run = step_collect, .kept = step_collect_kept,
+	[JOB_STEP_TASK] = { .run = step_task },
+	[JOB_STEP_SANDBOX] = { .ready = step_sandbox_ready,
+	    .run = step_sandbox, .kept = step_sandbox_kept,
+	    .resumed = "resuming at collect", .flags = STEP_TREE },
+	[JOB_STEP_COLLECT] = { .run = step_collect, .kept = step_collect_kept,
 	    .restore = step_collect_restore, .ended = step_collect_ended,
 	    .resumed = "resuming after collect", .flags = STEP_TREE },
-	{ "push", .run = step_push, .flags = STEP_FORGE | STEP_CHANGED },
-	{ "publish", .run = step_publish, .flags = STEP_FORGE | STEP_CHANGED },
-	{ NULL }
+	[JOB_STEP_PUSH] = { .run = step_push,
+	    .flags = STEP_FORGE | STEP_CHANGED },
+	[JOB_STEP_PUBLISH] = { .run = step_publish,
+	    .flags = STEP_FORGE | STEP_CHANGED },
 };
+#define FIRST_STEP	(JOB_STEP_NONE + 1)
 
 volatile sig_atomic_t run_interrupted;
 
@@ -102,7 +104,7 @@ run_fail(struct run *r, const char *fmt, ...)
 	va_end(ap);
 	free(r->public);
 	r->public = NULL;	/* told() decides */
-	r->state = "failed";
+	r->state = JOB_FAILED;
 	return -1;
 }
 
@@ -117,10 +119,21 @@ run_fail_public(struct run *r, const char *text)
 int
 run_cancel(struct run *r, const char *why)
 {
-	r->state = "cancelled";
+	r->state = JOB_CANCELLED;
 	free(r->error);
 	r->error = xstrdup(why);
 	return -1;
+}
+
+bool
+run_later(const struct run *r, unsigned flag)
+{
+	enum job_step i;
+
+	for (i = r->from; i < JOB_STEP_END; i++)
+		if (steps[i].flags & flag)
+			return true;
+	return false;
 }
 
 int
@@ -173,17 +186,19 @@ told(const struct run *r)
 {
 	if (r->public)
 		return xstrdup(r->public);
-	if (r->step)
+	if (r->step != JOB_STEP_NONE)
 		return xasprintf("handoff could not finish the %s step; the"
-		    " operator's log has the reason", r->step);
+		    " operator's log has the reason", job_step_name(r->step));
 	return xstrdup("handoff could not finish the job; the operator's log"
 	    " has the reason");
 }
 
 /* One row: skipped, not ready, or begun, run and recorded as ended. */
 static int
-run_row(struct run *r, const struct step *s)
+run_row(struct run *r, enum job_step id)
 {
+	const struct step *s = &steps[id];
+	const char *name = job_step_name(id);
 	int rc;
 
 	if (((s->flags & STEP_FORGE) && r->pub == NULL) ||
@@ -191,18 +206,18 @@ run_row(struct run *r, const struct step *s)
 		return 0;
 	if (s->ready && (rc = s->ready(r)) != 0)
 		return rc == 1 ? 0 : -1;
-	run_log(r, "%s: started", s->name);
-	r->step = s->name;
-	if (store_step_begin(r->st, r->job.id, s->name) == -1)
+	run_log(r, "%s: started", name);
+	r->step = id;
+	if (store_step_begin(r->st, r->job.id, id) == -1)
 		return run_fail(r, "store: %s", store_error(r->st));
 	free(r->detail);
 	r->detail = NULL;
 	if (s->run(r) == -1)
 		return -1;
-	run_log(r, "%s: done%s%s", s->name, r->detail ? ": " : "",
+	run_log(r, "%s: done%s%s", name, r->detail ? ": " : "",
 	    r->detail ? r->detail : "");
-	r->step = NULL;
-	if (store_step_end(r->st, r->job.id, s->name, r->detail) == -1)
+	r->step = JOB_STEP_NONE;
+	if (store_step_end(r->st, r->job.id, id, r->detail) == -1)
 		return run_fail(r, "store: %s", store_error(r->st));
 	if (s->ended)
 		s->ended(r);
@@ -212,28 +227,28 @@ run_row(struct run *r, const struct step *s)
 /* Where this attempt starts: after the last step that ended in an earlier
  * attempt and whose result is still there, else at the beginning (each
  * step is safe to repeat). */
-static const struct step *
+static enum job_step
 resume_from(struct run *r)
 {
-	size_t i = nitems(steps) - 1;	/* the last is the table's end */
+	enum job_step i;
 
-	while (i-- > 0)
+	for (i = JOB_STEP_END - 1; i >= FIRST_STEP; i--)
 		if (steps[i].kept && steps[i].kept(r) &&
-		    store_step_ended(r->st, r->job.id, steps[i].name) == 1) {
+		    store_step_ended(r->st, r->job.id, i) == 1) {
 			run_log(r, "%s", steps[i].resumed);
-			return &steps[i + 1];
+			return i + 1;
 		}
-	return &steps[0];
+	return FIRST_STEP;
 }
 
 /* Make again what the steps before r->from made and the rest use. */
 static int
 restore(struct run *r)
 {
-	const struct step *s;
+	enum job_step i;
 
-	for (s = steps; s < r->from; s++)
-		if (s->restore && s->restore(r) == -1)
+	for (i = FIRST_STEP; i < r->from; i++)
+		if (steps[i].restore && steps[i].restore(r) == -1)
 			return -1;
 	return 0;
 }
@@ -279,7 +294,7 @@ open_job(struct run *r)
 	}
 	store_job_runner(r->st, r->job.id, (long)getpid());
 	run_log(r, "job %lld (%s) on %s, attempt %d", (long long)r->job.id,
-	    r->kind, r->job.branch, r->job.attempts);
+	    job_kind_name(r->kind), r->job.branch, r->job.attempts);
 	return 0;
 }
 
@@ -303,20 +318,21 @@ end_job(struct run *r)
 {
 	char *what = NULL, *why;
 
-	if (run_interrupted && r->state == NULL) {
+	if (run_interrupted && !job_state_is_over(r->state)) {
 		run_log(r, "stopped by a signal; the job resumes at its step");
 		return RUNNER_EXIT_STOPPED;
 	}
-	if (r->state == NULL)	/* a store error: serve resumes it */
+	if (!job_state_is_over(r->state))	/* a store error: serve resumes it */
 		return RUNNER_EXIT_FAILED;
-	if (strcmp(r->state, "done") == 0)
+	if (r->state == JOB_DONE)
 		what = result(r);
-	run_log(r, "job %s: %s", r->state, r->error ? r->error : what);
-	if (strcmp(r->state, "done") == 0)
+	run_log(r, "job %s: %s", job_state_name(r->state), r->error ?
+	    r->error : what);
+	if (r->state == JOB_DONE)
 		publish_status(r->pub, r->change.is_changed ? PS_DONE :
 		    PS_NO_CHANGES,
 		    r->change.is_changed ? r->change.diffstat : r->summary);
-	else if (strcmp(r->state, "cancelled") == 0)
+	else if (r->state == JOB_CANCELLED)
 		publish_status(r->pub, PS_CANCELLED, NULL);
 	else {
 		why = told(r);
@@ -338,7 +354,7 @@ end_job(struct run *r)
 int
 run_steps(struct run *r)
 {
-	const struct step *s;
+	enum job_step i;
 	struct sigaction sa;
 	char err[512];
 
@@ -362,16 +378,16 @@ run_steps(struct run *r)
 		run_fail(r, "acknowledge: %s", err);
 		return end_job(r);
 	}
-	if (r->pub == NULL && strcmp(r->job.forge, "local") != 0)
+	if (r->pub == NULL && r->job.forge != FORGE_LOCAL)
 		run_log(r, "no credentials for %s: the result stays in"
-		    " handoff's mirror", r->job.forge);
+		    " handoff's mirror", forge_name(r->job.forge));
 	r->from = resume_from(r);
 	if (restore(r) == -1)
 		return end_job(r);
-	for (s = r->from; s->name != NULL; s++)
-		if ((s > steps && run_interrupted) || run_row(r, s) == -1)
+	for (i = r->from; i < JOB_STEP_END; i++)
+		if ((i > FIRST_STEP && run_interrupted) || run_row(r, i) == -1)
 			return end_job(r);
-	r->state = "done";
+	r->state = JOB_DONE;
 	return end_job(r);
 }
 
@@ -395,24 +411,6 @@ run_free(struct run *r)
 		close(r->log_fd);
 	if (r->tree_lock > 2)
 		close(r->tree_lock);
-}
-
-/* The kind the agent is told: a retry repeats what it retries. */
-static const char *
-effective_kind(struct run *r)
-{
-	struct job orig;
-	static char kind[16];
-
-	if (strcmp(r->job.kind, "retry") != 0 || r->job.retry_of == 0)
-		return r->job.kind;
-	if (store_job_load(r->st, r->job.retry_of, &orig) == 1) {
-		snprintf(kind, sizeof(kind), "%s", strcmp(orig.kind,
-		    "retry") == 0 ? "implement" : orig.kind);
-		store_job_clear(&orig);
-		return kind;
-	}
-	return "implement";
 }
 
 static char *
@@ -484,10 +482,10 @@ runner_running(const char *data_dir, int64_t job)
 static int
 run_queued(struct run *r)
 {
-	const struct step *s;
+	enum job_step i;
 	char err[1024];
-	bool is_help = strcmp(r->job.kind, "help") == 0;
-	bool is_cancel = strcmp(r->job.kind, "cancel") == 0;
+	bool is_help = r->job.kind == JOB_HELP;
+	bool is_cancel = r->job.kind == JOB_CANCEL;
 
 	if ((r->pub = publish_open(r->cfg, r->st, &r->job, err,
 	    sizeof(err))) == NULL) {
@@ -495,19 +493,18 @@ run_queued(struct run *r)
 		return RUNNER_EXIT_ENDED;
 	}
 	r->is_queued = true;
-	for (s = steps; s->name != NULL; s++) {
-		if (!(s->flags & STEP_QUEUED))
+	for (i = FIRST_STEP; i < JOB_STEP_END; i++) {
+		if (!(steps[i].flags & STEP_QUEUED))
 			continue;
-		if (s->run(r) == -1 && r->state != NULL &&
-		    strcmp(r->state, "cancelled") == 0) {
+		if (steps[i].run(r) == -1 && r->state == JOB_CANCELLED) {
 			/* Quietly: a refused cancel changes nothing either;
 			 * the store ended the job. */
-			store_step_end(r->st, r->job.id, s->name, "refused");
+			store_step_end(r->st, r->job.id, i, "refused");
 			log_info("job %lld: %s", (long long)r->job.id,
 			    r->error);
 			return RUNNER_EXIT_ENDED;
 		}
-		if (r->state != NULL) {
+		if (job_state_is_over(r->state)) {
 			log_warn("job %lld: %s", (long long)r->job.id,
 			    r->error);
 			store_ack_abandon(r->st, r->job.id);
@@ -515,10 +512,10 @@ run_queued(struct run *r)
 		}
 		/* The request is answered before the step ends: a failure
 		 * leaves the step open, abandoned by serve and tried again. */
-		if ((is_help && store_job_finish(r->st, r->job.id, "done",
+		if ((is_help && store_job_finish(r->st, r->job.id, JOB_DONE,
 		    "answered with the list of commands", NULL) == -1) ||
 		    (is_cancel && store_job_control(r->st, r->job.id) == -1) ||
-		    store_step_end(r->st, r->job.id, s->name, r->detail) == -1)
+		    store_step_end(r->st, r->job.id, i, r->detail) == -1)
 			return RUNNER_EXIT_FAILED;
 	}
 	log_info("job %lld: %s", (long long)r->job.id, is_help ?
@@ -554,16 +551,16 @@ runner_main(const struct config *cfg, int argc, char **argv)
 		    "no such job" : store_error(r.st));
 		status = found == 0 ? 2 : RUNNER_EXIT_FAILED;
 	} else if (argc == 3) {
-		status = strcmp(r.job.state, "queued") == 0 ?
+		status = r.job.state == JOB_QUEUED ?
 		    run_queued(&r) : RUNNER_EXIT_ENDED;
 	} else if ((lock = run_lock(&r)) == -1) {
 		status = RUNNER_EXIT_FAILED;
-	} else if (strcmp(r.job.state, "running") != 0) {
+	} else if (r.job.state != JOB_RUNNING) {
 		fprintf(stderr, "handoff: job %lld is %s, not running\n", id,
-		    r.job.state);
+		    job_state_name(r.job.state));
 		status = RUNNER_EXIT_ENDED;
 	} else {
-		r.kind = effective_kind(&r);
+		r.kind = r.job.origin;
 		status = run_steps(&r);
 	}
 	if (lock != -1)

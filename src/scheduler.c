@@ -167,6 +167,7 @@ claim(struct sched *s)
 	s->is_control_due = false;
 	req = xcalloc(1, sizeof(*req));
 	req->op = WRITER_CLAIM;
+	req->forges = s->forges;
 	req->claim_max = s->nchildren >= s->cfg->max_parallel ? 0 :
 	    (size_t)(s->cfg->max_parallel - s->nchildren);
 	req->done_cb = claim_done_cb;
@@ -270,6 +271,20 @@ sched_kick_cb(evutil_socket_t fd, short what, void *arg)
 	claim(arg);
 }
 
+/* The forges handoff has credentials for, as a set for the store. */
+static unsigned
+sched_forges(const struct config *cfg)
+{
+	static const enum forge all[] = { FORGE_GITHUB, FORGE_GITLAB };
+	unsigned set = 0;
+	size_t i;
+
+	for (i = 0; i < nitems(all); i++)
+		if (forge_configured(cfg, forge_name(all[i])))
+			set |= JOB_FORGE_BIT(all[i]);
+	return set;
+}
+
 struct sched *
 sched_start(struct event_base *base, struct writer *w,
     const struct config *cfg, char *err, size_t errlen)
@@ -281,10 +296,7 @@ sched_start(struct event_base *base, struct writer *w,
 	s->base = base;
 	s->writer = w;
 	s->cfg = cfg;
-	if (forge_configured(cfg, "github"))
-		s->forges |= STORE_GITHUB;
-	if (forge_configured(cfg, "gitlab"))
-		s->forges |= STORE_GITLAB;
+	s->forges = sched_forges(cfg);
 	/* The binary itself, even if the file is replaced meanwhile. */
 	if ((n = readlink("/proc/self/exe", s->exe, sizeof(s->exe) - 1)) <= 0) {
 		snprintf(err, errlen, "scheduler: find own binary: %s",

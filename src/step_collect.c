@@ -84,7 +84,7 @@ commit_message(const struct run *r)
 	/* One line of text: the title can hold anything. */
 	char *title = text_line(r->job.title, MAX_SUBJECT), *msg;
 
-	if (strcmp(r->job.forge, "local") == 0)
+	if (r->job.forge == FORGE_LOCAL)
 		msg = xasprintf("%s\n\nMade by handoff (local run, job"
 		    " %lld).\n", *title ? title : "handoff",
 		    (long long)r->job.id);

@@ -27,9 +27,9 @@ step_acknowledge_ready(struct run *r)
 static int
 acknowledge_pass(struct run *r, bool *allowed, char *err, size_t errlen)
 {
-	if (strcmp(r->job.kind, "help") == 0)
+	if (r->job.kind == JOB_HELP)
 		return publish_help(r->pub, allowed, err, errlen);
-	if (strcmp(r->job.kind, "cancel") == 0)
+	if (r->job.kind == JOB_CANCEL)
 		return publish_permit(r->pub, allowed, err, errlen);
 	return publish_acknowledge(r->pub, r->is_queued ?
 	    store_queue_position(r->st, r->job.id) : 0, allowed, err, errlen);
@@ -48,7 +48,7 @@ refusal(const struct run *r)
 		who = r->job.nrequests <= 1 && r->job.requested_by ?
 		    r->job.requested_by : "no one who asked";
 	return xasprintf("%s may not write to %s; nothing was %s", who,
-	    r->job.repo, strcmp(r->job.kind, "cancel") == 0 ? "cancelled" :
+	    r->job.repo, r->job.kind == JOB_CANCEL ? "cancelled" :
 	    "run");
 }
 

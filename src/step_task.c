@@ -27,7 +27,7 @@
 static int
 check_requests(struct run *r)
 {
-	char err[1024];
+	char err[1024], *why;
 	bool allowed;
 
 	if (publish_permit(r->pub, &allowed, err, sizeof(err)) == -1)
@@ -37,10 +37,10 @@ check_requests(struct run *r)
 	    &r->job.nrequests) == -1)
 		return run_fail(r, "store: %s", store_error(r->st));
 	if (!allowed) {
-		r->state = "cancelled";
-		free(r->error);
-		r->error = xasprintf("no one who asked may write to %s;"
-		    " nothing was run", r->job.repo);
+		why = xasprintf("no one who asked may write to %s; nothing"
+		    " was run", r->job.repo);
+		run_cancel(r, why);
+		free(why);
 		return -1;
 	}
 	if (publish_left_out(r->pub, r->job.requests, r->job.nrequests, err,
@@ -55,7 +55,8 @@ check_requests(struct run *r)
  * attributed, or not at all. Other comments stay, under their authors'
  * names. */
 static int
-drop_commands(struct run *r, cJSON *list, const char *const *ons)
+drop_commands(struct run *r, cJSON *list, const enum forge_on *ons,
+    size_t n_ons)
 {
 	cJSON *c, *next;
 	const char *body, *id;
@@ -66,7 +67,7 @@ drop_commands(struct run *r, cJSON *list, const char *const *ons)
 
 	if (list == NULL)
 		return 0;
-	if (store_allowed_triggers(r->st, r->job.thread_id, ons, &ids,
+	if (store_allowed_triggers(r->st, r->job.thread_id, ons, n_ons, &ids,
 	    &n) == -1)
 		return run_fail(r, "store: %s", store_error(r->st));
 	for (c = list->child; c != NULL; c = next) {
@@ -92,8 +93,9 @@ drop_commands(struct run *r, cJSON *list, const char *const *ons)
 int
 step_task(struct run *r)
 {
-	static const char *const on_issue[] = { "issue", NULL };
-	static const char *const on_pr[] = { "review_comment", "pr", NULL };
+	static const enum forge_on on_issue[] = { FORGE_ON_ISSUE };
+	static const enum forge_on on_pr[] = { FORGE_ON_REVIEW_COMMENT,
+	    FORGE_ON_PR };
 	cJSON *comments, *reviews;
 	char err[512], *dir, *summary, *title, *body;
 	int rc;
@@ -111,8 +113,8 @@ step_task(struct run *r)
 	comments = r->pub ? thread_comments(r->pub) : NULL;
 	reviews = r->pub ? thread_review_comments(r->pub, r->job.requests,
 	    r->job.nrequests) : NULL;
-	if (drop_commands(r, comments, on_issue) == -1 ||
-	    drop_commands(r, reviews, on_pr) == -1)
+	if (drop_commands(r, comments, on_issue, nitems(on_issue)) == -1 ||
+	    drop_commands(r, reviews, on_pr, nitems(on_pr)) == -1)
 		rc = -1;
 	else if ((rc = task_write(dir, &r->job, r->kind, comments, reviews,
 	    err, sizeof(err))) == -1)

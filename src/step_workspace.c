@@ -66,7 +66,7 @@ static int
 choose_base(struct run *r)
 {
 	const char *def;
-	bool is_local = strcmp(r->job.forge, "local") == 0;
+	bool is_local = r->job.forge == FORGE_LOCAL;
 
 	if (r->job.base_commit && mirror_resolve(r->mirror, r->job.base_commit,
 	    r->base) == 0)
@@ -142,14 +142,9 @@ int
 step_workspace_restore(struct run *r)
 {
 	char err[1024];
-	const struct step *s;
-
 	if (open_mirror(r, err, sizeof(err)) == -1)
 		return run_fail(r, "workspace: %s", err);
 	if (choose_base(r) == -1)
 		return -1;
-	for (s = r->from; s->name != NULL; s++)
-		if (s->flags & STEP_TREE)
-			return base_tree(r);
-	return 0;
+	return run_later(r, STEP_TREE) ? base_tree(r) : 0;
 }

@@ -10,10 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "config.h"
 #include "event.h"
+#include "job.h"
 #include "rules.h"
 
 #define STORE_SCHEMA_VERSION	4
@@ -45,46 +44,92 @@ struct store_stats {
 struct store *store_open(const char *data_dir, char *err, size_t errlen);
 void store_close(struct store *st);
 
-/* Transactions for group commit: begin (immediate), a savepoint per delivery,
- * commit. Each returns 0 or -1 (with the reason in store_error). */
-int store_begin(struct store *st);
-int store_commit(struct store *st);
-int store_rollback(struct store *st);
-int store_savepoint(struct store *st);
-int store_savepoint_release(struct store *st);
-int store_savepoint_rollback(struct store *st);
-/* The last SQLite error, for logs. */
+/* The last error, for logs. */
 const char *store_error(struct store *st);
-/* For store_job.c: the connection, and "what: sqlite's message" into the
- * error (returns -1). */
-struct sqlite3 *store_db(struct store *st);
-int store_fail(struct store *st, const char *what);
-/* Bind text, or NULL for a NULL v. */
-struct sqlite3_stmt;
-void store_bind_text(struct sqlite3_stmt *s, int i, const char *v);
 
-/* Record delivery id of ev and the job cmd asks for, inside the caller's
- * transaction: deduplicates by (forge, delivery id), then by what was
- * asked (a comment or review recorded before, a label event while the
- * issue's implementation is queued or running, a retry while one of the
- * same request is), finds or opens the thread, folds revisions within
- * [runs] coalesce, inserts the job, and records the request with its
- * author. Returns 0 with *res filled, or -1 on a store error. */
-int store_record(struct store *st, const struct config *cfg,
-    const char *delivery, const struct forge_event *ev, const struct command *cmd,
-    struct record_result *res);
+/* One delivery of a batch to record, and what recording it decided. */
+struct store_delivery {
+	const char			*delivery;	/* the forge's id */
+	const struct forge_event	*ev;
+	const struct command		*cmd;
+	struct record_result		 res;
+	int				 rc;	/* 0, or -1: not recorded */
+	char				 error[256];	/* rc -1: why */
+};
+
+/* Record a batch of deliveries in one transaction (group commit), each on
+ * its own: deduplicated by (forge, delivery id), then by what was asked
+ * (a comment or review recorded before, a label event while the issue's
+ * implementation is queued or running, a retry while one of the same
+ * request is); then its thread found or opened, revisions folded within
+ * [runs] coalesce, the job inserted and the request recorded with its
+ * author. A delivery that fails is undone alone (rc -1, error says why).
+ * Returns 0, or -1 when the batch as a whole failed (begin or commit:
+ * every rc -1, store_error says why). */
+int store_record_batch(struct store *st, const struct config *cfg,
+    struct store_delivery *list, size_t n);
 
 /* Write a heartbeat in its own transaction: 0 when the store is writable. */
 int store_heartbeat(struct store *st);
 /* Job counts and durations for /metrics. Returns 0 or -1. */
 int store_stats(struct store *st, struct store_stats *out);
 
-/* Jobs newest first as a JSON array of objects (INTERFACE.md `jobs --json`),
- * filtered by state (NULL for all), at most limit. Caller deletes; NULL on error. */
-cJSON *store_jobs_json(struct store *st, const char *state, int limit);
-/* One job with its thread, steps and instructions, or NULL when absent
- * (*found false) or on error. Caller deletes. */
-cJSON *store_job_json(struct store *st, int64_t id, bool *found);
+/*
+ * The command line's reads (store_report.c): plain rows, which report.c
+ * prints or turns into JSON. Strings are owned, NULL where the store has
+ * none; times are milliseconds since the epoch, 0 when not yet.
+ */
+
+/* A job as `handoff jobs` lists it, with its thread's place. */
+struct store_job_row {
+	int64_t		 id, number;
+	enum forge	 forge;
+	char		*repo;
+	enum job_kind	 kind;
+	enum job_state	 state;
+	char		*step;	/* as kept: a step, "queued", or its end */
+	int64_t		 created_at, started_at, finished_at;
+	char		*branch, *pr_url, *requested_by;
+};
+
+/* One step of a job as it was recorded. */
+struct store_step_row {
+	char	*step, *detail;
+	int64_t	 started_at, finished_at;
+};
+
+/* One delivery that asked for a job. */
+struct store_delivery_row {
+	char	*delivery, *event, *verdict;
+	int64_t	 received_at;
+};
+
+/* A job as `handoff show` tells it. */
+struct store_job_detail {
+	struct store_job_row	 row;
+	char			*title, *instruction, *context, *result,
+				*error, *thread_state;
+	int64_t			 pr_number;	/* 0: none */
+	char			*base_commit, *head_commit, *summary,
+				*diffstat;
+	int			 attempts;
+	struct store_step_row	*steps;
+	size_t			 nsteps;
+	struct job_request	*requests;
+	size_t			 nrequests;
+	struct store_delivery_row *deliveries;
+	size_t			 ndeliveries;
+};
+
+/* Jobs newest first, in state (NULL for all), at most limit (0: all),
+ * into *rows (free with store_job_rows_free). Returns 0 or -1. */
+int store_jobs_list(struct store *st, const enum job_state *state, int limit,
+    struct store_job_row **rows, size_t *n);
+void store_job_rows_free(struct store_job_row *rows, size_t n);
+/* One job with its thread, steps, requests and deliveries: 1 found, 0
+ * absent, -1 error. Clear with store_job_detail_clear. */
+int store_job_show(struct store *st, int64_t id, struct store_job_detail *out);
+void store_job_detail_clear(struct store_job_detail *d);
 
 /*
  * Running jobs (store_job.c): the runner's view of one job, its steps, the
@@ -97,18 +142,26 @@ cJSON *store_job_json(struct store *st, int64_t id, bool *found);
 struct job_request {
 	int64_t	 id, author_id, trigger_id;
 	char	*author, *association, *text;
-	char	*trigger_on;	/* as struct job's */
+	enum forge_on trigger_on;
 	char	*context;	/* its inline comments: a JSON array, or NULL */
 	char	*verdict;	/* NULL until checked, then "allowed" or "refused" */
 	bool	 is_repeat;	/* a retry's copy of the retried job's request */
+	int64_t	 created_at, checked_at;	/* checked_at 0: not yet */
 };
 
 /* One job with its thread, as the runner needs it. Strings are owned. */
 struct job {
 	int64_t	 id, thread_id, number, retry_of;
-	char	*forge, *repo, *title, *body, *clone_url, *default_branch,
+	enum forge forge;
+	char	*repo, *title, *body, *clone_url, *default_branch,
 		*branch, *thread_head;
-	char	*kind, *state, *step, *instruction, *context, *requested_by;
+	enum job_kind kind;
+	/* what the job does: its kind, but for a retry the kind of the job
+	 * it retries, followed through retries (never JOB_RETRY) */
+	enum job_kind origin;
+	enum job_state state;
+	enum job_step step;	/* JOB_STEP_NONE between steps */
+	char	*instruction, *context, *requested_by;
 	char	*base_commit, *head_commit;
 	int	 attempts;
 	bool	 cancel_requested;
@@ -116,11 +169,8 @@ struct job {
 	int64_t	 requested_by_id, trigger_id, installation_id, pr_number;
 	char	*status_comment_id, *pr_url;
 	char	*summary, *diffstat;	/* what collect recorded */
-	/* what the request was made on: "issue", "pr" (the pull request's
-	 * conversation), "review", "review_comment", "ci" */
-	char	*trigger_on;
-	/* the kind of request: kind, or for a retry the retried job's */
-	char	*origin_kind;
+	/* what the request was made on */
+	enum forge_on trigger_on;
 	/* every request, oldest first (none for a local job) */
 	struct job_request *requests;
 	size_t	 nrequests;
@@ -140,18 +190,18 @@ int store_request_verdict(struct store *st, int64_t request, bool allowed);
  * copy) is allowed. */
 bool store_requests_allowed(const struct job_request *list, size_t n);
 /* The forge's ids of the comments that made the allowed requests of
- * thread, made on one of ons (trigger_on names, NULL-terminated), into
- * *ids (caller frees). Returns 0 or -1. */
+ * thread, made on one of ons (n_ons of them), into *ids (caller frees).
+ * Returns 0 or -1. */
 int store_allowed_triggers(struct store *st, int64_t thread,
-    const char *const *ons, int64_t **ids, size_t *n);
+    const enum forge_on *ons, size_t n_ons, int64_t **ids, size_t *n);
 
 /* Record the start of a step (and make it the job's current step). */
-int store_step_begin(struct store *st, int64_t job, const char *step);
+int store_step_begin(struct store *st, int64_t job, enum job_step step);
 /* Record the end of the step's latest row with an optional detail. */
-int store_step_end(struct store *st, int64_t job, const char *step,
+int store_step_end(struct store *st, int64_t job, enum job_step step,
     const char *detail);
 /* Whether the step has ended in an earlier attempt: 1 yes, 0 no, -1 error. */
-int store_step_ended(struct store *st, int64_t job, const char *step);
+int store_step_ended(struct store *st, int64_t job, enum job_step step);
 /* Set one of the job's text results: "base_commit", "head_commit",
  * "summary", "diffstat" (other names are refused). */
 int store_job_set(struct store *st, int64_t job, const char *column,
@@ -163,7 +213,7 @@ int store_thread_set_pr(struct store *st, int64_t thread, int64_t number,
 /* Remember the thread's branch tip after a job committed to it. */
 int store_thread_set_head(struct store *st, int64_t thread, const char *commit);
 /* End a job: state done, failed or cancelled, with a result or error text. */
-int store_job_finish(struct store *st, int64_t job, const char *state,
+int store_job_finish(struct store *st, int64_t job, enum job_state state,
     const char *result, const char *error);
 /* End a job none of whose requests may run, cancelled with why, unless a
  * request not checked yet was folded in meanwhile: 1 ended, 0 not (check
@@ -175,23 +225,21 @@ int store_cancel_requested(struct store *st, int64_t job);
 int store_job_runner(struct store *st, int64_t job, long pid);
 
 /* The scheduler: first answer the queued cancel and help requests the
- * store decides (those on a forge handoff has no credentials for, or whose
- * acknowledgement failed STORE_ACK_TRIES times), whatever max is; then
- * mark up to max runnable jobs running, in arrival order, within [runs]
- * max_parallel and max_per_repo and one per thread. Fills ids; returns
- * the count or -1. */
-int store_claim(struct store *st, const struct config *cfg, int64_t *ids,
-    size_t max);
+ * store decides (those on a forge not in forges, the set handoff has
+ * credentials for (JOB_FORGE_BIT each), or whose acknowledgement failed
+ * STORE_ACK_TRIES times), whatever max is; then mark up to max runnable
+ * jobs running, in arrival order, within [runs] max_parallel and
+ * max_per_repo and one per thread. Fills ids; returns the count or -1. */
+int store_claim(struct store *st, const struct config *cfg, unsigned forges,
+    int64_t *ids, size_t max);
 /* Acknowledging queued jobs before they have a run slot: pick up to max
- * queued jobs of the forges in mask (STORE_GITHUB, STORE_GITLAB) never
- * acknowledged, cancel and help requests first (their runner decides
- * them, and tries again up to STORE_ACK_TRIES times), and record the
- * acknowledge step as started (store_claim leaves a job alone while that
- * step is open). Returns the count or -1. */
-#define STORE_GITHUB	0x1
-#define STORE_GITLAB	0x2
+ * queued jobs of the forges in the set forges never acknowledged, cancel
+ * and help requests first (their runner decides them, and tries again up
+ * to STORE_ACK_TRIES times), and record the acknowledge step as started
+ * (store_claim leaves a job alone while that step is open). Returns the
+ * count or -1. */
 #define STORE_ACK_TRIES	3
-int store_claim_ack(struct store *st, unsigned mask, int64_t *ids,
+int store_claim_ack(struct store *st, unsigned forges, int64_t *ids,
     size_t max);
 /* A cancel or help request whose requester may write: cancel asks the
  * thread's running job to stop and drops its queued jobs older than the

@@ -84,8 +84,7 @@ add_requests(cJSON *ctx, char **md, const struct job *job, bool is_local,
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "author", r->author ? r->author :
 		    "");
-		cJSON_AddStringToObject(o, "on", r->trigger_on ?
-		    r->trigger_on : "issue");
+		cJSON_AddStringToObject(o, "on", job_on_name(r->trigger_on));
 		if (r->text)
 			cJSON_AddStringToObject(o, "text", r->text);
 		else
@@ -112,7 +111,7 @@ add_requests(cJSON *ctx, char **md, const struct job *job, bool is_local,
 }
 
 int
-task_write(const char *dir, const struct job *job, const char *kind,
+task_write(const char *dir, const struct job *job, enum job_kind kind,
     const cJSON *comments, const cJSON *fetched, char *err, size_t errlen)
 {
 	cJSON *ctx = cJSON_CreateObject(), *reviews;
@@ -120,15 +119,15 @@ task_write(const char *dir, const struct job *job, const char *kind,
 	const cJSON *c;
 	const char *path, *hunk, *body, *author;
 	char *md = xstrdup(""), *json;
-	bool is_local = strcmp(job->forge, "local") == 0;
+	bool is_local = job->forge == FORGE_LOCAL;
 	int rc;
 
-	cJSON_AddStringToObject(ctx, "forge", job->forge);
+	cJSON_AddStringToObject(ctx, "forge", forge_name(job->forge));
 	cJSON_AddStringToObject(ctx, "repo", job->repo);
 	cJSON_AddNumberToObject(ctx, "number", (double)job->number);
 	cJSON_AddStringToObject(ctx, "title", job->title ? job->title : "");
 	cJSON_AddStringToObject(ctx, "body", job->body ? job->body : "");
-	cJSON_AddStringToObject(ctx, "kind", kind);
+	cJSON_AddStringToObject(ctx, "kind", job_kind_name(kind));
 	cJSON_AddStringToObject(ctx, "branch", job->branch);
 	cJSON_AddItemToObject(ctx, "comments", comments ?
 	    cJSON_Duplicate(comments, 1) : cJSON_CreateArray());
@@ -142,15 +141,15 @@ task_write(const char *dir, const struct job *job, const char *kind,
 	else
 		append(&md, "Issue #%lld of %s on %s. The repository is"
 		    " checked out in /workspace on branch %s.\n\n",
-		    (long long)job->number, job->repo, job->forge,
+		    (long long)job->number, job->repo, forge_name(job->forge),
 		    job->branch);
-	if (strcmp(kind, "implement") == 0 && !is_local)
+	if (kind == JOB_IMPLEMENT && !is_local)
 		append(&md, "## What to do\n\nImplement what the issue"
 		    " asks.\n\n");
-	else if (strcmp(kind, "revise") == 0)
+	else if (kind == JOB_REVISE)
 		append(&md, "## What to do\n\nRevise the branch as the"
 		    " request and review comments below ask.\n\n");
-	else if (strcmp(kind, "fix-ci") == 0)
+	else if (kind == JOB_FIX_CI)
 		append(&md, "## What to do\n\nThe checks failed on this"
 		    " branch: make them pass.\n\n");
 	add_requests(ctx, &md, job, is_local, stored);

@@ -19,7 +19,7 @@
  * review comments fetched from the forge in addition to the requests'
  * own (an array of {path, line, diff_hunk, body, author}, or NULL).
  * Returns 0 or -1 with err. */
-int task_write(const char *dir, const struct job *job, const char *kind,
+int task_write(const char *dir, const struct job *job, enum job_kind kind,
     const cJSON *comments, const cJSON *fetched, char *err, size_t errlen);
 
 #endif

@@ -157,8 +157,8 @@ thread_review_comments(struct publish *p, const struct job_request *reqs,
 		if (!is_allowed(&reqs[i]))
 			continue;
 		/* A review's inline comments come only through the API. */
-		if (reqs[i].trigger_on && strcmp(reqs[i].trigger_on,
-		    "review") == 0 && reqs[i].trigger_id > 0) {
+		if (reqs[i].trigger_on == FORGE_ON_REVIEW &&
+		    reqs[i].trigger_id > 0) {
 			review = xasprintf("%lld", (long long)reqs[i].trigger_id);
 			add_review(forge, job, review, arr, seen);
 			free(review);

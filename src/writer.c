@@ -1,8 +1,8 @@
 /*
  * Group commit: the writer thread takes every request queued since its last
- * transaction, records them all in one transaction (a savepoint each, so one
- * bad delivery cannot undo the others), commits once, and hands the results
- * back to the event loop through a pipe.
+ * transaction, records them all in one transaction (store_record_batch:
+ * one bad delivery cannot undo the others), commits once, and hands the
+ * results back to the event loop through a pipe.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +38,7 @@ struct writer {
 	size_t			 inflight;	/* touched on the loop only */
 	int			 pipe[2];
 	struct event		*ev_done;	/* libevent's */
+	struct store_delivery	*recs;		/* MAX_BATCH of them */
 };
 
 void
@@ -57,38 +58,34 @@ static void
 record_batch(struct writer *w, struct writer_req *batch)
 {
 	struct writer_req *r;
-	bool any = false;
+	size_t i, n = 0;
+	int rc;
 
-	for (r = batch; r != NULL; r = r->next)
-		any |= r->op == WRITER_RECORD;
-	if (!any)
-		return;
-	if (store_begin(w->st) == -1) {
-		log_error("store: begin: %s", store_error(w->st));
-		for (r = batch; r != NULL; r = r->next)
-			r->rc = -1;
-		return;
-	}
 	for (r = batch; r != NULL; r = r->next) {
 		if (r->op != WRITER_RECORD)
 			continue;
-		if (store_savepoint(w->st) == -1 ||
-		    store_record(w->st, w->cfg, r->delivery, r->ev, &r->cmd,
-		    &r->res) == -1) {
-			log_error("store: record %s delivery %s: %s",
-			    forge_name(r->ev->forge), r->delivery,
-			    store_error(w->st));
-			store_savepoint_rollback(w->st);
-			r->rc = -1;
-		} else
-			store_savepoint_release(w->st);
+		w->recs[n].delivery = r->delivery;
+		w->recs[n].ev = r->ev;
+		w->recs[n].cmd = &r->cmd;
+		n++;
 	}
-	if (store_commit(w->st) == -1) {
-		log_error("store: commit: %s", store_error(w->st));
-		store_rollback(w->st);
-		for (r = batch; r != NULL; r = r->next)
-			if (r->op == WRITER_RECORD)
-				r->rc = -1;
+	if (n == 0)
+		return;
+	rc = store_record_batch(w->st, w->cfg, w->recs, n);
+	for (i = 0; i < n; i++)
+		if (w->recs[i].error[0] != '\0')
+			log_error("store: record %s delivery %s: %s",
+			    forge_name(w->recs[i].ev->forge),
+			    w->recs[i].delivery, w->recs[i].error);
+	if (rc == -1)
+		log_error("store: %s", store_error(w->st));
+	i = 0;
+	for (r = batch; r != NULL; r = r->next) {
+		if (r->op != WRITER_RECORD)
+			continue;
+		r->rc = w->recs[i].rc;
+		r->res = w->recs[i].res;
+		i++;
 	}
 }
 
@@ -106,9 +103,9 @@ run_batch(struct writer *w, struct writer_req *batch)
 		} else if (r->op == WRITER_STATS)
 			r->rc = store_stats(w->st, &r->stats);
 		else if (r->op == WRITER_CLAIM) {
-			int n = store_claim(w->st, w->cfg, r->claimed,
-			    r->claim_max < WRITER_MAX_CLAIM ? r->claim_max :
-			    WRITER_MAX_CLAIM);
+			int n = store_claim(w->st, w->cfg, r->forges,
+			    r->claimed, r->claim_max < WRITER_MAX_CLAIM ?
+			    r->claim_max : WRITER_MAX_CLAIM);
 
 			r->rc = n < 0 ? -1 : 0;
 			r->nclaimed = n < 0 ? 0 : (size_t)n;
@@ -230,6 +227,7 @@ writer_start(struct event_base *base, struct store *st,
 	w->cfg = cfg;
 	w->queue_tail = &w->queue;
 	w->done_tail = &w->done;
+	w->recs = xcalloc(MAX_BATCH, sizeof(*w->recs));
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	if (pipe2(w->pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
@@ -254,6 +252,7 @@ fail:
 		close(w->pipe[0]);
 		close(w->pipe[1]);
 	}
+	free(w->recs);
 	free(w);
 	return NULL;
 }
@@ -301,5 +300,6 @@ writer_stop(struct writer *w)
 	store_close(w->st);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
+	free(w->recs);
 	free(w);
 }

@@ -36,7 +36,7 @@ struct writer_req {
 	/* WRITER_CLAIM: how many jobs to claim at most; WRITER_LOST: the job
 	 * whose runner exited without ending it, and why */
 	size_t			 claim_max;
-	unsigned		 forges;	/* WRITER_CLAIM_ACK: STORE_GITHUB... */
+	unsigned		 forges;	/* WRITER_CLAIM(_ACK): with credentials */
 	int64_t			 job;
 	char			*why;
 	/* outputs: rc 0 on success, -1 when the store failed */

@@ -7,6 +7,8 @@
 
 #include "config.h"
 #include "event.h"
+#include "forge.h"
+#include "report.h"
 #include "rules.h"
 #include "store.h"
 #include "tap.h"
@@ -14,6 +16,15 @@
 
 static struct config *cfg;
 static int64_t live_job;	/* the job whose runner "lives" */
+
+/* The forges with credentials, as the scheduler finds them. */
+static unsigned
+forges(void)
+{
+	return (forge_configured(cfg, "github") ?
+	    JOB_FORGE_BIT(FORGE_GITHUB) : 0) |
+	    (forge_configured(cfg, "gitlab") ? JOB_FORGE_BIT(FORGE_GITLAB) : 0);
+}
 
 static bool
 is_live(int64_t job, void *arg)
@@ -45,16 +56,18 @@ record(struct store *st, const char *delivery, struct forge_event *ev,
     struct record_result *res)
 {
 	struct command cmd;
+	struct store_delivery d = { 0 };
 	int rc;
 
+
 	rules_decide(cfg, ev, &cmd);
-	if (store_begin(st) == -1)
-		return -1;
-	rc = store_record(st, cfg, delivery, ev, &cmd, res);
+	d.delivery = delivery;
+	d.ev = ev;
+	d.cmd = &cmd;
+	rc = store_record_batch(st, cfg, &d, 1);
 	if (rc == 0)
-		rc = store_commit(st);
-	else
-		store_rollback(st);
+		rc = d.rc;
+	*res = d.res;
 	rules_command_clear(&cmd);
 	forge_event_free(ev);
 	return rc;
@@ -116,7 +129,7 @@ requests_tests(const char *dir)
 	impl = res.job;
 	ok(store_requests_load(st, impl, &reqs, &n) == 0 && n == 1 &&
 	    strcmp(reqs[0].author, "alice") == 0 && reqs[0].text == NULL &&
-	    reqs[0].verdict == NULL && strcmp(reqs[0].trigger_on,
+	    reqs[0].verdict == NULL && strcmp(job_on_name(reqs[0].trigger_on),
 	    "issue") == 0, "a label is one request, not checked yet");
 	store_requests_free(reqs, n);
 	record(st, "r-2", labeled(5), &res);
@@ -149,7 +162,7 @@ requests_tests(const char *dir)
 	    strcmp(job.requests[1].verdict, "refused") == 0,
 	    "verdicts recorded: allowed, refused");
 	store_job_clear(&job);
-	j = store_job_json(st, rev, &found);
+	j = report_job_json(st, rev, &found);
 	arr = cJSON_GetObjectItem(j, "requests");
 	ok(cJSON_GetArraySize(arr) == 2 && strcmp(cJSON_GetStringValue(
 	    cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 1), "verdict")),
@@ -181,56 +194,56 @@ requests_tests(const char *dir)
 	store_requests_free(reqs, n);
 	ok(store_job_refuse(st, cancel, "mallory may not write") == 1 &&
 	    store_job_load(st, cancel, &job) == 1 &&
-	    strcmp(job.state, "cancelled") == 0, "refused: cancelled");
+	    strcmp(job_state_name(job.state), "cancelled") == 0, "refused: cancelled");
 	store_job_clear(&job);
 
 	/* The slot is taken; cancel and help are still answered when the
 	 * store decides them (no credentials for the forge). */
 	cfg->max_parallel = 1;
 	cfg->max_per_repo = 1;
-	ok(store_claim(st, cfg, ids, 1) == 1 && ids[0] == impl,
+	ok(store_claim(st, cfg, forges(), ids, 1) == 1 && ids[0] == impl,
 	    "the implementation runs");
 	record(st, "r-8", said(5, "/agent help", 504, "alice", 42), &res);
 	help = res.job;
 	record(st, "r-9", said(5, "/agent cancel", 505, "alice", 42), &res);
 	cancel = res.job;
-	ok(store_claim(st, cfg, ids, 0) == 0, "a claim with no slot");
+	ok(store_claim(st, cfg, forges(), ids, 0) == 0, "a claim with no slot");
 	ok(store_cancel_requested(st, impl) == 1,
 	    "the running job is asked to stop at once");
 	ok(store_job_load(st, rev, &job) == 1 &&
-	    strcmp(job.state, "cancelled") == 0, "the queued one is dropped");
+	    strcmp(job_state_name(job.state), "cancelled") == 0, "the queued one is dropped");
 	store_job_clear(&job);
 	ok(store_job_load(st, help, &job) == 1 &&
-	    strcmp(job.state, "done") == 0, "help is answered");
+	    strcmp(job_state_name(job.state), "done") == 0, "help is answered");
 	store_job_clear(&job);
 	ok(store_job_load(st, cancel, &job) == 1 &&
-	    strcmp(job.state, "done") == 0, "the cancel is done");
+	    strcmp(job_state_name(job.state), "done") == 0, "the cancel is done");
 	store_job_clear(&job);
 
 	/* With credentials, an acknowledging runner decides them, first. */
 	record(st, "r-10", labeled(9), &res);
 	record(st, "r-11", said(9, "/agent cancel", 506, "alice", 42), &res);
 	cancel = res.job;
-	ok(store_claim_ack(st, STORE_GITHUB, ids, 1) == 1 && ids[0] == cancel,
+	ok(store_claim_ack(st, JOB_FORGE_BIT(FORGE_GITHUB), ids, 1) == 1 && ids[0] == cancel,
 	    "acknowledging: the cancel before the earlier job");
 	cfg->github_token.value = xstrdup("t");
-	store_claim(st, cfg, ids, 0);
+	store_claim(st, cfg, forges(), ids, 0);
 	ok(store_job_load(st, cancel, &job) == 1 &&
-	    strcmp(job.state, "queued") == 0,
+	    strcmp(job_state_name(job.state), "queued") == 0,
 	    "the store leaves it to its runner");
 	store_job_clear(&job);
 	for (n = 0; n < STORE_ACK_TRIES; n++) {
 		if (n > 0)
-			store_claim_ack(st, STORE_GITHUB, ids, 1);
+			store_claim_ack(st, JOB_FORGE_BIT(FORGE_GITHUB), ids, 1);
 		store_ack_abandon(st, cancel);
 	}
-	k = store_claim_ack(st, STORE_GITHUB, ids, 8);
+	k = store_claim_ack(st, JOB_FORGE_BIT(FORGE_GITHUB), ids, 8);
 	while (k > 0 && ids[k - 1] != cancel)
 		k--;
 	ok(k == 0, "tried %d times, then not again", STORE_ACK_TRIES);
-	store_claim(st, cfg, ids, 0);
+	store_claim(st, cfg, forges(), ids, 0);
 	ok(store_job_load(st, cancel, &job) == 1 &&
-	    strcmp(job.state, "failed") == 0,
+	    strcmp(job_state_name(job.state), "failed") == 0,
 	    "a cancel no one could check is not done");
 	store_job_clear(&job);
 	free(cfg->github_token.value);
@@ -297,7 +310,7 @@ main(void)
 	is_int(res.verdict, VERDICT_DUPLICATE, "duplicate");
 	is_int(res.job, 1, "of job 1");
 
-	job = store_job_json(st, 1, &found);
+	job = report_job_json(st, 1, &found);
 	ok(found && job != NULL, "show job 1");
 	is_str(cJSON_GetStringValue(cJSON_GetObjectItem(job, "branch")),
 	    "handoff/7-fix-the-readme-typo", "branch from prefix, number, slug");
@@ -319,7 +332,7 @@ main(void)
 	    &res) == 0, "second revise");
 	is_int(res.verdict, VERDICT_QUEUED, "queued");
 	is_int(res.job, 2, "folded into job 2");
-	job = store_job_json(st, 2, &found);
+	job = report_job_json(st, 2, &found);
 	is_str(cJSON_GetStringValue(cJSON_GetObjectItem(job, "instruction")),
 	    "use tabs\n\nand spaces", "instructions joined");
 	cJSON_Delete(job);
@@ -334,7 +347,7 @@ main(void)
 	ev->diff_hunk = xstrdup("@@ -1 +1 @@");
 	ok(record(st, "d-4", ev, &res) == 0 && res.job == 2,
 	    "inline comment folds into job 2");
-	job = store_job_json(st, 2, &found);
+	job = report_job_json(st, 2, &found);
 	{
 		cJSON *rc = cJSON_GetObjectItem(job, "review_comments");
 		cJSON *c0 = cJSON_GetArrayItem(rc, 0);
@@ -361,7 +374,7 @@ main(void)
 	ok(record(st, "d-7", comment(8, "/agent write it", false, NULL),
 	    &res) == 0, "/agent TEXT without a thread");
 	is_int(res.verdict, VERDICT_QUEUED, "queued");
-	job = store_job_json(st, res.job, &found);
+	job = report_job_json(st, res.job, &found);
 	is_str(cJSON_GetStringValue(cJSON_GetObjectItem(job, "kind")),
 	    "implement", "becomes an implement job");
 	cJSON_Delete(job);
@@ -372,7 +385,7 @@ main(void)
 	ev->merged = true;
 	ok(record(st, "d-8", ev, &res) == 0, "close");
 	is_str(res.reason, "pull request merged: thread closed", "reason");
-	arr = store_jobs_json(st, "cancelled", 0);
+	arr = report_jobs_json(st, "cancelled", 0);
 	is_int(cJSON_GetArraySize(arr), 2, "queued jobs of the thread cancelled");
 	cJSON_Delete(arr);
 	ok(record(st, "d-9", comment(7, "/agent more", false, NULL), &res) == 0,
@@ -381,7 +394,7 @@ main(void)
 	ok(record(st, "d-10", labeled(7), &res) == 0, "label again");
 	is_int(res.verdict, VERDICT_QUEUED, "reopens with a new job");
 
-	arr = store_jobs_json(st, NULL, 2);
+	arr = report_jobs_json(st, NULL, 2);
 	is_int(cJSON_GetArraySize(arr), 2, "limit");
 	ok(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "pr_url") != NULL &&
 	    cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "started_at") != NULL,
@@ -395,16 +408,23 @@ main(void)
 		struct command cmd = { 0 };
 		struct record_result r1, r2;
 		struct forge_event *ev2 = labeled(21);
-		ok(store_begin(st) == 0, "begin group");
+		struct store_delivery group[2] = { { 0 } };
+
 		ev = labeled(20);
 		rules_decide(cfg, ev, &cmd);
-		store_savepoint(st);
-		store_record(st, cfg, "g-1", ev, &cmd, &r1);
-		store_savepoint_release(st);
-		store_savepoint(st);
-		store_record(st, cfg, "g-2", ev2, &cmd, &r2);
-		store_savepoint_rollback(st);
-		ok(store_commit(st) == 0, "commit group");
+		/* A thread needs its repository: this one cannot be stored. */
+		free(ev2->repo);
+		ev2->repo = NULL;
+		group[0].delivery = "g-1";
+		group[0].ev = ev;
+		group[0].cmd = &cmd;
+		group[1].delivery = "g-2";
+		group[1].ev = ev2;
+		group[1].cmd = &cmd;
+		ok(store_record_batch(st, cfg, group, 2) == 0 &&
+		    group[0].rc == 0, "record a group");
+		ok(group[1].rc == -1 && group[1].error[0] != '\0',
+		    "its failed delivery alone fails");
 		rules_command_clear(&cmd);
 		forge_event_free(ev);
 		forge_event_free(ev2);
@@ -442,17 +462,17 @@ main(void)
 		a3 = res.job;
 		ok(a3 > b1, "a revision on the first thread is queued");
 
-		n = store_claim(cs, cfg, ids, 8);
+		n = store_claim(cs, cfg, forges(), ids, 8);
 		ok(n == 2 && ids[0] == a1 && ids[1] == b1,
 		    "claim: one per repository, in arrival order");
-		ok(store_claim(cs, cfg, ids, 8) == 0,
+		ok(store_claim(cs, cfg, forges(), ids, 8) == 0,
 		    "claim: nothing more while max_parallel are running");
-		store_job_finish(cs, a1, "done", "ok", NULL);
-		n = store_claim(cs, cfg, ids, 8);
+		store_job_finish(cs, a1, JOB_DONE, "ok", NULL);
+		n = store_claim(cs, cfg, forges(), ids, 8);
 		ok(n == 1 && ids[0] == a2, "claim: the next of the repository");
-		store_job_finish(cs, a2, "done", "ok", NULL);
-		store_job_finish(cs, b1, "done", "ok", NULL);
-		n = store_claim(cs, cfg, ids, 8);
+		store_job_finish(cs, a2, JOB_DONE, "ok", NULL);
+		store_job_finish(cs, b1, JOB_DONE, "ok", NULL);
+		n = store_claim(cs, cfg, forges(), ids, 8);
 		ok(n == 1 && ids[0] == a3,
 		    "claim: the thread's revision after its implement");
 
@@ -463,33 +483,33 @@ main(void)
 			ok(requeued == (i < 3), i < 3 ? "queued again to resume" :
 			    "failed after three attempts");
 			if (i < 3)
-				ok(store_claim(cs, cfg, ids, 8) == 1 &&
+				ok(store_claim(cs, cfg, forges(), ids, 8) == 1 &&
 				    ids[0] == a3, "claimed again");
 		}
 		ok(store_job_load(cs, a3, &cjob) == 1 &&
-		    strcmp(cjob.state, "failed") == 0 && cjob.attempts == 3,
+		    strcmp(job_state_name(cjob.state), "failed") == 0 && cjob.attempts == 3,
 		    "the job failed after 3 attempts");
 		store_job_clear(&cjob);
 
 		record(cs, "c-5", comment(2, "/agent revise once more", false,
 		    NULL), &res);
 		b2 = res.job;
-		ok(store_claim(cs, cfg, ids, 8) == 1 && ids[0] == b2,
+		ok(store_claim(cs, cfg, forges(), ids, 8) == 1 && ids[0] == b2,
 		    "a revision runs");
 		record(cs, "c-6", comment(2, "/agent cancel", false, NULL),
 		    &res);
-		ok(store_claim(cs, cfg, ids, 8) == 0,
+		ok(store_claim(cs, cfg, forges(), ids, 8) == 0,
 		    "a cancel request runs nothing");
 		ok(store_cancel_requested(cs, b2) == 1,
 		    "it asks the thread's running job to stop");
 		ok(store_job_load(cs, res.job, &cjob) == 1 &&
-		    strcmp(cjob.state, "done") == 0, "and is itself done");
+		    strcmp(job_state_name(cjob.state), "done") == 0, "and is itself done");
 		store_job_clear(&cjob);
 
 		retry = store_job_retry(cs, a3, &is_queued);
 		ok(retry > 0 && store_job_load(cs, retry, &cjob) == 1 &&
-		    strcmp(cjob.kind, "retry") == 0 && cjob.retry_of == a3 &&
-		    strcmp(cjob.state, "queued") == 0,
+		    strcmp(job_kind_name(cjob.kind), "retry") == 0 && cjob.retry_of == a3 &&
+		    strcmp(job_state_name(cjob.state), "queued") == 0,
 		    "retry queues a new job that repeats the failed one");
 		store_job_clear(&cjob);
 		ok(store_job_retry(cs, a3, &is_queued) == retry && is_queued,
@@ -511,12 +531,40 @@ main(void)
 		    &res);
 		ok(res.verdict == VERDICT_QUEUED &&
 		    store_job_load(cs, res.job, &cjob) == 1 &&
-		    cjob.retry_of == a3 && strcmp(cjob.origin_kind,
+		    cjob.retry_of == a3 && strcmp(job_kind_name(cjob.origin),
 		    "revise") == 0 && cjob.instruction != NULL &&
 		    strcmp(cjob.instruction, "also the docs") == 0 &&
-		    strcmp(cjob.trigger_on, "issue") == 0,
+		    strcmp(job_on_name(cjob.trigger_on), "issue") == 0,
 		    "/agent retry repeats the thread's failed revision");
 		store_job_clear(&cjob);
+		/* A retry whose retried job is a retry itself (a store can
+		 * hold one from before retries repeated the first job): it
+		 * implements, for the runner and for publishing alike. */
+		{
+			char *db_path = xasprintf("%s/handoff.db", cpath);
+			char *sql = xasprintf("UPDATE jobs SET retry_of = %lld"
+			    " WHERE id = %lld", (long long)retry,
+			    (long long)res.job);
+			sqlite3 *rdb;
+
+			ok(sqlite3_open(db_path, &rdb) == SQLITE_OK &&
+			    sqlite3_exec(rdb, sql, NULL, NULL, NULL) ==
+			    SQLITE_OK, "point a retry at a retry");
+			ok(store_job_load(cs, res.job, &cjob) == 1 &&
+			    cjob.kind == JOB_RETRY &&
+			    cjob.origin == JOB_IMPLEMENT,
+			    "a retry of a retry implements");
+			store_job_clear(&cjob);
+			free(sql);
+			sql = xasprintf("UPDATE jobs SET retry_of = %lld"
+			    " WHERE id = %lld", (long long)a3,
+			    (long long)res.job);
+			ok(sqlite3_exec(rdb, sql, NULL, NULL, NULL) == SQLITE_OK,
+			    "(pointed back)");
+			sqlite3_close(rdb);
+			free(sql);
+			free(db_path);
+		}
 		ok(store_job_cancel(cs, res.job) == 1, "(cancelled again)");
 		record(cs, "c-6t", comment(2, "/agent retry", false, NULL),
 		    &res);
@@ -529,37 +577,37 @@ main(void)
 		ok(store_job_cancel(cs, 9999) == -2, "cancel an absent job");
 		/* Acknowledging a queued job before its run slot. */
 		record(cs, "c-7", labeled(3), &res);
-		ok(store_claim_ack(cs, STORE_GITLAB, ids, 8) == 0,
+		ok(store_claim_ack(cs, JOB_FORGE_BIT(FORGE_GITLAB), ids, 8) == 0,
 		    "acknowledge: only the forges asked for");
-		ok(store_claim_ack(cs, STORE_GITHUB, ids, 8) == 1 &&
+		ok(store_claim_ack(cs, JOB_FORGE_BIT(FORGE_GITHUB), ids, 8) == 1 &&
 		    ids[0] == res.job, "acknowledge: the new queued job");
-		ok(store_claim_ack(cs, STORE_GITHUB, ids, 8) == 0,
+		ok(store_claim_ack(cs, JOB_FORGE_BIT(FORGE_GITHUB), ids, 8) == 0,
 		    "acknowledge: never twice");
-		n = store_claim(cs, cfg, ids, 8);
+		n = store_claim(cs, cfg, forges(), ids, 8);
 		ok(n == 0 || ids[0] != res.job,
 		    "claim: not while it is being acknowledged");
 		ok(store_acknowledged(cs, res.job) == 0, "not acknowledged yet");
 		ok(store_ack_abandon(cs, res.job) == 0, "abandon");
 		ok(store_acknowledged(cs, res.job) == 0,
 		    "an abandoned acknowledgement does not count");
-		store_step_begin(cs, res.job, "acknowledge");
-		store_step_end(cs, res.job, "acknowledge", "acknowledged");
+		store_step_begin(cs, res.job, JOB_STEP_ACKNOWLEDGE);
+		store_step_end(cs, res.job, JOB_STEP_ACKNOWLEDGE, "acknowledged");
 		ok(store_acknowledged(cs, res.job) == 1, "acknowledged");
 		ok(store_queue_position(cs, res.job) >= 1,
 		    "place in line: the running job is ahead");
-		store_job_finish(cs, res.job, "done", "ok", NULL);
+		store_job_finish(cs, res.job, JOB_DONE, "ok", NULL);
 
 		live_job = b2;
 		ok(store_requeue_running(cs, is_live, NULL) == 0,
 		    "at start, a running job whose runner lives stays");
 		ok(store_job_load(cs, b2, &cjob) == 1 &&
-		    strcmp(cjob.state, "running") == 0, "still running");
+		    strcmp(job_state_name(cjob.state), "running") == 0, "still running");
 		store_job_clear(&cjob);
 		live_job = 0;
 		ok(store_requeue_running(cs, is_live, NULL) == 1,
 		    "at start, a running job goes back to the queue");
 		ok(store_job_load(cs, b2, &cjob) == 1 &&
-		    strcmp(cjob.state, "queued") == 0, "queued");
+		    strcmp(job_state_name(cjob.state), "queued") == 0, "queued");
 		store_job_clear(&cjob);
 		store_close(cs);
 		free(cpath);
