@@ -197,8 +197,71 @@ add_requests(cJSON *o, const struct store_job_detail *d)
 	free(text);
 }
 
-/* `show --json`: the job with its thread, steps, requests and
- * deliveries. Caller deletes. */
+/* The figures of one usage row into o. */
+static void
+usage_fields(cJSON *o, const struct store_usage *u)
+{
+	cJSON_AddNumberToObject(o, "requests", (double)u->requests);
+	cJSON_AddNumberToObject(o, "input_tokens", (double)u->input_tokens);
+	cJSON_AddNumberToObject(o, "output_tokens", (double)u->output_tokens);
+	cJSON_AddNumberToObject(o, "cache_read_tokens",
+	    (double)u->cache_read_tokens);
+	cJSON_AddNumberToObject(o, "cache_write_tokens",
+	    (double)u->cache_write_tokens);
+	if (u->cost_micros < 0)
+		cJSON_AddNullToObject(o, "cost");
+	else
+		cJSON_AddNumberToObject(o, "cost",
+		    (double)u->cost_micros / 1e6);
+}
+
+/* "usage": the job's totals, and "models": the same per model. */
+static void
+add_usage(cJSON *o, const struct store_job_detail *d)
+{
+	struct store_usage sum;
+	cJSON *u, *arr, *m;
+	size_t i;
+
+	store_usage_sum(d->usage, d->nusage, &sum);
+	u = cJSON_AddObjectToObject(o, "usage");
+	usage_fields(u, &sum);
+	arr = cJSON_AddArrayToObject(u, "models");
+	for (i = 0; i < d->nusage; i++) {
+		m = cJSON_CreateObject();
+		add_text(m, "model", d->usage[i].model);
+		usage_fields(m, &d->usage[i]);
+		cJSON_AddItemToArray(arr, m);
+	}
+}
+
+/* "egress": each connection the agent attempted. */
+static void
+add_egress(cJSON *o, const struct store_job_detail *d)
+{
+	const struct store_egress *e;
+	cJSON *arr = cJSON_AddArrayToObject(o, "egress"), *c;
+	size_t i;
+
+	for (i = 0; i < d->negress; i++) {
+		e = &d->egress[i];
+		c = cJSON_CreateObject();
+		add_text(c, "host", e->host);
+		cJSON_AddNumberToObject(c, "port", e->port);
+		add_text(c, "address", e->address);
+		cJSON_AddBoolToObject(c, "allowed", e->allowed);
+		add_text(c, "reason", e->reason);
+		cJSON_AddNumberToObject(c, "bytes_in", (double)e->bytes_in);
+		cJSON_AddNumberToObject(c, "bytes_out", (double)e->bytes_out);
+		cJSON_AddNumberToObject(c, "duration_ms",
+		    (double)e->duration_ms);
+		add_time(c, "at", e->at);
+		cJSON_AddItemToArray(arr, c);
+	}
+}
+
+/* `show --json`: the job with its thread, steps, requests, deliveries,
+ * model usage and connections. Caller deletes. */
 static cJSON *
 detail_json(const struct store_job_detail *d)
 {
@@ -241,6 +304,8 @@ detail_json(const struct store_job_detail *d)
 		add_text(e, "verdict", d->deliveries[i].verdict);
 		cJSON_AddItemToArray(arr, e);
 	}
+	add_usage(o, d);
+	add_egress(o, d);
 	return o;
 }
 
@@ -358,6 +423,61 @@ on_name(const char *on)
 	return on;	/* issue, review, ci */
 }
 
+/* A count of tokens as people read it: 950, 9.4k, 183k, 1.2M. */
+static void
+tokens(double n, char *buf, size_t len)
+{
+	if (n < 1000)
+		snprintf(buf, len, "%.0f", n);
+	else if (n < 10000)
+		snprintf(buf, len, "%.1fk", n / 1000);
+	else if (n < 1e6)
+		snprintf(buf, len, "%.0fk", n / 1000);
+	else
+		snprintf(buf, len, "%.1fM", n / 1e6);
+}
+
+/* "usage: 14 requests · 183k tokens in, 9k out · ≈ $0.71", when the
+ * agent asked the model anything through the gateway. */
+static void
+print_usage(const cJSON *u)
+{
+	char in[16], out[16];
+	const cJSON *cost = cJSON_GetObjectItemCaseSensitive(u, "cost");
+
+	if (num(u, "requests") <= 0)
+		return;
+	tokens((double)(num(u, "input_tokens") + num(u, "cache_read_tokens") +
+	    num(u, "cache_write_tokens")), in, sizeof(in));
+	tokens((double)num(u, "output_tokens"), out, sizeof(out));
+	printf("usage:        %lld request%s \u00b7 %s tokens in, %s out",
+	    num(u, "requests"), num(u, "requests") == 1 ? "" : "s", in, out);
+	if (cJSON_IsNumber(cost))
+		printf(" \u00b7 \u2248 $%.2f", cost->valuedouble);
+	printf("\n");
+}
+
+/* The connections the agent attempted: a count, and each refusal. */
+static void
+print_egress(const cJSON *arr)
+{
+	const cJSON *c;
+	int n = 0, refused = 0;
+
+	cJSON_ArrayForEach(c, arr) {
+		n++;
+		refused += !cJSON_IsTrue(cJSON_GetObjectItem(c, "allowed"));
+	}
+	if (n == 0)
+		return;
+	printf("egress:       %d connection%s, %d refused\n", n,
+	    n == 1 ? "" : "s", refused);
+	cJSON_ArrayForEach(c, arr)
+		if (!cJSON_IsTrue(cJSON_GetObjectItem(c, "allowed")))
+			printf("  blocked: %s:%lld, %s\n", str(c, "host"),
+			    num(c, "port"), str(c, "reason"));
+}
+
 static void
 print_job(const cJSON *j)
 {
@@ -388,6 +508,8 @@ print_job(const cJSON *j)
 		printf("summary:\n%s%s", str(j, "summary"),
 		    str(j, "summary")[strlen(str(j, "summary")) - 1] == '\n' ?
 		    "" : "\n");
+	print_usage(cJSON_GetObjectItemCaseSensitive(j, "usage"));
+	print_egress(cJSON_GetObjectItemCaseSensitive(j, "egress"));
 	steps = cJSON_GetObjectItemCaseSensitive(j, "steps");
 	printf("steps:%s\n", cJSON_GetArraySize(steps) ? "" : "        none run yet");
 	cJSON_ArrayForEach(s, steps)

@@ -121,6 +121,34 @@ static const char *const migrations[] = {
 	"  AND a.detail = 'refused') THEN 'refused' END, j.created_at"
 	"  FROM jobs j JOIN threads t ON t.id = j.thread_id"
 	"  WHERE t.forge <> 'local' ORDER BY j.id;",
+	/* 5: what a job's agent used: one row per model request through
+	 * the gateway, and one per connection it attempted through the
+	 * proxy. */
+	"CREATE TABLE usage ("
+	"  id INTEGER PRIMARY KEY,"
+	"  job_id INTEGER NOT NULL REFERENCES jobs (id),"
+	"  model TEXT NOT NULL,"
+	"  input_tokens INTEGER NOT NULL DEFAULT 0,"
+	"  output_tokens INTEGER NOT NULL DEFAULT 0,"
+	"  cache_read_tokens INTEGER NOT NULL DEFAULT 0,"
+	"  cache_write_tokens INTEGER NOT NULL DEFAULT 0,"
+	"  cost_micros INTEGER,"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX usage_job ON usage (job_id);"
+	"CREATE INDEX usage_at ON usage (at);"
+	"CREATE TABLE egress ("
+	"  id INTEGER PRIMARY KEY,"
+	"  job_id INTEGER NOT NULL REFERENCES jobs (id),"
+	"  host TEXT NOT NULL,"
+	"  port INTEGER NOT NULL,"
+	"  address TEXT,"
+	"  allowed INTEGER NOT NULL,"
+	"  reason TEXT,"
+	"  bytes_in INTEGER NOT NULL DEFAULT 0,"
+	"  bytes_out INTEGER NOT NULL DEFAULT 0,"
+	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX egress_job ON egress (job_id);",
 };
 
 const double store_duration_bounds[STORE_DURATION_BUCKETS] = {

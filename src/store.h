@@ -15,7 +15,7 @@
 #include "job.h"
 #include "rules.h"
 
-#define STORE_SCHEMA_VERSION	4
+#define STORE_SCHEMA_VERSION	5
 
 struct store;
 
@@ -104,6 +104,23 @@ struct store_delivery_row {
 	int64_t	 received_at;
 };
 
+/* A job's model usage: one request, or the sum of several (requests of
+ * them). cost_micros is in millionths of the price table's currency; -1
+ * when a model has no price. */
+struct store_usage {
+	char	*model;		/* NULL in a sum over models */
+	int64_t	 requests, input_tokens, output_tokens, cache_read_tokens,
+		 cache_write_tokens, cost_micros;
+};
+
+/* One connection a job's agent attempted. */
+struct store_egress {
+	char	*host, *address, *reason;	/* address, reason: or NULL */
+	int	 port;
+	bool	 allowed;
+	int64_t	 bytes_in, bytes_out, duration_ms, at;
+};
+
 /* A job as `handoff show` tells it. */
 struct store_job_detail {
 	struct store_job_row	 row;
@@ -119,6 +136,10 @@ struct store_job_detail {
 	size_t			 nrequests;
 	struct store_delivery_row *deliveries;
 	size_t			 ndeliveries;
+	struct store_usage	*usage;		/* per model */
+	size_t			 nusage;
+	struct store_egress	*egress;	/* oldest first */
+	size_t			 negress;
 };
 
 /* Jobs newest first, in state (NULL for all), at most limit (0: all),
@@ -130,6 +151,34 @@ void store_job_rows_free(struct store_job_row *rows, size_t n);
  * absent, -1 error. Clear with store_job_detail_clear. */
 int store_job_show(struct store *st, int64_t id, struct store_job_detail *out);
 void store_job_detail_clear(struct store_job_detail *d);
+
+/*
+ * What a job's agent used (store_meter.c): model requests and the
+ * connections it attempted, for show, metrics and budgets.
+ */
+
+/* Record one model request of job (u->model set; its requests ignored). */
+int store_usage_add(struct store *st, int64_t job, const struct store_usage *u);
+/* The job's usage per model, by model name, into *list (free with
+ * store_usage_free). Returns 0 or -1. */
+int store_usage_of(struct store *st, int64_t job, struct store_usage **list,
+    size_t *n);
+void store_usage_free(struct store_usage *list, size_t n);
+/* The sum of list into *sum (no model; cost -1 when any part is
+ * unpriced and nothing is priced). */
+void store_usage_sum(const struct store_usage *list, size_t n,
+    struct store_usage *sum);
+/* What the jobs of repo (NULL: all) used since since_ms: tokens and
+ * priced cost. Returns 0 or -1. */
+int store_usage_since(struct store *st, const char *repo, int64_t since_ms,
+    struct store_usage *sum);
+/* Record a connection job's agent attempted. */
+int store_egress_add(struct store *st, int64_t job,
+    const struct store_egress *e);
+/* The job's connections, oldest first (free with store_egress_free). */
+int store_egress_of(struct store *st, int64_t job, struct store_egress **list,
+    size_t *n);
+void store_egress_free(struct store_egress *list, size_t n);
 
 /*
  * Running jobs (store_job.c): the runner's view of one job, its steps, the

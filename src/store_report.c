@@ -198,7 +198,9 @@ store_job_show(struct store *st, int64_t id, struct store_job_detail *out)
 	if (steps_read(st, id, out) == -1 ||
 	    store_requests_load(st, id, &out->requests,
 	    &out->nrequests) == -1 ||
-	    deliveries_read(st, id, out) == -1) {
+	    deliveries_read(st, id, out) == -1 ||
+	    store_usage_of(st, id, &out->usage, &out->nusage) == -1 ||
+	    store_egress_of(st, id, &out->egress, &out->negress) == -1) {
 		store_fail(st, "show job");
 		store_job_detail_clear(out);
 		return -1;
@@ -234,5 +236,7 @@ store_job_detail_clear(struct store_job_detail *d)
 		free(d->deliveries[i].verdict);
 	}
 	free(d->deliveries);
+	store_usage_free(d->usage, d->nusage);
+	store_egress_free(d->egress, d->negress);
 	memset(d, 0, sizeof(*d));
 }

@@ -107,6 +107,92 @@ said(int64_t number, const char *text, int64_t id, const char *author,
 	return ev;
 }
 
+/* What a job's agent used: model requests summed per model and over
+ * models, priced or not; the sums a budget reads, by repository; the
+ * connections it attempted; all of it in `show --json`. */
+static void
+meter_tests(const char *dir)
+{
+	char err[256], *path = xasprintf("%s/meter", dir);
+	struct store *st = store_open(path, err, sizeof(err));
+	struct record_result res;
+	struct store_usage u = { 0 }, *list, sum;
+	struct store_egress e = { 0 }, *conns;
+	struct store_job_detail d;
+	int64_t job, other;
+	size_t n;
+
+	ok(st != NULL, "a store for usage");
+	record(st, "m-1", labeled(7), &res);
+	job = res.job;
+	record(st, "m-2", labeled(8), &res);
+	other = res.job;
+	ok(store_usage_of(st, job, &list, &n) == 0 && n == 0,
+	    "no usage before a request");
+	store_usage_free(list, n);
+	u.model = "claude-x";
+	u.input_tokens = 1000;
+	u.output_tokens = 50;
+	u.cache_read_tokens = 4000;
+	u.cache_write_tokens = 200;
+	u.cost_micros = 12345;
+	ok(store_usage_add(st, job, &u) == 0, "record a priced request");
+	u.input_tokens = 10;
+	u.cost_micros = 5;
+	ok(store_usage_add(st, job, &u) == 0, "and another");
+	u.model = "local-model";
+	u.cost_micros = -1;
+	ok(store_usage_add(st, job, &u) == 0, "and one of an unpriced model");
+	u.model = "claude-x";
+	u.cost_micros = 1000000;
+	ok(store_usage_add(st, other, &u) == 0, "another job's request");
+	ok(store_usage_of(st, job, &list, &n) == 0 && n == 2 &&
+	    strcmp(list[0].model, "claude-x") == 0 && list[0].requests == 2 &&
+	    list[0].input_tokens == 1010 && list[0].output_tokens == 100 &&
+	    list[0].cache_read_tokens == 8000 &&
+	    list[0].cache_write_tokens == 400 && list[0].cost_micros == 12350,
+	    "usage summed per model");
+	ok(n == 2 && strcmp(list[1].model, "local-model") == 0 &&
+	    list[1].requests == 1 && list[1].cost_micros == -1,
+	    "an unpriced model has no cost");
+	store_usage_sum(list, n, &sum);
+	ok(sum.requests == 3 && sum.input_tokens == 1020 &&
+	    sum.cost_micros == 12350, "summed over models: the priced cost");
+	store_usage_free(list, n);
+	ok(store_usage_since(st, NULL, 0, &sum) == 0 && sum.requests == 4 &&
+	    sum.cost_micros == 1012350, "all jobs since a time");
+	ok(store_usage_since(st, "acme/widgets", 0, &sum) == 0 &&
+	    sum.requests == 4, "the repository's jobs");
+	ok(store_usage_since(st, "acme/widgets", util_now_ms() + 60000,
+	    &sum) == 0 && sum.requests == 0 && sum.cost_micros == -1,
+	    "nothing after now");
+	ok(store_usage_since(st, "someone/else", 0, &sum) == 0 &&
+	    sum.requests == 0, "another repository's jobs used nothing");
+	e.host = "example.org";
+	e.port = 443;
+	e.reason = "not in allow_hosts";
+	ok(store_egress_add(st, job, &e) == 0, "record a refused connection");
+	e.host = "pypi.org";
+	e.address = "151.101.0.223";
+	e.allowed = true;
+	e.reason = NULL;
+	e.bytes_in = 5000;
+	e.bytes_out = 700;
+	ok(store_egress_add(st, job, &e) == 0, "and an allowed one");
+	ok(store_egress_of(st, job, &conns, &n) == 0 && n == 2 &&
+	    !conns[0].allowed && conns[0].address == NULL &&
+	    strcmp(conns[0].reason, "not in allow_hosts") == 0 &&
+	    conns[1].allowed && conns[1].bytes_in == 5000 &&
+	    strcmp(conns[1].address, "151.101.0.223") == 0,
+	    "connections read back in order");
+	store_egress_free(conns, n);
+	ok(store_job_show(st, job, &d) == 1 && d.nusage == 2 &&
+	    d.negress == 2, "show has the usage and the connections");
+	store_job_detail_clear(&d);
+	store_close(st);
+	free(path);
+}
+
 /* Each request of a job with its author and verdict; replays answered
  * as duplicates; cancel and help decided without a run slot. */
 static void
@@ -268,6 +354,7 @@ migration_test(const char *dir)
 	db_path = xasprintf("%s/handoff.db", path);
 	ok(sqlite3_open(db_path, &db) == SQLITE_OK && sqlite3_exec(db,
 	    "DROP INDEX jobs_control; DROP TABLE requests;"
+	    " DROP TABLE usage; DROP TABLE egress;"
 	    " PRAGMA user_version = 3", NULL, NULL, NULL) == SQLITE_OK,
 	    "a store as schema 3 left it");
 	sqlite3_close(db);
@@ -617,6 +704,7 @@ main(void)
 	store_close(st);
 
 	requests_tests(dir);
+	meter_tests(dir);
 	migration_test(dir);
 
 	/* A store from a newer handoff is refused, not downgraded. */
