@@ -361,6 +361,33 @@ store_heartbeat(struct store *st)
 	return rc;
 }
 
+/* What the agents used, for /metrics. */
+static int
+meter_stats(struct store *st, struct store_stats *out)
+{
+	struct store_usage u;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_usage_since(st, NULL, 0, &u) == -1)
+		return -1;
+	out->llm_requests = u.requests;
+	out->llm_input = u.input_tokens;
+	out->llm_output = u.output_tokens;
+	out->llm_cache_read = u.cache_read_tokens;
+	out->llm_cache_write = u.cache_write_tokens;
+	out->llm_cost_micros = u.cost_micros < 0 ? 0 : u.cost_micros;
+	if ((s = store_prepare(st, "SELECT total(allowed), total(NOT allowed)"
+	    " FROM egress")) == NULL)
+		return -1;
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		out->egress_allowed = sqlite3_column_int64(s, 0);
+		out->egress_refused = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : store_fail(st, "connection counts");
+}
+
 int
 store_stats(struct store *st, struct store_stats *out)
 {
@@ -408,6 +435,6 @@ store_stats(struct store *st, struct store_stats *out)
 			out->duration_le[i] = sqlite3_column_int64(s, 2 + i);
 	}
 	sqlite3_finalize(s);
-	return 0;
+	return meter_stats(st, out);
 }
 

@@ -37,6 +37,11 @@ struct store_stats {
 	int64_t	 duration_count;
 	double	 duration_sum;
 	int64_t	 duration_le[STORE_DURATION_BUCKETS];	/* cumulative */
+	/* model requests through the gateway, and connections through the
+	 * proxy, of every job so far (struct store_usage below) */
+	int64_t	 llm_requests, llm_input, llm_output, llm_cache_read,
+		 llm_cache_write, llm_cost_micros;
+	int64_t	 egress_allowed, egress_refused;
 };
 
 /* Open the store in data_dir (created 0700 if missing), migrate it to

@@ -65,6 +65,36 @@ web_healthz_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 	ask_writer(arg, h, req, WRITER_HEARTBEAT, healthz_done_cb);
 }
 
+/* What the agents used: model requests, tokens and cost through the
+ * gateway, connections through the proxy. */
+static void
+metrics_meter(struct evbuffer *b, const struct store_stats *s)
+{
+	evbuffer_add_printf(b, "# HELP handoff_llm_requests_total Model "
+	    "requests through the gateway.\n"
+	    "# TYPE handoff_llm_requests_total counter\n"
+	    "handoff_llm_requests_total %lld\n"
+	    "# HELP handoff_llm_tokens_total Model tokens through the gateway, "
+	    "by kind.\n# TYPE handoff_llm_tokens_total counter\n"
+	    "handoff_llm_tokens_total{kind=\"input\"} %lld\n"
+	    "handoff_llm_tokens_total{kind=\"output\"} %lld\n"
+	    "handoff_llm_tokens_total{kind=\"cache_read\"} %lld\n"
+	    "handoff_llm_tokens_total{kind=\"cache_write\"} %lld\n"
+	    "# HELP handoff_llm_cost_total Cost of the priced model requests, "
+	    "in the price table's currency.\n"
+	    "# TYPE handoff_llm_cost_total counter\n"
+	    "handoff_llm_cost_total %.6f\n"
+	    "# HELP handoff_egress_connections_total Connections the agents "
+	    "attempted, allowed or refused.\n"
+	    "# TYPE handoff_egress_connections_total counter\n"
+	    "handoff_egress_connections_total{allowed=\"true\"} %lld\n"
+	    "handoff_egress_connections_total{allowed=\"false\"} %lld\n",
+	    (long long)s->llm_requests, (long long)s->llm_input,
+	    (long long)s->llm_output, (long long)s->llm_cache_read,
+	    (long long)s->llm_cache_write, (double)s->llm_cost_micros / 1e6,
+	    (long long)s->egress_allowed, (long long)s->egress_refused);
+}
+
 static void
 metrics_done_cb(struct writer_req *wr, void *arg)
 {
@@ -120,6 +150,7 @@ metrics_done_cb(struct writer_req *wr, void *arg)
 	    "# HELP handoff_queue_depth Jobs waiting to run.\n"
 	    "# TYPE handoff_queue_depth gauge\nhandoff_queue_depth %lld\n",
 	    (long long)s->jobs_running, (long long)s->jobs_queued);
+	metrics_meter(b, s);
 	n = evbuffer_get_length(b);
 	text = xmalloc(n + 1);
 	evbuffer_remove(b, text, n);

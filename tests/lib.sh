@@ -77,6 +77,13 @@ like() {	# like TEXT SUBSTRING DESCRIPTION
 	esac
 }
 
+unlike() {	# unlike TEXT SUBSTRING DESCRIPTION
+	case "$1" in
+	*"$2"*) ok 1 "$3"; echo "#   '$1'"; echo "#   contains '$2'" ;;
+	*) ok 0 "$3" ;;
+	esac
+}
+
 done_testing() {
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]

@@ -26,4 +26,36 @@ like "$m" 'handoff_runs_active 0' "runs active"
 like "$m" 'handoff_job_duration_seconds_bucket{le="+Inf"} 0' "duration histogram"
 like "$(curl -s -D - -o /dev/null "$URL/metrics")" 'text/plain; version=0.0.4' \
     "Prometheus content type"
+like "$m" 'handoff_llm_requests_total 0' "no model requests yet"
+like "$m" 'handoff_egress_connections_total{allowed="false"} 0' "no refusals yet"
+
+# What the gateway and the proxy record (written here as they would)
+# is summed across jobs.
+python3 - "$DATA/handoff.db" <<'PY'
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=10)
+now = int(time.time() * 1000)
+job = db.execute("SELECT min(id) FROM jobs").fetchone()[0]
+db.executemany("INSERT INTO usage (job_id, model, input_tokens, output_tokens,"
+    " cache_read_tokens, cache_write_tokens, cost_micros, at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    [(job, "m-a", 100, 20, 300, 40, 1500000, now),
+     (job, "m-a", 5, 1, 0, 0, 250000, now),
+     (job, "m-b", 7, 3, 0, 0, None, now)])
+db.executemany("INSERT INTO egress (job_id, host, port, allowed, reason, at)"
+    " VALUES (?, ?, ?, ?, ?, ?)",
+    [(job, "example.org", 443, 0, "not in allow_hosts", now),
+     (job, "pypi.org", 443, 1, None, now),
+     (job, "10.0.0.1", 443, 0, "private address", now)])
+db.commit()
+PY
+m=$(curl -s "$URL/metrics")
+like "$m" 'handoff_llm_requests_total 3' "model requests counted"
+like "$m" 'handoff_llm_tokens_total{kind="input"} 112' "input tokens summed"
+like "$m" 'handoff_llm_tokens_total{kind="output"} 24' "output tokens summed"
+like "$m" 'handoff_llm_tokens_total{kind="cache_read"} 300' "cache reads summed"
+like "$m" 'handoff_llm_tokens_total{kind="cache_write"} 40' "cache writes summed"
+like "$m" 'handoff_llm_cost_total 1.750000' "the priced requests' cost"
+like "$m" 'handoff_egress_connections_total{allowed="true"} 1' "allowed connections"
+like "$m" 'handoff_egress_connections_total{allowed="false"} 2' "refused connections"
 done_testing
