@@ -15,6 +15,7 @@
 
 #include <ini.h>
 
+#include "budget.h"
 #include "config.h"
 #include "config_check.h"
 #include "config_impl.h"
@@ -96,6 +97,20 @@ static const struct key keys[] = {
 	    .check = config_check_abs_path,
 	    .what = "absolute paths"),
 
+	KEY("llm", "anthropic_key", K_SECRET, anthropic_key, NULL),
+	KEY("llm", "anthropic_url", K_URL, anthropic_url,
+	    "https://api.anthropic.com"),
+	KEY("llm", "openai_key", K_SECRET, openai_key, NULL),
+	KEY("llm", "openai_url", K_URL, openai_url, "https://api.openai.com/v1"),
+	KEY("llm", "ca_file", K_STR, ca_file, NULL, .check = config_check_file,
+	    .what = "the absolute path of a readable PEM file"),
+	KEY("llm", "prices", K_PRICES, prices, NULL),
+	KEY("llm", "max_tokens", K_ID, max_tokens, NULL,
+	    .what = "a number of tokens (a positive integer)"),
+	KEY("llm", "max_cost", K_MONEY, max_cost, NULL),
+	KEY("llm", "max_cost_per_day", K_MONEY, max_cost_per_day, NULL),
+	KEY("llm", "max_cost_per_repo", K_MONEY, max_cost_per_repo, NULL),
+
 	KEY("runs", "max_parallel", K_INT, max_parallel, "2", .min = 0),
 	KEY("runs", "max_per_repo", K_INT, max_per_repo, "1", .min = 1),
 	KEY("runs", "branch_prefix", K_BRANCH, branch_prefix, "handoff/"),
@@ -176,6 +191,8 @@ what_of(const struct key *k, char *buf, size_t len)
 	case K_DUR:	return k->min > 0 ? "a duration such as 30s, 5m or 2h "
 			    "(more than 0)" : "a duration such as 0, 30s, 5m or 2h";
 	case K_ID:	return "a positive integer";
+	case K_MONEY:	return "an amount such as 5 or 0.25 (more than 0, at "
+			    "most 6 decimals)";
 	case K_BOOL:	return "true, false, yes, no, on, off, 1 or 0";
 	case K_LOGLEVEL: return "error, warn, info or debug";
 	case K_INT:
@@ -345,7 +362,8 @@ set_value(struct config *cfg, const struct key *k, const char *v, char *msg,
 
 	switch (k->kind) {
 	case K_STR: case K_WORD: case K_URL: case K_LISTEN: case K_BRANCH:
-		if (!(ok = *v ? string_ok(k->kind, v) : k->def == NULL))
+		if (!(ok = *v ? string_ok(k->kind, v) && (k->check == NULL ||
+		    k->check(v, strlen(v))) : k->def == NULL))
 			break;
 		str = FIELD(cfg, k, char *);
 		free(*str);
@@ -414,6 +432,20 @@ set_value(struct config *cfg, const struct key *k, const char *v, char *msg,
 		break;
 	case K_SECRET:
 		return set_secret(k, v, FIELD(cfg, k, struct secret), msg, msglen);
+	case K_MONEY:
+		d = 0;
+		if ((ok = *v == '\0' || (budget_parse_money(v, BUDGET_MONEY_MAX,
+		    &d) == 0 && d > 0)))
+			*FIELD(cfg, k, int64_t) = d;
+		break;
+	case K_PRICES:
+		if (budget_parse_prices(v, FIELD(cfg, k, struct pricelist), &bad,
+		    what, sizeof(what)) == 0)
+			return 0;
+		quote(bad, q, sizeof(q));
+		snprintf(msg, msglen, "%s, got %s", what, q);
+		free(bad);
+		return -1;
 	}
 	if (ok)
 		return 0;
@@ -587,6 +619,30 @@ check_agent_env(struct parse *ps)
 	}
 }
 
+/*
+ * With an [llm] key, handoff sets these in the sandbox to its gateway and a
+ * key valid for the job only; [agent] env may not set them too.
+ */
+static void
+check_gateway_env(struct parse *ps)
+{
+	static const char *const gw[] = { "ANTHROPIC_API_KEY",
+	    "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL" };
+	const struct config *cfg = ps->cfg;
+	const struct key *env = find_key("agent", "env");
+	size_t i, j;
+
+	if (cfg->anthropic_key.value == NULL && cfg->openai_key.value == NULL)
+		return;
+	for (i = 0; i < cfg->agent_env.n; i++)
+		for (j = 0; j < nitems(gw); j++)
+			if (strcmp(cfg->agent_env.v[i], gw[j]) == 0)
+				parse_error(ps, ps->lines[env - keys], "[agent] "
+				    "env: %s is set by handoff for the [llm] "
+				    "gateway, with a key valid for the job only",
+				    gw[j]);
+}
+
 /* Checks across keys, once everything is read. */
 static void
 check_config(struct parse *ps)
@@ -603,6 +659,7 @@ check_config(struct parse *ps)
 		parse_error(ps, ps->lines[pem - keys], "[github] private_key: "
 		    "expected app_id in [github] as well");
 	check_agent_env(ps);
+	check_gateway_env(ps);
 	if (cfg->public_url == NULL)
 		cfg->public_url = xasprintf("http://%s", cfg->web_listen);
 }
@@ -687,6 +744,8 @@ config_free(struct config *cfg)
 			free_list(FIELD(cfg, k, struct strlist));
 		else if (k->kind == K_SECRET)
 			free_secret(FIELD(cfg, k, struct secret));
+		else if (k->kind == K_PRICES)
+			budget_free_prices(FIELD(cfg, k, struct pricelist));
 	}
 	free(cfg->path);
 	free(cfg);

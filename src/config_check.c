@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "config_check.h"
@@ -130,6 +131,12 @@ int
 config_check_abs_path(const char *s, size_t len)
 {
 	return len > 1 && s[0] == '/' && !config_check_has_bad_char(s, false);
+}
+
+int
+config_check_file(const char *s, size_t len)
+{
+	return config_check_abs_path(s, len) && access(s, R_OK) == 0;
 }
 
 int

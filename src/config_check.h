@@ -28,6 +28,8 @@ int config_check_env_name(const char *s, size_t len);
 int config_check_host_item(const char *s, size_t len);
 /* An absolute path without control characters. */
 int config_check_abs_path(const char *s, size_t len);
+/* An absolute path without control characters of a file we may read. */
+int config_check_file(const char *s, size_t len);
 /* A path pattern without control characters. */
 int config_check_pattern(const char *s, size_t len);
 /* A PEM block ("-----BEGIN ..."), after leading whitespace. */
