@@ -413,7 +413,9 @@ usage_chat_include_usage(const char *body, size_t len, size_t max,
 		*outlen = len;
 	} else if (opts == NULL) {
 		/* Added in front, the rest byte for byte as it came. */
-		at = strspn(body, " \t\r\n") + 1;
+		for (at = 0; at < len && body[at] != '{'; at++)
+			;	/* JSON whitespace: the parser took the rest */
+		at++;
 		out = xmalloc(len + sizeof(add));
 		memcpy(out, body, at);
 		memcpy(out + at, add, sizeof(add) - 1);
