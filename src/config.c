@@ -575,74 +575,6 @@ handler(void *user, const char *section, const char *name, const char *value)
 	return 1;
 }
 
-/*
- * [agent] env passes variables into the sandbox: never the one a secret is
- * read from (env:NAME), nor one whose value holds a secret however it was
- * given. The error names the variable and the secret's key, not its value.
- */
-static void
-check_agent_env(struct parse *ps)
-{
-	const struct config *cfg = ps->cfg;
-	const struct key *env = find_key("agent", "env"), *k;
-	const struct secret *s;
-	const char *name, *v;
-	size_t i;
-
-	for (i = 0; i < cfg->agent_env.n; i++) {
-		name = cfg->agent_env.v[i];
-		v = getenv(name);
-		for (k = keys; k < keys + NKEYS; k++) {
-			if (k->kind != K_SECRET ||
-			    (s = FIELD(cfg, k, const struct secret))->source ==
-			    NULL)
-				continue;
-			if (strncmp(s->source, "env:", 4) == 0 &&
-			    strcmp(s->source + 4, name) == 0) {
-				parse_error(ps, ps->lines[env - keys], "[agent] "
-				    "env: %s is where [%s] %s (line %d) is "
-				    "read from; a secret must never reach the "
-				    "agent", name, k->section, k->name,
-				    ps->lines[k - keys]);
-				return;
-			}
-			if (v != NULL &&
-			    config_check_carries_secret(v, s)) {
-				parse_error(ps, ps->lines[env - keys], "[agent] "
-				    "env: %s holds the value of [%s] %s (line "
-				    "%d); a secret must never reach the agent",
-				    name, k->section, k->name,
-				    ps->lines[k - keys]);
-				return;
-			}
-		}
-	}
-}
-
-/*
- * With an [llm] key, handoff sets these in the sandbox to its gateway and a
- * key valid for the job only; [agent] env may not set them too.
- */
-static void
-check_gateway_env(struct parse *ps)
-{
-	static const char *const gw[] = { "ANTHROPIC_API_KEY",
-	    "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL" };
-	const struct config *cfg = ps->cfg;
-	const struct key *env = find_key("agent", "env");
-	size_t i, j;
-
-	if (cfg->anthropic_key.value == NULL && cfg->openai_key.value == NULL)
-		return;
-	for (i = 0; i < cfg->agent_env.n; i++)
-		for (j = 0; j < nitems(gw); j++)
-			if (strcmp(cfg->agent_env.v[i], gw[j]) == 0)
-				parse_error(ps, ps->lines[env - keys], "[agent] "
-				    "env: %s is set by handoff for the [llm] "
-				    "gateway, with a key valid for the job only",
-				    gw[j]);
-}
-
 /* Checks across keys, once everything is read. */
 static void
 check_config(struct parse *ps)
@@ -650,6 +582,8 @@ check_config(struct parse *ps)
 	struct config *cfg = ps->cfg;
 	const struct key *app = find_key("github", "app_id");
 	const struct key *pem = find_key("github", "private_key");
+	const struct key *env = find_key("agent", "env");
+	char msg[512];
 
 	if (cfg->github_app_id != NULL && cfg->github_private_key.value == NULL)
 		parse_error(ps, ps->lines[app - keys], "[github] app_id: "
@@ -658,8 +592,8 @@ check_config(struct parse *ps)
 	    cfg->github_private_key.value != NULL)
 		parse_error(ps, ps->lines[pem - keys], "[github] private_key: "
 		    "expected app_id in [github] as well");
-	check_agent_env(ps);
-	check_gateway_env(ps);
+	if (config_check_agent_env(cfg, ps->lines, msg, sizeof(msg)) == -1)
+		parse_error(ps, ps->lines[env - keys], "%s", msg);
 	if (cfg->public_url == NULL)
 		cfg->public_url = xasprintf("http://%s", cfg->web_listen);
 }
