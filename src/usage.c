@@ -340,6 +340,39 @@ usage_meter_finish(struct usage_meter *m, struct usage *u)
 	*u = m->u;
 }
 
+char *
+usage_record_json(const struct usage *u, const struct pricelist *prices)
+{
+	const struct price *p = budget_price(prices, u->model);
+	cJSON *root = cJSON_CreateObject();
+	char cost[32], *text, *out;
+
+	cJSON_AddStringToObject(root, "model", u->model);
+	cJSON_AddNumberToObject(root, "requests", 1);
+	cJSON_AddNumberToObject(root, "input_tokens", (double)u->tokens.input);
+	cJSON_AddNumberToObject(root, "output_tokens", (double)u->tokens.output);
+	cJSON_AddNumberToObject(root, "cache_read_tokens",
+	    (double)u->tokens.cache_read);
+	cJSON_AddNumberToObject(root, "cache_write_tokens",
+	    (double)u->tokens.cache_write);
+	if (p != NULL) {
+		/* Printed from the integer: a double could not hold it. */
+		budget_format_money(budget_cost(p, &u->tokens), cost,
+		    sizeof(cost));
+		cJSON_AddRawToObject(root, "cost", cost);
+	} else
+		cJSON_AddNullToObject(root, "cost");
+	cJSON_AddBoolToObject(root, "usage_seen", u->is_seen);
+	cJSON_AddBoolToObject(root, "error", u->has_error);
+	cJSON_AddNumberToObject(root, "skipped", u->skipped);
+	if ((text = cJSON_PrintUnformatted(root)) == NULL)
+		abort();	/* out of memory */
+	out = xstrdup(text);
+	cJSON_free(text);
+	cJSON_Delete(root);
+	return out;
+}
+
 /* ---- requests and errors ---- */
 
 int

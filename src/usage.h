@@ -48,6 +48,13 @@ void usage_meter_free(struct usage_meter *m);
 /* Bytes of the answer the meter holds now (at most USAGE_EVENT_MAX). */
 size_t usage_meter_held(const struct usage_meter *m);
 
+/* One request's record, a line of the job's net/usage.jsonl without its
+ * newline: model, requests (1), input_tokens, output_tokens,
+ * cache_read_tokens, cache_write_tokens (show --json's names), cost (a
+ * decimal number, exact; null when the model has no price), usage_seen,
+ * error, skipped. Caller frees. */
+char *usage_record_json(const struct usage *u, const struct pricelist *prices);
+
 /* The API of a request path after the provider's prefix ("/v1/messages",
  * "/v1/chat/completions", "/v1/responses"; OpenAI's base URL ends in /v1,
  * so "/chat/completions" too). Returns 0, or -1 for any other path. */

@@ -414,6 +414,37 @@ test_error_bodies(void)
 }
 
 static void
+test_record(void)
+{
+	struct pricelist prices = { 0 };
+	char why[256], *bad = NULL, *line, *buf;
+	struct usage u;
+	size_t len;
+
+	budget_parse_prices("claude-sonnet-4-5=3/15/0.30/3.75", &prices, &bad,
+	    why, sizeof(why));
+	buf = fixture("messages-stream.sse", &len);
+	meter(USAGE_MESSAGES, true, buf, len, WHOLE, 0, &u);
+	line = usage_record_json(&u, &prices);
+	/* 25 * 3 + 15 * 15 + 2000 * 0.30 + 100 * 3.75 = 1275 micro-units. */
+	is_str(line, "{\"model\":\"claude-sonnet-4-5\",\"requests\":1,"
+	    "\"input_tokens\":25,\"output_tokens\":15,\"cache_read_tokens\":"
+	    "2000,\"cache_write_tokens\":100,\"cost\":0.001275,\"usage_seen\":"
+	    "true,\"error\":false,\"skipped\":0}", "a priced request's record");
+	free(line);
+	free(buf);
+	buf = fixture("chat.json", &len);
+	meter(USAGE_CHAT, false, buf, len, WHOLE, 0, &u);
+	line = usage_record_json(&u, &prices);
+	ok(strstr(line, "\"cost\":null") != NULL &&
+	    strstr(line, "\"input_tokens\":93,") != NULL,
+	    "an unpriced model: tokens, cost null");
+	free(line);
+	free(buf);
+	budget_free_prices(&prices);
+}
+
+static void
 test_paths(void)
 {
 	enum usage_api api = USAGE_CHAT;
@@ -443,6 +474,7 @@ main(void)
 	test_cost();
 	test_budget();
 	test_error_bodies();
+	test_record();
 	test_paths();
 	return done_testing();
 }
