@@ -15,6 +15,7 @@
 
 #include <ini.h>
 
+#include "budget.h"
 #include "config.h"
 #include "config_check.h"
 #include "config_impl.h"
@@ -96,6 +97,20 @@ static const struct key keys[] = {
 	    .check = config_check_abs_path,
 	    .what = "absolute paths"),
 
+	KEY("llm", "anthropic_key", K_SECRET, anthropic_key, NULL),
+	KEY("llm", "anthropic_url", K_URL, anthropic_url,
+	    "https://api.anthropic.com"),
+	KEY("llm", "openai_key", K_SECRET, openai_key, NULL),
+	KEY("llm", "openai_url", K_URL, openai_url, "https://api.openai.com/v1"),
+	KEY("llm", "ca_file", K_STR, ca_file, NULL, .check = config_check_file,
+	    .what = "the absolute path of a readable PEM file"),
+	KEY("llm", "prices", K_PRICES, prices, NULL),
+	KEY("llm", "max_tokens", K_ID, max_tokens, NULL,
+	    .what = "a number of tokens (a positive integer)"),
+	KEY("llm", "max_cost", K_MONEY, max_cost, NULL),
+	KEY("llm", "max_cost_per_day", K_MONEY, max_cost_per_day, NULL),
+	KEY("llm", "max_cost_per_repo", K_MONEY, max_cost_per_repo, NULL),
+
 	KEY("runs", "max_parallel", K_INT, max_parallel, "2", .min = 0),
 	KEY("runs", "max_per_repo", K_INT, max_per_repo, "1", .min = 1),
 	KEY("runs", "branch_prefix", K_BRANCH, branch_prefix, "handoff/"),
@@ -176,6 +191,8 @@ what_of(const struct key *k, char *buf, size_t len)
 	case K_DUR:	return k->min > 0 ? "a duration such as 30s, 5m or 2h "
 			    "(more than 0)" : "a duration such as 0, 30s, 5m or 2h";
 	case K_ID:	return "a positive integer";
+	case K_MONEY:	return "an amount such as 5 or 0.25 (more than 0, at "
+			    "most 6 decimals)";
 	case K_BOOL:	return "true, false, yes, no, on, off, 1 or 0";
 	case K_LOGLEVEL: return "error, warn, info or debug";
 	case K_INT:
@@ -345,7 +362,8 @@ set_value(struct config *cfg, const struct key *k, const char *v, char *msg,
 
 	switch (k->kind) {
 	case K_STR: case K_WORD: case K_URL: case K_LISTEN: case K_BRANCH:
-		if (!(ok = *v ? string_ok(k->kind, v) : k->def == NULL))
+		if (!(ok = *v ? string_ok(k->kind, v) && (k->check == NULL ||
+		    k->check(v, strlen(v))) : k->def == NULL))
 			break;
 		str = FIELD(cfg, k, char *);
 		free(*str);
@@ -414,6 +432,20 @@ set_value(struct config *cfg, const struct key *k, const char *v, char *msg,
 		break;
 	case K_SECRET:
 		return set_secret(k, v, FIELD(cfg, k, struct secret), msg, msglen);
+	case K_MONEY:
+		d = 0;
+		if ((ok = *v == '\0' || (budget_parse_money(v, BUDGET_MONEY_MAX,
+		    &d) == 0 && d > 0)))
+			*FIELD(cfg, k, int64_t) = d;
+		break;
+	case K_PRICES:
+		if (budget_parse_prices(v, FIELD(cfg, k, struct pricelist), &bad,
+		    what, sizeof(what)) == 0)
+			return 0;
+		quote(bad, q, sizeof(q));
+		snprintf(msg, msglen, "%s, got %s", what, q);
+		free(bad);
+		return -1;
 	}
 	if (ok)
 		return 0;
@@ -543,50 +575,6 @@ handler(void *user, const char *section, const char *name, const char *value)
 	return 1;
 }
 
-/*
- * [agent] env passes variables into the sandbox: never the one a secret is
- * read from (env:NAME), nor one whose value holds a secret however it was
- * given. The error names the variable and the secret's key, not its value.
- */
-static void
-check_agent_env(struct parse *ps)
-{
-	const struct config *cfg = ps->cfg;
-	const struct key *env = find_key("agent", "env"), *k;
-	const struct secret *s;
-	const char *name, *v;
-	size_t i;
-
-	for (i = 0; i < cfg->agent_env.n; i++) {
-		name = cfg->agent_env.v[i];
-		v = getenv(name);
-		for (k = keys; k < keys + NKEYS; k++) {
-			if (k->kind != K_SECRET ||
-			    (s = FIELD(cfg, k, const struct secret))->source ==
-			    NULL)
-				continue;
-			if (strncmp(s->source, "env:", 4) == 0 &&
-			    strcmp(s->source + 4, name) == 0) {
-				parse_error(ps, ps->lines[env - keys], "[agent] "
-				    "env: %s is where [%s] %s (line %d) is "
-				    "read from; a secret must never reach the "
-				    "agent", name, k->section, k->name,
-				    ps->lines[k - keys]);
-				return;
-			}
-			if (v != NULL &&
-			    config_check_carries_secret(v, s)) {
-				parse_error(ps, ps->lines[env - keys], "[agent] "
-				    "env: %s holds the value of [%s] %s (line "
-				    "%d); a secret must never reach the agent",
-				    name, k->section, k->name,
-				    ps->lines[k - keys]);
-				return;
-			}
-		}
-	}
-}
-
 /* Checks across keys, once everything is read. */
 static void
 check_config(struct parse *ps)
@@ -594,6 +582,8 @@ check_config(struct parse *ps)
 	struct config *cfg = ps->cfg;
 	const struct key *app = find_key("github", "app_id");
 	const struct key *pem = find_key("github", "private_key");
+	const struct key *env = find_key("agent", "env");
+	char msg[512];
 
 	if (cfg->github_app_id != NULL && cfg->github_private_key.value == NULL)
 		parse_error(ps, ps->lines[app - keys], "[github] app_id: "
@@ -602,7 +592,8 @@ check_config(struct parse *ps)
 	    cfg->github_private_key.value != NULL)
 		parse_error(ps, ps->lines[pem - keys], "[github] private_key: "
 		    "expected app_id in [github] as well");
-	check_agent_env(ps);
+	if (config_check_agent_env(cfg, ps->lines, msg, sizeof(msg)) == -1)
+		parse_error(ps, ps->lines[env - keys], "%s", msg);
 	if (cfg->public_url == NULL)
 		cfg->public_url = xasprintf("http://%s", cfg->web_listen);
 }
@@ -687,6 +678,8 @@ config_free(struct config *cfg)
 			free_list(FIELD(cfg, k, struct strlist));
 		else if (k->kind == K_SECRET)
 			free_secret(FIELD(cfg, k, struct secret));
+		else if (k->kind == K_PRICES)
+			budget_free_prices(FIELD(cfg, k, struct pricelist));
 	}
 	free(cfg->path);
 	free(cfg);

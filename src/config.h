@@ -32,6 +32,17 @@ struct strlist {
 	size_t	  n;
 };
 
+/* One [llm] prices entry: micro-units of money per million tokens. */
+struct price {
+	char	*model;
+	int64_t	 input, output, cache_read, cache_write;
+};
+
+struct pricelist {
+	struct price	*v;
+	size_t		 n;
+};
+
 struct config {
 	char	*path;			/* the file read */
 
@@ -83,6 +94,18 @@ struct config {
 	int	 pids;			/* default 512 */
 	uint64_t disk_bytes;		/* default 10G */
 	struct strlist extra_ro;
+
+	/* [llm]: money in micro-units (budget.h); 0: no limit */
+	struct secret anthropic_key;
+	char	*anthropic_url;		/* default https://api.anthropic.com */
+	struct secret openai_key;
+	char	*openai_url;		/* default https://api.openai.com/v1 */
+	char	*ca_file;		/* NULL: the system's certificates */
+	struct pricelist prices;
+	int64_t	 max_tokens;		/* per job, every token */
+	int64_t	 max_cost;		/* per job */
+	int64_t	 max_cost_per_day;	/* every job, per UTC day */
+	int64_t	 max_cost_per_repo;	/* a repository's jobs, per UTC day */
 
 	/* [runs] */
 	int	 max_parallel;		/* default 2; 0 pauses running */

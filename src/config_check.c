@@ -1,16 +1,20 @@
 /*
  * Checks of single config values, whatever key they belong to: hosts and
  * ports, URLs, branch prefixes, variable names, paths, keys, and whether a
- * value carries a secret. config.c's key table names them.
+ * value carries a secret (and so whether [agent] env may pass a variable).
+ * config.c's key table names them.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "config_check.h"
+#include "config_impl.h"
 #include "util.h"
 
 bool
@@ -133,6 +137,12 @@ config_check_abs_path(const char *s, size_t len)
 }
 
 int
+config_check_file(const char *s, size_t len)
+{
+	return config_check_abs_path(s, len) && access(s, R_OK) == 0;
+}
+
+int
 config_check_pattern(const char *s, size_t len)
 {
 	return len > 0 && !config_check_has_bad_char(s, false);
@@ -176,4 +186,72 @@ config_check_carries_secret(const char *v, const struct secret *s)
 	if (len == s->len)
 		return memcmp(v, s->value, len) == 0;
 	return s->len >= 8 && memmem(v, len, s->value, s->len) != NULL;
+}
+
+/*
+ * With an [llm] key, handoff sets these in the sandbox to its gateway and a
+ * key valid for the job only; [agent] env may not set them too.
+ */
+static int
+check_gateway_env(const struct config *cfg, const char *name, char *msg,
+    size_t msglen)
+{
+	static const char *const gw[] = { "ANTHROPIC_API_KEY",
+	    "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL" };
+	size_t j;
+
+	if (cfg->anthropic_key.value == NULL && cfg->openai_key.value == NULL)
+		return 0;
+	for (j = 0; j < sizeof(gw) / sizeof(gw[0]); j++)
+		if (strcmp(name, gw[j]) == 0) {
+			snprintf(msg, msglen, "[agent] env: %s is set by handoff "
+			    "for the [llm] gateway, with a key valid for the "
+			    "job only", name);
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * [agent] env passes variables into the sandbox: never the one a secret is
+ * read from (env:NAME), nor one whose value holds a secret however it was
+ * given. The error names the variable and the secret's key, not its value.
+ */
+int
+config_check_agent_env(const struct config *cfg, const int *lines,
+    char *msg, size_t msglen)
+{
+	const struct key *k, *end = config_keys + config_nkeys;
+	const struct secret *s;
+	const char *name, *v;
+	size_t i;
+
+	for (i = 0; i < cfg->agent_env.n; i++) {
+		name = cfg->agent_env.v[i];
+		v = getenv(name);
+		for (k = config_keys; k < end; k++) {
+			if (k->kind != K_SECRET ||
+			    (s = FIELD(cfg, k, const struct secret))->source ==
+			    NULL)
+				continue;
+			if (strncmp(s->source, "env:", 4) == 0 &&
+			    strcmp(s->source + 4, name) == 0) {
+				snprintf(msg, msglen, "[agent] env: %s is where "
+				    "[%s] %s (line %d) is read from; a secret "
+				    "must never reach the agent", name,
+				    k->section, k->name, lines[k - config_keys]);
+				return -1;
+			}
+			if (v != NULL && config_check_carries_secret(v, s)) {
+				snprintf(msg, msglen, "[agent] env: %s holds the "
+				    "value of [%s] %s (line %d); a secret must "
+				    "never reach the agent", name, k->section,
+				    k->name, lines[k - config_keys]);
+				return -1;
+			}
+		}
+		if (check_gateway_env(cfg, name, msg, msglen) == -1)
+			return -1;
+	}
+	return 0;
 }

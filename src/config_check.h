@@ -1,6 +1,6 @@
 /*
  * Checks of single config values, for config.c: each says whether a value
- * is well-formed for the keys that use it.
+ * is well-formed for the keys that use it; and [agent] env against secrets.
  */
 #ifndef HANDOFF_CONFIG_CHECK_H
 #define HANDOFF_CONFIG_CHECK_H
@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct config;
 struct secret;
 
 /* Whether s holds a control character (or, with no_space, whitespace). */
@@ -28,6 +29,8 @@ int config_check_env_name(const char *s, size_t len);
 int config_check_host_item(const char *s, size_t len);
 /* An absolute path without control characters. */
 int config_check_abs_path(const char *s, size_t len);
+/* An absolute path without control characters of a file we may read. */
+int config_check_file(const char *s, size_t len);
 /* A path pattern without control characters. */
 int config_check_pattern(const char *s, size_t len);
 /* A PEM block ("-----BEGIN ..."), after leading whitespace. */
@@ -37,5 +40,10 @@ int config_check_whsec(const char *s, size_t len);
 
 /* Whether v (an environment variable's value) carries secret s. */
 bool config_check_carries_secret(const char *v, const struct secret *s);
+/* Whether cfg's [agent] env keeps secrets from the agent (lines: where
+ * each key of the table was set). 0, or -1 with "[agent] env: ..." in
+ * msg, naming the variable and keys, never a value. */
+int config_check_agent_env(const struct config *cfg, const int *lines,
+    char *msg, size_t msglen);
 
 #endif

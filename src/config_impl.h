@@ -26,6 +26,8 @@ enum kind {
 	K_ALLOW,	/* unsigned mask, bit i named by names[i] */
 	K_LIST,		/* struct strlist, each item passing check() */
 	K_SECRET,	/* struct secret, its value passing check() */
+	K_MONEY,	/* int64_t micro-units (budget.h), 0 when unset */
+	K_PRICES,	/* struct pricelist */
 };
 #define IS_STRING(kind)	((kind) <= K_BRANCH)
 
@@ -38,7 +40,7 @@ struct key {
 	long long	  min, max;	/* K_SIZE, K_DUR, K_INT (max 0: INT_MAX) */
 	const char	 *what;		/* "expected <what>" where the kind's text is vague */
 	const char *const *names;	/* K_ENUM, K_ALLOW */
-	int		(*check)(const char *, size_t);	/* K_LIST, K_SECRET */
+	int		(*check)(const char *, size_t);	/* K_LIST, K_SECRET, strings */
 };
 
 /* The field of cfg that key k sets. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "budget.h"
 #include "config.h"
 #include "config_impl.h"
 #include "log.h"
@@ -31,7 +32,9 @@ config_print(const struct config *cfg, FILE *out)
 	static const char *const size_unit[] = { "G", "M", "K", "" };
 	static const uint64_t dur_scale[] = { 3600000, 60000, 1000 };
 	static const char *const dur_unit[] = { "h", "m", "s", "ms" };
+	const struct pricelist *pl;
 	const struct strlist *l;
+	char m[4][32];
 	const struct secret *s;
 	const struct key *k;
 	const char *str;
@@ -85,6 +88,25 @@ config_print(const struct config *cfg, FILE *out)
 			l = FIELD(cfg, k, const struct strlist);
 			for (j = 0; j < l->n; j++)
 				fprintf(out, "%s%s", j ? ", " : " ", l->v[j]);
+			break;
+		case K_MONEY:
+			if (*FIELD(cfg, k, const int64_t) != 0) {
+				budget_format_money(*FIELD(cfg, k,
+				    const int64_t), m[0], sizeof(m[0]));
+				fprintf(out, " %s", m[0]);
+			}
+			break;
+		case K_PRICES:
+			pl = FIELD(cfg, k, const struct pricelist);
+			for (j = 0; j < pl->n; j++) {
+				budget_format_money(pl->v[j].input, m[0], 32);
+				budget_format_money(pl->v[j].output, m[1], 32);
+				budget_format_money(pl->v[j].cache_read, m[2], 32);
+				budget_format_money(pl->v[j].cache_write, m[3],
+				    32);
+				fprintf(out, "%s%s=%s/%s/%s/%s", j ? ", " : " ",
+				    pl->v[j].model, m[0], m[1], m[2], m[3]);
+			}
 			break;
 		case K_SECRET:
 			s = FIELD(cfg, k, const struct secret);

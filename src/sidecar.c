@@ -43,26 +43,27 @@ child(const char *exe, char *const argv[], int in, int ready, pid_t parent)
 	_exit(127);
 }
 
-/* Hand the secret over and close its stdin. A sidecar that does not read
- * it fails its start below, by exiting or by not saying it is ready. */
-static int
+/* Hand the secret over and close its stdin. One that does not take it
+ * (it exited: EPIPE) fails its start below, by exiting or by not saying
+ * it is ready, so wait_ready gives the reason. */
+static void
 give_secret(int fd, const char *secret)
 {
 	size_t len = secret ? strlen(secret) : 0, off = 0;
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
 	ssize_t n;
-	int rc = 0;
 
+	sigaction(SIGPIPE, &ign, &old);	/* EPIPE, not the runner's end */
 	while (off < len) {
 		if ((n = write(fd, secret + off, len - off)) == -1) {
 			if (errno == EINTR)
 				continue;
-			rc = -1;
 			break;
 		}
 		off += (size_t)n;
 	}
+	sigaction(SIGPIPE, &old, NULL);
 	close(fd);
-	return rc;
 }
 
 /* Wait for the ready line on fd: 0, or -1 with why. */
@@ -130,12 +131,7 @@ sidecar_start(struct sidecar *sc, const char *exe, char *const argv[],
 	close(in[0]);
 	close(ready[1]);
 	in[0] = ready[1] = -1;
-	if (give_secret(in[1], secret) == -1) {
-		in[1] = -1;
-		snprintf(err, errlen, "%s: could not hand over its key",
-		    sc->name);
-		goto fail;
-	}
+	give_secret(in[1], secret);
 	in[1] = -1;
 	if (wait_ready(ready[0], timeout_ms, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s: %s", sc->name, why);

@@ -67,6 +67,28 @@ is "$status" 2 "a copy of a file secret: handoff run exits 2"
 is "$(branches)" "" "a copy of a file secret: no agent ran, no branch"
 no_token_anywhere "a copy of a file secret: handoff run"
 
+# --- the LLM keys are secrets too, and the gateway's variables are handoff's ---
+LLM_KEY="sk-ant-canary-$$-c41d"
+export HANDOFF_TEST_LLM_KEY="$LLM_KEY"
+write_config '[llm]' 'anthropic_key = env:HANDOFF_TEST_LLM_KEY' \
+    '[agent]' "command = $AGENTS/echo-task.sh" 'timeout = 60s' \
+    'env = HANDOFF_TEST_LLM_KEY'
+line=$(grep -n '^env = ' "$CONFIG" | cut -d: -f1)
+run -c "$CONFIG" run --repo "$REPO" --task "Print the environment"
+is "$status" 2 "an [llm] key's variable: handoff run exits 2"
+has "$T/err" "$CONFIG:$line: [agent] env: HANDOFF_TEST_LLM_KEY is where [llm] anthropic_key"
+ok $? "an [llm] key's variable: names [agent] env and [llm] anthropic_key"
+! has "$T/out" "$LLM_KEY" && ! has "$T/err" "$LLM_KEY"
+ok $? "an [llm] key's variable: the key is not shown"
+is "$(branches)" "" "an [llm] key's variable: no agent ran, no branch"
+write_config '[llm]' "anthropic_key = env:HANDOFF_TEST_LLM_KEY" \
+    '[agent]' "command = $AGENTS/echo-task.sh" 'timeout = 60s' \
+    'env = ANTHROPIC_BASE_URL'
+run -c "$CONFIG" check-config
+is "$status" 2 "a gateway variable with an [llm] key: check-config exits 2"
+has "$T/err" "[agent] env: ANTHROPIC_BASE_URL is set by handoff for the [llm] gateway"
+ok $? "a gateway variable with an [llm] key: says handoff sets it"
+
 # --- what may pass still passes, and reaches the agent ---
 export HANDOFF_TEST_HARMLESS="harmless-$$"
 write_config '[github]' 'token = env:HANDOFF_TEST_GH_TOKEN' \

@@ -16,6 +16,8 @@ pem_body=pem-canary-b81e44
 env_token=env-canary-0c5a7f
 web_token=web-canary-e93d12
 signing_key=MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+anthropic_key=sk-ant-canary-61d0e2
+openai_key=sk-openai-canary-2b9f47
 
 printf '%s\n' "$file_token" >gitlab-token
 printf -- '-----BEGIN PRIVATE KEY-----\n%s\n-----END PRIVATE KEY-----\n' \
@@ -23,6 +25,9 @@ printf -- '-----BEGIN PRIVATE KEY-----\n%s\n-----END PRIVATE KEY-----\n' \
 HANDOFF_TEST_GITHUB_TOKEN=$env_token
 HANDOFF_TEST_WEB_TOKEN=$web_token
 export HANDOFF_TEST_GITHUB_TOKEN HANDOFF_TEST_WEB_TOKEN
+printf '%s\n' "$openai_key" >openai-key
+HANDOFF_TEST_ANTHROPIC_KEY=$anthropic_key
+export HANDOFF_TEST_ANTHROPIC_KEY
 
 cat >secrets.ini <<INI
 [web]
@@ -37,6 +42,12 @@ private_key = file:$tmp/app.pem
 [gitlab]
 webhook_token = file:$tmp/gitlab-token
 webhook_signing_token = whsec_$signing_key
+
+[llm]
+anthropic_key = env:HANDOFF_TEST_ANTHROPIC_KEY
+openai_key = file:$tmp/openai-key
+prices = claude-sonnet-4-5=3/15/0.30/3.75
+max_cost = 5
 INI
 
 run check-config -c secrets.ini
@@ -45,7 +56,7 @@ ok $? "check-config exits 0"
 
 leaked=
 for s in "$inline_secret" "$file_token" "$pem_body" "$env_token" \
-    "$web_token" "$signing_key"; do
+    "$web_token" "$signing_key" "$anthropic_key" "$openai_key"; do
 	if has out "$s" || has err "$s"; then
 		leaked="$leaked $s"
 	fi
@@ -62,6 +73,14 @@ ok $? "[web] token shows <set, from env:NAME>"
 has out "<set, from file:$tmp/gitlab-token>" &&
     has out "<set, from file:$tmp/app.pem>"
 ok $? "file: secrets show <set, from file:/path>"
+
+has out "anthropic_key = <set, from env:HANDOFF_TEST_ANTHROPIC_KEY>" &&
+    has out "openai_key = <set, from file:$tmp/openai-key>"
+ok $? "[llm] keys show where they came from"
+
+has out "prices = claude-sonnet-4-5=3.00/15.00/0.30/3.75" &&
+    has out "max_cost = 5.00"
+ok $? "[llm] prices and budgets are printed"
 
 has out "<set, inline>"
 ok $? "inline secrets show <set, inline>"

@@ -93,6 +93,24 @@ webhook_signing_token = whsec_dG9vLXNob3J0
 bad app-without-key 2 "[github] app_id" '[github]
 app_id = 12345
 '
+bad bad-price 3 "[llm] prices" '[llm]
+openai_url = http://127.0.0.1:8000/v1
+prices = gpt-5=1.25/10, claude-x=three/15
+'
+has err '"claude-x=three/15"'
+ok $? "bad-price: names the bad entry"
+bad price-twice 2 "[llm] prices" '[llm]
+prices = m=1/2, m=3/4
+'
+bad zero-cost 2 "[llm] max_cost" '[llm]
+max_cost = 0
+'
+bad cost-decimals 2 "[llm] max_cost_per_day" '[llm]
+max_cost_per_day = 0.0000001
+'
+bad bad-llm-url 2 "[llm] anthropic_url" '[llm]
+anthropic_url = api.anthropic.com
+'
 
 run check-config -c "$tmp/missing.ini"
 [ "$status" -eq 2 ] && has err "$tmp/missing.ini"

@@ -434,7 +434,7 @@ test_errors(void)
 	    "data_dir", NULL);
 	fails("unknown section", "[server]\n[servre]\n", "t.ini:2: [servre]: "
 	    "unknown section; expected one of server, web, github, gitlab, "
-	    "trigger, agent, sandbox, runs", NULL);
+	    "trigger, agent, sandbox, llm, runs", NULL);
 	fails("unknown section with keys", "[foo]\nbar = 1\n", "t.ini:1: [foo]: "
 	    "unknown section", NULL);
 	fails("key before a section", "listen = 1\n", "t.ini:1: listen: "
