@@ -10,6 +10,8 @@
  * sandbox's host user when handoff is root. It dies with its parent (the
  * launcher, then bwrap), and is in the job's cgroups.
  */
+#include <linux/capability.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +31,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -226,6 +229,24 @@ arrange_fds(int dirs[])
 		    strerror(errno));
 }
 
+/* No capability left, in any namespace: inside the job's user namespace
+ * the relay would otherwise hold them all there. */
+static void
+drop_caps(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	int cap;
+
+	for (cap = 0; cap <= CAP_LAST_CAP; cap++)
+		prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capset, &h, d) == -1 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fail(relay.ready, "relay: drop capabilities: %s",
+		    strerror(errno));
+}
+
 /* Become the relay: its own signals, mounts, user, limits, descriptors. */
 static void
 become(bool is_root, uid_t uid, gid_t gid, pid_t parent)
@@ -250,6 +271,7 @@ become(bool is_root, uid_t uid, gid_t gid, pid_t parent)
 	    setresgid(gid, gid, gid) == -1 || setresuid(uid, uid, uid) == -1))
 		fail(relay.ready, "relay: become the sandbox's user: %s",
 		    strerror(errno));
+	drop_caps();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(1);

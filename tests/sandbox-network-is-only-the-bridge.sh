@@ -15,7 +15,10 @@
 . "$SRCDIR/tests/sandbox-lib.sh"
 command -v python3 >/dev/null || { echo "Bail out! python3 is needed"; exit 1; }
 command -v curl >/dev/null || { echo "Bail out! curl is needed"; exit 1; }
-[ -x /usr/bin/curl ] || { echo "Bail out! /usr/bin/curl is needed inside"; exit 1; }
+for t in curl python3 sha256sum; do
+	[ -x /usr/bin/$t ] || { echo "Bail out! /usr/bin/$t is needed inside"; exit 1; }
+done
+BIG_SHA=$(python3 -c 'import hashlib; print(hashlib.sha256(b"0123456789abcdef" * (3 << 16)).hexdigest())')
 HANDOFF_TEST_BRIDGE=1
 export HANDOFF_TEST_BRIDGE
 FAKES=
@@ -25,16 +28,24 @@ for p in $FAKES; do kill -9 $p 2>/dev/null; done'
 # An HTTP server on a unix socket: answers every request with a fixed
 # body naming itself, and logs what it got.
 cat > "$T/fake-server.py" <<'PY'
-import http.server, os, socketserver, sys
+import hashlib, http.server, os, socketserver, sys, time
 path, name, log = sys.argv[1:4]
+BIG = b"0123456789abcdef" * (3 << 16)
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def answer(self):
         n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n).decode(errors="replace") if n else ""
+        body = self.rfile.read(n) if n else b""
         with open(log, "a") as f:
-            f.write("%s %s %s\n" % (self.command, self.path, body))
-        out = ("fake %s answer for %s\n" % (name, self.path)).encode()
+            f.write("%s %s %s\n" % (self.command, self.path,
+                body.decode(errors="replace") if n < 200 else
+                "sha256=" + hashlib.sha256(body).hexdigest()))
+        if "slow" in self.path:
+            time.sleep(0.3)    # the client's half-close arrives first
+        if self.path == "/big":
+            out = BIG
+        else:
+            out = ("fake %s answer for %s\n" % (name, self.path)).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(out)))
@@ -165,6 +176,13 @@ path: $D/data" '[sandbox]' 'network = allowlist'
 	like "$(cat "$T/gateway-$WHO-$JOB.log")" \
 	    'POST /anthropic/v1/messages {"model":"m"}' \
 	    "$P reach: the gateway got the agent's request whole"
+	like "$r" "halfclose: fake gateway answer for /openai/v1/responses?slow" \
+	    "$P reach: an answer after the client's half-close comes back"
+	like "$r" "download: $BIG_SHA" \
+	    "$P reach: 3 MiB come through the relay intact"
+	up=$(echo "$r" | sed -n 's/^upload: //p')
+	like "$(cat "$T/gateway-$WHO-$JOB.log")" "POST /upload sha256=${up:-none}" \
+	    "$P reach: 1 MiB goes through the relay intact"
 	like "$r" "proxy6: fake proxy answer for /via-proxy6" \
 	    "$P reach: [::1]:3128 reaches the proxy's socket too"
 	like "$r" "https_proxy: http://127.0.0.1:3128" "$P reach: https_proxy names the bridge"
@@ -255,6 +273,8 @@ path: $D/data" '[sandbox]' 'network = allowlist'
 		like "$(grep '^Uid:' /proc/$running/status)" "65533" \
 		    "$P lose: the relay runs as the sandbox's host user"
 	fi
+	like "$(grep '^CapEff:' /proc/${running:-0}/status 2>&1)" \
+	    "0000000000000000" "$P lose: the relay holds no capability"
 	kill -9 $proxy
 	wait $hpid
 	status=$?

@@ -29,6 +29,26 @@ fi
 	echo "proxy: $(curl -sS http://127.0.0.1:3128/via-proxy 2>&1)"
 	echo "gateway: $(curl -sS -d '{"model":"m"}' \
 	    http://127.0.0.1:3129/anthropic/v1/messages 2>&1)"
+	echo "halfclose: $(/usr/bin/python3 - <<'PY'
+import socket
+s = socket.create_connection(("127.0.0.1", 3129))
+body = b'{"half":"close"}'
+s.sendall(b"POST /openai/v1/responses?slow HTTP/1.1\r\nHost: x\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+print(data.decode(errors="replace").splitlines()[-1])
+PY
+)"
+	echo "download: $(curl -sS http://127.0.0.1:3128/big | sha256sum | cut -d' ' -f1)"
+	head -c 1048576 /dev/urandom > /tmp/up
+	echo "upload: $(sha256sum < /tmp/up | cut -d' ' -f1)"
+	curl -sS -o /dev/null --data-binary @/tmp/up http://127.0.0.1:3129/upload
 	echo "proxy6: $(curl -sS 'http://[::1]:3128/via-proxy6' 2>&1)"
 	echo "https_proxy: ${https_proxy:-unset}"
 	echo "HTTP_PROXY: ${HTTP_PROXY:-unset}"
