@@ -44,6 +44,9 @@
 #define FD_READY	3	/* the ready pipe, then each socket's dir */
 #define FD_DIRS		4
 #define FD_HIGH		64
+/* A socket whose backlog is full is tried again every tick, this often. */
+#define WAIT_TICK_MS	10
+#define WAIT_TRIES	1000
 
 /* Bytes one way, from a source descriptor to a destination. */
 struct half {
@@ -55,6 +58,9 @@ struct half {
 
 struct conn {
 	int		 tcp, ux;	/* tcp -1: free; ux -1: refused */
+	size_t		 bridge;
+	bool		 is_waiting;	/* for room in the socket's backlog */
+	int		 tries;
 	struct half	 up, down;	/* tcp to ux, ux to tcp */
 };
 
@@ -349,6 +355,20 @@ refuse(struct conn *c, const struct relay_bridge *b, int error)
 	c->down.is_eof = true;
 }
 
+/* Join c to its bridge's socket: at once, or on a later tick while the
+ * socket's backlog is full (its server busy); refused otherwise. */
+static void
+attach(struct conn *c)
+{
+	if ((c->ux = ux_connect(c->bridge)) != -1) {
+		c->is_waiting = false;
+		return;
+	}
+	c->is_waiting = errno == EAGAIN && ++c->tries < WAIT_TRIES;
+	if (!c->is_waiting)
+		refuse(c, &relay.b[c->bridge], errno);
+}
+
 static void
 accept_one(int lfd, size_t bridge)
 {
@@ -371,8 +391,9 @@ accept_one(int lfd, size_t bridge)
 	    false;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->tcp = fd;
-	if ((c->ux = ux_connect(bridge)) == -1)
-		refuse(c, &relay.b[bridge], errno);
+	c->bridge = bridge;
+	c->tries = 0;
+	attach(c);
 }
 
 /* Move what src has into h and what h holds to dst (dst -1: dropped).
@@ -437,11 +458,19 @@ loop(void)
 	int at[RELAY_CONNS][2];
 	size_t i, nconn, nfds;
 	struct conn *c;
+	bool is_waiting;
 
 	for (;;) {
 		nfds = nconn = 0;
-		for (i = 0; i < RELAY_CONNS; i++)
-			nconn += relay.c[i].tcp != -1;
+		is_waiting = false;
+		for (i = 0; i < RELAY_CONNS; i++) {
+			c = &relay.c[i];
+			nconn += c->tcp != -1;
+			if (c->tcp != -1 && c->is_waiting) {
+				attach(c);
+				is_waiting |= c->is_waiting;
+			}
+		}
 		for (i = 0; i < relay.nl; i++) {
 			/* At the bound, new connections wait in the backlog. */
 			pfd[nfds].fd = nconn < RELAY_CONNS ? relay.lfd[i] : -1;
@@ -450,7 +479,7 @@ loop(void)
 		for (i = 0; i < RELAY_CONNS; i++) {
 			c = &relay.c[i];
 			at[i][0] = at[i][1] = -1;
-			if (c->tcp == -1)
+			if (c->tcp == -1 || c->is_waiting)
 				continue;
 			/* A side that waits for nothing is left out: its
 			 * hang-up would wake the loop for nothing. */
@@ -464,7 +493,7 @@ loop(void)
 				at[i][1] = (int)nfds++;
 			}
 		}
-		if (poll(pfd, nfds, -1) == -1) {
+		if (poll(pfd, nfds, is_waiting ? WAIT_TICK_MS : -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
@@ -496,8 +525,10 @@ relay_main(const struct relay_bridge *b, size_t n, int ready, bool is_root,
 	relay.b = b;
 	relay.n = n;
 	relay.ready = ready;
-	for (i = 0; i < RELAY_CONNS; i++)
+	for (i = 0; i < RELAY_CONNS; i++) {
 		relay.c[i].tcp = relay.c[i].ux = -1;
+		relay.c[i].is_waiting = false;
+	}
 	become(is_root, uid, gid, parent);
 	check_sockets();
 	listen_all();

@@ -178,6 +178,8 @@ path: $D/data" '[sandbox]' 'network = allowlist'
 	    "$P reach: the gateway got the agent's request whole"
 	like "$r" "halfclose: fake gateway answer for /openai/v1/responses?slow" \
 	    "$P reach: an answer after the client's half-close comes back"
+	like "$r" "concurrent: 100 answers" \
+	    "$P reach: 100 connections at once all get their answer"
 	like "$r" "download: $BIG_SHA" \
 	    "$P reach: 3 MiB come through the relay intact"
 	up=$(echo "$r" | sed -n 's/^upload: //p')

@@ -45,6 +45,26 @@ while True:
 print(data.decode(errors="replace").splitlines()[-1])
 PY
 )"
+	# More connections at once than the relay holds (64): the rest wait
+	# their turn, none is lost.
+	echo "concurrent: $(/usr/bin/python3 - <<'PY'
+import socket
+conns = [socket.create_connection(("127.0.0.1", 3128)) for _ in range(100)]
+for i, s in enumerate(conns):
+    s.sendall(b"GET /c%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % i)
+n = 0
+for i, s in enumerate(conns):
+    data = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    s.close()
+    n += data.endswith(b"answer for /c%d\n" % i)
+print("%d answers" % n)
+PY
+)"
 	echo "download: $(curl -sS http://127.0.0.1:3128/big | sha256sum | cut -d' ' -f1)"
 	head -c 1048576 /dev/urandom > /tmp/up
 	echo "upload: $(sha256sum < /tmp/up | cut -d' ' -f1)"
