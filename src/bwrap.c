@@ -138,7 +138,8 @@ bwrap_build(const struct sandbox *sb, struct bwrap_args *a,
 	arg(a, "--unshare-pid");
 	arg(a, "--unshare-uts");
 	arg(a, "--unshare-cgroup-try");
-	if (!sb->share_net)
+	/* A bridged sandbox is in the launcher's network namespace. */
+	if (!sb->share_net && sb->nbridge == 0)
 		arg(a, "--unshare-net");
 	arg(a, "--disable-userns");
 	snprintf(uid, sizeof(uid), "%d", SANDBOX_UID);
@@ -152,7 +153,16 @@ bwrap_build(const struct sandbox *sb, struct bwrap_args *a,
 	usr_links(a);
 	args2(a, "--dir", "/etc");
 	for (i = 0; i < nitems(etc); i++)
-		args3(a, "--ro-bind-try", etc[i], etc[i]);
+		if (sb->nbridge == 0 || strcmp(etc[i], "/etc/resolv.conf"))
+			args3(a, "--ro-bind-try", etc[i], etc[i]);
+	/* Bridged: a resolver where nothing listens, so lookups fail at
+	 * once (names are the proxy's to resolve). */
+	if (sb->nbridge > 0) {
+		path = xasprintf("%s/resolv.conf", sb->etc_dir);
+		bind_staged(a, st, "--ro-bind", path, true,
+		    "/etc/resolv.conf");
+		free(path);
+	}
 	path = xasprintf("%s/passwd", sb->etc_dir);
 	bind_staged(a, st, "--ro-bind", path, true, "/etc/passwd");
 	free(path);

@@ -3,7 +3,8 @@
  * bwrap. It joins the job's cgroups (or takes rlimits where there are
  * none), enters the job's own filesystem (jobfs.c) and a mount and IPC
  * namespace of its own, mounts the workspace overlay there and binds the
- * stage, becomes the sandbox's user when handoff is root, closes every
+ * stage (for a bridged network, first a network namespace and the relay,
+ * relay.c), becomes the sandbox's user when handoff is root, closes every
  * descriptor it does not hand on, and executes bwrap with a one-entry
  * environment. A failure before that is written to its error pipe.
  */
@@ -23,6 +24,7 @@
 #include "bwrap.h"
 #include "jobfs.h"
 #include "launcher.h"
+#include "relay.h"
 #include "util.h"
 
 /* System V shared memory the sandbox may hold: pages it keeps without
@@ -41,6 +43,16 @@ launch_fail(const struct launcher *l, const char *what)
 	if (n >= sizeof(msg))
 		n = sizeof(msg) - 1;
 	if (write(l->errfd, msg, n) == -1) {
+		/* nothing more to do */
+	}
+	_exit(127);
+}
+
+/* A failure with its reason already said. */
+static void __attribute__((noreturn))
+launch_say(const struct launcher *l, const char *msg)
+{
+	if (write(l->errfd, msg, strlen(msg)) == -1) {
 		/* nothing more to do */
 	}
 	_exit(127);
@@ -121,7 +133,7 @@ launcher_exec(const struct launcher *l)
 {
 	static char *const envp[] = { "PATH=/usr/bin:/bin", NULL };
 	const char *what = NULL;
-	char pid[24];
+	char pid[24], msg[512];
 	int i, hi[5];
 
 	setpgid(0, 0);
@@ -129,15 +141,21 @@ launcher_exec(const struct launcher *l)
 	for (i = 0; i < 2; i++)
 		if (l->cg_procs[i])
 			put_file(l, l->cg_procs[i], pid, "join cgroup");
-	for (i = 0; i < l->nlim; i++)
-		if (setrlimit(l->lim_res[i], &l->lim[i]) == -1)
-			launch_fail(l, "set resource limit");
 	/* The job's filesystem, then mount and IPC namespaces of our own:
 	 * the overlay and the stage are seen by this sandbox only. */
 	if (jobfs_enter(l->fs, &what) == -1)
 		launch_fail(l, what);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
 		launch_fail(l, "make mounts private");
+	/* A bridged network: its namespace, made here (as root, or inside
+	 * the job's user namespace, which owns it), and the relay, before
+	 * the job's rlimits (it keeps its own) and the overlay. */
+	if (l->nbridge > 0 && relay_start(l->bridge, l->nbridge, l->is_root,
+	    l->uid, l->gid, msg, sizeof(msg)) == -1)
+		launch_say(l, msg);
+	for (i = 0; i < l->nlim; i++)
+		if (setrlimit(l->lim_res[i], &l->lim[i]) == -1)
+			launch_fail(l, "set resource limit");
 	limit_shm(l);
 	if (mount("overlay", l->merged, "overlay", l->is_ro ? MS_RDONLY : 0,
 	    l->ovl_opts) == -1)

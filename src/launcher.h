@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 struct bwrap_stage;
+struct relay_bridge;
 struct jobfs;
 
 /* What the launcher needs, all made before the fork. */
@@ -25,6 +26,8 @@ struct launcher {
 	const char	*merged;
 	const char	*ovl_opts;
 	const char	*bwrap;
+	const struct relay_bridge *bridge;	/* nbridge: the relay's */
+	size_t		 nbridge;
 	char		**argv;		/* bwrap --args 3 -- COMMAND... */
 	bool		 is_ro;
 	bool		 is_root;	/* drop to SANDBOX_ROOT_ID before bwrap */

@@ -101,6 +101,23 @@ int step_workspace(struct run *r);
 int step_workspace_restore(struct run *r);
 int step_task(struct run *r);
 int step_sandbox_ready(struct run *r);
+/* A job's bridges with network = allowlist: the sandbox's 127.0.0.1:3128
+ * to the egress proxy's socket and :3129 to the LLM gateway's
+ * (data_dir/jobs/N/net/proxy.sock, gateway.sock; as root, net/ must be
+ * searchable and the sockets writable by the sandbox's host user). */
+#define RUN_PROXY_PORT		3128
+#define RUN_GATEWAY_PORT	3129
+#define RUN_BRIDGE_VARS		19	/* the most bridge_env adds */
+struct run_bridge {
+	struct relay_bridge	 b[2];
+	char			*path[2];
+};
+void step_sandbox_bridge(struct run *r, struct run_bridge *rb);
+void step_sandbox_bridge_free(struct run_bridge *rb);
+/* The agent's variables for the bridges, at env[*n] on (room for
+ * RUN_BRIDGE_VARS): the proxy's for every tool, the gateway's base URLs,
+ * and key (the job's, or NULL) as both providers' API key. */
+void step_sandbox_bridge_env(char **env, size_t *n, const char *key);
 /* The sandbox both the agent's run and collect's start from. */
 void step_sandbox_base(struct run *r, struct sandbox *sb);
 void step_sandbox_free(struct sandbox *sb);

@@ -383,6 +383,9 @@ prepare(struct run *r, char *err, size_t errlen)
 	 * mapped: no memfds then. */
 	if ((r->filt = seccomp_build(r->cg.memory == NULL, err, errlen)) == -1)
 		return -1;
+	if (sb->nbridge > 0 && relay_resolv_conf(sb->etc_dir, err, errlen) ==
+	    -1)
+		return -1;
 	bwrap_build(sb, &r->a, &r->stage);
 	/* bubblewrap itself, from the stage too: /tmp is covered there. */
 	r->bwrap = bwrap_stage_add(&r->stage, bwrap, true, true);
@@ -407,6 +410,8 @@ prepare(struct run *r, char *err, size_t errlen)
 	r->l.uid = sandbox_host_uid();
 	r->l.gid = sandbox_host_gid();
 	r->l.bwrap = r->bwrap;
+	r->l.bridge = sb->bridge;
+	r->l.nbridge = sb->nbridge;
 	r->l.argv = bwrap_argv(sb->argv);
 	r->l.merged = sb->merged;
 	r->l.ovl_opts = r->opts;

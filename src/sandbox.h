@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "relay.h"
 
 /* The agent's user and group inside the sandbox, whatever handoff runs
  * as; on the host it is handoff's own user, or as root SANDBOX_ROOT_ID,
@@ -44,6 +45,12 @@ struct sandbox {
 	char *const	*env;		/* NAME=VALUE, NULL-terminated */
 	const char	*name;		/* cgroup and log name: "job-12" */
 	bool		 share_net;
+	/* Bridged: a network namespace of the sandbox's own with loopback
+	 * only, each bridge's port there relayed to its host socket (relay.h;
+	 * as root, the sandbox's host user must be able to search each
+	 * socket's directory and write the socket). */
+	const struct relay_bridge *bridge;
+	size_t		 nbridge;
 	int64_t		 timeout_ms;
 	uint64_t	 memory_bytes, disk_bytes, max_log_bytes;
 	int		 pids;

@@ -42,7 +42,8 @@ agent_file(const char *command)
 static char **
 agent_env(const struct run *r, size_t *n)
 {
-	char **env = xcalloc(16 + r->cfg->agent_env.n, sizeof(*env));
+	char **env = xcalloc(16 + RUN_BRIDGE_VARS + r->cfg->agent_env.n,
+	    sizeof(*env));
 	const char *v;
 	size_t i, k = 0;
 
@@ -65,6 +66,63 @@ agent_env(const struct run *r, size_t *n)
 			    v);
 	*n = k;
 	return env;
+}
+
+void
+step_sandbox_bridge(struct run *r, struct run_bridge *rb)
+{
+	memset(rb, 0, sizeof(*rb));
+	rb->path[0] = run_path(r, "net/proxy.sock");
+	rb->path[1] = run_path(r, "net/gateway.sock");
+	rb->b[0].port = RUN_PROXY_PORT;
+	rb->b[0].path = rb->path[0];
+	rb->b[0].name = "egress proxy";
+	rb->b[1].port = RUN_GATEWAY_PORT;
+	rb->b[1].path = rb->path[1];
+	rb->b[1].name = "LLM gateway";
+}
+
+void
+step_sandbox_bridge_free(struct run_bridge *rb)
+{
+	free(rb->path[0]);
+	free(rb->path[1]);
+}
+
+void
+step_sandbox_bridge_env(char **env, size_t *n, const char *key)
+{
+	/* Each tool's own names: curl, git, pip, npm, yarn, go, cargo. */
+	static const char *const proxy[] = { "HTTP_PROXY", "http_proxy",
+	    "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",
+	    "NPM_CONFIG_PROXY", "NPM_CONFIG_HTTPS_PROXY", "npm_config_proxy",
+	    "npm_config_https_proxy", "YARN_HTTP_PROXY", "YARN_HTTPS_PROXY",
+	    "PIP_PROXY" };
+	size_t i;
+
+	for (i = 0; i < nitems(proxy); i++)
+		env[(*n)++] = xasprintf("%s=http://127.0.0.1:%d", proxy[i],
+		    RUN_PROXY_PORT);
+	env[(*n)++] = xstrdup("NO_PROXY=localhost,127.0.0.1,::1");
+	env[(*n)++] = xstrdup("no_proxy=localhost,127.0.0.1,::1");
+	env[(*n)++] = xasprintf("ANTHROPIC_BASE_URL=http://127.0.0.1:%d"
+	    "/anthropic", RUN_GATEWAY_PORT);
+	env[(*n)++] = xasprintf("OPENAI_BASE_URL=http://127.0.0.1:%d"
+	    "/openai/v1", RUN_GATEWAY_PORT);
+	if (key == NULL)
+		return;
+	env[(*n)++] = xasprintf("ANTHROPIC_API_KEY=%s", key);
+	env[(*n)++] = xasprintf("OPENAI_API_KEY=%s", key);
+}
+
+/* HANDOFF_TEST_BRIDGE=1: network = allowlist over sockets someone else
+ * serves (tests only, until the runner starts the proxy and gateway). */
+static bool
+test_bridge(const struct run *r)
+{
+	const char *v = getenv("HANDOFF_TEST_BRIDGE");
+
+	return r->cfg->network == NET_ALLOWLIST && v && strcmp(v, "1") == 0;
 }
 
 static void
@@ -135,7 +193,7 @@ step_sandbox_ready(struct run *r)
 {
 	if (r->cfg->agent_command == NULL)
 		return run_fail(r, "no agent: [agent] command is not set");
-	if (r->cfg->network == NET_ALLOWLIST)
+	if (r->cfg->network == NET_ALLOWLIST && !test_bridge(r))
 		return run_fail(r, "sandbox: [sandbox] network = allowlist is"
 		    " not available yet; use none or host");
 	return 0;
@@ -145,6 +203,7 @@ int
 step_sandbox(struct run *r)
 {
 	struct sandbox sb;
+	struct run_bridge rb;
 	struct sandbox_result res;
 	char err[1024], *argv[4], **env;
 	size_t nenv;
@@ -166,11 +225,18 @@ step_sandbox(struct run *r)
 	argv[3] = NULL;
 	sb.argv = argv;
 	env = agent_env(r, &nenv);
+	step_sandbox_bridge(r, &rb);
+	if (test_bridge(r)) {
+		sb.bridge = rb.b;
+		sb.nbridge = nitems(rb.b);
+		step_sandbox_bridge_env(env, &nenv, NULL);
+	}
 	sb.env = env;
 	run_log(r, "sandbox: running the agent: %s", r->cfg->agent_command);
 	publish_status(r->pub, PS_RUNNING, NULL);
 	rc = sandbox_run(&sb, &res, err, sizeof(err));
 	free_env(env, nenv);
+	step_sandbox_bridge_free(&rb);
 	step_sandbox_free(&sb);
 	if (rc == -1)
 		return run_fail(r, "%s", err);

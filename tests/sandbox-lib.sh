@@ -141,7 +141,7 @@ for c in memory pids; do rmdir $CG/\$c/$DELEG/* $CG/\$c/$DELEG 2>/dev/null; done
 		cat > "$D/handoff" <<-EOF
 		#!/bin/sh
 		$join
-		exec su -s /bin/sh -c 'exec env HANDOFF_TEST_CANARY="$HANDOFF_TEST_CANARY" HANDOFF_TEST_TOKEN="$HANDOFF_TEST_TOKEN" "\$0" "\$@"' -- $ESC_USER "$HANDOFF" "\$@"
+		exec su -s /bin/sh -c 'exec env HANDOFF_TEST_CANARY="$HANDOFF_TEST_CANARY" HANDOFF_TEST_TOKEN="$HANDOFF_TEST_TOKEN" HANDOFF_TEST_BRIDGE="${HANDOFF_TEST_BRIDGE:-}" "\$0" "\$@"' -- $ESC_USER "$HANDOFF" "\$@"
 		EOF
 	else
 		printf '#!/bin/sh\nexec "%s" "$@"\n' "$HANDOFF" > "$D/handoff"
