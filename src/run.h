@@ -12,6 +12,7 @@
 #include "jobfs.h"
 #include "publish.h"
 #include "sandbox.h"
+#include "sidecar.h"
 #include "store.h"
 #include "harvest.h"
 #include "job.h"
@@ -44,6 +45,8 @@ struct run {
 	char			*output;	/* the agent's last, when it failed */
 	enum job_step		 step;		/* the step under way, or none */
 	enum job_step		 from;		/* where this attempt starts */
+	struct sidecar		 proxy, gateway;	/* beside STEP_NET rows */
+	char			 key[52];	/* the gateway's for this job */
 	enum job_state		 state;		/* how it ended (not over: not yet) */
 };
 
@@ -70,6 +73,7 @@ struct step {
 #define STEP_CHANGED	0x2	/* only when the agent changed something */
 #define STEP_QUEUED	0x4	/* also for a queued job, before its slot */
 #define STEP_TREE	0x8	/* uses the base tree */
+#define STEP_NET	0x10	/* runs the agent: its proxy and gateway */
 };
 
 /* data_dir/jobs/N/name. Caller frees. */
@@ -101,6 +105,14 @@ int step_workspace(struct run *r);
 int step_workspace_restore(struct run *r);
 int step_task(struct run *r);
 int step_sandbox_ready(struct run *r);
+/* The job's network (step_net.c): whether it has one (and which parts),
+ * start it (the agent does not start without it), whether a part of it
+ * stopped or found a budget reached, and stop it, recording what it saw
+ * and failing the job when a budget was reached or a part stopped. */
+bool step_net_wanted(const struct run *r, bool *proxy, bool *gateway);
+int step_net_start(struct run *r);
+bool step_net_broken(struct run *r);
+void step_net_stop(struct run *r);
 /* A job's bridges with network = allowlist: the sandbox's 127.0.0.1:3128
  * to the egress proxy's socket and :3129 to the LLM gateway's
  * (data_dir/jobs/N/net/proxy.sock, gateway.sock; as root, net/ must be

@@ -43,7 +43,7 @@ static const struct step steps[JOB_STEP_END] = {
 	[JOB_STEP_TASK] = { .run = step_task },
 	[JOB_STEP_SANDBOX] = { .ready = step_sandbox_ready,
 	    .run = step_sandbox, .kept = step_sandbox_kept,
-	    .resumed = "resuming at collect", .flags = STEP_TREE },
+	    .resumed = "resuming at collect", .flags = STEP_TREE | STEP_NET },
 	[JOB_STEP_COLLECT] = { .run = step_collect, .kept = step_collect_kept,
 	    .restore = step_collect_restore, .ended = step_collect_ended,
 	    .resumed = "resuming after collect", .flags = STEP_TREE },
@@ -212,7 +212,12 @@ run_row(struct run *r, enum job_step id)
 		return run_fail(r, "store: %s", store_error(r->st));
 	free(r->detail);
 	r->detail = NULL;
-	if (s->run(r) == -1)
+	if ((s->flags & STEP_NET) && step_net_start(r) == -1)
+		return -1;
+	rc = s->run(r);
+	if (s->flags & STEP_NET)
+		step_net_stop(r);	/* may fail the step: a budget */
+	if (rc == -1 || job_state_is_over(r->state))
 		return -1;
 	run_log(r, "%s: done%s%s", name, r->detail ? ": " : "",
 	    r->detail ? r->detail : "");

@@ -21,7 +21,8 @@ should_stop_cb(void *arg)
 {
 	struct run *r = arg;
 
-	return run_interrupted || store_cancel_requested(r->st, r->job.id) == 1;
+	return run_interrupted || store_cancel_requested(r->st, r->job.id) == 1 ||
+	    step_net_broken(r);
 }
 
 /* The command's first word, when it is a host file to make visible. */
@@ -193,9 +194,6 @@ step_sandbox_ready(struct run *r)
 {
 	if (r->cfg->agent_command == NULL)
 		return run_fail(r, "no agent: [agent] command is not set");
-	if (r->cfg->network == NET_ALLOWLIST && !test_bridge(r))
-		return run_fail(r, "sandbox: [sandbox] network = allowlist is"
-		    " not available yet; use none or host");
 	return 0;
 }
 
@@ -229,8 +227,16 @@ step_sandbox(struct run *r)
 	if (test_bridge(r)) {
 		sb.bridge = rb.b;
 		sb.nbridge = nitems(rb.b);
-		step_sandbox_bridge_env(env, &nenv, NULL);
+	} else if (r->proxy.pid) {
+		sb.bridge = rb.b;	/* the proxy's, and the gateway's */
+		sb.nbridge = r->gateway.pid ? 2 : 1;
+	} else if (r->gateway.pid) {
+		sb.bridge = rb.b + 1;	/* the gateway's only */
+		sb.nbridge = 1;
 	}
+	if (sb.nbridge > 0)
+		step_sandbox_bridge_env(env, &nenv, r->gateway.pid ? r->key :
+		    NULL);
 	sb.env = env;
 	run_log(r, "sandbox: running the agent: %s", r->cfg->agent_command);
 	publish_status(r->pub, PS_RUNNING, NULL);

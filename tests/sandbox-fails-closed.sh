@@ -1,7 +1,7 @@
 #!/bin/bash
 # The sandbox fails closed: without bubblewrap, when bubblewrap cannot make
 # its namespaces or load the seccomp filter, without a pids limit for root,
-# with a network mode it cannot provide, or with no agent configured, the
+# with an allowlist whose proxy is not there, or with no agent configured, the
 # job fails with that reason and the agent never runs outside a sandbox.
 . "$SRCDIR/tests/lib.sh"
 
@@ -57,7 +57,9 @@ fi
 
 write_config "[agent]" "command = $T/agent.sh" "[sandbox]" \
     "network = allowlist" "allow_hosts = example.com"
-attempt "network allowlist" "network = allowlist is not available yet"
+attempt "network allowlist without its proxy" \
+    "the egress proxy's socket $DATA/jobs/5/net/proxy.sock: No such file" \
+    HANDOFF_TEST_BRIDGE=1
 
 write_config "[sandbox]" "memory = 256M"
 attempt "no agent" "[agent] command is not set"
