@@ -26,7 +26,8 @@ default. An ANSWER:
                  "cache_write_tokens", "reasoning_tokens"}: input_tokens
                  is the uncached input, as Anthropic counts it; OpenAI's
                  prompt/input tokens are input + cache_read, with
-                 cached_tokens = cache_read inside them
+                 cached_tokens = cache_read inside them (OpenAI carries
+                 no cache writes, Anthropic no reasoning tokens)
   usage_deltas  Anthropic: that many cumulative message_delta events
   status        an error answer instead (500, 429, 529, 400, ...);
                  "retry_after": seconds for the Retry-After header
@@ -359,7 +360,9 @@ class Handler(BaseHTTPRequestHandler):
                 isinstance(req.get("stream_options"), dict) and
                 req["stream_options"].get("include_usage") is True):
             return None
-        return usage
+        # What each API's usage can carry.
+        drop = "reasoning_tokens" if api == "anthropic" else "cache_write_tokens"
+        return dict(usage, **{drop: 0})
 
     def authorized(self, api):
         key = self.state.args.api_key

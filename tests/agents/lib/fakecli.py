@@ -28,8 +28,9 @@ def context(cafile_vars, system=True):
     as each tool reads its own variable."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if system:
-        paths = ssl.get_default_verify_paths()
-        for f in (paths.openssl_cafile, paths.cafile):
+        # The system's bundle itself, not what SSL_CERT_FILE names.
+        for f in (ssl.get_default_verify_paths().openssl_cafile,
+                  "/etc/ssl/certs/ca-certificates.crt"):
             if f and os.path.exists(f):
                 ctx.load_verify_locations(cafile=f)
                 break
@@ -232,3 +233,9 @@ def responses_turn(op, url, headers, body):
         if t in ("response.failed", "response.incomplete", "error"):
             raise ApiError(0, data, "stream error: %s" % t)
     raise ApiError(0, "", "stream disconnected before completion")
+
+
+def announce(tool):
+    """Where the fake runs, on stderr (the job's log, inside handoff)."""
+    sys.stderr.write("fake-cli: %s as uid %d in %s, HOME=%s\n"
+                     % (tool, os.getuid(), os.getcwd(), os.environ.get("HOME")))
