@@ -144,6 +144,46 @@ is "$(conns canary)" 0 "nothing was dialed for any refusal"
 is "$(conns tls):$(conns http)" "$TLS_BEFORE:$HTTP_BEFORE" \
     "the allowed servers saw no refused request either"
 
+# A second request behind an allowed one on the same connection goes, as
+# bytes, to the origin already dialed, never to the host it names.
+ask "GET http://plain.test:$HTTP_PORT/echo HTTP/1.1\r\nContent-Length: 0\r\n\r\nGET http://blocked.test:$CANARY/ HTTP/1.1\r\n\r\n"
+is "$(field status)" 200 "a pipelined pair: the allowed one is answered"
+is "$(conns canary)" 0 "the second one's host is never dialed"
+
+# Bounds: a head past 16 KiB; 64 connections at once, the next one
+# waits in the backlog until one of them ends.
+python3 - "$SOCK" > "$T/big-head" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"CONNECT tls.test:443 HTTP/1.1\r\nX-Pad: " + b"a" * 20000)
+print(s.recv(200).split(b"\r\n")[0].decode())
+EOF
+REFUSED=$((REFUSED + 1))
+is "$(cat "$T/big-head")" "HTTP/1.1 431 Request Header Fields Too Large" \
+    "a head past 16 KiB: 431"
+python3 - "$SOCK" "$CANARY" > "$T/cap" <<'EOF'
+import select, socket, sys
+held = []
+for _ in range(64):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(b"CONNECT ")
+    held.append(s)
+extra = socket.socket(socket.AF_UNIX)
+extra.connect(sys.argv[1])
+extra.sendall(b"CONNECT blocked.test:%s HTTP/1.1\r\n\r\n" % sys.argv[2].encode())
+r, _, _ = select.select([extra], [], [], 2)
+print("waiting" if not r else "answered")
+held.pop().close()
+r, _, _ = select.select([extra], [], [], 30)
+print(extra.recv(100).split(b"\r\n")[0].decode() if r else "no answer")
+EOF
+REFUSED=$((REFUSED + 1))
+is "$(sed -n 1p "$T/cap")" waiting "the 65th connection is not served"
+is "$(sed -n 2p "$T/cap")" "HTTP/1.1 403 Forbidden" \
+    "until one of the 64 ends"
+
 # A name listed but resolving to loopback (not pinned) is refused after the
 # lookup, before any dial; handoff's own lookup of /etc/hosts.
 proxy_config "$T/two.ini" "allow_hosts = localhost:$CANARY"
@@ -172,6 +212,9 @@ kill -TERM "$PROXY_1" "$PROXY_2"
 wait "$PROXY_1"
 is "$?" 0 "SIGTERM stops the proxy cleanly"
 wait "$PROXY_2"
+is "$?" 0 "the second one too"
+! grep -q -e 'Sanitizer' -e 'runtime error' "$T"/proxy.*.err
+ok $? "no sanitizer report from either"
 ok "$([ ! -e "$DATA/jobs/1/net/proxy.sock" ]; echo $?)" "its socket is gone"
 
 # The records: every attempt, as INTERFACE.md's `egress` fields.
@@ -220,5 +263,19 @@ proxy_config "$T/three.ini" "allow_hosts = tls.test"
     2>"$T/proxy.3.err"
 is "$?" 1 "no directory for its socket: exit 1"
 is "$(cat "$T/ready.3")" "" "and no ready line"
+
+# Nothing above depends on who runs the proxy: the same as a user.
+if [ "$(id -u)" = 0 ] && [ -z "${EGRESS_AS_USER:-}" ]; then
+	id handoff-esc >/dev/null 2>&1 || useradd -m -s /bin/sh handoff-esc ||
+	    { echo "Bail out! cannot create user handoff-esc"; exit 1; }
+	mkdir "$T/user" && cp "$HANDOFF" "$T/user/handoff" &&
+	    chmod 711 "$T" && chmod 755 "$T/user" "$T/user/handoff"
+	su handoff-esc -s /bin/sh -c "cd /tmp && EGRESS_AS_USER=1 \
+	    HANDOFF='$T/user/handoff' SRCDIR='$SRCDIR' \
+	    sh '$SRCDIR/tests/egress-proxy-allows-only-listed-hosts.sh'" \
+	    > "$T/user.tap" 2>&1
+	ok $? "every check above passes with the proxy run by handoff-esc"
+	grep -E '^(not ok|Bail)' "$T/user.tap" | sed 's/^/#   /'
+fi
 
 done_testing
