@@ -47,6 +47,7 @@ record(struct conn *c, bool allowed, const char *reason)
 	char at[32], *line;
 	cJSON *o;
 	int64_t now = util_mono_ms();
+	bool v6 = strchr(c->shown, ':') != NULL;
 
 	util_time_rfc3339(util_now_ms(), at, sizeof(at));
 	o = cJSON_CreateObject();
@@ -69,8 +70,8 @@ record(struct conn *c, bool allowed, const char *reason)
 	}
 	cJSON_Delete(o);
 	if (!allowed)
-		log_warn("proxy: job %lld: refused %s:%d: %s", c->px->job,
-		    c->shown, c->port, reason);
+		log_warn("proxy: job %lld: refused %s%s%s:%d: %s", c->px->job,
+		    v6 ? "[" : "", c->shown, v6 ? "]" : "", c->port, reason);
 }
 
 /* ---- connections ---- */
@@ -179,7 +180,8 @@ relay_move(struct conn *c, int i)
 	struct evbuffer *in = bufferevent_get_input(c->bev[i]);
 	struct evbuffer *out = bufferevent_get_output(c->bev[1 - i]);
 	size_t n = evbuffer_get_length(in);
-	uint64_t room = px->max_bytes - px->used_bytes;
+	uint64_t room = px->used_bytes >= px->max_bytes ? 0 :
+	    px->max_bytes - px->used_bytes;
 
 	if (n > room)
 		n = (size_t)room;
@@ -351,9 +353,9 @@ dial(struct conn *c, const struct egress_addr *a)
 	}
 	bufferevent_setcb(c->bev[1], NULL, NULL, dial_event_cb, c);
 	bufferevent_set_timeouts(c->bev[1], &tv, &tv);
-	if (bufferevent_socket_connect(c->bev[1], (struct sockaddr *)&ss,
-	    (int)len) == -1)
-		answer(c, 502, true, "connect: failed");
+	/* Every failure, at once or later, comes to dial_event_cb. */
+	(void)bufferevent_socket_connect(c->bev[1], (struct sockaddr *)&ss,
+	    (int)len);
 }
 
 /* The answer to the lookup: every address must be one we may dial. */
@@ -671,6 +673,8 @@ proxy_main(const struct config *cfg, int argc, char **argv)
 		snprintf(err, sizeof(err), "resolver: cannot start");
 		goto out;
 	}
+	/* The name checked is the name resolved: no search domains. */
+	evdns_base_search_clear(px.dns);
 	if (proxy_run(&px, dir, (int)ready, err, sizeof(err)) == 0)
 		status = 0;
 out:

@@ -51,8 +51,8 @@ start_proxy() {
 }
 
 proxy_config "$T/one.ini" \
-    "allow_hosts = tls.test:$TLS_PORT, plain.test:$HTTP_PORT, *.wild.test" \
-    "hosts = tls.test=127.0.0.1, plain.test=127.0.0.1, wild.test=127.0.0.1, blocked.test=127.0.0.1" \
+    "allow_hosts = tls.test:$TLS_PORT, plain.test:$HTTP_PORT, *.wild.test, down.test:1" \
+    "hosts = tls.test=127.0.0.1, plain.test=127.0.0.1, wild.test=127.0.0.1, blocked.test=127.0.0.1, down.test=127.0.0.1" \
     "max_egress = 4M"
 start_proxy "$T/one.ini" 1
 ok $? "the proxy says it is ready on the descriptor it was given"
@@ -93,6 +93,11 @@ for h in blocked.test Proxy-Authorization X-Hop Keep-Alive keep-alive; do
 	*) ok 0 "$h does not reach the origin" ;;
 	esac
 done
+
+# Allowed, but nothing listens there: 502, and the reason.
+ask "CONNECT down.test:1 HTTP/1.1\r\n\r\n"
+is "$(field status)" 502 "an allowed host that refuses the connection: 502"
+like "$(field error)" "connect: Connection refused" "saying why"
 
 # Refused: each answered 403 with X-Proxy-Error; the canary sees nothing.
 TLS_BEFORE=$(conns tls)
@@ -239,10 +244,12 @@ print("total", total == 4 * 1024 * 1024)
 no = [r for r in recs if not r["allowed"]]
 print("refused", len(no) == refused and all(r["address"] == "" and
       r["bytes_in"] == 0 and r["bytes_out"] == 0 for r in no))
+print("down", any(r["host"] == "down.test" and r["allowed"] and
+      r["address"] == "127.0.0.1" and "refused" in r["reason"] for r in recs))
 print("named", any(r["host"] == "blocked.test" and
       r["reason"] == "not in allow_hosts" for r in no))
 EOF
-for what in fields tls cut total refused named; do
+for what in fields tls cut total refused down named; do
 	has "$T/records" "$what True"
 	ok $? "egress.jsonl: $what"
 done
