@@ -91,7 +91,8 @@ head_lines(char *head, char **lines, int max)
 }
 
 /* The request for the origin: origin-form, Host from the URL, no hop-by-hop
- * headers, one request on the connection. */
+ * headers, one request on the connection. Transfer-Encoding and
+ * Content-Length stay: the body follows as the client framed it. */
 static int
 origin_request(struct conn *c, const char *method, const char *path,
     const char *version, char **lines, int n)
@@ -106,8 +107,10 @@ origin_request(struct conn *c, const char *method, const char *path,
 		    (size_t)(colon - lines[i])))
 			return -1;
 		if ((size_t)(colon - lines[i]) == 10 &&
-		    strncasecmp(lines[i], "connection", 10) == 0 &&
-		    strlen(tokens) + strlen(colon + 1) + 2 < sizeof(tokens)) {
+		    strncasecmp(lines[i], "connection", 10) == 0) {
+			if (strlen(tokens) + strlen(colon + 1) + 2 >=
+			    sizeof(tokens))
+				return -1;
 			strcat(tokens, colon + 1);
 			strcat(tokens, ",");
 		}
