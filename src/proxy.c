@@ -294,6 +294,9 @@ relay_start(struct conn *c)
 		bufferevent_setwatermark(c->bev[i], EV_WRITE, RELAY_HIGH / 2,
 		    0);
 		bufferevent_set_timeouts(c->bev[i], &idle, &idle);
+		/* libevent's 16 KiB a read halves a download's speed. */
+		bufferevent_set_max_single_read(c->bev[i], RELAY_HIGH / 2);
+		bufferevent_set_max_single_write(c->bev[i], RELAY_HIGH / 2);
 		bufferevent_enable(c->bev[i], EV_READ | EV_WRITE);
 	}
 	c->last_ms = util_mono_ms();
