@@ -19,6 +19,7 @@
 #include "config.h"
 #include "config_check.h"
 #include "config_impl.h"
+#include "egress.h"
 #include "log.h"
 #include "util.h"
 
@@ -87,8 +88,14 @@ static const struct key keys[] = {
 
 	KEY("sandbox", "network", K_ENUM, network, "none", .names = net_names),
 	KEY("sandbox", "allow_hosts", K_LIST, allow_hosts, NULL,
-	    .check = config_check_host_item,
-	    .what = "host names (example.com, *.example.com or host:port)"),
+	    .check = egress_check_rule,
+	    .what = "hosts (example.com, *.example.com, host:port or an IP "
+	    "address)"),
+	KEY("sandbox", "hosts", K_LIST, egress_pins, NULL,
+	    .check = egress_check_pin,
+	    .what = "name=address pins"),
+	/* What a toolchain's dependencies take, bounded per job. */
+	KEY("sandbox", "max_egress", K_SIZE, max_egress_bytes, "1G", .min = 1),
 	KEY("sandbox", "memory", K_SIZE, memory_bytes, "4G", .min = 1),
 	KEY("sandbox", "pids", K_INT, pids, "512", .min = 1),
 	/* A filesystem of its own for the job: ext4 needs a few MiB. */

@@ -90,6 +90,8 @@ struct config {
 	/* [sandbox] */
 	enum net_mode network;		/* default none */
 	struct strlist allow_hosts;
+	struct strlist egress_pins;	/* hosts: name=address */
+	uint64_t max_egress_bytes;	/* max_egress, default 1G */
 	uint64_t memory_bytes;		/* default 4G */
 	int	 pids;			/* default 512 */
 	uint64_t disk_bytes;		/* default 10G */

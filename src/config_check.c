@@ -123,14 +123,6 @@ config_check_env_name(const char *s, size_t len)
 }
 
 int
-config_check_host_item(const char *s, size_t len)
-{
-	(void)len;
-	return config_check_host_port(strncmp(s, "*.", 2) == 0 ? s + 2 : s,
-	    false);
-}
-
-int
 config_check_abs_path(const char *s, size_t len)
 {
 	return len > 1 && s[0] == '/' && !config_check_has_bad_char(s, false);

@@ -25,8 +25,6 @@ bool config_check_branch_prefix(const char *s);
  * pass, else 0. */
 /* An environment variable's name. */
 int config_check_env_name(const char *s, size_t len);
-/* An [sandbox] allow_hosts item: host, *.host or host:port. */
-int config_check_host_item(const char *s, size_t len);
 /* An absolute path without control characters. */
 int config_check_abs_path(const char *s, size_t len);
 /* An absolute path without control characters of a file we may read. */

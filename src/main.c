@@ -14,6 +14,7 @@
 #include "deliver.h"
 #include "local.h"
 #include "log.h"
+#include "proxy.h"
 #include "report.h"
 #include "runner.h"
 #include "serve.h"
@@ -49,6 +50,9 @@ static const struct subcommand commands[] = {
 	{ "runner", { NULL, NULL }, runner_main, true,
 	  "runner --job JOB [--acknowledge]",
 	  "run one job's steps (serve starts these)" },
+	{ "proxy", { NULL, NULL }, proxy_main, true,
+	  "proxy --job JOB [--ready FD]",
+	  "one job's egress proxy (runners start these)" },
 	{ "logs", { NULL, NULL }, control_logs, true, "logs JOB [--follow]",
 	  "a job's log; --follow until it ends" },
 	{ "cancel", { NULL, NULL }, control_cancel, true, "cancel JOB",

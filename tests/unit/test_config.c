@@ -120,6 +120,8 @@ test_defaults(void)
 	is_int(cfg->memory_bytes, 4ULL << 30, "default memory");
 	is_int(cfg->pids, 512, "default pids");
 	is_int(cfg->disk_bytes, 10ULL << 30, "default disk");
+	is_int(cfg->max_egress_bytes, 1ULL << 30, "default max_egress");
+	is_int(cfg->egress_pins.n, 0, "hosts empty");
 	is_int(cfg->extra_ro.n, 0, "extra_ro empty");
 	is_int(cfg->max_parallel, 2, "default max_parallel");
 	is_int(cfg->max_per_repo, 1, "default max_per_repo");
@@ -185,6 +187,8 @@ static const char every_key[] =
     "[sandbox]\n"
     "network = allowlist\n"
     "allow_hosts = api.anthropic.com, *.npmjs.org, proxy:3128, 10.0.0.1,\n"
+    "hosts = mirror.internal=10.0.0.5, v6.internal=[fd00::5]\n"
+    "max_egress = 300M\n"
     "memory = 2G\n"
     "pids = 100\n"
     "disk = 1G\n"
@@ -254,6 +258,9 @@ test_every_key(void)
 	ok(cfg->allow_hosts.n == 4 && !strcmp(cfg->allow_hosts.v[1],
 	    "*.npmjs.org") && !strcmp(cfg->allow_hosts.v[2], "proxy:3128"),
 	    "allow_hosts, trailing comma ignored");
+	ok(cfg->egress_pins.n == 2 && !strcmp(cfg->egress_pins.v[1],
+	    "v6.internal=[fd00::5]"), "hosts pins");
+	is_int(cfg->max_egress_bytes, 300ULL << 20, "max_egress");
 	is_int(cfg->memory_bytes, 2ULL << 30, "memory");
 	is_int(cfg->pids, 100, "pids");
 	is_int(cfg->disk_bytes, 1ULL << 30, "disk");
@@ -405,6 +412,15 @@ test_errors(void)
 	    "absolute paths", "got \"opt/tools\"", NULL);
 	fails("bad allow_hosts", "[sandbox]\nallow_hosts = exa mple.com\n",
 	    "t.ini:2: [sandbox] allow_hosts:", NULL);
+	fails("hex allow_hosts", "[sandbox]\nallow_hosts = 0x7f.1\n",
+	    "t.ini:2: [sandbox] allow_hosts:", NULL);
+	fails("wildcard of a literal", "[sandbox]\nallow_hosts = *.10.0.0.1\n",
+	    "t.ini:2: [sandbox] allow_hosts:", NULL);
+	fails("pin to a name", "[sandbox]\nhosts = a.test=b.test\n",
+	    "t.ini:2: [sandbox] hosts: expected a comma-separated list of "
+	    "name=address pins", NULL);
+	fails("max_egress 0", "[sandbox]\nmax_egress = 0\n",
+	    "t.ini:2: [sandbox] max_egress:", NULL);
 	fails("branch_prefix with space", "[runs]\nbranch_prefix = my bot/\n",
 	    "t.ini:2: [runs] branch_prefix: expected a git branch name prefix",
 	    NULL);

@@ -1,0 +1,700 @@
+/*
+ * The egress proxy of one job: a libevent loop on a unix socket that serves
+ * CONNECT and plain-HTTP absolute-form requests (one per connection) to the
+ * hosts egress.c allows, dialing exactly the address it checked.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "egress.h"
+#include "log.h"
+#include "proxy.h"
+#include "proxy_impl.h"
+#include "util.h"
+
+static void	relay_read_cb(struct bufferevent *, void *);
+static void	relay_write_cb(struct bufferevent *, void *);
+static void	relay_event_cb(struct bufferevent *, short, void *);
+static void	conn_end(struct conn *, bool, const char *);
+
+/* ---- records ---- */
+
+/* One line of egress.jsonl: INTERFACE.md's `egress` fields and the time. */
+static void
+record(struct conn *c, bool allowed, const char *reason)
+{
+	char at[32], *line;
+	cJSON *o;
+	int64_t now = util_mono_ms();
+	bool v6 = strchr(c->shown, ':') != NULL;
+
+	util_time_rfc3339(util_now_ms(), at, sizeof(at));
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "at", at);
+	cJSON_AddStringToObject(o, "host", c->shown);
+	cJSON_AddNumberToObject(o, "port", c->port);
+	cJSON_AddStringToObject(o, "address", c->addr);
+	cJSON_AddBoolToObject(o, "allowed", allowed);
+	cJSON_AddStringToObject(o, "reason", reason);
+	cJSON_AddNumberToObject(o, "bytes_in", (double)c->bytes_in);
+	cJSON_AddNumberToObject(o, "bytes_out", (double)c->bytes_out);
+	cJSON_AddNumberToObject(o, "duration_ms", (double)(now - c->start_ms));
+	if ((line = cJSON_PrintUnformatted(o)) != NULL) {
+		char *nl = xasprintf("%s\n", line);
+		if (write(c->px->record_fd, nl, strlen(nl)) == -1)
+			log_error("proxy: job %lld: egress.jsonl: %s",
+			    c->px->job, strerror(errno));
+		free(nl);
+		cJSON_free(line);
+	}
+	cJSON_Delete(o);
+	if (!allowed)
+		log_warn("proxy: job %lld: refused %s%s%s:%d: %s", c->px->job,
+		    v6 ? "[" : "", c->shown, v6 ? "]" : "", c->port, reason);
+}
+
+/* ---- connections ---- */
+
+static void
+conn_free(struct conn *c)
+{
+	struct proxy *px = c->px;
+
+	if (c->dns != NULL)
+		evdns_getaddrinfo_cancel(c->dns);
+	if (c->bev[0] != NULL)
+		bufferevent_free(c->bev[0]);
+	if (c->bev[1] != NULL)
+		bufferevent_free(c->bev[1]);
+	if (c->head_out != NULL)
+		evbuffer_free(c->head_out);
+	TAILQ_REMOVE(&px->conns, c, entry);
+	free(c);
+	if (px->nconns-- == PROXY_MAX_CONNS && px->listener != NULL)
+		evconnlistener_enable(px->listener);
+}
+
+/* Record the connection's end, then free it. */
+static void
+conn_end(struct conn *c, bool allowed, const char *reason)
+{
+	record(c, allowed, reason);
+	conn_free(c);
+}
+
+static void
+answer_sent_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_free(arg);
+}
+
+static void
+answer_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	conn_free(arg);
+}
+
+/* Answer status and close: a refusal (allowed false) or a failure. The
+ * connection is recorded now; nothing more is read from the client. */
+static void
+answer(struct conn *c, int status, bool allowed, const char *reason)
+{
+	struct bufferevent *cli = c->bev[0];
+	const char *text = status == 400 ? "Bad Request" : status == 403 ?
+	    "Forbidden" : status == 431 ? "Request Header Fields Too Large" :
+	    status == 504 ? "Gateway Timeout" : "Bad Gateway";
+
+	record(c, allowed, reason);
+	if (c->dns != NULL) {
+		evdns_getaddrinfo_cancel(c->dns);
+		c->dns = NULL;
+	}
+	if (c->bev[1] != NULL) {
+		bufferevent_free(c->bev[1]);
+		c->bev[1] = NULL;
+	}
+	c->state = C_ANSWER;
+	bufferevent_disable(cli, EV_READ);
+	evbuffer_drain(bufferevent_get_input(cli),
+	    evbuffer_get_length(bufferevent_get_input(cli)));
+	evbuffer_add_printf(bufferevent_get_output(cli), "HTTP/1.1 %d %s\r\n"
+	    "X-Proxy-Error: %s\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
+	    status, text, reason, strlen(reason) + 1, reason);
+	bufferevent_setwatermark(cli, EV_WRITE, 0, 0);
+	bufferevent_setcb(cli, NULL, answer_sent_cb, answer_event_cb, c);
+	bufferevent_enable(cli, EV_WRITE);
+}
+
+/* Cut every relayed connection once the job's bytes are spent. */
+static void
+cut_all(struct proxy *px)
+{
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&px->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->state == C_RELAY)
+			conn_end(c, true, "cut: max_egress reached");
+	}
+}
+
+/* ---- relaying ---- */
+
+static int
+side_of(struct conn *c, struct bufferevent *bev)
+{
+	return bev == c->bev[0] ? 0 : 1;
+}
+
+/* Move what side i read to the other side, within the job's bytes.
+ * Returns -1 when the connection was cut (and freed). */
+static int
+relay_move(struct conn *c, int i)
+{
+	struct proxy *px = c->px;
+	struct evbuffer *in = bufferevent_get_input(c->bev[i]);
+	struct evbuffer *out = bufferevent_get_output(c->bev[1 - i]);
+	size_t n = evbuffer_get_length(in);
+	uint64_t room = px->used_bytes >= px->max_bytes ? 0 :
+	    px->max_bytes - px->used_bytes;
+
+	if (n > room)
+		n = (size_t)room;
+	if (n > 0 && evbuffer_remove_buffer(in, out, n) != (int)n) {
+		conn_end(c, true, "relay: out of memory");
+		return -1;
+	}
+	px->used_bytes += n;
+	*(i == 0 ? &c->bytes_out : &c->bytes_in) += n;
+	c->last_ms = util_mono_ms();
+	if (evbuffer_get_length(in) > 0) {
+		cut_all(px);
+		return -1;
+	}
+	if (evbuffer_get_length(out) >= RELAY_HIGH) {
+		bufferevent_disable(c->bev[i], EV_READ);
+		c->paused[i] = true;
+	}
+	return 0;
+}
+
+/* Both sides ended and everything was delivered. */
+static bool
+relay_done(struct conn *c)
+{
+	return c->eof[0] && c->eof[1] &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev[0])) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev[1])) == 0;
+}
+
+static void
+relay_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	relay_move(c, side_of(c, bev));
+}
+
+/* Side o's output drained: read the other side again, pass on an end. */
+static void
+relay_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	int o = side_of(c, bev), i = 1 - o;
+
+	c->last_ms = util_mono_ms();
+	if (c->paused[i]) {
+		c->paused[i] = false;
+		bufferevent_enable(c->bev[i], EV_READ);
+	}
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (c->eof[i])
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+	if (relay_done(c))
+		conn_end(c, true, "");
+}
+
+static void
+relay_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	int i = side_of(c, bev), o = 1 - i;
+	struct bufferevent *other = c->bev[o];
+
+	if (what & BEV_EVENT_EOF) {
+		if (relay_move(c, i) == -1)
+			return;
+		c->eof[i] = true;
+		bufferevent_disable(bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(other)) == 0)
+			shutdown(bufferevent_getfd(other), SHUT_WR);
+		if (relay_done(c))
+			conn_end(c, true, "");
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		if (util_mono_ms() - c->last_ms >= PROXY_IDLE_MS) {
+			conn_end(c, true, "idle timeout");
+			return;
+		}
+		if ((what & BEV_EVENT_READING) && !c->paused[i] && !c->eof[i])
+			bufferevent_enable(bev, EV_READ);
+		if (what & BEV_EVENT_WRITING)
+			bufferevent_enable(bev, EV_WRITE);
+	} else {
+		conn_end(c, true, i == 0 ? "client: connection lost" :
+		    "origin: connection lost");
+	}
+}
+
+/* The origin answered the dial: start relaying both ways. */
+static void
+relay_start(struct conn *c)
+{
+	struct timeval idle = { PROXY_IDLE_MS / 1000, 0 };
+	struct evbuffer *to_origin = bufferevent_get_output(c->bev[1]);
+	int i;
+
+	c->state = C_RELAY;
+	if (c->is_connect) {
+		evbuffer_add_printf(bufferevent_get_output(c->bev[0]),
+		    "HTTP/1.1 200 Connection established\r\n\r\n");
+	} else {
+		c->bytes_out += evbuffer_get_length(c->head_out);
+		c->px->used_bytes += evbuffer_get_length(c->head_out);
+		evbuffer_add_buffer(to_origin, c->head_out);
+	}
+	for (i = 0; i < 2; i++) {
+		bufferevent_setcb(c->bev[i], relay_read_cb, relay_write_cb,
+		    relay_event_cb, c);
+		bufferevent_setwatermark(c->bev[i], EV_WRITE, RELAY_HIGH / 2,
+		    0);
+		bufferevent_set_timeouts(c->bev[i], &idle, &idle);
+		/* libevent's 16 KiB a read halves a download's speed. */
+		bufferevent_set_max_single_read(c->bev[i], RELAY_HIGH / 2);
+		bufferevent_set_max_single_write(c->bev[i], RELAY_HIGH / 2);
+		bufferevent_enable(c->bev[i], EV_READ | EV_WRITE);
+	}
+	c->last_ms = util_mono_ms();
+	/* Bytes the client sent after the head (a TLS hello, a body). */
+	relay_move(c, 0);
+}
+
+static void
+dial_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	char reason[128];
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		relay_start(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		answer(c, 504, true, "connect: timed out");
+		return;
+	}
+	snprintf(reason, sizeof(reason), "connect: %s",
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	answer(c, 502, true, reason);
+}
+
+/* Dial exactly a, the address that was checked. */
+static void
+dial(struct conn *c, const struct egress_addr *a)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	struct timeval tv = { PROXY_DIAL_SECS, 0 };
+	socklen_t len;
+
+	memset(&ss, 0, sizeof(ss));
+	egress_addr_text(a, c->addr, sizeof(c->addr));
+	if (a->family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)c->port);
+		memcpy(&sin->sin_addr, a->bytes, 4);
+		len = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)c->port);
+		memcpy(&sin6->sin6_addr, a->bytes, 16);
+		len = sizeof(*sin6);
+	}
+	c->state = C_DIAL;
+	c->bev[1] = bufferevent_socket_new(c->px->base, -1,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev[1] == NULL) {
+		answer(c, 502, true, "connect: out of memory");
+		return;
+	}
+	bufferevent_setcb(c->bev[1], NULL, NULL, dial_event_cb, c);
+	bufferevent_set_timeouts(c->bev[1], &tv, &tv);
+	/* Every failure, at once or later, comes to dial_event_cb. */
+	(void)bufferevent_socket_connect(c->bev[1], (struct sockaddr *)&ss,
+	    (int)len);
+}
+
+/* The answer to the lookup: every address must be one we may dial. */
+static void
+resolved_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct conn *c = arg;
+	struct egress_addr first = { 0 }, a;
+	struct evutil_addrinfo *ai;
+	char why[64], reason[160], text[INET6_ADDRSTRLEN];
+
+	if (result == EVUTIL_EAI_CANCEL)
+		return;
+	c->dns = NULL;
+	if (result != 0 || res == NULL) {
+		snprintf(reason, sizeof(reason), "resolve: %s",
+		    evutil_gai_strerror(result));
+		answer(c, 502, true, reason);
+		goto out;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		memset(&a, 0, sizeof(a));
+		a.family = ai->ai_family;
+		if (a.family == AF_INET)
+			memcpy(a.bytes, &((struct sockaddr_in *)
+			    ai->ai_addr)->sin_addr, 4);
+		else if (a.family == AF_INET6)
+			memcpy(a.bytes, &((struct sockaddr_in6 *)
+			    ai->ai_addr)->sin6_addr, 16);
+		else
+			continue;
+		if (egress_addr_refused(&a, why, sizeof(why))) {
+			egress_addr_text(&a, text, sizeof(text));
+			snprintf(c->addr, sizeof(c->addr), "%s", text);
+			snprintf(reason, sizeof(reason), "resolves to %s, %s",
+			    text, why);
+			answer(c, 403, false, reason);
+			goto out;
+		}
+		if (first.family == 0)
+			first = a;
+	}
+	if (first.family == 0)
+		answer(c, 502, true, "resolve: no address");
+	else
+		dial(c, &first);
+out:
+	if (res != NULL)
+		evutil_freeaddrinfo(res);
+}
+
+/* The request is allowed: dial the pin, the literal, or what it resolves to. */
+static void
+connect_target(struct conn *c)
+{
+	const struct egress_addr *pin = egress_pinned(&c->px->policy, &c->host);
+	struct evutil_addrinfo hints;
+	struct evdns_getaddrinfo_request *req;
+
+	if (pin != NULL) {
+		dial(c, pin);
+		return;
+	}
+	/* A literal here was listed as such: the operator named it. */
+	if (c->host.is_ip) {
+		dial(c, &c->host.addr);
+		return;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	c->state = C_RESOLVE;
+	bufferevent_disable(c->bev[0], EV_READ);
+	req = evdns_getaddrinfo(c->px->dns, c->host.name, NULL, &hints,
+	    resolved_cb, c);
+	if (req != NULL && c->state == C_RESOLVE)
+		c->dns = req;
+}
+
+/* ---- the request ---- */
+
+/* A whole head arrived: check it against the policy, then go on. */
+static void
+request(struct conn *c, char *head)
+{
+	struct proxy *px = c->px;
+	char why[160];
+	int status;
+
+	bufferevent_disable(c->bev[0], EV_READ);
+	if ((status = proxy_request_parse(c, head, why, sizeof(why))) != 0) {
+		answer(c, status, false, why);
+		return;
+	}
+	snprintf(c->shown, sizeof(c->shown), "%s", c->host.name);
+	if (!egress_allowed(&px->policy, &c->host, c->port,
+	    c->is_connect ? 443 : 80, why, sizeof(why)))
+		answer(c, 403, false, why);
+	else if (px->used_bytes >= px->max_bytes)
+		answer(c, 403, false, "max_egress reached");
+	else
+		connect_target(c);
+}
+
+static void
+head_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_ptr end;
+	char *head;
+	size_t len;
+
+	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (end.pos == -1 ? evbuffer_get_length(in) > PROXY_HEAD_MAX :
+	    (size_t)end.pos + 4 > PROXY_HEAD_MAX) {
+		answer(c, 431, false, "request head over 16 KiB");
+		return;
+	}
+	if (end.pos == -1)
+		return;
+	len = (size_t)end.pos + 2;
+	head = xmalloc(len + 1);
+	evbuffer_remove(in, head, len);
+	evbuffer_drain(in, 2);
+	head[len] = '\0';
+	if (memchr(head, '\0', len) != NULL)
+		answer(c, 400, false, "malformed request head");
+	else
+		request(c, head);
+	free(head);
+}
+
+static void
+head_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	(void)what;
+	/* The client left or sent nothing in time; it asked for nothing
+	 * (before the head) or its request ends here (during the dial). */
+	if (c->state == C_HEAD)
+		conn_free(c);
+	else
+		conn_end(c, true, "client: connection lost");
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct proxy *px = arg;
+	struct timeval tv = { PROXY_HEAD_SECS, 0 };
+	struct conn *c;
+
+	(void)sa;
+	(void)salen;
+	c = xcalloc(1, sizeof(*c));
+	c->px = px;
+	c->start_ms = c->last_ms = util_mono_ms();
+	snprintf(c->shown, sizeof(c->shown), "?");
+	c->bev[0] = bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev[0] == NULL) {
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&px->conns, c, entry);
+	if (++px->nconns == PROXY_MAX_CONNS)
+		evconnlistener_disable(l);
+	bufferevent_setcb(c->bev[0], head_read_cb, NULL, head_event_cb, c);
+	bufferevent_set_timeouts(c->bev[0], &tv, &tv);
+	bufferevent_enable(c->bev[0], EV_READ | EV_WRITE);
+}
+
+/* ---- the process ---- */
+
+/* DATA_DIR/jobs/N/net, ours, opened without following links: 0700, or
+ * as root 0711, so that the sandbox's relay (the sandbox's host user,
+ * holding the directory open) can reach the socket in it. */
+static int
+net_dir(const struct config *cfg, long long job, char *err, size_t errlen)
+{
+	char *path = xasprintf("%s/jobs/%lld/net", cfg->data_dir, job);
+	struct stat sb;
+	int fd = -1;
+
+	if (util_mkdirs(path, 0700) == -1 ||
+	    (fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(fd, &sb) == -1 ||
+	    (sb.st_uid != geteuid() && (errno = EPERM)) ||
+	    fchmod(fd, geteuid() == 0 ? 0711 : 0700) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		fd = -1;
+	}
+	free(path);
+	return fd;
+}
+
+/* Bind proxy.sock in dir (through /proc, so DATA_DIR's length is no bound). */
+static evutil_socket_t
+listen_unix(int dir, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path),
+	    "/proc/self/fd/%d/proxy.sock", dir);
+	if (unlinkat(dir, "proxy.sock", 0) == -1 && errno != ENOENT)
+		goto fail;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		goto fail;
+	/* Anyone who reaches the directory may connect: the relay. */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    fchmodat(dir, "proxy.sock", 0666, 0) == -1 ||
+	    listen(fd, 128) == -1) {
+		close(fd);
+		goto fail;
+	}
+	return fd;
+fail:
+	snprintf(err, errlen, "proxy.sock: %s", strerror(errno));
+	return -1;
+}
+
+static void
+stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	event_base_loopexit(arg, NULL);
+}
+
+static int
+proxy_run(struct proxy *px, int dir, int ready_fd, char *err, size_t errlen)
+{
+	struct event *term = NULL, *intr = NULL;
+	evutil_socket_t fd;
+	int rc = -1;
+
+	if ((fd = listen_unix(dir, err, errlen)) == -1)
+		return -1;
+	px->listener = evconnlistener_new(px->base, accept_cb, px,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	term = evsignal_new(px->base, SIGTERM, stop_cb, px->base);
+	intr = evsignal_new(px->base, SIGINT, stop_cb, px->base);
+	if (px->listener == NULL || term == NULL || intr == NULL ||
+	    evsignal_add(term, NULL) == -1 || evsignal_add(intr, NULL) == -1) {
+		snprintf(err, errlen, "event loop: out of memory");
+		if (px->listener == NULL)
+			close(fd);
+		goto out;
+	}
+	log_info("proxy: job %lld: %zu allowed hosts, max_egress %llu bytes",
+	    px->job, px->policy.nrules, (unsigned long long)px->max_bytes);
+	if (ready_fd != -1 && (dprintf(ready_fd, "ready\n") < 0 ||
+	    close(ready_fd) == -1)) {
+		snprintf(err, errlen, "ready: %s", strerror(errno));
+		goto out;
+	}
+	event_base_dispatch(px->base);
+	rc = 0;
+out:
+	while (!TAILQ_EMPTY(&px->conns))
+		conn_end(TAILQ_FIRST(&px->conns), true, "proxy stopped");
+	if (px->listener != NULL)
+		evconnlistener_free(px->listener);
+	px->listener = NULL;
+	unlinkat(dir, "proxy.sock", 0);
+	if (term != NULL)
+		event_free(term);
+	if (intr != NULL)
+		event_free(intr);
+	return rc;
+}
+
+int
+proxy_main(const struct config *cfg, int argc, char **argv)
+{
+	struct proxy px = { .record_fd = -1 };
+	long long ready = -1;
+	char err[512];
+	int dir = -1, status = 1;
+
+	TAILQ_INIT(&px.conns);
+	if ((argc != 2 && argc != 4) || strcmp(argv[0], "--job") != 0 ||
+	    util_parse_int(argv[1], 1, INT64_MAX, &px.job) == -1 ||
+	    (argc == 4 && (strcmp(argv[2], "--ready") != 0 ||
+	    util_parse_int(argv[3], 0, INT32_MAX, &ready) == -1))) {
+		fprintf(stderr, "usage: handoff proxy --job JOB [--ready FD]\n");
+		return 2;
+	}
+	if (egress_policy_init(&px.policy, &cfg->allow_hosts, &cfg->egress_pins,
+	    err, sizeof(err)) == -1) {
+		fprintf(stderr, "handoff: %s\n", err);
+		return 2;
+	}
+	px.max_bytes = cfg->max_egress_bytes;
+	signal(SIGPIPE, SIG_IGN);
+	if ((dir = net_dir(cfg, px.job, err, sizeof(err))) == -1)
+		goto out;
+	px.record_fd = openat(dir, "egress.jsonl", O_WRONLY | O_APPEND |
+	    O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (px.record_fd == -1) {
+		snprintf(err, sizeof(err), "egress.jsonl: %s", strerror(errno));
+		goto out;
+	}
+	px.base = event_base_new();
+	/* resolv.conf's servers and /etc/hosts, as the host resolves. */
+	px.dns = px.base == NULL ? NULL : evdns_base_new(px.base,
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (px.dns == NULL) {
+		snprintf(err, sizeof(err), "resolver: cannot start");
+		goto out;
+	}
+	/* The name checked is the name resolved: no search domains. */
+	evdns_base_search_clear(px.dns);
+	if (proxy_run(&px, dir, (int)ready, err, sizeof(err)) == 0)
+		status = 0;
+out:
+	if (status != 0)
+		fprintf(stderr, "handoff: proxy: job %lld: %s\n", px.job, err);
+	if (px.dns != NULL)
+		evdns_base_free(px.dns, 0);
+	if (px.base != NULL)
+		event_base_free(px.base);
+	if (px.record_fd != -1)
+		close(px.record_fd);
+	if (dir != -1)
+		close(dir);
+	egress_policy_free(&px.policy);
+	return status;
+}
