@@ -32,6 +32,7 @@ struct publish {
 	char			*comment_id;
 	struct forge_pr		 pr;
 	int			 position;	/* in line, for "queued" */
+	char			*meter;		/* what the agent used, or NULL */
 };
 
 /* What a request was made on, as the forge operations take it: failed
@@ -87,6 +88,7 @@ publish_close(struct publish *p)
 	if (p == NULL)
 		return;
 	forge_close(p->forge);
+	free(p->meter);
 	free(p->comment_id);
 	forge_pr_clear(&p->pr);
 	free(p);
@@ -228,7 +230,9 @@ status_body(const struct publish *p, enum publish_status what,
 	}
 	free(out);
 	free(fence);
-	fence = xasprintf("%s\n\n%s", text, MARKER);
+	fence = xasprintf("%s%s%s\n\n%s", text, p->meter && what != PS_QUEUED &&
+	    what != PS_RUNNING ? "\n\n" : "", p->meter && what != PS_QUEUED &&
+	    what != PS_RUNNING ? p->meter : "", MARKER);
 	free(text);
 	free(url);
 	return fence;
@@ -570,12 +574,15 @@ reply(struct publish *p, const char *summary, const char *diffstat,
 
 	if (diffstat == NULL)
 		text = xasprintf("➖ handoff's agent changed nothing for this"
-		    " (job %lld)%s%s\n\n[Log](%s)\n\n%s", (long long)job->id,
-		    *sum ? ":\n\n" : ".", sum, url, marker);
+		    " (job %lld)%s%s\n\n%s%s[Log](%s)\n\n%s",
+		    (long long)job->id, *sum ? ":\n\n" : ".", sum,
+		    p->meter ? p->meter : "", p->meter ? "\n\n" : "", url,
+		    marker);
 	else
 		text = xasprintf("🔁 handoff revised the branch (job %lld)%s%s"
-		    "%s\n\n[Log](%s)\n\n%s",
-		    (long long)job->id, *sum ? ":\n\n" : ".", sum, stat, url,
+		    "%s\n\n%s%s[Log](%s)\n\n%s",
+		    (long long)job->id, *sum ? ":\n\n" : ".", sum, stat,
+		    p->meter ? p->meter : "", p->meter ? "\n\n" : "", url,
 		    marker);
 	rc = say_once(p, FORGE_ON_PR, p->pr.number, marker, text, err,
 	    errlen);
@@ -598,8 +605,9 @@ publish_pr(struct publish *p, const char *summary, const char *diffstat,
 	char *stat = fenced(diffstat, FORGE_BODY_MAX);
 	int rc = -1;
 
-	body = xasprintf("Closes #%lld%s%s%s\n\n[handoff's log of job %lld](%s)"
-	    "\n", (long long)job->number, *sum ? "\n\n" : "", sum, stat,
+	body = xasprintf("Closes #%lld%s%s%s\n\n%s%s[handoff's log of job %lld]"
+	    "(%s)\n", (long long)job->number, *sum ? "\n\n" : "", sum, stat,
+	    p->meter ? p->meter : "", p->meter ? "\n\n" : "",
 	    (long long)job->id, url);
 	free(sum);
 	free(stat);
@@ -636,6 +644,15 @@ out:
 	free(body);
 	free(url);
 	return rc;
+}
+
+void
+publish_meter(struct publish *p, const char *text)
+{
+	if (p == NULL)
+		return;
+	free(p->meter);
+	p->meter = text && *text ? xstrdup(text) : NULL;
 }
 
 const char *

@@ -75,6 +75,10 @@ int publish_pr(struct publish *p, const char *summary, const char *diffstat,
     char *err, size_t errlen);
 /* The pull request's address once known, else NULL. */
 const char *publish_pr_url(const struct publish *p);
+/* What the job's agent used (markdown lines, copied; NULL: none), added
+ * to the pull request's description, a revision's reply and the status
+ * comment once the job has ended. */
+void publish_meter(struct publish *p, const char *text);
 /* The job's forge connection, for reading the thread (thread.h); owned
  * by p. */
 struct forge_conn *publish_forge(struct publish *p);

@@ -13,6 +13,7 @@
 #include "report.h"
 #include "store.h"
 #include "text.h"
+#include "usage.h"
 #include "util.h"
 
 static const char *
@@ -423,38 +424,21 @@ on_name(const char *on)
 	return on;	/* issue, review, ci */
 }
 
-/* A count of tokens as people read it: 950, 9.4k, 183k, 1.2M. */
-static void
-tokens(double n, char *buf, size_t len)
-{
-	if (n < 1000)
-		snprintf(buf, len, "%.0f", n);
-	else if (n < 10000)
-		snprintf(buf, len, "%.1fk", n / 1000);
-	else if (n < 1e6)
-		snprintf(buf, len, "%.0fk", n / 1000);
-	else
-		snprintf(buf, len, "%.1fM", n / 1e6);
-}
-
 /* "usage: 14 requests · 183k tokens in, 9k out · ≈ $0.71", when the
  * agent asked the model anything through the gateway. */
 static void
 print_usage(const cJSON *u)
 {
-	char in[16], out[16];
+	char line[128];
 	const cJSON *cost = cJSON_GetObjectItemCaseSensitive(u, "cost");
 
 	if (num(u, "requests") <= 0)
 		return;
-	tokens((double)(num(u, "input_tokens") + num(u, "cache_read_tokens") +
-	    num(u, "cache_write_tokens")), in, sizeof(in));
-	tokens((double)num(u, "output_tokens"), out, sizeof(out));
-	printf("usage:        %lld request%s \u00b7 %s tokens in, %s out",
-	    num(u, "requests"), num(u, "requests") == 1 ? "" : "s", in, out);
-	if (cJSON_IsNumber(cost))
-		printf(" \u00b7 \u2248 $%.2f", cost->valuedouble);
-	printf("\n");
+	usage_line(num(u, "requests"), num(u, "input_tokens") +
+	    num(u, "cache_read_tokens") + num(u, "cache_write_tokens"),
+	    num(u, "output_tokens"), cJSON_IsNumber(cost) ?
+	    (int64_t)(cost->valuedouble * 1e6 + 0.5) : -1, line, sizeof(line));
+	printf("usage:        %s\n", line);
 }
 
 /* The connections the agent attempted: a count, and each refusal. */

@@ -113,6 +113,9 @@ bool step_net_wanted(const struct run *r, bool *proxy, bool *gateway);
 int step_net_start(struct run *r);
 bool step_net_broken(struct run *r);
 void step_net_stop(struct run *r);
+/* What the job's agent used, for the forge: its model usage in a line and
+ * the hosts refused to it; NULL when nothing. Caller frees. */
+char *step_net_report(struct run *r);
 /* A job's bridges with network = allowlist: the sandbox's 127.0.0.1:3128
  * to the egress proxy's socket and :3129 to the LLM gateway's
  * (data_dir/jobs/N/net/proxy.sock, gateway.sock; as root, net/ must be

@@ -331,6 +331,11 @@ end_job(struct run *r)
 		return RUNNER_EXIT_FAILED;
 	if (r->state == JOB_DONE)
 		what = result(r);
+	if (r->pub) {
+		why = step_net_report(r);
+		publish_meter(r->pub, why);
+		free(why);
+	}
 	run_log(r, "job %s: %s", job_state_name(r->state), r->error ?
 	    r->error : what);
 	if (r->state == JOB_DONE)

@@ -108,8 +108,10 @@ step_push(struct run *r)
 int
 step_publish(struct run *r)
 {
-	char err[1024];
+	char err[1024], *meter = step_net_report(r);
 
+	publish_meter(r->pub, meter);
+	free(meter);
 	if (publish_pr(r->pub, r->summary, r->change.diffstat, err,
 	    sizeof(err)) == -1)
 		return run_fail(r, "publish: %s", err);

@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "run.h"
+#include "usage.h"
 #include "util.h"
 
 #define READY_MS	10000		/* for a sidecar to listen */
@@ -202,4 +203,89 @@ step_net_stop(struct run *r)
 		    " stopped during the agent's run" : "the job's LLM gateway"
 		    " stopped during the agent's run");
 	free(why);
+}
+
+#define MAX_BLOCKED	10	/* refused hosts named in a comment */
+
+/* A host as the proxy recorded it, for markdown: its own characters only. */
+static void
+host_text(const char *host, char *buf, size_t len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; host[i] != '\0' && o + 1 < len && i < 255; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789.-:[]_", host[i]) != NULL)
+			buf[o++] = host[i];
+	buf[o] = '\0';
+}
+
+/* "blocked: HOST:PORT, REASON" lines for the refused connections, each
+ * host and port once, at most MAX_BLOCKED and how many more. */
+static char *
+blocked_text(const struct store_egress *e, size_t n)
+{
+	char *out = xstrdup(""), *next, host[256], line[512];
+	size_t i, j, named = 0, more = 0;
+	bool seen;
+
+	for (i = 0; i < n; i++) {
+		if (e[i].allowed)
+			continue;
+		for (seen = false, j = 0; j < i && !seen; j++)
+			seen = !e[j].allowed && e[j].port == e[i].port &&
+			    strcmp(e[j].host, e[i].host) == 0;
+		if (seen)
+			continue;
+		if (named == MAX_BLOCKED) {
+			more++;
+			continue;
+		}
+		host_text(e[i].host, host, sizeof(host));
+		snprintf(line, sizeof(line), "blocked: %s:%d, %s", host,
+		    e[i].port, e[i].reason && *e[i].reason ? e[i].reason :
+		    "refused");
+		next = xasprintf("%s%s%s", out, named ? "  \n" : "", line);
+		free(out);
+		out = next;
+		named++;
+	}
+	if (more > 0) {
+		next = xasprintf("%s  \nand %zu more", out, more);
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+char *
+step_net_report(struct run *r)
+{
+	struct store_usage *u = NULL, sum;
+	struct store_egress *e = NULL;
+	size_t nu = 0, ne = 0;
+	char line[160], *blocked, *text;
+
+	if (store_usage_of(r->st, r->job.id, &u, &nu) == -1 ||
+	    store_egress_of(r->st, r->job.id, &e, &ne) == -1) {
+		store_usage_free(u, nu);
+		return NULL;
+	}
+	store_usage_sum(u, nu, &sum);
+	line[0] = '\0';
+	if (sum.requests > 0)
+		usage_line(sum.requests, sum.input_tokens +
+		    sum.cache_read_tokens + sum.cache_write_tokens,
+		    sum.output_tokens, sum.cost_micros, line, sizeof(line));
+	blocked = blocked_text(e, ne);
+	text = xasprintf("%s%s%s%s", *line ? "Model usage: " : "", line,
+	    *line && *blocked ? "\n\n" : "", blocked);
+	free(blocked);
+	store_usage_free(u, nu);
+	store_egress_free(e, ne);
+	if (*text == '\0') {
+		free(text);
+		return NULL;
+	}
+	return text;
 }

@@ -529,3 +529,33 @@ usage_error_body(enum usage_api api, int status, const char *code,
 	cJSON_Delete(root);
 	return out;
 }
+
+/* A count of tokens as people read it: 950, 9.4k, 183k, 1.2M. */
+static void
+tokens(int64_t n, char *buf, size_t len)
+{
+	if (n < 1000)
+		snprintf(buf, len, "%lld", (long long)n);
+	else if (n < 10000)
+		snprintf(buf, len, "%.1fk", (double)n / 1000);
+	else if (n < 1000000)
+		snprintf(buf, len, "%.0fk", (double)n / 1000);
+	else
+		snprintf(buf, len, "%.1fM", (double)n / 1e6);
+}
+
+void
+usage_line(int64_t requests, int64_t in, int64_t out, int64_t cost_micros,
+    char *buf, size_t len)
+{
+	char tin[24], tout[24], cost[48] = "";
+
+	tokens(in, tin, sizeof(tin));
+	tokens(out, tout, sizeof(tout));
+	if (cost_micros >= 0)
+		snprintf(cost, sizeof(cost), " \u00b7 \u2248 $%lld.%02lld",
+		    (long long)((cost_micros + 5000) / 1000000),
+		    (long long)((cost_micros + 5000) % 1000000 / 10000));
+	snprintf(buf, len, "%lld request%s \u00b7 %s tokens in, %s out%s",
+	    (long long)requests, requests == 1 ? "" : "s", tin, tout, cost);
+}

@@ -55,6 +55,12 @@ size_t usage_meter_held(const struct usage_meter *m);
  * error, skipped. Caller frees. */
 char *usage_record_json(const struct usage *u, const struct pricelist *prices);
 
+/* What a job's model requests came to, in a line: "14 requests · 183k
+ * tokens in, 9k out · ≈ $0.71" (tokens in: input, cache reads and writes;
+ * no cost when nothing was priced, cost_micros < 0). */
+void usage_line(int64_t requests, int64_t in, int64_t out,
+    int64_t cost_micros, char *buf, size_t len);
+
 /* The API of a request path after the provider's prefix ("/v1/messages",
  * "/v1/chat/completions", "/v1/responses"; OpenAI's base URL ends in /v1,
  * so "/chat/completions" too). Returns 0, or -1 for any other path. */
