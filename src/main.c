@@ -12,6 +12,7 @@
 #include "config.h"
 #include "control.h"
 #include "deliver.h"
+#include "gateway.h"
 #include "local.h"
 #include "log.h"
 #include "report.h"
@@ -49,6 +50,9 @@ static const struct subcommand commands[] = {
 	{ "runner", { NULL, NULL }, runner_main, true,
 	  "runner --job JOB [--acknowledge]",
 	  "run one job's steps (serve starts these)" },
+	{ "gateway", { NULL, NULL }, gateway_main, true,
+	  "gateway --job JOB [--ready FD]",
+	  "a job's LLM gateway, its key on stdin (runners start these)" },
 	{ "logs", { NULL, NULL }, control_logs, true, "logs JOB [--follow]",
 	  "a job's log; --follow until it ends" },
 	{ "cancel", { NULL, NULL }, control_cancel, true, "cancel JOB",
