@@ -63,6 +63,9 @@ struct gw_xfer {
 	bool			 is_cut;	/* over its bound */
 	bool			 is_headers_over; /* over GW_MAX_HEADERS */
 	struct event		*ev_reap;	/* ends it off libcurl's stack */
+	struct event		*ev_eof;	/* the client's end, until the
+						 * answer starts */
+	bool			 is_eof;	/* the client closed its end */
 	char			 errbuf[CURL_ERROR_SIZE];
 	struct gw_xfer		*prev, *next;
 };

@@ -5,11 +5,15 @@
  * status and headers go back when its first byte does, then each chunk as
  * it arrives, through the meter; an answer over its bound is cut.
  */
+#include <sys/socket.h>
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -125,6 +129,8 @@ xfer_free(struct gw_xfer *x)
 		evhttp_request_free(x->req);
 	if (x->ev_reap != NULL)
 		event_free(x->ev_reap);
+	if (x->ev_eof != NULL)
+		event_free(x->ev_eof);
 	usage_meter_free(x->meter);
 	free(x->answer_headers);
 	free(x->body);
@@ -165,6 +171,13 @@ xfer_end(struct gw_xfer *x, CURLcode result)
 			httpd_stream_abort(x->stream);
 		x->stream = NULL;
 		x->req = NULL;	/* the stream freed it */
+	} else if (x->req != NULL && x->is_eof && !x->owns_req) {
+		/* Answered so that evhttp lets the connection go. */
+		evhttp_add_header(evhttp_request_get_output_headers(x->req),
+		    "Connection", "close");
+		gw_reply_error(gw, x->req, x->is_metered ? x->api : USAGE_CHAT,
+		    502, NULL, "the client left");
+		x->req = NULL;
 	} else if (x->req != NULL && !x->is_gone) {
 		snprintf(msg, sizeof(msg), "upstream: %s",
 		    x->errbuf[0] != '\0' ? x->errbuf :
@@ -225,6 +238,43 @@ conn_gone_cb(struct evhttp_connection *evcon, void *arg)
 		x->req = NULL;	/* evhttp frees it with the connection */
 	x->is_gone = true;
 	event_active(x->ev_reap, EV_TIMEOUT, 0);
+}
+
+/*
+ * libevent 2.1's evhttp does not read a connection whose request awaits its
+ * answer, so it never learns that the client left: watch the socket for its
+ * end until the answer starts. Bytes the client sends meanwhile (a next
+ * request) end the watch; they wait for evhttp.
+ */
+static void
+eof_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_xfer *x = arg;
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	event_del(x->ev_eof);
+	if (n > 0 || x->stream != NULL || x->is_gone)
+		return;
+	x->is_gone = x->is_eof = true;
+	event_active(x->ev_reap, EV_TIMEOUT, 0);
+}
+
+static void
+watch_eof(struct gw_xfer *x)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(x->req);
+	struct bufferevent *bev;
+	evutil_socket_t fd;
+
+	if (evcon == NULL || (bev = evhttp_connection_get_bufferevent(evcon))
+	    == NULL || (fd = bufferevent_getfd(bev)) < 0)
+		return;
+	if ((x->ev_eof = event_new(x->gw->base, fd, EV_READ | EV_PERSIST,
+	    eof_ev_cb, x)) == NULL || event_add(x->ev_eof, NULL) == -1)
+		fatalx(1, "gateway: cannot register events");
 }
 
 /* Whether a header of the answer stays with the gateway: hop by hop, or
@@ -300,6 +350,8 @@ answer_start(struct gw_xfer *x)
 		x->meter = usage_meter_new(x->api, is_sse);
 	evhttp_connection_set_closecb(evhttp_request_get_connection(x->req),
 	    NULL, NULL);
+	if (x->ev_eof != NULL)
+		event_del(x->ev_eof);
 	x->stream = httpd_stream_start_code(x->gw->httpd, x->req,
 	    status >= 100 && status <= 999 ? (int)status : 502, NULL,
 	    stream_gone_cb, x);
@@ -377,6 +429,7 @@ gw_upstream_start(struct gw *gw, struct gw_xfer *x, const char *url,
 	evhttp_connection_set_closecb(evhttp_request_get_connection(x->req),
 	    conn_gone_cb, x);
 	httpd_busy(gw->httpd, x->req);
+	watch_eof(x);
 	if (curl_multi_add_handle(gw->multi, e) != CURLM_OK) {
 		snprintf(x->errbuf, sizeof(x->errbuf), "cannot start");
 		xfer_end(x, CURLE_FAILED_INIT);

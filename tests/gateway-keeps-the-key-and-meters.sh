@@ -124,6 +124,14 @@ out=$(gw POST /anthropic/v1/messages -H "x-api-key: $KEY1" -H "$AV" \
     -d '{"model":"claude-slow","stream":true,"messages":[]}' --leave)
 wait_for "the upstream transfer to end" test -f "$M/client-left"
 ok $? "a client that leaves ends the upstream transfer"
+rm -f "$M/client-left"
+python3 "$SRCDIR/tests/gateway-client.py" "$SOCK" POST /anthropic/v1/messages \
+    -H "x-api-key: $KEY1" -H "$AV" -d '{"model":"claude-hold"}' > /dev/null 2>&1 &
+client=$!
+wait_for "the held request upstream" grep -q claude-hold "$M/requests.jsonl"
+kill "$client"
+wait_for "the upstream transfer to end" test -f "$M/client-left"
+ok $? "a client that leaves before its answer starts ends the upstream transfer too"
 out=$(gw POST /anthropic/v1/messages/count_tokens -H "x-api-key: $KEY1" -H "$AV" -d "$MSG")
 like "$out" '"input_tokens": 17' "count_tokens is forwarded"
 out=$(gw GET /openai/v1/models -H "Authorization: Bearer $KEY1")

@@ -3,7 +3,8 @@
 # Messages and OpenAI Chat Completions and Responses, streamed or not, with
 # known usage; faults by model name (fault-500, fault-429), a slow stream
 # (model "claude-slow": one event, then the rest once the file DIR/release
-# exists; DIR/client-left if the client goes first) and an endless answer
+# exists; DIR/client-left if the client goes first; "claude-hold": the
+# same before any byte of a JSON answer) and an endless answer
 # (model "endless"). Each request is appended to DIR/requests.jsonl.
 # usage: gateway-model.py CERT KEY DIR  (prints the port, then serves)
 import json, os, select, socket, ssl, sys, time
@@ -79,6 +80,8 @@ class H(BaseHTTPRequestHandler):
                     self.send(chunk)
             except OSError:
                 return
+        if model == "claude-hold" and not self.wait_release():
+            return
         if self.path.startswith("/v1/messages"):
             return self.messages(req, model)
         if self.path == "/chat/completions":
