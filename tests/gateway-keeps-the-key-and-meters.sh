@@ -6,7 +6,6 @@
 # through; budgets refuse in the provider's format and say why; an endless
 # answer is cut; other paths are not forwarded.
 . "$SRCDIR/tests/lib.sh"
-[ -n "${KEEP:-}" ] && trap "cp -r \$T /tmp/gw/last; cleanup" EXIT
 command -v python3 >/dev/null || { echo "Bail out! python3 is needed"; exit 1; }
 M="$T/model"
 mkdir -p "$M"
@@ -42,7 +41,7 @@ CONFIG_A=$CONFIG
 start_serve
 deliver github issues "$(labeled 2)" > /dev/null
 deliver github issues "$(labeled 3)" > /dev/null
-stop_serve
+stop_serve > /dev/null
 is "$(python3 -c 'import sqlite3,sys
 print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM jobs").fetchone()[0])' \
     "$DATA/handoff.db")" 2 "two jobs queued"
