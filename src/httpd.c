@@ -61,19 +61,25 @@ httpd_busy(struct httpd *h, struct evhttp_request *req)
 		c->is_busy = true;
 }
 
-static const char *
-reason_phrase(int code)
+const char *
+httpd_reason(int code)
 {
 	switch (code) {
 	case 200: return "OK";
 	case 202: return "Accepted";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
-	default: return "Error";
+	case 504: return "Gateway Timeout";
+	default: return code >= 200 && code < 300 ? "OK" : "Error";
 	}
 }
 
@@ -112,7 +118,7 @@ httpd_reply(struct httpd *h, struct evhttp_request *req, int code,
 		evhttp_add_header(hdrs, "Connection", "close");
 	if (body != NULL)
 		evbuffer_add(out, body, strlen(body));
-	evhttp_send_reply(req, code, reason_phrase(code), NULL);
+	evhttp_send_reply(req, code, httpd_reason(code), NULL);
 	if (bev != NULL)
 		httpd_flush_front(bev);	/* c is not used after it */
 }
@@ -494,14 +500,12 @@ split_listen(const char *listen, char **host, unsigned short *port)
 	return 0;
 }
 
-struct httpd *
-httpd_new(struct event_base *base, const char *listen,
-    const struct httpd_limits *lim, char *err, size_t errlen)
+/* A server with lim on base, not yet listening. */
+static struct httpd *
+server_new(struct event_base *base, const struct httpd_limits *lim)
 {
 	struct httpd *h = xcalloc(1, sizeof(*h));
 	struct timeval tv;
-	unsigned short port;
-	char *host = NULL;
 
 	h->base = base;
 	h->lim = *lim;
@@ -516,6 +520,28 @@ httpd_new(struct event_base *base, const char *listen,
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD);
 	evhttp_set_bevcb(h->http, conn_new_cb, h);
+	return h;
+}
+
+/* Start the sweep of a server that listens. */
+static void
+server_start(struct httpd *h)
+{
+	struct timeval tv = { 0, SWEEP_MS * 1000 };
+
+	h->ev_sweep = event_new(h->base, -1, EV_PERSIST, sweep_cb, h);
+	if (h->ev_sweep == NULL || event_add(h->ev_sweep, &tv) == -1)
+		fatalx(1, "serve: cannot register events");
+}
+
+struct httpd *
+httpd_new(struct event_base *base, const char *listen,
+    const struct httpd_limits *lim, char *err, size_t errlen)
+{
+	struct httpd *h = server_new(base, lim);
+	unsigned short port;
+	char *host = NULL;
+
 	if (split_listen(listen, &host, &port) == -1 ||
 	    (h->bound = evhttp_bind_socket_with_handle(h->http, host,
 	    port)) == NULL) {
@@ -526,11 +552,25 @@ httpd_new(struct event_base *base, const char *listen,
 		return NULL;
 	}
 	free(host);
-	h->ev_sweep = event_new(base, -1, EV_PERSIST, sweep_cb, h);
-	tv.tv_sec = 0;
-	tv.tv_usec = SWEEP_MS * 1000;
-	if (h->ev_sweep == NULL || event_add(h->ev_sweep, &tv) == -1)
-		fatalx(1, "serve: cannot register events");
+	server_start(h);
+	return h;
+}
+
+struct httpd *
+httpd_new_fd(struct event_base *base, int fd, const struct httpd_limits *lim,
+    char *err, size_t errlen)
+{
+	struct httpd *h = server_new(base, lim);
+
+	if (evutil_make_socket_nonblocking(fd) == -1 ||
+	    (h->bound = evhttp_accept_socket_with_handle(h->http,
+	    fd)) == NULL) {
+		snprintf(err, errlen, "listen on descriptor %d: %s", fd,
+		    strerror(errno));
+		httpd_free(h);
+		return NULL;
+	}
+	server_start(h);
 	return h;
 }
 

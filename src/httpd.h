@@ -48,6 +48,11 @@ typedef void (*httpd_gone_cb)(struct httpd_stream *, void *arg);
  * httpd_free. */
 struct httpd *httpd_new(struct event_base *base, const char *listen,
     const struct httpd_limits *lim, char *err, size_t errlen);
+/* Serve on fd, a socket already bound and listening (a unix socket), with
+ * lim; h owns fd from then on, even on failure. NULL and err when evhttp
+ * cannot take it. Free with httpd_free. */
+struct httpd *httpd_new_fd(struct event_base *base, int fd,
+    const struct httpd_limits *lim, char *err, size_t errlen);
 /* Route requests for path (NULL: every other path) to cb with arg; path
  * must outlive h. */
 void httpd_route(struct httpd *h, const char *path, httpd_handler_cb cb,
@@ -78,6 +83,11 @@ void httpd_reply(struct httpd *h, struct evhttp_request *req, int code,
 struct httpd_stream *httpd_stream_start(struct httpd *h,
     struct evhttp_request *req, const char *content_type,
     httpd_gone_cb gone_cb, void *arg);
+/* As httpd_stream_start with status code; content_type NULL adds none (the
+ * caller put its headers in req's output headers). */
+struct httpd_stream *httpd_stream_start_code(struct httpd *h,
+    struct evhttp_request *req, int code, const char *content_type,
+    httpd_gone_cb gone_cb, void *arg);
 /* Send len bytes. -1 if the client is gone, or is dropped now because more
  * than max_stream_bytes would wait for it. */
 int httpd_stream_send(struct httpd_stream *s, const void *data, size_t len);
@@ -87,5 +97,8 @@ int httpd_stream_event(struct httpd_stream *s, const char *name,
     const char *data);
 /* End the stream (if its client is still there) and free s. */
 void httpd_stream_end(struct httpd_stream *s);
+/* End the stream without its end: the connection closes mid-answer, so the
+ * client sees it cut, not complete. Frees s. */
+void httpd_stream_abort(struct httpd_stream *s);
 
 #endif

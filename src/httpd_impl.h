@@ -68,6 +68,8 @@ struct httpd {
 	struct event		*ev_sweep;
 };
 
+/* The reason phrase of code. */
+const char *httpd_reason(int code);
 /* The connection req arrived on, or NULL. */
 struct conn *httpd_conn_of(struct httpd *h, struct evhttp_request *req);
 /* Flush bev's output and drop the reference the caller took on it. */

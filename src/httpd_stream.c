@@ -37,6 +37,14 @@ struct httpd_stream *
 httpd_stream_start(struct httpd *h, struct evhttp_request *req,
     const char *content_type, httpd_gone_cb gone_cb, void *arg)
 {
+	return httpd_stream_start_code(h, req, 200, content_type, gone_cb,
+	    arg);
+}
+
+struct httpd_stream *
+httpd_stream_start_code(struct httpd *h, struct evhttp_request *req,
+    int code, const char *content_type, httpd_gone_cb gone_cb, void *arg)
+{
 	struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req);
 	struct conn *c = httpd_conn_of(h, req);
 	struct httpd_stream *s;
@@ -56,11 +64,14 @@ httpd_stream_start(struct httpd *h, struct evhttp_request *req,
 	bufferevent_set_timeouts(c->front, NULL, NULL);
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
 	    stream_gone_cb, s);
-	evhttp_add_header(hdrs, "Content-Type", content_type);
-	evhttp_add_header(hdrs, "Cache-Control", "no-store");
+	if (content_type != NULL)
+		evhttp_add_header(hdrs, "Content-Type", content_type);
+	if (evhttp_find_header(hdrs, "Cache-Control") == NULL)
+		evhttp_add_header(hdrs, "Cache-Control", "no-store");
+	evhttp_remove_header(hdrs, "Connection");
 	evhttp_add_header(hdrs, "Connection", "close");
 	bufferevent_incref(c->front);
-	evhttp_send_reply_start(req, 200, "OK");
+	evhttp_send_reply_start(req, code, httpd_reason(code));
 	httpd_flush_front(c->front);
 	return s;
 }
@@ -157,4 +168,16 @@ httpd_stream_end(struct httpd_stream *s)
 	if (s->conn != NULL)
 		httpd_stream_close(s, true);
 	free(s);
+}
+
+void
+httpd_stream_abort(struct httpd_stream *s)
+{
+	int fd;
+
+	if (s == NULL)
+		return;
+	if (s->conn != NULL && (fd = bufferevent_getfd(s->conn->sock)) >= 0)
+		shutdown(fd, SHUT_RDWR);
+	httpd_stream_end(s);
 }

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "control.h"
 #include "deliver.h"
+#include "gateway.h"
 #include "local.h"
 #include "log.h"
 #include "proxy.h"
@@ -53,6 +54,9 @@ static const struct subcommand commands[] = {
 	{ "proxy", { NULL, NULL }, proxy_main, true,
 	  "proxy --job JOB [--ready FD]",
 	  "one job's egress proxy (runners start these)" },
+	{ "gateway", { NULL, NULL }, gateway_main, true,
+	  "gateway --job JOB [--ready FD]",
+	  "a job's LLM gateway, its key on stdin (runners start these)" },
 	{ "logs", { NULL, NULL }, control_logs, true, "logs JOB [--follow]",
 	  "a job's log; --follow until it ends" },
 	{ "cancel", { NULL, NULL }, control_cancel, true, "cancel JOB",
