@@ -84,19 +84,6 @@ budget_price(const struct pricelist *l, const char *model)
 	return NULL;
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 /* One "model=in/out[/cache_read/cache_write]" into p; 0 or -1. Cache
  * prices left out are the input price: an upper bound for cache reads,
  * which every provider prices below input. */
@@ -111,11 +98,11 @@ parse_price(char *item, struct price *p)
 	if ((eq = strchr(item, '=')) == NULL)
 		return -1;
 	*eq = '\0';
-	item = trim(item);
+	item = util_trim(item);
 	if (*item == '\0' || config_check_has_bad_char(item, true))
 		return -1;
 	for (rest = eq + 1; (part = strsep(&rest, "/")) != NULL; n++)
-		if (n == PRICE_FIELDS || budget_parse_money(trim(part),
+		if (n == PRICE_FIELDS || budget_parse_money(util_trim(part),
 		    BUDGET_PRICE_MAX, field[n]) == -1)
 			return -1;
 	if (n < 2)
@@ -138,7 +125,7 @@ budget_parse_prices(const char *v, struct pricelist *l, char **bad,
 	int rc = -1;
 
 	while ((item = strsep(&rest, ",")) != NULL) {
-		if (*(item = trim(item)) == '\0')
+		if (*(item = util_trim(item)) == '\0')
 			continue;
 		memset(&p, 0, sizeof(p));
 		work = xstrdup(item);

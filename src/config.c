@@ -238,19 +238,6 @@ free_secret(struct secret *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 /* Split a comma list into l (NULL-terminated), skipping empty items. On an
  * item that fails check, returns -1 with a copy of it in *bad. */
 static int
@@ -260,7 +247,7 @@ parse_list(const char *v, int (*check)(const char *, size_t),
 	char *copy = xstrdup(v), *p = copy, *item;
 
 	while ((item = strsep(&p, ",")) != NULL) {
-		if (*(item = trim(item)) == '\0')
+		if (*(item = util_trim(item)) == '\0')
 			continue;
 		if (check != NULL && !check(item, strlen(item))) {
 			*bad = xstrdup(item);
@@ -538,7 +525,7 @@ reader(char *str, int num, void *stream)
 		n = 0;
 	} else if (*p == '[' && (nl = memchr(p, ']', n)) != NULL) {
 		copy = xstrndup(p + 1, (size_t)(nl - p - 1));
-		if (find_key(sect = trim(copy), NULL) == NULL) {
+		if (find_key(sect = util_trim(copy), NULL) == NULL) {
 			known_names(NULL, names, sizeof(names));
 			parse_error(ps, ps->lineno, "[%.*s]: unknown section; "
 			    "expected one of %s", ECHO_MAX, sect, names);

@@ -238,6 +238,20 @@ dispatch(struct usage_meter *m)
 	}
 }
 
+/* root as one line of JSON, root freed. Caller frees. */
+static char *
+printed(cJSON *root)
+{
+	char *text, *out;
+
+	if ((text = cJSON_PrintUnformatted(root)) == NULL)
+		abort();	/* out of memory */
+	out = xstrdup(text);
+	cJSON_free(text);
+	cJSON_Delete(root);
+	return out;
+}
+
 /* A data line starts: lines of one event are joined with "\n". */
 static void
 data_line(struct usage_meter *m)
@@ -345,7 +359,7 @@ usage_record_json(const struct usage *u, const struct pricelist *prices)
 {
 	const struct price *p = budget_price(prices, u->model);
 	cJSON *root = cJSON_CreateObject();
-	char cost[32], *text, *out;
+	char cost[32];
 
 	cJSON_AddStringToObject(root, "model", u->model);
 	cJSON_AddNumberToObject(root, "requests", 1);
@@ -365,12 +379,7 @@ usage_record_json(const struct usage *u, const struct pricelist *prices)
 	cJSON_AddBoolToObject(root, "usage_seen", u->is_seen);
 	cJSON_AddBoolToObject(root, "error", u->has_error);
 	cJSON_AddNumberToObject(root, "skipped", u->skipped);
-	if ((text = cJSON_PrintUnformatted(root)) == NULL)
-		abort();	/* out of memory */
-	out = xstrdup(text);
-	cJSON_free(text);
-	cJSON_Delete(root);
-	return out;
+	return printed(root);
 }
 
 /* ---- requests and errors ---- */
@@ -505,7 +514,6 @@ usage_error_body(enum usage_api api, int status, const char *code,
     const char *message)
 {
 	cJSON *root = cJSON_CreateObject(), *e;
-	char *text, *out;
 
 	if (api == USAGE_MESSAGES) {
 		cJSON_AddStringToObject(root, "type", "error");
@@ -522,12 +530,7 @@ usage_error_body(enum usage_api api, int status, const char *code,
 		else
 			cJSON_AddNullToObject(e, "code");
 	}
-	if ((text = cJSON_PrintUnformatted(root)) == NULL)
-		abort();	/* out of memory */
-	out = xstrdup(text);
-	cJSON_free(text);
-	cJSON_Delete(root);
-	return out;
+	return printed(root);
 }
 
 /* A count of tokens as people read it: 950, 9.4k, 183k, 1.2M. */

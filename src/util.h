@@ -52,6 +52,8 @@ void util_uuid(char *buf, size_t len);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void util_hex(const unsigned char *in, size_t n, char *out);
+/* s without the white space around it, in place. */
+char *util_trim(char *s);
 /* Standard base64 encode into a new string; caller frees. */
 char *util_base64_encode(const unsigned char *in, size_t n);
 /* Standard base64 decode (padding optional, no whitespace). Returns a new

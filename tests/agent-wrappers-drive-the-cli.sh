@@ -25,23 +25,7 @@ BADKEY="sk-wrong-$$-0d2b7e11"
 
 # --- a CA and the model server's certificate, readable by every half ---
 CA_DIR="$T/ca"
-mkdir -p "$CA_DIR"
-(
-	cd "$CA_DIR" || exit 1
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
-	    -days 2 -subj /CN=handoff-test-ca \
-	    -addext basicConstraints=critical,CA:true \
-	    -addext keyUsage=critical,keyCertSign,cRLSign &&
-	openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
-	    -subj /CN=127.0.0.1 &&
-	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:false\nextendedKeyUsage=serverAuth\n' > ext &&
-	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
-	    -CAcreateserial -out server.pem -days 2 -extfile ext
-) >/dev/null 2>"$T/openssl.err" || {
-	echo "Bail out! openssl could not make the certificates"
-	sed 's/^/# /' "$T/openssl.err"; exit 1; }
-chmod 755 "$CA_DIR"
-chmod 644 "$CA_DIR/ca.pem"
+test_certs "$CA_DIR" server "IP:127.0.0.1,DNS:localhost"
 CA="$CA_DIR/ca.pem"
 
 # --- the model server ---

@@ -12,16 +12,9 @@ command -v curl >/dev/null || { echo "Bail out! curl is needed"; exit 1; }
 PEERS="$SRCDIR/tests/egress-peers.py"
 EXTRA_CLEANUP="$EXTRA_CLEANUP; kill -9 \$PEERS_PID 2>/dev/null"
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=allow-test-ca \
-    -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null &&
-openssl req -newkey rsa:2048 -nodes -subj /CN=tls.test \
-    -keyout "$T/tls.key" -out "$T/tls.csr" 2>/dev/null &&
-printf 'subjectAltName=DNS:tls.test\n' > "$T/ext" &&
-openssl x509 -req -in "$T/tls.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
-    -CAcreateserial -days 2 -extfile "$T/ext" -out "$T/tls.pem" 2>/dev/null ||
-    { echo "Bail out! openssl could not make the certificates"; exit 1; }
+test_certs "$T/certs" tls.test DNS:tls.test
 mkdir -p "$T/peers"
-python3 "$PEERS" serve "$T/peers" "$T/tls.pem" "$T/tls.key" 2>"$T/peers.err" &
+python3 "$PEERS" serve "$T/peers" "$T/certs/tls.test.pem" "$T/certs/tls.test.key" 2>"$T/peers.err" &
 PEERS_PID=$!
 wait_for "the test's servers" test -f "$T/peers/ports" ||
     { echo "Bail out! servers did not start"; cat "$T/peers.err"; exit 1; }

@@ -14,14 +14,10 @@ PROXY_PIDS=
 EXTRA_CLEANUP='for p in $PROXY_PIDS $PEERS_PID; do kill -9 $p 2>/dev/null; done'
 
 # A CA and a certificate for tls.test signed by it.
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=egress-test-ca \
-    -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null &&
-openssl req -newkey rsa:2048 -nodes -subj /CN=tls.test \
-    -keyout "$T/tls.key" -out "$T/tls.csr" 2>/dev/null &&
-printf 'subjectAltName=DNS:tls.test\n' > "$T/ext" &&
-openssl x509 -req -in "$T/tls.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
-    -CAcreateserial -days 2 -extfile "$T/ext" -out "$T/tls.pem" 2>/dev/null ||
-    { echo "Bail out! openssl could not make the certificates"; exit 1; }
+test_certs "$T/certs" tls.test DNS:tls.test
+cp "$T/certs/ca.pem" "$T/ca.pem"
+cp "$T/certs/tls.test.pem" "$T/tls.pem"
+cp "$T/certs/tls.test.key" "$T/tls.key"
 
 python3 "$PEERS" serve "$T" "$T/tls.pem" "$T/tls.key" 2>"$T/peers.err" &
 PEERS_PID=$!

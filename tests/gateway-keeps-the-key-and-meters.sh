@@ -13,13 +13,10 @@ GW_PIDS=
 EXTRA_CLEANUP='for p in $GW_PIDS $MODEL_PID; do kill $p 2>/dev/null; done'
 
 # A CA and the model server's certificate for 127.0.0.1.
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca \
-    -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
-    -keyout "$T/srv.key" -out "$T/srv.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' > "$T/ext"
-openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
-    -CAcreateserial -days 2 -extfile "$T/ext" -out "$T/srv.pem" 2>/dev/null
+test_certs "$T/certs" srv IP:127.0.0.1
+cp "$T/certs/ca.pem" "$T/ca.pem"
+cp "$T/certs/srv.pem" "$T/srv.pem"
+cp "$T/certs/srv.key" "$T/srv.key"
 python3 "$SRCDIR/tests/gateway-model.py" "$T/srv.pem" "$T/srv.key" "$M" \
     > "$T/model.port" 2>"$T/model.log" &
 MODEL_PID=$!

@@ -232,6 +232,30 @@ labeled_at() {
 	echo "$f"
 }
 
+# test_certs DIR NAME SAN: in DIR a CA (ca.pem, ca.key) and a server
+# certificate NAME.pem / NAME.key it signed, for SAN ("DNS:tls.test",
+# "IP:127.0.0.1,DNS:localhost"); DIR and ca.pem readable by anyone (the
+# unprivileged halves). Bails out when openssl cannot.
+test_certs() {
+	mkdir -p "$1" && (
+		cd "$1" || exit 1
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key \
+		    -out ca.pem -days 2 -subj /CN=handoff-test-ca \
+		    -addext basicConstraints=critical,CA:true \
+		    -addext keyUsage=critical,keyCertSign,cRLSign &&
+		openssl req -newkey rsa:2048 -nodes -keyout "$2.key" \
+		    -out "$2.csr" -subj "/CN=$2" &&
+		printf 'subjectAltName=%s\nbasicConstraints=CA:false\nextendedKeyUsage=serverAuth\n' \
+		    "$3" > "$2.ext" &&
+		openssl x509 -req -in "$2.csr" -CA ca.pem -CAkey ca.key \
+		    -CAcreateserial -out "$2.pem" -days 2 -extfile "$2.ext"
+	) >/dev/null 2>"$T/openssl.err" || {
+		echo "Bail out! openssl could not make the certificates"
+		sed 's/^/# /' "$T/openssl.err"; exit 1; }
+	chmod 755 "$1"
+	chmod 644 "$1/ca.pem"
+}
+
 # wait_for WHAT COMMAND...: until COMMAND succeeds (a minute at most).
 wait_for() {
 	what=$1

@@ -18,20 +18,7 @@ TOKEN="ghp_e2e_$$_9a1c"
 
 # A CA, the model server's certificate, and the server with the real key.
 CA_DIR="$T/ca"
-mkdir -p "$CA_DIR"
-(
-	cd "$CA_DIR" || exit 1
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
-	    -days 2 -subj /CN=handoff-test-ca \
-	    -addext basicConstraints=critical,CA:true \
-	    -addext keyUsage=critical,keyCertSign,cRLSign &&
-	openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
-	    -subj /CN=127.0.0.1 &&
-	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:false\nextendedKeyUsage=serverAuth\n' > ext &&
-	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
-	    -CAcreateserial -out server.pem -days 2 -extfile ext
-) >/dev/null 2>"$T/openssl.err" || {
-	echo "Bail out! openssl could not make the certificates"; exit 1; }
+test_certs "$CA_DIR" server "IP:127.0.0.1,DNS:localhost"
 U1='{"input_tokens":1200,"output_tokens":80,"cache_read_tokens":300,"cache_write_tokens":50}'
 U2='{"input_tokens":1500,"output_tokens":40,"cache_read_tokens":900,"cache_write_tokens":0}'
 printf '%s\n' '{"answers":[{"text":"I will fix it.","tool_calls":[{"name":"Write","arguments":{"file_path":"README","content":"# Hello-World\n\nRemember to commit often.\n"}}],"usage":'"$U1"'},{"text":"Fixed the spelling of commit.","usage":'"$U2"'}]}' \
