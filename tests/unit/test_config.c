@@ -14,57 +14,11 @@
 #include "log.h"
 #include "util.h"
 #include "tap.h"
+#define CONFIG_TEST_DIR "/tmp/handoff-test-config.XXXXXX"
+#include "config_test.h"
 
-static char dir[] = "/tmp/handoff-test-config.XXXXXX";
-static char err[1024];
 static const char *const files[] = { "t.ini", "key.pem", "token",
     "printed.ini", "nul.ini" };
-
-/* Write text to dir/name; returns the path (caller frees). */
-static char *
-write_file(const char *name, const char *text)
-{
-	char *path = xasprintf("%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-
-	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
-		printf("Bail out! cannot write %s: %s\n", path, strerror(errno));
-		exit(1);
-	}
-	return path;
-}
-
-/* Load text as dir/t.ini; err holds the reason on NULL. */
-static struct config *
-load(const char *text)
-{
-	char *path = write_file("t.ini", text);
-	struct config *cfg;
-
-	err[0] = '\0';
-	cfg = config_load(path, err, sizeof(err));
-	free(path);
-	return cfg;
-}
-
-/* text must fail with an error containing each of the NULL-ended strings. */
-static void
-fails(const char *name, const char *text, ...)
-{
-	struct config *cfg = load(text);
-	const char *want, *missing = NULL;
-	va_list ap;
-
-	va_start(ap, text);
-	while ((want = va_arg(ap, const char *)) != NULL)
-		if (missing == NULL && strstr(err, want) == NULL)
-			missing = want;
-	va_end(ap);
-	if (!ok(cfg == NULL && missing == NULL, "error: %s", name))
-		printf("#   got \"%s\"%s%s\n", cfg ? "(loaded)" : err,
-		    missing ? ", missing " : "", missing ? missing : "");
-	config_free(cfg);
-}
 
 /* config_print into a new string; caller frees. */
 static char *

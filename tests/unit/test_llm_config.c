@@ -13,61 +13,14 @@
 #include "config.h"
 #include "util.h"
 #include "tap.h"
+#define CONFIG_TEST_DIR "/tmp/handoff-test-llm.XXXXXX"
+#include "config_test.h"
 
 #define ANTHROPIC_CANARY	"sk-ant-canary-5e0b7c1d"
 #define OPENAI_CANARY		"sk-openai-canary-93aa01fe"
 
-static char dir[] = "/tmp/handoff-test-llm.XXXXXX";
-static char err[1024];
 static const char *const files[] = { "t.ini", "openai-key", "ca.pem",
     "printed.ini" };
-
-/* Write text to dir/name; returns the path (caller frees). */
-static char *
-write_file(const char *name, const char *text)
-{
-	char *path = xasprintf("%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-
-	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
-		printf("Bail out! cannot write %s: %s\n", path, strerror(errno));
-		exit(1);
-	}
-	return path;
-}
-
-/* Load text as dir/t.ini; err holds the reason on NULL. */
-static struct config *
-load(const char *text)
-{
-	char *path = write_file("t.ini", text);
-	struct config *cfg;
-
-	err[0] = '\0';
-	cfg = config_load(path, err, sizeof(err));
-	free(path);
-	return cfg;
-}
-
-/* text must fail with an error containing each of the NULL-ended strings. */
-static void
-fails(const char *name, const char *text, ...)
-{
-	struct config *cfg = load(text);
-	const char *want, *missing = NULL;
-	va_list ap;
-
-	va_start(ap, text);
-	while ((want = va_arg(ap, const char *)) != NULL)
-		if (missing == NULL && strstr(err, want) == NULL)
-			missing = want;
-	va_end(ap);
-	if (!ok(cfg == NULL && missing == NULL && strstr(err, ANTHROPIC_CANARY)
-	    == NULL && strstr(err, OPENAI_CANARY) == NULL, "error: %s", name))
-		printf("#   got \"%s\"%s%s\n", cfg ? "(loaded)" : err,
-		    missing ? ", missing " : "", missing ? missing : "");
-	config_free(cfg);
-}
 
 /* config_print into a new string; caller frees. */
 static char *
@@ -281,9 +234,12 @@ test_agent_env(void)
 int
 main(void)
 {
+	static const char *const secrets[] = { ANTHROPIC_CANARY,
+	    OPENAI_CANARY, NULL };
 	size_t i;
 	char *p;
 
+	config_secrets = secrets;
 	if (mkdtemp(dir) == NULL) {
 		printf("Bail out! mkdtemp: %s\n", strerror(errno));
 		return 1;
