@@ -314,9 +314,10 @@ cJSON *
 report_jobs_json(struct store *st, const char *state, int limit)
 {
 	struct store_job_row *rows;
+	struct store_usage *u, sum;
 	enum job_state want;
-	cJSON *arr;
-	size_t i, n;
+	cJSON *arr, *o;
+	size_t i, n, nu;
 
 	/* A state no job can be in lists none. */
 	if (state != NULL && job_state_parse(state, &want) == -1)
@@ -325,8 +326,20 @@ report_jobs_json(struct store *st, const char *state, int limit)
 	    &n) == -1)
 		return NULL;
 	arr = cJSON_CreateArray();
-	for (i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, row_json(&rows[i]));
+	for (i = 0; i < n; i++) {
+		o = row_json(&rows[i]);
+		/* What the job's agent used, in all. */
+		if (store_usage_of(st, rows[i].id, &u, &nu) == -1) {
+			cJSON_Delete(o);
+			cJSON_Delete(arr);
+			store_job_rows_free(rows, n);
+			return NULL;
+		}
+		store_usage_sum(u, nu, &sum);
+		store_usage_free(u, nu);
+		usage_fields(cJSON_AddObjectToObject(o, "usage"), &sum);
+		cJSON_AddItemToArray(arr, o);
+	}
 	store_job_rows_free(rows, n);
 	return arr;
 }

@@ -2,7 +2,7 @@
 # handoff show tells what a job's agent used: its model requests (summed
 # per model and in all, with the cost of the priced ones) and the
 # connections it attempted, the refused ones by name; show --json has
-# them as INTERFACE.md's usage and egress.
+# them as INTERFACE.md's usage and egress, jobs --json each job's usage.
 . "$SRCDIR/tests/lib.sh"
 write_config
 start_serve
@@ -54,4 +54,8 @@ print(";".join("%s %d %s %s %s %d %d" % (c["host"], c["port"], c["address"],
       c["allowed"], c["reason"], c["bytes_in"], c["bytes_out"]) for c in e))' <<<"$j")" \
     "pypi.org 443 151.101.0.223 True None 5000 700;example.org 443 None False not in allow_hosts 0 0" \
     "show --json: each connection"
+is "$("$HANDOFF" -c "$CONFIG" jobs --json | python3 -c 'import json,sys
+u = json.load(sys.stdin)[0]["usage"]
+print(u["requests"], u["input_tokens"], u["output_tokens"], round(u["cost"], 6))')" \
+    "14 3005 16005 1.92" "jobs --json: each job's usage in all"
 done_testing
