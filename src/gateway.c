@@ -7,8 +7,6 @@
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +27,8 @@
 #include "gateway_impl.h"
 #include "json.h"
 #include "log.h"
-#include "sandbox.h"
 #include "store.h"
+#include "sidecar.h"
 #include "util.h"
 
 #define SOCKET_NAME	"gateway.sock"
@@ -421,52 +419,18 @@ request_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 
 /* ---- the process ---- */
 
-/* Bind DATA_DIR/jobs/N/net/gateway.sock. As root the sandbox's relay runs
- * as sandbox_host_uid(): the directory lets it pass (0711) and the socket
- * is its (0600), so no other user can connect. Returns the listening
- * socket, or -1 with err. */
+/* Listen on DATA_DIR/jobs/N/net/gateway.sock, which only the sandbox's
+ * relay reaches (sidecar_listen). Returns the socket, or -1 with err. */
 static int
 bind_socket(struct gw *gw, char *err, size_t errlen)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	bool is_root = geteuid() == 0;
-	struct stat sb;
-	mode_t old;
-	char *path = xasprintf("%s/%s", gw->net_dir, SOCKET_NAME);
-	int fd = -1;
+	int dir, fd;
 
-	if (util_mkdirs(gw->net_dir, 0700) == -1 ||
-	    chmod(gw->net_dir, is_root ? 0711 : 0700) == -1) {
-		snprintf(err, errlen, "%s: %s", gw->net_dir, strerror(errno));
-		goto out;
-	}
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "%s: path too long for a socket", path);
-		goto out;
-	}
-	memcpy(sun.sun_path, path, strlen(path));
-	/* A socket left by an earlier run goes; anything else stays. */
-	if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
-		unlink(path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		goto fail;
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		umask(old);
-		goto fail;
-	}
-	umask(old);
-	if ((is_root && chown(path, sandbox_host_uid(),
-	    sandbox_host_gid()) == -1) || listen(fd, MAX_CONNS) == -1)
-		goto fail;
-	goto out;
-fail:
-	snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	fd = -1;
-out:
-	free(path);
+	if ((dir = sidecar_dir(gw->cfg->data_dir, (long long)gw->job, err,
+	    errlen)) == -1)
+		return -1;
+	fd = sidecar_listen(dir, SOCKET_NAME, MAX_CONNS, err, errlen);
+	close(dir);
 	return fd;
 }
 

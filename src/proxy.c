@@ -5,8 +5,6 @@
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,6 +29,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "proxy_impl.h"
+#include "sidecar.h"
 #include "util.h"
 
 static void	relay_read_cb(struct bufferevent *, void *);
@@ -538,57 +537,6 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 
 /* ---- the process ---- */
 
-/* DATA_DIR/jobs/N/net, ours, opened without following links: 0700, or
- * as root 0711, so that the sandbox's relay (the sandbox's host user,
- * holding the directory open) can reach the socket in it. */
-static int
-net_dir(const struct config *cfg, long long job, char *err, size_t errlen)
-{
-	char *path = xasprintf("%s/jobs/%lld/net", cfg->data_dir, job);
-	struct stat sb;
-	int fd = -1;
-
-	if (util_mkdirs(path, 0700) == -1 ||
-	    (fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1 || fstat(fd, &sb) == -1 ||
-	    (sb.st_uid != geteuid() && (errno = EPERM)) ||
-	    fchmod(fd, geteuid() == 0 ? 0711 : 0700) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		fd = -1;
-	}
-	free(path);
-	return fd;
-}
-
-/* Bind proxy.sock in dir (through /proc, so DATA_DIR's length is no bound). */
-static evutil_socket_t
-listen_unix(int dir, char *err, size_t errlen)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
-
-	snprintf(sun.sun_path, sizeof(sun.sun_path),
-	    "/proc/self/fd/%d/proxy.sock", dir);
-	if (unlinkat(dir, "proxy.sock", 0) == -1 && errno != ENOENT)
-		goto fail;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1)
-		goto fail;
-	/* Anyone who reaches the directory may connect: the relay. */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    fchmodat(dir, "proxy.sock", 0666, 0) == -1 ||
-	    listen(fd, 128) == -1) {
-		close(fd);
-		goto fail;
-	}
-	return fd;
-fail:
-	snprintf(err, errlen, "proxy.sock: %s", strerror(errno));
-	return -1;
-}
-
 static void
 stop_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -604,7 +552,7 @@ proxy_run(struct proxy *px, int dir, int ready_fd, char *err, size_t errlen)
 	evutil_socket_t fd;
 	int rc = -1;
 
-	if ((fd = listen_unix(dir, err, errlen)) == -1)
+	if ((fd = sidecar_listen(dir, "proxy.sock", 128, err, errlen)) == -1)
 		return -1;
 	px->listener = evconnlistener_new(px->base, accept_cb, px,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
@@ -663,7 +611,7 @@ proxy_main(const struct config *cfg, int argc, char **argv)
 	}
 	px.max_bytes = cfg->max_egress_bytes;
 	signal(SIGPIPE, SIG_IGN);
-	if ((dir = net_dir(cfg, px.job, err, sizeof(err))) == -1)
+	if ((dir = sidecar_dir(cfg->data_dir, px.job, err, sizeof(err))) == -1)
 		goto out;
 	px.record_fd = openat(dir, "egress.jsonl", O_WRONLY | O_APPEND |
 	    O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -110,6 +110,9 @@ int step_sandbox_ready(struct run *r);
  * stopped or found a budget reached, and stop it, recording what it saw
  * and failing the job when a budget was reached or a part stopped. */
 bool step_net_wanted(const struct run *r, bool *proxy, bool *gateway);
+/* HANDOFF_TEST_BRIDGE=1 with network = allowlist: the bridges lead to
+ * sockets a test serves, and no sidecar is started (tests only). */
+bool step_net_test_bridge(const struct run *r);
 int step_net_start(struct run *r);
 bool step_net_broken(struct run *r);
 void step_net_stop(struct run *r);

@@ -291,20 +291,18 @@ sched_start(struct event_base *base, struct writer *w,
 {
 	struct sched *s = xcalloc(1, sizeof(*s));
 	struct timeval tv = { TICK_SEC, 0 };
-	ssize_t n;
 
 	s->base = base;
 	s->writer = w;
 	s->cfg = cfg;
 	s->forges = sched_forges(cfg);
 	/* The binary itself, even if the file is replaced meanwhile. */
-	if ((n = readlink("/proc/self/exe", s->exe, sizeof(s->exe) - 1)) <= 0) {
+	if (util_self_exe(s->exe, sizeof(s->exe)) == -1) {
 		snprintf(err, errlen, "scheduler: find own binary: %s",
 		    strerror(errno));
 		free(s);
 		return NULL;
 	}
-	s->exe[n] = '\0';
 	s->ev_tick = event_new(base, -1, EV_PERSIST, sched_tick_cb, s);
 	s->ev_chld = evsignal_new(base, SIGCHLD, sched_chld_cb, s);
 	s->ev_kick = event_new(base, -1, 0, sched_kick_cb, s);

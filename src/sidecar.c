@@ -9,12 +9,17 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "sandbox.h"
 #include "sidecar.h"
 #include "util.h"
 
@@ -114,6 +119,7 @@ sidecar_start(struct sidecar *sc, const char *exe, char *const argv[],
 	pid_t parent = getpid();
 
 	sc->pid = 0;
+	sc->is_gone = false;
 	err[0] = '\0';
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(ready, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "%s: pipe: %s", sc->name,
@@ -167,6 +173,7 @@ sidecar_alive(struct sidecar *sc, int *status)
 	if (status && got == sc->pid)
 		*status = st;
 	sc->pid = 0;
+	sc->is_gone = true;
 	return 0;
 }
 
@@ -176,8 +183,10 @@ sidecar_stop(struct sidecar *sc)
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 	int64_t end;
 
-	if (sc->pid <= 0)
+	if (sc->pid <= 0) {
+		sc->is_gone = false;	/* stopped: nothing is lost now */
 		return;
+	}
 	kill(-sc->pid, SIGTERM);
 	end = util_now_ms() + STOP_GRACE_MS;
 	while (sidecar_alive(sc, NULL) && util_now_ms() < end)
@@ -188,4 +197,58 @@ sidecar_stop(struct sidecar *sc)
 			;
 		sc->pid = 0;
 	}
+	sc->is_gone = false;	/* stopped, not gone by itself */
+}
+
+int
+sidecar_dir(const char *data_dir, long long job, char *err, size_t errlen)
+{
+	char *path = xasprintf("%s/jobs/%lld/net", data_dir, job);
+	struct stat sb;
+	int fd = -1;
+
+	if (util_mkdirs(path, 0700) == -1 ||
+	    (fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(fd, &sb) == -1 ||
+	    (sb.st_uid != geteuid() && (errno = EPERM)) ||
+	    fchmod(fd, geteuid() == 0 ? 0711 : 0700) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		fd = -1;
+	}
+	free(path);
+	return fd;
+}
+
+int
+sidecar_listen(int dir, const char *name, int backlog, char *err,
+    size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat sb;
+	mode_t old;
+	int fd = -1, rc;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d/%s",
+	    dir, name);
+	if (fstatat(dir, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISSOCK(sb.st_mode) && unlinkat(dir, name, 0) == -1)
+		goto fail;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		goto fail;
+	old = umask(0177);	/* never open to others, not even at first */
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1 || (geteuid() == 0 && fchownat(dir, name,
+	    sandbox_host_uid(), sandbox_host_gid(), AT_SYMLINK_NOFOLLOW) ==
+	    -1) || listen(fd, backlog) == -1)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "%s: %s", name, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return -1;
 }

@@ -8,6 +8,7 @@
 #ifndef HANDOFF_SIDECAR_H
 #define HANDOFF_SIDECAR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -17,6 +18,7 @@
 struct sidecar {
 	const char	*name;		/* for errors: "proxy", "gateway" */
 	pid_t		 pid;		/* 0: not running */
+	bool		 is_gone;	/* it exited (or was killed) by itself */
 };
 
 /* Start exe with argv (argv[0] its name; the caller adds `--ready 3`),
@@ -26,9 +28,23 @@ struct sidecar {
  * stopped) in err. */
 int sidecar_start(struct sidecar *sc, const char *exe, char *const argv[],
     const char *secret, int timeout_ms, char *err, size_t errlen);
-/* Whether it still runs: 1 yes, 0 it exited (reaped; *status its wait
- * status when not NULL). */
+/* Whether it still runs: 1 yes, 0 not (one that exited by itself is
+ * reaped, is_gone set, *status its wait status when not NULL). */
 int sidecar_alive(struct sidecar *sc, int *status);
+/* A sidecar's own side. DATA_DIR/jobs/N/net opened (made when missing;
+ * ours, not reached through a link): 0700, or 0711 as root so that the
+ * sandbox's relay (its host user, holding the directory open) passes.
+ * Returns the descriptor, or -1 with the reason in err. */
+int sidecar_dir(const char *data_dir, long long job, char *err,
+    size_t errlen);
+/* Listen on name in dir, bound through /proc/self/fd (data_dir's length
+ * is no bound): as root the socket is the sandbox's host user's, mode
+ * 0600, so only the relay connects; otherwise ours, 0600. A socket left
+ * there by an earlier run is replaced; anything else stays. Returns the
+ * listening socket (non-blocking, close-on-exec), or -1 with err. */
+int sidecar_listen(int dir, const char *name, int backlog, char *err,
+    size_t errlen);
+
 /* SIGTERM to it and what it started (its process group), a second for it
  * to go, then SIGKILL; reaped. No-op when it is not running. */
 void sidecar_stop(struct sidecar *sc);

@@ -29,16 +29,21 @@
 #define MAX_BUDGET	512		/* bytes of the budget's reason */
 
 bool
+step_net_test_bridge(const struct run *r)
+{
+	const char *v = getenv("HANDOFF_TEST_BRIDGE");
+
+	return r->cfg->network == NET_ALLOWLIST && v && strcmp(v, "1") == 0;
+}
+
+bool
 step_net_wanted(const struct run *r, bool *proxy, bool *gateway)
 {
-	const char *test = getenv("HANDOFF_TEST_BRIDGE");
-
 	*proxy = r->cfg->network == NET_ALLOWLIST;
 	*gateway = r->cfg->network != NET_HOST &&
 	    (r->cfg->anthropic_key.value || r->cfg->openai_key.value);
-	/* Tests only: sockets someone else serves. */
-	if (test && strcmp(test, "1") == 0 && *proxy)
-		*proxy = *gateway = false;
+	if (step_net_test_bridge(r))
+		*proxy = *gateway = false;	/* someone else serves them */
 	return *proxy || *gateway;
 }
 
@@ -62,13 +67,11 @@ start(struct run *r, struct sidecar *sc, const char *what, const char *key)
 {
 	char exe[PATH_MAX], id[32], err[512];
 	char *argv[10];
-	ssize_t n;
 	int i = 0;
 
-	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0)
+	if (util_self_exe(exe, sizeof(exe)) == -1)
 		return run_fail(r, "sandbox: %s: /proc/self/exe: %s", what,
 		    strerror(errno));
-	exe[n] = '\0';
 	snprintf(id, sizeof(id), "%lld", (long long)r->job.id);
 	argv[i++] = "handoff";
 	if (r->cfg->path) {
@@ -168,6 +171,8 @@ step_net_broken(struct run *r)
 	char *p;
 	bool reached;
 
+	if (r->proxy.is_gone || r->gateway.is_gone)
+		return true;
 	if (r->proxy.pid == 0 && r->gateway.pid == 0)
 		return false;
 	p = run_path(r, "net/budget");
@@ -181,7 +186,9 @@ void
 step_net_stop(struct run *r)
 {
 	char *p, *why;
-	bool was_proxy = r->proxy.pid != 0, was_gateway = r->gateway.pid != 0;
+	bool was_proxy = r->proxy.pid != 0 || r->proxy.is_gone;
+	bool was_gateway = r->gateway.pid != 0 || r->gateway.is_gone;
+	/* Gone by itself: seen now, or reaped by step_net_broken. */
 	bool proxy_lost = was_proxy && !sidecar_alive(&r->proxy, NULL);
 	bool gateway_lost = was_gateway && !sidecar_alive(&r->gateway, NULL);
 

@@ -116,16 +116,6 @@ step_sandbox_bridge_env(char **env, size_t *n, const char *key)
 	env[(*n)++] = xasprintf("OPENAI_API_KEY=%s", key);
 }
 
-/* HANDOFF_TEST_BRIDGE=1: network = allowlist over sockets someone else
- * serves (tests only, until the runner starts the proxy and gateway). */
-static bool
-test_bridge(const struct run *r)
-{
-	const char *v = getenv("HANDOFF_TEST_BRIDGE");
-
-	return r->cfg->network == NET_ALLOWLIST && v && strcmp(v, "1") == 0;
-}
-
 static void
 free_env(char **env, size_t n)
 {
@@ -224,7 +214,7 @@ step_sandbox(struct run *r)
 	sb.argv = argv;
 	env = agent_env(r, &nenv);
 	step_sandbox_bridge(r, &rb);
-	if (test_bridge(r)) {
+	if (step_net_test_bridge(r)) {
 		sb.bridge = rb.b;
 		sb.nbridge = nitems(rb.b);
 	} else if (r->proxy.pid) {

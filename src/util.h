@@ -52,6 +52,9 @@ void util_uuid(char *buf, size_t len);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void util_hex(const unsigned char *in, size_t n, char *out);
+/* The path of the running binary, for starting it again: 0, or -1 with
+ * errno. */
+int util_self_exe(char *buf, size_t len);
 /* s without the white space around it, in place. */
 char *util_trim(char *s);
 /* Standard base64 encode into a new string; caller frees. */

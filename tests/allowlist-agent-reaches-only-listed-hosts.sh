@@ -35,13 +35,15 @@ env -u HTTPS_PROXY -u https_proxy -u ALL_PROXY -u all_proxy -u HTTP_PROXY \\
 echo "loopback: \$?"
 } > RESULT-net.txt
 EOF
-# The agent that keeps using the network until it is gone.
+# The agent that keeps using the network until it is gone, then waits.
 cat > "$T/lost-agent.sh" <<EOF
 #!/bin/sh
 touch /tmp/started
 i=0
 while [ \$i -lt 600 ]; do
-	curl -sk --max-time 5 https://tls.test:$TLS_PORT/ >/dev/null 2>&1 || exit 0
+	# The network gone, it waits: handoff must notice and stop it.
+	curl -sk --max-time 5 https://tls.test:$TLS_PORT/ >/dev/null 2>&1 ||
+	    { sleep 60; exit 0; }
 	sleep 0.1
 	i=\$((i + 1))
 done

@@ -58,7 +58,9 @@ ok "$([ -S "$SOCK" ]; echo $?)" "it listens on jobs/1/net/proxy.sock"
 # user, holding it open) may pass through it to the socket.
 if [ "$(id -u)" -eq 0 ]; then want=711; else want=700; fi
 is "$(stat -c %a "$DATA/jobs/1/net")" "$want" "in a directory only its user lists"
-is "$(stat -c %a "$SOCK")" 666 "a socket the relay may connect to"
+# The socket: the relay's alone (as root, the sandbox's host user's).
+if [ "$(id -u)" -eq 0 ]; then want="600 65533"; else want="600 $(id -u)"; fi
+is "$(stat -c '%a %u' "$SOCK")" "$want" "a socket only the relay may connect to"
 
 ask() {	# ask HEAD [--tls CAFILE NAME]: the answer as JSON in $T/answer
 	python3 "$PEERS" ask "$SOCK" "$@" > "$T/answer" 2>"$T/ask.err"

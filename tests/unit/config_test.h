@@ -1,6 +1,7 @@
 /*
  * What the configuration's unit tests share: a scratch directory, writing
- * a file there, loading a config from text, and a load that must fail
+ * a file there, loading a config from text, printing one, and a load that
+ * must fail
  * with given words (and, when config_secrets names them, without any of
  * those). Each test defines CONFIG_TEST_DIR before including this.
  */
@@ -47,6 +48,19 @@ load(const char *text)
 	cfg = config_load(path, err, sizeof(err));
 	free(path);
 	return cfg;
+}
+
+/* config_print into a new string; caller frees. */
+static char *
+printed(const struct config *cfg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	config_print(cfg, f);
+	fclose(f);
+	return buf;
 }
 
 /* text must fail with an error containing each of the NULL-ended strings

@@ -20,19 +20,6 @@
 static const char *const files[] = { "t.ini", "key.pem", "token",
     "printed.ini", "nul.ini" };
 
-/* config_print into a new string; caller frees. */
-static char *
-printed(const struct config *cfg)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	config_print(cfg, f);
-	fclose(f);
-	return buf;
-}
-
 static void
 test_defaults(void)
 {

@@ -98,7 +98,9 @@ main(void)
 		usleep(10000);
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 4,
 	    "is seen to have exited, with its status");
+	ok(sc.is_gone && sc.pid == 0, "and is known to be gone by itself");
 	sidecar_stop(&sc);
+	ok(!sc.is_gone, "until it is stopped");
 	{
 		char *cmd = xasprintf("rm -rf %s", dir);
 
