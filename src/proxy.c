@@ -29,12 +29,10 @@
 #include "log.h"
 #include "proxy.h"
 #include "proxy_impl.h"
+#include "pump.h"
 #include "sidecar.h"
 #include "util.h"
 
-static void	relay_read_cb(struct bufferevent *, void *);
-static void	relay_write_cb(struct bufferevent *, void *);
-static void	relay_event_cb(struct bufferevent *, short, void *);
 static void	conn_end(struct conn *, bool, const char *);
 
 /* ---- records ---- */
@@ -79,6 +77,7 @@ static void
 conn_free(struct conn *c)
 {
 	struct proxy *px = c->px;
+	int i;
 
 	if (c->dns != NULL)
 		evdns_getaddrinfo_cancel(c->dns);
@@ -88,6 +87,20 @@ conn_free(struct conn *c)
 		bufferevent_free(c->bev[1]);
 	if (c->head_out != NULL)
 		evbuffer_free(c->head_out);
+	for (i = 0; i < 2; i++) {
+		if (c->ev_read[i] != NULL)
+			event_free(c->ev_read[i]);
+		if (c->ev_write[i] != NULL)
+			event_free(c->ev_write[i]);
+		if (c->fd[i] != -1)
+			close(c->fd[i]);
+	}
+	if (c->ev_idle != NULL)
+		event_free(c->ev_idle);
+	if (c->is_pumping) {
+		pump_close(&c->pump[0]);
+		pump_close(&c->pump[1]);
+	}
 	TAILQ_REMOVE(&px->conns, c, entry);
 	free(c);
 	if (px->nconns-- == PROXY_MAX_CONNS && px->listener != NULL)
@@ -164,143 +177,151 @@ cut_all(struct proxy *px)
 
 /* ---- relaying ---- */
 
-static int
-side_of(struct conn *c, struct bufferevent *bev)
+/* Watch each side for what its pumps wait for. */
+static void
+relay_arm(struct conn *c)
 {
-	return bev == c->bev[0] ? 0 : 1;
+	struct pump *from[2] = { &c->pump[0], &c->pump[1] };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		/* side i reads for pump i, writes for the other pump */
+		if (pump_wants_src(from[i]))
+			event_add(c->ev_read[i], NULL);
+		else
+			event_del(c->ev_read[i]);
+		if (pump_wants_dst(from[1 - i]))
+			event_add(c->ev_write[i], NULL);
+		else
+			event_del(c->ev_write[i]);
+	}
 }
 
-/* Move what side i read to the other side, within the job's bytes.
- * Returns -1 when the connection was cut (and freed). */
-static int
-relay_move(struct conn *c, int i)
+/* Bytes moved within what the job may still send or get: by the pump
+ * that reads the socket fd when it is readable, by the one that writes
+ * it when writable, by both at the start (fd -1). */
+static void
+relay_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct conn *c = arg;
 	struct proxy *px = c->px;
-	struct evbuffer *in = bufferevent_get_input(c->bev[i]);
-	struct evbuffer *out = bufferevent_get_output(c->bev[1 - i]);
-	size_t n = evbuffer_get_length(in);
-	uint64_t room = px->used_bytes >= px->max_bytes ? 0 :
-	    px->max_bytes - px->used_bytes;
+	int i, side = fd == c->fd[1];
+	ssize_t k;
 
-	if (n > room)
-		n = (size_t)room;
-	if (n > 0 && evbuffer_remove_buffer(in, out, n) != (int)n) {
-		conn_end(c, true, "relay: out of memory");
-		return -1;
-	}
-	px->used_bytes += n;
-	*(i == 0 ? &c->bytes_out : &c->bytes_in) += n;
-	c->last_ms = util_mono_ms();
-	if (evbuffer_get_length(in) > 0) {
-		cut_all(px);
-		return -1;
-	}
-	if (evbuffer_get_length(out) >= RELAY_HIGH) {
-		bufferevent_disable(c->bev[i], EV_READ);
-		c->paused[i] = true;
-	}
-	return 0;
-}
-
-/* Both sides ended and everything was delivered. */
-static bool
-relay_done(struct conn *c)
-{
-	return c->eof[0] && c->eof[1] &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev[0])) == 0 &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev[1])) == 0;
-}
-
-static void
-relay_read_cb(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-
-	relay_move(c, side_of(c, bev));
-}
-
-/* Side o's output drained: read the other side again, pass on an end. */
-static void
-relay_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-	int o = side_of(c, bev), i = 1 - o;
-
-	c->last_ms = util_mono_ms();
-	if (c->paused[i]) {
-		c->paused[i] = false;
-		bufferevent_enable(c->bev[i], EV_READ);
-	}
-	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
-		return;
-	if (c->eof[i])
-		shutdown(bufferevent_getfd(bev), SHUT_WR);
-	if (relay_done(c))
-		conn_end(c, true, "");
-}
-
-static void
-relay_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn *c = arg;
-	int i = side_of(c, bev), o = 1 - i;
-	struct bufferevent *other = c->bev[o];
-
-	if (what & BEV_EVENT_EOF) {
-		if (relay_move(c, i) == -1)
-			return;
-		c->eof[i] = true;
-		bufferevent_disable(bev, EV_READ);
-		if (evbuffer_get_length(bufferevent_get_output(other)) == 0)
-			shutdown(bufferevent_getfd(other), SHUT_WR);
-		if (relay_done(c))
-			conn_end(c, true, "");
-	} else if (what & BEV_EVENT_TIMEOUT) {
-		if (util_mono_ms() - c->last_ms >= PROXY_IDLE_MS) {
-			conn_end(c, true, "idle timeout");
+	for (i = 0; i < 2; i++) {
+		if (fd != -1 && !((what & EV_READ) && i == side) &&
+		    !((what & EV_WRITE) && i != side))
+			continue;
+		k = pump_flow(&c->pump[i], px->used_bytes >= px->max_bytes ?
+		    0 : px->max_bytes - px->used_bytes);
+		if (k == -2) {
+			cut_all(px);
 			return;
 		}
-		if ((what & BEV_EVENT_READING) && !c->paused[i] && !c->eof[i])
-			bufferevent_enable(bev, EV_READ);
-		if (what & BEV_EVENT_WRITING)
-			bufferevent_enable(bev, EV_WRITE);
-	} else {
-		conn_end(c, true, i == 0 ? "client: connection lost" :
-		    "origin: connection lost");
+		if (k == -1) {
+			conn_end(c, true, "connection lost");
+			return;
+		}
+		px->used_bytes += (uint64_t)k;
+		*(i == 0 ? &c->bytes_out : &c->bytes_in) += (uint64_t)k;
+		if (k > 0)
+			c->last_ms = util_mono_ms();
 	}
+	if (pump_is_done(&c->pump[0]) && pump_is_done(&c->pump[1])) {
+		conn_end(c, true, "");
+		return;
+	}
+	relay_arm(c);
 }
 
-/* The origin answered the dial: start relaying both ways. */
+static void
+idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (util_mono_ms() - c->last_ms >= PROXY_IDLE_MS)
+		conn_end(c, true, "idle timeout");
+}
+
+/* Take side i's socket from its bufferevent, with what was read from it
+ * and not yet passed on; -1 when it cannot be taken. */
+static int
+take_socket(struct conn *c, int i, struct evbuffer *unread)
+{
+	struct bufferevent *bev = c->bev[i];
+	int fd;
+
+	if ((fd = fcntl(bufferevent_getfd(bev), F_DUPFD_CLOEXEC, 3)) == -1)
+		return -1;
+	evbuffer_add_buffer(unread, bufferevent_get_input(bev));
+	bufferevent_free(bev);
+	c->bev[i] = NULL;
+	return fd;
+}
+
+/* The origin answered the dial: from now on both sockets are relayed by
+ * pumps (relay_cb), after what the proxy says or forwards first: the
+ * CONNECT's answer, a plain request's head, bytes the client sent after
+ * its head (a TLS hello, a body). */
 static void
 relay_start(struct conn *c)
 {
-	struct timeval idle = { PROXY_IDLE_MS / 1000, 0 };
-	struct evbuffer *to_origin = bufferevent_get_output(c->bev[1]);
+	struct timeval idle = { PROXY_IDLE_MS / 1000 / 4, 0 };
+	struct evbuffer *up, *down = evbuffer_new();
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	size_t n;
 	int i;
 
-	c->state = C_RELAY;
-	if (c->is_connect) {
-		evbuffer_add_printf(bufferevent_get_output(c->bev[0]),
-		    "HTTP/1.1 200 Connection established\r\n\r\n");
-	} else {
-		c->bytes_out += evbuffer_get_length(c->head_out);
-		c->px->used_bytes += evbuffer_get_length(c->head_out);
-		evbuffer_add_buffer(to_origin, c->head_out);
+	if (c->head_out == NULL)
+		c->head_out = evbuffer_new();	/* CONNECT: nothing to forward */
+	up = c->head_out;
+	if (down == NULL || up == NULL || (c->fd[0] = take_socket(c, 0, up)) == -1 ||
+	    (c->fd[1] = take_socket(c, 1, down)) == -1) {
+		if (down != NULL)
+			evbuffer_free(down);
+		conn_end(c, true, "relay: out of descriptors");
+		return;
 	}
+	c->state = C_RELAY;
+	if (pump_init(&c->pump[0], c->fd[0], c->fd[1]) == -1 ||
+	    pump_init(&c->pump[1], c->fd[1], c->fd[0]) == -1) {
+		evbuffer_free(down);
+		conn_end(c, true, "relay: out of descriptors");
+		return;
+	}
+	c->is_pumping = true;
+	if (c->is_connect)
+		pump_first(&c->pump[1], ok, sizeof(ok) - 1);
+	/* The head and what followed it count as the client's bytes. */
+	n = evbuffer_get_length(up);
+	pump_first(&c->pump[0], evbuffer_pullup(up, -1), n);
+	c->bytes_out += n;
+	c->px->used_bytes += n;
+	n = evbuffer_get_length(down);
+	pump_first(&c->pump[1], evbuffer_pullup(down, -1), n);
+	c->bytes_in += n;
+	c->px->used_bytes += n;
+	evbuffer_free(down);
+	evbuffer_drain(up, evbuffer_get_length(up));
 	for (i = 0; i < 2; i++) {
-		bufferevent_setcb(c->bev[i], relay_read_cb, relay_write_cb,
-		    relay_event_cb, c);
-		bufferevent_setwatermark(c->bev[i], EV_WRITE, RELAY_HIGH / 2,
-		    0);
-		bufferevent_set_timeouts(c->bev[i], &idle, &idle);
-		/* libevent's 16 KiB a read halves a download's speed. */
-		bufferevent_set_max_single_read(c->bev[i], RELAY_HIGH / 2);
-		bufferevent_set_max_single_write(c->bev[i], RELAY_HIGH / 2);
-		bufferevent_enable(c->bev[i], EV_READ | EV_WRITE);
+		c->ev_read[i] = event_new(c->px->base, c->fd[i],
+		    EV_READ | EV_PERSIST, relay_cb, c);
+		c->ev_write[i] = event_new(c->px->base, c->fd[i],
+		    EV_WRITE | EV_PERSIST, relay_cb, c);
+		if (c->ev_read[i] == NULL || c->ev_write[i] == NULL) {
+			conn_end(c, true, "relay: out of memory");
+			return;
+		}
+	}
+	if ((c->ev_idle = event_new(c->px->base, -1, EV_PERSIST, idle_cb,
+	    c)) == NULL || event_add(c->ev_idle, &idle) == -1) {
+		conn_end(c, true, "relay: out of memory");
+		return;
 	}
 	c->last_ms = util_mono_ms();
-	/* Bytes the client sent after the head (a TLS hello, a body). */
-	relay_move(c, 0);
+	relay_cb(-1, 0, c);
 }
 
 static void
@@ -519,6 +540,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	(void)salen;
 	c = xcalloc(1, sizeof(*c));
 	c->px = px;
+	c->fd[0] = c->fd[1] = -1;
 	c->start_ms = c->last_ms = util_mono_ms();
 	snprintf(c->shown, sizeof(c->shown), "?");
 	c->bev[0] = bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);

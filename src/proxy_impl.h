@@ -16,6 +16,7 @@
 #include <event2/listener.h>
 
 #include "egress.h"
+#include "pump.h"
 
 #define PROXY_MAX_CONNS		64		/* at once, per job */
 #define PROXY_HEAD_MAX		(16 * 1024)	/* request line and headers */
@@ -23,20 +24,23 @@
 #define PROXY_HEAD_SECS		30		/* to send the request's head */
 #define PROXY_DIAL_SECS		30
 #define PROXY_IDLE_MS		(120 * 1000)	/* nothing either way */
-#define RELAY_HIGH		(256 * 1024)	/* unsent bytes before pausing */
 
 enum conn_state { C_HEAD, C_RESOLVE, C_DIAL, C_RELAY, C_ANSWER };
 
 struct proxy;
 
-/* One client connection; side 0 is the client, side 1 the origin. */
+/* One client connection; side 0 is the client, side 1 the origin. Each
+ * side is a bufferevent until the relay starts, then a socket and a pump
+ * of what it reads to the other side. */
 struct conn {
 	struct proxy	*px;
 	struct bufferevent *bev[2];
+	int		 fd[2];
+	struct pump	 pump[2];
+	bool		 is_pumping;
+	struct event	*ev_read[2], *ev_write[2], *ev_idle;
 	enum conn_state	 state;
 	bool		 is_connect;
-	bool		 eof[2];
-	bool		 paused[2];
 	struct egress_host host;
 	char		 shown[EGRESS_HOST_MAX + 1];	/* host for records */
 	int		 port;

@@ -36,10 +36,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pump.h"
 #include "relay.h"
 #include "util.h"
 
-#define BUF_BYTES	32768
 #define BACKLOG		64
 #define FD_READY	3	/* the ready pipe, then each socket's dir */
 #define FD_DIRS		4
@@ -48,20 +48,13 @@
 #define WAIT_TICK_MS	10
 #define WAIT_TRIES	1000
 
-/* Bytes one way, from a source descriptor to a destination. */
-struct half {
-	char	 buf[BUF_BYTES];
-	size_t	 off, len;
-	bool	 is_eof;	/* the source ended */
-	bool	 is_shut;	/* and the destination was told */
-};
-
 struct conn {
 	int		 tcp, ux;	/* tcp -1: free; ux -1: refused */
 	size_t		 bridge;
 	bool		 is_waiting;	/* for room in the socket's backlog */
+	bool		 is_pumping;	/* up and down are set */
 	int		 tries;
-	struct half	 up, down;	/* tcp to ux, ux to tcp */
+	struct pump	 up, down;	/* tcp to ux, ux to tcp */
 };
 
 struct relay {
@@ -258,8 +251,9 @@ static void
 become(bool is_root, uid_t uid, gid_t gid, pid_t parent)
 {
 	int dirs[RELAY_MAX], sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
-	struct rlimit nofile = { 16 + 2 * RELAY_CONNS + 2 * RELAY_MAX,
-	    16 + 2 * RELAY_CONNS + 2 * RELAY_MAX }, zero = { 0, 0 };
+	/* each connection: two sockets and two pipes */
+	struct rlimit nofile = { 16 + 6 * RELAY_CONNS + 2 * RELAY_MAX,
+	    16 + 6 * RELAY_CONNS + 2 * RELAY_MAX }, zero = { 0, 0 };
 	sigset_t none;
 	size_t i;
 
@@ -343,30 +337,59 @@ listen_all(void)
 static void
 refuse(struct conn *c, const struct relay_bridge *b, int error)
 {
-	char body[256];
+	char body[256], head[512];
 	int k;
 
 	snprintf(body, sizeof(body), "handoff: the sandbox's %s is not"
 	    " reachable: %s\n", b->name, strerror(error));
-	k = snprintf(c->down.buf, sizeof(c->down.buf), "HTTP/1.1 502 Bad"
+	k = snprintf(head, sizeof(head), "HTTP/1.1 502 Bad"
 	    " Gateway\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n%s", strlen(body), body);
-	c->down.len = (size_t)k;
-	c->down.is_eof = true;
+	    "Connection: close\r\n\r\n", strlen(body));
+	pump_first(&c->down, head, (size_t)k);
+	pump_first(&c->down, body, strlen(body));
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->is_pumping) {
+		pump_close(&c->up);
+		pump_close(&c->down);
+	}
+	close(c->tcp);
+	if (c->ux != -1)
+		close(c->ux);
+	c->tcp = c->ux = -1;
+	c->is_pumping = false;
 }
 
 /* Join c to its bridge's socket: at once, or on a later tick while the
- * socket's backlog is full (its server busy); refused otherwise. */
+ * socket's backlog is full (its server busy); refused otherwise (what the
+ * client sends is then read and dropped). */
 static void
 attach(struct conn *c)
 {
-	if ((c->ux = ux_connect(c->bridge)) != -1) {
-		c->is_waiting = false;
+	int error = 0;
+
+	if ((c->ux = ux_connect(c->bridge)) == -1) {
+		error = errno;
+		c->is_waiting = error == EAGAIN && ++c->tries < WAIT_TRIES;
+		if (c->is_waiting)
+			return;
+	}
+	c->is_waiting = false;
+	if (pump_init(&c->up, c->tcp, c->ux) == -1) {
+		conn_close(c);
 		return;
 	}
-	c->is_waiting = errno == EAGAIN && ++c->tries < WAIT_TRIES;
-	if (!c->is_waiting)
-		refuse(c, &relay.b[c->bridge], errno);
+	if (pump_init(&c->down, c->ux, c->tcp) == -1) {
+		pump_close(&c->up);
+		conn_close(c);
+		return;
+	}
+	c->is_pumping = true;
+	if (c->ux == -1)
+		refuse(c, &relay.b[c->bridge], error);
 }
 
 static void
@@ -386,9 +409,6 @@ accept_one(int lfd, size_t bridge)
 		close(fd);
 		return;
 	}
-	c->up.off = c->up.len = c->down.off = c->down.len = 0;
-	c->up.is_eof = c->up.is_shut = c->down.is_eof = c->down.is_shut =
-	    false;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->tcp = fd;
 	c->bridge = bridge;
@@ -396,59 +416,13 @@ accept_one(int lfd, size_t bridge)
 	attach(c);
 }
 
-/* Move what src has into h and what h holds to dst (dst -1: dropped).
- * -1 on an error that ends the connection. */
-static int
-flow(int src, struct half *h, int dst)
-{
-	ssize_t k;
-
-	if (h->len == 0 && !h->is_eof) {
-		k = recv(src, h->buf, sizeof(h->buf), 0);
-		if (k > 0) {
-			h->off = 0;
-			h->len = (size_t)k;
-		} else if (k == 0)
-			h->is_eof = true;
-		else if (errno != EAGAIN && errno != EINTR)
-			return -1;
-	}
-	if (dst == -1)
-		h->len = 0;
-	while (h->len > 0) {
-		k = send(dst, h->buf + h->off, h->len, MSG_NOSIGNAL);
-		if (k == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			return -1;
-		}
-		h->off += (size_t)k;
-		h->len -= (size_t)k;
-	}
-	if (h->len == 0 && h->is_eof && !h->is_shut) {
-		if (dst != -1)
-			shutdown(dst, SHUT_WR);
-		h->is_shut = true;
-	}
-	return 0;
-}
-
-static void
-conn_close(struct conn *c)
-{
-	close(c->tcp);
-	if (c->ux != -1)
-		close(c->ux);
-	c->tcp = c->ux = -1;
-}
-
-/* What each side of c waits for: reading while its buffer is empty,
+/* What each side of c waits for: reading while its pipe has room,
  * writing while the other's holds bytes. */
 static short
-wants(const struct half *in, const struct half *out)
+wants(const struct pump *in, const struct pump *out)
 {
-	return (short)((in->len == 0 && !in->is_eof ? POLLIN : 0) |
-	    (out->len > 0 ? POLLOUT : 0));
+	return (short)((pump_wants_src(in) ? POLLIN : 0) |
+	    (pump_wants_dst(out) ? POLLOUT : 0));
 }
 
 static void __attribute__((noreturn))
@@ -479,7 +453,7 @@ loop(void)
 		for (i = 0; i < RELAY_CONNS; i++) {
 			c = &relay.c[i];
 			at[i][0] = at[i][1] = -1;
-			if (c->tcp == -1 || c->is_waiting)
+			if (c->tcp == -1 || c->is_waiting || !c->is_pumping)
 				continue;
 			/* A side that waits for nothing is left out: its
 			 * hang-up would wake the loop for nothing. */
@@ -507,9 +481,9 @@ loop(void)
 			    pfd[at[i][0]].revents == 0) && (at[i][1] == -1 ||
 			    pfd[at[i][1]].revents == 0)))
 				continue;
-			if (flow(c->tcp, &c->up, c->ux) == -1 ||
-			    flow(c->ux, &c->down, c->tcp) == -1 ||
-			    (c->up.is_shut && c->down.is_shut))
+			if (pump_flow(&c->up, SIZE_MAX) == -1 ||
+			    pump_flow(&c->down, SIZE_MAX) == -1 ||
+			    (pump_is_done(&c->up) && pump_is_done(&c->down)))
 				conn_close(c);
 		}
 	}
