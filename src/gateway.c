@@ -175,20 +175,26 @@ read_key(char *key, char *err, size_t errlen)
 
 /* ---- budgets ---- */
 
-/* What the job, its repository and every job spent, as budget.c reads it. */
+/* What the job, its repository and every job spent, as budget.c reads it;
+ * only what a budget is set for is read (a request waits for it). */
 static int
 spent(struct gw *gw, struct budget_spent *s)
 {
-	struct store_usage *list, sum, repo, day;
+	const struct config *c = gw->cfg;
+	struct store_usage *list, sum = { 0 }, repo = { 0 }, day = { 0 };
 	int64_t now = util_now_ms(), since = now - now % DAY_MS;
 	size_t n;
 
-	if (store_usage_of(gw->st, gw->job, &list, &n) == -1)
-		return -1;
-	store_usage_sum(list, n, &sum);
-	store_usage_free(list, n);
-	if (store_usage_since(gw->st, gw->repo, since, &repo) == -1 ||
-	    store_usage_since(gw->st, NULL, since, &day) == -1)
+	if (c->max_tokens > 0 || c->max_cost > 0) {
+		if (store_usage_of(gw->st, gw->job, &list, &n) == -1)
+			return -1;
+		store_usage_sum(list, n, &sum);
+		store_usage_free(list, n);
+	}
+	if ((c->max_cost_per_repo > 0 &&
+	    store_usage_since(gw->st, gw->repo, since, &repo) == -1) ||
+	    (c->max_cost_per_day > 0 &&
+	    store_usage_since(gw->st, NULL, since, &day) == -1))
 		return -1;
 	s->job_tokens = sum.input_tokens + sum.output_tokens +
 	    sum.cache_read_tokens + sum.cache_write_tokens;
