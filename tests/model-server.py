@@ -221,6 +221,9 @@ def error_body(api, status, message):
 
 
 class Handler(BaseHTTPRequestHandler):
+    # Each event leaves when written, as the providers' servers send them
+    # (with Nagle, a small event waits for the client's delayed ACK).
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"
     server_version = "model-server/1"
     state = None  # set in main
