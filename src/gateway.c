@@ -459,6 +459,13 @@ gw_open(struct gw *gw, long long id, char *err, size_t errlen)
 
 	if ((gw->st = store_open(gw->cfg->data_dir, err, errlen)) == NULL)
 		return 1;
+	/* A usage row is written as an answer ends; the agent's next
+	 * request does not wait for the disk. A power cut may lose the last
+	 * rows, never the job or its other records. */
+	if (store_relax(gw->st) == -1) {
+		snprintf(err, errlen, "%s", store_error(gw->st));
+		return 1;
+	}
 	if ((found = store_job_load(gw->st, id, &job)) != 1) {
 		snprintf(err, errlen, "job %lld: %s", id, found == 0 ?
 		    "no such job" : store_error(gw->st));

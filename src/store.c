@@ -299,6 +299,12 @@ fail:
 	return NULL;
 }
 
+int
+store_relax(struct store *st)
+{
+	return store_exec(st, "PRAGMA synchronous = NORMAL");
+}
+
 void
 store_close(struct store *st)
 {

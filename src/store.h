@@ -48,6 +48,10 @@ struct store_stats {
  * STORE_SCHEMA_VERSION. Returns NULL with the reason in err. Caller closes. */
 struct store *store_open(const char *data_dir, char *err, size_t errlen);
 void store_close(struct store *st);
+/* Commits from now on survive the process's crash but not the machine's
+ * (no fsync each): for records whose loss in a power cut costs little
+ * and whose writer must not wait for the disk. */
+int store_relax(struct store *st);
 
 /* The last error, for logs. */
 const char *store_error(struct store *st);
