@@ -108,6 +108,9 @@ httpd_stream_send(struct httpd_stream *s, const void *data, size_t len)
 	if ((b = evbuffer_new()) == NULL || evbuffer_add(b, data, len) == -1)
 		fatalx(1, "serve: out of memory");
 	bufferevent_incref(c->front);
+	/* The chunk's size line, data and CRLF leave in one write: the
+	 * front writes nothing while disabled; evhttp enables it again. */
+	bufferevent_disable(c->front, EV_WRITE);
 	evhttp_send_reply_chunk(s->req, b);
 	httpd_flush_front(c->front);
 	evbuffer_free(b);
