@@ -414,6 +414,9 @@ accept_one(int lfd, size_t bridge)
 	c->bridge = bridge;
 	c->tries = 0;
 	attach(c);
+	/* A request often comes with its connection: pass it on now. */
+	if (c->is_pumping && pump_flow(&c->up, SIZE_MAX) == -1)
+		conn_close(c);
 }
 
 /* What each side of c waits for: reading while its pipe has room,
