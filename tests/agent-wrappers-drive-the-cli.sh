@@ -412,7 +412,7 @@ sandboxed() {	# sandboxed root|user
 		esac
 		is "$nonessential" 0 "$P no telemetry or update check"
 		# The tool held the job's key and the gateway's base URLs ...
-		is "$(printf '%s\n' "$log" | grep -E '^agent-env: (ANTHROPIC|OPENAI)_(API_KEY|BASE_URL)=' | sort | tr '\n' ' ')" \
+		is "$(printf '%s\n' "$log" | grep -E '^agent-env: (ANTHROPIC|OPENAI)_(API_KEY|BASE_URL)=' | sort -u | tr '\n' ' ')" \
 		    "agent-env: ANTHROPIC_API_KEY=hk-<48 hex> agent-env: ANTHROPIC_BASE_URL=http://127.0.0.1:3129/anthropic agent-env: OPENAI_API_KEY=hk-<48 hex> agent-env: OPENAI_BASE_URL=http://127.0.0.1:3129/openai/v1 " \
 		    "$P the tool's environment: the gateway's base URLs and the job's key"
 		unlike "$log" "$KEY" "$P the real key is nowhere in the tool's environment or the job's log"
