@@ -427,11 +427,24 @@ sandboxed() {	# sandboxed root|user
 		    "$P the model server's $api API got the real key"
 		is "$(q "[r['path'] for r in L if 'hk-' in json.dumps(r)]")" "[]" \
 		    "$P ... and never the job's key"
-		if [ "$tool" = aider ]; then
-			is "$(q "[(r['path'], r['body'].get('stream_options')) for r in L]")" \
-			    "[('/v1/chat/completions', {'include_usage': True})]" \
-			    "$P the gateway asked for the usage aider's stream lacks"
-		fi
+		# The tool's request, as it sent it, at the upstream's path.
+		case $tool in
+		claude-code) is "$(q "[(r['path'], r['headers']['anthropic-version'], r['headers']['user-agent'].split('/')[0], r['body']['stream']) for r in L]")" \
+		    "$(python3 -c "print([('/v1/messages', '2023-06-01', 'claude-cli', True)] * 2)")" \
+		    "$P Messages streamed, with the tool's headers" ;;
+		codex) is "$(q "[(r['path'], r['headers']['originator'], r['body']['stream'], r['body']['store']) for r in L]")" \
+		    "$(python3 -c "print([('/v1/responses', 'codex_exec', True, False)] * 2)")" \
+		    "$P Responses streamed over HTTP, with the tool's headers" ;;
+		aider) is "$(q "[(r['path'], r['headers']['user-agent'].split('/')[0], r['body']['stream'], r['body'].get('stream_options')) for r in L]")" \
+		    "[('/v1/chat/completions', 'OpenAI', True, {'include_usage': True})]" \
+		    "$P Chat Completions streamed, the usage aider's stream lacks asked for by the gateway" ;;
+		opencode) is "$(q "[(r['path'], r['headers']['user-agent'].split('/')[0], r['body']['model']) for r in L]")" \
+		    "$(python3 -c "print([('/v1/messages', 'opencode', 'claude-sonnet-4-5')] * 2)")" \
+		    "$P Messages at the baseURL the wrapper gave, with the tool's headers" ;;
+		opencode-openai) is "$(q "[(r['path'], r['body']['model'], r['body'].get('stream_options')) for r in L]")" \
+		    "$(python3 -c "print([('/v1/chat/completions', 'gpt-4.1', {'include_usage': True})] * 2)")" \
+		    "$P Chat Completions through the openai-compatible provider" ;;
+		esac
 		# The job's usage is what the server reported (for aider's
 		# stream too).
 		case $tool in
