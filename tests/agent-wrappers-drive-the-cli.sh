@@ -12,8 +12,13 @@
 # tool's state kept in $HOME and out of the repository, no telemetry or
 # update checks, usage totals as reported, and the exit status mirrored (a
 # model 500, a wrong key → non-zero). Then each wrapper through `handoff
-# run` in the real sandbox with [sandbox] network = host, as root and as an
-# unprivileged user: uid 1000, HOME=/home/agent, the edit on the branch.
+# run` in the real sandbox with [sandbox] network = allowlist and its model
+# reached only through handoff's LLM gateway ([llm] pointing at the model
+# server over TLS, the real key a file: secret), as root and as an
+# unprivileged user: uid 1000, HOME=/home/agent, the edit on the branch,
+# the summary, no telemetry, the job's key in the tool's environment and
+# the real key at the server, the job's usage equal to the server's, and a
+# model that keeps answering 500 failing the job.
 . "$SRCDIR/tests/sandbox-lib.sh"
 command -v bwrap >/dev/null || { echo "Bail out! bubblewrap is needed"; exit 1; }
 command -v python3 >/dev/null || { echo "Bail out! python3 is needed"; exit 1; }
@@ -323,9 +328,23 @@ for tool in claude-code codex; do
 	is "$(q "sorted({r['status'] for r in L})")" "[401]" "$P the server answered 401"
 done
 
-# ============ the wrappers in handoff's sandbox ============
-# in_sandbox TOOL: handoff run, as the half's user, of TOOL's wrapper with
-# network = host, the fakes on PATH and the server's variables passed.
+# ============ the wrappers in handoff's sandbox, through the gateway ============
+# Each job has network = allowlist (no host allowed) and [llm] pointing at
+# the model server over TLS with the real key as a file: secret; the CA is
+# not in the sandbox and nothing of the server's is passed in: the tool
+# reaches the model only through the gateway's base URL, with the job's key.
+# Before the wrapper, the agent's command writes its environment to the
+# job's log with a key of handoff's shape (hk- and 48 hex digits) masked.
+mkdir -p "$T/agent"
+cat > "$T/agent/run" <<'EOF'
+#!/bin/sh
+env | sed 's/hk-[0-9a-f]\{48\}/hk-<48 hex>/g; s/^/agent-env: /' >&2
+exec "$@"
+EOF
+chmod 755 "$T/agent" "$T/agent/run"
+
+# in_sandbox TOOL: handoff run, as the half's user, of TOOL's wrapper
+# behind the allowlist and the gateway, the fakes on PATH.
 in_sandbox() {
 	local tool=$1 name
 	name="$tool-$RANDOM"
@@ -333,18 +352,22 @@ in_sandbox() {
 	mkrepo "$REPO"
 	TASKFILE="$D/task-$name.md"
 	printf 'Write the file\n\nPlease write it.\n' > "$TASKFILE"
+	printf '%s\n' "$KEY" > "$D/llm.key"
+	chmod 600 "$D/llm.key"
 	DATA="$D/data-$name" write_config '[agent]' \
-	    "command = $WRAPPERS/$(wrapper_of "$tool") $(args_of "$tool")" 'timeout = 60s' \
-	    "env = PATH, $(tool_env x | sed 's/=.*//' | tr '\n' ',' | sed 's/,$//; s/,/, /g')" \
-	    '[sandbox]' 'network = host' 'pids = 200' 'memory = 512M' 'disk = 64M' \
-	    "extra_ro = $SRCDIR/tests/agents, $CA_DIR"
+	    "command = $T/agent/run $WRAPPERS/$(wrapper_of "$tool") $(args_of "$tool")" \
+	    'timeout = 60s' 'env = PATH' \
+	    '[sandbox]' 'network = allowlist' 'pids = 200' 'memory = 512M' 'disk = 64M' \
+	    "extra_ro = $T/agent, $WRAPPERS, $SRCDIR/tests/agents" \
+	    '[llm]' "anthropic_key = file:$D/llm.key" "anthropic_url = $MS" \
+	    "openai_key = file:$D/llm.key" "openai_url = $MS/v1" \
+	    "ca_file = $CA"
 	CFG="$D/$name.ini"
 	mv "$CONFIG" "$CFG"
-	own "$REPO" "$TASKFILE" "$CFG"
-	# The half's handoff gets the variables from here (su keeps none).
+	own "$REPO" "$TASKFILE" "$CFG" "$D/llm.key"
+	# The half's handoff finds the fakes on PATH (su keeps no PATH).
 	cat > "$D/hrun" <<-EOF
 	#!/bin/sh
-	$(tool_env "$KEY" | sed 's/^/export /')
 	export PATH="$FAKES:/usr/local/bin:/usr/bin:/bin"
 	exec "\$@"
 	EOF
@@ -359,10 +382,16 @@ in_sandbox() {
 	status=$?
 }
 
+# job_id: the newest job of the case's store.
+job_id() {
+	"$D/handoff" -c "$CFG" jobs --json --limit 1 |
+	    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])'
+}
+
 sandboxed() {	# sandboxed root|user
-	local tool f api
+	local tool f api auth want got
 	half_setup "$1"
-	for tool in claude-code codex aider opencode; do
+	for tool in claude-code codex aider opencode opencode-openai; do
 		P="[sandbox $WHO $tool]"
 		fresh "$(script_for "$tool")"
 		in_sandbox "$tool"
@@ -382,12 +411,56 @@ sandboxed() {	# sandboxed root|user
 		*) nonessential=$(printf '%s\n' "$log" | grep -c 'nonessential traffic') ;;
 		esac
 		is "$nonessential" 0 "$P no telemetry or update check"
+		# The tool held the job's key and the gateway's base URLs ...
+		is "$(printf '%s\n' "$log" | grep -E '^agent-env: (ANTHROPIC|OPENAI)_(API_KEY|BASE_URL)=' | sort -u | tr '\n' ' ')" \
+		    "agent-env: ANTHROPIC_API_KEY=hk-<48 hex> agent-env: ANTHROPIC_BASE_URL=http://127.0.0.1:3129/anthropic agent-env: OPENAI_API_KEY=hk-<48 hex> agent-env: OPENAI_BASE_URL=http://127.0.0.1:3129/openai/v1 " \
+		    "$P the tool's environment: the gateway's base URLs and the job's key"
+		unlike "$log" "$KEY" "$P the real key is nowhere in the tool's environment or the job's log"
+		is "$(grep -r -l -F -e "$KEY" "$D/data-$name" 2>&1 | tr '\n' ' ')" "" \
+		    "$P ... nor in any file of the job"
+		# ... and the model server got the real key in its place (the
+		# gateway takes no other key than the job's: the tool sent it).
 		api=$(api_of "$tool")
-		is "$(q "sorted({(r['api'], r['status'], r['headers'].get('x-api-key') or r['headers'].get('authorization')) for r in L})")" \
+		auth=$([ "$api" = anthropic ] && echo "x-api-key" || echo authorization)
+		is "$(q "sorted({(r['api'], r['status'], r['headers'].get('$auth')) for r in L})")" \
 		    "[('$api', 200, '$([ "$api" = anthropic ] || printf 'Bearer ')$KEY')]" \
-		    "$P the $api API was called with the key"
+		    "$P the model server's $api API got the real key"
+		is "$(q "[r['path'] for r in L if 'hk-' in json.dumps(r)]")" "[]" \
+		    "$P ... and never the job's key"
+		# The tool's request, as it sent it, at the upstream's path.
+		case $tool in
+		claude-code) is "$(q "[(r['path'], r['headers']['anthropic-version'], r['headers']['user-agent'].split('/')[0], r['body']['stream']) for r in L]")" \
+		    "$(python3 -c "print([('/v1/messages', '2023-06-01', 'claude-cli', True)] * 2)")" \
+		    "$P Messages streamed, with the tool's headers" ;;
+		codex) is "$(q "[(r['path'], r['headers']['originator'], r['body']['stream'], r['body']['store']) for r in L]")" \
+		    "$(python3 -c "print([('/v1/responses', 'codex_exec', True, False)] * 2)")" \
+		    "$P Responses streamed over HTTP, with the tool's headers" ;;
+		aider) is "$(q "[(r['path'], r['headers']['user-agent'].split('/')[0], r['body']['stream'], r['body'].get('stream_options')) for r in L]")" \
+		    "[('/v1/chat/completions', 'OpenAI', True, {'include_usage': True})]" \
+		    "$P Chat Completions streamed, the usage aider's stream lacks asked for by the gateway" ;;
+		opencode) is "$(q "[(r['path'], r['headers']['user-agent'].split('/')[0], r['body']['model']) for r in L]")" \
+		    "$(python3 -c "print([('/v1/messages', 'opencode', 'claude-sonnet-4-5')] * 2)")" \
+		    "$P Messages at the baseURL the wrapper gave, with the tool's headers" ;;
+		opencode-openai) is "$(q "[(r['path'], r['body']['model'], r['body'].get('stream_options')) for r in L]")" \
+		    "$(python3 -c "print([('/v1/chat/completions', 'gpt-4.1', {'include_usage': True})] * 2)")" \
+		    "$P Chat Completions through the openai-compatible provider" ;;
+		esac
+		# The job's usage is what the server reported (for aider's
+		# stream too).
+		case $tool in
+		aider) want="1 1200 80 300 0" ;;
+		codex|opencode-openai) want="2 2700 120 1200 0" ;;
+		*) want="2 2700 120 1200 50" ;;
+		esac
+		is "$(q "' '.join(str(D['$api'][k]) for k in ('requests', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens'))")" \
+		    "$want" "$P the server reported usage: requests, in, out, cache read, cache write"
+		got=$("$D/handoff" -c "$CFG" show "$(job_id)" --json |
+		    python3 -c 'import json,sys
+u = json.load(sys.stdin).get("usage") or {}
+print(" ".join(str(u.get(k)) for k in ("requests", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")))')
+		is "$got" "$want" "$P show --json: the job's usage is what the server reported"
 	done
-	# A failing model fails the job.
+	# A failing model fails the job: the gateway passes the 500s through.
 	P="[sandbox $WHO claude-code, model 500]"
 	fresh '{"answers":[{"status":500,"times":100}]}'
 	in_sandbox claude-code
@@ -395,6 +468,8 @@ sandboxed() {	# sandboxed root|user
 	like "$(cat "$T/err")" "failed" "$P the job failed"
 	! G rev-parse -q --verify refs/heads/handoff/local-1 >/dev/null
 	ok $? "$P no branch is left"
+	is "$(q "sorted({(r['status'], r['headers'].get('x-api-key')) for r in L})")" \
+	    "[(500, '$KEY')]" "$P the model server answered the gateway's requests 500"
 }
 halves sandboxed
 

@@ -37,8 +37,9 @@ default. An ANSWER:
   endless       stream (or send a body) until the client goes away
   model         the model named in the answer (default: the request's)
 
---log FILE gets one JSON line per request: method, path, headers, body,
-api, the status answered and the usage reported. --totals FILE holds the
+--log FILE gets one JSON line per request: method, path, headers (names
+in lower case; a name sent more than once has its values joined by ", "),
+body, api, the status answered and the usage reported. --totals FILE holds the
 sums of the usage reported, per API and in all, rewritten after each
 answer. Standard library only.
 """
@@ -379,8 +380,12 @@ class Handler(BaseHTTPRequestHandler):
                 body = json.loads(body)
             except ValueError:
                 body = body[:4096].decode("utf-8", "replace")
+        headers = {}
+        for k, v in self.headers.items():
+            k = k.lower()
+            headers[k] = headers[k] + ", " + v if k in headers else v
         self.state.log({"method": method, "path": self.path, "api": api,
-                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "headers": headers,
                         "body": body, "status": status, "usage": usage,
                         "time": time.time()})
 
