@@ -119,10 +119,8 @@ for r in sqlite3.connect(sys.argv[1]).execute("SELECT model, input_tokens,"
     print(*r)
 PY
 )
-# (A JSON answer over 1 MiB is past the meter's reach: usage.h's
-# USAGE_EVENT_MAX; its row has the model and no tokens.)
 want="claude-test 101 1001
-claude-test 0 0
+claude-test 102 1002
 claude-test 103 1003
 claude-test 104 1004
 claude-test 105 1005"
