@@ -493,8 +493,9 @@ serve(struct gw *gw, int fd, int ready, char *err, size_t errlen)
 		.timeout_ms = TIMEOUT_MS,
 		.max_body_bytes = MAX_BODY,
 		.max_headers_bytes = GW_MAX_HEADERS,
-		/* a JSON answer never waits in part for its client */
-		.max_stream_bytes = GW_MAX_ANSWER + 1024 * 1024,
+		/* a last resort: a transfer pauses at GW_QUEUE_HIGH, which
+		 * one write of libcurl's (16 KiB) passes at most */
+		.max_stream_bytes = 4 * GW_QUEUE_HIGH,
 	};
 	struct event *ev_term = NULL, *ev_int = NULL;
 

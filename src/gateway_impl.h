@@ -21,6 +21,9 @@
 #define GW_MAX_ANSWER		(32 * 1024 * 1024)	/* one JSON answer */
 #define GW_MAX_STREAM		(256 * 1024 * 1024)	/* one streamed answer */
 #define GW_MAX_HEADERS		(64 * 1024)	/* an answer's headers */
+#define GW_QUEUE_HIGH		(512 * 1024)	/* waiting for the client:
+						 * the transfer pauses */
+#define GW_QUEUE_LOW		(128 * 1024)	/* drained to this: resumes */
 
 struct gw_xfer;
 
@@ -37,6 +40,7 @@ struct gw {
 	struct httpd		*httpd;
 	CURLM			*multi;
 	struct event		*ev_timer;	/* libcurl's timeout */
+	long			 low_speed_s;	/* 1 byte/s over this, or cut */
 	struct gw_xfer		*xfers;		/* in flight */
 };
 
@@ -62,6 +66,9 @@ struct gw_xfer {
 	bool			 is_gone;	/* the client left */
 	bool			 is_cut;	/* over its bound */
 	bool			 is_headers_over; /* over GW_MAX_HEADERS */
+	bool			 is_stalled;	/* its client stopped reading */
+	size_t			 paused_queued;	/* queued when last looked at */
+	struct event		*ev_stall;	/* looks at a paused client */
 	struct event		*ev_reap;	/* ends it off libcurl's stack */
 	struct event		*ev_eof;	/* the client's end, until the
 						 * answer starts */

@@ -3,7 +3,10 @@
  * the gateway's libevent loop (one event per socket libcurl names, one
  * timer), so every request of the agent proceeds at once. Each answer's
  * status and headers go back when its first byte does, then each chunk as
- * it arrives, through the meter; an answer over its bound is cut.
+ * it arrives, through the meter; an answer over its bound is cut. A
+ * client that reads more slowly than the upstream sends pauses its transfer
+ * once GW_QUEUE_HIGH bytes wait for it, until they drain to GW_QUEUE_LOW, so
+ * the gateway holds little more than that per answer however large it is.
  */
 #include <sys/socket.h>
 
@@ -22,7 +25,7 @@
 #include "util.h"
 
 #define CONNECT_TIMEOUT_MS	30000L
-#define LOW_SPEED_TIME_S	600L	/* no byte for this long: given up */
+#define LOW_SPEED_TIME_S	600L	/* under 1 byte/s this long: given up */
 
 static void	check_done(struct gw *);
 static int	answer_start(struct gw_xfer *);
@@ -94,6 +97,18 @@ timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
+/* LOW_SPEED_TIME_S, or less for the tests (HANDOFF_TEST_LOW_SPEED_S). */
+static long
+low_speed_time(void)
+{
+	const char *v = getenv("HANDOFF_TEST_LOW_SPEED_S");
+	long long s;
+
+	if (v != NULL && util_parse_int(v, 1, LOW_SPEED_TIME_S, &s) == 0)
+		return (long)s;
+	return LOW_SPEED_TIME_S;
+}
+
 int
 gw_upstream_init(struct gw *gw)
 {
@@ -104,6 +119,7 @@ gw_upstream_init(struct gw *gw)
 	curl_multi_setopt(gw->multi, CURLMOPT_SOCKETDATA, gw);
 	curl_multi_setopt(gw->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(gw->multi, CURLMOPT_TIMERDATA, gw);
+	gw->low_speed_s = low_speed_time();
 	return 0;
 }
 
@@ -131,6 +147,8 @@ xfer_free(struct gw_xfer *x)
 		event_free(x->ev_reap);
 	if (x->ev_eof != NULL)
 		event_free(x->ev_eof);
+	if (x->ev_stall != NULL)
+		event_free(x->ev_stall);
 	usage_meter_free(x->meter);
 	free(x->answer_headers);
 	free(x->body);
@@ -160,6 +178,10 @@ xfer_end(struct gw_xfer *x, CURLcode result)
 	if (x->is_cut)
 		log_warn("gateway: job %lld: an answer over %zu MiB was cut",
 		    (long long)gw->job, x->max_bytes >> 20);
+	else if (x->is_stalled)
+		log_warn("gateway: job %lld: a client read under 1 byte/s for "
+		    "%ld s; its answer was cut", (long long)gw->job,
+		    gw->low_speed_s);
 	else if (result != CURLE_OK && !x->is_gone)
 		log_warn("gateway: job %lld: upstream: %s", (long long)gw->job,
 		    x->errbuf[0] != '\0' ? x->errbuf :
@@ -358,6 +380,61 @@ answer_start(struct gw_xfer *x)
 	return x->stream != NULL ? 0 : -1;
 }
 
+/* ---- a client slower than its upstream ---- */
+
+/* Whether a paused client took at least 1 byte/s off its queue since it was
+ * last looked at (libcurl does not time a paused transfer: this does). */
+static void
+stall_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_xfer *x = arg;
+	size_t queued = httpd_stream_queued(x->stream);
+	struct timeval tv = { x->gw->low_speed_s, 0 };
+
+	if (queued < x->paused_queued &&
+	    x->paused_queued - queued >= (size_t)x->gw->low_speed_s) {
+		x->paused_queued = queued;
+		evtimer_add(x->ev_stall, &tv);
+		return;
+	}
+	x->is_stalled = x->is_gone = true;
+	xfer_end(x, CURLE_OK);
+}
+
+/* The client's queue drained to GW_QUEUE_LOW: resume. libcurl hands back
+ * at once what it kept through write_cb, which may pause again, or end the
+ * answer (cut, the client gone): then curl_easy_pause fails and the
+ * transfer is over without libcurl saying so. */
+static void
+drained_cb(struct httpd_stream *s, void *arg)
+{
+	struct gw_xfer *x = arg;
+	struct gw *gw = x->gw;
+	CURLcode rc;
+
+	evtimer_del(x->ev_stall);
+	if ((rc = curl_easy_pause(x->easy, CURLPAUSE_CONT)) != CURLE_OK) {
+		xfer_end(x, rc);
+		return;
+	}
+	check_done(gw);
+}
+
+/* More than GW_QUEUE_HIGH bytes wait for the client: hold the transfer
+ * until they drain, and watch that the client still reads. */
+static void
+xfer_pause(struct gw_xfer *x)
+{
+	struct timeval tv = { x->gw->low_speed_s, 0 };
+
+	if (x->ev_stall == NULL && (x->ev_stall = evtimer_new(x->gw->base,
+	    stall_ev_cb, x)) == NULL)
+		fatalx(1, "gateway: cannot register events");
+	x->paused_queued = httpd_stream_queued(x->stream);
+	evtimer_add(x->ev_stall, &tv);
+	httpd_stream_wait_drained(x->stream, GW_QUEUE_LOW, drained_cb, x);
+}
+
 static size_t
 write_cb(char *p, size_t size, size_t n, void *arg)
 {
@@ -369,6 +446,12 @@ write_cb(char *p, size_t size, size_t n, void *arg)
 	if (x->stream == NULL && answer_start(x) == -1) {
 		x->is_gone = true;
 		return 0;
+	}
+	/* Nothing of these bytes is counted, metered or sent yet: libcurl
+	 * keeps them and offers them again when the transfer resumes. */
+	if (httpd_stream_queued(x->stream) > GW_QUEUE_HIGH) {
+		xfer_pause(x);
+		return CURL_WRITEFUNC_PAUSE;
 	}
 	if (x->meter != NULL)
 		usage_meter_feed(x->meter, p, len);
@@ -403,11 +486,15 @@ gw_upstream_start(struct gw *gw, struct gw_xfer *x, const char *url,
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* Each transfer on a connection of its own: over HTTP/2, libcurl
+	 * 7.88 stops reading a connection while data for a paused stream of
+	 * it waits, which would hold up every other answer on it. */
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME_S);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, gw->low_speed_s);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (gw->cfg->ca_file != NULL)

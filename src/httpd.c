@@ -260,6 +260,8 @@ writable_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	bufferevent_flush(c->front, EV_WRITE, BEV_NORMAL);
+	if (c->stream != NULL)	/* c lives on: handoff holds its front */
+		httpd_stream_written(c->stream);
 }
 
 /*

@@ -42,6 +42,8 @@ typedef void (*httpd_refused_cb)(enum httpd_refusal, const char *path,
 /* Told once that a stream's client is gone (closed, dropped, or the server
  * stopped); the stream's owner still ends it with httpd_stream_end. */
 typedef void (*httpd_gone_cb)(struct httpd_stream *, void *arg);
+/* Told that a stream's client has taken its queue down to the low mark. */
+typedef void (*httpd_drained_cb)(struct httpd_stream *, void *arg);
 
 /* Listen on "host:port" ("[v6]:port") with lim, on base; NULL and err when
  * the address cannot be bound. The caller ignores SIGPIPE. Free with
@@ -95,6 +97,14 @@ int httpd_stream_send(struct httpd_stream *s, const void *data, size_t len);
  * data as a "data:" line. As httpd_stream_send. */
 int httpd_stream_event(struct httpd_stream *s, const char *name,
     const char *data);
+/* The bytes of s that wait in the server for its client (0 once it left). */
+size_t httpd_stream_queued(const struct httpd_stream *s);
+/* Call cb once, from the event loop, when at most low bytes of s wait for
+ * its client (soon, if that is already so); replaces an earlier wait. Not
+ * called once the client left: gone_cb says that. A sender that waits for
+ * it past a high mark holds at most that much for a slow client. */
+void httpd_stream_wait_drained(struct httpd_stream *s, size_t low,
+    httpd_drained_cb cb, void *arg);
 /* End the stream (if its client is still there) and free s. */
 void httpd_stream_end(struct httpd_stream *s);
 /* End the stream without its end: the connection closes mid-answer, so the

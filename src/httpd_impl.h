@@ -49,6 +49,10 @@ struct httpd_stream {
 	httpd_gone_cb		 gone_cb;
 	void			*arg;
 	bool			 is_dropped;	/* over max_stream_bytes: shut down */
+	httpd_drained_cb	 drained_cb;	/* waits for the queue to drain */
+	void			*drained_arg;
+	size_t			 low;		/* to this many bytes */
+	struct event		*ev_drained;	/* calls drained_cb off the stack */
 };
 
 /* One listener and its connections. */
@@ -77,5 +81,8 @@ void httpd_flush_front(struct bufferevent *bev);
 /* End the response of s, keeping s for its owner; unless is_ended, tell the
  * owner its client is gone. */
 void httpd_stream_close(struct httpd_stream *s, bool is_ended);
+/* Bytes of s's queue went to its client: tell a drained_cb waiting for
+ * this. */
+void httpd_stream_written(struct httpd_stream *s);
 
 #endif

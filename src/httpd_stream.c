@@ -29,6 +29,7 @@ stream_gone_cb(struct evhttp_connection *evcon, void *arg)
 	s->req = NULL;
 	s->conn->stream = NULL;
 	s->conn = NULL;
+	s->drained_cb = NULL;
 	if (s->gone_cb != NULL)
 		s->gone_cb(s, s->arg);
 }
@@ -117,6 +118,49 @@ httpd_stream_send(struct httpd_stream *s, const void *data, size_t len)
 	return 0;
 }
 
+size_t
+httpd_stream_queued(const struct httpd_stream *s)
+{
+	if (s->conn == NULL)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(s->conn->front));
+}
+
+/* The queue drained: the waiter runs here, where no buffer of httpd's is
+ * in the middle of a write, so it may send (and end the stream) at once. */
+static void
+drained_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd_stream *s = arg;
+	httpd_drained_cb cb = s->drained_cb;
+
+	s->drained_cb = NULL;
+	if (cb != NULL && s->conn != NULL)
+		cb(s, s->drained_arg);
+}
+
+void
+httpd_stream_written(struct httpd_stream *s)
+{
+	if (s->drained_cb != NULL && httpd_stream_queued(s) <= s->low)
+		event_active(s->ev_drained, EV_TIMEOUT, 0);
+}
+
+void
+httpd_stream_wait_drained(struct httpd_stream *s, size_t low,
+    httpd_drained_cb cb, void *arg)
+{
+	if (s->ev_drained == NULL && (s->ev_drained = event_new(s->h->base,
+	    -1, 0, drained_ev_cb, s)) == NULL)
+		fatalx(1, "serve: cannot register events");
+	s->drained_cb = cb;
+	s->drained_arg = arg;
+	s->low = low;
+	/* Past the low mark, the socket's writable event is pending: the
+	 * write it makes tells httpd_stream_written. */
+	httpd_stream_written(s);
+}
+
 int
 httpd_stream_event(struct httpd_stream *s, const char *name,
     const char *data)
@@ -152,6 +196,7 @@ httpd_stream_close(struct httpd_stream *s, bool is_ended)
 	evhttp_connection_set_closecb(evhttp_request_get_connection(s->req),
 	    NULL, NULL);
 	c->stream = NULL;
+	s->drained_cb = NULL;
 	c->is_busy = false;
 	c->deadline_ms = util_mono_ms() + s->h->lim.timeout_ms;	/* to flush */
 	s->conn = NULL;
@@ -170,6 +215,8 @@ httpd_stream_end(struct httpd_stream *s)
 		return;
 	if (s->conn != NULL)
 		httpd_stream_close(s, true);
+	if (s->ev_drained != NULL)
+		event_free(s->ev_drained);
 	free(s);
 }
 

@@ -1,7 +1,9 @@
 /*
  * Token usage from LLM answers, read as they stream through the gateway.
  * A server-sent events parser that keeps at most one event's data
- * (USAGE_EVENT_MAX; a longer event is skipped and counted), then per API
+ * (USAGE_EVENT_MAX; a longer event is skipped and counted) with each JSON
+ * string cut to STRING_KEEP bytes, so that an answer's text, however long,
+ * never hides the usage beside it; then per API
  * the events that carry usage: Anthropic's message_start and cumulative
  * message_delta (overwritten, never added, as the SDK's accumulate_event
  * does), Chat Completions' usage chunk, Responses' terminal response.
@@ -15,6 +17,7 @@
 
 #define KEEP_BYTES	(64 * 1024)	/* a buffer over this is let go */
 #define FIELD_MAX	8		/* "data", "event", ...: longer is noise */
+#define STRING_KEEP	1024		/* bytes kept of a JSON string */
 
 enum line_state {
 	L_FIELD,	/* reading a field name */
@@ -35,6 +38,11 @@ struct usage_meter {
 	char		 field[FIELD_MAX];
 	size_t		 flen;
 	bool		 after_cr;	/* a CR ended the last line */
+	bool		 in_str;	/* in a JSON string */
+	bool		 is_cutting;	/* past STRING_KEEP in it */
+	int		 esc;		/* -1 after a backslash, else the
+					 * hex digits left of a \u escape */
+	size_t		 str_len;	/* bytes of the string so far */
 };
 
 struct usage_meter *
@@ -82,6 +90,58 @@ append(struct usage_meter *m, const char *p, size_t n)
 	}
 	memcpy(m->buf + m->len, p, n);
 	m->len += n;
+}
+
+/*
+ * Whether byte c of JSON text is kept: all but a string's bytes past
+ * STRING_KEEP, cut where a character or an escape starts, so the text kept
+ * is JSON of the same structure (a string's closing quote always stays).
+ * What the meter reads, numbers and model names, is short.
+ */
+static bool
+json_byte(struct usage_meter *m, unsigned char c)
+{
+	if (!m->in_str) {
+		if (c == '"') {
+			m->in_str = true;
+			m->is_cutting = false;
+			m->esc = 0;
+			m->str_len = 0;
+		}
+		return true;
+	}
+	if (m->esc == -1)
+		m->esc = c == 'u' ? 4 : 0;
+	else if (m->esc > 0)
+		m->esc--;
+	else if (c == '"') {
+		m->in_str = false;
+		return true;
+	} else {
+		if (m->str_len >= STRING_KEEP && (c & 0xc0) != 0x80)
+			m->is_cutting = true;
+		if (c == '\\')
+			m->esc = -1;
+	}
+	m->str_len++;
+	return !m->is_cutting;
+}
+
+/* Append JSON text, each string cut to STRING_KEEP bytes. */
+static void
+append_json(struct usage_meter *m, const char *p, size_t n)
+{
+	size_t i, run = 0;
+
+	for (i = 0; i < n; i++) {
+		if (json_byte(m, (unsigned char)p[i]))
+			continue;
+		if (i > run)
+			append(m, p + run, i - run);
+		run = i + 1;
+	}
+	if (n > run)
+		append(m, p + run, n - run);
 }
 
 /* ---- reading one event's JSON ---- */
@@ -230,7 +290,7 @@ dispatch(struct usage_meter *m)
 	else if (m->has_data)
 		read_json(m, m->buf, m->len);
 	m->len = 0;
-	m->is_over = m->has_data = false;
+	m->is_over = m->has_data = m->in_str = false;
 	if (m->cap > KEEP_BYTES) {
 		free(m->buf);
 		m->buf = NULL;
@@ -321,7 +381,7 @@ feed_sse(struct usage_meter *m, const char *p, size_t len)
 			    eol++)
 				;
 			if (m->state == L_DATA)
-				append(m, p, (size_t)(eol - p));
+				append_json(m, p, (size_t)(eol - p));
 			p = eol;
 			break;
 		}
@@ -334,7 +394,7 @@ usage_meter_feed(struct usage_meter *m, const char *buf, size_t len)
 	if (m->is_sse)
 		feed_sse(m, buf, len);
 	else
-		append(m, buf, len);
+		append_json(m, buf, len);
 }
 
 void
@@ -350,7 +410,7 @@ usage_meter_finish(struct usage_meter *m, struct usage *u)
 	else if (m->len > 0)
 		read_json(m, m->buf, m->len);
 	m->len = 0;
-	m->is_over = false;
+	m->is_over = m->in_str = false;
 	*u = m->u;
 }
 

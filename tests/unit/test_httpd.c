@@ -1,7 +1,9 @@
 /*
  * httpd.c on 127.0.0.1 with a short request deadline and a cap of two
  * connections: streams outlive the deadline, a client that leaves or reads
- * too slowly is noticed and its slot freed, and stopping ends streams.
+ * too slowly is noticed and its slot freed, a sender that waits for the
+ * queue to drain gets a slow client all of a large stream, and stopping
+ * ends streams.
  * Clients run on a thread; the server tells it what it saw through a pipe.
  */
 #include <errno.h>
@@ -32,6 +34,10 @@
 #define MAX_STREAM	(256 * 1024)
 #define GUARD_MS	20000	/* only so that a broken server cannot hang the test */
 #define MAX_READ	(1u << 20)
+#define PACE_CHUNK	4096
+#define PACE_HIGH	(64 * 1024)	/* queued: the sender waits */
+#define PACE_LOW	(16 * 1024)	/* drained to this: it goes on */
+#define PACE_TOTAL	(4 * 1024 * 1024)	/* 16 times MAX_STREAM */
 
 struct server {
 	struct event_base	*base;
@@ -46,6 +52,8 @@ struct stream {
 	int64_t			 start_ms;
 	int			 sent;
 	size_t			 flooded;
+	size_t			 max_queued;
+	bool			 is_early;	/* drained_cb over PACE_LOW */
 };
 
 static void
@@ -152,6 +160,59 @@ flood_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 	struct stream *st = stream_new(arg, flood_tick_cb);
 
 	st->s = httpd_stream_start(h, req, "text/event-stream", gone_cb, st);
+}
+
+static void	paced_send(struct stream *);
+
+static void
+paced_drained_cb(struct httpd_stream *s, void *arg)
+{
+	struct stream *st = arg;
+
+	if (httpd_stream_queued(s) > PACE_LOW)
+		st->is_early = true;
+	paced_send(st);
+}
+
+/* Send PACE_TOTAL bytes, waiting whenever more than PACE_HIGH are queued;
+ * 'P' once the first wait starts, then 'E' at the end if the queue never
+ * passed the high mark by more than a send and no wait ended early. */
+static void
+paced_send(struct stream *st)
+{
+	static char chunk[PACE_CHUNK];
+	size_t queued;
+
+	memset(chunk, 'z', sizeof(chunk));
+	while (st->flooded < PACE_TOTAL) {
+		queued = httpd_stream_queued(st->s);
+		if (queued > st->max_queued)
+			st->max_queued = queued;
+		if (queued > PACE_HIGH) {
+			if (st->sent++ == 0)
+				notice(st->srv, 'P');
+			httpd_stream_wait_drained(st->s, PACE_LOW,
+			    paced_drained_cb, st);
+			return;
+		}
+		if (httpd_stream_send(st->s, chunk, sizeof(chunk)) == -1) {
+			notice(st->srv, 'S');
+			return;
+		}
+		st->flooded += sizeof(chunk);
+	}
+	notice(st->srv, st->max_queued <= PACE_HIGH + PACE_CHUNK + 64 &&
+	    !st->is_early && st->sent > 1 ? 'E' : '!');
+	stream_free(st);
+}
+
+static void
+paced_cb(struct httpd *h, struct evhttp_request *req, void *arg)
+{
+	struct stream *st = stream_new(arg, idle_tick_cb);
+
+	st->s = httpd_stream_start(h, req, NULL, gone_cb, st);
+	paced_send(st);
 }
 
 static void
@@ -364,6 +425,32 @@ test_slow_reader_is_dropped(struct clients *cl)
 	free(buf);
 }
 
+/* A client that reads nothing for a while, then everything, slowly: the
+ * sender waits for it instead of queueing, and it gets every byte. */
+static void
+test_paced_stream_is_whole(struct clients *cl)
+{
+	char *buf = xmalloc(MAX_READ);
+	size_t got = 0, i;
+	ssize_t n;
+	int fd = dial(cl->port, 4096);
+
+	say(fd, "GET /paced HTTP/1.1\r\nHost: x\r\n\r\n");
+	ok(heard_server(cl) == 'P', "the sender waits for a client that does "
+	    "not read");
+	while ((n = read(fd, buf, 8192)) > 0) {
+		for (i = 0; i < (size_t)n; i++)
+			got += buf[i] == 'z';
+		usleep(200);
+	}
+	ok(got == PACE_TOTAL, "the client read slowly and got all %d bytes, "
+	    "16 times the queue's bound (%zu)", PACE_TOTAL, got);
+	ok(heard_server(cl) == 'E', "the queue stayed under the high mark, "
+	    "and each wait ended at the low mark");
+	close(fd);
+	free(buf);
+}
+
 static void
 test_stop_ends_streams(struct clients *cl)
 {
@@ -398,6 +485,7 @@ clients_main(void *arg)
 	test_stream_to_http10(cl);
 	test_gone_client_frees_its_slot(cl);
 	test_slow_reader_is_dropped(cl);
+	test_paced_stream_is_whole(cl);
 	test_stop_ends_streams(cl);
 	(void)!write(cl->ask, "q", 1);
 	return NULL;
@@ -453,6 +541,7 @@ main(void)
 	httpd_route(srv.h, "/events", events_cb, &srv);
 	httpd_route(srv.h, "/hold", hold_cb, &srv);
 	httpd_route(srv.h, "/flood", flood_cb, &srv);
+	httpd_route(srv.h, "/paced", paced_cb, &srv);
 	httpd_route(srv.h, NULL, ping_cb, &srv);
 	ev_ask = event_new(srv.base, ask[0], EV_READ | EV_PERSIST, ask_cb,
 	    &srv);

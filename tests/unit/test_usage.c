@@ -1,7 +1,8 @@
 /*
  * usage.c and budget.c: usage read from real-shaped answers of each API fed
  * whole, byte by byte and in random splits; bounded memory on endless and
- * huge answers; the include_usage rewrite; exact costs; budget reasons;
+ * huge answers, whose usage is still read however long their text; the
+ * include_usage rewrite; exact costs; budget reasons;
  * the providers' error bodies.
  */
 #include <stdint.h>
@@ -163,8 +164,8 @@ test_multiline_data(void)
 }
 
 /* An answer that never ends, or one event without end, holds at most one
- * event's worth; an event over the cap is skipped, counted, and what
- * follows is still read. */
+ * event's worth; an event over the cap (not text: strings are cut) is
+ * skipped, counted, and what follows is still read. */
 static void
 test_bounded(void)
 {
@@ -172,7 +173,7 @@ test_bounded(void)
 	static const char delta[] = "event: content_block_delta\ndata: "
 	    "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
 	    "\"text_delta\",\"text\":\"tick \\u2713\"}}\n\n";
-	char chunk[4096];
+	char chunk[4096], numbers[4096];
 	size_t held = 0, i, len;
 	char *tail;
 	struct usage u;
@@ -185,14 +186,16 @@ test_bounded(void)
 	    held);
 
 	memset(chunk, 'x', sizeof(chunk));
-	usage_meter_feed(m, "data: \"", 7);
+	for (i = 0; i < sizeof(numbers); i += 2)
+		memcpy(numbers + i, "1,", 2);
+	usage_meter_feed(m, "data: [", 7);
 	for (i = 0, held = 0; i < 3 * 256; i++) {	/* 3 MiB, no line end */
-		usage_meter_feed(m, chunk, sizeof(chunk));
+		usage_meter_feed(m, numbers, sizeof(numbers));
 		held = usage_meter_held(m) > held ? usage_meter_held(m) : held;
 	}
 	ok(held <= USAGE_EVENT_MAX, "a 3 MiB data line: held %zu bytes at most",
 	    held);
-	usage_meter_feed(m, "\"\n\n", 3);
+	usage_meter_feed(m, "1]\n\n", 4);
 	ok(usage_meter_held(m) == 0, "the skipped event's memory is let go");
 
 	usage_meter_feed(m, "event: ping\n: ", 14);	/* an endless comment */
@@ -212,14 +215,80 @@ test_bounded(void)
 
 	/* A JSON answer over the cap: skipped, not a crash, usage unseen. */
 	m = usage_meter_new(USAGE_CHAT, false);
-	usage_meter_feed(m, "{\"usage\":{\"prompt_tokens\":1},\"x\":\"", 35);
+	usage_meter_feed(m, "{\"usage\":{\"prompt_tokens\":1},\"x\":[", 35);
 	for (i = 0; i < 2 * 256 + 1; i++)
-		usage_meter_feed(m, chunk, sizeof(chunk));
+		usage_meter_feed(m, numbers, sizeof(numbers));
 	ok(usage_meter_held(m) == 0, "a JSON answer over the cap is let go");
+	usage_meter_feed(m, "1]}", 3);
 	usage_meter_finish(m, &u);
 	ok(!u.is_seen && u.skipped == 1, "a JSON answer over the cap: "
 	    "usage not seen, counted as skipped");
 	usage_meter_free(m);
+
+	/* An event of 3 MiB of text: its usage is read, little is held. */
+	m = usage_meter_new(USAGE_MESSAGES, true);
+	usage_meter_feed(m, "data: {\"type\":\"message_delta\",\"delta\":"
+	    "{\"text\":\"", 47);
+	for (i = 0, held = 0; i < 3 * 256; i++) {
+		usage_meter_feed(m, chunk, sizeof(chunk));
+		held = usage_meter_held(m) > held ? usage_meter_held(m) : held;
+	}
+	usage_meter_feed(m, "\"},\"usage\":{\"output_tokens\":77}}\n\n", 35);
+	usage_meter_finish(m, &u);
+	ok(u.is_seen && u.skipped == 0 && u.tokens.output == 77 &&
+	    held <= 64 * 1024, "an event with 3 MiB of text: its usage read "
+	    "(%lld), %zu bytes held at most", (long long)u.tokens.output, held);
+	usage_meter_free(m);
+}
+
+/* A JSON answer with megabytes of text before its usage: each string is
+ * cut, never inside an escape (the JSON kept would not parse), and the
+ * usage read. */
+static void
+test_long_text(void)
+{
+	static const char *const around[] = { "\\u00e9", "\\\"", "\\\\",
+	    "\xc3\xa9", "\\n" };
+	struct usage_meter *m;
+	struct usage u;
+	char *body;
+	size_t len, o, i, k, held;
+	int how;
+
+	body = xmalloc(3 << 20);
+	len = (size_t)snprintf(body, 64, "{\"model\":\"gpt-test\",\"x\":[");
+	/* Strings whose 1024th byte falls in an escape or a character. */
+	for (i = 0; i < nitems(around); i++)
+		for (k = 1016; k < 1026; k++) {
+			body[len++] = '"';
+			memset(body + len, 'a', k);
+			len += k;
+			len += (size_t)sprintf(body + len, "%sbbbb\",", around[i]);
+		}
+	body[len++] = '"';
+	memset(body + len, 'x', 2 << 20);
+	len += 2 << 20;
+	len += (size_t)sprintf(body + len, "\"],\"usage\":{\"prompt_tokens\":"
+	    "12,\"completion_tokens\":34}}");
+	for (how = WHOLE; how <= RANDOM; how++) {
+		if (how == BYTES)
+			continue;	/* 2 MiB a byte at a time: slow */
+		m = usage_meter_new(USAGE_CHAT, false);
+		for (o = 0, held = 0; o < len; o += i) {
+			i = how == WHOLE ? len - o : 1 + (o * 7919) % 4093;
+			i = i < len - o ? i : len - o;
+			usage_meter_feed(m, body + o, i);
+			if (usage_meter_held(m) > held)
+				held = usage_meter_held(m);
+		}
+		usage_meter_finish(m, &u);
+		usage_meter_free(m);
+		ok(u.is_seen && u.tokens.input == 12 && u.tokens.output == 34 &&
+		    strcmp(u.model, "gpt-test") == 0 && held <= 256 * 1024,
+		    "%s: 2 MiB of text before the usage, which is read; %zu "
+		    "bytes held at most", split_names[how], held);
+	}
+	free(body);
 }
 
 /* A model server's answer to a streamed Chat Completions request, as
@@ -470,6 +539,7 @@ main(void)
 	test_fixtures();
 	test_multiline_data();
 	test_bounded();
+	test_long_text();
 	test_include_usage();
 	test_cost();
 	test_budget();
