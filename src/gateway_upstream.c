@@ -374,7 +374,7 @@ answer_start(struct gw_xfer *x)
 	    NULL, NULL);
 	if (x->ev_eof != NULL)
 		event_del(x->ev_eof);
-	x->stream = httpd_stream_start_code(x->gw->httpd, x->req,
+	x->stream = httpd_stream_answer(x->gw->httpd, x->req,
 	    status >= 100 && status <= 999 ? (int)status : 502, NULL,
 	    stream_gone_cb, x);
 	return x->stream != NULL ? 0 : -1;

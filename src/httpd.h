@@ -85,9 +85,11 @@ void httpd_reply(struct httpd *h, struct evhttp_request *req, int code,
 struct httpd_stream *httpd_stream_start(struct httpd *h,
     struct evhttp_request *req, const char *content_type,
     httpd_gone_cb gone_cb, void *arg);
-/* As httpd_stream_start with status code; content_type NULL adds none (the
- * caller put its headers in req's output headers). */
-struct httpd_stream *httpd_stream_start_code(struct httpd *h,
+/* As httpd_stream_start, for an answer that ends (a proxied API's): with
+ * status code, content_type NULL adding none (the caller put its headers
+ * in req's output headers), and the connection kept for the client's next
+ * request unless the client asked to close it. */
+struct httpd_stream *httpd_stream_answer(struct httpd *h,
     struct evhttp_request *req, int code, const char *content_type,
     httpd_gone_cb gone_cb, void *arg);
 /* Send len bytes. -1 if the client is gone, or is dropped now because more

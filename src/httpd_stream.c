@@ -34,17 +34,12 @@ stream_gone_cb(struct evhttp_connection *evcon, void *arg)
 		s->gone_cb(s, s->arg);
 }
 
-struct httpd_stream *
-httpd_stream_start(struct httpd *h, struct evhttp_request *req,
-    const char *content_type, httpd_gone_cb gone_cb, void *arg)
-{
-	return httpd_stream_start_code(h, req, 200, content_type, gone_cb,
-	    arg);
-}
-
-struct httpd_stream *
-httpd_stream_start_code(struct httpd *h, struct evhttp_request *req,
-    int code, const char *content_type, httpd_gone_cb gone_cb, void *arg)
+/* Start the answer; the connection closes at the stream's end unless
+ * is_keep_alive. */
+static struct httpd_stream *
+stream_start(struct httpd *h, struct evhttp_request *req, int code,
+    const char *content_type, bool is_keep_alive, httpd_gone_cb gone_cb,
+    void *arg)
 {
 	struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req);
 	struct conn *c = httpd_conn_of(h, req);
@@ -70,11 +65,27 @@ httpd_stream_start_code(struct httpd *h, struct evhttp_request *req,
 	if (evhttp_find_header(hdrs, "Cache-Control") == NULL)
 		evhttp_add_header(hdrs, "Cache-Control", "no-store");
 	evhttp_remove_header(hdrs, "Connection");
-	evhttp_add_header(hdrs, "Connection", "close");
+	/* Kept alive, evhttp closes it anyway if the client asked to. */
+	if (!is_keep_alive)
+		evhttp_add_header(hdrs, "Connection", "close");
 	bufferevent_incref(c->front);
 	evhttp_send_reply_start(req, code, httpd_reason(code));
 	httpd_flush_front(c->front);
 	return s;
+}
+
+struct httpd_stream *
+httpd_stream_start(struct httpd *h, struct evhttp_request *req,
+    const char *content_type, httpd_gone_cb gone_cb, void *arg)
+{
+	return stream_start(h, req, 200, content_type, false, gone_cb, arg);
+}
+
+struct httpd_stream *
+httpd_stream_answer(struct httpd *h, struct evhttp_request *req, int code,
+    const char *content_type, httpd_gone_cb gone_cb, void *arg)
+{
+	return stream_start(h, req, code, content_type, true, gone_cb, arg);
 }
 
 /* Close the client's side of s: evhttp notices, and stream_gone_cb runs. */
@@ -201,6 +212,11 @@ httpd_stream_close(struct httpd_stream *s, bool is_ended)
 	c->deadline_ms = util_mono_ms() + s->h->lim.timeout_ms;	/* to flush */
 	s->conn = NULL;
 	bufferevent_incref(bev);
+	/* The last chunk is written by the flush below, after evhttp has
+	 * set what runs once it is written: written at once, it would leave
+	 * evhttp waiting to finish the answer, and a kept-alive connection
+	 * would never read its next request. */
+	bufferevent_disable(bev, EV_WRITE);
 	evhttp_send_reply_end(s->req);	/* frees the request */
 	s->req = NULL;
 	httpd_flush_front(bev);

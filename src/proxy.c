@@ -30,6 +30,7 @@
 #include "proxy.h"
 #include "proxy_impl.h"
 #include "pump.h"
+#include "relay.h"
 #include "sidecar.h"
 #include "util.h"
 
@@ -97,6 +98,10 @@ conn_free(struct conn *c)
 	}
 	if (c->ev_idle != NULL)
 		event_free(c->ev_idle);
+	if (c->ev_first != NULL)
+		event_free(c->ev_first);
+	if (c->ux != -1)
+		close(c->ux);
 	if (c->is_pumping) {
 		pump_close(&c->pump[0]);
 		pump_close(&c->pump[1]);
@@ -179,7 +184,7 @@ cut_all(struct proxy *px)
 
 /* Watch each side for what its pumps wait for. */
 static void
-relay_arm(struct conn *c)
+pumps_arm(struct conn *c)
 {
 	struct pump *from[2] = { &c->pump[0], &c->pump[1] };
 	int i;
@@ -201,7 +206,7 @@ relay_arm(struct conn *c)
  * that reads the socket fd when it is readable, by the one that writes
  * it when writable, by both at the start (fd -1). */
 static void
-relay_cb(evutil_socket_t fd, short what, void *arg)
+pumps_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	struct proxy *px = c->px;
@@ -231,7 +236,7 @@ relay_cb(evutil_socket_t fd, short what, void *arg)
 		conn_end(c, true, "");
 		return;
 	}
-	relay_arm(c);
+	pumps_arm(c);
 }
 
 static void
@@ -262,11 +267,11 @@ take_socket(struct conn *c, int i, struct evbuffer *unread)
 }
 
 /* The origin answered the dial: from now on both sockets are relayed by
- * pumps (relay_cb), after what the proxy says or forwards first: the
+ * pumps (pumps_cb), after what the proxy says or forwards first: the
  * CONNECT's answer, a plain request's head, bytes the client sent after
  * its head (a TLS hello, a body). */
 static void
-relay_start(struct conn *c)
+pumps_start(struct conn *c)
 {
 	struct timeval idle = { PROXY_IDLE_MS / 1000 / 4, 0 };
 	struct evbuffer *up, *down = evbuffer_new();
@@ -307,9 +312,9 @@ relay_start(struct conn *c)
 	evbuffer_drain(up, evbuffer_get_length(up));
 	for (i = 0; i < 2; i++) {
 		c->ev_read[i] = event_new(c->px->base, c->fd[i],
-		    EV_READ | EV_PERSIST, relay_cb, c);
+		    EV_READ | EV_PERSIST, pumps_cb, c);
 		c->ev_write[i] = event_new(c->px->base, c->fd[i],
-		    EV_WRITE | EV_PERSIST, relay_cb, c);
+		    EV_WRITE | EV_PERSIST, pumps_cb, c);
 		if (c->ev_read[i] == NULL || c->ev_write[i] == NULL) {
 			conn_end(c, true, "relay: out of memory");
 			return;
@@ -321,7 +326,7 @@ relay_start(struct conn *c)
 		return;
 	}
 	c->last_ms = util_mono_ms();
-	relay_cb(-1, 0, c);
+	pumps_cb(-1, 0, c);
 }
 
 static void
@@ -332,7 +337,7 @@ dial_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
-		relay_start(c);
+		pumps_start(c);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
@@ -528,6 +533,70 @@ head_event_cb(struct bufferevent *bev, short what, void *arg)
 		conn_end(c, true, "client: connection lost");
 }
 
+/* Read the client's head from fd, first the n bytes already taken. */
+static void
+head_start(struct conn *c, int fd, const char *first, size_t n)
+{
+	struct timeval tv = { PROXY_HEAD_SECS, 0 };
+	struct evbuffer *in;
+
+	c->bev[0] = bufferevent_socket_new(c->px->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev[0] == NULL) {
+		close(fd);
+		conn_free(c);
+		return;
+	}
+	if (n > 0) {
+		/* The input's end is the bufferevent's alone, but for this. */
+		in = bufferevent_get_input(c->bev[0]);
+		evbuffer_unfreeze(in, 0);
+		evbuffer_add(in, first, n);
+		evbuffer_freeze(in, 0);
+	}
+	bufferevent_setcb(c->bev[0], head_read_cb, NULL, head_event_cb, c);
+	bufferevent_set_timeouts(c->bev[0], &tv, &tv);
+	bufferevent_enable(c->bev[0], EV_READ | EV_WRITE);
+}
+
+/*
+ * A connection's first byte: a NUL with the TCP connection the relay
+ * accepted in the sandbox, which is then the client (relay.c); anything
+ * else starts a head on the unix connection itself.
+ */
+static void
+first_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct timeval tv = { PROXY_HEAD_SECS, 0 };
+	char first;
+	int tcp;
+
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		conn_free(c);
+		return;
+	}
+	if ((tcp = relay_take(c->ux, &first)) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			event_add(c->ev_first, &tv);
+		else if (errno == EPROTO) {
+			tcp = c->ux;
+			c->ux = -1;
+			head_start(c, tcp, &first, 1);
+		} else {
+			if (errno == EBADMSG)
+				log_warn("proxy: job %lld: a connection came "
+				    "without a TCP socket; dropped", c->px->job);
+			conn_free(c);
+		}
+		return;
+	}
+	close(c->ux);
+	c->ux = -1;
+	head_start(c, tcp, NULL, 0);
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -541,20 +610,15 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c = xcalloc(1, sizeof(*c));
 	c->px = px;
 	c->fd[0] = c->fd[1] = -1;
+	c->ux = fd;
 	c->start_ms = c->last_ms = util_mono_ms();
 	snprintf(c->shown, sizeof(c->shown), "?");
-	c->bev[0] = bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev[0] == NULL) {
-		evutil_closesocket(fd);
-		free(c);
-		return;
-	}
 	TAILQ_INSERT_TAIL(&px->conns, c, entry);
 	if (++px->nconns == PROXY_MAX_CONNS)
 		evconnlistener_disable(l);
-	bufferevent_setcb(c->bev[0], head_read_cb, NULL, head_event_cb, c);
-	bufferevent_set_timeouts(c->bev[0], &tv, &tv);
-	bufferevent_enable(c->bev[0], EV_READ | EV_WRITE);
+	if ((c->ev_first = event_new(px->base, fd, EV_READ, first_cb, c)) ==
+	    NULL || event_add(c->ev_first, &tv) == -1)
+		conn_free(c);
 }
 
 /* ---- the process ---- */

@@ -39,6 +39,8 @@ struct conn {
 	struct pump	 pump[2];
 	bool		 is_pumping;
 	struct event	*ev_read[2], *ev_write[2], *ev_idle;
+	int		 ux;		/* until its first byte says who speaks */
+	struct event	*ev_first;
 	enum conn_state	 state;
 	bool		 is_connect;
 	struct egress_host host;

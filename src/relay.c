@@ -363,9 +363,38 @@ conn_close(struct conn *c)
 	c->is_pumping = false;
 }
 
+/* Hand c's TCP connection to the server at the other end of c->ux: one
+ * NUL byte carrying the descriptor. 0 once sent, -1 otherwise. */
+static int
+pass(struct conn *c)
+{
+	union {
+		struct cmsghdr	h;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	char nul = '\0';
+	struct iovec iov = { &nul, 1 };
+	struct msghdr m;
+	struct cmsghdr *cm;
+
+	memset(&m, 0, sizeof(m));
+	memset(&u, 0, sizeof(u));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = u.buf;
+	m.msg_controllen = sizeof(u.buf);
+	cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &c->tcp, sizeof(int));
+	return sendmsg(c->ux, &m, MSG_NOSIGNAL | MSG_DONTWAIT) == 1 ? 0 : -1;
+}
+
 /* Join c to its bridge's socket: at once, or on a later tick while the
  * socket's backlog is full (its server busy); refused otherwise (what the
- * client sends is then read and dropped). */
+ * client sends is then read and dropped). A passing bridge's server is
+ * handed the connection, and the relay is done with it. */
 static void
 attach(struct conn *c)
 {
@@ -378,6 +407,10 @@ attach(struct conn *c)
 			return;
 	}
 	c->is_waiting = false;
+	if (c->ux != -1 && relay.b[c->bridge].is_passing && pass(c) == 0) {
+		conn_close(c);
+		return;
+	}
 	if (pump_init(&c->up, c->tcp, c->ux) == -1) {
 		conn_close(c);
 		return;
@@ -555,6 +588,58 @@ relay_start(const struct relay_bridge *b, size_t n, bool is_root,
 	snprintf(err, errlen, "%s", len > 0 ? msg :
 	    "the relay ended before it was ready");
 	return -1;
+}
+
+int
+relay_take(int ux, char *first)
+{
+	union {
+		struct cmsghdr	h;
+		char		buf[CMSG_SPACE(4 * sizeof(int))];
+	} u;
+	struct iovec iov = { first, 1 };
+	struct msghdr m;
+	struct cmsghdr *cm;
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	int fds[4], n = 0, fd = -1, v, i;
+	socklen_t len = sizeof(v);
+	ssize_t k;
+
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = u.buf;
+	m.msg_controllen = sizeof(u.buf);
+	if ((k = recvmsg(ux, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) == -1)
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&m); cm != NULL; cm = CMSG_NXTHDR(&m, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS)
+			for (i = 0; (size_t)i < (cm->cmsg_len - CMSG_LEN(0)) /
+			    sizeof(int) && n < (int)nitems(fds); i++)
+				memcpy(&fds[n++], CMSG_DATA(cm) + i * sizeof(int),
+				    sizeof(int));
+	if (k == 1 && n == 0 && *first != '\0') {
+		errno = EPROTO;
+		return -1;
+	}
+	/* Exactly one connected TCP socket, after a NUL; nothing else. */
+	if (k == 1 && n == 1 && *first == '\0' && !(m.msg_flags & MSG_CTRUNC) &&
+	    getsockopt(fds[0], SOL_SOCKET, SO_TYPE, &v, &len) == 0 &&
+	    v == SOCK_STREAM && (len = sizeof(v), getsockopt(fds[0],
+	    SOL_SOCKET, SO_DOMAIN, &v, &len)) == 0 && (v == AF_INET ||
+	    v == AF_INET6) && (len = sizeof(v), getsockopt(fds[0], SOL_SOCKET,
+	    SO_ACCEPTCONN, &v, &len)) == 0 && v == 0 &&
+	    getpeername(fds[0], (struct sockaddr *)&peer, &plen) == 0 &&
+	    fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK) == 0)
+		fd = fds[0];
+	for (i = 0; i < n; i++)
+		if (fds[i] != fd)
+			close(fds[i]);
+	if (fd == -1)
+		errno = k == 0 ? ECONNRESET : EBADMSG;
+	return fd;
 }
 
 int

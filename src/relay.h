@@ -20,7 +20,16 @@ struct relay_bridge {
 	int		 port;
 	const char	*path;		/* absolute; never bound inside */
 	const char	*name;		/* "egress proxy", for messages */
+	bool		 is_passing;	/* its server takes the connection */
 };
+
+/*
+ * A passing bridge's server is handed each TCP connection the relay
+ * accepts: the relay connects to the socket, sends one NUL byte with the
+ * connection's descriptor (SCM_RIGHTS) and lets go of both, so the bytes
+ * never cross the relay. Should the send fail, the relay relays bytes as
+ * for any bridge, so the server must take both kinds of client.
+ */
 
 /*
  * In the launcher, as the user that makes the sandbox: a new network
@@ -32,6 +41,13 @@ struct relay_bridge {
  */
 int relay_start(const struct relay_bridge *b, size_t n, bool is_root,
     uid_t uid, gid_t gid, char *err, size_t errlen);
+
+/* The server's side of a passing bridge, on a connection just accepted
+ * from its socket: the passed TCP connection (a connected stream socket of
+ * IPv4 or IPv6), or -1 with errno EAGAIN (nothing arrived yet), EPROTO (a
+ * client speaking for itself: its first byte in *first), or another errno
+ * (nothing usable; what came is closed). */
+int relay_take(int ux, char *first);
 
 /* dir/resolv.conf for a bridged sandbox: a resolver on its loopback,
  * where nothing listens, so lookups fail at once. */

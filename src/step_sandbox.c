@@ -78,6 +78,7 @@ step_sandbox_bridge(struct run *r, struct run_bridge *rb)
 	rb->b[0].port = RUN_PROXY_PORT;
 	rb->b[0].path = rb->path[0];
 	rb->b[0].name = "egress proxy";
+	rb->b[0].is_passing = true;	/* proxy.c takes each connection */
 	rb->b[1].port = RUN_GATEWAY_PORT;
 	rb->b[1].path = rb->path[1];
 	rb->b[1].name = "LLM gateway";

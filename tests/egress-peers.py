@@ -135,10 +135,38 @@ def parse(data):
     return out
 
 
-def ask(path, head, tls):
+def hand_over(sock, kind):
+    """Connect as the relay does for the proxy: a NUL byte carrying a TCP
+    connection's descriptor (kind "tcp"; the client's end is returned), or
+    carrying what no relay sends ("unix", "listen", "two", "none")."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    client = socket.create_connection(lsock.getsockname())
+    server, _ = lsock.accept()
+    pair = socket.socketpair()
+    fds = {"tcp": [server.fileno()], "unix": [pair[0].fileno()],
+           "listen": [lsock.fileno()], "none": [],
+           "two": [server.fileno(), server.fileno()]}[kind]
+    socket.send_fds(sock, [b"\0"], fds)
+    server.close()
+    lsock.close()
+    pair[0].close()
+    if kind == "tcp":
+        sock.close()
+        client.settimeout(30)
+        return client
+    # The proxy drops such a connection: its socket closes, unanswered.
+    print(json.dumps({"status": 0, "closed": sock.recv(100) == b""}))
+    return None
+
+
+def ask(path, head, tls, kind=None):
     sock = socket.socket(socket.AF_UNIX)
     sock.settimeout(30)
     sock.connect(path)
+    if kind is not None and (sock := hand_over(sock, kind)) is None:
+        return
     sock.sendall(head.replace("\\r\\n", "\r\n").encode("latin-1"))
     if tls is None:
         print(json.dumps(parse(read_answer(sock))))
@@ -161,9 +189,16 @@ def main():
     if sys.argv[1] == "serve":
         serve(*sys.argv[2:5])
     elif sys.argv[1] == "ask":
-        tls = sys.argv[5:7] if len(sys.argv) > 4 and \
-            sys.argv[4] == "--tls" else None
-        ask(sys.argv[2], sys.argv[3], tls)
+        # ask SOCK HEAD [--tls CAFILE NAME] [--pass KIND]
+        rest, tls, kind = sys.argv[4:], None, None
+        while rest:
+            if rest[0] == "--tls":
+                tls, rest = rest[1:3], rest[3:]
+            elif rest[0] == "--pass":
+                kind, rest = rest[1], rest[2:]
+            else:
+                sys.exit("ask: unknown argument %s" % rest[0])
+        ask(sys.argv[2], sys.argv[3], tls, kind)
 
 
 if __name__ == "__main__":

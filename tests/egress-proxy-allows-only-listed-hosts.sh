@@ -80,6 +80,21 @@ is "$(field status)" 200 "CONNECT to an allowed pinned name: 200"
 is "$(field inner_status)" 200 "TLS through the tunnel, certificate verified"
 is "$(field body)" "hello over tls" "the server's answer arrives untouched"
 
+# The relay's way: the connection handed over the socket with a NUL byte
+# (SCM_RIGHTS); the proxy then speaks on that TCP connection. Anything
+# else handed over (no descriptor, a unix socket, a listening socket, two
+# descriptors) is dropped unanswered.
+ask "CONNECT tls.test:$TLS_PORT HTTP/1.1\r\nHost: tls.test:$TLS_PORT\r\n\r\n" \
+    --tls "$T/ca.pem" tls.test --pass tcp
+is "$(field status)" 200 "a TCP connection handed over: CONNECT answered on it"
+is "$(field body)" "hello over tls" "and TLS passes through it untouched"
+for kind in none unix listen two; do
+	ask "CONNECT tls.test:$TLS_PORT HTTP/1.1\r\n\r\n" --pass $kind
+	is "$(field closed)" True "handed over ($kind): dropped unanswered"
+done
+is "$(grep -c 'came without a TCP socket' "$T/proxy.1.err")" 4 \
+    "each drop is a log line"
+
 # Plain HTTP: origin-form to the origin, Host from the URL, hop-by-hop
 # headers gone (a Host header of the client's does not choose the origin).
 ask "GET http://Plain.Test.:$HTTP_PORT/echo?q=1 HTTP/1.1\r\nHost: blocked.test\r\nProxy-Authorization: Basic c2VjcmV0\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\nX-Kept: yes\r\n\r\n"
@@ -234,9 +249,10 @@ fields = {"host", "port", "address", "allowed", "reason", "bytes_in",
           "bytes_out", "duration_ms"}
 print("fields", all(fields <= set(r) for r in recs))
 t = [r for r in recs if r["host"] == "tls.test" and r["allowed"]]
-print("tls", len(t) == 1 and t[0]["port"] == tls and
-      t[0]["address"] == "127.0.0.1" and t[0]["bytes_in"] > 0 and
-      t[0]["bytes_out"] > 0 and t[0]["reason"] == "")
+# one asked on the socket itself, one on a connection handed over
+print("tls", len(t) == 2 and all(r["port"] == tls and
+      r["address"] == "127.0.0.1" and r["bytes_in"] > 0 and
+      r["bytes_out"] > 0 and r["reason"] == "" for r in t))
 big = [r for r in recs if r["host"] == "plain.test" and r["allowed"] and
        "max_egress" in r["reason"]]
 print("cut", len(big) == 1 and big[0]["bytes_in"] > 0 and

@@ -28,7 +28,7 @@ for p in $FAKES; do kill -9 $p 2>/dev/null; done'
 # An HTTP server on a unix socket: answers every request with a fixed
 # body naming itself, and logs what it got.
 cat > "$T/fake-server.py" <<'PY'
-import hashlib, http.server, os, socketserver, sys, time
+import hashlib, http.server, os, socket, socketserver, sys, time
 path, name, log = sys.argv[1:4]
 BIG = b"0123456789abcdef" * (3 << 16)
 class H(http.server.BaseHTTPRequestHandler):
@@ -56,6 +56,19 @@ class H(http.server.BaseHTTPRequestHandler):
     def address_string(self): return "unix"
 class S(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    # The relay hands the proxy its connections (a NUL byte carrying the
+    # TCP socket, relay.c); the server then speaks on that socket.
+    def get_request(self):
+        conn, addr = self.socket.accept()
+        if conn.recv(1, socket.MSG_PEEK) == b"\0":
+            msg, fds, _, _ = socket.recv_fds(conn, 1, 1)
+            conn.close()
+            with open(log, "a") as f:
+                f.write("passed\n")
+            tcp = socket.socket(fileno=fds[0])
+            tcp.setblocking(True)    # the relay's side was not
+            return tcp, addr
+        return conn, addr
 s = S(path, H)
 os.chmod(path, 0o666)
 with open(log, "a") as f:
@@ -176,6 +189,10 @@ path: $D/data" '[sandbox]' 'network = allowlist'
 	like "$(cat "$T/gateway-$WHO-$JOB.log")" \
 	    'POST /anthropic/v1/messages {"model":"m"}' \
 	    "$P reach: the gateway got the agent's request whole"
+	like "$(cat "$T/proxy-$WHO-$JOB.log")" "passed" \
+	    "$P reach: the relay hands the proxy each connection itself"
+	unlike "$(cat "$T/gateway-$WHO-$JOB.log")" "passed" \
+	    "$P reach: and relays the gateway's bytes"
 	like "$r" "halfclose: fake gateway answer for /openai/v1/responses?slow" \
 	    "$P reach: an answer after the client's half-close comes back"
 	like "$r" "concurrent: 100 answers" \
