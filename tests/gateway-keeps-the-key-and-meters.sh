@@ -180,6 +180,33 @@ claude-slow 5 1 0 0 None
 endless 0 0 0 0 None"
 is "$rows" "$want" "usage rows: tokens and costs as the server reported them"
 
+# A streamed answer keeps its connection for the client's next request,
+# as the CLIs' HTTP clients expect: three answers on one connection.
+ka=$(python3 - "$SOCK" "$KEY1" <<'PY'
+import http.client, socket, sys
+class C(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(30)
+        self.sock.connect(sys.argv[1])
+c = C("localhost")
+c.connect()
+first = c.sock
+out = []
+for i in range(3):
+    c.request("POST", "/anthropic/v1/messages",
+              '{"model":"claude-test","stream":true,"messages":[]}',
+              {"x-api-key": sys.argv[2], "anthropic-version": "2023-06-01"})
+    r = c.getresponse()
+    body = r.read()
+    out.append("%d %s %s" % (r.status, b"message_stop" in body,
+                             c.sock is first and not r.will_close))
+print(" / ".join(out))
+PY
+)
+is "$ka" "200 True True / 200 True True / 200 True True" \
+    "a streamed answer keeps the connection: three on one"
+
 # The canaries and the job's keys are nowhere the agent or a log can see.
 for f in "$T/answers" "$T/gateway.log"; do
 	! grep -q -e "$CANARY_A" -e "$CANARY_O" "$f"
