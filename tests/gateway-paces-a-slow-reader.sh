@@ -82,28 +82,27 @@ STREAM_SIZE=$((48 * MIB))	# streamed: 49 MiB, far under 256 MiB
 STREAMED='{"model":"claude-test","stream":true,"max_tokens":9,"messages":[]}'
 WHOLE='{"model":"claude-test","max_tokens":9,"messages":[]}'
 
+# held REQUEST SIZE WHAT: a fresh gateway answers REQUEST with SIZE bytes
+# of text to a client that holds it a while, then reads it all.
+held() {
+	start_gateway 1 "$KEY1"
+	answer "{\"huge\": $2}"
+	out=$(slow "$1" --hold 4 --watch "$GW_PID" --bound "$BOUND" --huge "$2")
+	like "$out" 200 "$3: 200"
+	grew=$(printf '%s\n' "$out" | sed -n 's/^grew //p')
+	[ -n "$grew" ] && [ "$grew" -lt "$BOUND" ]
+	ok $? "while its client read nothing, the gateway grew by $grew bytes, under $BOUND"
+	like "$out" "complete" "then the client got all of it"
+	like "$out" "text ok" "byte for byte"
+}
+
 # A JSON answer near its bound, read after the client held it a while.
-start_gateway 1 "$KEY1"
-answer "{\"huge\": $JSON_SIZE}"
-out=$(slow "$WHOLE" --hold 4 --watch "$GW_PID" --bound "$BOUND" --huge "$JSON_SIZE")
-like "$out" 200 "a JSON answer near 32 MiB: 200"
-grew=$(printf '%s\n' "$out" | sed -n 's/^grew //p')
-[ -n "$grew" ] && [ "$grew" -lt "$BOUND" ]
-ok $? "while its client read nothing, the gateway grew by $grew bytes, under $BOUND"
-like "$out" "complete" "then the client got all of it"
-like "$out" "text ok" "byte for byte"
+held "$WHOLE" "$JSON_SIZE" "a JSON answer near 32 MiB"
 stop_gateway
 
-# A 48 MiB stream, the same way; then one read slowly throughout.
-start_gateway 1 "$KEY1"
-answer "{\"huge\": $STREAM_SIZE}"
-out=$(slow "$STREAMED" --hold 4 --watch "$GW_PID" --bound "$BOUND" --huge "$STREAM_SIZE")
-like "$out" 200 "a 48 MiB stream: 200"
-grew=$(printf '%s\n' "$out" | sed -n 's/^grew //p')
-[ -n "$grew" ] && [ "$grew" -lt "$BOUND" ]
-ok $? "while its client read nothing, the gateway grew by $grew bytes, under $BOUND"
-like "$out" "complete" "then the client got all of it"
-like "$out" "text ok" "byte for byte, every event whole"
+# A 48 MiB stream, the same way (every event whole); then one read slowly
+# throughout.
+held "$STREAMED" "$STREAM_SIZE" "a 48 MiB stream"
 answer "{\"huge\": $STREAM_SIZE}"
 out=$(slow "$STREAMED" --slow --huge "$STREAM_SIZE")
 like "$out" "complete" "a 48 MiB stream read slowly throughout: all of it"

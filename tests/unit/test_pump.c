@@ -48,6 +48,18 @@ tcp_pair(int *a, int *b)
 	return 0;
 }
 
+/* A pump from one unix socket pair to another: the test writes into
+ * in[0] and reads from out[1]. */
+static void
+pair_pump(struct pump *p, int in[2], int out[2])
+{
+	socketpair(AF_UNIX, SOCK_STREAM, 0, in);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, out);
+	nonblock(in[1]);
+	nonblock(out[0]);
+	pump_init(p, in[1], out[0]);
+}
+
 /* Byte i of the test stream. */
 static unsigned char
 byte_at(size_t i)
@@ -162,13 +174,9 @@ main(void)
 	close(ux[1]);
 
 	/* 2: room bounds what is taken; at 0 with more waiting: -2. */
-	socketpair(AF_UNIX, SOCK_STREAM, 0, ux);
 	{
 		int out[2];
-		socketpair(AF_UNIX, SOCK_STREAM, 0, out);
-		nonblock(ux[1]);
-		nonblock(out[0]);
-		pump_init(&p, ux[1], out[0]);
+		pair_pump(&p, ux, out);
 		k = write(ux[0], data, 1000);
 		is_int(pump_flow(&p, 300), 300, "room 300: 300 bytes taken");
 		is_int(pump_flow(&p, 0), -2, "room 0 with more waiting: -2");
@@ -212,14 +220,10 @@ main(void)
 	close(ux[1]);
 
 	/* 4: a destination that is gone ends the pump with an error. */
-	socketpair(AF_UNIX, SOCK_STREAM, 0, ux);
 	{
 		int out[2];
-		socketpair(AF_UNIX, SOCK_STREAM, 0, out);
-		nonblock(ux[1]);
-		nonblock(out[0]);
+		pair_pump(&p, ux, out);
 		close(out[1]);
-		pump_init(&p, ux[1], out[0]);
 		k = write(ux[0], data, 1000);
 		errno = 0;
 		is_int(pump_flow(&p, SIZE_MAX), -1, "the destination is gone: -1");
