@@ -21,6 +21,7 @@
 #include "config_impl.h"
 #include "egress.h"
 #include "log.h"
+#include "rules.h"
 #include "util.h"
 
 #define CONFIG_MAX_BYTES	(1024 * 1024)
@@ -78,6 +79,10 @@ static const struct key keys[] = {
 	    .names = allow_names),
 	KEY("trigger", "review", K_ENUM, review, "changes_requested",
 	    .names = review_names),
+	KEY("trigger", "repos", K_LIST, trigger_repos, NULL,
+	    .check = rules_check_repo_pattern,
+	    .what = "repository patterns (owner/name, owner/*, group/**; "
+	    "'*' and '?' within a part)"),
 
 	KEY("agent", "command", K_STR, agent_command, NULL),
 	KEY("agent", "timeout", K_DUR, agent_timeout_ms, "30m", .min = 1),

@@ -80,6 +80,7 @@ struct config {
 	char	*command;		/* default /agent */
 	unsigned allow;			/* ALLOW_* mask, default owner,member,collaborator */
 	enum review_mode review;	/* default changes_requested */
+	struct strlist trigger_repos;	/* repos: patterns (rules.h); empty: all */
 
 	/* [agent] */
 	char	*agent_command;		/* NULL when unset */

@@ -121,6 +121,113 @@ rules_parse_command(const char *word, const char *body, char **text)
 	return *text ? CMD_REVISE : CMD_HELP;
 }
 
+/* One part of a repository pattern: not "**", its characters allowed. */
+static bool
+pattern_part_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!(isascii((unsigned char)s[i]) &&
+		    (isalnum((unsigned char)s[i]) || strchr("._-*?", s[i]))))
+			return false;
+	return true;
+}
+
+int
+rules_check_repo_pattern(const char *s, size_t len)
+{
+	const char *p = s, *end = s + len, *slash;
+	size_t parts = 0, n;
+
+	if (len == 0 || len > RULES_REPO_PATTERN_MAX || memchr(s, '\0', len))
+		return 0;
+	for (;;) {
+		slash = memchr(p, '/', (size_t)(end - p));
+		n = (size_t)((slash ? slash : end) - p);
+		parts++;
+		if (n == 2 && strncmp(p, "**", 2) == 0) {
+			/* Only as the last part, after at least one other. */
+			if (slash != NULL || parts < 2)
+				return 0;
+		} else if (!pattern_part_ok(p, n) || memmem(p, n, "**", 2))
+			return 0;
+		if (slash == NULL)
+			break;
+		p = slash + 1;
+	}
+	return parts >= 2;
+}
+
+/* Glob of one part ('*' and '?'), ASCII case ignored: the pattern's
+ * [p, pe) against the name's [s, se). */
+static bool
+part_match(const char *p, const char *pe, const char *s, const char *se)
+{
+	const char *star = NULL, *resume = NULL;
+
+	while (s < se) {
+		if (p < pe && *p == '*') {
+			star = ++p;
+			resume = s;
+		} else if (p < pe && (*p == '?' || tolower((unsigned char)*p) ==
+		    tolower((unsigned char)*s))) {
+			p++;
+			s++;
+		} else if (star != NULL) {
+			p = star;
+			s = ++resume;
+		} else
+			return false;
+	}
+	while (p < pe && *p == '*')
+		p++;
+	return p == pe;
+}
+
+bool
+rules_repo_match(const char *pattern, const char *repo)
+{
+	const char *p = pattern, *s = repo, *pe, *se;
+
+	for (;;) {
+		pe = strchr(p, '/');
+		pe = pe ? pe : p + strlen(p);
+		if (pe - p == 2 && strncmp(p, "**", 2) == 0 && *pe == '\0') {
+			/* One or more parts, none empty. */
+			if (*s == '\0' || *s == '/' ||
+			    s[strlen(s) - 1] == '/' || strstr(s, "//"))
+				return false;
+			return true;
+		}
+		se = strchr(s, '/');
+		se = se ? se : s + strlen(s);
+		if (se == s || !part_match(p, pe, s, se))
+			return false;
+		if (*pe == '\0' || *se == '\0')
+			return *pe == '\0' && *se == '\0';
+		p = pe + 1;
+		s = se + 1;
+	}
+}
+
+bool
+rules_repo_allowed(const struct config *cfg, const char *repo)
+{
+	size_t i;
+
+	if (cfg->trigger_repos.n == 0)
+		return true;
+	if (repo == NULL)
+		return false;
+	for (i = 0; i < cfg->trigger_repos.n; i++)
+		if (rules_repo_match(cfg->trigger_repos.v[i], repo))
+			return true;
+	return false;
+}
+
 int64_t
 rules_branch_issue(const char *prefix, const char *branch)
 {
@@ -228,6 +335,11 @@ rules_decide(const struct config *cfg, const struct forge_event *ev,
 		return;
 	default:
 		break;
+	}
+	/* An App installed broadly hears of every repository. */
+	if (!rules_repo_allowed(cfg, ev->repo)) {
+		ignore(cmd, "repository not in [trigger] repos");
+		return;
 	}
 	/* People steer; bots do not. A closed pull request or a CI result
 	 * counts whoever sent it (a merge bot, the CI app, handoff itself). */

@@ -47,6 +47,21 @@ const char *rules_kind_name(enum cmd_kind kind);
  * first line does not start with it, else the subcommand with its text in
  * *text (new string or NULL; caller frees). */
 enum cmd_kind rules_parse_command(const char *command_word, const char *body, char **text);
+/*
+ * [trigger] repos patterns: "owner/name" or a GitLab path "group/sub/project",
+ * '/'-separated parts of letters, digits, '.', '_' and '-', in which '*'
+ * stands for any run of characters and '?' for one, never for a '/'; a last
+ * part "**" stands for one or more parts. At most RULES_REPO_PATTERN_MAX bytes.
+ */
+#define RULES_REPO_PATTERN_MAX	256
+/* 1 when the len bytes at s are such a pattern, else 0 (a config check). */
+int rules_check_repo_pattern(const char *s, size_t len);
+/* Whether repository path repo matches pattern, ignoring ASCII case. */
+bool rules_repo_match(const char *pattern, const char *repo);
+/* Whether [trigger] repos lets repo's deliveries through: every repository
+ * when it is empty, else those matching one of its patterns. */
+bool rules_repo_allowed(const struct config *cfg, const char *repo);
+
 /* The issue number in a branch "<prefix><number>-<slug>", or -1. */
 int64_t rules_branch_issue(const char *prefix, const char *branch);
 

@@ -120,6 +120,7 @@ static const char every_key[] =
     "command = /bot\n"
     "allow = owner , contributor\n"
     "review = commented\n"
+    "repos = Acme/*, group/sub/**, ,h?ndoff/Tools.x_y-z\n"
     "[agent]\n"
     "command = claude -p \"$(cat $HANDOFF_TASK)\"\n"
     "timeout = 2h\n"
@@ -225,6 +226,9 @@ test_every_key(void)
 	ok(strstr(out, "env = ANTHROPIC_API_KEY, HOME, _X1\n") != NULL,
 	    "printed list");
 	ok(strstr(out, "draft = false\n") != NULL, "printed bool");
+	ok(strstr(out, "repos = Acme/*, group/sub/**, h?ndoff/Tools.x_y-z\n")
+	    != NULL, "printed repos");
+	is_int(cfg->trigger_repos.n, 3, "three repos patterns");
 	ok(strstr(out, "installation_id = 987654321\n") != NULL,
 	    "printed installation_id");
 	free(out);
@@ -339,6 +343,27 @@ test_errors(void)
 	    "member, collaborator, contributor", "got \"everyone\"", NULL);
 	fails("empty allow", "[trigger]\nallow = ,\n", "t.ini:2: [trigger] "
 	    "allow:", NULL);
+	fails("repos without an owner", "[trigger]\nrepos = acme/*, widgets\n",
+	    "t.ini:2: [trigger] repos: expected a comma-separated list of "
+	    "repository patterns (owner/name", "got \"widgets\"", NULL);
+	fails("repos with an empty part", "[trigger]\nrepos = acme//x\n",
+	    "[trigger] repos:", "got \"acme//x\"", NULL);
+	fails("repos ending in /", "[trigger]\nrepos = acme/\n",
+	    "[trigger] repos:", NULL);
+	fails("repos with ** inside", "[trigger]\nrepos = acme/**/x\n",
+	    "[trigger] repos:", "got \"acme/**/x\"", NULL);
+	fails("repos ** alone", "[trigger]\nrepos = **\n",
+	    "[trigger] repos:", NULL);
+	fails("repos ** as the owner", "[trigger]\nrepos = **/x\n",
+	    "[trigger] repos:", NULL);
+	fails("repos ** within a part", "[trigger]\nrepos = acme/a**\n",
+	    "[trigger] repos:", NULL);
+	fails("repos with a bracket", "[trigger]\nrepos = acme/[ab]\n",
+	    "[trigger] repos:", NULL);
+	fails("repos with a space", "[trigger]\nrepos = acme/my repo\n",
+	    "[trigger] repos:", NULL);
+	fails("repos with a backslash", "[trigger]\nrepos = acme\\x/y\n",
+	    "[trigger] repos:", NULL);
 	fails("bad review", "[trigger]\nreview = always\n", "t.ini:2: [trigger] "
 	    "review: expected one of changes_requested, commented, never", NULL);
 	fails("bad network", "[sandbox]\nnetwork = full\n", "t.ini:2: [sandbox] "

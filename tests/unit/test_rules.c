@@ -210,6 +210,63 @@ main(void)
 	is_str(reason, "ping", "ping reason");
 	forge_event_free(ev);
 
+	/* [trigger] repos patterns. */
+	ok(rules_repo_match("acme/*", "acme/widgets"), "owner/* matches");
+	ok(rules_repo_match("acme/*", "ACME/Widgets"), "case ignored");
+	ok(rules_repo_match("Acme/Widgets", "acme/widgets"), "pattern case ignored");
+	ok(!rules_repo_match("acme/*", "acme/sub/widgets"), "* stops at /");
+	ok(!rules_repo_match("acme/*", "other/widgets"), "another owner");
+	ok(!rules_repo_match("acme/*", "acme"), "no name");
+	ok(!rules_repo_match("acme/*", "acme/"), "empty name");
+	ok(!rules_repo_match("acme/*", "acme-x/widgets"), "owner prefix only");
+	ok(!rules_repo_match("acme/widgets", "acme/widgets2"), "exact name");
+	ok(!rules_repo_match("acme/widgets", "acme/widget"), "shorter name");
+	ok(rules_repo_match("*/*", "a/b"), "*/* matches any owner/name");
+	ok(!rules_repo_match("*/*", "a/b/c"), "*/* not a nested path");
+	ok(rules_repo_match("acme/w?dg*s", "acme/wIdgets"), "? and * in a part");
+	ok(!rules_repo_match("acme/w?dgets", "acme/wdgets"), "? is one character");
+	ok(rules_repo_match("acme/*-*-x", "acme/a-b-c-x"), "* backtracks");
+	ok(rules_repo_match("group/**", "group/p"), "** one part");
+	ok(rules_repo_match("group/**", "Group/sub/deeper/p"), "** several parts");
+	ok(!rules_repo_match("group/**", "group"), "** needs a part");
+	ok(!rules_repo_match("group/**", "group/"), "** not an empty part");
+	ok(!rules_repo_match("group/**", "group/a//b"), "** no empty part inside");
+	ok(!rules_repo_match("group/**", "groupx/p"), "** after the whole group");
+	ok(rules_repo_match("group/sub/proj", "group/sub/proj"), "full GitLab path");
+	ok(!rules_repo_match("group/*/proj", "group/a/b/proj"), "* one part deep");
+	ok(rules_check_repo_pattern("a/b", 3), "a pattern");
+	ok(rules_check_repo_pattern("*/**", 4), "everything, nested too");
+	ok(!rules_check_repo_pattern("a/b\0c", 5), "a NUL in a pattern");
+	ok(!rules_check_repo_pattern("/a/b", 4), "a leading /");
+	ok(!rules_check_repo_pattern("a/b\xc3\xa9", 5), "non-ASCII");
+
+	ev = ev_new(FORGE_GITHUB, EV_ISSUE_LABELED);
+	set(&ev->label, "agent");
+	cfg->trigger_repos.v = xcalloc(3, sizeof(char *));
+	cfg->trigger_repos.v[0] = xstrdup("other/*");
+	cfg->trigger_repos.v[1] = xstrdup("Acme/W*");
+	cfg->trigger_repos.n = 2;
+	is_int(decide(cfg, ev, NULL, NULL), CMD_IMPLEMENT, "a listed repository");
+	set(&ev->repo, "acme2/widgets");
+	is_int(decide(cfg, ev, NULL, &reason), CMD_IGNORE, "an unlisted one");
+	is_str(reason, "repository not in [trigger] repos", "its reason");
+	set(&ev->repo, NULL);
+	is_int(decide(cfg, ev, NULL, NULL), CMD_IGNORE, "no repository named");
+	forge_event_free(ev);
+	ev = ev_new(FORGE_GITLAB, EV_COMMENT);
+	set(&ev->repo, "elsewhere/widgets");
+	set(&ev->text, "/agent cancel");
+	is_int(decide(cfg, ev, NULL, &reason), CMD_IGNORE, "a cancel elsewhere");
+	is_str(reason, "repository not in [trigger] repos", "its reason");
+	set(&ev->repo, "acme/widgets");
+	is_int(decide(cfg, ev, NULL, NULL), CMD_CANCEL, "a cancel here");
+	forge_event_free(ev);
+	ev = ev_new(FORGE_GITHUB, EV_PING);
+	set(&ev->repo, "elsewhere/x");
+	decide(cfg, ev, NULL, &reason);
+	is_str(reason, "ping", "a ping is a ping wherever from");
+	forge_event_free(ev);
+
 	config_free(cfg);
 	return done_testing();
 }
