@@ -217,6 +217,16 @@ strip_trailing_commas(char *out, size_t len)
 	}
 }
 
+/* Whether s is only JSON whitespace: the reference tool runs no such
+ * command, and /bin/sh -c would do nothing with it. */
+static bool
+is_blank(const char *s)
+{
+	while (is_space(*s))
+		s++;
+	return *s == '\0';
+}
+
 /* A bounded copy of a string node's value, or NULL with err. */
 static char *
 string_of(const char *name, const cJSON *node, const char *what, char *err,
@@ -242,7 +252,7 @@ command_of(const char *name, const cJSON *node, const char *what,
 	int n;
 
 	if (cJSON_IsString(node)) {
-		if (node->valuestring[0] == '\0')
+		if (is_blank(node->valuestring))
 			return 0;
 		c->shell = string_of(name, node, what, err, errlen);
 		return c->shell == NULL ? -1 : 1;
@@ -414,6 +424,11 @@ devc_parse(const char *name, const char *buf, size_t len, char *err,
 		goto fail;
 	strip_trailing_commas(plain, len);
 	plain[len] = '\0';
+	if (is_blank(plain)) {
+		snprintf(err, errlen, "%s: empty, or nothing but comments",
+		    name);
+		goto fail;
+	}
 	root = json_parse(plain, len, DEVC_DEPTH_MAX);
 	if (root == NULL) {
 		snprintf(err, errlen, "%s: not JSON with comments, or nested "

@@ -127,8 +127,9 @@ test_real_files(void)
 		is_shell(d, 1, DEVC_UPDATE_CONTENT, NULL, ".devcontainer/"
 		    "createMarker.sh "
 		    "devContainer.updateContentCommand.testMarker");
-		is_argv(d, 2, DEVC_POST_CREATE, NULL, ".devcontainer/"
-		    "createMarker.sh|devContainer.postCreateCommand.testMarker");
+		is_argv(d, 2, DEVC_POST_CREATE, NULL,
+		    ".devcontainer/createMarker.sh|"
+		    "devContainer.postCreateCommand.testMarker");
 	}
 	devc_free(d);
 
@@ -189,8 +190,9 @@ test_forms_and_order(void)
 	}
 	devc_free(d);
 
-	d = parse("{\"onCreateCommand\": \"\", \"updateContentCommand\": [],"
-	    " \"postCreateCommand\": {}, \"name\": null}", err, sizeof(err));
+	d = parse("{\"onCreateCommand\": \" \\t\\n\","
+	    " \"updateContentCommand\": [], \"postCreateCommand\": {},"
+	    " \"name\": null}", err, sizeof(err));
 	ok(d != NULL && d->ncmds == 0, "empty commands run nothing (%s)", err);
 	devc_free(d);
 	d = parse("{\"onCreateCommand\": null, \"postCreateCommand\": "
@@ -291,8 +293,9 @@ test_malformed(void)
 	struct devc *d;
 	size_t n;
 
-	refused("", "not JSON", "an empty file");
-	refused("  // only a comment\n", "not JSON", "a file of comments");
+	refused("", "empty, or nothing but comments", "an empty file");
+	refused("  // only a comment\n/**/\n", "empty, or nothing but "
+	    "comments", "a file of comments");
 	refused("[\"postCreateCommand\"]", "not a JSON object", "an array");
 	refused("{\"postCreateCommand\": 42}", "postCreateCommand: a command "
 	    "must be a string or an array of strings", "a number command");
@@ -337,8 +340,8 @@ test_malformed(void)
 	    "an overlong slash");
 	refused("{\"postCreateCommand\": \"\xe2\x82\"}", "not UTF-8",
 	    "a cut sequence");
-	d = parse("{\"postCreateCommand\": \"echo h\xc3\xa9 \xf0\x9f\x99\x82\"}",
-	    err, sizeof(err));
+	d = parse("{\"postCreateCommand\": "
+	    "\"echo h\xc3\xa9 \xf0\x9f\x99\x82\"}", err, sizeof(err));
 	ok(d != NULL && d->ncmds == 1, "UTF-8 text is kept (%s)", err);
 	devc_free(d);
 
@@ -480,8 +483,9 @@ test_key_text(void)
 		  "\"onCreateCommand\": \"npm ci\", \"name\": \"y\", "
 		  "\"image\": \"z\"}", true,
 		  "key order and keys that are not commands" },
-		{ "{\"onCreateCommand\": \"npm \\u0063i\", \"postCreateCommand\":"
-		  " {\"a\": [\"make\", \"b c\"]}}", true, "an escaped letter" },
+		{ "{\"onCreateCommand\": \"npm \\u0063i\", "
+		  "\"postCreateCommand\": {\"a\": [\"make\", \"b c\"]}}", true,
+		  "an escaped letter" },
 		{ "{\"onCreateCommand\": \"npm ci \", \"postCreateCommand\": "
 		  "{\"a\": [\"make\", \"b c\"]}}", false,
 		  "a space inside a command" },
@@ -494,8 +498,8 @@ test_key_text(void)
 		  "{\"b\": [\"make\", \"b c\"]}}", false, "a renamed command" },
 		{ "{\"onCreateCommand\": \"npm ci\", \"postCreateCommand\": "
 		  "[\"make\", \"b c\"]}", false, "an object made an array" },
-		{ "{\"updateContentCommand\": \"npm ci\", \"postCreateCommand\": "
-		  "{\"a\": [\"make\", \"b c\"]}}", false,
+		{ "{\"updateContentCommand\": \"npm ci\", "
+		  "\"postCreateCommand\": {\"a\": [\"make\", \"b c\"]}}", false,
 		  "a command moved to another stage" },
 	};
 	char *k0, *k;
