@@ -517,11 +517,17 @@ test_key_text(void)
 	}
 	free(k0);
 
-	/* Length prefixes keep words apart whatever they hold. */
+	/* Length prefixes keep fields apart whatever they hold. */
 	k0 = key_of("{\"postCreateCommand\": [\"a 1:b\"]}");
 	k = key_of("{\"postCreateCommand\": [\"a\", \"b\"]}");
 	ok(k0 != NULL && k != NULL && strcmp(k0, k) != 0,
 	    "a word holding the separator is not two words");
+	free(k0);
+	free(k);
+	k0 = key_of("{\"postCreateCommand\": {\"a sh b\": \"c\"}}");
+	k = key_of("{\"postCreateCommand\": {\"a\": \"b sh c\"}}");
+	ok(k0 != NULL && k != NULL && strcmp(k0, k) != 0,
+	    "a name holding a field is not the command's text");
 	free(k0);
 	free(k);
 	k = devc_key_text(NULL);
