@@ -241,6 +241,15 @@ test_comments(void)
 	ok(d != NULL && d->ncmds == 1, "a line comment ends at CR (%s)", err);
 	devc_free(d);
 
+	d = parse("\xef\xbb\xbf// saved on Windows\r\n{\r\n"
+	    "\t\"postCreateCommand\": \"x\", // c\r\n}\r\n", err,
+	    sizeof(err));
+	ok(d != NULL && d->ncmds == 1, "a byte order mark and CRLF lines (%s)",
+	    err);
+	devc_free(d);
+	refused("{\"postCreateCommand\": \"x\"}\xef\xbb\xbf", "not JSON",
+	    "a byte order mark that does not start the file");
+
 	refused("{\n\"postCreateCommand\": \"x\"\n/* outer /* inner */ */\n}",
 	    "line 3: \"*/\" outside a comment (comments do not nest)",
 	    "a nested block comment");
