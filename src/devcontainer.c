@@ -423,8 +423,9 @@ devc_parse(const char *name, const char *buf, size_t len, char *err,
 	if (strip_comments(name, buf, len, plain, err, errlen) == -1)
 		goto fail;
 	strip_trailing_commas(plain, len);
+	/* A byte order mark, as some editors write. */
 	if (len >= 3 && memcmp(plain, "\xef\xbb\xbf", 3) == 0)
-		memset(plain, ' ', 3);	/* a byte order mark, as editors write */
+		memset(plain, ' ', 3);
 	plain[len] = '\0';
 	if (is_blank(plain)) {
 		snprintf(err, errlen, "%s: empty, or nothing but comments",
