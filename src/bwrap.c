@@ -3,12 +3,15 @@
  * memfd with --args, so that no setting shows in /proc) and the stage of
  * host paths its binds come from.
  */
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bwrap.h"
@@ -39,32 +42,6 @@ args3(struct bwrap_args *a, const char *x, const char *y, const char *z)
 	arg(a, x);
 	arg(a, y);
 	arg(a, z);
-}
-
-/* /bin, /lib and friends: symlinks into /usr on merged systems, else the
- * directory itself, read-only. */
-static void
-usr_links(struct bwrap_args *a)
-{
-	static const char *const dirs[] = { "/bin", "/sbin", "/lib", "/lib32",
-	    "/lib64", "/libx32" };
-	char target[PATH_MAX];
-	struct stat sb;
-	ssize_t n;
-	size_t i;
-
-	for (i = 0; i < nitems(dirs); i++) {
-		if (lstat(dirs[i], &sb) == -1)
-			continue;
-		if (S_ISLNK(sb.st_mode)) {
-			n = readlink(dirs[i], target, sizeof(target) - 1);
-			if (n <= 0)
-				continue;
-			target[n] = '\0';
-			args3(a, "--symlink", target, dirs[i]);
-		} else if (S_ISDIR(sb.st_mode))
-			args3(a, "--ro-bind", dirs[i], dirs[i]);
-	}
 }
 
 char *
@@ -116,6 +93,65 @@ bind_fs(struct bwrap_args *a, struct bwrap_stage *st,
 	free(src);
 }
 
+/* /bin, /lib and friends: symlinks into /usr on merged systems, else the
+ * directory itself, read-only; from root's tree when there is one (its
+ * links are followed in the sandbox, never on the host). */
+static void
+usr_links(struct bwrap_args *a, struct bwrap_stage *st, const char *root)
+{
+	static const char *const dirs[] = { "/bin", "/sbin", "/lib", "/lib32",
+	    "/lib64", "/libx32" };
+	char target[PATH_MAX], *path;
+	struct stat sb;
+	ssize_t n;
+	size_t i;
+
+	for (i = 0; i < nitems(dirs); i++) {
+		path = xasprintf("%s%s", root ? root : "", dirs[i]);
+		if (lstat(path, &sb) == -1)
+			;
+		else if (S_ISLNK(sb.st_mode)) {
+			n = readlink(path, target, sizeof(target) - 1);
+			if (n > 0) {
+				target[n] = '\0';
+				args3(a, "--symlink", target, dirs[i]);
+			}
+		} else if (S_ISDIR(sb.st_mode) && root != NULL)
+			bind_staged(a, st, "--ro-bind", path, false, dirs[i]);
+		else if (S_ISDIR(sb.st_mode))
+			args3(a, "--ro-bind", dirs[i], dirs[i]);
+		free(path);
+	}
+}
+
+/* A file or directory of root's /etc, its links resolved as if root were
+ * /, so that none leads to the host's files: staged, or left out as
+ * --ro-bind-try would. */
+static void
+root_etc(struct bwrap_args *a, struct bwrap_stage *st, int rootfd,
+    const char *name)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	char proc[64], real[PATH_MAX];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	if ((fd = (int)syscall(SYS_openat2, rootfd, name + 1, &how,
+	    sizeof(how))) == -1)
+		return;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (fstat(fd, &sb) == 0 && (S_ISREG(sb.st_mode) ||
+	    S_ISDIR(sb.st_mode)) && (n = readlink(proc, real,
+	    sizeof(real) - 1)) > 0) {
+		real[n] = '\0';
+		bind_staged(a, st, "--ro-bind", real, !S_ISDIR(sb.st_mode),
+		    name);
+	}
+	close(fd);
+}
+
 void
 bwrap_build(const struct sandbox *sb, struct bwrap_args *a,
     struct bwrap_stage *st)
@@ -130,6 +166,7 @@ bwrap_build(const struct sandbox *sb, struct bwrap_args *a,
 	char uid[16], *path, *from;
 	struct stat info;
 	size_t i;
+	int rootfd;
 
 	/* Each namespace by name: --unshare-all carries on without a user
 	 * namespace when it cannot have one, and the IPC namespace is the
@@ -149,12 +186,27 @@ bwrap_build(const struct sandbox *sb, struct bwrap_args *a,
 	arg(a, "--new-session");
 	args2(a, "--cap-drop", "ALL");
 	args2(a, "--hostname", "sandbox");
-	args3(a, "--ro-bind", "/usr", "/usr");
-	usr_links(a);
+	if (sb->root != NULL) {
+		path = xasprintf("%s/usr", sb->root);
+		if (lstat(path, &info) == 0 && S_ISDIR(info.st_mode))
+			bind_staged(a, st, "--ro-bind", path, false, "/usr");
+		free(path);
+	} else
+		args3(a, "--ro-bind", "/usr", "/usr");
+	usr_links(a, st, sb->root);
 	args2(a, "--dir", "/etc");
-	for (i = 0; i < nitems(etc); i++)
-		if (sb->nbridge == 0 || strcmp(etc[i], "/etc/resolv.conf"))
+	rootfd = sb->root == NULL ? -1 : open(sb->root, O_PATH | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC);
+	for (i = 0; i < nitems(etc); i++) {
+		if (sb->nbridge > 0 && !strcmp(etc[i], "/etc/resolv.conf"))
+			continue;
+		if (sb->root == NULL)
 			args3(a, "--ro-bind-try", etc[i], etc[i]);
+		else if (rootfd != -1)
+			root_etc(a, st, rootfd, etc[i]);
+	}
+	if (rootfd != -1)
+		close(rootfd);
 	/* Bridged: a resolver where nothing listens, so lookups fail at
 	 * once (names are the proxy's to resolve). */
 	if (sb->nbridge > 0) {

@@ -108,6 +108,11 @@ static const struct key keys[] = {
 	KEY("sandbox", "extra_ro", K_LIST, extra_ro, NULL,
 	    .check = config_check_abs_path,
 	    .what = "absolute paths"),
+	KEY("sandbox", "root", K_STR, sandbox_root, NULL,
+	    .check = config_check_root,
+	    .what = "the absolute path of a directory (not a link) owned by "
+	    "root or handoff's user, not writable by others, holding usr/ or "
+	    "bin/sh"),
 
 	KEY("llm", "anthropic_key", K_SECRET, anthropic_key, NULL),
 	KEY("llm", "anthropic_url", K_URL, anthropic_url,

@@ -97,6 +97,7 @@ struct config {
 	int	 pids;			/* default 512 */
 	uint64_t disk_bytes;		/* default 10G */
 	struct strlist extra_ro;
+	char	*sandbox_root;		/* root: a tree in place of /usr, /etc */
 
 	/* [llm]: money in micro-units (budget.h); 0: no limit */
 	struct secret anthropic_key;

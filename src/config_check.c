@@ -6,10 +6,14 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -132,6 +136,68 @@ int
 config_check_file(const char *s, size_t len)
 {
 	return config_check_abs_path(s, len) && access(s, R_OK) == 0;
+}
+
+/* The tree's top or its usr: a directory, no link, trusted owner. */
+static int
+root_dir_ok(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "%s: not a directory", path);
+		return -1;
+	}
+	if (sb.st_uid != 0 && sb.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s: owned by uid %lu, not root or "
+		    "handoff's user", path, (unsigned long)sb.st_uid);
+		return -1;
+	}
+	if (sb.st_mode & S_IWOTH) {
+		snprintf(err, errlen, "%s: writable by others", path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_check_root_tree(const char *dir, char *err, size_t errlen)
+{
+	char *usr, *sh;
+	struct stat sb;
+	int rc = -1;
+
+	if (!config_check_abs_path(dir, strlen(dir))) {
+		snprintf(err, errlen, "%s: not an absolute path", dir);
+		return -1;
+	}
+	if (root_dir_ok(dir, err, errlen) == -1)
+		return -1;
+	usr = xasprintf("%s/usr", dir);
+	sh = xasprintf("%s/bin/sh", dir);
+	if (lstat(usr, &sb) == 0)
+		rc = root_dir_ok(usr, err, errlen);
+	else if (fstatat(AT_FDCWD, sh, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		rc = 0;
+	else
+		snprintf(err, errlen, "%s: holds neither usr/ nor bin/sh",
+		    dir);
+	free(usr);
+	free(sh);
+	return rc;
+}
+
+int
+config_check_root(const char *s, size_t len)
+{
+	char err[PATH_MAX + 64];
+
+	(void)len;
+	return config_check_root_tree(s, err, sizeof(err)) == 0;
 }
 
 int

@@ -29,6 +29,11 @@ int config_check_env_name(const char *s, size_t len);
 int config_check_abs_path(const char *s, size_t len);
 /* An absolute path without control characters of a file we may read. */
 int config_check_file(const char *s, size_t len);
+/* A tree for [sandbox] root: absolute, a directory and no link, owned by
+ * root or handoff's user and not writable by others, with a usr directory
+ * or bin/sh. 0, or -1 with the reason in err. */
+int config_check_root_tree(const char *dir, char *err, size_t errlen);
+int config_check_root(const char *s, size_t len);
 /* A path pattern without control characters. */
 int config_check_pattern(const char *s, size_t len);
 /* A PEM block ("-----BEGIN ..."), after leading whitespace. */

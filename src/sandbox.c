@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 
 #include "bwrap.h"
 #include "cgroup.h"
+#include "config_check.h"
 #include "jobfs.h"
 #include "launcher.h"
 #include "log.h"
@@ -365,10 +367,17 @@ prepare(struct run *r, char *err, size_t errlen)
 {
 	const struct sandbox *sb = r->sb;
 	const char *bwrap;
+	char why[PATH_MAX + 64];
 
 	bwrap = getenv("HANDOFF_BWRAP") ? getenv("HANDOFF_BWRAP") : BWRAP;
 	if (check_recipe(sb, bwrap, err, errlen) == -1)
 		return -1;
+	/* The tree the sandbox runs on: still there, still trusted. */
+	if (sb->root != NULL && config_check_root_tree(sb->root, why,
+	    sizeof(why)) == -1) {
+		snprintf(err, errlen, "sandbox: [sandbox] root: %s", why);
+		return -1;
+	}
 	if (cgroup_setup(&r->cg, sb->name, sb->memory_bytes, sb->pids, err,
 	    errlen) == -1)
 		return -1;

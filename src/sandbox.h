@@ -42,6 +42,8 @@ struct sandbox {
 	const char	*etc_dir;	/* passwd and group for the sandbox */
 	const char	*agent_path;	/* a host file bound read-only, or NULL */
 	const struct strlist *extra_ro;	/* [sandbox] extra_ro, or NULL */
+	const char	*root;		/* [sandbox] root: its usr, bin, lib and
+					   etc in place of the host's, or NULL */
 	char *const	*env;		/* NAME=VALUE, NULL-terminated */
 	const char	*name;		/* cgroup and log name: "job-12" */
 	bool		 share_net;

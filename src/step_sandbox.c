@@ -207,6 +207,7 @@ step_sandbox(struct run *r)
 	step_sandbox_base(r, &sb);
 	sb.agent_path = agent_file(r->cfg->agent_command);
 	sb.extra_ro = &r->cfg->extra_ro;
+	sb.root = r->cfg->sandbox_root;
 	sb.share_net = r->cfg->network == NET_HOST;
 	argv[0] = "/bin/sh";
 	argv[1] = "-c";
