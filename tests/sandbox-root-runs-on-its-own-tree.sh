@@ -114,9 +114,15 @@ cases() {
 	"$D/handoff" -c "$CFG" run --repo "$REPO" --task-file "$TASKFILE" \
 	    >"$T/out" 2>"$T/err" &
 	pid=$!
-	{ rm -rf "$GONE"; printf 'Gone\n\nmarker: %s\n' "$MARK"; } > "$TASKFILE"
+	# Opening the FIFO waits for handoff to open it; a handoff that
+	# ends first (the config refused) leaves the writer to be stopped.
+	{ rm -rf "$GONE"; printf 'Gone\n\nmarker: %s\n' "$MARK"; } \
+	    > "$TASKFILE" &
+	wpid=$!
 	wait $pid
 	status=$?
+	kill $wpid 2>/dev/null
+	wait $wpid 2>/dev/null
 	is "$status" 1 "$P gone: handoff run exits 1"
 	like "$(cat "$T/err")" "[sandbox] root: $GONE: No such file" \
 	    "$P gone: the job fails saying the root is gone"
