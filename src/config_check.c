@@ -31,26 +31,6 @@ config_check_has_bad_char(const char *s, bool no_space)
 	return false;
 }
 
-static bool
-hostname_ok(const char *s, size_t len)
-{
-	size_t i, label = 0;
-
-	if (len == 0 || len > 253 || s[len - 1] == '-' || s[len - 1] == '.')
-		return false;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-		} else if (!isascii(c) || !(isalnum(c) || c == '-') ||
-		    (label == 0 && c == '-') || ++label > 63)
-			return false;
-	}
-	return true;
-}
-
 /* host[:port] with an IPv4 address, a [bracketed] IPv6 address or a name. */
 bool
 config_check_host_port(const char *s, bool need_port)
@@ -78,7 +58,7 @@ config_check_host_port(const char *s, bool need_port)
 		host[hlen] = '\0';
 		port = end ? end + 1 : NULL;
 		if (strspn(host, "0123456789.") == hlen ?
-		    inet_pton(AF_INET, host, addr) != 1 : !hostname_ok(host, hlen))
+		    inet_pton(AF_INET, host, addr) != 1 : !util_hostname_ok(host, hlen))
 			return false;
 	}
 	if (port == NULL)

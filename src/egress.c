@@ -154,26 +154,6 @@ looks_numeric(const char *s)
 	return n > 0 && strspn(last, "0123456789") == n;
 }
 
-static bool
-name_ok(const char *s)
-{
-	size_t i, label = 0, len = strlen(s);
-
-	if (len == 0 || len > EGRESS_HOST_MAX)
-		return false;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-		} else if (!(isascii(c) && (isalnum(c) || c == '-')) ||
-		    (label == 0 && c == '-') || ++label > 63)
-			return false;
-	}
-	return label > 0 && s[len - 1] != '-';
-}
-
 int
 egress_host_parse(const char *text, size_t len, struct egress_host *out,
     char *err, size_t errlen)
@@ -211,7 +191,7 @@ egress_host_parse(const char *text, size_t len, struct egress_host *out,
 	} else if (looks_numeric(buf)) {
 		snprintf(err, errlen, "not a dotted-decimal IPv4 address");
 		return -1;
-	} else if (!name_ok(buf)) {
+	} else if (!util_hostname_ok(buf, strlen(buf))) {
 		snprintf(err, errlen, "not a host name");
 		return -1;
 	}

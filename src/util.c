@@ -157,6 +157,26 @@ parse_scaled(const char *s, const char *const *units, const uint64_t *scale,
 	return -1;
 }
 
+bool
+util_hostname_ok(const char *s, size_t len)
+{
+	size_t i, label = 0;
+
+	if (len == 0 || len > 253 || s[len - 1] == '-' || s[len - 1] == '.')
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+		} else if (!isascii(c) || !(isalnum(c) || c == '-') ||
+		    (label == 0 && c == '-') || ++label > 63)
+			return false;
+	}
+	return true;
+}
+
 int
 util_parse_size(const char *s, uint64_t *out)
 {

@@ -41,6 +41,10 @@ void util_time_rfc3339(int64_t ms, char *buf, size_t len);
 
 /* Parse "25M", "4G", "512", "1.5K"-free sizes: digits with optional K/M/G suffix
  * (powers of 1024). Returns 0 and fills *out, or -1. */
+/* Whether s[0..len) is a DNS name as handoff takes one: labels of 1-63
+ * ASCII letters, digits and inner hyphens, at most 253 bytes, no empty
+ * label and no trailing dot. */
+bool util_hostname_ok(const char *s, size_t len);
 int util_parse_size(const char *s, uint64_t *out);
 /* Parse durations "30", "30s", "5m", "2h", "250ms" into milliseconds. Returns 0 or -1. */
 int util_parse_duration(const char *s, int64_t *out_ms);
