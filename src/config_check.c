@@ -58,7 +58,8 @@ config_check_host_port(const char *s, bool need_port)
 		host[hlen] = '\0';
 		port = end ? end + 1 : NULL;
 		if (strspn(host, "0123456789.") == hlen ?
-		    inet_pton(AF_INET, host, addr) != 1 : !util_hostname_ok(host, hlen))
+		    inet_pton(AF_INET, host, addr) != 1 :
+		    !util_hostname_ok(host, hlen))
 			return false;
 	}
 	if (port == NULL)
