@@ -114,6 +114,27 @@ static const struct key keys[] = {
 	    "root or handoff's user, not writable by others, holding usr/ or "
 	    "bin/sh"),
 
+	KEY("setup", "command", K_STR, setup_command, NULL),
+	KEY("setup", "from_repo", K_BOOL, setup_from_repo, "false"),
+	KEY("setup", "network", K_ENUM, setup_network, "none",
+	    .names = net_names),
+	KEY("setup", "allow_hosts", K_LIST, setup_allow_hosts, NULL,
+	    .check = egress_check_rule,
+	    .what = "hosts (example.com, *.example.com, host:port or an IP "
+	    "address)"),
+	KEY("setup", "env", K_LIST, setup_env, NULL,
+	    .check = config_check_env_name,
+	    .what = "environment variable names"),
+	KEY("setup", "timeout", K_DUR, setup_timeout_ms, "20m", .min = 1),
+	KEY("setup", "key_files", K_LIST, setup_key_files, "package-lock.json,"
+	    " yarn.lock, pnpm-lock.yaml, requirements*.txt, poetry.lock,"
+	    " uv.lock, Pipfile.lock, Cargo.lock, go.sum, Gemfile.lock,"
+	    " composer.lock", .check = config_check_key_file,
+	    .what = "file names or paths below the repository's top (no "
+	    "'..'), '*' and '?' allowed"),
+	KEY("setup", "cache_size", K_SIZE, setup_cache_bytes, "20G",
+	    .min = 1 << 20),
+
 	KEY("llm", "anthropic_key", K_SECRET, anthropic_key, NULL),
 	KEY("llm", "anthropic_url", K_URL, anthropic_url,
 	    "https://api.anthropic.com"),
@@ -587,6 +608,7 @@ check_config(struct parse *ps)
 	const struct key *app = find_key("github", "app_id");
 	const struct key *pem = find_key("github", "private_key");
 	const struct key *env = find_key("agent", "env");
+	const struct key *senv = find_key("setup", "env");
 	char msg[512];
 
 	if (cfg->github_app_id != NULL && cfg->github_private_key.value == NULL)
@@ -598,6 +620,9 @@ check_config(struct parse *ps)
 		    "expected app_id in [github] as well");
 	if (config_check_agent_env(cfg, ps->lines, msg, sizeof(msg)) == -1)
 		parse_error(ps, ps->lines[env - keys], "%s", msg);
+	else if (config_check_env_list(cfg, &cfg->setup_env, "setup",
+	    ps->lines, msg, sizeof(msg)) == -1)
+		parse_error(ps, ps->lines[senv - keys], "%s", msg);
 	if (cfg->public_url == NULL)
 		cfg->public_url = xasprintf("http://%s", cfg->web_listen);
 }

@@ -99,6 +99,16 @@ struct config {
 	struct strlist extra_ro;
 	char	*sandbox_root;		/* root: a tree in place of /usr, /etc */
 
+	/* [setup]: what runs before the agent, cached as a layer */
+	char	*setup_command;		/* NULL when unset */
+	bool	 setup_from_repo;	/* .devcontainer/devcontainer.json */
+	enum net_mode setup_network;	/* default none */
+	struct strlist setup_allow_hosts;
+	struct strlist setup_env;	/* names passed through to set-up only */
+	int64_t	 setup_timeout_ms;	/* default 20m */
+	struct strlist setup_key_files;	/* lockfiles: a name, or a path */
+	uint64_t setup_cache_bytes;	/* cache_size, default 20G */
+
 	/* [llm]: money in micro-units (budget.h); 0: no limit */
 	struct secret anthropic_key;
 	char	*anthropic_url;		/* default https://api.anthropic.com */

@@ -229,11 +229,11 @@ config_check_carries_secret(const char *v, const struct secret *s)
 
 /*
  * With an [llm] key, handoff sets these in the sandbox to its gateway and a
- * key valid for the job only; [agent] env may not set them too.
+ * key valid for the job only; an env list may not set them too.
  */
 static int
-check_gateway_env(const struct config *cfg, const char *name, char *msg,
-    size_t msglen)
+check_gateway_env(const struct config *cfg, const char *section,
+    const char *name, char *msg, size_t msglen)
 {
 	static const char *const gw[] = { "ANTHROPIC_API_KEY",
 	    "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL" };
@@ -243,30 +243,31 @@ check_gateway_env(const struct config *cfg, const char *name, char *msg,
 		return 0;
 	for (j = 0; j < sizeof(gw) / sizeof(gw[0]); j++)
 		if (strcmp(name, gw[j]) == 0) {
-			snprintf(msg, msglen, "[agent] env: %s is set by handoff "
+			snprintf(msg, msglen, "[%s] env: %s is set by handoff "
 			    "for the [llm] gateway, with a key valid for the "
-			    "job only", name);
+			    "job only", section, name);
 			return -1;
 		}
 	return 0;
 }
 
 /*
- * [agent] env passes variables into the sandbox: never the one a secret is
- * read from (env:NAME), nor one whose value holds a secret however it was
- * given. The error names the variable and the secret's key, not its value.
+ * An env list passes variables into the sandbox: never the one a secret of
+ * handoff's is read from (env:NAME), nor one whose value holds one however
+ * it was given. The error names the variable and the secret's key, not its
+ * value.
  */
 int
-config_check_agent_env(const struct config *cfg, const int *lines,
-    char *msg, size_t msglen)
+config_check_env_list(const struct config *cfg, const struct strlist *list,
+    const char *section, const int *lines, char *msg, size_t msglen)
 {
 	const struct key *k, *end = config_keys + config_nkeys;
 	const struct secret *s;
 	const char *name, *v;
 	size_t i;
 
-	for (i = 0; i < cfg->agent_env.n; i++) {
-		name = cfg->agent_env.v[i];
+	for (i = 0; i < list->n; i++) {
+		name = list->v[i];
 		v = getenv(name);
 		for (k = config_keys; k < end; k++) {
 			if (k->kind != K_SECRET ||
@@ -275,22 +276,48 @@ config_check_agent_env(const struct config *cfg, const int *lines,
 				continue;
 			if (strncmp(s->source, "env:", 4) == 0 &&
 			    strcmp(s->source + 4, name) == 0) {
-				snprintf(msg, msglen, "[agent] env: %s is where "
+				snprintf(msg, msglen, "[%s] env: %s is where "
 				    "[%s] %s (line %d) is read from; a secret "
-				    "must never reach the agent", name,
-				    k->section, k->name, lines[k - config_keys]);
+				    "must never reach the sandbox", section,
+				    name, k->section, k->name,
+				    lines[k - config_keys]);
 				return -1;
 			}
 			if (v != NULL && config_check_carries_secret(v, s)) {
-				snprintf(msg, msglen, "[agent] env: %s holds the "
+				snprintf(msg, msglen, "[%s] env: %s holds the "
 				    "value of [%s] %s (line %d); a secret must "
-				    "never reach the agent", name, k->section,
-				    k->name, lines[k - config_keys]);
+				    "never reach the sandbox", section, name,
+				    k->section, k->name,
+				    lines[k - config_keys]);
 				return -1;
 			}
 		}
-		if (check_gateway_env(cfg, name, msg, msglen) == -1)
+		if (check_gateway_env(cfg, section, name, msg, msglen) == -1)
 			return -1;
 	}
 	return 0;
+}
+
+int
+config_check_agent_env(const struct config *cfg, const int *lines,
+    char *msg, size_t msglen)
+{
+	return config_check_env_list(cfg, &cfg->agent_env, "agent", lines,
+	    msg, msglen);
+}
+
+/* A key file: a name or a relative path, '*' and '?' within a part. */
+int
+config_check_key_file(const char *s, size_t len)
+{
+	const char *p;
+
+	if (len == 0 || len > 255 || s[0] == '/' || s[len - 1] == '/' ||
+	    config_check_has_bad_char(s, true))
+		return 0;
+	for (p = s; p != NULL; p = (p = strchr(p, '/')) ? p + 1 : NULL)
+		if (*p == '/' || (p[0] == '.' && (p[1] == '/' || p[1] == '\0' ||
+		    (p[1] == '.' && (p[2] == '/' || p[2] == '\0')))))
+			return 0;
+	return 1;
 }

@@ -10,6 +10,7 @@
 
 struct config;
 struct secret;
+struct strlist;
 
 /* Whether s holds a control character (or, with no_space, whitespace). */
 bool config_check_has_bad_char(const char *s, bool no_space);
@@ -43,6 +44,15 @@ int config_check_whsec(const char *s, size_t len);
 
 /* Whether v (an environment variable's value) carries secret s. */
 bool config_check_carries_secret(const char *v, const struct secret *s);
+/* A [setup] key_files entry: a name or a path below the repository's top
+ * without "." or ".." parts, '*' and '?' within a part. */
+int config_check_key_file(const char *s, size_t len);
+/* Whether an env list of section keeps handoff's secrets out of the
+ * sandbox (lines: where each key of the table was set). 0, or -1 with
+ * "[section] env: ..." in msg, naming the variable and keys, never a
+ * value. */
+int config_check_env_list(const struct config *cfg, const struct strlist *list,
+    const char *section, const int *lines, char *msg, size_t msglen);
 /* Whether cfg's [agent] env keeps secrets from the agent (lines: where
  * each key of the table was set). 0, or -1 with "[agent] env: ..." in
  * msg, naming the variable and keys, never a value. */

@@ -416,7 +416,7 @@ test_errors(void)
 	    "data_dir", NULL);
 	fails("unknown section", "[server]\n[servre]\n", "t.ini:2: [servre]: "
 	    "unknown section; expected one of server, web, github, gitlab, "
-	    "trigger, agent, sandbox, llm, runs", NULL);
+	    "trigger, agent, sandbox, setup, llm, runs", NULL);
 	fails("unknown section with keys", "[foo]\nbar = 1\n", "t.ini:1: [foo]: "
 	    "unknown section", NULL);
 	fails("key before a section", "listen = 1\n", "t.ini:1: listen: "
@@ -678,6 +678,49 @@ test_nul(void)
 	free(path);
 }
 
+/* [setup]: its defaults, its lists, and secrets kept from set-up too. */
+static void
+test_setup(void)
+{
+	struct config *cfg;
+
+	cfg = load("[agent]\ncommand = x\n");
+	ok(cfg && cfg->setup_network == NET_NONE && !cfg->setup_from_repo &&
+	    cfg->setup_timeout_ms == 20 * 60 * 1000 &&
+	    cfg->setup_cache_bytes == 20ULL << 30 &&
+	    cfg->setup_key_files.n == 11 &&
+	    !strcmp(cfg->setup_key_files.v[3], "requirements*.txt"),
+	    "[setup] defaults");
+	config_free(cfg);
+	cfg = load("[setup]\ncommand = npm ci\nfrom_repo = true\n"
+	    "network = allowlist\nallow_hosts = registry.npmjs.org\n"
+	    "env = NPM_TOKEN\ntimeout = 5m\nkey_files = package-lock.json, "
+	    "web/yarn.lock\ncache_size = 2G\n");
+	ok(cfg && !strcmp(cfg->setup_command, "npm ci") &&
+	    cfg->setup_from_repo && cfg->setup_network == NET_ALLOWLIST &&
+	    cfg->setup_allow_hosts.n == 1 && cfg->setup_env.n == 1 &&
+	    cfg->setup_timeout_ms == 300000 && cfg->setup_key_files.n == 2 &&
+	    !strcmp(cfg->setup_key_files.v[1], "web/yarn.lock") &&
+	    cfg->setup_cache_bytes == 2ULL << 30, "[setup] keys");
+	config_free(cfg);
+	fails("a key file above the top", "[setup]\nkey_files = ../x.lock\n",
+	    "t.ini:2: [setup] key_files: expected a comma-separated list of "
+	    "file names or paths", NULL);
+	fails("an absolute key file", "[setup]\nkey_files = /etc/passwd\n",
+	    "t.ini:2: [setup] key_files:", NULL);
+	fails("a key file through .", "[setup]\nkey_files = a/./b\n",
+	    "t.ini:2: [setup] key_files:", NULL);
+	fails("set-up's hosts", "[setup]\nallow_hosts = http://x\n",
+	    "t.ini:2: [setup] allow_hosts:", NULL);
+	setenv("TEST_CONFIG_GH_TOKEN", "gh-token-canary-51a7", 1);
+	fails("set-up env passes a secret's variable", "[github]\n"
+	    "token = env:TEST_CONFIG_GH_TOKEN\n[setup]\n"
+	    "env = TEST_CONFIG_GH_TOKEN\n", "t.ini:4: [setup] env: "
+	    "TEST_CONFIG_GH_TOKEN is where [github] token (line 2) is read "
+	    "from; a secret must never reach the sandbox", NULL);
+	ok(strstr(err, "canary") == NULL, "the value is not in the error");
+}
+
 int
 main(void)
 {
@@ -695,6 +738,7 @@ main(void)
 	test_whsec();
 	test_secrets();
 	test_agent_env_secrets();
+	test_setup();
 	test_round_trip();
 	test_example();
 	test_default_path();
