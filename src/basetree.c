@@ -153,8 +153,8 @@ basetree_get(struct mirror *m, const char *data_dir, const char *commit,
 	bt.commit = commit;
 	bt.files = *files;
 	bt.index = *index;
-	return layer_get(data_dir, &trees, commit, &bt, NULL, lockfd, err,
-	    errlen);
+	return layer_get(data_dir, &trees, commit, &bt, NULL, lockfd, NULL,
+	    err, errlen);
 }
 
 int

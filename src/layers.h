@@ -7,7 +7,9 @@
 #ifndef HANDOFF_LAYERS_H
 #define HANDOFF_LAYERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define LAYER_MAX_KEY	128
 
@@ -29,17 +31,26 @@ struct layer_kind {
 };
 
 /* The layer key (letters, digits, '.', '_' and '-', not leading '.') of
- * kind under data_dir, built when absent, at data_dir/kind->dir/key into
- * *path (caller frees). *lockfd: a shared lock that keeps it from being
- * pruned while the caller uses it (caller closes; set, and to be closed,
- * even on failure once taken). Returns 0, or -1 with the reason in err. */
+ * kind under data_dir, built when absent or stale by one process (the
+ * others asking meanwhile wait for it, then use it), at
+ * data_dir/kind->dir/key into *path (caller frees). *lockfd: a shared lock
+ * that keeps it from being pruned while the caller uses it (caller closes;
+ * set, and to be closed, even on failure once taken). *built (NULL: not
+ * wanted): whether this call built it. Returns 0, or -1 with the reason in
+ * err. */
 int layer_get(const char *data_dir, const struct layer_kind *kind,
-    const char *key, void *arg, char **path, int *lockfd, char *err,
-    size_t errlen);
+    const char *key, void *arg, char **path, int *lockfd, bool *built,
+    char *err, size_t errlen);
 
 /* Remove the layers of kind beyond the keep most recently used, except
  * those a job holds. Returns how many were removed. */
 int layer_prune(const char *data_dir, const struct layer_kind *kind,
     int keep);
+
+/* Remove the least recently used layers of kind, except those a job
+ * holds, until the rest take at most max_bytes of disk (st_blocks, links
+ * not followed, hard links once). Returns how many were removed. */
+int layer_prune_bytes(const char *data_dir, const struct layer_kind *kind,
+    uint64_t max_bytes);
 
 #endif

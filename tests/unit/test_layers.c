@@ -85,7 +85,8 @@ get(const char *dir, const char *key, int *fd, char *err, size_t errlen)
 	int rc;
 
 	*fd = -1;
-	rc = layer_get(dir, &kind, key, (void *)key, &path, fd, err, errlen);
+	rc = layer_get(dir, &kind, key, (void *)key, &path, fd, NULL, err,
+	    errlen);
 	free(path);
 	return rc;
 }
@@ -102,7 +103,8 @@ main(void)
 	err[0] = '\0';
 	p = NULL;
 	fd = -1;
-	ok(layer_get(dir, &kind, "abc", "abc", &p, &fd, err, sizeof(err)) == 0,
+	ok(layer_get(dir, &kind, "abc", "abc", &p, &fd, NULL, err,
+	    sizeof(err)) == 0,
 	    "a new layer is built: %s", err);
 	ok(p != NULL && strstr(p, "/envs/abc") != NULL, "at data_dir/kind/key");
 	free(p);
