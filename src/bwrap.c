@@ -234,8 +234,12 @@ bwrap_build(const struct sandbox *sb, struct bwrap_args *a,
 	} else {
 		/* Everything the agent writes is on the job's filesystem. */
 		bind_fs(a, st, sb, "--bind", JOBFS_TMP, false, "/tmp");
-		bind_fs(a, st, sb, "--bind", JOBFS_HOME, false,
-		    "/home/agent");
+		if (sb->home_layers && sb->home_layers[0])
+			bind_staged(a, st, "--bind", sb->home_merged, false,
+			    "/home/agent");
+		else
+			bind_fs(a, st, sb, "--bind", sb->home ? sb->home :
+			    JOBFS_HOME, false, "/home/agent");
 		bind_fs(a, st, sb, "--bind", JOBFS_VARTMP, false, "/var/tmp");
 		bind_fs(a, st, sb, "--bind", JOBFS_SHM, false, "/dev/shm");
 	}

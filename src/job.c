@@ -21,7 +21,8 @@ static const char *const states[] = {
 
 static const char *const steps[] = {
 	[JOB_STEP_NONE] = "", [JOB_STEP_ACKNOWLEDGE] = "acknowledge",
-	[JOB_STEP_WORKSPACE] = "workspace", [JOB_STEP_TASK] = "task",
+	[JOB_STEP_WORKSPACE] = "workspace", [JOB_STEP_SETUP] = "setup",
+	[JOB_STEP_TASK] = "task",
 	[JOB_STEP_SANDBOX] = "sandbox", [JOB_STEP_COLLECT] = "collect",
 	[JOB_STEP_PUSH] = "push", [JOB_STEP_PUBLISH] = "publish",
 };

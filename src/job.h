@@ -22,7 +22,7 @@ enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED,
  * between steps: queued, or ended; JOB_STEP_END counts them, for tables
  * indexed by step. */
 enum job_step { JOB_STEP_NONE, JOB_STEP_ACKNOWLEDGE, JOB_STEP_WORKSPACE,
-    JOB_STEP_TASK, JOB_STEP_SANDBOX, JOB_STEP_COLLECT, JOB_STEP_PUSH,
+    JOB_STEP_SETUP, JOB_STEP_TASK, JOB_STEP_SANDBOX, JOB_STEP_COLLECT, JOB_STEP_PUSH,
     JOB_STEP_PUBLISH, JOB_STEP_END };
 
 /* A set of forges (enum forge, event.h), one bit each. */

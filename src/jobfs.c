@@ -276,6 +276,8 @@ make_layout(int fd, const char *mnt, bool is_root)
 		{ JOBFS_UPPER, 0755 }, { JOBFS_WORK, 0700 },
 		{ JOBFS_TMP, 01777 }, { JOBFS_HOME, 0755 },
 		{ JOBFS_VARTMP, 01777 }, { JOBFS_SHM, 01777 },
+		{ JOBFS_SETUP, 0755 }, { JOBFS_SETUP_HOME, 0755 },
+		{ JOBFS_HOME_WORK, 0700 },
 	};
 	uid_t uid = is_root ? sandbox_host_uid() : 0;
 	gid_t gid = is_root ? sandbox_host_gid() : 0;

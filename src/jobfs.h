@@ -22,6 +22,9 @@
 #define JOBFS_VARTMP	"vartmp"	/* /var/tmp */
 #define JOBFS_SHM	"shm"		/* /dev/shm */
 #define JOBFS_SUMMARY	"summary.md"	/* /handoff/summary.md */
+#define JOBFS_SETUP	"setup"		/* what set-up wrote in the workspace */
+#define JOBFS_SETUP_HOME "setuphome"	/* and in its home */
+#define JOBFS_HOME_WORK	"homework"	/* the home overlay's work directory */
 
 struct jobfs {
 	pid_t		 holder;	/* keeps it mounted; -1 when stopped */

@@ -160,6 +160,9 @@ launcher_exec(const struct launcher *l)
 	if (mount("overlay", l->merged, "overlay", l->is_ro ? MS_RDONLY : 0,
 	    l->ovl_opts) == -1)
 		launch_fail(l, "mount the workspace overlay");
+	if (l->home_opts && mount("overlay", l->home_merged, "overlay", 0,
+	    l->home_opts) == -1)
+		launch_fail(l, "mount the home overlay");
 	build_stage(l);
 	/* As root, bwrap runs as the sandbox's host user: the agent then
 	 * maps to no one who owns anything of the host's. */

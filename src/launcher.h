@@ -25,6 +25,8 @@ struct launcher {
 	const struct bwrap_stage *stage;
 	const char	*merged;
 	const char	*ovl_opts;
+	const char	*home_merged;	/* a second overlay, for $HOME */
+	const char	*home_opts;	/* NULL: none */
 	const char	*bwrap;
 	const struct relay_bridge *bridge;	/* nbridge: the relay's */
 	size_t		 nbridge;

@@ -86,7 +86,7 @@ local_main(const struct config *cfg, int argc, char **argv)
 		}
 	}
 	r.cfg = cfg;
-	r.log_fd = r.tree_lock = -1;
+	r.log_fd = r.tree_lock = r.setup_lock = -1;
 	if ((r.st = store_open(cfg->data_dir, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "handoff: %s\n", err);
 		goto out;

@@ -680,18 +680,30 @@ proxy_main(const struct config *cfg, int argc, char **argv)
 	struct proxy px = { .record_fd = -1 };
 	long long ready = -1;
 	char err[512];
-	int dir = -1, status = 1;
+	int dir = -1, status = 1, i;
+	bool is_setup = false;
 
 	TAILQ_INIT(&px.conns);
-	if ((argc != 2 && argc != 4) || strcmp(argv[0], "--job") != 0 ||
-	    util_parse_int(argv[1], 1, INT64_MAX, &px.job) == -1 ||
-	    (argc == 4 && (strcmp(argv[2], "--ready") != 0 ||
-	    util_parse_int(argv[3], 0, INT32_MAX, &ready) == -1))) {
-		fprintf(stderr, "usage: handoff proxy --job JOB [--ready FD]\n");
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--setup") == 0)
+			is_setup = true;
+		else if (i + 1 < argc && strcmp(argv[i], "--job") == 0 &&
+		    util_parse_int(argv[i + 1], 1, INT64_MAX, &px.job) == 0)
+			i++;
+		else if (i + 1 < argc && strcmp(argv[i], "--ready") == 0 &&
+		    util_parse_int(argv[i + 1], 0, INT32_MAX, &ready) == 0)
+			i++;
+		else
+			break;
+	}
+	if (i < argc || px.job == 0) {
+		fprintf(stderr, "usage: handoff proxy --job JOB [--setup]"
+		    " [--ready FD]\n");
 		return 2;
 	}
-	if (egress_policy_init(&px.policy, &cfg->allow_hosts, &cfg->egress_pins,
-	    err, sizeof(err)) == -1) {
+	/* Set-up's hosts, or the agent's; the same pins and limits. */
+	if (egress_policy_init(&px.policy, is_setup ? &cfg->setup_allow_hosts :
+	    &cfg->allow_hosts, &cfg->egress_pins, err, sizeof(err)) == -1) {
 		fprintf(stderr, "handoff: %s\n", err);
 		return 2;
 	}

@@ -17,6 +17,7 @@
 #include "harvest.h"
 #include "job.h"
 #include "mirror.h"
+#include "setup.h"
 
 /* Set by SIGTERM, SIGINT and SIGHUP: the run stops between steps and the
  * job resumes at its step. */
@@ -35,6 +36,10 @@ struct run {
 	char			 base[MIRROR_OID_HEX + 1];
 	char			*files, *index;	/* the base tree */
 	int			 tree_lock;	/* held while the job uses it */
+	struct setup_plan	 setup;		/* what set-up runs */
+	char			*setup_layer;	/* data_dir/setup/KEY, or NULL */
+	int			 setup_lock;	/* held while the job uses it */
+	char			*setup_dirs[4];	/* its layers (step_setup.c) */
 	struct jobfs		 fs;		/* holder -1: not mounted */
 	char			*summary;
 	struct harvest		 change;
@@ -103,6 +108,14 @@ int step_acknowledge_ready(struct run *r);
 int step_acknowledge(struct run *r);
 int step_workspace(struct run *r);
 int step_workspace_restore(struct run *r);
+/* Set-up (step_setup.c): ready says whether there is any; the step
+ * stands the job on its layer (built, or reused and updated). */
+int step_setup_ready(struct run *r);
+int step_setup(struct run *r);
+/* The layers set-up left for a sandbox over the workspace and $HOME
+ * (room for 3 each); nothing when the job has no set-up. */
+void step_setup_layers(struct run *r, struct sandbox *sb,
+    const char **layers, const char **home_layers);
 int step_task(struct run *r);
 int step_sandbox_ready(struct run *r);
 /* The job's network (step_net.c): whether it has one (and which parts),
@@ -114,6 +127,9 @@ bool step_net_wanted(const struct run *r, bool *proxy, bool *gateway);
  * sockets a test serves, and no sidecar is started (tests only). */
 bool step_net_test_bridge(const struct run *r);
 int step_net_start(struct run *r);
+/* Set-up's network: with [setup] network = allowlist, an egress proxy to
+ * [setup] allow_hosts (no gateway); stopped with step_net_stop. */
+int step_net_start_setup(struct run *r);
 bool step_net_broken(struct run *r);
 void step_net_stop(struct run *r);
 /* What the job's agent used, for the forge: its model usage in a line and
@@ -136,6 +152,12 @@ void step_sandbox_bridge_free(struct run_bridge *rb);
  * RUN_BRIDGE_VARS): the proxy's for every tool, the gateway's base URLs,
  * and key (the job's, or NULL) as both providers' API key. */
 void step_sandbox_bridge_env(char **env, size_t *n, const char *key);
+/* The proxy's variables alone. */
+void step_sandbox_proxy_env(char **env, size_t *n);
+/* The variables every sandboxed command gets (room for 16 more).
+ * Caller frees with step_sandbox_env_free. */
+char **step_sandbox_env(size_t extra, size_t *n);
+void step_sandbox_env_free(char **env, size_t n);
 /* The sandbox both the agent's run and collect's start from. */
 void step_sandbox_base(struct run *r, struct sandbox *sb);
 void step_sandbox_free(struct sandbox *sb);

@@ -40,6 +40,8 @@ static const struct step steps[JOB_STEP_END] = {
 	    .run = step_acknowledge, .flags = STEP_FORGE | STEP_QUEUED },
 	[JOB_STEP_WORKSPACE] = { .run = step_workspace,
 	    .restore = step_workspace_restore, .flags = STEP_TREE },
+	[JOB_STEP_SETUP] = { .ready = step_setup_ready, .run = step_setup,
+	    .flags = STEP_TREE },
 	[JOB_STEP_TASK] = { .run = step_task },
 	[JOB_STEP_SANDBOX] = { .ready = step_sandbox_ready,
 	    .run = step_sandbox, .kept = step_sandbox_kept,
@@ -421,6 +423,12 @@ run_free(struct run *r)
 		close(r->log_fd);
 	if (r->tree_lock > 2)
 		close(r->tree_lock);
+	devc_free(r->setup.devc);
+	free(r->setup_layer);
+	for (size_t i = 0; i < nitems(r->setup_dirs); i++)
+		free(r->setup_dirs[i]);
+	if (r->setup_lock > 2)
+		close(r->setup_lock);
 }
 
 static char *
@@ -550,7 +558,7 @@ runner_main(const struct config *cfg, int argc, char **argv)
 		return 2;
 	}
 	r.cfg = cfg;
-	r.log_fd = r.tree_lock = -1;
+	r.log_fd = r.tree_lock = r.setup_lock = -1;
 	if ((r.st = store_open(cfg->data_dir, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "handoff: %s\n", err);
 		return RUNNER_EXIT_FAILED;

@@ -257,6 +257,7 @@ struct run {
 	struct bwrap_stage stage;
 	char		*bwrap;		/* bwrap's staged path */
 	char		*opts;		/* the overlay's mount options */
+	char		*home_opts;	/* $HOME's, or NULL */
 	char		*procs[2];	/* the cgroups' cgroup.procs */
 	int		 out[2], inf[2], errp[2];
 	int		 argfd, filt, devnull;
@@ -275,6 +276,18 @@ struct run {
 	struct sandbox_result full;	/* and why */
 };
 
+/* Whether a list of layers is fit for overlayfs's options. */
+static bool
+layers_ok(const char *const *layers)
+{
+	size_t i;
+
+	for (i = 0; layers && layers[i]; i++)
+		if (strpbrk(layers[i], ",:"))
+			return false;
+	return true;
+}
+
 /* Fail closed on anything the recipe needs. */
 static int
 check_recipe(const struct sandbox *sb, const char *bwrap, char *err,
@@ -286,7 +299,9 @@ check_recipe(const struct sandbox *sb, const char *bwrap, char *err,
 		return -1;
 	}
 	if (strpbrk(sb->lower, ",:") || strpbrk(sb->merged, ",:") ||
-	    strpbrk(sb->seed, ",:") || strpbrk(sb->fs->mnt, ",:")) {
+	    strpbrk(sb->seed, ",:") || strpbrk(sb->fs->mnt, ",:") ||
+	    !layers_ok(sb->layers) || !layers_ok(sb->home_layers) ||
+	    (sb->home_merged && strpbrk(sb->home_merged, ",:"))) {
 		snprintf(err, errlen, "sandbox: data_dir paths must not hold"
 		    " ',' or ':' (overlayfs options)");
 		return -1;
@@ -294,20 +309,60 @@ check_recipe(const struct sandbox *sb, const char *bwrap, char *err,
 	return 0;
 }
 
-/* The agent writes to the job's filesystem; collect sees its layer
- * read-only. In a user namespace, overlayfs keeps its own attributes in
- * user.* extended attributes. */
+/* "a:b:c:", the layers top first. Caller frees. */
+static char *
+join_layers(const char *const *layers)
+{
+	char *s = xstrdup(""), *t;
+	size_t i;
+
+	for (i = 0; layers && layers[i]; i++) {
+		t = xasprintf("%s%s:", s, layers[i]);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+/* The agent writes to the job's filesystem, over the job's .git, what
+ * set-up made and the base tree; collect sees the agent's layer read-only
+ * over the .git and the base tree only, never set-up's. In a user
+ * namespace, overlayfs keeps its own attributes in user.* extended
+ * attributes. */
 static char *
 overlay_options(const struct sandbox *sb)
 {
+	const char *ux = sb->fs->userns != -1 ? ",userxattr" : "";
+	char *mid, *opts;
+
 	if (sb->is_readonly)
 		return xasprintf("lowerdir=%s/" JOBFS_UPPER ":%s:%s%s",
-		    sb->fs->mnt, sb->seed, sb->lower, sb->fs->userns != -1 ?
-		    ",userxattr" : "");
-	return xasprintf("lowerdir=%s:%s,upperdir=%s/" JOBFS_UPPER
-	    ",workdir=%s/" JOBFS_WORK "%s", sb->seed, sb->lower,
-	    sb->fs->mnt, sb->fs->mnt, sb->fs->userns != -1 ?
-	    ",userxattr" : "");
+		    sb->fs->mnt, sb->seed, sb->lower, ux);
+	mid = join_layers(sb->layers);
+	opts = xasprintf("lowerdir=%s:%s%s,upperdir=%s/%s,workdir=%s/"
+	    JOBFS_WORK "%s", sb->seed, mid, sb->lower, sb->fs->mnt,
+	    sb->upper ? sb->upper : JOBFS_UPPER, sb->fs->mnt, ux);
+	free(mid);
+	return opts;
+}
+
+/* $HOME over set-up's layers, or NULL: a plain directory. */
+static char *
+home_options(const struct sandbox *sb)
+{
+	char *low, *opts;
+
+	if (sb->is_readonly || sb->home_layers == NULL ||
+	    sb->home_layers[0] == NULL)
+		return NULL;
+	low = join_layers(sb->home_layers);
+	low[strlen(low) - 1] = '\0';
+	opts = xasprintf("lowerdir=%s,upperdir=%s/%s,workdir=%s/"
+	    JOBFS_HOME_WORK "%s", low, sb->fs->mnt, sb->home ? sb->home :
+	    JOBFS_HOME, sb->fs->mnt, sb->fs->userns != -1 ? ",userxattr" :
+	    "");
+	free(low);
+	return opts;
 }
 
 static void
@@ -406,6 +461,7 @@ prepare(struct run *r, char *err, size_t errlen)
 		return -1;
 	}
 	r->opts = overlay_options(sb);
+	r->home_opts = home_options(sb);
 	r->l.fds[0] = r->devnull;
 	r->l.fds[1] = r->out[1];
 	r->l.fds[2] = r->argfd;
@@ -424,6 +480,8 @@ prepare(struct run *r, char *err, size_t errlen)
 	r->l.argv = bwrap_argv(sb->argv);
 	r->l.merged = sb->merged;
 	r->l.ovl_opts = r->opts;
+	r->l.home_merged = sb->home_merged;
+	r->l.home_opts = r->home_opts;
 	r->l.is_ro = sb->is_readonly;
 	r->l.parent = getpid();
 	return 0;
@@ -662,6 +720,7 @@ run_free(struct run *r)
 	for (i = 0; i < 2; i++)
 		free(r->procs[i]);
 	free(r->opts);
+	free(r->home_opts);
 	free(r->a.buf);
 	bwrap_stage_free(&r->stage);
 	free(r->bwrap);

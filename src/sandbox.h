@@ -32,7 +32,18 @@ struct sandbox {
 	char *const	*argv;		/* the command, as the sandbox sees it */
 	const char	*lower;		/* base tree (host path) */
 	const char	*seed;		/* the job's .git, a layer over lower */
+	/* Read-only layers between seed and lower, top first (host paths,
+	 * or the job's filesystem's: fs->mnt/...), NULL-terminated; NULL:
+	 * none. Not in collect's view. */
+	const char *const *layers;
 	const struct jobfs *fs;		/* the job's filesystem */
+	const char	*upper;		/* its directory for the workspace's
+					   writes; NULL: JOBFS_UPPER */
+	const char	*home;		/* and for $HOME's; NULL: JOBFS_HOME */
+	/* Read-only layers under $HOME, as layers; NULL: $HOME is home
+	 * itself. Then home_merged is its overlay's mount point. */
+	const char *const *home_layers;
+	const char	*home_merged;
 	bool		 is_readonly;	/* collect: the workspace and the job's
 					   files read-only, /out writable */
 	const char	*merged;	/* mount point for the overlay */

@@ -61,12 +61,13 @@ make_key(char *key, size_t len)
 	return 0;
 }
 
-/* `handoff [-c CONFIG] WHAT --job N --ready 3` beside the job. */
+/* `handoff [-c CONFIG] WHAT --job N [--setup] --ready 3` beside the job. */
 static int
-start(struct run *r, struct sidecar *sc, const char *what, const char *key)
+start(struct run *r, struct sidecar *sc, const char *what, const char *key,
+    bool is_setup)
 {
 	char exe[PATH_MAX], id[32], err[512];
-	char *argv[10];
+	char *argv[11];
 	int i = 0;
 
 	if (util_self_exe(exe, sizeof(exe)) == -1)
@@ -81,6 +82,8 @@ start(struct run *r, struct sidecar *sc, const char *what, const char *key)
 	argv[i++] = (char *)what;
 	argv[i++] = "--job";
 	argv[i++] = id;
+	if (is_setup)
+		argv[i++] = "--setup";
 	argv[i++] = "--ready";
 	argv[i++] = "3";
 	argv[i] = NULL;
@@ -104,8 +107,23 @@ step_net_start(struct run *r)
 		return -1;
 	if (gateway && make_key(r->key, sizeof(r->key)) == -1)
 		return run_fail(r, "sandbox: getrandom: %s", strerror(errno));
-	if ((proxy && start(r, &r->proxy, "proxy", NULL) == -1) ||
-	    (gateway && start(r, &r->gateway, "gateway", r->key) == -1)) {
+	if ((proxy && start(r, &r->proxy, "proxy", NULL, false) == -1) ||
+	    (gateway && start(r, &r->gateway, "gateway", r->key, false) ==
+	    -1)) {
+		step_net_stop(r);
+		return -1;
+	}
+	return 0;
+}
+
+int
+step_net_start_setup(struct run *r)
+{
+	if (r->cfg->setup_network != NET_ALLOWLIST)
+		return 0;
+	if (run_make_dir(r, "net", true, geteuid() == 0 ? 0711 : 0700) == -1)
+		return -1;
+	if (start(r, &r->proxy, "proxy", NULL, true) == -1) {
 		step_net_stop(r);
 		return -1;
 	}

@@ -40,13 +40,11 @@ agent_file(const char *command)
 	return word;
 }
 
-static char **
-agent_env(const struct run *r, size_t *n)
+char **
+step_sandbox_env(size_t extra, size_t *n)
 {
-	char **env = xcalloc(16 + RUN_BRIDGE_VARS + r->cfg->agent_env.n,
-	    sizeof(*env));
-	const char *v;
-	size_t i, k = 0;
+	char **env = xcalloc(16 + extra, sizeof(*env));
+	size_t k = 0;
 
 	env[k++] = xstrdup("PATH=/usr/local/bin:/usr/bin:/bin");
 	env[k++] = xstrdup("HOME=/home/agent");
@@ -57,6 +55,18 @@ agent_env(const struct run *r, size_t *n)
 	env[k++] = xstrdup("TMPDIR=/tmp");
 	env[k++] = xstrdup("GIT_CONFIG_NOSYSTEM=1");
 	env[k++] = xstrdup("GIT_TERMINAL_PROMPT=0");
+	*n = k;
+	return env;
+}
+
+static char **
+agent_env(const struct run *r, size_t *n)
+{
+	char **env = step_sandbox_env(RUN_BRIDGE_VARS + r->cfg->agent_env.n,
+	    n);
+	const char *v;
+	size_t i, k = *n;
+
 	env[k++] = xstrdup("HANDOFF_TASK=/handoff/task.md");
 	env[k++] = xstrdup("HANDOFF_CONTEXT=/handoff/context.json");
 	env[k++] = xstrdup("HANDOFF_SUMMARY=/handoff/summary.md");
@@ -94,6 +104,20 @@ step_sandbox_bridge_free(struct run_bridge *rb)
 void
 step_sandbox_bridge_env(char **env, size_t *n, const char *key)
 {
+	step_sandbox_proxy_env(env, n);
+	env[(*n)++] = xasprintf("ANTHROPIC_BASE_URL=http://127.0.0.1:%d"
+	    "/anthropic", RUN_GATEWAY_PORT);
+	env[(*n)++] = xasprintf("OPENAI_BASE_URL=http://127.0.0.1:%d"
+	    "/openai/v1", RUN_GATEWAY_PORT);
+	if (key == NULL)
+		return;
+	env[(*n)++] = xasprintf("ANTHROPIC_API_KEY=%s", key);
+	env[(*n)++] = xasprintf("OPENAI_API_KEY=%s", key);
+}
+
+void
+step_sandbox_proxy_env(char **env, size_t *n)
+{
 	/* Each tool's own names: curl, git, pip, npm, yarn, go, cargo. */
 	static const char *const proxy[] = { "HTTP_PROXY", "http_proxy",
 	    "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",
@@ -107,18 +131,10 @@ step_sandbox_bridge_env(char **env, size_t *n, const char *key)
 		    RUN_PROXY_PORT);
 	env[(*n)++] = xstrdup("NO_PROXY=localhost,127.0.0.1,::1");
 	env[(*n)++] = xstrdup("no_proxy=localhost,127.0.0.1,::1");
-	env[(*n)++] = xasprintf("ANTHROPIC_BASE_URL=http://127.0.0.1:%d"
-	    "/anthropic", RUN_GATEWAY_PORT);
-	env[(*n)++] = xasprintf("OPENAI_BASE_URL=http://127.0.0.1:%d"
-	    "/openai/v1", RUN_GATEWAY_PORT);
-	if (key == NULL)
-		return;
-	env[(*n)++] = xasprintf("ANTHROPIC_API_KEY=%s", key);
-	env[(*n)++] = xasprintf("OPENAI_API_KEY=%s", key);
 }
 
-static void
-free_env(char **env, size_t n)
+void
+step_sandbox_env_free(char **env, size_t n)
 {
 	size_t i;
 
@@ -163,6 +179,7 @@ step_sandbox_free(struct sandbox *sb)
 	free((char *)sb->name);
 	free((char *)sb->out_dir);
 	free((char *)sb->agent_path);
+	free((char *)sb->home_merged);
 }
 
 /* The agent's run ended badly: the people on the issue are told how and
@@ -195,16 +212,21 @@ step_sandbox(struct run *r)
 	struct run_bridge rb;
 	struct sandbox_result res;
 	char err[1024], *argv[4], **env;
+	const char *layers[3], *home_layers[3];
 	size_t nenv;
 	int rc;
 
-	/* A new filesystem for what the agent writes; it stays mounted
-	 * until collect has read it. */
-	jobfs_stop(&r->fs);
-	if (jobfs_start(&r->fs, r->dir, r->cfg->disk_bytes, false, err,
-	    sizeof(err)) == -1)
-		return run_fail(r, "sandbox: %s", err);
+	/* A new filesystem for what the agent writes, unless set-up made
+	 * it (and left its update there); it stays mounted until collect
+	 * has read it. */
+	if (r->setup_layer == NULL) {
+		jobfs_stop(&r->fs);
+		if (jobfs_start(&r->fs, r->dir, r->cfg->disk_bytes, false, err,
+		    sizeof(err)) == -1)
+			return run_fail(r, "sandbox: %s", err);
+	}
 	step_sandbox_base(r, &sb);
+	step_setup_layers(r, &sb, layers, home_layers);
 	sb.agent_path = agent_file(r->cfg->agent_command);
 	sb.extra_ro = &r->cfg->extra_ro;
 	sb.root = r->cfg->sandbox_root;
@@ -233,7 +255,7 @@ step_sandbox(struct run *r)
 	run_log(r, "sandbox: running the agent: %s", r->cfg->agent_command);
 	publish_status(r->pub, PS_RUNNING, NULL);
 	rc = sandbox_run(&sb, &res, err, sizeof(err));
-	free_env(env, nenv);
+	step_sandbox_env_free(env, nenv);
 	step_sandbox_bridge_free(&rb);
 	step_sandbox_free(&sb);
 	if (rc == -1)

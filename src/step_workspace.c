@@ -115,6 +115,7 @@ step_workspace(struct run *r)
 		return -1;
 	basetree_prune(r->cfg->data_dir, KEEP_TREES);
 	if (run_make_dir(r, "merged", false, 0700) == -1 ||
+	    run_make_dir(r, "homemerged", false, 0700) == -1 ||
 	    run_make_dir(r, "handoff", true, 0755) == -1 ||
 	    run_make_dir(r, "handoff/objects", false, 0755) == -1 ||
 	    write_etc(r) == -1)

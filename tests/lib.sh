@@ -84,6 +84,11 @@ unlike() {	# unlike TEXT SUBSTRING DESCRIPTION
 	esac
 }
 
+matches() {	# matches TEXT EXTENDED-REGEX DESCRIPTION
+	if grep -Eq -e "$2" <<<"$1"; then ok 0 "$3"
+	else ok 1 "$3"; echo "#   '$1'"; echo "#   does not match '$2'"; fi
+}
+
 done_testing() {
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]

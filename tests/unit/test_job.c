@@ -12,7 +12,7 @@ main(void)
 	    "retry", "cancel", "help" };
 	static const char *const states[] = { "queued", "running", "done",
 	    "failed", "cancelled" };
-	static const char *const steps[] = { "acknowledge", "workspace",
+	static const char *const steps[] = { "acknowledge", "workspace", "setup",
 	    "task", "sandbox", "collect", "push", "publish" };
 	static const char *const ons[] = { "issue", "pr", "review",
 	    "review_comment", "ci" };
@@ -38,7 +38,7 @@ main(void)
 	    !job_state_is_over(JOB_RUNNING), "done, failed, cancelled are over");
 
 	/* The steps in the order a job runs them, after none. */
-	is_int(JOB_STEP_END, nitems(steps) + 1, "seven steps and none");
+	is_int(JOB_STEP_END, nitems(steps) + 1, "eight steps and none");
 	for (i = 0; i < nitems(steps); i++)
 		ok(job_step_parse(steps[i]) == (enum job_step)(i + 1) &&
 		    strcmp(job_step_name((enum job_step)(i + 1)), steps[i]) == 0,
