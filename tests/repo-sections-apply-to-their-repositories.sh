@@ -1,14 +1,28 @@
 #!/bin/bash
 # [repo "PATTERN"] sections: one handoff serve, three repositories. Acme's
 # jobs run Acme's own agent command, see a directory its sandbox.extra_ro
-# adds and get its branch prefix; Slow/Repo's agent timeout ends its job
-# "timed out" where the same agent finishes in another repository;
-# check-config --repo prints each one's settings. An agent.env in a [repo]
-# section that names a secret's variable is refused like one in [agent].
+# adds, get its branch prefix, and reach a host its sandbox.allow_hosts
+# lists through the job's egress proxy (which the others' proxies refuse);
+# Slow/Repo's agent timeout ends its job "timed out" where the same agent
+# finishes in another repository; check-config --repo prints each one's
+# settings. An agent.env in a [repo] section that names a secret's
+# variable is refused like one in [agent].
 . "$SRCDIR/tests/lib.sh"
 
-command -v bwrap >/dev/null || { echo "Bail out! bwrap is needed"; exit 1; }
-command -v git >/dev/null || { echo "Bail out! git is needed"; exit 1; }
+for tool in bwrap git python3 curl; do
+	command -v $tool >/dev/null || { echo "Bail out! $tool is needed"; exit 1; }
+done
+EXTRA_CLEANUP='kill -9 $PEERS_PID 2>/dev/null'
+
+# A plain HTTP server for the agents to reach (tests/egress-peers.py).
+test_certs "$T/certs" tls.test DNS:tls.test
+mkdir -p "$T/peers"
+python3 "$SRCDIR/tests/egress-peers.py" serve "$T/peers" \
+    "$T/certs/tls.test.pem" "$T/certs/tls.test.key" 2>"$T/peers.err" &
+PEERS_PID=$!
+wait_for "the test's servers" test -f "$T/peers/ports" ||
+    { echo "Bail out! servers did not start"; cat "$T/peers.err"; exit 1; }
+read -r _ HTTP_PORT _ < "$T/peers/ports"
 
 # origin NAME: a bare repository with one commit on main.
 origin() {
@@ -23,8 +37,9 @@ origin hello
 origin acme
 origin slow
 
-# Two agents: each writes who it is and whether it sees Acme's directory;
-# the global one takes its time when the issue asks it to.
+# Two agents: each writes who it is, whether it sees Acme's directory and
+# what its proxy answered for the test's server; the global one takes its
+# time when the issue asks it to.
 for who in global acme; do
 	cat > "$T/agent-$who.sh" <<EOF
 #!/bin/sh
@@ -32,6 +47,8 @@ echo "$who agent" > agent.txt
 if [ -e "$T/acme-only/marker" ]; then
 	echo "sees acme-only" >> agent.txt
 fi
+echo "http: \$(curl -s --max-time 20 -o /dev/null -w '%{http_code}' \\
+    http://plain.test:$HTTP_PORT/echo)" >> agent.txt
 if grep -q 'take your time' "\$HANDOFF_TASK"; then
 	echo "taking my time"
 	sleep 8
@@ -44,10 +61,13 @@ mkdir -m 755 "$T/acme-only"
 echo "only for acme" > "$T/acme-only/marker"
 chmod 644 "$T/acme-only/marker"
 
+# Every job has a proxy that lists no host; Acme's lists the test's.
 MAX_PARALLEL=3 write_config "[agent]" "command = $T/agent-global.sh" \
     "timeout = 2m" "[sandbox]" "memory = 512M" "pids = 200" "disk = 256M" \
+    "network = allowlist" "hosts = plain.test=127.0.0.1" \
     '[repo "acme/*"]' "agent.command = $T/agent-acme.sh" \
     "sandbox.extra_ro = $T/acme-only" "runs.branch_prefix = acme-bot/" \
+    "sandbox.allow_hosts = plain.test:$HTTP_PORT" \
     '[repo "Slow/Repo"]' "agent.timeout = 2s"
 
 # issue NUMBER ORIGIN REPOSITORY [BODY]: a labeled issue of REPOSITORY.
@@ -75,6 +95,7 @@ like "$out" "# [repo \"acme/*\"] (line" "it names the section that matches"
 like "$out" "command = $T/agent-acme.sh" "Acme/Web: Acme's agent command"
 like "$out" "branch_prefix = acme-bot/" "and Acme's branch prefix"
 like "$out" "timeout = 2m" "and the global agent timeout"
+like "$out" "allow_hosts = plain.test:$HTTP_PORT" "and its allow_hosts"
 out=$("$HANDOFF" -c "$CONFIG" check-config --repo slow/repo)
 like "$out" "command = $T/agent-global.sh" "Slow/Repo: the global command"
 like "$out" "[agent]
@@ -83,8 +104,12 @@ timeout = 2s" "and its own timeout"
 out=$("$HANDOFF" -c "$CONFIG" check-config)
 like "$out" "[repo \"acme/*\"]
 agent.command = $T/agent-acme.sh
+sandbox.allow_hosts = plain.test:$HTTP_PORT
 sandbox.extra_ro = $T/acme-only
-runs.branch_prefix = acme-bot/" "check-config prints the sections"
+runs.branch_prefix = acme-bot/
+
+[repo \"Slow/Repo\"]
+agent.timeout = 2s" "check-config prints the sections, in the table's order"
 "$HANDOFF" -c "$CONFIG" check-config --repo 'acme/*' >/dev/null 2>"$T/err"
 is "$?" 2 "check-config --repo takes a name, not a pattern"
 
@@ -103,14 +128,20 @@ done
 # The global agent in Codertocat/Hello-World, Acme's in Acme/Web.
 is "$(job_state "$j1")" done "Codertocat/Hello-World's job is done"
 like "$(field "$j1" branch)" "handoff/1-" "with the global branch prefix"
-is "$(on_branch "$j1" agent.txt)" "global agent" \
-    "the global agent made its change, and did not see Acme's directory"
+is "$(on_branch "$j1" agent.txt)" "global agent
+http: 403" \
+    "the global agent's change: no Acme directory, its proxy refused Acme's host"
 like "$(field "$j1" summary)" "written by the global agent" \
     "its summary is the global agent's"
 is "$(job_state "$j2")" done "Acme/Web's job is done"
 like "$(field "$j2" branch)" "acme-bot/2-" "on Acme's branch prefix"
 is "$(on_branch "$j2" agent.txt)" "acme agent
-sees acme-only" "Acme's agent made its change, seeing Acme's extra_ro"
+sees acme-only
+http: 200" \
+    "Acme's agent's change: it saw Acme's extra_ro, reached Acme's host"
+like "$(cat "$T/peers/conn.http" 2>/dev/null)" "accepted" \
+    "the test's server had Acme's connection"
+is "$(grep -c . "$T/peers/conn.http")" 1 "and no other"
 like "$(field "$j2" summary)" "written by the acme agent" \
     "its summary is Acme's agent's"
 
