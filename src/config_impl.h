@@ -57,10 +57,10 @@ extern const size_t config_nkeys;
  */
 struct config_repo {
 	char		*pattern;
-	int		 line;		/* of its [repo "..."] line */
-	size_t		 rank;		/* specificity: higher wins */
+	int		 line;	/* of its [repo "..."] line */
+	size_t		 rank;	/* specificity: the higher wins */
 	struct config	*vals;
-	int		*lines;		/* per key of the table; 0: not set */
+	int		*lines;	/* per key of the table; 0: unset */
 };
 
 /* The key with this section and name (name NULL: any key of the section). */

@@ -113,7 +113,7 @@ int
 config_repo_set(struct config_repo *rs, const char *name, const char *value,
     int line, char *msg, size_t msglen)
 {
-	const char *dot = strchr(name, '.');
+	const char *dot = strchr(name, '.'), *why;
 	const struct key *k = NULL;
 	char *section, m[512];
 	size_t i;
@@ -124,11 +124,12 @@ config_repo_set(struct config_repo *rs, const char *name, const char *value,
 		free(section);
 	}
 	if (k == NULL || !is_per_repo(k)) {
-		snprintf(msg, msglen, "[repo \"%s\"] %.*s: %s; a [repo] section "
-		    "sets %s", rs->pattern, ECHO_MAX, name, dot == NULL ?
-		    "expected SECTION.KEY, such as agent.timeout" : k == NULL ?
-		    "unknown key" : "one value for every repository, set in "
-		    "its own section only", PER_REPO_KEYS);
+		why = dot == NULL ? "expected SECTION.KEY, such as "
+		    "agent.timeout" : k == NULL ? "unknown key" : "one value "
+		    "for every repository, set in its own section only";
+		snprintf(msg, msglen, "[repo \"%s\"] %.*s: %s; a [repo] "
+		    "section sets %s", rs->pattern, ECHO_MAX, name, why,
+		    PER_REPO_KEYS);
 		return -1;
 	}
 	i = (size_t)(k - config_keys);

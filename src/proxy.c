@@ -717,7 +717,8 @@ proxy_main(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "usage: handoff proxy --job JOB [--ready FD]\n");
 		return 2;
 	}
-	if (job_settings((struct config *)cfg, px.job, err, sizeof(err)) == -1) {
+	if (job_settings((struct config *)cfg, px.job, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "handoff: proxy: job %lld: %s\n", px.job, err);
 		return 1;
 	}

@@ -235,7 +235,8 @@ store_claim(struct store *st, const struct config *cfg, unsigned forges,
 		blocked = xrealloc(blocked, (nblocked + 1) * sizeof(*blocked));
 		blocked[nblocked++] = thread;
 		if (is_blocked || n >= max || running >= cfg->max_parallel ||
-		    *repo_running >= CONFIG_REPO(cfg, repo, int, max_per_repo) ||
+		    *repo_running >= CONFIG_REPO(cfg, repo, int,
+		    max_per_repo) ||
 		    sqlite3_column_int(s, 3) != 0)
 			continue;
 		if ((u = store_prepare(st, "UPDATE jobs SET state = 'running',"

@@ -213,7 +213,8 @@ test_errors(void)
 	    NULL);
 	fails("an unknown section", "[repo \"acme/web\"]\nagnet.command = y\n",
 	    "t.ini:2: [repo \"acme/web\"] agnet.command: unknown key;", NULL);
-	fails("runs.max_parallel", "[repo \"acme/web\"]\nruns.max_parallel = 9\n",
+	fails("runs.max_parallel", "[repo \"acme/web\"]\n"
+	    "runs.max_parallel = 9\n",
 	    "t.ini:2: [repo \"acme/web\"] runs.max_parallel: one value for "
 	    "every repository, set in its own section only;", allowed, NULL);
 	fails("llm.max_cost_per_day", "[repo \"acme/*\"]\n"
