@@ -174,6 +174,7 @@ struct parse {
 	int		 lineno;	/* of the line inih is working on */
 	int		 lines[NKEYS];	/* where each key was set; 0: default */
 	int		 err_line;	/* of the first error; 0: none */
+	struct config_repo *repo;	/* the [repo] section keys go to */
 	char		*err;
 	size_t		 errlen;
 };
@@ -247,8 +248,8 @@ what_of(const struct key *k, char *buf, size_t len)
 	}
 }
 
-static void
-free_list(struct strlist *l)
+void
+config_free_list(struct strlist *l)
 {
 	size_t i;
 
@@ -368,11 +369,9 @@ string_ok(enum kind kind, const char *v)
 	}
 }
 
-/* Parse v into k's field of cfg. On error, returns -1 with what follows
- * "[section] key: " in msg. */
-static int
-set_value(struct config *cfg, const struct key *k, const char *v, char *msg,
-    size_t msglen)
+int
+config_set_value(struct config *cfg, const struct key *k, const char *v,
+    char *msg, size_t msglen)
 {
 	char what[256], q[ECHO_MAX * 4 + 8], *bad = NULL, **str, *e;
 	struct strlist list = { 0 };
@@ -444,16 +443,16 @@ set_value(struct config *cfg, const struct key *k, const char *v, char *msg,
 				bad = xstrdup(list.v[i]);
 			mask |= 1u << (n - k->names);
 		}
-		free_list(&list);
+		config_free_list(&list);
 		if ((ok = bad == NULL && mask != 0))
 			*FIELD(cfg, k, unsigned) = mask;
 		break;
 	case K_LIST:
 		if ((ok = parse_list(v, k->check, &list, &bad) == 0)) {
-			free_list(FIELD(cfg, k, struct strlist));
+			config_free_list(FIELD(cfg, k, struct strlist));
 			*FIELD(cfg, k, struct strlist) = list;
 		} else
-			free_list(&list);
+			config_free_list(&list);
 		break;
 	case K_SECRET:
 		return set_secret(k, v, FIELD(cfg, k, struct secret), msg, msglen);
@@ -503,9 +502,8 @@ parse_error(struct parse *ps, int line, const char *fmt, ...)
 	return 0;
 }
 
-/* The key with this section and name (name NULL: any key of the section). */
-static const struct key *
-find_key(const char *section, const char *name)
+const struct key *
+config_find_key(const char *section, const char *name)
 {
 	size_t i;
 
@@ -541,7 +539,7 @@ reader(char *str, int num, void *stream)
 {
 	struct parse *ps = stream;
 	const char *p = ps->pos, *nl;
-	char names[512], *copy, *sect;
+	char names[512], msg[512], *copy, *sect;
 	size_t n;
 
 	if (*p == '\0')
@@ -556,10 +554,17 @@ reader(char *str, int num, void *stream)
 		n = 0;
 	} else if (*p == '[' && (nl = memchr(p, ']', n)) != NULL) {
 		copy = xstrndup(p + 1, (size_t)(nl - p - 1));
-		if (find_key(sect = util_trim(copy), NULL) == NULL) {
+		sect = util_trim(copy);
+		ps->repo = NULL;
+		if (config_is_repo_section(sect)) {
+			if ((ps->repo = config_repo_open(ps->cfg, sect,
+			    ps->lineno, msg, sizeof(msg))) == NULL)
+				parse_error(ps, ps->lineno, "%s", msg);
+		} else if (config_find_key(sect, NULL) == NULL) {
 			known_names(NULL, names, sizeof(names));
 			parse_error(ps, ps->lineno, "[%.*s]: unknown section; "
-			    "expected one of %s", ECHO_MAX, sect, names);
+			    "expected one of %s or repo \"PATTERN\"",
+			    ECHO_MAX, sect, names);
 		}
 		free(copy);
 	}
@@ -581,10 +586,16 @@ handler(void *user, const char *section, const char *name, const char *value)
 	if (*section == '\0')
 		return parse_error(ps, ps->lineno, "%s: expected a [section] "
 		    "line before the first key", name);
-	if (find_key(section, NULL) == NULL)
+	if (ps->repo != NULL) {
+		if (config_repo_set(ps->repo, name, value, ps->lineno, msg,
+		    sizeof(msg)) == -1)
+			return parse_error(ps, ps->lineno, "%s", msg);
+		return 1;
+	}
+	if (config_find_key(section, NULL) == NULL)
 		return parse_error(ps, ps->lineno, "[%s]: unknown section",
 		    section);	/* reader() has said so, unless inih saw otherwise */
-	if ((k = find_key(section, name)) == NULL) {
+	if ((k = config_find_key(section, name)) == NULL) {
 		known_names(section, names, sizeof(names));
 		return parse_error(ps, ps->lineno, "[%s] %s: unknown key; "
 		    "expected one of %s", section, name, names);
@@ -594,7 +605,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return parse_error(ps, ps->lineno, "[%s] %s: set twice (first "
 		    "on line %d)", section, name, ps->lines[i]);
 	ps->lines[i] = ps->lineno;
-	if (set_value(ps->cfg, k, value, msg, sizeof(msg)) == -1)
+	if (config_set_value(ps->cfg, k, value, msg, sizeof(msg)) == -1)
 		return parse_error(ps, ps->lineno, "[%s] %s: %s", section, name,
 		    msg);
 	return 1;
@@ -605,11 +616,12 @@ static void
 check_config(struct parse *ps)
 {
 	struct config *cfg = ps->cfg;
-	const struct key *app = find_key("github", "app_id");
-	const struct key *pem = find_key("github", "private_key");
-	const struct key *env = find_key("agent", "env");
-	const struct key *senv = find_key("setup", "env");
+	const struct key *app = config_find_key("github", "app_id");
+	const struct key *pem = config_find_key("github", "private_key");
+	const struct key *env = config_find_key("agent", "env");
+	const struct key *senv = config_find_key("setup", "env");
 	char msg[512];
+	int line;
 
 	if (cfg->github_app_id != NULL && cfg->github_private_key.value == NULL)
 		parse_error(ps, ps->lines[app - keys], "[github] app_id: "
@@ -623,6 +635,8 @@ check_config(struct parse *ps)
 	else if (config_check_env_list(cfg, &cfg->setup_env, "setup",
 	    ps->lines, msg, sizeof(msg)) == -1)
 		parse_error(ps, ps->lines[senv - keys], "%s", msg);
+	if ((line = config_repo_check(cfg, ps->lines, msg, sizeof(msg))) != 0)
+		parse_error(ps, line, "%s", msg);
 	if (cfg->public_url == NULL)
 		cfg->public_url = xasprintf("http://%s", cfg->web_listen);
 }
@@ -636,7 +650,8 @@ config_defaults(void)
 
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].def != NULL &&
-		    set_value(cfg, &keys[i], keys[i].def, msg, sizeof(msg)) == -1)
+		    config_set_value(cfg, &keys[i], keys[i].def, msg,
+		    sizeof(msg)) == -1)
 			abort();	/* a bad row in keys[] */
 	cfg->public_url = xasprintf("http://%s", cfg->web_listen);
 	return cfg;
@@ -704,12 +719,13 @@ config_free(struct config *cfg)
 		if (IS_STRING(k->kind))
 			free(*FIELD(cfg, k, char *));
 		else if (k->kind == K_LIST)
-			free_list(FIELD(cfg, k, struct strlist));
+			config_free_list(FIELD(cfg, k, struct strlist));
 		else if (k->kind == K_SECRET)
 			free_secret(FIELD(cfg, k, struct secret));
 		else if (k->kind == K_PRICES)
 			budget_free_prices(FIELD(cfg, k, struct pricelist));
 	}
+	config_repo_free(cfg);
 	free(cfg->path);
 	free(cfg);
 }

@@ -43,8 +43,14 @@ struct pricelist {
 	size_t		 n;
 };
 
+struct config_repo;
+
 struct config {
 	char	*path;			/* the file read */
+	/* [repo "PATTERN"] sections, in the file's order; none once
+	 * config_apply_repo has made this one repository's settings */
+	struct config_repo *repos;
+	size_t	 nrepos;
 
 	/* [server] */
 	char	*listen;		/* host:port, default 127.0.0.1:8080 */
@@ -141,6 +147,29 @@ struct config *config_defaults(void);
 void config_free(struct config *cfg);
 /* Print the effective settings as INI with secrets masked ("<set, from env:NAME>"). */
 void config_print(const struct config *cfg, FILE *out);
+/* Print the settings repository repo gets ([repo] sections applied). */
+void config_print_repo(const struct config *cfg, const char *repo, FILE *out);
+
+/*
+ * [repo "PATTERN"] sections override per-repository keys ([agent],
+ * [sandbox], [setup], [runs] but max_parallel, the [llm] budgets but
+ * max_cost_per_day). Per key, the most specific matching section wins: an
+ * exact name beats any glob, then more literal characters, then the later
+ * section.
+ */
+/* Whether cfg has any [repo] section. */
+bool config_has_repos(const struct config *cfg);
+/* Make cfg the settings of repository repo (NULL: none matches): every
+ * matching section applied, what it replaces freed, the sections dropped.
+ * Returns how many sections applied. */
+size_t config_apply_repo(struct config *cfg, const char *repo);
+/* The field at offset off of struct config as repo gets it: in the most
+ * specific section that sets it, else cfg's own. */
+const void *config_repo_field(const struct config *cfg, const char *repo,
+    size_t off);
+#define CONFIG_REPO(cfg, repo, type, field) (*(const type *) \
+	config_repo_field((cfg), (repo), offsetof(struct config, field)))
+
 /* Resolve the config path: explicit, else $HANDOFF_CONFIG, else ./handoff.ini. */
 const char *config_default_path(const char *explicit_path);
 

@@ -232,7 +232,7 @@ config_check_carries_secret(const char *v, const struct secret *s)
  * key valid for the job only; an env list may not set them too.
  */
 static int
-check_gateway_env(const struct config *cfg, const char *section,
+check_gateway_env(const struct config *cfg, const char *label,
     const char *name, char *msg, size_t msglen)
 {
 	static const char *const gw[] = { "ANTHROPIC_API_KEY",
@@ -243,9 +243,9 @@ check_gateway_env(const struct config *cfg, const char *section,
 		return 0;
 	for (j = 0; j < sizeof(gw) / sizeof(gw[0]); j++)
 		if (strcmp(name, gw[j]) == 0) {
-			snprintf(msg, msglen, "[%s] env: %s is set by handoff "
-			    "for the [llm] gateway, with a key valid for the "
-			    "job only", section, name);
+			snprintf(msg, msglen, "%s: %s is set by handoff for "
+			    "the [llm] gateway, with a key valid for the job "
+			    "only", label, name);
 			return -1;
 		}
 	return 0;
@@ -258,8 +258,8 @@ check_gateway_env(const struct config *cfg, const char *section,
  * value.
  */
 int
-config_check_env_list(const struct config *cfg, const struct strlist *list,
-    const char *section, const int *lines, char *msg, size_t msglen)
+config_check_env_key(const struct config *cfg, const struct strlist *list,
+    const char *label, const int *lines, char *msg, size_t msglen)
 {
 	const struct key *k, *end = config_keys + config_nkeys;
 	const struct secret *s;
@@ -276,26 +276,36 @@ config_check_env_list(const struct config *cfg, const struct strlist *list,
 				continue;
 			if (strncmp(s->source, "env:", 4) == 0 &&
 			    strcmp(s->source + 4, name) == 0) {
-				snprintf(msg, msglen, "[%s] env: %s is where "
-				    "[%s] %s (line %d) is read from; a secret "
-				    "must never reach the sandbox", section,
-				    name, k->section, k->name,
+				snprintf(msg, msglen, "%s: %s is where [%s] %s "
+				    "(line %d) is read from; a secret must "
+				    "never reach the sandbox", label, name,
+				    k->section, k->name,
 				    lines[k - config_keys]);
 				return -1;
 			}
 			if (v != NULL && config_check_carries_secret(v, s)) {
-				snprintf(msg, msglen, "[%s] env: %s holds the "
-				    "value of [%s] %s (line %d); a secret must "
-				    "never reach the sandbox", section, name,
+				snprintf(msg, msglen, "%s: %s holds the value "
+				    "of [%s] %s (line %d); a secret must never "
+				    "reach the sandbox", label, name,
 				    k->section, k->name,
 				    lines[k - config_keys]);
 				return -1;
 			}
 		}
-		if (check_gateway_env(cfg, section, name, msg, msglen) == -1)
+		if (check_gateway_env(cfg, label, name, msg, msglen) == -1)
 			return -1;
 	}
 	return 0;
+}
+
+int
+config_check_env_list(const struct config *cfg, const struct strlist *list,
+    const char *section, const int *lines, char *msg, size_t msglen)
+{
+	char label[64];
+
+	snprintf(label, sizeof(label), "[%s] env", section);
+	return config_check_env_key(cfg, list, label, lines, msg, msglen);
 }
 
 int

@@ -53,6 +53,10 @@ int config_check_key_file(const char *s, size_t len);
  * value. */
 int config_check_env_list(const struct config *cfg, const struct strlist *list,
     const char *section, const int *lines, char *msg, size_t msglen);
+/* The same, the key named by label ("[repo \"acme/web\"] agent.env")
+ * in msg. */
+int config_check_env_key(const struct config *cfg, const struct strlist *list,
+    const char *label, const int *lines, char *msg, size_t msglen);
 /* Whether cfg's [agent] env keeps secrets from the agent (lines: where
  * each key of the table was set). 0, or -1 with "[agent] env: ..." in
  * msg, naming the variable and keys, never a value. */

@@ -1,7 +1,7 @@
 /*
- * The configuration's key table, private to config.c (which owns it) and
- * config_print.c: one row per key drives parsing, defaults, validation and
- * printing.
+ * The configuration's key table, private to config.c (which owns it),
+ * config_repo.c and config_print.c: one row per key drives parsing,
+ * defaults, validation and printing; and the [repo] sections.
  */
 #ifndef HANDOFF_CONFIG_IMPL_H
 #define HANDOFF_CONFIG_IMPL_H
@@ -49,5 +49,46 @@ struct key {
 /* Every key, grouped by section, in the order `check-config` prints. */
 extern const struct key *const config_keys;
 extern const size_t config_nkeys;
+
+/*
+ * One [repo "PATTERN"] section: the keys it sets, parsed into a config of
+ * their own (only those with a line are set), for the repositories the
+ * pattern matches (rules_repo_match).
+ */
+struct config_repo {
+	char		*pattern;
+	int		 line;	/* of its [repo "..."] line */
+	size_t		 rank;	/* specificity: the higher wins */
+	struct config	*vals;
+	int		*lines;	/* per key of the table; 0: unset */
+};
+
+/* The key with this section and name (name NULL: any key of the section). */
+const struct key *config_find_key(const char *section, const char *name);
+/* Parse v into k's field of cfg. On error, returns -1 with what follows
+ * "[section] key: " in msg. */
+int config_set_value(struct config *cfg, const struct key *k, const char *v,
+    char *msg, size_t msglen);
+void config_free_list(struct strlist *l);
+/* Whether a section's text ("repo \"acme/web\"") is a [repo] section. */
+int config_is_repo_section(const char *text);
+/* Open the [repo] section text names, on line: appended to cfg->repos. On
+ * error, returns NULL with the reason in msg. */
+struct config_repo *config_repo_open(struct config *cfg, const char *text,
+    int line, char *msg, size_t msglen);
+/* Set name ("agent.timeout") to value in section rs, on line. On error,
+ * returns -1 with the reason in msg. */
+int config_repo_set(struct config_repo *rs, const char *name,
+    const char *value, int line, char *msg, size_t msglen);
+/* The checks across keys, for each [repo] section against cfg's secrets
+ * (lines: where each key of cfg was set). On error, returns the line of
+ * the key at fault with the reason in msg; else 0. */
+int config_repo_check(const struct config *cfg, const int *lines, char *msg,
+    size_t msglen);
+void config_repo_free(struct config *cfg);
+/* The config that holds k's value for repo: the most specific [repo]
+ * section setting it, else cfg. */
+const struct config *config_repo_holder(const struct config *cfg,
+    const char *repo, const struct key *k);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * `handoff check-config`: the configuration as loaded, every key with its
- * value in the units a user writes, secrets masked.
+ * value in the units a user writes, secrets masked, then the [repo]
+ * sections; or the settings one repository gets.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include "config.h"
 #include "config_impl.h"
 #include "log.h"
+#include "rules.h"
 
 /* v in the largest unit that divides it: 25M, 30m, 250ms. */
 static void
@@ -25,8 +27,9 @@ print_scaled(FILE *out, uint64_t v, const uint64_t *scale,
 	    unit[i]);
 }
 
-void
-config_print(const struct config *cfg, FILE *out)
+/* k's value in c, after "name =": nothing when empty. */
+static void
+print_value(FILE *out, const struct config *c, const struct key *k)
 {
 	static const uint64_t size_scale[] = { 1ULL << 30, 1ULL << 20, 1ULL << 10 };
 	static const char *const size_unit[] = { "G", "M", "K", "" };
@@ -36,88 +39,132 @@ config_print(const struct config *cfg, FILE *out)
 	const struct strlist *l;
 	char m[4][32];
 	const struct secret *s;
-	const struct key *k;
 	const char *str;
 	unsigned mask;
 	size_t j;
 
-	fprintf(out, "# handoff configuration%s%s, secrets masked\n",
-	    cfg->path ? " from " : " (defaults)", cfg->path ? cfg->path : "");
+	switch (k->kind) {
+	case K_STR: case K_WORD: case K_URL: case K_LISTEN: case K_BRANCH:
+		if ((str = *FIELD(c, k, char *const)) != NULL)
+			fprintf(out, " %s", str);
+		break;
+	case K_SIZE:
+		print_scaled(out, *FIELD(c, k, const uint64_t), size_scale,
+		    size_unit);
+		break;
+	case K_DUR:
+		print_scaled(out, (uint64_t)*FIELD(c, k, const int64_t),
+		    dur_scale, dur_unit);
+		break;
+	case K_INT:
+		fprintf(out, " %d", *FIELD(c, k, const int));
+		break;
+	case K_ID:
+		if (*FIELD(c, k, const int64_t) != 0)
+			fprintf(out, " %lld",
+			    (long long)*FIELD(c, k, const int64_t));
+		break;
+	case K_BOOL:
+		fputs(*FIELD(c, k, const bool) ? " true" : " false", out);
+		break;
+	case K_LOGLEVEL:
+		fprintf(out, " %s", log_level_name(*FIELD(c, k, const int)));
+		break;
+	case K_ENUM:
+		fprintf(out, " %s", k->names[*FIELD(c, k, const int)]);
+		break;
+	case K_ALLOW:
+		mask = *FIELD(c, k, const unsigned);
+		for (j = 0; k->names[j] != NULL; j++)
+			if (mask & (1u << j))
+				fprintf(out, "%s%s", mask & ((1u << j) - 1) ?
+				    "," : " ", k->names[j]);
+		break;
+	case K_LIST:
+		l = FIELD(c, k, const struct strlist);
+		for (j = 0; j < l->n; j++)
+			fprintf(out, "%s%s", j ? ", " : " ", l->v[j]);
+		break;
+	case K_MONEY:
+		if (*FIELD(c, k, const int64_t) != 0) {
+			budget_format_money(*FIELD(c, k, const int64_t), m[0],
+			    sizeof(m[0]));
+			fprintf(out, " %s", m[0]);
+		}
+		break;
+	case K_PRICES:
+		pl = FIELD(c, k, const struct pricelist);
+		for (j = 0; j < pl->n; j++) {
+			budget_format_money(pl->v[j].input, m[0], 32);
+			budget_format_money(pl->v[j].output, m[1], 32);
+			budget_format_money(pl->v[j].cache_read, m[2], 32);
+			budget_format_money(pl->v[j].cache_write, m[3], 32);
+			fprintf(out, "%s%s=%s/%s/%s/%s", j ? ", " : " ",
+			    pl->v[j].model, m[0], m[1], m[2], m[3]);
+		}
+		break;
+	case K_SECRET:
+		s = FIELD(c, k, const struct secret);
+		if (s->value == NULL)
+			fputs(" <unset>", out);
+		else if (strcmp(s->source, "inline") == 0)
+			fputs(" <set, inline>", out);
+		else
+			fprintf(out, " <set, from %s>", s->source);
+		break;
+	}
+}
+
+/* Every key with the value repo gets (NULL: cfg's own). */
+static void
+print_keys(FILE *out, const struct config *cfg, const char *repo)
+{
+	const struct key *k;
+
 	for (k = config_keys; k < config_keys + config_nkeys; k++) {
 		if (k == config_keys || strcmp(k->section, k[-1].section) != 0)
 			fprintf(out, "\n[%s]\n", k->section);
 		fprintf(out, "%s =", k->name);	/* no trailing blank if empty */
-		switch (k->kind) {
-		case K_STR: case K_WORD: case K_URL: case K_LISTEN: case K_BRANCH:
-			if ((str = *FIELD(cfg, k, char *const)) != NULL)
-				fprintf(out, " %s", str);
-			break;
-		case K_SIZE:
-			print_scaled(out, *FIELD(cfg, k, const uint64_t),
-			    size_scale, size_unit);
-			break;
-		case K_DUR:
-			print_scaled(out, (uint64_t)*FIELD(cfg, k, const int64_t),
-			    dur_scale, dur_unit);
-			break;
-		case K_INT:
-			fprintf(out, " %d", *FIELD(cfg, k, const int));
-			break;
-		case K_ID:
-			if (*FIELD(cfg, k, const int64_t) != 0)
-				fprintf(out, " %lld",
-				    (long long)*FIELD(cfg, k, const int64_t));
-			break;
-		case K_BOOL:
-			fputs(*FIELD(cfg, k, const bool) ? " true" : " false", out);
-			break;
-		case K_LOGLEVEL:
-			fprintf(out, " %s", log_level_name(*FIELD(cfg, k, const int)));
-			break;
-		case K_ENUM:
-			fprintf(out, " %s", k->names[*FIELD(cfg, k, const int)]);
-			break;
-		case K_ALLOW:
-			mask = *FIELD(cfg, k, const unsigned);
-			for (j = 0; k->names[j] != NULL; j++)
-				if (mask & (1u << j))
-					fprintf(out, "%s%s", mask & ((1u << j)
-					    - 1) ? "," : " ", k->names[j]);
-			break;
-		case K_LIST:
-			l = FIELD(cfg, k, const struct strlist);
-			for (j = 0; j < l->n; j++)
-				fprintf(out, "%s%s", j ? ", " : " ", l->v[j]);
-			break;
-		case K_MONEY:
-			if (*FIELD(cfg, k, const int64_t) != 0) {
-				budget_format_money(*FIELD(cfg, k,
-				    const int64_t), m[0], sizeof(m[0]));
-				fprintf(out, " %s", m[0]);
-			}
-			break;
-		case K_PRICES:
-			pl = FIELD(cfg, k, const struct pricelist);
-			for (j = 0; j < pl->n; j++) {
-				budget_format_money(pl->v[j].input, m[0], 32);
-				budget_format_money(pl->v[j].output, m[1], 32);
-				budget_format_money(pl->v[j].cache_read, m[2], 32);
-				budget_format_money(pl->v[j].cache_write, m[3],
-				    32);
-				fprintf(out, "%s%s=%s/%s/%s/%s", j ? ", " : " ",
-				    pl->v[j].model, m[0], m[1], m[2], m[3]);
-			}
-			break;
-		case K_SECRET:
-			s = FIELD(cfg, k, const struct secret);
-			if (s->value == NULL)
-				fputs(" <unset>", out);
-			else if (strcmp(s->source, "inline") == 0)
-				fputs(" <set, inline>", out);
-			else
-				fprintf(out, " <set, from %s>", s->source);
-			break;
-		}
+		print_value(out, repo != NULL ? config_repo_holder(cfg, repo,
+		    k) : cfg, k);
 		fputc('\n', out);
 	}
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	const struct config_repo *rs;
+	const struct key *k;
+	size_t i;
+
+	fprintf(out, "# handoff configuration%s%s, secrets masked\n",
+	    cfg->path ? " from " : " (defaults)", cfg->path ? cfg->path : "");
+	print_keys(out, cfg, NULL);
+	for (rs = cfg->repos; rs < cfg->repos + cfg->nrepos; rs++) {
+		fprintf(out, "\n[repo \"%s\"]\n", rs->pattern);
+		for (k = config_keys; k < config_keys + config_nkeys; k++) {
+			i = (size_t)(k - config_keys);
+			if (rs->lines[i] == 0)
+				continue;
+			fprintf(out, "%s.%s =", k->section, k->name);
+			print_value(out, rs->vals, k);
+			fputc('\n', out);
+		}
+	}
+}
+
+void
+config_print_repo(const struct config *cfg, const char *repo, FILE *out)
+{
+	const struct config_repo *rs;
+
+	fprintf(out, "# handoff configuration%s%s for %s, secrets masked\n",
+	    cfg->path ? " from " : " (defaults)", cfg->path ? cfg->path : "",
+	    repo);
+	for (rs = cfg->repos; rs < cfg->repos + cfg->nrepos; rs++)
+		if (rules_repo_match(rs->pattern, repo))
+			fprintf(out, "# [repo \"%s\"] (line %d) matches\n",
+			    rs->pattern, rs->line);
+	print_keys(out, cfg, repo);
 }

@@ -473,6 +473,9 @@ gw_open(struct gw *gw, long long id, char *err, size_t errlen)
 	}
 	gw->job = id;
 	gw->repo = job.repo != NULL ? xstrdup(job.repo) : NULL;
+	/* The job's repository's budgets ([repo] sections); main loaded
+	 * the config for this process alone. */
+	config_apply_repo((struct config *)gw->cfg, gw->repo);
 	store_job_clear(&job);
 	gw->net_dir = xasprintf("%s/jobs/%lld/net", gw->cfg->data_dir, id);
 	return 0;

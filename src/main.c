@@ -17,6 +17,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "report.h"
+#include "rules.h"
 #include "runner.h"
 #include "serve.h"
 #include "util.h"
@@ -64,8 +65,9 @@ static const struct subcommand commands[] = {
 	{ "retry", { NULL, NULL }, control_retry, true, "retry JOB",
 	  "queue a failed or cancelled job again" },
 	{ "check-config", { NULL, NULL }, cmd_check_config, true,
-	  "check-config",
-	  "validate the config and print it with secrets masked" },
+	  "check-config [--repo REPOSITORY]",
+	  "validate the config and print it with secrets masked (--repo: "
+	  "a repository's settings)" },
 	{ "deliver", { NULL, NULL }, cmd_deliver, true,
 	  "deliver --forge github|gitlab --event NAME FILE "
 	  "[--url URL] [--delivery ID] [--form]",
@@ -131,9 +133,20 @@ cmd_serve(const struct config *cfg, int nargs, char **args)
 static int
 cmd_check_config(const struct config *cfg, int nargs, char **args)
 {
-	(void)nargs;
-	(void)args;
-	config_print(cfg, stdout);
+	if (nargs == 0) {
+		config_print(cfg, stdout);
+		return 0;
+	}
+	if (nargs != 2 || strcmp(args[0], "--repo") != 0)
+		return help(stderr, "check-config") + 2;
+	/* A name, not a pattern: what a delivery's repository could be. */
+	if (!rules_check_repo_pattern(args[1], strlen(args[1])) ||
+	    strpbrk(args[1], "*?") != NULL) {
+		fprintf(stderr, "handoff: check-config --repo: expected a "
+		    "repository such as owner/name or group/sub/project\n");
+		return 2;
+	}
+	config_print_repo(cfg, args[1], stdout);
 	return 0;
 }
 

@@ -32,6 +32,7 @@
 #include "pump.h"
 #include "relay.h"
 #include "sidecar.h"
+#include "store.h"
 #include "util.h"
 
 static void	conn_end(struct conn *, bool, const char *);
@@ -674,6 +675,32 @@ out:
 	return rc;
 }
 
+/*
+ * Make cfg (loaded by main for this process alone) the settings of the
+ * job's repository ([repo] sections): its allow_hosts, hosts and
+ * max_egress. The store is read only when there are such sections.
+ */
+static int
+job_settings(struct config *cfg, long long id, char *err, size_t errlen)
+{
+	struct store *st;
+	struct job job = { 0 };
+	int found;
+
+	if (!config_has_repos(cfg))
+		return 0;
+	if ((st = store_open(cfg->data_dir, err, errlen)) == NULL)
+		return -1;
+	if ((found = store_job_load(st, id, &job)) != 1)
+		snprintf(err, errlen, "%s", found == 0 ? "no such job" :
+		    store_error(st));
+	else
+		config_apply_repo(cfg, job.repo);
+	store_job_clear(&job);
+	store_close(st);
+	return found == 1 ? 0 : -1;
+}
+
 int
 proxy_main(const struct config *cfg, int argc, char **argv)
 {
@@ -700,6 +727,11 @@ proxy_main(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "usage: handoff proxy --job JOB [--setup]"
 		    " [--ready FD]\n");
 		return 2;
+	}
+	if (job_settings((struct config *)cfg, px.job, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "handoff: proxy: job %lld: %s\n", px.job, err);
+		return 1;
 	}
 	/* Set-up's hosts, or the agent's; the same pins and limits. */
 	if (egress_policy_init(&px.policy, is_setup ? &cfg->setup_allow_hosts :

@@ -19,6 +19,13 @@ ignore(struct command *cmd, const char *reason)
 	cmd->reason = reason;
 }
 
+/* The branch prefix of the event's repository ([repo] sections). */
+static const char *
+branch_prefix(const struct config *cfg, const struct forge_event *ev)
+{
+	return CONFIG_REPO(cfg, ev->repo, char *, branch_prefix);
+}
+
 /* GitHub's author_association against [trigger] allow. */
 static bool
 association_allowed(unsigned allow, const char *assoc)
@@ -262,7 +269,7 @@ decide_comment(const struct config *cfg, const struct forge_event *ev,
 
 	if (ev->is_pr && ev->head_branch != NULL) {
 		cmd->key = THREAD_BY_BRANCH;
-		cmd->issue = rules_branch_issue(cfg->branch_prefix,
+		cmd->issue = rules_branch_issue(branch_prefix(cfg, ev),
 		    ev->head_branch);
 		if (cmd->issue < 0) {
 			ignore(cmd, "not a handoff pull request");
@@ -293,7 +300,8 @@ decide_review(const struct config *cfg, const struct forge_event *ev,
 	bool commented = strcmp(state, "commented") == 0;
 	bool mentions = ev->text != NULL && strstr(ev->text, cfg->command);
 
-	cmd->issue = rules_branch_issue(cfg->branch_prefix, ev->head_branch);
+	cmd->issue = rules_branch_issue(branch_prefix(cfg, ev),
+	    ev->head_branch);
 	if (cmd->issue < 0) {
 		ignore(cmd, "not a handoff pull request");
 		return;
@@ -365,7 +373,7 @@ rules_decide(const struct config *cfg, const struct forge_event *ev,
 		decide_review(cfg, ev, cmd);
 		return;
 	case EV_PR_CLOSED:
-		cmd->issue = rules_branch_issue(cfg->branch_prefix,
+		cmd->issue = rules_branch_issue(branch_prefix(cfg, ev),
 		    ev->head_branch);
 		if (cmd->issue < 0) {
 			ignore(cmd, "not a handoff pull request");
@@ -375,7 +383,7 @@ rules_decide(const struct config *cfg, const struct forge_event *ev,
 		cmd->key = THREAD_BY_BRANCH;
 		return;
 	case EV_CI_COMPLETED:
-		cmd->issue = rules_branch_issue(cfg->branch_prefix,
+		cmd->issue = rules_branch_issue(branch_prefix(cfg, ev),
 		    ev->head_branch);
 		if (cmd->issue < 0) {
 			ignore(cmd, "not a handoff branch");
@@ -388,7 +396,7 @@ rules_decide(const struct config *cfg, const struct forge_event *ev,
 			ignore(cmd, "CI did not fail");
 			return;
 		}
-		if (cfg->max_ci_fixes == 0) {
+		if (CONFIG_REPO(cfg, ev->repo, int, max_ci_fixes) == 0) {
 			ignore(cmd, "CI fixes are off ([runs] max_ci_fixes = 0)");
 			return;
 		}

@@ -564,7 +564,11 @@ runner_main(const struct config *cfg, int argc, char **argv)
 		return RUNNER_EXIT_FAILED;
 	}
 	git_libgit2_init();
-	if ((found = store_job_load(r.st, id, &r.job)) != 1) {
+	/* From here on, cfg is the settings of the job's repository ([repo]
+	 * sections): main loaded it for this process alone. */
+	if ((found = store_job_load(r.st, id, &r.job)) == 1)
+		config_apply_repo((struct config *)cfg, r.job.repo);
+	if (found != 1) {
 		fprintf(stderr, "handoff: job %lld: %s\n", id, found == 0 ?
 		    "no such job" : store_error(r.st));
 		status = found == 0 ? 2 : RUNNER_EXIT_FAILED;

@@ -213,7 +213,7 @@ store_claim(struct store *st, const struct config *cfg, unsigned forges,
 	if ((s = store_prepare(st, "SELECT j.id, j.thread_id,"
 	    " t.forge || ' ' || t.repo, EXISTS (SELECT 1 FROM job_steps a"
 	    " WHERE a.job_id = j.id AND a.step = 'acknowledge'"
-	    " AND a.finished_at IS NULL) FROM jobs j JOIN threads t"
+	    " AND a.finished_at IS NULL), t.repo FROM jobs j JOIN threads t"
 	    " ON t.id = j.thread_id WHERE j.state = 'queued'"
 	    " AND j.kind NOT IN ('cancel', 'help')"
 	    " AND t.forge <> ?1 ORDER BY j.id")) == NULL)
@@ -224,6 +224,8 @@ store_claim(struct store *st, const struct config *cfg, unsigned forges,
 		int64_t thread = sqlite3_column_int64(s, 1);
 		int *repo_running = busy_count(&busy,
 		    (const char *)sqlite3_column_text(s, 2));
+		/* Each repository's own max_per_repo ([repo] sections). */
+		const char *repo = (const char *)sqlite3_column_text(s, 4);
 
 		is_blocked = false;
 		for (i = 0; i < nblocked; i++)
@@ -233,7 +235,8 @@ store_claim(struct store *st, const struct config *cfg, unsigned forges,
 		blocked = xrealloc(blocked, (nblocked + 1) * sizeof(*blocked));
 		blocked[nblocked++] = thread;
 		if (is_blocked || n >= max || running >= cfg->max_parallel ||
-		    *repo_running >= cfg->max_per_repo ||
+		    *repo_running >= CONFIG_REPO(cfg, repo, int,
+		    max_per_repo) ||
 		    sqlite3_column_int(s, 3) != 0)
 			continue;
 		if ((u = store_prepare(st, "UPDATE jobs SET state = 'running',"

@@ -232,13 +232,14 @@ job_fold(struct store *st, const struct config *cfg, const struct forge_event *e
 	sqlite3_stmt *s;
 	char *instruction = NULL, *context = NULL;
 	const char *old_ins, *old_ctx;
+	int64_t coalesce_ms = CONFIG_REPO(cfg, ev->repo, int64_t, coalesce_ms);
 	int rc;
 
-	if (cfg->coalesce_ms <= 0 || (s = store_stmt(st, S_JOB_FOLDABLE)) == NULL)
-		return cfg->coalesce_ms <= 0 ? 0 : -1;
+	if (coalesce_ms <= 0 || (s = store_stmt(st, S_JOB_FOLDABLE)) == NULL)
+		return coalesce_ms <= 0 ? 0 : -1;
 	sqlite3_bind_int64(s, 1, thread);
 	store_bind_text(s, 2, kind);
-	sqlite3_bind_int64(s, 3, util_now_ms() - cfg->coalesce_ms);
+	sqlite3_bind_int64(s, 3, util_now_ms() - coalesce_ms);
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(s);
@@ -461,7 +462,7 @@ apply(struct store *st, const struct config *cfg, const struct forge_event *ev,
 	if (cmd->kind == CMD_FIX_CI) {
 		if (count_ci_fixes(st, t.id, &n) == -1)
 			goto out;
-		if (n >= cfg->max_ci_fixes) {
+		if (n >= CONFIG_REPO(cfg, ev->repo, int, max_ci_fixes)) {
 			res->verdict = VERDICT_IGNORED;
 			res->reason = "CI fix limit reached ([runs] max_ci_fixes)";
 			rc = 0;

@@ -48,8 +48,8 @@ store_thread_create(struct store *st, const struct config *cfg,
 	if (s == NULL)
 		return -1;
 	slug = text_slug(ev->title, 40);
-	branch = xasprintf("%s%lld-%s", cfg->branch_prefix,
-	    (long long)ev->number, slug);
+	branch = xasprintf("%s%lld-%s", CONFIG_REPO(cfg, ev->repo, char *,
+	    branch_prefix), (long long)ev->number, slug);
 	free(slug);
 	store_bind_text(s, 1, forge_name(ev->forge));
 	store_bind_text(s, 2, ev->repo);

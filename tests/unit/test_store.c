@@ -372,6 +372,116 @@ migration_test(const char *dir)
 	free(path);
 }
 
+/* [repo] sections where the store reads per-repository keys: each
+ * repository's branch prefix for its threads (and for finding them from a
+ * pull request's branch), its max_per_repo in claims, its coalesce and its
+ * max_ci_fixes. */
+static void
+repo_settings_tests(const char *dir)
+{
+	struct config *global = cfg;
+	char *cpath = xasprintf("%s/repo-claims", dir), err[512];
+	char *ini = xasprintf("%s/repo.ini", dir);
+	struct record_result res;
+	struct forge_event *ev;
+	struct store *rs;
+	cJSON *job;
+	int64_t ids[8], first;
+	bool found;
+	FILE *f;
+	int n, i;
+
+	f = fopen(ini, "w");
+	fputs("[runs]\nmax_parallel = 8\nmax_per_repo = 1\ncoalesce = 0\n"
+	    "[repo \"acme/*\"]\nruns.max_per_repo = 2\n"
+	    "runs.branch_prefix = acme-bot/\nruns.coalesce = 1h\n"
+	    "runs.max_ci_fixes = 0\n", f);
+	fclose(f);
+	cfg = config_load(ini, err, sizeof(err));
+	ok(cfg != NULL, "a config with a [repo] section: %s", err);
+	if (cfg == NULL) {
+		cfg = global;
+		goto out;
+	}
+	rs = store_open(cpath, err, sizeof(err));
+	ok(rs != NULL, "a store for per-repository settings");
+
+	/* acme/widgets: its own branch prefix; others/widgets: the global. */
+	record(rs, "r-1", labeled(1), &res);
+	first = res.job;
+	job = report_job_json(rs, first, &found);
+	is_str(cJSON_GetStringValue(cJSON_GetObjectItem(job, "branch")),
+	    "acme-bot/1-fix-the-readme-typo", "acme/*: its branch prefix");
+	cJSON_Delete(job);
+	ev = labeled(2);
+	free(ev->repo);
+	ev->repo = xstrdup("others/widgets");
+	record(rs, "r-2", ev, &res);
+	job = report_job_json(rs, res.job, &found);
+	is_str(cJSON_GetStringValue(cJSON_GetObjectItem(job, "branch")),
+	    "handoff/2-fix-the-readme-typo", "another repository: the global");
+	cJSON_Delete(job);
+
+	/* A comment on acme's pull request finds the thread by its branch,
+	 * and folds within acme's coalesce (the global one is off). */
+	record(rs, "r-3", comment(1, "/agent first", true,
+	    "acme-bot/1-fix-the-readme-typo"), &res);
+	ok(res.verdict == VERDICT_QUEUED && res.job > first,
+	    "a command on acme's branch is queued");
+	n = (int)res.job;
+	record(rs, "r-4", comment(1, "/agent second", true,
+	    "acme-bot/1-fix-the-readme-typo"), &res);
+	ok(res.verdict == VERDICT_QUEUED && res.job == n,
+	    "and the next folds into it, within acme's coalesce");
+	ev = comment(1, "/agent x", true, "handoff/1-fix-the-readme-typo");
+	record(rs, "r-5", ev, &res);
+	ok(res.verdict == VERDICT_IGNORED,
+	    "the global prefix is not acme's: ignored");
+	ev = ev_new(EV_CI_COMPLETED, 1);
+	ev->head_branch = xstrdup("acme-bot/1-fix-the-readme-typo");
+	ev->conclusion = xstrdup("failure");
+	record(rs, "r-6", ev, &res);
+	ok(res.verdict == VERDICT_IGNORED && res.reason &&
+	    strstr(res.reason, "max_ci_fixes = 0"),
+	    "acme's CI fixes are off: %s", res.reason ? res.reason : "");
+
+	/* Claims: acme's jobs two at a time (its max_per_repo), the other
+	 * repository's one at a time. */
+	for (i = 3; i <= 5; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "r-a%d", i);
+		record(rs, id, labeled(i), &res);
+		ev = labeled(i);
+		free(ev->repo);
+		ev->repo = xstrdup("others/widgets");
+		snprintf(id, sizeof(id), "r-o%d", i);
+		record(rs, id, ev, &res);
+	}
+	n = store_claim(rs, cfg, forges(), ids, 8);
+	{
+		int acme = 0, other = 0;
+		struct job j;
+
+		for (i = 0; i < n; i++) {
+			if (store_job_load(rs, ids[i], &j) == 1) {
+				acme += strcmp(j.repo, "acme/widgets") == 0;
+				other += strcmp(j.repo, "others/widgets") == 0;
+			}
+			store_job_clear(&j);
+		}
+		ok(acme == 2 && other == 1, "claim: acme's max_per_repo 2, "
+		    "the other's 1 (got %d and %d)", acme, other);
+	}
+	store_close(rs);
+	config_free(cfg);
+	cfg = global;
+out:
+	unlink(ini);
+	free(ini);
+	free(cpath);
+}
+
 int
 main(void)
 {
@@ -705,6 +815,7 @@ main(void)
 
 	requests_tests(dir);
 	meter_tests(dir);
+	repo_settings_tests(dir);
 	migration_test(dir);
 
 	/* A store from a newer handoff is refused, not downgraded. */
