@@ -85,7 +85,7 @@ unlike() {	# unlike TEXT SUBSTRING DESCRIPTION
 }
 
 matches() {	# matches TEXT EXTENDED-REGEX DESCRIPTION
-	if grep -Eq -e "$2" <<<"$1"; then ok 0 "$3"
+	if printf '%s\n' "$1" | grep -Eq -e "$2"; then ok 0 "$3"
 	else ok 1 "$3"; echo "#   '$1'"; echo "#   does not match '$2'"; fi
 }
 
