@@ -1,7 +1,7 @@
 /*
  * A set-up's script and its layer's key. The key is SHA-256 over a
  * length-prefixed record of everything that decides what set-up makes and
- * handoff can see: its commands (devc_key_text for devcontainer.json, so
+ * handoff can see: the repository, its commands (devc_key_text for devcontainer.json, so
  * formatting and comments do not count), the names of the variables it
  * gets, the tree it runs on, and the key files' paths and blob ids.
  */
@@ -216,7 +216,7 @@ out:
 
 int
 setup_key(const struct setup_plan *p, const struct config *cfg,
-    git_repository *repo, const char *commit, char out[SETUP_KEY_LEN + 1],
+    const char *url, git_repository *repo, const char *commit, char out[SETUP_KEY_LEN + 1],
     char *err, size_t errlen)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -232,7 +232,8 @@ setup_key(const struct setup_plan *p, const struct config *cfg,
 	}
 	text = p->devc ? devc_key_text(p->devc) : xstrdup(p->command ?
 	    p->command : "");
-	rc = put(md, KEY_VERSION, "", 0) == -1 || put(md, p->devc ?
+	rc = put(md, KEY_VERSION, "", 0) == -1 ||
+	    put(md, "repository", url, strlen(url)) == -1 || put(md, p->devc ?
 	    "devcontainer" : "command", text, strlen(text)) == -1 ? -1 : 0;
 	free(text);
 	for (i = 0; rc == 0 && i < cfg->setup_env.n; i++)

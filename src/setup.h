@@ -36,13 +36,15 @@ bool setup_has_commands(const struct setup_plan *p, bool update_only);
  * frees. */
 char *setup_script(const struct setup_plan *p, bool update_only);
 
-/* The key of the plan's layer for commit (hex) of repo: the commands, the
- * names of [setup] env, [sandbox] root, and each file of the commit whose
- * name or path matches a [setup] key_files pattern, by path and content
- * (its blob id). out gets SETUP_KEY_LEN hex digits. 0, or -1 with the
- * reason in err. */
+/* The key of the plan's layer for commit (hex) of repo, the repository
+ * at url: the URL (a layer is never shared between repositories: one's
+ * set-up runs that repository's own files), the commands, the names of
+ * [setup] env, [sandbox] root, and each file of the commit whose name or
+ * path matches a [setup] key_files pattern, by path and content (its blob
+ * id). out gets SETUP_KEY_LEN hex digits. 0, or -1 with the reason in
+ * err. */
 int setup_key(const struct setup_plan *p, const struct config *cfg,
-    struct git_repository *repo, const char *commit,
+    const char *url, struct git_repository *repo, const char *commit,
     char out[SETUP_KEY_LEN + 1], char *err, size_t errlen);
 
 /* Whether path (relative, '/'-separated) matches a key_files pattern: a

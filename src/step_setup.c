@@ -395,8 +395,8 @@ step_setup(struct run *r)
 	int64_t start = util_now_ms();
 	int rc;
 
-	if (setup_key(&r->setup, r->cfg, mirror_repo(r->mirror), r->base, key,
-	    err, sizeof(err)) == -1)
+	if (setup_key(&r->setup, r->cfg, r->job.clone_url,
+	    mirror_repo(r->mirror), r->base, key, err, sizeof(err)) == -1)
 		return run_fail(r, "%s", err);
 	if (r->setup_lock > 2)
 		close(r->setup_lock);

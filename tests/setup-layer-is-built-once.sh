@@ -1,5 +1,6 @@
 #!/bin/bash
-# Two jobs that need the same set-up layer, missing, at the same time: one
+# Two jobs of a repository that need the same set-up layer, missing, at
+# the same time (two commits with the same lockfile): one
 # builds it while the other waits for that build and stands on it; set-up
 # runs once. The first job's set-up is held at a gate (a host directory
 # bound read-only into the sandbox) until the second has asked for the
@@ -22,12 +23,12 @@ echo "dep: $(cat node_modules/dep/index.js 2>&1)" > RESULT-once.txt
 EOF
 chmod 755 "$T/setup.sh" "$T/agent.sh"
 
-# start_case NAME: a repository with the lockfile, its job started.
-start_case() {
-	case_setup "$1" "$T/agent.sh" "" "extra_ro = $T/setup.sh, $T/gate" \
-	    '[setup]' "command = $T/setup.sh"
+# start_job NAME: a commit of the repository with the lockfile, and a job
+# on it started.
+start_job() {
 	cp "$T/lock.json" "$REPO/package-lock.json"
-	G add -A && G commit -q -m "lockfile"
+	echo "$1" > "$REPO/case.txt"
+	G add -A && G commit -q -m "commit $1"
 	own "$REPO"
 	"$D/handoff" -c "$CFG" run --repo "$REPO" --task-file "$TASKFILE" \
 	    >"$T/out-$1" 2>"$T/err-$1" &
@@ -49,10 +50,12 @@ b_asked() {
 half() {
 	half_setup "$1"
 	rm -f "$T/gate/open"
-	start_case a
+	case_setup once "$T/agent.sh" "" "extra_ro = $T/setup.sh, $T/gate" \
+	    '[setup]' "command = $T/setup.sh"
+	start_job a
 	pid_a=$!
 	wait_for "$P a's set-up" grep -q "SETUP-RAN-$MARK" "$D/data/jobs/1/log"
-	start_case b
+	start_job b
 	pid_b=$!
 	wait_for "$P b at the layer" b_asked
 	touch "$T/gate/open"
@@ -67,10 +70,10 @@ half() {
 	built=$(printf '%s\n%s\n' "$la" "$lb" | grep -c "setup: done: layer [0-9a-f]* built")
 	reused=$(printf '%s\n%s\n' "$la" "$lb" | grep -c "setup: done: layer [0-9a-f]* reused")
 	is "$built $reused" "1 1" "$P one job built the layer, the other reused it"
-	REPO="$D/repo-a"
-	like "$(result once)" "dep: dep" "$P a's agent sees the layer"
-	REPO="$D/repo-b"
-	like "$(result once)" "dep: dep" "$P b's agent sees the layer"
+	like "$(G show handoff/local-1:RESULT-once.txt)" "dep: dep" \
+	    "$P a's agent sees the layer"
+	like "$(G show handoff/local-2:RESULT-once.txt)" "dep: dep" \
+	    "$P b's agent sees the layer"
 }
 halves half
 done_testing

@@ -2,7 +2,8 @@
 # [setup]: a set-up that writes 20,000 files into node_modules/ and a cache
 # into $HOME. The first job builds the layer; a second job on another
 # commit with the same package-lock.json stands on it without running
-# set-up again (its log says so); a changed lockfile builds a new one. The
+# set-up again (its log says so); a changed lockfile builds a new one, and
+# so does another repository with the same command and lockfile. The
 # agent sees what set-up made, yet none of it is in the branch, not even
 # when the agent runs `git add -A` itself and .gitignore does not name
 # node_modules. A set-up that fails fails the job with its output's tail
@@ -45,7 +46,6 @@ chmod 755 "$T/setup.sh" "$T/agent.sh"
 layer_case() {
 	case_setup "$1" "$T/agent.sh" "" "extra_ro = $T/setup.sh" '[setup]' \
 	    "command = $T/setup.sh"
-	# A commit of its own: the repository's content differs per case.
 	cp "$2" "$REPO/package-lock.json"
 	echo "$1" > "$REPO/case.txt"
 	G add -A && G commit -q -m "case $1"
@@ -53,12 +53,27 @@ layer_case() {
 	hrun -c "$CFG" run --repo "$REPO" --task-file "$TASKFILE"
 }
 
+# again NAME LOCK REPO CFG: another commit on REPO (lockfile LOCK), another
+# job with its config.
+again() {
+	REPO=$3 CFG=$4
+	cp "$2" "$REPO/package-lock.json"
+	echo "$1" > "$REPO/case.txt"
+	G add -A && G commit -q -m "case $1"
+	own "$REPO"
+	hrun -c "$CFG" run --repo "$REPO" --task-file "$TASKFILE"
+}
+
+# layers: how many set-up layers the cache holds.
+layers() { ls "$D/data/setup" | grep -cv '\.'; }
+
 half() {
 	half_setup "$1"
 	# 20,000 files need the inodes of 512M (one per 16K).
 	DISK=512M
 	layer_case first "$T/lock-1.json"
 	succeeded first
+	first_repo=$REPO first_cfg=$CFG
 	log=$(job_log)
 	like "$log" "SETUP-RAN-$MARK" "$P first: set-up ran"
 	matches "$log" "setup: done: layer [0-9a-f]* built in" "$P first: the log says the layer was built"
@@ -71,26 +86,34 @@ half() {
 	like "$files" "RESULT-layer.txt" "$P first: the agent's own file is"
 	like "$(G show handoff/local-1:README)" "changed by the agent" \
 	    "$P first: the agent's change is"
-	layers=$(ls "$D/data/setup" | grep -cv '\.')
-	is "$layers" 1 "$P first: one layer in the cache"
+	is "$(layers)" 1 "$P first: one layer in the cache"
 
-	layer_case second "$T/lock-1.json"
-	succeeded second
+	again second "$T/lock-1.json" "$first_repo" "$first_cfg"
+	is "$status" 0 "$P second: handoff run exits 0"
 	log=$(job_log)
 	unlike "$log" "SETUP-RAN-$MARK" "$P second: set-up did not run"
 	matches "$log" "setup: done: layer [0-9a-f]* reused" "$P second: the log says the layer was reused"
-	r=$(result layer)
+	r=$(G show handoff/local-2:RESULT-layer.txt 2>&1)
 	like "$r" "modules: 20000" "$P second: the agent sees node_modules"
 	like "$r" "cache: cached" "$P second: and set-up's \$HOME"
-	unlike "$(G ls-tree -r --name-only handoff/local-1)" "node_modules" \
+	unlike "$(G ls-tree -r --name-only handoff/local-2)" "node_modules" \
 	    "$P second: node_modules is not in the branch"
 	like "$("$D/handoff" -c "$CFG" show 2)" "reused" "$P second: show says the layer was reused"
+	is "$(layers)" 1 "$P second: still one layer"
 
-	layer_case third "$T/lock-2.json"
-	succeeded third
+	# Another repository with the same command and lockfile: its set-up
+	# ran its own files, so it never shares a layer with another.
+	layer_case other "$T/lock-1.json"
+	succeeded other
+	like "$(job_log)" "SETUP-RAN-$MARK" "$P other: another repository runs its own set-up"
+	matches "$(job_log)" "layer [0-9a-f]* built" "$P other: and builds a layer of its own"
+	is "$(layers)" 2 "$P other: two layers in the cache"
+
+	again third "$T/lock-2.json" "$first_repo" "$first_cfg"
+	is "$status" 0 "$P third: handoff run exits 0"
 	like "$(job_log)" "SETUP-RAN-$MARK" "$P third: a changed lockfile runs set-up"
 	matches "$(job_log)" "layer [0-9a-f]* built" "$P third: and builds a new layer"
-	is "$(ls "$D/data/setup" | grep -cv '\.')" 2 "$P third: two layers in the cache"
+	is "$(layers)" 3 "$P third: three layers in the cache"
 
 	# A failing set-up: the job fails with its tail, no layer is kept.
 	printf '#!/bin/sh\necho "SETUP-BROKE-%s"\nmkdir -p node_modules/x\nexit 3\n' \
@@ -102,7 +125,7 @@ half() {
 	hrun -c "$CFG" run --repo "$REPO" --task-file "$TASKFILE"
 	failed_with broken "set-up failed: exited with status 3"
 	like "$(cat "$T/err")" "SETUP-BROKE-$MARK" "$P broken: the error holds set-up's output"
-	is "$(ls "$D/data/setup" | grep -cv '\.')" 2 "$P broken: no layer is kept from it"
+	is "$(layers)" 3 "$P broken: no layer is kept from it"
 }
 halves half
 done_testing

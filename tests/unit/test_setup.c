@@ -151,7 +151,9 @@ put(const char *name, const char *text)
 	free(path);
 }
 
-/* The key of HEAD under plan and cfg. */
+/* The key of HEAD under plan and cfg, the repository at url. */
+static const char *url = "https://example.com/acme/web.git";
+
 static char *
 key_of(const struct setup_plan *p, const struct config *cfg)
 {
@@ -166,7 +168,7 @@ key_of(const struct setup_plan *p, const struct config *cfg)
 		exit(1);
 	}
 	git_oid_tostr(head, sizeof(head), &oid);
-	if (setup_key(p, cfg, repo, head, key, err, sizeof(err)) == -1) {
+	if (setup_key(p, cfg, url, repo, head, key, err, sizeof(err)) == -1) {
 		printf("Bail out! setup_key: %s\n", err);
 		exit(1);
 	}
@@ -219,6 +221,11 @@ test_key(void)
 	free(k4);
 	k4 = key_of(&p, cfg);
 	is_str(k4, k3, "the same command again: the same key");
+	url = "https://example.com/mallory/web.git";
+	free(k4);
+	k4 = key_of(&p, cfg);
+	ok(strcmp(k4, k3) != 0, "another repository with the same commands and"
+	    " lockfiles: its own key");
 	config_free(cfg);
 	free(k1);
 	free(k2);
