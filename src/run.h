@@ -128,8 +128,9 @@ bool step_net_wanted(const struct run *r, bool *proxy, bool *gateway);
 bool step_net_test_bridge(const struct run *r);
 int step_net_start(struct run *r);
 /* Set-up's network: with [setup] network = allowlist, an egress proxy to
- * [setup] allow_hosts (no gateway); stopped with step_net_stop. */
-int step_net_start_setup(struct run *r);
+ * [setup] allow_hosts (no gateway); is_own false: the agent's network and
+ * hosts instead. Stopped with step_net_stop. */
+int step_net_start_setup(struct run *r, bool is_own);
 bool step_net_broken(struct run *r);
 void step_net_stop(struct run *r);
 /* What the job's agent used, for the forge: its model usage in a line and

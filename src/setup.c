@@ -233,7 +233,9 @@ setup_key(const struct setup_plan *p, const struct config *cfg,
 	text = p->devc ? devc_key_text(p->devc) : xstrdup(p->command ?
 	    p->command : "");
 	rc = put(md, KEY_VERSION, "", 0) == -1 ||
-	    put(md, "repository", url, strlen(url)) == -1 || put(md, p->devc ?
+	    put(md, "repository", url, strlen(url)) == -1 ||
+	    (p->branch && put(md, "branch", p->branch, strlen(p->branch)) ==
+	    -1) || put(md, p->devc ?
 	    "devcontainer" : "command", text, strlen(text)) == -1 ? -1 : 0;
 	free(text);
 	for (i = 0; rc == 0 && i < cfg->setup_env.n; i++)

@@ -23,6 +23,11 @@ struct git_repository;
 struct setup_plan {
 	struct devc	*devc;		/* NULL: command alone */
 	const char	*command;	/* [setup] command, when no devc */
+	/* NULL when the job starts from the repository's own commits; else
+	 * the branch whose commits (the agent's, from an earlier run) set-up
+	 * would run: then it runs as the agent does, and its layer is that
+	 * branch's own. */
+	const char	*branch;
 };
 
 /* Whether the plan runs anything; with update_only, whether anything is
@@ -38,7 +43,8 @@ char *setup_script(const struct setup_plan *p, bool update_only);
 
 /* The key of the plan's layer for commit (hex) of repo, the repository
  * at url: the URL (a layer is never shared between repositories: one's
- * set-up runs that repository's own files), the commands, the names of
+ * set-up runs that repository's own files), the plan's branch, the
+ * commands, the names of
  * [setup] env, [sandbox] root, and each file of the commit whose name or
  * path matches a [setup] key_files pattern, by path and content (its blob
  * id). out gets SETUP_KEY_LEN hex digits. 0, or -1 with the reason in

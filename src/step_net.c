@@ -117,13 +117,13 @@ step_net_start(struct run *r)
 }
 
 int
-step_net_start_setup(struct run *r)
+step_net_start_setup(struct run *r, bool is_own)
 {
-	if (r->cfg->setup_network != NET_ALLOWLIST)
+	if ((is_own ? r->cfg->setup_network : r->cfg->network) != NET_ALLOWLIST)
 		return 0;
 	if (run_make_dir(r, "net", true, geteuid() == 0 ? 0711 : 0700) == -1)
 		return -1;
-	if (start(r, &r->proxy, "proxy", NULL, true) == -1) {
+	if (start(r, &r->proxy, "proxy", NULL, is_own) == -1) {
 		step_net_stop(r);
 		return -1;
 	}

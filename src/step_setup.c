@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <git2.h>
+
 #include "layercopy.h"
 #include "layers.h"
 #include "run.h"
@@ -52,6 +54,28 @@ layer_state(const char *path, void *arg)
 	return st;
 }
 
+/* Whether the job starts from the repository's own commits: the default
+ * branch's head or a commit it holds (a local run: its repository's
+ * HEAD). A base with commits only handoff's branch has holds what an
+ * agent wrote (package.json's scripts, a devcontainer.json), and set-up
+ * must not run that with more than the agent has. */
+static bool
+base_is_own(struct run *r)
+{
+	char def[MIRROR_OID_HEX + 1];
+	git_oid head, base;
+
+	if (r->job.forge == FORGE_LOCAL)
+		return true;
+	if (r->job.default_branch == NULL ||
+	    mirror_resolve(r->mirror, r->job.default_branch, def) == -1 ||
+	    git_oid_fromstr(&head, def) < 0 ||
+	    git_oid_fromstr(&base, r->base) < 0)
+		return false;
+	return git_oid_equal(&head, &base) ||
+	    git_graph_descendant_of(mirror_repo(r->mirror), &head, &base) == 1;
+}
+
 int
 step_setup_ready(struct run *r)
 {
@@ -77,10 +101,15 @@ step_setup_ready(struct run *r)
 	}
 	if (r->setup.devc == NULL)
 		r->setup.command = r->cfg->setup_command;
-	return setup_has_commands(&r->setup, false) ? 0 : 1;
+	if (!setup_has_commands(&r->setup, false))
+		return 1;
+	if (!base_is_own(r))
+		r->setup.branch = r->job.branch;
+	return 0;
 }
 
-/* The variables set-up gets: the sandbox's, [setup] env, the proxy's. */
+/* The variables set-up gets: the sandbox's, [setup] env (not on the
+ * agent's commits), the proxy's. */
 static char **
 setup_env(const struct run *r, bool proxy, size_t *n)
 {
@@ -90,7 +119,7 @@ setup_env(const struct run *r, bool proxy, size_t *n)
 	size_t i;
 
 	env[(*n)++] = xasprintf("HANDOFF_JOB=%lld", (long long)r->job.id);
-	for (i = 0; i < r->cfg->setup_env.n; i++)
+	for (i = 0; r->setup.branch == NULL && i < r->cfg->setup_env.n; i++)
 		if ((v = getenv(r->cfg->setup_env.v[i])) != NULL)
 			env[(*n)++] = xasprintf("%s=%s", r->cfg->setup_env.v[i],
 			    v);
@@ -163,7 +192,7 @@ run_script(struct run *r, const char *script, const char *layer)
 	}
 	free(dirs[0]);
 	dirs[0] = NULL;
-	if (step_net_start_setup(r) == -1) {
+	if (step_net_start_setup(r, r->setup.branch == NULL) == -1) {
 		unlink(path);
 		free(path);
 		return -1;
@@ -182,7 +211,8 @@ run_script(struct run *r, const char *script, const char *layer)
 	sb.timeout_ms = r->cfg->setup_timeout_ms;
 	sb.extra_ro = &r->cfg->extra_ro;
 	sb.root = r->cfg->sandbox_root;
-	sb.share_net = r->cfg->setup_network == NET_HOST;
+	sb.share_net = (r->setup.branch ? r->cfg->network :
+	    r->cfg->setup_network) == NET_HOST;
 	sb.argv = argv;
 	step_sandbox_bridge(r, &rb);
 	if (r->proxy.pid) {
@@ -395,6 +425,11 @@ step_setup(struct run *r)
 	int64_t start = util_now_ms();
 	int rc;
 
+	if (r->setup.branch)
+		run_log(r, "setup: %s holds commits the default branch has not:"
+		    " set-up runs with the agent's network and without"
+		    " [setup] env, on a layer of that branch's own",
+		    r->setup.branch);
 	if (setup_key(&r->setup, r->cfg, r->job.clone_url,
 	    mirror_repo(r->mirror), r->base, key, err, sizeof(err)) == -1)
 		return run_fail(r, "%s", err);
