@@ -85,13 +85,17 @@ half() {
 	unlike "$(G ls-tree -r --name-only handoff/local-1)" "made-by" \
 	    "$P devc1: set-up's files are not in the branch"
 
-	devc_case devc2
-	succeeded devc2
-	r=$(result devc)
+	# Another commit of the same repository, another job.
+	echo devc2 > "$REPO/case.txt"
+	G add -A && G commit -q -m "case devc2"
+	own "$REPO"
+	hrun -c "$CFG" run --repo "$REPO" --task-file "$TASKFILE"
+	is "$status" 0 "$P devc2: handoff run exits 0"
+	r=$(G show handoff/local-2:RESULT-devc.txt 2>&1)
 	is "$(grep '^runs:' <<<"$r")" "runs: oncreate update post-first update " \
 	    "$P devc2: only updateContentCommand ran, over the layer"
 	matches "$(job_log)" "layer [0-9a-f]* reused, updated" "$P devc2: the log says so"
-	unlike "$(G ls-tree -r --name-only handoff/local-1)" "made-by" \
+	unlike "$(G ls-tree -r --name-only handoff/local-2)" "made-by" \
 	    "$P devc2: set-up's files are not in the branch"
 
 	# from_repo off: the repository's file is not run.
