@@ -262,6 +262,23 @@ test_certs() {
 }
 
 # wait_for WHAT COMMAND...: until COMMAND succeeds (a minute at most).
+# start_peers: tests/egress-peers.py's servers (TLS for tls.test, with a
+# CA in $T/certs, and plain HTTP), stopped at exit: TLS_PORT, HTTP_PORT,
+# CANARY.
+start_peers() {
+	command -v python3 >/dev/null || { echo "Bail out! python3 is needed"; exit 1; }
+	test_certs "$T/certs" tls.test DNS:tls.test
+	mkdir -p "$T/peers"
+	python3 "$SRCDIR/tests/egress-peers.py" serve "$T/peers" \
+	    "$T/certs/tls.test.pem" "$T/certs/tls.test.key" 2>"$T/peers.err" &
+	PEERS_PID=$!
+	EXTRA_CLEANUP="${EXTRA_CLEANUP:-}
+kill -9 $PEERS_PID 2>/dev/null"
+	wait_for "the test's servers" test -f "$T/peers/ports" ||
+	    { echo "Bail out! servers did not start"; cat "$T/peers.err"; exit 1; }
+	read -r TLS_PORT HTTP_PORT CANARY < "$T/peers/ports"
+}
+
 wait_for() {
 	what=$1
 	shift

@@ -12,17 +12,9 @@
 for tool in bwrap git python3 curl; do
 	command -v $tool >/dev/null || { echo "Bail out! $tool is needed"; exit 1; }
 done
-EXTRA_CLEANUP='kill -9 $PEERS_PID 2>/dev/null'
 
-# A plain HTTP server for the agents to reach (tests/egress-peers.py).
-test_certs "$T/certs" tls.test DNS:tls.test
-mkdir -p "$T/peers"
-python3 "$SRCDIR/tests/egress-peers.py" serve "$T/peers" \
-    "$T/certs/tls.test.pem" "$T/certs/tls.test.key" 2>"$T/peers.err" &
-PEERS_PID=$!
-wait_for "the test's servers" test -f "$T/peers/ports" ||
-    { echo "Bail out! servers did not start"; cat "$T/peers.err"; exit 1; }
-read -r _ HTTP_PORT _ < "$T/peers/ports"
+# A plain HTTP server for the agents to reach.
+start_peers
 
 # origin NAME: a bare repository with one commit on main.
 origin() {

@@ -13,16 +13,8 @@
 for t in bwrap git python3 curl; do
 	command -v $t >/dev/null || { echo "Bail out! $t is needed"; exit 1; }
 done
-PEERS="$SRCDIR/tests/egress-peers.py"
-EXTRA_CLEANUP='kill -9 $PEERS_PID 2>/dev/null'
 
-test_certs "$T/certs" tls.test DNS:tls.test
-mkdir -p "$T/peers"
-python3 "$PEERS" serve "$T/peers" "$T/certs/tls.test.pem" "$T/certs/tls.test.key" 2>"$T/peers.err" &
-PEERS_PID=$!
-wait_for "the test's servers" test -f "$T/peers/ports" ||
-    { echo "Bail out! servers did not start"; cat "$T/peers.err"; exit 1; }
-read -r _ HTTP_PORT _ < "$T/peers/ports"
+start_peers
 
 GH=octo/widgets
 start_emulator 9

@@ -11,16 +11,8 @@
 . "$SRCDIR/tests/sandbox-lib.sh"
 command -v python3 >/dev/null || { echo "Bail out! python3 is needed"; exit 1; }
 command -v curl >/dev/null || { echo "Bail out! curl is needed"; exit 1; }
-PEERS="$SRCDIR/tests/egress-peers.py"
-EXTRA_CLEANUP="$EXTRA_CLEANUP; kill -9 \$PEERS_PID 2>/dev/null"
 
-test_certs "$T/certs" tls.test DNS:tls.test
-mkdir -p "$T/peers"
-python3 "$PEERS" serve "$T/peers" "$T/certs/tls.test.pem" "$T/certs/tls.test.key" 2>"$T/peers.err" &
-PEERS_PID=$!
-wait_for "the test's servers" test -f "$T/peers/ports" ||
-    { echo "Bail out! servers did not start"; cat "$T/peers.err"; exit 1; }
-read -r TLS_PORT HTTP_PORT _ < "$T/peers/ports"
+start_peers
 
 mkdir -p "$T/devc/.devcontainer"
 cat > "$T/devc/.devcontainer/devcontainer.json" <<'EOF'
