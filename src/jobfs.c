@@ -5,9 +5,7 @@
  * counts all of it. As root it is an ext4 image (no journal, no reserved
  * blocks, its space reserved with fallocate so that no job can take the
  * host's disk) on a loop device; otherwise a tmpfs with size= and
- * nr_inodes= in a user namespace of the job's (the image has no journal and
- * no room to grow: it is never resized, and mke2fs takes a third of the
- * time without resize_inode). A holder process mounts it
+ * nr_inodes= in a user namespace of the job's. A holder process mounts it
  * in a private mount namespace and waits; sandboxes enter that namespace,
  * so the agent's files never appear on the host, and the mount goes when
  * the holder does (with the runner, however it ends).
@@ -123,7 +121,7 @@ make_ext4(const char *image, uint64_t inodes, char *err, size_t errlen)
 	}
 	if (pid == 0) {
 		char *const argv[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-O",
-		    "^has_journal,^resize_inode", "-m", "0", "-N", n, "-E", opts,
+		    "^has_journal", "-m", "0", "-N", n, "-E", opts,
 		    (char *)image, NULL };
 		char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 		    "LC_ALL=C", NULL };
