@@ -141,7 +141,9 @@ config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "# handoff configuration%s%s, secrets masked\n",
 	    cfg->path ? " from " : " (defaults)", cfg->path ? cfg->path : "");
 	print_keys(out, cfg, NULL);
-	for (rs = cfg->repos; rs < cfg->repos + cfg->nrepos; rs++) {
+	/* repos is NULL when there are none: no arithmetic on it then. */
+	for (rs = cfg->repos; cfg->nrepos > 0 &&
+	    rs < cfg->repos + cfg->nrepos; rs++) {
 		fprintf(out, "\n[repo \"%s\"]\n", rs->pattern);
 		for (k = config_keys; k < config_keys + config_nkeys; k++) {
 			i = (size_t)(k - config_keys);
@@ -162,7 +164,9 @@ config_print_repo(const struct config *cfg, const char *repo, FILE *out)
 	fprintf(out, "# handoff configuration%s%s for %s, secrets masked\n",
 	    cfg->path ? " from " : " (defaults)", cfg->path ? cfg->path : "",
 	    repo);
-	for (rs = cfg->repos; rs < cfg->repos + cfg->nrepos; rs++)
+	/* repos is NULL when there are none: no arithmetic on it then. */
+	for (rs = cfg->repos; cfg->nrepos > 0 &&
+	    rs < cfg->repos + cfg->nrepos; rs++)
 		if (rules_repo_match(rs->pattern, repo))
 			fprintf(out, "# [repo \"%s\"] (line %d) matches\n",
 			    rs->pattern, rs->line);

@@ -160,7 +160,9 @@ config_repo_check(const struct config *cfg, const int *lines, char *msg,
 	char label[RULES_REPO_PATTERN_MAX + 32];
 	size_t j;
 
-	for (rs = cfg->repos; rs < cfg->repos + cfg->nrepos; rs++)
+	/* repos is NULL when there are none: no arithmetic on it then. */
+	for (rs = cfg->repos; cfg->nrepos > 0 &&
+	    rs < cfg->repos + cfg->nrepos; rs++)
 		for (j = 0; j < nitems(envs); j++) {
 			k = config_find_key(envs[j][0], envs[j][1]);
 			if (rs->lines[k - config_keys] == 0)
@@ -200,12 +202,15 @@ config_repo_holder(const struct config *cfg, const char *repo,
     const struct key *k)
 {
 	const struct config_repo *rs, *best = NULL;
-	size_t i = (size_t)(k - config_keys);
+	size_t i = (size_t)(k - config_keys), j;
 
-	for (rs = cfg->repos; rs < cfg->repos + cfg->nrepos; rs++)
+	/* By index: repos is NULL when there are none. */
+	for (j = 0; j < cfg->nrepos; j++) {
+		rs = &cfg->repos[j];
 		if (rs->lines[i] != 0 && matches(rs, repo) &&
 		    (best == NULL || rs->rank >= best->rank))
 			best = rs;
+	}
 	return best != NULL ? best->vals : cfg;
 }
 
@@ -274,7 +279,9 @@ config_apply_repo(struct config *cfg, const char *repo)
 	/* Least specific first, so the more specific overwrite; among
 	 * equals, the file's order. */
 	m = xcalloc(cfg->nrepos + 1, sizeof(*m));
-	for (rs = cfg->repos; rs < cfg->repos + cfg->nrepos; rs++) {
+	/* repos is NULL when there are none: no arithmetic on it then. */
+	for (rs = cfg->repos; cfg->nrepos > 0 &&
+	    rs < cfg->repos + cfg->nrepos; rs++) {
 		if (!matches(rs, repo))
 			continue;
 		for (i = n; i > 0 && m[i - 1]->rank > rs->rank; i--)
