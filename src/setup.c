@@ -1,7 +1,8 @@
 /*
  * A set-up's script and its layer's key. The key is SHA-256 over a
  * length-prefixed record of everything that decides what set-up makes and
- * handoff can see: the repository, its commands (devc_key_text for devcontainer.json, so
+ * handoff can see: the repository (and the branch, when set-up runs an
+ * agent's commits), its commands (devc_key_text for devcontainer.json, so
  * formatting and comments do not count), the names of the variables it
  * gets, the tree it runs on, and the key files' paths and blob ids.
  */
@@ -216,8 +217,8 @@ out:
 
 int
 setup_key(const struct setup_plan *p, const struct config *cfg,
-    const char *url, git_repository *repo, const char *commit, char out[SETUP_KEY_LEN + 1],
-    char *err, size_t errlen)
+    const char *url, git_repository *repo, const char *commit,
+    char out[SETUP_KEY_LEN + 1], char *err, size_t errlen)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned char sum[EVP_MAX_MD_SIZE];

@@ -443,8 +443,8 @@ step_setup(struct run *r)
 	if (rc == -1) {
 		free(r->setup_layer);
 		r->setup_layer = NULL;
-		if (job_state_is_over(r->state))
-			return -1;	/* set-up itself failed: said so */
+		if (run_interrupted || job_state_is_over(r->state))
+			return -1;	/* stopped, or set-up failed: said so */
 		return run_fail(r, "setup: %s", err);
 	}
 	if (b.did_build) {
