@@ -22,7 +22,7 @@ static int
 local_usage(void)
 {
 	fprintf(stderr, "usage: handoff run --repo DIR (--task TEXT |"
-	    " --task-file F) [--branch NAME]\n");
+	    " --task-file FILE) [--branch NAME]\n");
 	return 2;
 }
 
