@@ -38,6 +38,11 @@ static const char *const allow_names[] = { "owner", "member", "collaborator",
 _Static_assert(sizeof(enum review_mode) == sizeof(int), "int-sized enum");
 _Static_assert(sizeof(enum net_mode) == sizeof(int), "int-sized enum");
 
+/* What the lists of hosts and of variable names expect, in two sections. */
+#define HOSTS_WHAT	"hosts (example.com, *.example.com, host:port or an IP " \
+			"address)"
+#define ENV_WHAT	"environment variable names"
+
 /* Rows name every field; "..." is the default, then the rest by name. */
 #define KEY(s, n, k, f, ...) { .section = s, .name = n, .kind = k, \
 	.off = offsetof(struct config, f), .def = __VA_ARGS__ }
@@ -88,14 +93,13 @@ static const struct key keys[] = {
 	KEY("agent", "timeout", K_DUR, agent_timeout_ms, "30m", .min = 1),
 	KEY("agent", "env", K_LIST, agent_env, NULL,
 	    .check = config_check_env_name,
-	    .what = "environment variable names"),
+	    .what = ENV_WHAT),
 	KEY("agent", "max_log", K_SIZE, max_log_bytes, "10M", .min = 1),
 
 	KEY("sandbox", "network", K_ENUM, network, "none", .names = net_names),
 	KEY("sandbox", "allow_hosts", K_LIST, allow_hosts, NULL,
 	    .check = egress_check_rule,
-	    .what = "hosts (example.com, *.example.com, host:port or an IP "
-	    "address)"),
+	    .what = HOSTS_WHAT),
 	KEY("sandbox", "hosts", K_LIST, egress_pins, NULL,
 	    .check = egress_check_pin,
 	    .what = "name=address pins"),
@@ -120,11 +124,10 @@ static const struct key keys[] = {
 	    .names = net_names),
 	KEY("setup", "allow_hosts", K_LIST, setup_allow_hosts, NULL,
 	    .check = egress_check_rule,
-	    .what = "hosts (example.com, *.example.com, host:port or an IP "
-	    "address)"),
+	    .what = HOSTS_WHAT),
 	KEY("setup", "env", K_LIST, setup_env, NULL,
 	    .check = config_check_env_name,
-	    .what = "environment variable names"),
+	    .what = ENV_WHAT),
 	KEY("setup", "timeout", K_DUR, setup_timeout_ms, "20m", .min = 1),
 	KEY("setup", "key_files", K_LIST, setup_key_files, "package-lock.json,"
 	    " yarn.lock, pnpm-lock.yaml, requirements*.txt, poetry.lock,"

@@ -151,18 +151,71 @@ step_setup_layers(struct run *r, struct sandbox *sb, const char **layers,
 	sb->home_merged = run_path(r, "homemerged");
 }
 
+/* A fresh job filesystem (the last one, if any, goes). */
+static int
+new_fs(struct run *r)
+{
+	char err[512];
+
+	jobfs_stop(&r->fs);
+	if (jobfs_start(&r->fs, r->dir, r->cfg->disk_bytes, false, err,
+	    sizeof(err)) == -1)
+		return run_fail(r, "setup: %s", err);
+	return 0;
+}
+
+/* data_dir/jobs/N/name with text, for the sandbox to read. */
+static int
+write_handoff_file(struct run *r, const char *name, const char *text)
+{
+	char *path = run_path(r, name);
+	int rc = 0;
+
+	if (util_write_file(path, text, strlen(text), 0644) == -1)
+		rc = run_fail(r, "setup: write %s: %s", path, strerror(errno));
+	free(path);
+	return rc;
+}
+
+/* text with the value of each [setup] env variable replaced by its name:
+ * set-up's secrets never reach the forge or the store through what it
+ * printed. Caller frees. */
+static char *
+redact(const struct run *r, const char *text)
+{
+	char *out = xstrdup(text), *hit, *next;
+	const char *name, *v;
+	size_t i, n, from;
+
+	for (i = 0; i < r->cfg->setup_env.n; i++) {
+		name = r->cfg->setup_env.v[i];
+		if ((v = getenv(name)) == NULL || (n = strlen(v)) == 0)
+			continue;
+		/* Past each replacement: a name may hold the value. */
+		for (from = 0; (hit = strstr(out + from, v)) != NULL;) {
+			next = xasprintf("%.*s<%s>%s", (int)(hit - out), out,
+			    name, hit + n);
+			from = (size_t)(hit - out) + strlen(name) + 2;
+			free(out);
+			out = next;
+		}
+	}
+	return out;
+}
+
 /* Set-up's run ended badly: the people on the issue are told how and
- * what it printed last. */
+ * what it printed last, without set-up's variables. */
 static int
 fail_setup(struct run *r, const struct sandbox_result *res)
 {
 	char *why = xasprintf("set-up %s%s", res->how == SB_EXITED ?
 	    "failed: " : "was stopped: ", res->reason);
+	char *tail = redact(r, res->tail);
 
-	run_fail(r, "%s; its output ends:\n%s", why, res->tail);
+	run_fail(r, "%s; its output ends:\n%s", why, tail);
 	r->public = why;
 	free(r->output);
-	r->output = xstrdup(res->tail);
+	r->output = tail;
 	return -1;
 }
 
@@ -181,17 +234,11 @@ run_script(struct run *r, const char *script, const char *layer)
 	int rc;
 
 	/* The script, and summary.md's mount point (task writes it). */
-	free(dirs[0]);
-	dirs[0] = run_path(r, "handoff/summary.md");
-	if (util_write_file(path, script, strlen(script), 0644) == -1 ||
-	    util_write_file(dirs[0], "", 0, 0644) == -1) {
-		rc = run_fail(r, "setup: write %s: %s", path, strerror(errno));
-		free(dirs[0]);
+	if (write_handoff_file(r, SCRIPT, script) == -1 ||
+	    write_handoff_file(r, "handoff/summary.md", "") == -1) {
 		free(path);
-		return rc;
+		return -1;
 	}
-	free(dirs[0]);
-	dirs[0] = NULL;
 	if (step_net_start_setup(r, r->setup.branch == NULL) == -1) {
 		unlink(path);
 		free(path);
@@ -283,10 +330,8 @@ layer_build(const char *path, void *arg, char *err, size_t errlen)
 	int rc = -1;
 
 	b->did_build = true;
-	jobfs_stop(&r->fs);
-	if (jobfs_start(&r->fs, r->dir, r->cfg->disk_bytes, false, err,
-	    errlen) == -1) {
-		run_fail(r, "setup: %s", err);
+	if (new_fs(r) == -1) {
+		snprintf(err, errlen, "%s", r->error);
 		goto out;
 	}
 	run_log(r, "setup: building the layer");
@@ -450,10 +495,8 @@ step_setup(struct run *r)
 	if (b.did_build) {
 		/* What set-up wrote is in the layer now: a clean filesystem
 		 * for the agent. */
-		jobfs_stop(&r->fs);
-		if (jobfs_start(&r->fs, r->dir, r->cfg->disk_bytes, false, err,
-		    sizeof(err)) == -1)
-			return run_fail(r, "setup: %s", err);
+		if (new_fs(r) == -1)
+			return -1;
 		layer_prune_bytes(r->cfg->data_dir, &setup_layers,
 		    r->cfg->setup_cache_bytes);
 		if (exclude_setup_paths(r) == -1)
@@ -466,9 +509,8 @@ step_setup(struct run *r)
 		return 0;
 	}
 	/* Reused: a filesystem of the job's own over it, and the update. */
-	if (r->fs.holder <= 0 && jobfs_start(&r->fs, r->dir,
-	    r->cfg->disk_bytes, false, err, sizeof(err)) == -1)
-		return run_fail(r, "setup: %s", err);
+	if (new_fs(r) == -1)
+		return -1;
 	if ((script = setup_script(&r->setup, true)) != NULL) {
 		run_log(r, "setup: layer %.12s reused; running"
 		    " updateContentCommand", key);

@@ -115,16 +115,21 @@ half() {
 	matches "$(job_log)" "layer [0-9a-f]* built" "$P third: and builds a new layer"
 	is "$(layers)" 3 "$P third: three layers in the cache"
 
-	# A failing set-up: the job fails with its tail, no layer is kept.
-	printf '#!/bin/sh\necho "SETUP-BROKE-%s"\nmkdir -p node_modules/x\nexit 3\n' \
+	# A failing set-up: the job fails with its tail, no layer is kept,
+	# and a [setup] env value it printed is not in what the failure says.
+	printf '#!/bin/sh\necho "SETUP-BROKE-%s"\necho "token: $HANDOFF_TEST_CANARY"\nmkdir -p node_modules/x\nexit 3\n' \
 	    "$MARK" > "$D/broken.sh"
 	chmod 755 "$D/broken.sh"
 	own "$D/broken.sh"
 	case_setup broken "$T/agent.sh" "" "extra_ro = $D/broken.sh" '[setup]' \
-	    "command = $D/broken.sh"
+	    "command = $D/broken.sh" 'env = HANDOFF_TEST_CANARY'
 	hrun -c "$CFG" run --repo "$REPO" --task-file "$TASKFILE"
 	failed_with broken "set-up failed: exited with status 3"
 	like "$(cat "$T/err")" "SETUP-BROKE-$MARK" "$P broken: the error holds set-up's output"
+	like "$(cat "$T/err")" "token: <HANDOFF_TEST_CANARY>" \
+	    "$P broken: a set-up variable's value it printed is named, not shown"
+	unlike "$(cat "$T/err")$("$D/handoff" -c "$CFG" show 5 2>&1)" \
+	    "$HANDOFF_TEST_CANARY" "$P broken: the value is not in the error nor the store"
 	is "$(layers)" 3 "$P broken: no layer is kept from it"
 }
 halves half
