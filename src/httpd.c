@@ -67,6 +67,8 @@ httpd_reason(int code)
 	switch (code) {
 	case 200: return "OK";
 	case 202: return "Accepted";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -99,6 +101,19 @@ void
 httpd_reply(struct httpd *h, struct evhttp_request *req, int code,
     const char *content_type, const char *body)
 {
+	struct evbuffer *b = NULL;
+
+	if (body != NULL) {
+		b = evbuffer_new();
+		evbuffer_add(b, body, strlen(body));
+	}
+	httpd_reply_buffer(h, req, code, content_type, b);
+}
+
+void
+httpd_reply_buffer(struct httpd *h, struct evhttp_request *req, int code,
+    const char *content_type, struct evbuffer *body)
+{
 	struct conn *c = httpd_conn_of(h, req);
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 	struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req);
@@ -116,8 +131,10 @@ httpd_reply(struct httpd *h, struct evhttp_request *req, int code,
 		evhttp_add_header(hdrs, "Content-Type", content_type);
 	if (h->is_stopping && evhttp_find_header(hdrs, "Connection") == NULL)
 		evhttp_add_header(hdrs, "Connection", "close");
-	if (body != NULL)
-		evbuffer_add(out, body, strlen(body));
+	if (body != NULL) {
+		evbuffer_add_buffer(out, body);
+		evbuffer_free(body);
+	}
 	evhttp_send_reply(req, code, httpd_reason(code), NULL);
 	if (bev != NULL)
 		httpd_flush_front(bev);	/* c is not used after it */

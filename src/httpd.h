@@ -77,6 +77,9 @@ void httpd_busy(struct httpd *h, struct evhttp_request *req);
  * NULL. */
 void httpd_reply(struct httpd *h, struct evhttp_request *req, int code,
     const char *content_type, const char *body);
+/* As httpd_reply, with a body in a buffer (taken and freed; may be NULL). */
+void httpd_reply_buffer(struct httpd *h, struct evhttp_request *req, int code,
+    const char *content_type, struct evbuffer *body);
 
 /* Answer req 200 with a body sent in parts over time; the request deadline
  * no longer applies to its connection, which closes at the stream's end.

@@ -1,7 +1,8 @@
 /*
- * `handoff serve`: the event loop. An HTTP listener (httpd) answers the
- * webhooks, health and metrics; the store writer thread and the scheduler
- * run beside it. This file wires them together and stops them.
+ * `handoff serve`: the event loop. Two HTTP listeners (httpd): the webhooks
+ * on [server] listen, the status pages and metrics on [web] listen; the
+ * store writer thread, the pages' reader threads and the scheduler run
+ * beside them. This file wires them together and stops them.
  */
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -20,6 +21,8 @@
 #include "intake.h"
 #include "json.h"
 #include "log.h"
+#include "logtail.h"
+#include "reader.h"
 #include "cgroup.h"
 #include "runner.h"
 #include "scheduler.h"
@@ -32,12 +35,18 @@
 #define MAX_STREAM_BYTES	(1024 * 1024)
 #define STOP_POLL_MS		100
 #define STOP_GRACE_MS		10000
+/* The status listener: browsers and live logs, not forges. */
+#define WEB_MAX_CONNECTIONS	512
+#define WEB_MAX_BODY_BYTES	(16 * 1024)
+#define WEB_READERS		2
 
 struct server {
 	struct config		*cfg;
 	struct event_base	*base;
 	struct httpd		*httpd;		/* the [server] listen listener */
+	struct httpd		*web_httpd;	/* the [web] listen listener */
 	struct writer		*writer;
+	struct reader		*reader;
 	struct sched		*sched;
 	struct intake		 intake;
 	struct web		 web;
@@ -54,9 +63,12 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	struct server *srv = arg;
 	int64_t now = util_mono_ms();
 	bool is_idle = !httpd_is_busy(srv->httpd) &&
-	    writer_inflight(srv->writer) == 0;
+	    !httpd_is_busy(srv->web_httpd) &&
+	    writer_inflight(srv->writer) == 0 &&
+	    reader_inflight(srv->reader) == 0;
 
-	if (is_idle && (httpd_is_flushed(srv->httpd) ||
+	if (is_idle && ((httpd_is_flushed(srv->httpd) &&
+	    httpd_is_flushed(srv->web_httpd)) ||
 	    now > srv->stop_deadline_ms))
 		event_base_loopexit(srv->base, NULL);
 	else if (!is_idle && now > srv->stop_deadline_ms) {
@@ -79,7 +91,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	srv->stop_deadline_ms = util_mono_ms() + STOP_GRACE_MS;
 	/* Running jobs are left to resume at the next start. */
 	sched_halt(srv->sched);
+	logtail_stop(srv->web.logtail);
 	httpd_stop(srv->httpd);
+	httpd_stop(srv->web_httpd);
 	if (event_add(srv->ev_stop, &tv) == -1)
 		fatalx(1, "serve: cannot register events");
 }
@@ -294,8 +308,49 @@ listen_http(struct server *srv)
 	httpd_route(srv->httpd, INTAKE_GITLAB_PATH, intake_gitlab_cb,
 	    &srv->intake);
 	httpd_route(srv->httpd, "/healthz", web_healthz_cb, &srv->web);
-	httpd_route(srv->httpd, "/metrics", web_metrics_cb, &srv->web);
 	httpd_route(srv->httpd, NULL, web_notfound_cb, &srv->web);
+	return 0;
+}
+
+/* Whether "host:port" listens on loopback only. */
+static bool
+is_loopback(const char *listen)
+{
+	return strncmp(listen, "127.", 4) == 0 ||
+	    strncmp(listen, "[::1]:", 6) == 0 ||
+	    strncmp(listen, "localhost:", 10) == 0;
+}
+
+/* The status listener: pages, live logs, metrics, health. */
+static int
+listen_web(struct server *srv)
+{
+	const struct httpd_limits lim = {
+		.max_connections = WEB_MAX_CONNECTIONS,
+		.timeout_ms = srv->cfg->timeout_ms,
+		.max_body_bytes = WEB_MAX_BODY_BYTES,
+		.max_headers_bytes = MAX_HEADERS_BYTES,
+		.max_stream_bytes = MAX_STREAM_BYTES,
+	};
+	char err[512];
+
+	if ((srv->reader = reader_start(srv->base, srv->cfg, WEB_READERS, err,
+	    sizeof(err))) == NULL) {
+		log_error("serve: %s", err);
+		return -1;
+	}
+	srv->web.reader = srv->reader;
+	srv->web.logtail = logtail_new(&srv->web);
+	if ((srv->web_httpd = httpd_new(srv->base, srv->cfg->web_listen, &lim,
+	    err, sizeof(err))) == NULL) {
+		log_error("serve: [web] listen: %s", err);
+		return -1;
+	}
+	httpd_route(srv->web_httpd, NULL, web_status_cb, &srv->web);
+	if (!srv->web.has_token && !is_loopback(srv->cfg->web_listen))
+		log_warn("serve: the status pages on %s show code and logs to "
+		    "anyone who reaches them: set [web] token",
+		    srv->cfg->web_listen);
 	return 0;
 }
 
@@ -339,9 +394,10 @@ serve_main(struct config *cfg)
 	}
 	srv.intake.cfg = cfg;
 	srv.intake.writer = srv.writer;
+	web_init(&srv.web, cfg, srv.base);
 	srv.web.writer = srv.writer;
 	srv.web.intake = &srv.intake;
-	if (listen_http(&srv) == -1)
+	if (listen_http(&srv) == -1 || listen_web(&srv) == -1)
 		goto out;
 
 	srv.ev_sigterm = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
@@ -356,8 +412,8 @@ serve_main(struct config *cfg)
 		fatalx(1, "serve: %s", err);
 	srv.intake.sched = srv.sched;
 	watch_held(&srv);
-	log_info("serve: listening on %s, store %s/handoff.db", cfg->listen,
-	    cfg->data_dir);
+	log_info("serve: listening on %s, status pages on %s, store "
+	    "%s/handoff.db", cfg->listen, cfg->web_listen, cfg->data_dir);
 	event_base_dispatch(srv.base);
 	log_info("serve: stopped");
 	status = 0;
@@ -368,6 +424,10 @@ out:
 		event_free(srv.ev_sigterm);
 	if (srv.ev_sigint)
 		event_free(srv.ev_sigint);
+	logtail_stop(srv.web.logtail);
+	reader_stop(srv.reader);
+	httpd_free(srv.web_httpd);
+	logtail_free(srv.web.logtail);
 	httpd_free(srv.httpd);
 	while (srv.held != NULL)
 		held_free(&srv, srv.held);

@@ -106,7 +106,7 @@ refused space-cl "Content-Length with a space before the colon" \
     "a header name that is not a token"
 
 is "$(job_count)" 0 "no smuggled delivery made a job"
-is "$(curl -s "$URL/metrics" | grep 'forge="github",verdict="queued"')" \
+is "$(curl -s "$WEB_URL/metrics" | grep 'forge="github",verdict="queued"')" \
     'handoff_deliveries_total{forge="github",verdict="queued"} 0' \
     "no smuggled delivery was queued"
 

@@ -60,7 +60,7 @@ is "$r" 404 "an unknown path is 404"
 r=$(deliver github issues "$S")
 like "$r" '202 {"verdict":"queued","job":1' "a good delivery is still queued afterwards"
 is "$(job_count)" 1 "only the good delivery made a job"
-m=$(curl -s "$URL/metrics")
+m=$(curl -s "$WEB_URL/metrics")
 like "$m" 'handoff_deliveries_total{forge="github",verdict="too_large"} 9' "413s counted"
 kill -0 "$SERVE_PID"; ok $? "serve is still running"
 done_testing

@@ -30,7 +30,7 @@ r=$(post /hooks/github "$S" -H "X-Hub-Signature-256: ${sig%?}" \
 like "$r" "401 " "a truncated signature is refused"
 
 is "$(job_count)" 0 "nothing was stored for refused deliveries"
-like "$(curl -s "$URL/metrics")" \
+like "$(curl -s "$WEB_URL/metrics")" \
     'handoff_deliveries_total{forge="github",verdict="unauthorized"} 5' \
     "refusals are counted"
 
@@ -59,7 +59,7 @@ r=$(deliver github issues "$S" --form)
 like "$r" '202 {"verdict":"queued","job":1' "a form-encoded delivery queues a job"
 is "$(job_count)" 1 "exactly one job stored"
 
-m=$(curl -s "$URL/metrics")
+m=$(curl -s "$WEB_URL/metrics")
 like "$m" 'handoff_deliveries_total{forge="github",verdict="unsupported"} 1' \
     "unsupported content type counted"
 like "$m" 'handoff_deliveries_total{forge="github",verdict="queued"} 1' "queued counted"

@@ -109,13 +109,17 @@ free_port() {
 	done
 }
 
-# write_config [EXTRA-INI-LINES...]: $T/handoff.ini on a free port.
+# write_config [EXTRA-INI-LINES...]: $T/handoff.ini on a free port ($URL)
+# and the status pages on another ($WEB_URL).
 write_config() {
 	PORT=$(free_port)
 	URL="http://127.0.0.1:$PORT"
+	WEB_PORT=$(free_port)
+	WEB_URL="http://127.0.0.1:$WEB_PORT"
 	CONFIG="$T/handoff.ini"
 	DATA="${DATA:-$T/data}"
 	{
+		printf '[web]\nlisten = 127.0.0.1:%s\n' "$WEB_PORT"
 		printf '[server]\nlisten = 127.0.0.1:%s\ndata_dir = %s\n' \
 		    "$PORT" "$DATA"
 		printf 'timeout = %s\nmax_connections = %s\nlog_level = debug\n' \
@@ -158,6 +162,10 @@ start_serve() {
 		sed -i "s/^listen = 127.0.0.1:$PORT\$/listen = 127.0.0.1:$new/" "$CONFIG"
 		PORT=$new
 		URL="http://127.0.0.1:$PORT"
+		new=$(free_port)
+		sed -i "s/^listen = 127.0.0.1:$WEB_PORT\$/listen = 127.0.0.1:$new/" "$CONFIG"
+		WEB_PORT=$new
+		WEB_URL="http://127.0.0.1:$WEB_PORT"
 	done
 	echo "# handoff serve did not start:"
 	sed 's/^/#   /' "$T/serve.log"

@@ -13,7 +13,7 @@ deliver github issues "$S" --delivery same > /dev/null
 deliver github ping "$SAMPLES/github/ping.0.json" > /dev/null
 post /hooks/github "$S" > /dev/null
 post /hooks/gitlab "$S" -H 'X-Gitlab-Token: nope' > /dev/null
-m=$(curl -s "$URL/metrics")
+m=$(curl -s "$WEB_URL/metrics")
 like "$m" '# TYPE handoff_deliveries_total counter' "counter type line"
 like "$m" 'handoff_deliveries_total{forge="github",verdict="queued"} 2' "queued"
 like "$m" 'handoff_deliveries_total{forge="github",verdict="duplicate"} 1' "duplicate"
@@ -24,7 +24,7 @@ like "$m" 'handoff_jobs{state="queued"} 2' "jobs by state"
 like "$m" 'handoff_queue_depth 2' "queue depth"
 like "$m" 'handoff_runs_active 0' "runs active"
 like "$m" 'handoff_job_duration_seconds_bucket{le="+Inf"} 0' "duration histogram"
-like "$(curl -s -D - -o /dev/null "$URL/metrics")" 'text/plain; version=0.0.4' \
+like "$(curl -s -D - -o /dev/null "$WEB_URL/metrics")" 'text/plain; version=0.0.4' \
     "Prometheus content type"
 like "$m" 'handoff_llm_requests_total 0' "no model requests yet"
 like "$m" 'handoff_egress_connections_total{allowed="false"} 0' "no refusals yet"
@@ -49,7 +49,7 @@ db.executemany("INSERT INTO egress (job_id, host, port, allowed, reason, at)"
      (job, "10.0.0.1", 443, 0, "private address", now)])
 db.commit()
 PY
-m=$(curl -s "$URL/metrics")
+m=$(curl -s "$WEB_URL/metrics")
 like "$m" 'handoff_llm_requests_total 3' "model requests counted"
 like "$m" 'handoff_llm_tokens_total{kind="input"} 112' "input tokens summed"
 like "$m" 'handoff_llm_tokens_total{kind="output"} 24' "output tokens summed"

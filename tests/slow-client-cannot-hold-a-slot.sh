@@ -30,7 +30,7 @@ wait "$slow_1" "$slow_2" "$slow_3"
 for i in 1 2 3; do
 	like "$(cat "$T/slow.$i")" "HTTP/1.1 408" "slow client $i got 408"
 done
-like "$(curl -s "$URL/metrics")" \
+like "$(curl -s "$WEB_URL/metrics")" \
     'handoff_deliveries_total{forge="unknown",verdict="timed_out"} 3' \
     "the 408s are counted (under forge=unknown: the path never arrived)"
 

@@ -24,6 +24,6 @@ r=$(deliver github issues "$(labeled 2)" --delivery full-2)
 like "$r" '202 ' "the forge's redelivery is queued once there is room"
 is "$(curl -s "$URL/healthz")" ok "healthz recovers"
 is "$(job_count)" 2 "two jobs, nothing from the failed attempt"
-like "$(curl -s "$URL/metrics")" 'handoff_deliveries_total{forge="github",verdict="unavailable"} 1' \
+like "$(curl -s "$WEB_URL/metrics")" 'handoff_deliveries_total{forge="github",verdict="unavailable"} 1' \
     "the 503 is counted"
 done_testing
