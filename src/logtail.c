@@ -7,6 +7,8 @@
 #include "util.h"
 #include "web.h"
 
+const char logtail_script[] = "";
+
 struct logtail {
 	struct web	*web;
 };

@@ -17,6 +17,9 @@
 struct web;
 struct logtail;
 
+/* The pages' script (/static/live.js) that follows a log on a job's page. */
+extern const char logtail_script[];
+
 /* The live logs of w's listener. Free with logtail_free. */
 struct logtail *logtail_new(struct web *w);
 /* Answer GET /jobs/N/log. */

@@ -12,6 +12,7 @@
 #include <event2/http.h>
 
 #include "httpd.h"
+#include "logtail.h"
 #include "pages.h"
 #include "util.h"
 #include "web.h"
@@ -24,8 +25,6 @@ static const char style_css[] =
 	"header a{color:inherit;text-decoration:none;font-weight:600}\n"
 	"pre{background:#f6f8fa;padding:.6em;overflow-x:auto}\n"
 	".error{color:#b42318}\n";
-
-static const char live_js[] = "";
 
 void
 pages_escape_n(struct evbuffer *b, const char *s, size_t len)
@@ -89,7 +88,7 @@ pages_static(struct web *w, struct httpd *h, struct evhttp_request *req,
 		body = style_css;
 	} else if (strcmp(name, "live.js") == 0) {
 		type = "text/javascript; charset=utf-8";
-		body = live_js;
+		body = logtail_script;
 	} else {
 		web_reply_text(h, req, 404, "not found\n");
 		return;
