@@ -180,6 +180,14 @@ web_reply_text(struct httpd *h, struct evhttp_request *req, int code,
 	httpd_reply(h, req, code, "text/plain; charset=utf-8", text);
 }
 
+void
+web_reply_json(struct httpd *h, struct evhttp_request *req, int code,
+    const char *json)
+{
+	add_headers(req);
+	httpd_reply(h, req, code, "application/json", json);
+}
+
 char *
 web_query(struct evhttp_request *req, const char *name)
 {
@@ -315,6 +323,19 @@ job_path(const char *path, const char **rest)
 	return id;
 }
 
+/* Whether req carries the token itself (not the cookie a browser sends
+ * along to any request, which is why forms need their csrf field). */
+static bool
+has_bearer(const struct web *w, struct evhttp_request *req)
+{
+	const char *auth = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Authorization");
+
+	return auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0 &&
+	    same_secret(auth + 7, strlen(auth + 7), w->cfg->web_token.value,
+	    w->cfg->web_token.len);
+}
+
 static void
 action(struct web *w, struct httpd *h, struct evhttp_request *req,
     int64_t id, const char *what)
@@ -327,9 +348,8 @@ action(struct web *w, struct httpd *h, struct evhttp_request *req,
 	else if (!w->has_token)
 		web_reply_text(h, req, 403, "refused: cancel and retry from "
 		    "the pages need [web] token\n");
-	else if ((why = cross_site(w, req, evhttp_find_header(
-	    evhttp_request_get_input_headers(req), "Authorization") != NULL ?
-	    NULL : form)) != NULL) {
+	else if ((why = cross_site(w, req, has_bearer(w, req) ? NULL :
+	    form)) != NULL) {
 		char *msg = xasprintf("refused: %s\n", why);
 		web_reply_text(h, req, 403, msg);
 		free(msg);
