@@ -31,6 +31,7 @@ struct web {
 	bool			 has_token;	/* [web] token is set */
 	char			 session[65];	/* the login cookie's value */
 	char			 csrf[65];	/* forms' hidden field */
+	char			 public_host[256];	/* [web] public_url's */
 };
 
 /* Derive the cookie and form values from [web] token; set up w. */

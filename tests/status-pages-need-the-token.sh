@@ -6,7 +6,8 @@
 # foreign Origin, Sec-Fetch-Site: cross-site, or a cookie without the
 # right csrf field is refused with nothing changed; without [web] token
 # the pages are open but cancel and retry are refused. The token is in no
-# page.
+# page. Without a token the pages still answer only to addresses,
+# localhost and [web] public_url's host (DNS rebinding reads nothing).
 . "$SRCDIR/tests/lib.sh"
 
 WEB_TOKEN="web-token-$$-9f3b77a1c0"
@@ -178,4 +179,25 @@ req POST /jobs/1/retry -H "Accept: application/json"
 is "$code" 403 "and so is a retry"
 is "$(state 3)" queued "job 3 is still queued"
 is "$(job_count)" 4 "no job was made"
+
+# 9. Open pages still answer only to their own names: a page elsewhere
+# whose name it pointed at this address (DNS rebinding) reads nothing.
+req GET /jobs/3 -H "Host: rebind.evil.example:$WEB_PORT"
+is "$code" 403 "a request naming another host is refused"
+! has "$T/page" 'data-job' && ! has "$T/page" '<h1>'; ok $? "with nothing of the page"
+req GET / -H "Host: rebind.evil.example"
+is "$code" 403 "without a port too"
+req GET /healthz -H "Host: lb.internal.example"
+is "$code" 200 "/healthz answers a load balancer by any name"
+req GET / -H "Host: localhost:$WEB_PORT"
+is "$code" 200 "localhost is ours"
+req GET / -H "Host: [::1]:$WEB_PORT"
+is "$code" 200 "so is an address"
+stop_serve >/dev/null
+write_config "[web]" "public_url = https://Handoff.Example.org/"
+start_serve
+req GET / -H "Host: handoff.example.org"
+is "$code" 200 "and [web] public_url's host"
+req GET / -H "Host: example.org"
+is "$code" 403 "but not its parent"
 done_testing
