@@ -132,4 +132,6 @@ get '/?repo=%22%3E%3Cscript%3Ealert(13)%3C/script%3E&page=1'
 get "/?repo=$(printf '%%22')x&page=2"
 grep -q 'href="/?page=1&amp;repo=%22x">newer</a>' "$T/page"
 ok $? "a filter in a paging link is percent-encoded, then escaped"
+stop_serve > "$T/stopped"
+is "$(cat "$T/stopped")" 0 "serve stops cleanly, every page freed"
 done_testing

@@ -166,7 +166,8 @@ done
 is "$leak" 0 "the token is in no page and no header ($n_req answers)"
 
 # 8. Without [web] token: the pages are open, the actions refused.
-stop_serve >/dev/null
+stop_serve > "$T/stopped"
+is "$(cat "$T/stopped")" 0 "serve stops cleanly, every page freed"
 write_config
 start_serve
 req GET /jobs/3 -H "Origin: http://127.0.0.1:$WEB_PORT"
@@ -193,11 +194,14 @@ req GET / -H "Host: localhost:$WEB_PORT"
 is "$code" 200 "localhost is ours"
 req GET / -H "Host: [::1]:$WEB_PORT"
 is "$code" 200 "so is an address"
-stop_serve >/dev/null
+stop_serve > "$T/stopped"
+is "$(cat "$T/stopped")" 0 "serve stops cleanly, every page freed"
 write_config "[web]" "public_url = https://Handoff.Example.org/"
 start_serve
 req GET / -H "Host: handoff.example.org"
 is "$code" 200 "and [web] public_url's host"
 req GET / -H "Host: example.org"
 is "$code" 403 "but not its parent"
+stop_serve > "$T/stopped"
+is "$(cat "$T/stopped")" 0 "serve stops cleanly, every page freed"
 done_testing

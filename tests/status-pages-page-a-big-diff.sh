@@ -95,4 +95,6 @@ is "$code" 200 "a page past the end is 200"
 has "$T/diff" 'no files on this page; the change has 302'; ok $? "and says so"
 get '/jobs/1?diff=junk'
 is "$(names)" "big.txt" "a page that is not a number is page 1"
+stop_serve > "$T/stopped"
+is "$(cat "$T/stopped")" 0 "serve stops cleanly, every page freed"
 done_testing

@@ -161,7 +161,8 @@ has "$T/page" 'There is no job 999.'; ok $? "saying so"
 
 # 4. The list: more jobs than a page, of another repository, left queued
 # (no forge credentials: nobody acknowledges or runs them).
-stop_serve >/dev/null
+stop_serve > "$T/stopped"
+is "$(cat "$T/stopped")" 0 "serve stops cleanly, every page freed"
 write_config
 start_serve
 for i in $(seq 101 155); do
@@ -211,4 +212,6 @@ ok $? "the repository stays in the links, encoded"
 get '/?state=bogus'
 is "$(rows)" "" "an unknown state lists nothing"
 has "$T/page" 'No job is in the state &quot;bogus&quot;.'; ok $? "and says so"
+stop_serve > "$T/stopped"
+is "$(cat "$T/stopped")" 0 "serve stops cleanly, every page freed"
 done_testing
