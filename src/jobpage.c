@@ -195,8 +195,10 @@ job_task(struct evbuffer *b, const char *data_dir,
 	if ((text = file_part(path, TASK_SHOWN, false, &len,
 	    &total)) == NULL) {
 		evbuffer_add_printf(b, "<p class=\"note\">%s</p>\n",
-		    errno == ENOENT ? "Not written yet: the task step has not"
-		    " run." : "It cannot be read.");
+		    errno != ENOENT ? "It cannot be read." :
+		    job_state_is_over(d->row.state) ? "None was kept: the job"
+		    " ended before its task step wrote one." :
+		    "Not written yet: the task step has not run.");
 		goto out;
 	}
 	evbuffer_add_printf(b, "<pre>");
