@@ -63,6 +63,16 @@ mirror_name(const char *url)
 	return name;
 }
 
+char *
+mirror_path(const char *data_dir, const char *url)
+{
+	char *name = mirror_name(url), *path;
+
+	path = xasprintf("%s/mirrors/%s", data_dir, name);
+	free(name);
+	return path;
+}
+
 /* What the credentials callback answers with, for one fetch or push. */
 struct cred_state {
 	const char	*user, *token;

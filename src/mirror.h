@@ -31,6 +31,10 @@ struct mirror_credentials {
  * Returns NULL with the reason in err. Caller frees with mirror_close. */
 struct mirror *mirror_open(const char *data_dir, const char *url,
     const struct mirror_credentials *creds, char *err, size_t errlen);
+/* Where the mirror of url is under data_dir (it may not exist yet), for
+ * readers that only look: they open it themselves and never fetch. Caller
+ * frees. */
+char *mirror_path(const char *data_dir, const char *url);
 /* Free the mirror's handle (the mirror stays on disk). NULL is fine. */
 void mirror_close(struct mirror *m);
 /* The mirror's object directory (bound read-only into sandboxes); valid

@@ -1,7 +1,7 @@
 /*
  * The status pages' HTML, rendered on the reader threads: the list of jobs,
- * one job (steps, instruction, diff, usage, refused hosts), the cancel and
- * retry actions, and the pages' own stylesheet and script.
+ * one job (jobpage.c), the cancel and retry actions, the pages' own
+ * stylesheet and script, and the pieces of HTML the pages share.
  */
 #ifndef HANDOFF_PAGES_H
 #define HANDOFF_PAGES_H
@@ -36,5 +36,24 @@ void pages_escape(struct evbuffer *b, const char *s);
 void pages_head(struct evbuffer *b, const char *title);
 /* A page's end. */
 void pages_foot(struct evbuffer *b);
+
+struct store_job_row;
+struct store_usage;
+/* A length of time in ms: "12s", "3m 05s", "2h 07m", "4d 3h". */
+void pages_duration(struct evbuffer *b, int64_t ms);
+/* A moment (ms since the epoch) as a UTC <time>; a dash for 0. */
+void pages_time(struct evbuffer *b, int64_t ms);
+/* How long job r ran: started to finished, or to now while it runs. */
+void pages_run_time(struct evbuffer *b, const struct store_job_row *r,
+    int64_t now);
+/* What model requests cost ("$0.71"), "unpriced", or a dash for none. */
+void pages_cost(struct evbuffer *b, const struct store_usage *u);
+/* A pull request's URL: a link only when it is http(s), else text. */
+void pages_pr(struct evbuffer *b, const char *url);
+/* Job r's state, with its step while it runs. */
+void pages_state(struct evbuffer *b, const struct store_job_row *r);
+/* text in a <pre> (of class cls, or none), at most 256 KiB of it, saying
+ * when it is cut. */
+void pages_pre(struct evbuffer *b, const char *cls, const char *text);
 
 #endif

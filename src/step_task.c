@@ -20,6 +20,26 @@
 #include "thread.h"
 #include "util.h"
 
+/* A copy of task.md beside the job's log, where the agent cannot reach it
+ * and the end of the job does not remove it: the job's page shows the
+ * instruction as it was given. Not having it fails nothing. */
+#define TASK_KEEP_MAX	(16 * 1024 * 1024)
+static void
+keep_task(struct run *r)
+{
+	char *from = run_path(r, "handoff/task.md"), *to = run_path(r,
+	    "task.md"), *text;
+	size_t len;
+
+	if ((text = util_read_file(from, TASK_KEEP_MAX, &len)) == NULL ||
+	    util_write_file(to, text, len, 0600) == -1)
+		run_log(r, "task: could not keep a copy of task.md: %s",
+		    strerror(errno));
+	free(text);
+	free(to);
+	free(from);
+}
+
 /* Before any text reaches the agent: the requests folded in after the
  * acknowledgement are checked too (the acknowledging runner may have run
  * before they came), the refused are left out and that is said where
@@ -124,6 +144,7 @@ step_task(struct run *r)
 	free(dir);
 	if (rc == -1)
 		return -1;
+	keep_task(r);
 	summary = run_path(r, "handoff/summary.md");
 	if (util_write_file(summary, "", 0, 0644) == -1)
 		rc = run_fail(r, "task: create %s: %s", summary, strerror(errno));

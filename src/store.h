@@ -138,6 +138,8 @@ struct store_job_detail {
 	int64_t			 pr_number;	/* 0: none */
 	char			*base_commit, *head_commit, *summary,
 				*diffstat;
+	char			*clone_url;	/* where its mirror is from */
+	int64_t			 thread_id;
 	int			 attempts;
 	struct store_step_row	*steps;
 	size_t			 nsteps;
@@ -156,6 +158,33 @@ struct store_job_detail {
 int store_jobs_list(struct store *st, const enum job_state *state, int limit,
     struct store_job_row **rows, size_t *n);
 void store_job_rows_free(struct store_job_row *rows, size_t n);
+
+/* Which jobs a status page lists: in state (NULL: any), of repo
+ * ("owner/name"; NULL: any), newest first, skipping offset, at most limit
+ * (1 to STORE_PAGE_MAX). */
+#define STORE_PAGE_MAX	200
+struct store_jobs_filter {
+	const enum job_state	*state;
+	const char		*repo;
+	int64_t			 offset;
+	int			 limit;
+};
+/* A job as the status pages list it: its row, its issue's title, and what
+ * its agent used in all (store_usage_sum's sum). */
+struct store_job_line {
+	struct store_job_row	 row;
+	char			*title;
+	struct store_usage	 usage;
+};
+/* A page of jobs as f says into *lines (free with store_job_lines_free).
+ * Returns 0 or -1. */
+int store_jobs_page(struct store *st, const struct store_jobs_filter *f,
+    struct store_job_line **lines, size_t *n);
+void store_job_lines_free(struct store_job_line *lines, size_t n);
+/* The jobs of thread, newest first, at most limit (1 to STORE_PAGE_MAX),
+ * into *rows (free with store_job_rows_free). Returns 0 or -1. */
+int store_thread_jobs(struct store *st, int64_t thread, int limit,
+    struct store_job_row **rows, size_t *n);
 /* One job with its thread, steps, requests and deliveries: 1 found, 0
  * absent, -1 error. Clear with store_job_detail_clear. */
 int store_job_show(struct store *st, int64_t id, struct store_job_detail *out);

@@ -1,6 +1,7 @@
 /*
- * The store's reads for the command line: the jobs `handoff jobs` lists and
- * the one `handoff show` tells, as plain rows (report.c prints them).
+ * The store's reads for the command line and the status pages: the jobs
+ * `handoff jobs` and the pages list, and the one `handoff show` and a job's
+ * page tell, as plain rows (report.c and pages.c show them).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 	" coalesce(j.finished_at, 0), t.branch, t.pr_url, j.requested_by," \
 	" t.title, j.instruction, j.context, j.result, j.error," \
 	" coalesce(t.pr_number, 0), t.state, j.base_commit, j.head_commit," \
-	" j.summary, j.diffstat, j.attempts"
+	" j.summary, j.diffstat, j.attempts, t.clone_url, t.id"
 
 static void
 row_clear(struct store_job_row *r)
@@ -64,12 +65,56 @@ unknown(struct store *st, const char *what)
 	return -1;
 }
 
+/* Rows of JOB_COLUMNS from s (bound, not stepped yet) into *rows, and
+ * with titles (not NULL) each row's title into *titles. Finalizes s.
+ * Returns 0, or -1 with nothing kept. */
+static int
+rows_read(struct store *st, sqlite3_stmt *s, const char *what,
+    struct store_job_row **rows, char ***titles, size_t *n)
+{
+	size_t i;
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	if (titles != NULL)
+		*titles = NULL;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*rows = xrealloc(*rows, (*n + 1) * sizeof(**rows));
+		if (titles != NULL)
+			*titles = xrealloc(*titles, (*n + 1) *
+			    sizeof(**titles));
+		if (row_read(s, &(*rows)[*n]) == -1) {
+			rc = SQLITE_MISMATCH;
+			unknown(st, what);
+			break;
+		}
+		if (titles != NULL)
+			(*titles)[*n] = store_column_dup(s, 13);
+		(*n)++;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_MISMATCH)
+		store_fail(st, what);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	for (i = 0; titles != NULL && i < *n; i++)
+		free((*titles)[i]);
+	if (titles != NULL) {
+		free(*titles);
+		*titles = NULL;
+	}
+	store_job_rows_free(*rows, *n);
+	*rows = NULL;
+	*n = 0;
+	return -1;
+}
+
 int
 store_jobs_list(struct store *st, const enum job_state *state, int limit,
     struct store_job_row **rows, size_t *n)
 {
 	sqlite3_stmt *s;
-	int rc;
 
 	*rows = NULL;
 	*n = 0;
@@ -79,26 +124,82 @@ store_jobs_list(struct store *st, const enum job_state *state, int limit,
 		return store_fail(st, "list jobs");
 	store_bind_text(s, 1, state ? job_state_name(*state) : NULL);
 	sqlite3_bind_int(s, 2, limit > 0 ? limit : -1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		*rows = xrealloc(*rows, (*n + 1) * sizeof(**rows));
-		if (row_read(s, &(*rows)[*n]) == -1) {
-			rc = SQLITE_MISMATCH;
-			unknown(st, "list jobs");
-			break;
+	return rows_read(st, s, "list jobs", rows, NULL, n);
+}
+
+int
+store_jobs_page(struct store *st, const struct store_jobs_filter *f,
+    struct store_job_line **lines, size_t *n)
+{
+	struct store_job_row *rows;
+	struct store_usage *u;
+	char **titles;
+	sqlite3_stmt *s;
+	size_t i, nu;
+
+	*lines = NULL;
+	*n = 0;
+	if ((s = store_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs j"
+	    " JOIN threads t ON t.id = j.thread_id WHERE (?1 IS NULL OR"
+	    " j.state = ?1) AND (?2 IS NULL OR t.repo = ?2)"
+	    " ORDER BY j.id DESC LIMIT ?3 OFFSET ?4")) == NULL)
+		return store_fail(st, "list jobs");
+	store_bind_text(s, 1, f->state ? job_state_name(*f->state) : NULL);
+	store_bind_text(s, 2, f->repo);
+	sqlite3_bind_int(s, 3, f->limit < 1 ? 1 : f->limit > STORE_PAGE_MAX ?
+	    STORE_PAGE_MAX : f->limit);
+	sqlite3_bind_int64(s, 4, f->offset > 0 ? f->offset : 0);
+	if (rows_read(st, s, "list jobs", &rows, &titles, n) == -1)
+		return -1;
+	*lines = xcalloc(*n, sizeof(**lines));
+	for (i = 0; i < *n; i++) {
+		(*lines)[i].row = rows[i];
+		(*lines)[i].title = titles[i];
+	}
+	free(rows);
+	free(titles);
+	/* What each job's agent used, in all: one indexed look a job. */
+	for (i = 0; i < *n; i++) {
+		if (store_usage_of(st, (*lines)[i].row.id, &u, &nu) == -1) {
+			store_job_lines_free(*lines, *n);
+			*lines = NULL;
+			*n = 0;
+			return store_fail(st, "list jobs' usage");
 		}
-		(*n)++;
+		store_usage_sum(u, nu, &(*lines)[i].usage);
+		store_usage_free(u, nu);
 	}
-	if (rc == SQLITE_DONE) {
-		sqlite3_finalize(s);
-		return 0;
+	return 0;
+}
+
+void
+store_job_lines_free(struct store_job_line *lines, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		row_clear(&lines[i].row);
+		free(lines[i].title);
 	}
-	if (rc != SQLITE_MISMATCH)
-		store_fail(st, "list jobs");
-	sqlite3_finalize(s);
-	store_job_rows_free(*rows, *n);
+	free(lines);
+}
+
+int
+store_thread_jobs(struct store *st, int64_t thread, int limit,
+    struct store_job_row **rows, size_t *n)
+{
+	sqlite3_stmt *s;
+
 	*rows = NULL;
 	*n = 0;
-	return -1;
+	if ((s = store_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs j"
+	    " JOIN threads t ON t.id = j.thread_id WHERE j.thread_id = ?1"
+	    " ORDER BY j.id DESC LIMIT ?2")) == NULL)
+		return store_fail(st, "list the thread's jobs");
+	sqlite3_bind_int64(s, 1, thread);
+	sqlite3_bind_int(s, 2, limit < 1 ? 1 : limit > STORE_PAGE_MAX ?
+	    STORE_PAGE_MAX : limit);
+	return rows_read(st, s, "list the thread's jobs", rows, NULL, n);
 }
 
 void
@@ -194,6 +295,8 @@ store_job_show(struct store *st, int64_t id, struct store_job_detail *out)
 	out->summary = store_column_dup(s, 22);
 	out->diffstat = store_column_dup(s, 23);
 	out->attempts = sqlite3_column_int(s, 24);
+	out->clone_url = store_column_dup(s, 25);
+	out->thread_id = sqlite3_column_int64(s, 26);
 	sqlite3_finalize(s);
 	if (steps_read(st, id, out) == -1 ||
 	    store_requests_load(st, id, &out->requests,
@@ -224,6 +327,7 @@ store_job_detail_clear(struct store_job_detail *d)
 	free(d->head_commit);
 	free(d->summary);
 	free(d->diffstat);
+	free(d->clone_url);
 	for (i = 0; i < d->nsteps; i++) {
 		free(d->steps[i].step);
 		free(d->steps[i].detail);

@@ -14,6 +14,10 @@ int url_same_origin(const char *from, const char *to, char **host);
  * caller frees. */
 char *url_display(const char *url);
 
+/* url's host ("example.com", "127.0.0.1", "[::1]"), or NULL when url
+ * cannot be read; caller frees. */
+char *url_host(const char *url);
+
 /* Percent-encode all but RFC 3986 unreserved characters, for one path
  * segment or query value ("group/sub" -> "group%2Fsub"); caller frees. */
 char *url_escape(const char *s);

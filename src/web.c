@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "pages.h"
 #include "store.h"
+#include "url.h"
 #include "util.h"
 #include "web.h"
 
@@ -51,6 +52,8 @@ derive(const struct secret *token, const char *label, char out[65])
 void
 web_init(struct web *w, const struct config *cfg, struct event_base *base)
 {
+	char *host;
+
 	w->cfg = cfg;
 	w->base = base;
 	w->has_token = cfg->web_token.value != NULL && cfg->web_token.len > 0;
@@ -59,6 +62,35 @@ web_init(struct web *w, const struct config *cfg, struct event_base *base)
 		derive(&cfg->web_token, "handoff web session", w->session);
 		derive(&cfg->web_token, "handoff web form", w->csrf);
 	}
+	host = url_host(cfg->public_url);
+	snprintf(w->public_host, sizeof(w->public_host), "%s",
+	    host != NULL ? host : "");
+	free(host);
+}
+
+/*
+ * A page elsewhere can make a browser ask for ours under a name of its
+ * own that it then points at this address (DNS rebinding), and read the
+ * answers as its own origin's: Host names that name. The pages answer to
+ * addresses, localhost and [web] public_url's host only.
+ */
+static bool
+is_our_host(const struct web *w, struct evhttp_request *req)
+{
+	const char *host = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Host"), *colon;
+	size_t len;
+
+	if (host == NULL || *host == '[')	/* none, or an IPv6 address */
+		return true;
+	colon = strrchr(host, ':');
+	len = colon != NULL ? (size_t)(colon - host) : strlen(host);
+	if (len == 0)
+		return false;
+	return strspn(host, "0123456789.") >= len ||
+	    (len == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+	    (len == strlen(w->public_host) &&
+	    strncasecmp(host, w->public_host, len) == 0);
 }
 
 /* Constant-time: both sides hashed first, so not even the length shows. */
@@ -178,6 +210,14 @@ web_reply_text(struct httpd *h, struct evhttp_request *req, int code,
 {
 	add_headers(req);
 	httpd_reply(h, req, code, "text/plain; charset=utf-8", text);
+}
+
+void
+web_reply_json(struct httpd *h, struct evhttp_request *req, int code,
+    const char *json)
+{
+	add_headers(req);
+	httpd_reply(h, req, code, "application/json", json);
 }
 
 char *
@@ -315,6 +355,19 @@ job_path(const char *path, const char **rest)
 	return id;
 }
 
+/* Whether req carries the token itself (not the cookie a browser sends
+ * along to any request, which is why forms need their csrf field). */
+static bool
+has_bearer(const struct web *w, struct evhttp_request *req)
+{
+	const char *auth = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Authorization");
+
+	return auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0 &&
+	    same_secret(auth + 7, strlen(auth + 7), w->cfg->web_token.value,
+	    w->cfg->web_token.len);
+}
+
 static void
 action(struct web *w, struct httpd *h, struct evhttp_request *req,
     int64_t id, const char *what)
@@ -327,9 +380,8 @@ action(struct web *w, struct httpd *h, struct evhttp_request *req,
 	else if (!w->has_token)
 		web_reply_text(h, req, 403, "refused: cancel and retry from "
 		    "the pages need [web] token\n");
-	else if ((why = cross_site(w, req, evhttp_find_header(
-	    evhttp_request_get_input_headers(req), "Authorization") != NULL ?
-	    NULL : form)) != NULL) {
+	else if ((why = cross_site(w, req, has_bearer(w, req) ? NULL :
+	    form)) != NULL) {
 		char *msg = xasprintf("refused: %s\n", why);
 		web_reply_text(h, req, 403, msg);
 		free(msg);
@@ -353,6 +405,12 @@ web_status_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 		path = "/";
 	if (strcmp(path, "/healthz") == 0) {
 		web_healthz_cb(h, req, w);
+		return;
+	}
+	if (!is_our_host(w, req)) {
+		web_reply_text(h, req, 403, "refused: a request for another "
+		    "host name; the status pages answer to addresses, "
+		    "localhost and [web] public_url's host\n");
 		return;
 	}
 	if (strcmp(path, "/login") == 0) {

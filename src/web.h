@@ -31,6 +31,7 @@ struct web {
 	bool			 has_token;	/* [web] token is set */
 	char			 session[65];	/* the login cookie's value */
 	char			 csrf[65];	/* forms' hidden field */
+	char			 public_host[256];	/* [web] public_url's */
 };
 
 /* Derive the cookie and form values from [web] token; set up w. */
@@ -50,6 +51,9 @@ void web_reply_html(struct httpd *h, struct evhttp_request *req, int code,
 /* Answer req with a short plain-text message. */
 void web_reply_text(struct httpd *h, struct evhttp_request *req, int code,
     const char *text);
+/* Answer req with a short JSON text (a script's answer to an action). */
+void web_reply_json(struct httpd *h, struct evhttp_request *req, int code,
+    const char *json);
 /* The value of query parameter name in req's URI, decoded; NULL when
  * absent. Caller frees. */
 char *web_query(struct evhttp_request *req, const char *name);
