@@ -35,6 +35,8 @@
 #define TICK_MS		1000
 #define MAX_OFFSET_DIGITS 18		/* fits int64_t */
 #define NOTIFY_READS	64		/* inotify reads per wakeup */
+/* How long EventSource waits before it reconnects. */
+#define RETRY		"retry: 2000\n\n"
 
 const char logtail_script[] =
 	"/* Follows a running job's log on its page: each line is appended\n"
@@ -44,7 +46,8 @@ const char logtail_script[] =
 	"(function () {\n"
 	"\t\"use strict\";\n"
 	"\tvar log = document.getElementById(\"log\");\n"
-	"\tif (!log || !log.hasAttribute(\"data-live\") || !window.EventSource)\n"
+	"\tif (!log || !log.hasAttribute(\"data-live\") ||\n"
+	"\t    !window.EventSource)\n"
 	"\t\treturn;\n"
 	"\tvar state = document.getElementById(\"log-state\");\n"
 	"\tvar page = document.scrollingElement || document.documentElement;\n"
@@ -261,10 +264,12 @@ tail_start(struct tail *t)
 		web_reply_text(t->h, req, 404, "not found\n");
 		return;
 	}
-	if (t->found == -1 || t->err != 0) {
-		if (t->err != 0)
-			log_warn("serve: read %s: %s", t->path,
-			    strerror(t->err));
+	if (t->found == -1) {
+		web_reply_text(t->h, req, 500, "cannot read the store\n");
+		return;
+	}
+	if (t->err != 0) {
+		log_warn("serve: read %s: %s", t->path, strerror(t->err));
 		web_reply_text(t->h, req, 500, "cannot read the log\n");
 		return;
 	}
@@ -289,7 +294,7 @@ tail_start(struct tail *t)
 	}
 	t->is_gone = false;
 	t->is_started = true;
-	if (t->is_live && httpd_stream_send(t->s, "retry: 2000\n\n", 13) == -1) {
+	if (t->is_live && httpd_stream_send(t->s, RETRY, strlen(RETRY)) == -1) {
 		t->is_gone = true;
 		return;
 	}

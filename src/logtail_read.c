@@ -95,7 +95,8 @@ read_at(int fd, char *buf, size_t want, int64_t off)
 	ssize_t n;
 
 	while (got < want) {
-		n = pread(fd, buf + got, want - got, (off_t)(off + (int64_t)got));
+		n = pread(fd, buf + got, want - got,
+		    (off_t)(off + (int64_t)got));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
@@ -147,8 +148,9 @@ read_plain(struct tail *t)
 		t->is_final = true;
 		return;
 	}
-	want = t->end - t->off < LOGTAIL_PIECE_BYTES ? (size_t)(t->end - t->off) :
-	    LOGTAIL_PIECE_BYTES;
+	want = LOGTAIL_PIECE_BYTES;
+	if (t->end - t->off < (int64_t)want)
+		want = (size_t)(t->end - t->off);
 	if (evbuffer_reserve_space(t->piece, want, &v, 1) != 1)
 		fatalx(1, "serve: out of memory");
 	if ((n = read_at(t->fd, v.iov_base, want, t->off)) <= 0) {
@@ -175,7 +177,8 @@ read_events(struct tail *t)
 
 	if (t->fd != -1) {
 		raw = xmalloc(LOGTAIL_PIECE_BYTES);
-		if ((n = read_at(t->fd, raw, LOGTAIL_PIECE_BYTES, t->off)) == -1) {
+		n = read_at(t->fd, raw, LOGTAIL_PIECE_BYTES, t->off);
+		if (n == -1) {
 			t->err = errno;
 			free(raw);
 			return;
@@ -186,7 +189,8 @@ read_events(struct tail *t)
 	    is_over && at_eof, LOGTAIL_PIECE_BYTES);
 	free(raw);
 	t->off += (int64_t)used;
-	t->is_more = !at_eof || evbuffer_get_length(t->piece) >= LOGTAIL_PIECE_BYTES;
+	t->is_more = !at_eof ||
+	    evbuffer_get_length(t->piece) >= LOGTAIL_PIECE_BYTES;
 	t->is_final = is_over && at_eof && used == (size_t)n;
 }
 
