@@ -172,13 +172,18 @@ python3 "$CLIENT" plain "$WEB_URL/jobs/2/log" --rcvbuf 4096 \
 PLAIN2=$!
 CLIENTS="$CLIENTS $PLAIN2"
 wait_for "the plain answer to start" test -f "$T/plain2-ready"
-stop_serve > "$T/stopped"
-is "$(cat "$T/stopped")" 0 "serve stops, and exits 0 (no leak, no sanitizer report)"
-wait "$MANY200"
-is "$(cat "$T/many200")" "open 0 complete 200 cut 0" "each live stream was ended whole"
+kill -TERM "$PID"
+# Serve's loop says so, then ends the streams before it sends anything
+# more: from here the plain client may read all serve would still send.
+wait_for "serve to stop" grep -q 'finishing requests in flight' "$T/serve.log"
 touch "$T/go2"
 wait "$PLAIN2"
 has "$T/plain2" cut; ok $? "the plain answer was cut, not ended as if whole"
+wait "$MANY200"
+is "$(cat "$T/many200")" "open 0 complete 200 cut 0" "each live stream was ended whole"
+wait "$PID"
+is "$?" 0 "serve exits 0 (no leak, no sanitizer report)"
+SERVE_PID=
 ! grep -q 'ERROR: AddressSanitizer\|runtime error\|LeakSanitizer' "$T/serve.log"
 ok $? "no sanitizer report"
 done_testing
