@@ -266,6 +266,8 @@ struct job {
 /* Load job id: 1 found, 0 absent, -1 store error. Clear with store_job_clear. */
 int store_job_load(struct store *st, int64_t id, struct job *out);
 void store_job_clear(struct job *job);
+/* The state of job id into *out: 1 found, 0 absent, -1 store error. */
+int store_job_state(struct store *st, int64_t id, enum job_state *out);
 /* The requests of job, oldest first, into *list (free with
  * store_requests_free). Returns 0 or -1. */
 int store_requests_load(struct store *st, int64_t job,

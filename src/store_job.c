@@ -92,6 +92,30 @@ store_job_load(struct store *st, int64_t id, struct job *out)
 }
 
 int
+store_job_state(struct store *st, int64_t id, enum job_state *out)
+{
+	sqlite3_stmt *s = store_prepare(st, "SELECT state FROM jobs"
+	    " WHERE id = ?1");
+	int rc, found = -1;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	if ((rc = sqlite3_step(s)) == SQLITE_DONE)
+		found = 0;
+	else if (rc != SQLITE_ROW)
+		store_fail(st, "load job state");
+	else if (job_state_parse((const char *)sqlite3_column_text(s, 0),
+	    out) == 0)
+		found = 1;
+	else
+		snprintf(st->error, sizeof(st->error), "load job %lld: a state"
+		    " this handoff does not know", (long long)id);
+	sqlite3_finalize(s);
+	return found;
+}
+
+int
 store_requests_load(struct store *st, int64_t job, struct job_request **list,
     size_t *n)
 {
