@@ -468,6 +468,12 @@ usage_api_of_path(const char *path, enum usage_api *api)
 	return -1;
 }
 
+const char *
+usage_api_provider(enum usage_api api)
+{
+	return api == USAGE_MESSAGES ? "anthropic" : "openai";
+}
+
 /* How many members of obj are called name (cJSON keeps duplicates, and
  * the upstream may read the last where we read the first). */
 static int
