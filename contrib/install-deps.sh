@@ -6,7 +6,8 @@ build="build-essential autoconf automake pkg-config libevent-dev
 libcurl4-openssl-dev libcjson-dev libgit2-dev libssl-dev libsqlite3-dev
 libinih-dev libseccomp-dev"
 run="bubblewrap git curl openssl ca-certificates python3"
-test="clang libclang-rt-14-dev procps iproute2 util-linux passwd mandoc"
+test="clang libclang-rt-14-dev procps iproute2 util-linux passwd mandoc
+python3-prometheus-client"
 bench="wrk nodejs npm"
 
 want="$build $run"

@@ -257,8 +257,10 @@ gw_record(struct gw *gw, struct gw_xfer *x)
 	/* An error answer without usage spent nothing: no request to count. */
 	if (!u.is_seen && x->status >= 400)
 		return;
+	/* The agent's own name for it when the answer gave none: kept to
+	 * the characters of a model's name, as the answer's is. */
 	if (u.model[0] == '\0' && x->model != NULL)
-		snprintf(u.model, sizeof(u.model), "%s", x->model);
+		usage_model_name(u.model, sizeof(u.model), x->model);
 	/* An alias the answer resolved ("-latest") has the request's price. */
 	if ((p = budget_price(&gw->cfg->prices, u.model)) == NULL)
 		p = budget_price(&gw->cfg->prices, x->model);
