@@ -327,7 +327,6 @@ end_job(struct run *r)
 	char *what = NULL, *why;
 
 	if (run_interrupted && !job_state_is_over(r->state)) {
-		publish_count(r->pub);
 		run_log(r, "stopped by a signal; the job resumes at its step");
 		return RUNNER_EXIT_STOPPED;
 	}
@@ -410,7 +409,7 @@ run_steps(struct run *r)
 void
 run_free(struct run *r)
 {
-	publish_count(r->pub);	/* what an early return left */
+	publish_count(r->pub);	/* what a stop or an early return left */
 	publish_close(r->pub);
 	store_job_clear(&r->job);
 	jobfs_stop(&r->fs);	/* an image stays for the next attempt */
