@@ -1,8 +1,9 @@
 /*
  * The exposition (Prometheus text format 0.0.4): intake's counters from
- * serve's memory, on the loop; the store's figures read and written out on
- * a reader thread (the loop never reads the disk, and the writer, which
- * intake waits on, never scans the history).
+ * serve's memory, on the loop, once the writer has done what was handed
+ * to it before (so every delivery it had is counted); the store's figures
+ * read and written out on a reader thread (the loop never reads the disk,
+ * and the writer, which intake waits on, never scans the history).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "text.h"
 #include "util.h"
 #include "web.h"
+#include "writer.h"
 
 /* A request for the exposition, on its way through a reader thread. */
 struct metrics_req {
@@ -367,15 +369,30 @@ out:
 	free(m);
 }
 
+/* On the loop: every delivery handed to the writer before the request
+ * came is answered (and counted); now the store's part. */
+static void
+metrics_barrier_cb(struct writer_req *wr, void *arg)
+{
+	struct metrics_req *m = arg;
+
+	writer_req_free(wr);
+	reader_submit(m->web->reader, &m->rr);
+}
+
 void
 metrics_get(struct web *w, struct httpd *h, struct evhttp_request *req)
 {
 	struct metrics_req *m = xcalloc(1, sizeof(*m));
+	struct writer_req *wr = xcalloc(1, sizeof(*wr));
 
 	m->rr.work = metrics_work;
 	m->rr.done_cb = metrics_done_cb;
 	m->web = w;
 	m->h = h;
 	m->req = req;
-	reader_submit(w->reader, &m->rr);
+	wr->op = WRITER_BARRIER;
+	wr->done_cb = metrics_barrier_cb;
+	wr->arg = m;
+	writer_submit(w->writer, wr);
 }

@@ -12,7 +12,9 @@
 
 struct web;
 
-/* Answer req with the exposition, the store read on a reader thread. */
+/* Answer req with the exposition: after every request the store writer
+ * had (each delivery it was handed is counted), the store read on a
+ * reader thread. */
 void metrics_get(struct web *w, struct httpd *h, struct evhttp_request *req);
 /* s as a label value of the text format, without its quotes: valid UTF-8
  * (else U+FFFD), control characters but newline and tab and the

@@ -24,7 +24,7 @@ struct logtail;
 struct web {
 	const struct config	*cfg;
 	struct event_base	*base;
-	struct writer		*writer;	/* the heartbeat */
+	struct writer		*writer;	/* the heartbeat, metrics' barrier */
 	const struct intake	*intake;	/* deliveries by verdict */
 	struct reader		*reader;	/* pages, logs, diffs, actions,
 						 * metrics */
