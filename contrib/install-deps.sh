@@ -7,7 +7,8 @@ libcurl4-openssl-dev libcjson-dev libgit2-dev libssl-dev libsqlite3-dev
 libinih-dev libseccomp-dev"
 run="bubblewrap git curl openssl ca-certificates python3"
 test="clang libclang-rt-14-dev procps iproute2 util-linux passwd mandoc
-chromium chromium-driver python3-selenium fonts-liberation"
+chromium chromium-driver python3-selenium fonts-liberation
+python3-prometheus-client"
 bench="wrk nodejs npm"
 
 want="$build $run"

@@ -420,3 +420,34 @@ egress_target_parse(const char *text, size_t len, int default_port,
 		*port = default_port;
 	return egress_host_parse(text, hostlen, h, err, errlen);
 }
+
+const char *
+egress_reason_class(const char *reason)
+{
+	/* The proxy's refusals: egress_allowed's, the answer it resolved
+	 * (proxy.c), the bytes spent, and the request's own faults
+	 * (proxy_request.c, egress_target_parse). */
+	static const struct {
+		const char	*prefix;
+		const char	*class;
+	} classes[] = {
+		{ "not in allow_hosts", "not_allowed" },
+		{ "port ", "port" },
+		{ "resolves to ", "address" },
+		{ "max_egress reached", "max_egress" },
+		{ "malformed ", "request" },
+		{ "request head ", "request" },
+		{ "https:// needs CONNECT", "request" },
+		{ "not a ", "request" },
+		{ "not an ", "request" },
+		{ "not host:port", "request" },
+		{ "user information ", "request" },
+	};
+	size_t i;
+
+	for (i = 0; reason != NULL && i < nitems(classes); i++)
+		if (strncmp(reason, classes[i].prefix,
+		    strlen(classes[i].prefix)) == 0)
+			return classes[i].class;
+	return "other";
+}

@@ -73,6 +73,13 @@ const struct egress_addr *egress_pinned(const struct egress_policy *p,
 bool egress_addr_refused(const struct egress_addr *a, char *why, size_t len);
 /* a as text (no brackets) into buf. */
 void egress_addr_text(const struct egress_addr *a, char *buf, size_t len);
+/* The class of a refusal's reason as the proxy records it, from a small
+ * fixed set, for counting refusals without their hosts and addresses:
+ * "not_allowed" (not in allow_hosts), "port" (the host listed, not the
+ * port), "address" (it resolves to an address never dialed),
+ * "max_egress" (the job's bytes spent), "request" (a request the proxy
+ * does not take: its head, its form, the host's spelling), "other". */
+const char *egress_reason_class(const char *reason);
 /* config.c's checks of one allow_hosts and one hosts entry: 1 if valid. */
 int egress_check_rule(const char *s, size_t len);
 int egress_check_pin(const char *s, size_t len);

@@ -15,6 +15,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "url.h"
 #include "util.h"
 
 #define USER_AGENT	"handoff/" HANDOFF_VERSION
@@ -29,6 +30,150 @@ forge_configured(const struct config *cfg, const char *forge)
 	if (strcmp(forge, "gitlab") == 0)
 		return cfg->gitlab_token.value != NULL;
 	return false;
+}
+
+static const char *const route_names[FORGE_ROUTES] = {
+	[FORGE_ROUTE_ISSUE] = "issue",
+	[FORGE_ROUTE_COMMENTS] = "comments",
+	[FORGE_ROUTE_REACTIONS] = "reactions",
+	[FORGE_ROUTE_PULLS] = "pulls",
+	[FORGE_ROUTE_PERMISSION] = "permission",
+	[FORGE_ROUTE_USER] = "user",
+	[FORGE_ROUTE_TOKEN] = "token",
+	[FORGE_ROUTE_OTHER] = "other",
+};
+
+const char *
+forge_route_name(enum forge_route route)
+{
+	return route < FORGE_ROUTES ? route_names[route] : "other";
+}
+
+/* Whether the n bytes at s start with prefix (its length in *len). */
+static bool
+starts(const char *s, size_t n, const char *prefix, size_t *len)
+{
+	*len = strlen(prefix);
+	return n >= *len && strncmp(s, prefix, *len) == 0;
+}
+
+/* Whether the n bytes at s end with suffix. */
+static bool
+ends(const char *s, size_t n, const char *suffix)
+{
+	size_t m = strlen(suffix);
+
+	return n >= m && strncmp(s + n - m, suffix, m) == 0;
+}
+
+/* Whether the n bytes at s hold the path segment name ("/name" followed
+ * by "/" or the end). */
+static bool
+has_segment(const char *s, size_t n, const char *name)
+{
+	size_t m = strlen(name), i;
+
+	for (i = 0; i + m + 1 <= n; i++)
+		if (s[i] == '/' && strncmp(s + i + 1, name, m) == 0 &&
+		    (i + m + 1 == n || s[i + m + 1] == '/'))
+			return true;
+	return false;
+}
+
+/* The length of the repository's part at the start of path (GitHub's
+ * /repos/OWNER/NAME, GitLab's /projects/ESCAPED), or 0. */
+static size_t
+repo_part(const struct forge_conn *f, const char *path, size_t n)
+{
+	char *id, *prefix;
+	size_t len, m = 0;
+
+	id = url_escape(f->repo);
+	prefix = xasprintf("/repos/%s", f->repo);
+	if (starts(path, n, prefix, &len) && (n == len || path[len] == '/'))
+		m = len;
+	free(prefix);
+	prefix = xasprintf("/projects/%s", id);
+	if (m == 0 && starts(path, n, prefix, &len) &&
+	    (n == len || path[len] == '/'))
+		m = len;
+	free(prefix);
+	free(id);
+	return m;
+}
+
+enum forge_route
+forge_route_of(const struct forge_conn *f, const char *path)
+{
+	size_t n = strcspn(path, "?#"), m, len;
+	const char *t;
+
+	if ((m = repo_part(f, path, n)) == 0) {
+		if (n == 5 && strncmp(path, "/user", 5) == 0)
+			return FORGE_ROUTE_USER;
+		if (starts(path, n, "/app/installations/", &len) &&
+		    ends(path, n, "/access_tokens"))
+			return FORGE_ROUTE_TOKEN;
+		return FORGE_ROUTE_OTHER;
+	}
+	t = path + m;
+	n -= m;
+	if (ends(t, n, "/reactions") || ends(t, n, "/award_emoji"))
+		return FORGE_ROUTE_REACTIONS;
+	if (starts(t, n, "/collaborators/", &len) ||
+	    starts(t, n, "/members/", &len))
+		return FORGE_ROUTE_PERMISSION;
+	if (has_segment(t, n, "comments") || has_segment(t, n, "notes") ||
+	    has_segment(t, n, "discussions"))
+		return FORGE_ROUTE_COMMENTS;
+	if (has_segment(t, n, "pulls") || has_segment(t, n, "merge_requests"))
+		return FORGE_ROUTE_PULLS;
+	if (starts(t, n, "/issues/", &len))
+		return FORGE_ROUTE_ISSUE;
+	return FORGE_ROUTE_OTHER;
+}
+
+/* The HTTP client's report of one exchange, counted under the request's
+ * route. */
+static void
+observe(void *arg, const struct http_note *note)
+{
+	struct forge_conn *f = arg;
+	struct forge_tally *t = &f->tally;
+	int status = note->status >= 100 && note->status <= 999 ?
+	    (int)note->status : 0;
+	size_t i;
+
+	for (i = 0; i < t->ncounts; i++)
+		if (t->counts[i].route == f->route &&
+		    t->counts[i].status == status)
+			break;
+	if (i == t->ncounts) {
+		t->counts = xrealloc(t->counts, (t->ncounts + 1) *
+		    sizeof(*t->counts));
+		t->counts[t->ncounts++] = (struct forge_count){ f->route,
+		    status, 0 };
+	}
+	t->counts[i].requests++;
+	if (note->is_retried)
+		t->retries++;
+	if (note->is_rate_limit) {
+		t->rate_limit_waits++;
+		t->rate_limit_wait_ms += note->wait_ms;
+	}
+}
+
+const struct forge_tally *
+forge_tally(const struct forge_conn *f)
+{
+	return &f->tally;
+}
+
+void
+forge_tally_reset(struct forge_conn *f)
+{
+	free(f->tally.counts);
+	memset(&f->tally, 0, sizeof(f->tally));
 }
 
 struct forge_conn *
@@ -63,6 +208,8 @@ forge_open(const struct config *cfg, const char *forge, const char *repo,
 		f->api[strlen(f->api) - 1] = '\0';
 	opts.user_agent = USER_AGENT;
 	opts.rate_limit = forge_rate_limit;
+	opts.observe = observe;
+	opts.observe_arg = f;
 	if ((f->http = http_new(&opts)) == NULL) {
 		snprintf(err, errlen, "%s: cannot start an HTTP client", forge);
 		forge_close(f);
@@ -77,6 +224,7 @@ forge_close(struct forge_conn *f)
 	if (f == NULL)
 		return;
 	http_free(f->http);
+	forge_tally_reset(f);
 	free(f->repo);
 	free(f->api);
 	util_free_secret(f->token);
@@ -126,6 +274,7 @@ forge_call(struct forge_conn *f, const char *method, const char *path,
 	}
 	headers[n] = NULL;
 	url = xasprintf("%s%s", f->api, path);
+	f->route = forge_route_of(f, path);
 	rc = http_request(f->http, method, url, headers, text, &resp, err,
 	    errlen);
 	cJSON_free(text);	/* may be the JSON arena's: not free() */

@@ -15,6 +15,28 @@
 
 struct http_client;
 
+/* What a REST request is about, for counting requests without their
+ * paths: a small fixed set (forge_route_name). */
+enum forge_route { FORGE_ROUTE_ISSUE, FORGE_ROUTE_COMMENTS,
+    FORGE_ROUTE_REACTIONS, FORGE_ROUTE_PULLS, FORGE_ROUTE_PERMISSION,
+    FORGE_ROUTE_USER, FORGE_ROUTE_TOKEN, FORGE_ROUTE_OTHER, FORGE_ROUTES };
+
+/* Requests of one route class that ended in one status. */
+struct forge_count {
+	enum forge_route route;
+	int		 status;	/* the HTTP status; 0: no answer */
+	int64_t		 requests;
+};
+
+/* What a connection's HTTP client did: every exchange (each attempt, each
+ * redirect) by route and status, the attempts repeated, and those that
+ * waited for a rate limit first, with the time asked for. */
+struct forge_tally {
+	struct forge_count	*counts;
+	size_t			 ncounts;
+	int64_t			 retries, rate_limit_waits, rate_limit_wait_ms;
+};
+
 /* A forge connection for one repository. */
 struct forge_conn {
 	const struct forge_ops	*ops;
@@ -28,6 +50,8 @@ struct forge_conn {
 	int64_t			 installation_id;
 	char			*self;		/* the token's account, when known */
 	bool			 self_asked;
+	enum forge_route	 route;		/* of the request under way */
+	struct forge_tally	 tally;		/* since forge_tally_reset */
 };
 
 /* Hidden in every comment handoff writes, as "<!-- handoff:WHAT -->" (WHAT
@@ -116,6 +140,17 @@ extern const struct forge_ops gitlab_ops;
 struct forge_conn *forge_open(const struct config *cfg, const char *forge,
     const char *repo, int64_t installation_id, char *err, size_t errlen);
 void forge_close(struct forge_conn *f);
+/* What f's client did since it opened or was last reset (owned by f),
+ * and counting afresh once that is recorded. */
+const struct forge_tally *forge_tally(const struct forge_conn *f);
+void forge_tally_reset(struct forge_conn *f);
+/* The route class of a REST path of f (after its API base, the query
+ * ignored): what follows the repository (GitHub's /repos/OWNER/NAME,
+ * GitLab's /projects/ID) says it, so a repository's name never does. */
+enum forge_route forge_route_of(const struct forge_conn *f, const char *path);
+/* "issue", "comments", "reactions", "pulls", "permission", "user",
+ * "token", "other". */
+const char *forge_route_name(enum forge_route route);
 /* Whether the config holds credentials for forge. */
 bool forge_configured(const struct config *cfg, const char *forge);
 void forge_pr_clear(struct forge_pr *pr);

@@ -251,16 +251,21 @@ gw_record(struct gw *gw, struct gw_xfer *x)
 	struct store_usage su = { 0 };
 	const struct price *p;
 	struct usage u;
+	char provider[16];
 
 	usage_meter_finish(x->meter, &u);
 	/* An error answer without usage spent nothing: no request to count. */
 	if (!u.is_seen && x->status >= 400)
 		return;
+	/* The agent's own name for it when the answer gave none: kept to
+	 * the characters of a model's name, as the answer's is. */
 	if (u.model[0] == '\0' && x->model != NULL)
-		snprintf(u.model, sizeof(u.model), "%s", x->model);
+		usage_model_name(u.model, sizeof(u.model), x->model);
 	/* An alias the answer resolved ("-latest") has the request's price. */
 	if ((p = budget_price(&gw->cfg->prices, u.model)) == NULL)
 		p = budget_price(&gw->cfg->prices, x->model);
+	snprintf(provider, sizeof(provider), "%s", usage_api_provider(x->api));
+	su.provider = provider;
 	su.model = u.model;
 	su.input_tokens = u.tokens.input;
 	su.output_tokens = u.tokens.output;

@@ -93,6 +93,7 @@ gh_authenticate(struct forge_conn *f, char *err, size_t errlen)
 	headers[3] = NULL;
 	url = xasprintf("%s/app/installations/%lld/access_tokens", f->api,
 	    (long long)id);
+	f->route = FORGE_ROUTE_TOKEN;
 	if (http_request(f->http, "POST", url, headers, NULL, &resp, err,
 	    errlen) == -1)
 		goto out;

@@ -41,6 +41,8 @@ struct http_client {
 	int64_t		 max_wait_ms;
 	int64_t		 backoff_base_ms;
 	http_limit_fn	 rate_limit;
+	http_observe_fn	 observe;
+	void		*observe_arg;
 };
 
 /* The body of one answer, bounded while it arrives. */
@@ -113,6 +115,8 @@ http_new(const struct http_opts *opts)
 	c->backoff_base_ms = opts->backoff_base_ms > 0 ?
 	    opts->backoff_base_ms : DEFAULT_BACKOFF_BASE_MS;
 	c->rate_limit = opts->rate_limit;
+	c->observe = opts->observe;
+	c->observe_arg = opts->observe_arg;
 	return c;
 }
 
@@ -475,7 +479,8 @@ secs(int64_t ms)
  */
 static enum verdict
 judge(struct http_client *c, long status, const struct sink *sink,
-    int attempt, int *secondaries, int64_t *wait_ms, char *why, size_t whylen)
+    int attempt, int *secondaries, int64_t *wait_ms, bool *is_limit,
+    char *why, size_t whylen)
 {
 	struct http_limit l;
 	const char *what = NULL, *how = NULL;
@@ -512,6 +517,7 @@ judge(struct http_client *c, long status, const struct sink *sink,
 			l.how = "retry after";
 			l.wait_ms = l.retry_after_ms;
 		}
+		*is_limit = true;
 		snprintf(why, whylen, "%s%s", line, l.label);
 		if (l.wait_ms < 0)
 			*wait_ms = backoff_ms(c, attempt);
@@ -598,6 +604,19 @@ fill(struct http_client *c, long status, struct sink *sink,
 		resp->json = json_parse(resp->body, resp->len, JSON_MAX_DEPTH);
 }
 
+/* Tell the observer of one exchange: its status (0: none), and whether
+ * another attempt follows after wait_ms. */
+static void
+tell(struct http_client *c, long status, bool is_retried, bool is_limit,
+    int64_t wait_ms)
+{
+	struct http_note n = { status, is_retried, is_retried && is_limit,
+	    is_retried ? wait_ms : 0 };
+
+	if (c->observe != NULL)
+		c->observe(c->observe_arg, &n);
+}
+
 int
 http_request(struct http_client *c, const char *method, const char *url,
     const char *const *headers, const char *body, struct http_response *resp,
@@ -609,6 +628,7 @@ http_request(struct http_client *c, const char *method, const char *url,
 	int attempt = 0, redirects = 0, secondaries = 0, rc = -1;
 	int64_t wait = 0;
 	long status = 0;
+	bool is_limit;
 	CURLcode cc;
 
 	memset(resp, 0, sizeof(*resp));
@@ -626,9 +646,12 @@ http_request(struct http_client *c, const char *method, const char *url,
 	cur = xstrdup(url);
 	for (;;) {
 		attempt++;
+		is_limit = false;
+		status = 0;
 		sink_reset(&sink);
 		cc = perform(c, method, cur, h, body, &sink);
 		if (sink.is_over || cc == CURLE_FILESIZE_EXCEEDED) {
+			tell(c, 0, false, false, 0);
 			snprintf(err, errlen, "%s %s: answer larger than %zu "
 			    "bytes", method, shown, c->max_response_bytes);
 			goto out;
@@ -636,6 +659,7 @@ http_request(struct http_client *c, const char *method, const char *url,
 		if (cc != CURLE_OK) {
 			describe(c->curl, cc, why, sizeof(why));
 			if (!is_transient(cc)) {
+				tell(c, 0, false, false, 0);
 				snprintf(err, errlen, "%s %s: %s", method,
 				    shown, why);
 				goto out;
@@ -647,10 +671,12 @@ http_request(struct http_client *c, const char *method, const char *url,
 			switch (redirect(c, cur, status, &redirects, &next,
 			    why, sizeof(why))) {
 			case -1:
+				tell(c, status, false, false, 0);
 				snprintf(err, errlen, "%s %s: %s", method,
 				    shown, why);
 				goto out;
 			case 1:
+				tell(c, status, false, false, 0);
 				/* GitHub: repeat the request at Location;
 				 * only 303 means "now GET it". */
 				if (status == 303) {
@@ -663,12 +689,14 @@ http_request(struct http_client *c, const char *method, const char *url,
 				continue;
 			}
 			switch (judge(c, status, &sink, attempt, &secondaries,
-			    &wait, why, sizeof(why))) {
+			    &wait, &is_limit, why, sizeof(why))) {
 			case FINAL:
+				tell(c, status, false, false, 0);
 				fill(c, status, &sink, resp);
 				rc = 0;
 				goto out;
 			case GIVE_UP:
+				tell(c, status, false, false, 0);
 				snprintf(err, errlen, "%s %s: %s", method,
 				    shown, why);
 				goto out;
@@ -676,6 +704,7 @@ http_request(struct http_client *c, const char *method, const char *url,
 				break;
 			}
 		}
+		tell(c, status, attempt < c->max_attempts, is_limit, wait);
 		if (attempt >= c->max_attempts) {
 			snprintf(err, errlen, "%s %s: %s after %d attempt%s",
 			    method, shown, why, attempt,

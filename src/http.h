@@ -5,6 +5,7 @@
 #ifndef HANDOFF_HTTP_H
 #define HANDOFF_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,17 @@ struct http_limit {
  * verdict filled), 0 when the answer is the caller's. */
 typedef int (*http_limit_fn)(struct http_limit *l);
 
+/* One exchange of a request (each attempt, each redirect followed), as
+ * told to http_opts.observe once it is over. */
+struct http_note {
+	long		 status;	/* 0: no answer came */
+	bool		 is_retried;	/* another attempt follows ... */
+	bool		 is_rate_limit;	/* ... after a wait a rate limit
+					 * asked for (a 403 or 429) */
+	int64_t		 wait_ms;	/* the wait before it */
+};
+typedef void (*http_observe_fn)(void *arg, const struct http_note *n);
+
 /* Zero fields take the defaults noted. */
 struct http_opts {
 	const char	*user_agent;		/* required, e.g. "handoff/0.1" */
@@ -52,6 +64,9 @@ struct http_opts {
 	http_limit_fn	 rate_limit;		/* the forges' rule; NULL: a 403
 						 * is final, a 429 waits for
 						 * Retry-After or backs off */
+	http_observe_fn	 observe;		/* told of every exchange, or
+						 * NULL */
+	void		*observe_arg;
 };
 
 /* A final answer. Everything in it belongs to it: http_response_clear. */

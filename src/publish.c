@@ -94,6 +94,40 @@ publish_close(struct publish *p)
 	free(p);
 }
 
+int
+publish_count(struct publish *p)
+{
+	const struct forge_tally *t;
+	struct store_forge_count *c;
+	struct store_forge_waits w = { .retries = 0 };
+	size_t i;
+	int rc;
+
+	if (p == NULL || (t = forge_tally(p->forge))->ncounts == 0)
+		return 0;
+	c = xcalloc(t->ncounts, sizeof(*c));
+	for (i = 0; i < t->ncounts; i++) {
+		snprintf(c[i].forge, sizeof(c[i].forge), "%s",
+		    p->forge->ops->name);
+		snprintf(c[i].route, sizeof(c[i].route), "%s",
+		    forge_route_name(t->counts[i].route));
+		c[i].status = t->counts[i].status;
+		c[i].requests = t->counts[i].requests;
+	}
+	snprintf(w.forge, sizeof(w.forge), "%s", p->forge->ops->name);
+	w.retries = t->retries;
+	w.rate_limit_waits = t->rate_limit_waits;
+	w.rate_limit_wait_ms = t->rate_limit_wait_ms;
+	/* Kept for the next call when the store cannot take them now. */
+	if ((rc = store_forge_add(p->st, c, t->ncounts, &w)) == -1)
+		log_warn("job %lld: count the forge's requests: %s",
+		    (long long)p->job->id, store_error(p->st));
+	else
+		forge_tally_reset(p->forge);
+	free(c);
+	return rc;
+}
+
 /* The forge's token for git (authenticating first when there is none). */
 static const char *
 git_token(void *arg, char *err, size_t errlen)

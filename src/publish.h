@@ -28,6 +28,12 @@ struct publish *publish_open(const struct config *cfg, struct store *st,
     const struct job *job, char *err, size_t errlen);
 void publish_close(struct publish *p);
 
+/* Add what the forge connection's client did since the last call (its
+ * requests by route and status, retries, rate-limit waits) to the store's
+ * counters: one transaction, not one per request. Nothing for p NULL.
+ * Returns 0, or -1 (logged; they wait for the next call). */
+int publish_count(struct publish *p);
+
 /* The forge's git credentials for the repository into *out, for the
  * mirror's fetch and push (valid until publish_close; the token is never
  * to be logged). */

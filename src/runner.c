@@ -224,6 +224,7 @@ run_row(struct run *r, enum job_step id)
 	run_log(r, "%s: done%s%s", name, r->detail ? ": " : "",
 	    r->detail ? r->detail : "");
 	r->step = JOB_STEP_NONE;
+	publish_count(r->pub);
 	if (store_step_end(r->st, r->job.id, id, r->detail) == -1)
 		return run_fail(r, "store: %s", store_error(r->st));
 	if (s->ended)
@@ -351,6 +352,8 @@ end_job(struct run *r)
 		publish_failed(r->pub, why, r->output);
 		free(why);
 	}
+	/* Counted before the end: whoever sees the job ended sees them. */
+	publish_count(r->pub);
 	if (store_job_finish(r->st, r->job.id, r->state, what,
 	    r->error) == -1) {
 		log_error("job %lld: store: %s", (long long)r->job.id,
@@ -406,6 +409,7 @@ run_steps(struct run *r)
 void
 run_free(struct run *r)
 {
+	publish_count(r->pub);	/* what a stop or an early return left */
 	publish_close(r->pub);
 	store_job_clear(&r->job);
 	jobfs_stop(&r->fs);	/* an image stays for the next attempt */
@@ -504,6 +508,7 @@ run_queued(struct run *r)
 	char err[1024];
 	bool is_help = r->job.kind == JOB_HELP;
 	bool is_cancel = r->job.kind == JOB_CANCEL;
+	int rc;
 
 	if ((r->pub = publish_open(r->cfg, r->st, &r->job, err,
 	    sizeof(err))) == NULL) {
@@ -514,7 +519,9 @@ run_queued(struct run *r)
 	for (i = FIRST_STEP; i < JOB_STEP_END; i++) {
 		if (!(steps[i].flags & STEP_QUEUED))
 			continue;
-		if (steps[i].run(r) == -1 && r->state == JOB_CANCELLED) {
+		rc = steps[i].run(r);
+		publish_count(r->pub);	/* before the step's end is seen */
+		if (rc == -1 && r->state == JOB_CANCELLED) {
 			/* Quietly: a refused cancel changes nothing either;
 			 * the store ended the job. */
 			store_step_end(r->st, r->job.id, i, "refused");

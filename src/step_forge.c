@@ -70,6 +70,7 @@ step_acknowledge(struct run *r)
 		if (rc == -1 || allowed || !r->is_queued)
 			break;
 		why = refusal(r);
+		publish_count(r->pub);	/* counted before the job ends */
 		ended = store_job_refuse(r->st, r->job.id, why);
 		free(why);
 		if (ended != 0)

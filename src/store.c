@@ -149,10 +149,22 @@ static const char *const migrations[] = {
 	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
 	"  at INTEGER NOT NULL);"
 	"CREATE INDEX egress_job ON egress (job_id);",
-};
-
-const double store_duration_bounds[STORE_DURATION_BUCKETS] = {
-	10, 30, 60, 120, 300, 600, 1800, 3600
+	/* 6: the API a model request went through (not known before), and
+	 * what the runners' forge clients did, counted: requests by route
+	 * class and status (0: no answer), retries and rate-limit waits. */
+	"ALTER TABLE usage ADD COLUMN provider TEXT NOT NULL"
+	"  DEFAULT 'unknown';"
+	"CREATE TABLE forge_requests ("
+	"  forge TEXT NOT NULL,"
+	"  route TEXT NOT NULL,"
+	"  status INTEGER NOT NULL,"
+	"  requests INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (forge, route, status)) WITHOUT ROWID;"
+	"CREATE TABLE forge_waits ("
+	"  forge TEXT PRIMARY KEY,"
+	"  retries INTEGER NOT NULL DEFAULT 0,"
+	"  rate_limit_waits INTEGER NOT NULL DEFAULT 0,"
+	"  rate_limit_wait_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
 };
 
 int
@@ -366,81 +378,3 @@ store_heartbeat(struct store *st)
 		store_exec(st, "ROLLBACK");
 	return rc;
 }
-
-/* What the agents used, for /metrics. */
-static int
-meter_stats(struct store *st, struct store_stats *out)
-{
-	struct store_usage u;
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_usage_since(st, NULL, 0, &u) == -1)
-		return -1;
-	out->llm_requests = u.requests;
-	out->llm_input = u.input_tokens;
-	out->llm_output = u.output_tokens;
-	out->llm_cache_read = u.cache_read_tokens;
-	out->llm_cache_write = u.cache_write_tokens;
-	out->llm_cost_micros = u.cost_micros < 0 ? 0 : u.cost_micros;
-	if ((s = store_prepare(st, "SELECT total(allowed), total(NOT allowed)"
-	    " FROM egress")) == NULL)
-		return -1;
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		out->egress_allowed = sqlite3_column_int64(s, 0);
-		out->egress_refused = sqlite3_column_int64(s, 1);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : store_fail(st, "connection counts");
-}
-
-int
-store_stats(struct store *st, struct store_stats *out)
-{
-	sqlite3_stmt *s = NULL;
-	char *sql;
-	const char *state;
-	int i, rc;
-
-	memset(out, 0, sizeof(*out));
-	if (sqlite3_prepare_v2(st->db, "SELECT state, count(*) FROM jobs"
-	    " GROUP BY state", -1, &s, NULL) != SQLITE_OK)
-		return store_fail(st, "job counts");
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t n = sqlite3_column_int64(s, 1);
-		state = (const char *)sqlite3_column_text(s, 0);
-		if (strcmp(state, "queued") == 0)
-			out->jobs_queued = n;
-		else if (strcmp(state, "running") == 0)
-			out->jobs_running = n;
-		else if (strcmp(state, "done") == 0)
-			out->jobs_done = n;
-		else if (strcmp(state, "failed") == 0)
-			out->jobs_failed = n;
-		else if (strcmp(state, "cancelled") == 0)
-			out->jobs_cancelled = n;
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return store_fail(st, "job counts");
-
-	sql = xasprintf("SELECT count(*), total(d)%s FROM (SELECT"
-	    " (finished_at - started_at) / 1000.0 AS d FROM jobs"
-	    " WHERE started_at IS NOT NULL AND finished_at IS NOT NULL)",
-	    ", total(d <= 10), total(d <= 30), total(d <= 60), total(d <= 120),"
-	    " total(d <= 300), total(d <= 600), total(d <= 1800),"
-	    " total(d <= 3600)");
-	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-	free(sql);
-	if (rc != SQLITE_OK)
-		return store_fail(st, "job durations");
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		out->duration_count = sqlite3_column_int64(s, 0);
-		out->duration_sum = sqlite3_column_double(s, 1);
-		for (i = 0; i < STORE_DURATION_BUCKETS; i++)
-			out->duration_le[i] = sqlite3_column_int64(s, 2 + i);
-	}
-	sqlite3_finalize(s);
-	return meter_stats(st, out);
-}
-

@@ -15,7 +15,7 @@
 #include "job.h"
 #include "rules.h"
 
-#define STORE_SCHEMA_VERSION	5
+#define STORE_SCHEMA_VERSION	6
 
 struct store;
 
@@ -28,20 +28,66 @@ struct record_result {
 	const char	*reason;	/* VERDICT_IGNORED: static text */
 };
 
-/* Figures for /metrics. */
-#define STORE_DURATION_BUCKETS	8
-extern const double store_duration_bounds[STORE_DURATION_BUCKETS];
+/* Figures for /metrics (store_stats.c). Durations in seconds: how many,
+ * their sum, and how many took at most each bound (cumulative). */
+#define STORE_BUCKETS	11
+extern const double store_bucket_bounds[STORE_BUCKETS];
+struct store_histogram {
+	int64_t	 count;
+	double	 sum;
+	int64_t	 le[STORE_BUCKETS];
+};
+
+/* Connections refused for one reason (the proxy's words). */
+struct store_reason_count {
+	char	*reason;
+	int64_t	 connections;
+};
+
+/* The REST requests runners made of a forge on one route class that
+ * ended in one status (0: no answer). Names are short and from fixed
+ * sets (forge_name, forge_route_name). */
+struct store_forge_count {
+	char	 forge[16], route[16];
+	int	 status;
+	int64_t	 requests;
+};
+
+/* Of those, the attempts repeated, and the ones that first waited as a
+ * rate limit asked, with the time asked for. */
+struct store_forge_waits {
+	char	 forge[16];
+	int64_t	 retries, rate_limit_waits, rate_limit_wait_ms;
+};
+
+/* At most this many (provider, model) pairs in the stats' usage; the
+ * rest summed per provider under STORE_OTHER_MODEL. */
+#define STORE_STATS_MODELS	64
+#define STORE_OTHER_MODEL	"(other)"
+
 struct store_stats {
 	int64_t	 jobs_queued, jobs_running, jobs_done, jobs_failed,
 		 jobs_cancelled;
-	int64_t	 duration_count;
-	double	 duration_sum;
-	int64_t	 duration_le[STORE_DURATION_BUCKETS];	/* cumulative */
-	/* model requests through the gateway, and connections through the
-	 * proxy, of every job so far (struct store_usage below) */
-	int64_t	 llm_requests, llm_input, llm_output, llm_cache_read,
-		 llm_cache_write, llm_cost_micros;
+	struct store_histogram job_duration;	/* jobs that started and ended */
+	/* steps whose end was recorded, by step (index JOB_STEP_NONE
+	 * unused); an acknowledgement abandoned is not one */
+	struct store_histogram steps[JOB_STEP_END];
+	/* the agent's runs: sandbox steps that ended, and those a job ended
+	 * in (they end when the job does) */
+	struct store_histogram agent_run;
+	/* model requests through the gateway, per provider and model, most
+	 * requests first (struct store_usage below: provider and model set) */
+	struct store_usage	*usage;
+	size_t			 nusage;
+	/* connections through the proxy; the refused ones by reason */
 	int64_t	 egress_allowed, egress_refused;
+	struct store_reason_count *refusals;
+	size_t			 nrefusals;
+	/* the runners' forge requests, by forge, route and status */
+	struct store_forge_count *forge;
+	size_t			 nforge;
+	struct store_forge_waits *waits;	/* one per forge */
+	size_t			 nwaits;
 };
 
 /* Open the store in data_dir (created 0700 if missing), migrate it to
@@ -80,8 +126,15 @@ int store_record_batch(struct store *st, const struct config *cfg,
 
 /* Write a heartbeat in its own transaction: 0 when the store is writable. */
 int store_heartbeat(struct store *st);
-/* Job counts and durations for /metrics. Returns 0 or -1. */
+/* Everything /metrics shows, read in one transaction (a reader's
+ * connection will do). Returns 0, or -1 with out cleared. Clear with
+ * store_stats_clear. */
 int store_stats(struct store *st, struct store_stats *out);
+void store_stats_clear(struct store_stats *s);
+/* Add what a runner's forge client did to the store's counters, in one
+ * transaction: counts (n of them) and waits (per its forge). */
+int store_forge_add(struct store *st, const struct store_forge_count *counts,
+    size_t n, const struct store_forge_waits *waits);
 
 /*
  * The command line's reads (store_report.c): plain rows, which report.c
@@ -117,6 +170,9 @@ struct store_delivery_row {
  * them). cost_micros is in millionths of the price table's currency; -1
  * when a model has no price. */
 struct store_usage {
+	char	*provider;	/* the API it went through: "anthropic",
+				 * "openai" (NULL: not said; "unknown" for
+				 * requests recorded before handoff kept it) */
 	char	*model;		/* NULL in a sum over models */
 	int64_t	 requests, input_tokens, output_tokens, cache_read_tokens,
 		 cache_write_tokens, cost_micros;
@@ -195,7 +251,8 @@ void store_job_detail_clear(struct store_job_detail *d);
  * connections it attempted, for show, metrics and budgets.
  */
 
-/* Record one model request of job (u->model set; its requests ignored). */
+/* Record one model request of job (u->model and u->provider set; its
+ * requests ignored). */
 int store_usage_add(struct store *st, int64_t job, const struct store_usage *u);
 /* The job's usage per model, by model name, into *list (free with
  * store_usage_free). Returns 0 or -1. */

@@ -11,11 +11,6 @@
 #include "store_sqlite.h"
 #include "util.h"
 
-#define USAGE_SUMS \
-	" count(*), sum(input_tokens), sum(output_tokens)," \
-	" sum(cache_read_tokens), sum(cache_write_tokens)," \
-	" sum(cost_micros), count(cost_micros)"
-
 int
 store_usage_add(struct store *st, int64_t job, const struct store_usage *u)
 {
@@ -23,7 +18,8 @@ store_usage_add(struct store *st, int64_t job, const struct store_usage *u)
 
 	s = store_prepare(st, "INSERT INTO usage (job_id, model, input_tokens,"
 	    " output_tokens, cache_read_tokens, cache_write_tokens,"
-	    " cost_micros, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+	    " cost_micros, at, provider) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+	    " ?8, ?9)");
 	if (s) {
 		sqlite3_bind_int64(s, 1, job);
 		store_bind_text(s, 2, u->model ? u->model : "");
@@ -36,13 +32,13 @@ store_usage_add(struct store *st, int64_t job, const struct store_usage *u)
 		else
 			sqlite3_bind_null(s, 7);
 		sqlite3_bind_int64(s, 8, util_now_ms());
+		store_bind_text(s, 9, u->provider ? u->provider : "unknown");
 	}
 	return store_run(st, s, "record usage");
 }
 
-/* A sum from the columns of USAGE_SUMS at column i on. */
-static void
-usage_read(sqlite3_stmt *s, int i, struct store_usage *u)
+void
+store_usage_read(sqlite3_stmt *s, int i, struct store_usage *u)
 {
 	u->requests = sqlite3_column_int64(s, i);
 	u->input_tokens = sqlite3_column_int64(s, i + 1);
@@ -71,8 +67,9 @@ store_usage_of(struct store *st, int64_t job, struct store_usage **list,
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		*list = xrealloc(*list, (*n + 1) * sizeof(**list));
 		u = &(*list)[(*n)++];
+		memset(u, 0, sizeof(*u));
 		u->model = store_column_dup(s, 0);
-		usage_read(s, 1, u);
+		store_usage_read(s, 1, u);
 	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
@@ -89,8 +86,10 @@ store_usage_free(struct store_usage *list, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		free(list[i].provider);
 		free(list[i].model);
+	}
 	free(list);
 }
 
@@ -130,7 +129,7 @@ store_usage_since(struct store *st, const char *repo, int64_t since_ms,
 	sqlite3_bind_int64(s, 1, since_ms);
 	store_bind_text(s, 2, repo);
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		usage_read(s, 0, sum);
+		store_usage_read(s, 0, sum);
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : store_fail(st, "sum usage");
 }

@@ -37,6 +37,15 @@ struct store {
 	" coalesce((SELECT o.kind FROM jobs o WHERE o.id = " j ".retry_of" \
 	" AND o.kind <> 'retry'), 'implement') END)"
 
+/* The sums of a usage row set, read back by store_usage_read. */
+#define USAGE_SUMS \
+	" count(*), sum(input_tokens), sum(output_tokens)," \
+	" sum(cache_read_tokens), sum(cache_write_tokens)," \
+	" sum(cost_micros), count(cost_micros)"
+/* A sum from the columns of USAGE_SUMS at column i on into u (its names
+ * untouched). */
+void store_usage_read(sqlite3_stmt *s, int i, struct store_usage *u);
+
 /* A thread as recording a delivery sees it. branch is owned. */
 struct store_thread {
 	int64_t	 id;

@@ -146,24 +146,31 @@ append_json(struct usage_meter *m, const char *p, size_t n)
 
 /* ---- reading one event's JSON ---- */
 
+void
+usage_model_name(char *dst, size_t len, const char *src)
+{
+	size_t i;
+	char c;
+
+	for (i = 0; i + 1 < len && src[i] != '\0'; i++) {
+		c = src[i];
+		dst[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("._:/@+-", c) != NULL ?
+		    c : '?';
+	}
+	if (len > 0)
+		dst[i] = '\0';
+}
+
 /* The model's name, kept to characters that model names use. */
 static void
 set_model(struct usage *u, const cJSON *node)
 {
 	const cJSON *s = json_at(node, "model");
-	size_t i;
-	char c;
 
 	if (!cJSON_IsString(s) || s->valuestring[0] == '\0')
 		return;
-	for (i = 0; i + 1 < sizeof(u->model) && s->valuestring[i] != '\0';
-	    i++) {
-		c = s->valuestring[i];
-		u->model[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("._:/@+-", c) != NULL ?
-		    c : '?';
-	}
-	u->model[i] = '\0';
+	usage_model_name(u->model, sizeof(u->model), s->valuestring);
 }
 
 /* *v = the count at path in node when it is there and not null. */
@@ -466,6 +473,12 @@ usage_api_of_path(const char *path, enum usage_api *api)
 			return 0;
 		}
 	return -1;
+}
+
+const char *
+usage_api_provider(enum usage_api api)
+{
+	return api == USAGE_MESSAGES ? "anthropic" : "openai";
 }
 
 /* How many members of obj are called name (cJSON keeps duplicates, and

@@ -66,6 +66,13 @@ void usage_line(int64_t requests, int64_t in, int64_t out,
  * so "/chat/completions" too). Returns 0, or -1 for any other path. */
 int usage_api_of_path(const char *path, enum usage_api *api);
 
+/* src as a model's name in dst (len bytes, cut): characters model names
+ * use (letters, digits, "._:/@+-"), any other byte '?'. */
+void usage_model_name(char *dst, size_t len, const char *src);
+/* The provider whose API api is: "anthropic" or "openai", as the store
+ * and the metrics name it. */
+const char *usage_api_provider(enum usage_api api);
+
 /* A Chat Completions request body with "stream": true but without
  * stream_options.include_usage true, given it; any other body as it is.
  * Returns a new body (caller frees) and its length, or NULL with the

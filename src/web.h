@@ -24,9 +24,10 @@ struct logtail;
 struct web {
 	const struct config	*cfg;
 	struct event_base	*base;
-	struct writer		*writer;	/* heartbeat, metrics' counts */
+	struct writer		*writer;	/* the heartbeat, metrics' barrier */
 	const struct intake	*intake;	/* deliveries by verdict */
-	struct reader		*reader;	/* pages, logs, diffs, actions */
+	struct reader		*reader;	/* pages, logs, diffs, actions,
+						 * metrics */
 	struct logtail		*logtail;	/* the live logs */
 	bool			 has_token;	/* [web] token is set */
 	char			 session[65];	/* the login cookie's value */

@@ -100,9 +100,7 @@ run_batch(struct writer *w, struct writer_req *batch)
 			if ((r->rc = store_heartbeat(w->st)) == -1)
 				log_error("store: heartbeat: %s",
 				    store_error(w->st));
-		} else if (r->op == WRITER_STATS)
-			r->rc = store_stats(w->st, &r->stats);
-		else if (r->op == WRITER_CLAIM) {
+		} else if (r->op == WRITER_CLAIM) {
 			int n = store_claim(w->st, w->cfg, r->forges,
 			    r->claimed, r->claim_max < WRITER_MAX_CLAIM ?
 			    r->claim_max : WRITER_MAX_CLAIM);

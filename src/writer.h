@@ -18,8 +18,10 @@
 #include "rules.h"
 #include "store.h"
 
-enum writer_op { WRITER_RECORD, WRITER_HEARTBEAT, WRITER_STATS,
-    WRITER_CLAIM, WRITER_LOST, WRITER_CLAIM_ACK, WRITER_ACK_ABANDON };
+/* WRITER_BARRIER does nothing: its done_cb runs once every request
+ * submitted before it has been done and called back. */
+enum writer_op { WRITER_RECORD, WRITER_HEARTBEAT, WRITER_CLAIM,
+    WRITER_LOST, WRITER_CLAIM_ACK, WRITER_ACK_ABANDON, WRITER_BARRIER };
 
 #define WRITER_MAX_CLAIM	64
 
@@ -45,7 +47,6 @@ struct writer_req {
 	bool			 requeued;
 	int			 rc;
 	struct record_result	 res;
-	struct store_stats	 stats;
 	/* runs on the event loop once the work is committed */
 	writer_done_cb		 done_cb;
 	void			*arg;

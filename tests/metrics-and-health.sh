@@ -1,5 +1,6 @@
 #!/bin/bash
-# /healthz commits a heartbeat; /metrics counts every verdict and the jobs.
+# /healthz commits a heartbeat; /metrics counts every verdict and the jobs,
+# and sums what the gateway and the proxy recorded per model and reason.
 . "$SRCDIR/tests/lib.sh"
 write_config
 start_serve
@@ -26,7 +27,8 @@ like "$m" 'handoff_runs_active 0' "runs active"
 like "$m" 'handoff_job_duration_seconds_bucket{le="+Inf"} 0' "duration histogram"
 like "$(curl -s -D - -o /dev/null "$WEB_URL/metrics")" 'text/plain; version=0.0.4' \
     "Prometheus content type"
-like "$m" 'handoff_llm_requests_total 0' "no model requests yet"
+like "$m" '# TYPE handoff_llm_requests_total counter' "model requests are a counter"
+unlike "$m" 'handoff_llm_requests_total{' "no model requests yet"
 like "$m" 'handoff_egress_connections_total{allowed="false"} 0' "no refusals yet"
 
 # What the gateway and the proxy record (written here as they would)
@@ -46,16 +48,26 @@ db.executemany("INSERT INTO egress (job_id, host, port, allowed, reason, at)"
     " VALUES (?, ?, ?, ?, ?, ?)",
     [(job, "example.org", 443, 0, "not in allow_hosts", now),
      (job, "pypi.org", 443, 1, None, now),
-     (job, "10.0.0.1", 443, 0, "private address", now)])
+     (job, "10.0.0.1", 443, 0, "resolves to 10.0.0.1, private", now)])
 db.commit()
 PY
 m=$(curl -s "$WEB_URL/metrics")
-like "$m" 'handoff_llm_requests_total 3' "model requests counted"
-like "$m" 'handoff_llm_tokens_total{kind="input"} 112' "input tokens summed"
-like "$m" 'handoff_llm_tokens_total{kind="output"} 24' "output tokens summed"
-like "$m" 'handoff_llm_tokens_total{kind="cache_read"} 300' "cache reads summed"
-like "$m" 'handoff_llm_tokens_total{kind="cache_write"} 40' "cache writes summed"
-like "$m" 'handoff_llm_cost_total 1.750000' "the priced requests' cost"
+# Rows from before the store kept the provider are "unknown"'s.
+M='provider="unknown",model="m-a"'
+like "$m" "handoff_llm_requests_total{$M} 2" "model requests counted per model"
+like "$m" 'handoff_llm_requests_total{provider="unknown",model="m-b"} 1' \
+    "each model on its own"
+like "$m" "handoff_llm_tokens_total{$M,kind=\"input\"} 105" "input tokens summed"
+like "$m" "handoff_llm_tokens_total{$M,kind=\"output\"} 21" "output tokens summed"
+like "$m" "handoff_llm_tokens_total{$M,kind=\"cache_read\"} 300" "cache reads summed"
+like "$m" "handoff_llm_tokens_total{$M,kind=\"cache_write\"} 40" "cache writes summed"
+like "$m" "handoff_llm_cost_total{$M} 1.750000" "the priced requests' cost"
+unlike "$m" 'handoff_llm_cost_total{provider="unknown",model="m-b"}' \
+    "no cost for a model without a price"
 like "$m" 'handoff_egress_connections_total{allowed="true"} 1' "allowed connections"
 like "$m" 'handoff_egress_connections_total{allowed="false"} 2' "refused connections"
+like "$m" 'handoff_egress_refusals_total{reason="not_allowed"} 1' \
+    "refused: not in allow_hosts"
+like "$m" 'handoff_egress_refusals_total{reason="address"} 1' \
+    "refused: resolves to an address never dialed"
 done_testing

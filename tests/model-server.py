@@ -36,6 +36,7 @@ default. An ANSWER:
   huge          text of that many bytes
   endless       stream (or send a body) until the client goes away
   model         the model named in the answer (default: the request's)
+  no_model      true: the answer names no model ("model": null)
 
 --log FILE gets one JSON line per request: method, path, headers (names
 in lower case; a name sent more than once has its values joined by ", "),
@@ -346,7 +347,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(status, error_body(
                 api, status, answer.get("message", "scripted error %d" % status)), headers)
         usage = usage_of(answer)
-        model = answer.get("model") or req.get("model") or "test-model"
+        model = None if answer.get("no_model") else (
+            answer.get("model") or req.get("model") or "test-model")
         stream = req.get("stream") is True
         self.record("POST", api, req, 200, usage)
         try:

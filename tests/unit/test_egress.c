@@ -8,6 +8,7 @@
 
 #include "egress.h"
 #include "tap.h"
+#include "util.h"
 
 static struct egress_policy policy;
 
@@ -264,6 +265,47 @@ test_classes(void)
 	}
 }
 
+/* Refusals counted by reason class: each reason the policy gives (and
+ * the proxy's own, as it words them) has its class; hosts and addresses
+ * in a reason never make one of their own. */
+static void
+test_reason_classes(void)
+{
+	static const struct {
+		const char	*reason;
+		const char	*class;
+	} proxy[] = {
+		/* proxy.c and proxy_request.c's words */
+		{ "resolves to 10.0.0.5, private", "address" },
+		{ "resolves to ::1, loopback", "address" },
+		{ "max_egress reached", "max_egress" },
+		{ "request head over 16 KiB", "request" },
+		{ "malformed request head", "request" },
+		{ "malformed request", "request" },
+		{ "https:// needs CONNECT", "request" },
+		{ "not a CONNECT or absolute-form request", "request" },
+		{ "user information in the URL", "request" },
+		{ "", "other" },
+		{ "something new", "other" },
+	};
+	size_t i;
+
+	is_str(egress_reason_class(verdict("nowhere.test:443", 443)),
+	    "not_allowed", "class: not in allow_hosts");
+	is_str(egress_reason_class(verdict("mirror.test:9999", 443)), "port",
+	    "class: a port not listed");
+	is_str(egress_reason_class(verdict("0x7f.1:80", 80)), "request",
+	    "class: a host spelled another way (%s)", verdict("0x7f.1:80", 80));
+	is_str(egress_reason_class(verdict("[::1:80", 80)), "request",
+	    "class: no host:port (%s)", verdict("[::1:80", 80));
+	is_str(egress_reason_class(verdict("exa mple.com:80", 80)), "request",
+	    "class: not a host name (%s)", verdict("exa mple.com:80", 80));
+	for (i = 0; i < nitems(proxy); i++)
+		is_str(egress_reason_class(proxy[i].reason), proxy[i].class,
+		    "class of \"%s\"", proxy[i].reason);
+	is_str(egress_reason_class(NULL), "other", "class: no reason");
+}
+
 int
 main(void)
 {
@@ -284,6 +326,7 @@ main(void)
 	test_matching();
 	test_pins();
 	test_classes();
+	test_reason_classes();
 	egress_policy_free(&policy);
 	allow_v[0] = "0x7f.1";
 	ok(egress_policy_init(&policy, &allow, &pins, err, sizeof(err)) == -1 &&

@@ -18,6 +18,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "config.h"
+#include "forge.h"
 #include "forge_impl.h"
 #include "http.h"
 #include "json.h"
@@ -908,6 +910,196 @@ test_refusals(void)
 	http_free(c);
 }
 
+static struct http_note notes[MAX_WAITS];
+static int nnotes;
+
+static void
+note(void *arg, const struct http_note *n)
+{
+	(void)arg;
+	if (nnotes < MAX_WAITS)
+		notes[nnotes++] = *n;
+}
+
+/* Every exchange is told: its status (0: none), whether another attempt
+ * follows, and whether a rate limit asked for the wait before it. */
+static void
+test_observe(void)
+{
+	struct http_opts o = { 0 };
+	struct http_client *c;
+	struct http_response r = { 0 };
+	char err[512], *loc;
+
+	o.user_agent = UA;
+	o.backoff_base_ms = 100;
+	o.rate_limit = forge_rate_limit;
+	o.observe = note;
+	c = http_new(&o);
+	reset();
+	nnotes = 0;
+	/* First, on a new connection: libcurl itself sends a request again
+	 * when a connection it reused closes unanswered, and says nothing. */
+	script(DROP, NULL);
+	answer("502 Bad Gateway", "", "");
+	answer("403 Forbidden", "Retry-After: 3\r\n",
+	    "{\"message\":\"You have exceeded a secondary rate limit\"}");
+	loc = xasprintf("Location: http://127.0.0.1:%d/y\r\n", srv.port);
+	answer("301 Moved Permanently", loc, "");
+	free(loc);
+	answer("200 OK", "", "{}");
+	is_int(run(c, "GET", "/x", NULL, &r, err, sizeof(err)), 0,
+	    "observe: the request succeeds in the end");
+	is_int(nnotes, 5, "observe: five exchanges told");
+	ok(notes[0].status == 0 && notes[0].is_retried &&
+	    !notes[0].is_rate_limit, "observe: no answer, retried");
+	ok(notes[1].status == 502 && notes[1].is_retried &&
+	    !notes[1].is_rate_limit, "observe: a 502, retried");
+	ok(notes[2].status == 403 && notes[2].is_retried &&
+	    notes[2].is_rate_limit && notes[2].wait_ms == 3000,
+	    "observe: a secondary rate limit, waited 3 s as it asked");
+	ok(notes[3].status == 301 && !notes[3].is_retried,
+	    "observe: a redirect followed is no retry");
+	ok(notes[4].status == 200 && !notes[4].is_retried &&
+	    notes[4].wait_ms == 0, "observe: the final answer");
+	http_response_clear(&r);
+
+	/* The last attempt is no retry; a 404 is final. */
+	reset();
+	nnotes = 0;
+	http_free(c);
+	o.max_attempts = 2;
+	c = http_new(&o);
+	answer("500 Internal Server Error", "", "");
+	answer("500 Internal Server Error", "", "");
+	is_int(run(c, "GET", "/x", NULL, &r, err, sizeof(err)), -1,
+	    "observe: gives up");
+	ok(nnotes == 2 && notes[0].is_retried && !notes[1].is_retried,
+	    "observe: the last attempt is not retried");
+	answer("404 Not Found", "", "{}");
+	is_int(run(c, "GET", "/x", NULL, &r, err, sizeof(err)), 0,
+	    "observe: a 404 is an answer");
+	ok(nnotes == 3 && notes[2].status == 404 && !notes[2].is_retried,
+	    "observe: told as final");
+	http_response_clear(&r);
+	http_free(c);
+}
+
+/* Requests counted by route class, not path: what follows the
+ * repository says it, so a repository called "pulls" is no pull. */
+static void
+test_routes(void)
+{
+	struct forge_conn f = { .repo = "octo/pulls" };
+	static const struct {
+		const char		*path;
+		enum forge_route	 route;
+	} cases[] = {
+		{ "/repos/octo/pulls/issues/1", FORGE_ROUTE_ISSUE },
+		{ "/repos/octo/pulls/issues/1/comments?per_page=100&page=2",
+		  FORGE_ROUTE_COMMENTS },
+		{ "/repos/octo/pulls/issues/comments/77", FORGE_ROUTE_COMMENTS },
+		{ "/repos/octo/pulls/pulls/3/reviews/9/comments?",
+		  FORGE_ROUTE_COMMENTS },
+		{ "/repos/octo/pulls/issues/1/reactions", FORGE_ROUTE_REACTIONS },
+		{ "/repos/octo/pulls/issues/comments/77/reactions",
+		  FORGE_ROUTE_REACTIONS },
+		{ "/repos/octo/pulls/pulls/comments/5/reactions",
+		  FORGE_ROUTE_REACTIONS },
+		{ "/repos/octo/pulls/pulls?head=octo%3Ab&state=open",
+		  FORGE_ROUTE_PULLS },
+		{ "/repos/octo/pulls/pulls", FORGE_ROUTE_PULLS },
+		{ "/repos/octo/pulls/pulls/3", FORGE_ROUTE_PULLS },
+		{ "/repos/octo/pulls/collaborators/alice/permission",
+		  FORGE_ROUTE_PERMISSION },
+		{ "/repos/octo/pulls", FORGE_ROUTE_OTHER },
+		{ "/repos/octo/pulls-2/issues/1", FORGE_ROUTE_OTHER },
+		{ "/repos/someone/else/issues/1", FORGE_ROUTE_OTHER },
+		{ "/user", FORGE_ROUTE_USER },
+		{ "/users/alice", FORGE_ROUTE_OTHER },
+		{ "/app/installations/42/access_tokens", FORGE_ROUTE_TOKEN },
+		{ "/projects/octo%2Fpulls/issues/4", FORGE_ROUTE_ISSUE },
+		{ "/projects/octo%2Fpulls/issues/4/notes?sort=asc&",
+		  FORGE_ROUTE_COMMENTS },
+		{ "/projects/octo%2Fpulls/merge_requests/4/notes/8",
+		  FORGE_ROUTE_COMMENTS },
+		{ "/projects/octo%2Fpulls/merge_requests/4/discussions/abc",
+		  FORGE_ROUTE_COMMENTS },
+		{ "/projects/octo%2Fpulls/issues/4/award_emoji?name=eyes",
+		  FORGE_ROUTE_REACTIONS },
+		{ "/projects/octo%2Fpulls/issues/4/notes/8/award_emoji?name=eyes",
+		  FORGE_ROUTE_REACTIONS },
+		{ "/projects/octo%2Fpulls/merge_requests?source_branch=x",
+		  FORGE_ROUTE_PULLS },
+		{ "/projects/octo%2Fpulls/merge_requests/4", FORGE_ROUTE_PULLS },
+		{ "/projects/octo%2Fpulls/members/all/7",
+		  FORGE_ROUTE_PERMISSION },
+		{ "/projects/octo%2Fpulls", FORGE_ROUTE_OTHER },
+	};
+	size_t i;
+
+	for (i = 0; i < nitems(cases); i++)
+		is_str(forge_route_name(forge_route_of(&f, cases[i].path)),
+		    forge_route_name(cases[i].route), "route of %s",
+		    cases[i].path);
+	is_str(forge_route_name(FORGE_ROUTES), "other",
+	    "route: out of range is other");
+}
+
+/* A forge connection counts its client's exchanges under each request's
+ * route until reset. */
+static void
+test_tally(void)
+{
+	struct config cfg = { 0 };
+	struct forge_conn *f;
+	const struct forge_tally *t;
+	cJSON *out = NULL;
+	long status;
+	char err[512];
+	size_t i;
+	int64_t issue200 = 0, issue500 = 0, user200 = 0;
+
+	cfg.github_token.value = "sekrit-token-123";
+	cfg.github_token.len = strlen(cfg.github_token.value);
+	cfg.github_api_url = xasprintf("http://127.0.0.1:%d", srv.port);
+	f = forge_open(&cfg, "github", "octo/widgets", 0, err, sizeof(err));
+	ok(f != NULL, "tally: a forge connection");
+	if (f == NULL)
+		return;
+	reset();
+	answer("500 Internal Server Error", "", "");
+	answer("200 OK", "", "{}");
+	answer("200 OK", "", "{\"login\":\"me\"}");
+	ok(forge_call(f, "GET", "/repos/octo/widgets/issues/1", NULL, NULL,
+	    &status, &out, err, sizeof(err)) == 0 && status == 200,
+	    "tally: an issue, after a retry");
+	json_free(out);
+	ok(forge_call(f, "GET", "/user", NULL, NULL, &status, &out, err,
+	    sizeof(err)) == 0 && status == 200, "tally: the user");
+	json_free(out);
+	t = forge_tally(f);
+	for (i = 0; i < t->ncounts; i++) {
+		if (t->counts[i].route == FORGE_ROUTE_ISSUE &&
+		    t->counts[i].status == 200)
+			issue200 = t->counts[i].requests;
+		if (t->counts[i].route == FORGE_ROUTE_ISSUE &&
+		    t->counts[i].status == 500)
+			issue500 = t->counts[i].requests;
+		if (t->counts[i].route == FORGE_ROUTE_USER &&
+		    t->counts[i].status == 200)
+			user200 = t->counts[i].requests;
+	}
+	ok(t->ncounts == 3 && issue200 == 1 && issue500 == 1 &&
+	    user200 == 1, "tally: by route and status");
+	ok(t->retries == 1 && t->rate_limit_waits == 0, "tally: one retry");
+	forge_tally_reset(f);
+	ok(forge_tally(f)->ncounts == 0 && forge_tally(f)->retries == 0,
+	    "tally: reset");
+	forge_close(f);
+	free(cfg.github_api_url);
+}
+
 static void
 test_escape(void)
 {
@@ -941,6 +1133,9 @@ main(void)
 	test_connections();
 	test_redirects();
 	test_refusals();
+	test_observe();
+	test_routes();
+	test_tally();
 	test_escape();
 	server_stop();
 	return done_testing();

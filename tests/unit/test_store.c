@@ -355,6 +355,7 @@ migration_test(const char *dir)
 	ok(sqlite3_open(db_path, &db) == SQLITE_OK && sqlite3_exec(db,
 	    "DROP INDEX jobs_control; DROP TABLE requests;"
 	    " DROP TABLE usage; DROP TABLE egress;"
+	    " DROP TABLE forge_requests; DROP TABLE forge_waits;"
 	    " PRAGMA user_version = 3", NULL, NULL, NULL) == SQLITE_OK,
 	    "a store as schema 3 left it");
 	sqlite3_close(db);
@@ -369,6 +370,210 @@ migration_test(const char *dir)
 	ok(res.verdict == VERDICT_DUPLICATE, "and its comment is known");
 	store_close(st);
 	free(db_path);
+	free(path);
+}
+
+/* Run sql on the store in dir's database, outside the store. */
+static int
+raw_sql(const char *dir, const char *sql)
+{
+	char *db_path = xasprintf("%s/handoff.db", dir);
+	sqlite3 *db;
+	int rc;
+
+	rc = sqlite3_open(db_path, &db) == SQLITE_OK &&
+	    sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	if (rc == -1)
+		printf("# %s: %s\n", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+	free(db_path);
+	return rc;
+}
+
+/* A store of schema 5: its model requests gain a provider, "unknown",
+ * and it counts forge requests from then on. */
+static void
+migration6_test(const char *dir)
+{
+	char err[256], *path = xasprintf("%s/schema5", dir);
+	struct store *st = store_open(path, err, sizeof(err));
+	struct store_usage u = { .provider = "anthropic", .model = "m",
+	    .input_tokens = 3, .cost_micros = -1 };
+	struct store_forge_count c = { "github", "issue", 200, 1 };
+	struct store_forge_waits w = { .forge = "github" };
+	struct record_result res;
+	struct store_stats s;
+
+	record(st, "s5-1", labeled(5), &res);
+	store_usage_add(st, res.job, &u);
+	store_close(st);
+	ok(raw_sql(path, "ALTER TABLE usage DROP COLUMN provider;"
+	    " DROP TABLE forge_requests; DROP TABLE forge_waits;"
+	    " PRAGMA user_version = 5") == 0, "a store as schema 5 left it");
+	st = store_open(path, err, sizeof(err));
+	ok(st != NULL && store_stats(st, &s) == 0 && s.nusage == 1 &&
+	    strcmp(s.usage[0].provider, "unknown") == 0 &&
+	    s.usage[0].input_tokens == 3, "migrated: its requests' provider "
+	    "is unknown");
+	store_stats_clear(&s);
+	ok(store_forge_add(st, &c, 1, &w) == 0 && store_stats(st, &s) == 0 &&
+	    s.nforge == 1, "and it counts forge requests");
+	store_stats_clear(&s);
+	store_close(st);
+	free(path);
+}
+
+/* Set a step row's times (ms) outside the store: the durations a test
+ * knows. */
+static void
+step_times(const char *dir, int64_t job, const char *step, int64_t start,
+    int64_t end)
+{
+	char *sql = end < 0 ? xasprintf("UPDATE job_steps SET started_at ="
+	    " %lld WHERE job_id = %lld AND step = '%s'", (long long)start,
+	    (long long)job, step) : xasprintf("UPDATE job_steps SET"
+	    " started_at = %lld, finished_at = %lld WHERE job_id = %lld AND"
+	    " step = '%s'", (long long)start, (long long)end, (long long)job,
+	    step);
+
+	raw_sql(dir, sql);
+	free(sql);
+}
+
+/* What /metrics shows of the store: steps that ended, agent runs (a
+ * failed one ends with its job; an attempt a later one replaced does not
+ * count), models per provider within the bound, refusals by reason, the
+ * forge counters summed. */
+static void
+stats_tests(const char *dir)
+{
+	char err[256], *path = xasprintf("%s/stats", dir), model[32], *sql;
+	char delivery[16];
+	struct store *st = store_open(path, err, sizeof(err));
+	struct store_usage u = { 0 };
+	struct store_egress e = { .host = "h", .port = 443 };
+	struct store_forge_count c[2] = { { "github", "issue", 200, 3 },
+	    { "github", "comments", 0, 1 } };
+	struct store_forge_waits w = { "github", 2, 1, 1500 };
+	struct record_result res;
+	struct store_stats s;
+	int64_t j[4];
+	int i, bad;
+	size_t k;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(delivery, sizeof(delivery), "st-%d", i);
+		record(st, delivery, labeled(40 + i), &res);
+		j[i] = res.job;
+	}
+	/* j0: acknowledged, its agent ran 2 s; j1: its agent failed, the job
+	 * ended 70 s after the run started; j2: its first run (a runner lost)
+	 * was replaced by a second attempt's of 3 s; j3: an acknowledgement
+	 * abandoned. */
+	store_step_begin(st, j[0], JOB_STEP_ACKNOWLEDGE);
+	store_step_end(st, j[0], JOB_STEP_ACKNOWLEDGE, "acknowledged");
+	store_step_begin(st, j[0], JOB_STEP_SANDBOX);
+	store_step_end(st, j[0], JOB_STEP_SANDBOX, NULL);
+	step_times(path, j[0], "acknowledge", 1000, 1300);
+	step_times(path, j[0], "sandbox", 10000, 12000);
+	store_step_begin(st, j[1], JOB_STEP_SANDBOX);
+	store_job_finish(st, j[1], JOB_FAILED, NULL, "the agent failed");
+	step_times(path, j[1], "sandbox", 0, -1);
+	sql = xasprintf("UPDATE jobs SET finished_at = 70000 WHERE id = %lld",
+	    (long long)j[1]);
+	raw_sql(path, sql);
+	free(sql);
+	store_step_begin(st, j[2], JOB_STEP_SANDBOX);
+	store_step_begin(st, j[2], JOB_STEP_SANDBOX);
+	store_step_end(st, j[2], JOB_STEP_SANDBOX, NULL);
+	store_job_finish(st, j[2], JOB_FAILED, NULL, "lost");
+	sql = xasprintf("UPDATE job_steps SET started_at = 100000,"
+	    " finished_at = 103000 WHERE id = (SELECT max(id) FROM job_steps"
+	    " WHERE job_id = %lld)", (long long)j[2]);
+	raw_sql(path, sql);
+	free(sql);
+	store_step_begin(st, j[3], JOB_STEP_ACKNOWLEDGE);
+	store_ack_abandon(st, j[3]);
+
+	ok(store_stats(st, &s) == 0, "the figures read");
+	ok(s.steps[JOB_STEP_ACKNOWLEDGE].count == 1 &&
+	    s.steps[JOB_STEP_ACKNOWLEDGE].sum > 0.29 &&
+	    s.steps[JOB_STEP_ACKNOWLEDGE].sum < 0.31 &&
+	    s.steps[JOB_STEP_ACKNOWLEDGE].le[0] == 1,
+	    "steps: the acknowledgement that ran (0.3 s), not the abandoned");
+	ok(s.steps[JOB_STEP_SANDBOX].count == 2 &&
+	    s.steps[JOB_STEP_SANDBOX].sum == 5.0 &&
+	    s.steps[JOB_STEP_SANDBOX].le[1] == 0 &&
+	    s.steps[JOB_STEP_SANDBOX].le[2] == 2,
+	    "steps: the sandbox steps that ended (2 s and 3 s, in the 5 s "
+	    "bucket)");
+	ok(s.steps[JOB_STEP_PUSH].count == 0, "steps: none pushed");
+	ok(s.agent_run.count == 3 && s.agent_run.sum == 75.0 &&
+	    s.agent_run.le[2] == 2 && s.agent_run.le[5] == 2 &&
+	    s.agent_run.le[6] == 3, "agent runs: those that ended and the "
+	    "one its job ended in, not the one replaced");
+	ok(s.jobs_failed == 2 && s.jobs_queued == 2, "jobs by state");
+	store_stats_clear(&s);
+
+	/* Models: per provider, most requests first, at most the bound. */
+	u.cost_micros = -1;
+	u.provider = "openai";
+	for (i = 0; i < STORE_STATS_MODELS + 6; i++) {
+		snprintf(model, sizeof(model), "m%03d", i);
+		u.model = model;
+		u.input_tokens = 1;
+		store_usage_add(st, j[0], &u);
+		if (i < 3)
+			store_usage_add(st, j[0], &u);
+	}
+	u.model = STORE_OTHER_MODEL;
+	store_usage_add(st, j[0], &u);
+	u.provider = "anthropic";
+	u.model = "claude-x";
+	u.cost_micros = 7;
+	for (i = 0; i < 4; i++)
+		store_usage_add(st, j[0], &u);
+	ok(store_stats(st, &s) == 0 && s.nusage == STORE_STATS_MODELS + 1,
+	    "models: %d and the rest (%zu)", STORE_STATS_MODELS, s.nusage);
+	ok(s.nusage > 0 && strcmp(s.usage[0].provider, "anthropic") == 0 &&
+	    strcmp(s.usage[0].model, "claude-x") == 0 &&
+	    s.usage[0].requests == 4 && s.usage[0].cost_micros == 28,
+	    "the most used first, with its provider and cost");
+	for (k = 0, bad = 0; k < s.nusage; k++)
+		if (strcmp(s.usage[k].model, STORE_OTHER_MODEL) == 0)
+			bad += !(strcmp(s.usage[k].provider, "openai") == 0 &&
+			    s.usage[k].requests == 8 &&
+			    s.usage[k].input_tokens == 8 &&
+			    s.usage[k].cost_micros == -1);
+	for (k = 0, i = 0; k < s.nusage; k++)
+		i += strcmp(s.usage[k].model, STORE_OTHER_MODEL) == 0;
+	ok(bad == 0 && i == 1, "the rest summed under " STORE_OTHER_MODEL
+	    ", one named so among them");
+	store_stats_clear(&s);
+
+	/* Refusals by reason, and the forge counters summed. */
+	e.reason = "not in allow_hosts";
+	store_egress_add(st, j[0], &e);
+	store_egress_add(st, j[0], &e);
+	e.allowed = true;
+	e.reason = NULL;
+	store_egress_add(st, j[0], &e);
+	ok(store_forge_add(st, c, 2, &w) == 0 &&
+	    store_forge_add(st, c, 1, &w) == 0, "forge counts added twice");
+	ok(store_stats(st, &s) == 0 && s.egress_allowed == 1 &&
+	    s.egress_refused == 2 && s.nrefusals == 1 &&
+	    strcmp(s.refusals[0].reason, "not in allow_hosts") == 0 &&
+	    s.refusals[0].connections == 2, "refusals by reason");
+	ok(s.nforge == 2 && strcmp(s.forge[0].route, "comments") == 0 &&
+	    s.forge[0].status == 0 && s.forge[0].requests == 1 &&
+	    strcmp(s.forge[1].route, "issue") == 0 &&
+	    s.forge[1].status == 200 && s.forge[1].requests == 6,
+	    "forge requests summed by route and status");
+	ok(s.nwaits == 1 && s.waits[0].retries == 4 &&
+	    s.waits[0].rate_limit_waits == 2 &&
+	    s.waits[0].rate_limit_wait_ms == 3000, "and their waits");
+	store_stats_clear(&s);
+	store_close(st);
 	free(path);
 }
 
@@ -817,6 +1022,8 @@ main(void)
 	meter_tests(dir);
 	repo_settings_tests(dir);
 	migration_test(dir);
+	migration6_test(dir);
+	stats_tests(dir);
 
 	/* A store from a newer handoff is refused, not downgraded. */
 	{

@@ -529,6 +529,23 @@ test_paths(void)
 	    "other paths are not metered APIs");
 }
 
+/* A model's name as the store keeps it, whoever named it: the answer,
+ * or the agent's request when the answer named none. */
+static void
+test_model_name(void)
+{
+	char buf[16];
+
+	usage_model_name(buf, sizeof(buf), "claude-3.5@x/y:z+");
+	is_str(buf, "claude-3.5@x/y:", "model name: its characters kept, cut");
+	usage_model_name(buf, sizeof(buf), "a\"}\n\\ \x1b\xc3\xa9");
+	is_str(buf, "a????????", "model name: anything else '?'");
+	usage_model_name(buf, sizeof(buf), "");
+	is_str(buf, "", "model name: empty");
+	usage_model_name(buf, 1, "abc");
+	is_str(buf, "", "model name: no room");
+}
+
 int
 main(void)
 {
@@ -537,6 +554,7 @@ main(void)
 		return 1;
 	}
 	test_fixtures();
+	test_model_name();
 	test_multiline_data();
 	test_bounded();
 	test_long_text();
