@@ -191,7 +191,10 @@ add_headers(struct evhttp_request *req)
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
-	evhttp_add_header(out, "Referrer-Policy", "no-referrer");
+	/* Not no-referrer: under it a browser sends "Origin: null" with the
+	 * pages' own forms, which cross_site must refuse. Other sites still
+	 * learn nothing of the pages' addresses. */
+	evhttp_add_header(out, "Referrer-Policy", "same-origin");
 	evhttp_add_header(out, "Cache-Control", "no-store");
 	evhttp_add_header(out, "Content-Security-Policy", CSP);
 }

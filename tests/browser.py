@@ -5,7 +5,8 @@ browser.py WEB_URL TOKEN GATE_DIR ARTEFACT_DIR
 
 Prints "PASS what" or "FAIL what: why" per check; the shell test turns them
 into TAP. Opens the pages refused without the token, signs in, finds the
-hostile title shown as text, follows job 1's log live (opening GATE_DIR/one
+hostile title shown as text, cancels and retries job 2 with the page's
+buttons, follows job 1's log live (opening GATE_DIR/one
 and GATE_DIR/two lets the agent go on), then sees the diff of the finished
 job. Screenshots go to ARTEFACT_DIR.
 """
@@ -105,6 +106,26 @@ try:
           "rows: %r" % [r.text for r in rows])
     check(no_alert(d), "and no script of it ran")
     shot(d, "status-index")
+
+    # Job 2 waits behind job 1: the page's buttons cancel it, retry it
+    # (job 3) and cancel that, each a form of the page's own.
+    d.get(URL + "/jobs/2")
+    d.find_element(By.ID, "cancel").click()
+    until(d, lambda: d.current_url.endswith("/jobs/2") and
+          "cancelled" in (text_of(d, "#state") or ""),
+          "the cancel button cancels the queued job")
+    check("cancelled" in (text_of(d, "#state") or ""),
+          "job 2 is cancelled from its page")
+    d.find_element(By.ID, "retry").click()
+    until(d, lambda: d.current_url.endswith("/jobs/3"),
+          "the retry button leads to the new job")
+    check(d.current_url.endswith("/jobs/3"), "retrying job 2 queued job 3",
+          d.current_url)
+    d.find_element(By.ID, "cancel").click()
+    until(d, lambda: "cancelled" in (text_of(d, "#state") or ""),
+          "job 3 is cancelled too")
+    check("cancelled" in (text_of(d, "#state") or ""),
+          "job 3 is cancelled from its page")
 
     # Job 1 while it runs: its log arrives live, without a reload.
     d.get(URL + "/jobs/1")

@@ -1,7 +1,9 @@
 #!/bin/bash
 # A real browser (headless Chromium) on the status pages: refused without
 # the token; signed in, the list shows an issue titled
-# <script>alert(1)</script> as text and runs nothing; a running job's page
+# <script>alert(1)</script> as text and runs nothing; the Cancel and Retry
+# buttons act on a queued job (their forms pass the cross-site checks a
+# real browser's requests meet); a running job's page
 # shows log lines as the agent writes them, then the end; the finished
 # job's page shows its diff. Screenshots land in tests/artefacts/.
 . "$SRCDIR/tests/lib.sh"
@@ -23,6 +25,7 @@ emu_source "$(printf '# Hello-World\n\nRemember to committ often.')"
 emu_project github Codertocat/Hello-World "$TOKEN"
 admin POST permissions '{"forge":"github","repo":"Codertocat/Hello-World","user":"Codertocat","permission":"write"}' >/dev/null
 admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":1,"title":"'"$HOSTILE"'","body":"Fix the spelling.","user":"Codertocat"}' >/dev/null
+admin POST issues '{"forge":"github","repo":"Codertocat/Hello-World","number":2,"title":"A second issue","body":"Waits behind the first.","user":"Codertocat"}' >/dev/null
 
 # The agent: a line, then waits at two gates the browser opens, then fixes
 # the spelling (contrib/agents/demo.sh).
@@ -51,6 +54,9 @@ sed -e "s|https://github.com/Codertocat/Hello-World.git|$E/github/git/Codertocat
 like "$(deliver github issues "$T/issue.json")" '"job":1' "the issue is queued"
 wait_for "the agent's first line" log_has 1 "waiting at gate one"
 ok $? "the agent runs and waits at gate one"
+sed -e 's|"number": 1,|"number": 2,|' -e 's|"title": "<script>alert(1)</script>"|"title": "A second issue"|' \
+    "$T/issue.json" > "$T/issue-2.json"
+like "$(deliver github issues "$T/issue-2.json")" '"job":2' "a second issue is queued behind it"
 
 $PY "$SRCDIR/tests/browser.py" "$WEB_URL" "$WEBTOKEN" "$T/gate" "$ART" \
     > "$T/browser.out" 2> "$T/browser.err"
@@ -65,6 +71,8 @@ done < "$T/browser.out"
 is "$bstatus" 0 "the browser session ran to its end"
 wait_job_end 1
 is "$(job_state 1)" done "job 1 is done"
+is "$(job_state 2)" cancelled "job 2 was cancelled by the page's button"
+is "$(job_state 3)" cancelled "job 3, its retry, too"
 for s in refused index live job; do
 	[ -s "$ART/status-$s.png" ]
 	ok $? "screenshot tests/artefacts/status-$s.png written"
