@@ -20,6 +20,7 @@ WEBTOKEN="status-pages-token-$$-7f3a"
 HOSTILE='<script>alert(1)</script>'
 ART="$PWD/tests/artefacts"
 mkdir -p "$ART"
+rm -f "$ART"/status-*.png	# this run's, not an earlier one's
 start_emulator 11
 emu_source "$(printf '# Hello-World\n\nRemember to committ often.')"
 emu_project github Codertocat/Hello-World "$TOKEN"
