@@ -1,9 +1,9 @@
 /*
  * The status listener's front: the token (a Bearer header, or the cookie
  * the login form sets), cross-site forms refused, and the table of which
- * module answers which path. /healthz and /metrics ask the store writer,
- * so that health means "a transaction just committed" and the loop never
- * reads the disk; pages, logs and actions go to the reader threads.
+ * module answers which path. /healthz asks the store writer, so that
+ * health means "a transaction just committed"; pages, logs, metrics and
+ * actions go to the reader threads, so the loop never reads the disk.
  */
 #include <sys/queue.h>
 
