@@ -13,12 +13,7 @@ for t in bwrap git python3; do
 done
 
 GH=Codertocat/Hello-World
-git init -q --bare "$T/origin.git"
-git init -q "$T/src"
-echo "hello" > "$T/src/README"
-git -C "$T/src" add -A
-git -C "$T/src" -c user.name=t -c user.email=t@t commit -qm init
-git -C "$T/src" push -q "$T/origin.git" HEAD:refs/heads/main
+bare_origin "$T/origin.git"
 
 mkdir -p "$T/gate"
 cat > "$T/agent.sh" <<EOF

@@ -389,6 +389,17 @@ kill_runner_at_fault() {
 
 # mkrepo DIR [FILE:NAME...]: a repository on main with README, old.txt, a
 # workflow and copies of the FILEs as NAMEs, in one commit.
+# bare_origin DIR.git: a bare repository whose main is one commit of a
+# README saying hello (its work tree left beside it as DIR.src).
+bare_origin() {
+	git init -q --bare "$1"
+	git init -q "$1.src"
+	echo "hello" > "$1.src/README"
+	git -C "$1.src" add -A
+	git -C "$1.src" -c user.name=t -c user.email=t@t commit -qm init
+	git -C "$1.src" push -q "$1" HEAD:refs/heads/main
+}
+
 mkrepo() {
 	local dir=$1 f
 	shift

@@ -17,12 +17,7 @@ CLIENT="$SRCDIR/tests/log-client.py"
 CLIENTS=
 EXTRA_CLEANUP='for p in $CLIENTS; do kill $p 2>/dev/null; done'
 
-git init -q --bare "$T/origin.git"
-git init -q "$T/src"
-echo "hello" > "$T/src/README"
-git -C "$T/src" add -A
-git -C "$T/src" -c user.name=t -c user.email=t@t commit -qm init
-git -C "$T/src" push -q "$T/origin.git" HEAD:refs/heads/main
+bare_origin "$T/origin.git"
 
 # The agent prints $T/gate/ISSUE/1, 2, ... as the test puts them there.
 mkdir -p "$T/gate"

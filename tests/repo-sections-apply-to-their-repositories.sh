@@ -18,12 +18,7 @@ start_peers
 
 # origin NAME: a bare repository with one commit on main.
 origin() {
-	git init -q --bare "$T/$1.git"
-	git init -q "$T/src-$1"
-	echo "hello" > "$T/src-$1/README"
-	git -C "$T/src-$1" add -A
-	git -C "$T/src-$1" -c user.name=t -c user.email=t@t commit -qm init
-	git -C "$T/src-$1" push -q "$T/$1.git" HEAD:refs/heads/main
+	bare_origin "$T/$1.git"
 }
 origin hello
 origin acme

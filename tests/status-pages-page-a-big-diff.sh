@@ -9,12 +9,7 @@ for t in bwrap git python3; do
 	command -v $t >/dev/null || { echo "Bail out! $t is needed"; exit 1; }
 done
 
-git init -q --bare "$T/origin.git"
-git init -q "$T/src"
-printf 'hello\n' > "$T/src/README"
-git -C "$T/src" add -A
-git -C "$T/src" -c user.name=t -c user.email=t@t commit -qm init
-git -C "$T/src" push -q "$T/origin.git" HEAD:refs/heads/main
+bare_origin "$T/origin.git"
 
 cat > "$T/agent.sh" <<'EOF'
 #!/bin/sh
