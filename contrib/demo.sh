@@ -94,4 +94,7 @@ branch=$("$handoff" -c "$config" show $job --json |
 echo "\$ git diff master...$branch     # on the forge's repository"
 git --git-dir="$demo/forge/git/github/Codertocat/Hello-World.git" diff \
     "master...$branch"
+echo "\$ curl http://127.0.0.1:8081/jobs/$job     # its status page: steps, task, diff, cost, log"
+curl -s -o /dev/null -w '%{http_code} %{content_type}, %{size_download} bytes\n' \
+    "http://127.0.0.1:8081/jobs/$job"
 [ "$state" = done ]
