@@ -4,6 +4,7 @@
  * migrations keyed by PRAGMA user_version.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,12 +277,26 @@ migrate(struct store *st, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * SQLite counts the memory it holds under one lock that every connection's
+ * allocations take, whatever thread it is on: serve's store writer would
+ * queue behind the reader threads rendering pages. handoff reads no such
+ * count. Set once, before the first connection.
+ */
+static void
+store_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct store *
 store_open(const char *data_dir, char *err, size_t errlen)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct store *st = xcalloc(1, sizeof(*st));
 	char *path = NULL;
 
+	pthread_once(&once, store_setup);
 	if (util_mkdirs(data_dir, 0700) == -1) {
 		snprintf(err, errlen, "create data_dir %s: %s", data_dir,
 		    strerror(errno));
