@@ -1,8 +1,12 @@
 /*
  * Reader threads: a queue of work guarded by one lock, each thread with its
  * own SQLite connection (WAL lets them read beside the writer), results
- * back to the loop through a pipe, as the writer does.
+ * back to the loop through a pipe, as the writer does. They give way to
+ * intake: they run at the lowest priority, and pause together now and
+ * then so that the writer's checkpoints can complete.
  */
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -19,6 +23,18 @@
 #include "util.h"
 
 #define MAX_THREADS	8
+#define READER_NICE	19	/* the lowest: pages wait for intake */
+/*
+ * A checkpoint can copy the WAL back into the database, and the next
+ * commit start the WAL over, only up to the oldest snapshot a reader
+ * holds. Readers that overlap without a break hold one all the time, and
+ * the WAL grows for as long as they do (by every page intake commits). So
+ * after REST_AFTER_MS of work without a pause, the threads take no new
+ * work until all are idle, then stay idle REST_MS: long enough for a
+ * commit under load, whose checkpoint then completes.
+ */
+#define REST_AFTER_MS	100
+#define REST_MS		5
 
 struct reader {
 	const struct config	*cfg;
@@ -30,6 +46,10 @@ struct reader {
 	struct reader_req	*queue, **queue_tail;
 	struct reader_req	*done, **done_tail;
 	bool			 stopping;
+	int			 busy;		/* threads running work */
+	int64_t			 idle_ms;	/* when busy last went to 0 */
+	int64_t			 rested_ms;	/* when the last rest ended */
+	int64_t			 rest_until_ms;	/* resting until; 0: not */
 	size_t			 inflight;	/* touched on the loop only */
 	int			 pipe[2];
 	struct event		*ev_done;
@@ -40,6 +60,87 @@ struct thread_arg {
 	struct reader_ctx	*ctx;
 };
 
+/*
+ * Pages give way to intake: at nice READER_NICE the kernel gives this
+ * thread only the CPU time serve's loop and writer (at serve's own nice)
+ * leave, and preempts it when they wake. Not SCHED_IDLE: a reader that
+ * idle scheduling starves while it holds a snapshot keeps the WAL from
+ * starting over for as long. Linux keeps a nice value per thread. The name
+ * shows in top and perf. Failing, the thread runs as it is.
+ */
+static void
+reader_lower_priority(void)
+{
+	pthread_setname_np(pthread_self(), "handoff-reader");
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), READER_NICE) == -1)
+		log_debug("reader: setpriority: %s", strerror(errno));
+}
+
+/* Sleep on r->cond until ms on the monotonic clock, or a signal. */
+static void
+wait_until(struct reader *r, int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+	    .tv_nsec = (ms % 1000) * 1000000 };
+
+	pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+}
+
+/*
+ * With r->lock held: whether a rest keeps the threads from new work now.
+ * It may sleep; true means look again. Stopping, no rest is taken.
+ */
+static bool
+is_resting(struct reader *r)
+{
+	int64_t now = util_mono_ms();
+
+	if (r->busy == 0 && r->rest_until_ms == 0 &&
+	    now - r->idle_ms >= REST_MS)
+		r->rested_ms = now;	/* idle long enough: a rest */
+	if (r->stopping || now - r->rested_ms < REST_AFTER_MS)
+		return false;
+	if (r->busy > 0) {		/* the others finish first */
+		pthread_cond_wait(&r->cond, &r->lock);
+		return true;
+	}
+	if (r->rest_until_ms == 0)
+		r->rest_until_ms = now + REST_MS;
+	if (now < r->rest_until_ms) {
+		wait_until(r, r->rest_until_ms);
+		return true;
+	}
+	r->rested_ms = now;
+	r->rest_until_ms = 0;
+	pthread_cond_broadcast(&r->cond);
+	return false;
+}
+
+/*
+ * With r->lock held: the next piece of work, after a rest if one is due;
+ * NULL once stopping with nothing queued (queued work is finished first).
+ */
+static struct reader_req *
+next_work(struct reader *r)
+{
+	struct reader_req *req;
+
+	for (;;) {
+		if (r->queue == NULL) {
+			if (r->stopping)
+				return NULL;
+			pthread_cond_wait(&r->cond, &r->lock);
+		} else if (!is_resting(r))
+			break;
+	}
+	req = r->queue;
+	if ((r->queue = req->next) == NULL)
+		r->queue_tail = &r->queue;
+	req->next = NULL;
+	r->busy++;
+	return req;
+}
+
 static void *
 reader_main(void *arg)
 {
@@ -49,15 +150,9 @@ reader_main(void *arg)
 	char c = 1;
 
 	free(arg);
+	reader_lower_priority();
 	pthread_mutex_lock(&r->lock);
-	for (;;) {
-		while (r->queue == NULL && !r->stopping)
-			pthread_cond_wait(&r->cond, &r->lock);
-		if ((req = r->queue) == NULL)
-			break;
-		if ((r->queue = req->next) == NULL)
-			r->queue_tail = &r->queue;
-		req->next = NULL;
+	while ((req = next_work(r)) != NULL) {
 		pthread_mutex_unlock(&r->lock);
 
 		req->work(req, ctx);
@@ -65,6 +160,10 @@ reader_main(void *arg)
 		pthread_mutex_lock(&r->lock);
 		*r->done_tail = req;
 		r->done_tail = &req->next;
+		if (--r->busy == 0) {
+			r->idle_ms = util_mono_ms();
+			pthread_cond_broadcast(&r->cond);
+		}
 		pthread_mutex_unlock(&r->lock);
 		while (write(r->pipe[1], &c, 1) == -1 && errno == EINTR)
 			;
@@ -102,6 +201,7 @@ reader_start(struct event_base *base, const struct config *cfg, int nthreads,
 {
 	struct reader *r = xcalloc(1, sizeof(*r));
 	struct thread_arg *ta;
+	pthread_condattr_t ca;
 	int i;
 
 	if (nthreads < 1)
@@ -112,8 +212,13 @@ reader_start(struct event_base *base, const struct config *cfg, int nthreads,
 	r->queue_tail = &r->queue;
 	r->done_tail = &r->done;
 	r->pipe[0] = r->pipe[1] = -1;
+	r->idle_ms = r->rested_ms = util_mono_ms();
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->cond, NULL);
+	/* Rests are timed on the monotonic clock, as util_mono_ms is. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	git_libgit2_init();
 	for (i = 0; i < nthreads; i++) {
 		r->ctx[i].cfg = cfg;
