@@ -687,6 +687,22 @@ out:
 	free(cpath);
 }
 
+/*
+ * SQLite keeps no global count of the memory it holds: every allocation
+ * of every connection would take that count's lock, and serve's store
+ * writer would wait on the reader threads rendering pages.
+ */
+static void
+check_no_memstatus(void)
+{
+	sqlite3_int64 cur = -1, hi = -1;
+
+	ok(sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &cur, &hi, 0) ==
+	    SQLITE_OK, "SQLite's memory status reads");
+	ok(cur == 0 && hi == 0, "and counts nothing (%lld bytes, peak %lld): "
+	    "no global lock on allocations", (long long)cur, (long long)hi);
+}
+
 int
 main(void)
 {
@@ -711,6 +727,7 @@ main(void)
 	ok(record(st, "d-1", labeled(7), &res) == 0, "record it again");
 	is_int(res.verdict, VERDICT_DUPLICATE, "duplicate");
 	is_int(res.job, 1, "of job 1");
+	check_no_memstatus();
 
 	job = report_job_json(st, 1, &found);
 	ok(found && job != NULL, "show job 1");
