@@ -16,8 +16,8 @@ import time
 
 from selenium import webdriver
 from selenium.common.exceptions import (NoAlertPresentException,
-                                        NoSuchElementException,
-                                        TimeoutException)
+                                        TimeoutException,
+                                        WebDriverException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -54,8 +54,12 @@ def no_alert(d):
 
 
 def until(d, fn, what):
+    # A page being replaced (a form's answer arriving) makes elements
+    # found a moment before go stale: look again rather than give up.
     try:
-        WebDriverWait(d, WAIT, poll_frequency=0.1).until(lambda _: fn())
+        WebDriverWait(d, WAIT, poll_frequency=0.1,
+                      ignored_exceptions=(WebDriverException,)
+                      ).until(lambda _: fn())
         return True
     except TimeoutException:
         check(False, what, "not seen within %d s" % WAIT)
@@ -65,8 +69,18 @@ def until(d, fn, what):
 def text_of(d, css):
     try:
         return d.find_element(By.CSS_SELECTOR, css).text
-    except NoSuchElementException:
+    except WebDriverException:	# none, or the document went while read
         return None
+
+
+def submit(d, css, what):
+    # Click a form's button and wait until the page it led to replaced
+    # this one (a new document has no mark), so no later look reads the
+    # page the click left.
+    d.execute_script("window.handoffLeft = 1")
+    d.find_element(By.CSS_SELECTOR, css).click()
+    until(d, lambda: d.execute_script("return window.handoffLeft") is None,
+          what + ": the form's answer arrives")
 
 
 def login_form(d):
@@ -90,14 +104,14 @@ try:
 
     # A wrong token is refused too.
     d.find_element(By.NAME, "token").send_keys("not-the-token")
-    d.find_element(By.CSS_SELECTOR, "form button").click()
+    submit(d, "form button", "signing in with a wrong token")
     check(login_form(d) and not d.find_elements(By.ID, "jobs"),
           "a wrong token is refused")
 
     # Signed in: the list, the hostile title as text, no script run.
     d.get(URL + "/")
     d.find_element(By.NAME, "token").send_keys(TOKEN)
-    d.find_element(By.CSS_SELECTOR, "form button").click()
+    submit(d, "form button", "signing in")
     until(d, lambda: d.find_elements(By.ID, "jobs"), "signed in, / lists jobs")
     rows = d.find_elements(By.CSS_SELECTOR, "#jobs tr.job")
     check(len(rows) >= 1, "the list has job 1")
@@ -110,18 +124,18 @@ try:
     # Job 2 waits behind job 1: the page's buttons cancel it, retry it
     # (job 3) and cancel that, each a form of the page's own.
     d.get(URL + "/jobs/2")
-    d.find_element(By.ID, "cancel").click()
+    submit(d, "#cancel", "cancelling job 2")
     until(d, lambda: d.current_url.endswith("/jobs/2") and
           "cancelled" in (text_of(d, "#state") or ""),
           "the cancel button cancels the queued job")
     check("cancelled" in (text_of(d, "#state") or ""),
           "job 2 is cancelled from its page")
-    d.find_element(By.ID, "retry").click()
+    submit(d, "#retry", "retrying job 2")
     until(d, lambda: d.current_url.endswith("/jobs/3"),
           "the retry button leads to the new job")
     check(d.current_url.endswith("/jobs/3"), "retrying job 2 queued job 3",
           d.current_url)
-    d.find_element(By.ID, "cancel").click()
+    submit(d, "#cancel", "cancelling job 3")
     until(d, lambda: "cancelled" in (text_of(d, "#state") or ""),
           "job 3 is cancelled too")
     check("cancelled" in (text_of(d, "#state") or ""),
@@ -169,6 +183,8 @@ try:
           "the diff shows the deleted line", "dels: %r" % dels)
     check(no_alert(d), "the finished job's page runs no script either")
     shot(d, "status-job")
+except Exception as e:	# say what stopped the session, as a check
+    check(False, "the session goes on", "%s: %s" % (type(e).__name__, e))
 finally:
     d.quit()
 sys.exit(1 if failed else 0)
