@@ -1,8 +1,11 @@
 #!/bin/bash
 # The status pages' reader threads run below serve's own priority, so that
 # a page being rendered waits while the event loop and the store writer
-# have intake to do; they still answer. serve started at a lower priority
-# keeps its readers lower still, never at or above its other threads'.
+# have intake to do: under SCHED_IDLE, at nice 19 besides, while the loop
+# and the writer keep the policy and nice serve was started with. They
+# still answer. serve started at a lower priority keeps its readers lower
+# still, never at or above its other threads'. The same with serve run by
+# an unprivileged user.
 . "$SRCDIR/tests/lib.sh"
 
 # threads PID: "TID NAME NICE" a line, for each of the process's threads.
@@ -14,6 +17,11 @@ threads() {
 		echo "${f##*/} $(cat "$f/comm") $(echo "${stat##*) }" |
 		    awk '{ print $17 }')"
 	done
+}
+
+# policy TID: the thread's scheduling policy, as chrt names it.
+policy() {
+	chrt -p "$1" | sed -n 's/.*scheduling policy: //p'
 }
 
 # check LABEL SERVE-NICE: serve's threads as they should be.
@@ -31,6 +39,12 @@ check() {
 	others=$(printf '%s\n' "$t" | awk -v p="$SERVE_PID" \
 	    '$1 != p && $2 != "handoff-reader" { print $3 }')
 	is "$others" "$want" "$label: the store writer runs at serve's nice"
+	is "$(printf '%s\n' "$readers" | while read -r tid _; do
+	    policy "$tid"; done | sort -u)" SCHED_IDLE \
+	    "$label: each reader runs under SCHED_IDLE"
+	is "$(printf '%s\n' "$t" | awk '$2 != "handoff-reader" { print $1 }' |
+	    while read -r tid; do policy "$tid"; done | sort -u)" SCHED_OTHER \
+	    "$label: the loop and the writer under SCHED_OTHER"
 	deliver github issues "$(labeled 7)" > /dev/null
 	is "$(curl -s -o /dev/null -w '%{http_code}' "$WEB_URL/")" 200 \
 	    "$label: the list still answers"
@@ -52,5 +66,19 @@ HANDOFF=$T/niced
 start_serve
 check "serve at nice 5" 5
 HANDOFF=$real
+
+# The same with serve run by an unprivileged user.
+if [ "$(id -u)" = 0 ] && [ -z "${AS_USER:-}" ]; then
+	id handoff-esc >/dev/null 2>&1 || useradd -m -s /bin/sh handoff-esc ||
+	    { echo "Bail out! cannot create user handoff-esc"; exit 1; }
+	mkdir "$T/user" && cp "$HANDOFF" "$T/user/handoff" &&
+	    chmod 711 "$T" && chmod 755 "$T/user" "$T/user/handoff"
+	su handoff-esc -s /bin/sh -c "cd /tmp && AS_USER=1 \
+	    HANDOFF='$T/user/handoff' SRCDIR='$SRCDIR' \
+	    bash '$SRCDIR/tests/status-readers-give-way-to-intake.sh'" \
+	    > "$T/user.tap" 2>&1
+	ok $? "every check above passes with serve run by handoff-esc"
+	grep -E '^(not ok|Bail|#)' "$T/user.tap" | head -40 | sed 's/^/#   /'
+fi
 
 done_testing
