@@ -349,6 +349,27 @@ int store_begin(struct store *st) { return store_exec(st, "BEGIN IMMEDIATE"); }
 int store_commit(struct store *st) { return store_exec(st, "COMMIT"); }
 int store_rollback(struct store *st) { return store_exec(st, "ROLLBACK"); }
 int store_savepoint(struct store *st) { return store_exec(st, "SAVEPOINT d"); }
+
+bool
+store_read_begin(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		return false;	/* inside one already: it holds */
+	return store_exec(st, "BEGIN") == 0;
+}
+
+void
+store_read_end(struct store *st, bool began)
+{
+	char error[sizeof(st->error)];
+
+	if (!began)
+		return;
+	memcpy(error, st->error, sizeof(error));	/* the reads' own */
+	if (store_exec(st, "COMMIT") == -1)
+		store_exec(st, "ROLLBACK");
+	memcpy(st->error, error, sizeof(error));
+}
 int
 store_savepoint_release(struct store *st)
 {

@@ -127,8 +127,9 @@ store_jobs_list(struct store *st, const enum job_state *state, int limit,
 	return rows_read(st, s, "list jobs", rows, NULL, n);
 }
 
-int
-store_jobs_page(struct store *st, const struct store_jobs_filter *f,
+/* store_jobs_page's reads, in the transaction it opens. */
+static int
+jobs_page_read(struct store *st, const struct store_jobs_filter *f,
     struct store_job_line **lines, size_t *n)
 {
 	struct store_job_row *rows;
@@ -137,8 +138,6 @@ store_jobs_page(struct store *st, const struct store_jobs_filter *f,
 	sqlite3_stmt *s;
 	size_t i, nu;
 
-	*lines = NULL;
-	*n = 0;
 	if ((s = store_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs j"
 	    " JOIN threads t ON t.id = j.thread_id WHERE (?1 IS NULL OR"
 	    " j.state = ?1) AND (?2 IS NULL OR t.repo = ?2)"
@@ -170,6 +169,21 @@ store_jobs_page(struct store *st, const struct store_jobs_filter *f,
 		store_usage_free(u, nu);
 	}
 	return 0;
+}
+
+int
+store_jobs_page(struct store *st, const struct store_jobs_filter *f,
+    struct store_job_line **lines, size_t *n)
+{
+	bool began;
+	int rc;
+
+	*lines = NULL;
+	*n = 0;
+	began = store_read_begin(st);
+	rc = jobs_page_read(st, f, lines, n);
+	store_read_end(st, began);
+	return rc;
 }
 
 void
@@ -264,8 +278,9 @@ deliveries_read(struct store *st, int64_t id, struct store_job_detail *d)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int
-store_job_show(struct store *st, int64_t id, struct store_job_detail *out)
+/* store_job_show's reads, in the transaction it opens. */
+static int
+job_show_read(struct store *st, int64_t id, struct store_job_detail *out)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -309,6 +324,16 @@ store_job_show(struct store *st, int64_t id, struct store_job_detail *out)
 		return -1;
 	}
 	return 1;
+}
+
+int
+store_job_show(struct store *st, int64_t id, struct store_job_detail *out)
+{
+	bool began = store_read_begin(st);
+	int rc = job_show_read(st, id, out);
+
+	store_read_end(st, began);
+	return rc;
 }
 
 void

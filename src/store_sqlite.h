@@ -78,6 +78,15 @@ int store_sql(struct store *st, const char *sql, const char *what);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
+/*
+ * A read transaction around several reads: one snapshot for all of them,
+ * and the WAL's read lock taken and given back once, not once a
+ * statement (each take and give back goes through a lock the writer takes
+ * too). Begun only outside a transaction; end says whether it began. A
+ * failed begin leaves each read to its own transaction.
+ */
+bool store_read_begin(struct store *st);
+void store_read_end(struct store *st, bool began);
 int store_savepoint(struct store *st);
 int store_savepoint_release(struct store *st);
 int store_savepoint_rollback(struct store *st);

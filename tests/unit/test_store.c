@@ -11,6 +11,7 @@
 #include "report.h"
 #include "rules.h"
 #include "store.h"
+#include "store_sqlite.h"
 #include "tap.h"
 #include "util.h"
 
@@ -388,6 +389,62 @@ raw_sql(const char *dir, const char *sql)
 	sqlite3_close(db);
 	free(db_path);
 	return rc;
+}
+
+/* Whether a checkpoint on a second connection copies the whole WAL back
+ * and starts it over: none fails to while a snapshot is held. */
+static bool
+checkpoints_in_full(const char *dir)
+{
+	char *db_path = xasprintf("%s/handoff.db", dir);
+	sqlite3 *db;
+	sqlite3_stmt *s = NULL;
+	bool full;
+
+	full = sqlite3_open(db_path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &s,
+	    NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
+	    sqlite3_column_int(s, 0) == 0;	/* busy */
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	free(db_path);
+	return full;
+}
+
+/* The pages' reads run in one read transaction each, and leave none
+ * open behind them (a snapshot left open would keep the WAL from ever
+ * starting over); inside a caller's transaction, they leave it open. */
+static void
+read_transaction_tests(const char *dir)
+{
+	char err[256], *path = xasprintf("%s/reads", dir);
+	struct store *st = store_open(path, err, sizeof(err));
+	struct store_jobs_filter f = { .limit = 50 };
+	struct store_job_line *lines;
+	struct store_job_detail d;
+	struct record_result res;
+	struct job j;
+	size_t n;
+
+	record(st, "r-1", labeled(7), &res);
+	record(st, "r-2", labeled(8), &res);
+	ok(store_jobs_page(st, &f, &lines, &n) == 0 && n == 2,
+	    "the list reads both jobs");
+	store_job_lines_free(lines, n);
+	ok(store_job_show(st, res.job, &d) == 1, "a job's page reads it");
+	store_job_detail_clear(&d);
+	ok(store_job_show(st, 99, &d) == 0, "a job that is not: none");
+	ok(raw_sql(path, "UPDATE jobs SET summary = 'x'") == 0 &&
+	    checkpoints_in_full(path),
+	    "no snapshot left open: a checkpoint after them completes");
+	ok(store_begin(st) == 0 && store_jobs_page(st, &f, &lines, &n) == 0 &&
+	    n == 2, "inside a caller's transaction, the list reads");
+	store_job_lines_free(lines, n);
+	ok(store_job_load(st, res.job, &j) == 1 && store_commit(st) == 0,
+	    "and the caller's transaction is still open to commit");
+	store_job_clear(&j);
+	store_close(st);
+	free(path);
 }
 
 /* A store of schema 5: its model requests gain a provider, "unknown",
@@ -1037,6 +1094,7 @@ main(void)
 
 	requests_tests(dir);
 	meter_tests(dir);
+	read_transaction_tests(dir);
 	repo_settings_tests(dir);
 	migration_test(dir);
 	migration6_test(dir);
