@@ -68,7 +68,7 @@ struct thread_arg {
  * as on an idle core. At nice 19 instead, a woken loop or writer could
  * wait for a reader's slice to end, and each delivery waits for both in
  * turn: intake fell by some 17 % under a page load (bench/status), with
- * SCHED_IDLE by some 2 to 4 %. Idle threads still get a little CPU on a
+ * SCHED_IDLE and a page's reads in one transaction by some 6 %. Idle threads still get a little CPU on a
  * busy machine, so a reader holding a snapshot finishes and the rests
  * below bound the WAL. Failing (a kernel or a policy that refuses it),
  * the thread keeps nice READER_NICE. Linux keeps both per thread. The
