@@ -67,12 +67,13 @@ struct thread_arg {
  * wakes, and places a woken thread on a core that runs only idle threads
  * as on an idle core. At nice 19 instead, a woken loop or writer could
  * wait for a reader's slice to end, and each delivery waits for both in
- * turn: intake fell by some 17 % under a page load (bench/status), with
- * SCHED_IDLE and a page's reads in one transaction by some 6 %. Idle threads still get a little CPU on a
- * busy machine, so a reader holding a snapshot finishes and the rests
- * below bound the WAL. Failing (a kernel or a policy that refuses it),
- * the thread keeps nice READER_NICE. Linux keeps both per thread. The
- * name shows in top and perf.
+ * turn: intake fell by some 17 % under a page load (bench/status); under
+ * SCHED_IDLE, with a page's reads in one transaction, by some 6 %. Idle
+ * threads still get a little CPU on a busy machine, so a reader holding
+ * a snapshot finishes and the rests below bound the WAL. Failing (a
+ * kernel or a policy that refuses it), the thread keeps nice
+ * READER_NICE. Linux keeps both per thread. The name shows in top and
+ * perf.
  */
 static void
 reader_lower_priority(void)
