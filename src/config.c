@@ -20,8 +20,10 @@
 #include "config_check.h"
 #include "config_impl.h"
 #include "egress.h"
+#include "identity.h"
 #include "log.h"
 #include "rules.h"
+#include "sshsig.h"
 #include "util.h"
 
 #define CONFIG_MAX_BYTES	(1024 * 1024)
@@ -163,6 +165,16 @@ static const struct key keys[] = {
 	KEY("runs", "max_file_size", K_SIZE, max_file_bytes, "50M", .min = 1),
 	KEY("runs", "coalesce", K_DUR, coalesce_ms, "10s", .min = 0),
 	KEY("runs", "max_ci_fixes", K_INT, max_ci_fixes, "2", .min = 0),
+	KEY("runs", "author_name", K_STR, author_name, NULL,
+	    .check = identity_check_name,
+	    .what = "a name of one line, 1 to 128 bytes, without '<' or '>'"),
+	KEY("runs", "author_email", K_WORD, author_email, NULL,
+	    .check = identity_check_email,
+	    .what = "an email address (user@host, printable ASCII)"),
+	KEY("runs", "signing_key", K_SECRET, signing_key, NULL,
+	    .check = sshsig_check_key,
+	    .what = "an OpenSSH private key without a passphrase, ssh-ed25519"
+	    " or ssh-rsa of 2048 bits or more, given as file:/path"),
 };
 
 #define NKEYS nitems(keys)

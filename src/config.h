@@ -137,6 +137,10 @@ struct config {
 	uint64_t max_file_bytes;	/* max_file_size, default 50M */
 	int64_t	 coalesce_ms;		/* default 10s; 0 turns folding off */
 	int	 max_ci_fixes;		/* default 2 */
+	char	*author_name;		/* NULL: the forge account's */
+	char	*author_email;		/* NULL: its no-reply address */
+	struct secret signing_key;	/* an OpenSSH private key; unset:
+					   commits are not signed */
 };
 
 /* Read and validate path. On error returns NULL and writes one line naming

@@ -114,6 +114,11 @@ struct forge_ops {
 	 * not say (a GitHub App's installation token). */
 	int	(*user)(struct forge_conn *f, char **login, char *err,
 		    size_t errlen);
+	/* The account commits are made as: its name and address (GitHub:
+	 * the token's user, or an App's bot user, "SLUG[bot]", with their
+	 * no-reply address; GitLab: the token's user's commit email). */
+	int	(*identity)(struct forge_conn *f, char **name, char **email,
+		    char *err, size_t errlen);
 	/* The comments of one review of pull request pr, oldest first, with
 	 * their place in the diff: GitHub's review (by id), GitLab's
 	 * discussion (by its id). */

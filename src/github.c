@@ -4,6 +4,7 @@
  * App: an RS256 JWT exchanged for an installation token that is cached
  * until five minutes before it expires. Operations as in forge.h.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #define REFRESH_BEFORE_S	300
 #define MAX_COMMENT_PAGES	20
 #define MAX_NUMBER_HEADER	64	/* x-ratelimit-* */
+#define MAX_LOGIN	100	/* bytes of a login, "[bot]" too */
 
 /*
  * "If you exceed a secondary rate limit ... if the retry-after response
@@ -61,13 +63,41 @@ call(struct forge_conn *f, const char *method, const char *path,
 	    errlen);
 }
 
+/* method f->api + path as the App itself (its JWT): the App's own
+ * endpoints, which an installation token cannot reach. */
+static int
+app_call(struct forge_conn *f, const char *method, const char *path,
+    struct http_response *resp, char *err, size_t errlen)
+{
+	const struct config *cfg = f->cfg;
+	const char *headers[4];
+	char *jwt, *auth, *url;
+	int rc;
+
+	if ((jwt = jwt_github_app(cfg->github_app_id,
+	    cfg->github_private_key.value, cfg->github_private_key.len,
+	    (int64_t)time(NULL), err, errlen)) == NULL)
+		return -1;
+	auth = xasprintf("Authorization: Bearer %s", jwt);
+	headers[0] = gh_headers[0];
+	headers[1] = gh_headers[1];
+	headers[2] = auth;
+	headers[3] = NULL;
+	url = xasprintf("%s%s", f->api, path);
+	rc = http_request(f->http, method, url, headers, NULL, resp, err,
+	    errlen);
+	util_free_secret(auth);
+	util_free_secret(jwt);
+	free(url);
+	return rc;
+}
+
 static int
 gh_authenticate(struct forge_conn *f, char *err, size_t errlen)
 {
 	const struct config *cfg = f->cfg;
 	struct http_response resp = { 0 };
-	const char *headers[5];
-	char *jwt, *url, *auth, *msg;
+	char *path, *msg;
 	int64_t id = f->installation_id ? f->installation_id :
 	    cfg->github_installation_id;
 	int rc = -1;
@@ -82,24 +112,15 @@ gh_authenticate(struct forge_conn *f, char *err, size_t errlen)
 		    " had none, and [github] installation_id is not set)");
 		return -1;
 	}
-	if ((jwt = jwt_github_app(cfg->github_app_id,
-	    cfg->github_private_key.value, cfg->github_private_key.len,
-	    (int64_t)time(NULL), err, errlen)) == NULL)
-		return -1;
-	auth = xasprintf("Authorization: Bearer %s", jwt);
-	headers[0] = gh_headers[0];
-	headers[1] = gh_headers[1];
-	headers[2] = auth;
-	headers[3] = NULL;
-	url = xasprintf("%s/app/installations/%lld/access_tokens", f->api,
+	path = xasprintf("/app/installations/%lld/access_tokens",
 	    (long long)id);
 	f->route = FORGE_ROUTE_TOKEN;
-	if (http_request(f->http, "POST", url, headers, NULL, &resp, err,
-	    errlen) == -1)
+	if (app_call(f, "POST", path, &resp, err, errlen) == -1)
 		goto out;
 	if (resp.status != 201 || forge_str(resp.json, "token") == NULL) {
 		msg = forge_error_message(&resp);
-		snprintf(err, errlen, "POST %s: %ld %s", url, resp.status, msg);
+		snprintf(err, errlen, "POST %s%s: %ld %s", f->api, path,
+		    resp.status, msg);
 		free(msg);
 		goto out;
 	}
@@ -111,9 +132,7 @@ gh_authenticate(struct forge_conn *f, char *err, size_t errlen)
 	rc = 0;
 out:
 	http_response_clear(&resp);
-	util_free_secret(auth);
-	util_free_secret(jwt);
-	free(url);
+	free(path);
 	return rc;
 }
 
@@ -316,6 +335,96 @@ gh_user(struct forge_conn *f, char **login, char *err, size_t errlen)
 	return rc;
 }
 
+/* A login as GitHub spells one (an App's bot user ends in "[bot]"). */
+static bool
+login_ok(const char *s)
+{
+	size_t n = s ? strnlen(s, MAX_LOGIN + 1) : 0;
+
+	return n > 0 && n <= MAX_LOGIN && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_[]") == n;
+}
+
+/* The App's bot user, "SLUG[bot]": GET /app (as the App) names the slug,
+ * GET /users/SLUG%5Bbot%5D gives the user's id. */
+static int
+app_bot(struct forge_conn *f, char **login, int64_t *id, char *err,
+    size_t errlen)
+{
+	struct http_response resp = { 0 };
+	const char *slug;
+	cJSON *o = NULL;
+	char *path = NULL, *msg, *q;
+	int rc = -1;
+
+	f->route = FORGE_ROUTE_USER;
+	if (app_call(f, "GET", "/app", &resp, err, errlen) == -1)
+		goto out;
+	slug = forge_str(resp.json, "slug");
+	if (resp.status != 200 || slug == NULL) {
+		msg = forge_error_message(&resp);
+		snprintf(err, errlen, "GET %s/app: %ld %s", f->api,
+		    resp.status, msg);
+		free(msg);
+		goto out;
+	}
+	*login = xasprintf("%.*s[bot]", MAX_LOGIN, slug);
+	q = url_escape(*login);
+	path = xasprintf("/users/%s", q);
+	free(q);
+	if (forge_send(f, call, "GET", path, NULL, 200, NULL, &o, err,
+	    errlen) == -1)
+		goto out;
+	*id = forge_num(o, "id");
+	rc = 0;
+out:
+	json_free(o);
+	free(path);
+	http_response_clear(&resp);
+	return rc;
+}
+
+/* GitHub's no-reply address, "ID+LOGIN@users.noreply.github.com"; on
+ * GitHub Enterprise Server its host's. */
+static int
+gh_identity(struct forge_conn *f, char **name, char **email, char *err,
+    size_t errlen)
+{
+	cJSON *o = NULL;
+	char *login = NULL, *host;
+	int64_t id = 0;
+	int rc = -1;
+
+	*name = *email = NULL;
+	if (f->cfg->github_token.value == NULL) {
+		if (app_bot(f, &login, &id, err, errlen) == -1)
+			goto out;
+	} else {
+		if (forge_send(f, call, "GET", "/user", NULL, 200, NULL, &o,
+		    err, errlen) == -1)
+			goto out;
+		login = forge_str(o, "login") ?
+		    xstrndup(forge_str(o, "login"), MAX_LOGIN + 1) : NULL;
+		id = forge_num(o, "id");
+	}
+	if (!login_ok(login) || id <= 0) {
+		snprintf(err, errlen, "GET %s/user: no usable login and id",
+		    f->api);
+		goto out;
+	}
+	host = strcmp(f->api, "https://api.github.com") == 0 ?
+	    xstrdup("github.com") : url_host(f->api);
+	*name = xstrdup(login);
+	*email = xasprintf("%lld+%s@users.noreply.%s", (long long)id, login,
+	    host ? host : "github.com");
+	free(host);
+	rc = 0;
+out:
+	free(login);
+	json_free(o);
+	return rc;
+}
+
 static int
 gh_pr_find(struct forge_conn *f, const char *branch, struct forge_pr *pr,
     char *err, size_t errlen)
@@ -394,6 +503,7 @@ const struct forge_ops github_ops = {
 	.comment_edit = gh_comment_edit,
 	.comment_delete = gh_comment_delete,
 	.user = gh_user,
+	.identity = gh_identity,
 	.review_comments = gh_review_comments,
 	.pr_find = gh_pr_find,
 	.pr_open = gh_pr_open,

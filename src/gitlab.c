@@ -13,6 +13,7 @@
 
 #include "forge.h"
 #include "forge_impl.h"
+#include "identity.h"
 #include "http.h"
 #include "json.h"
 #include "url.h"
@@ -263,6 +264,51 @@ gl_user(struct forge_conn *f, char **login, char *err, size_t errlen)
 	return rc;
 }
 
+/* GET /user: the token user's name and commit email; else its email or
+ * public email; else GitLab's no-reply form, ID-USERNAME@users.noreply.HOST
+ * (gitlab.com's "Use a private commit email"). */
+static int
+gl_identity(struct forge_conn *f, char **name, char **email, char *err,
+    size_t errlen)
+{
+	static const char *const keys[] = { "commit_email", "email",
+	    "public_email" };
+	const char *user, *v;
+	cJSON *o = NULL;
+	char *host;
+	int64_t id;
+	size_t i;
+
+	*name = *email = NULL;
+	if (forge_send(f, call_root, "GET", "/user", NULL, 200, NULL, &o, err,
+	    errlen) == -1)
+		return -1;
+	user = forge_str(o, "username");
+	id = forge_num(o, "id");
+	if (user == NULL || strnlen(user, 256) == 256 || id <= 0 ||
+	    strspn(user, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_.") != strlen(user)) {
+		snprintf(err, errlen, "GET %s/user: no usable username and id",
+		    f->api);
+		json_free(o);
+		return -1;
+	}
+	v = forge_str(o, "name");
+	*name = xstrdup(v && identity_name_ok(v) ? v : user);
+	for (i = 0; i < nitems(keys) && *email == NULL; i++)
+		if ((v = forge_str(o, keys[i])) != NULL &&
+		    identity_email_ok(v))
+			*email = xstrdup(v);
+	if (*email == NULL) {
+		host = url_host(f->cfg->gitlab_url);
+		*email = xasprintf("%lld-%s@users.noreply.%s", (long long)id,
+		    user, host ? host : "gitlab.com");
+		free(host);
+	}
+	json_free(o);
+	return 0;
+}
+
 static int
 gl_pr_find(struct forge_conn *f, const char *branch, struct forge_pr *pr,
     char *err, size_t errlen)
@@ -336,6 +382,7 @@ const struct forge_ops gitlab_ops = {
 	.comment_edit = gl_comment_edit,
 	.comment_delete = gl_comment_delete,
 	.user = gl_user,
+	.identity = gl_identity,
 	.review_comments = gl_review_comments,
 	.pr_find = gl_pr_find,
 	.pr_open = gl_pr_open,

@@ -20,6 +20,7 @@
 
 #include "harvest.h"
 #include "sandbox.h"
+#include "sshsig.h"
 #include "util.h"
 
 #define MAX_PACK_BYTES	((uint64_t)4 << 30)
@@ -427,17 +428,68 @@ out:
 	return rc;
 }
 
+/* The commit of tree on base by author and committer, signed with [runs]
+ * signing_key when it is set (the "gpgsig" header git reads with
+ * gpg.format=ssh), into *oid. */
+static int
+make_commit(git_repository *repo, const struct config *cfg,
+    const git_commit *base, const git_tree *tree, const char *message,
+    const struct identity *author, const struct identity *committer,
+    git_oid *oid, char *err, size_t errlen)
+{
+	git_signature *a = NULL, *c = NULL;
+	git_buf buf = { 0 };
+	struct sshsig_key *key = NULL;
+	char *armor = NULL, why[256];
+	int rc = -1;
+
+	if (git_signature_now(&a, author->name, author->email) < 0 ||
+	    git_signature_now(&c, committer->name, committer->email) < 0 ||
+	    git_commit_create_buffer(&buf, repo, a, c, NULL, message, tree, 1,
+	    &base) < 0) {
+		mirror_fail(err, errlen, "commit");
+		goto out;
+	}
+	if (cfg->signing_key.value != NULL) {
+		/* The key was checked at load; a file changed since is told
+		 * by its reason alone, never its bytes. */
+		if ((key = sshsig_key_load(cfg->signing_key.value,
+		    cfg->signing_key.len, why, sizeof(why))) == NULL ||
+		    (armor = sshsig_sign(key, "git", buf.ptr, buf.size, why,
+		    sizeof(why))) == NULL) {
+			snprintf(err, errlen, "sign the commit with [runs]"
+			    " signing_key: %s", why);
+			goto out;
+		}
+		/* git writes the header without the armor's last newline. */
+		armor[strlen(armor) - 1] = '\0';
+	}
+	if (git_commit_create_with_signature(oid, repo, buf.ptr, armor,
+	    armor ? "gpgsig" : NULL) < 0) {
+		mirror_fail(err, errlen, "commit");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(armor);
+	sshsig_key_free(key);
+	git_buf_dispose(&buf);
+	git_signature_free(c);
+	git_signature_free(a);
+	return rc;
+}
+
 int
 harvest_commit(struct mirror *m, const struct config *cfg,
     const char *pack_path, const char *base, const char *tree,
-    const char *branch, const char *message, struct harvest *out, char *err,
+    const char *branch, const char *message, const struct identity *author,
+    const struct identity *committer, struct harvest *out, char *err,
     size_t errlen)
 {
 	git_repository *repo = mirror_repo(m);
 	git_oid base_oid, tree_oid, new_oid;
 	git_commit *base_c = NULL;
 	git_tree *base_t = NULL, *final_t = NULL;
-	git_signature *sig = NULL;
 	git_diff_options opts;
 	git_diff *diff = NULL;
 	git_reference *ref = NULL;
@@ -480,13 +532,9 @@ harvest_commit(struct mirror *m, const struct config *cfg,
 	if (out->is_changed) {
 		/* One commit on the base, whatever the agent committed. */
 		refname = xasprintf("refs/heads/%s", branch);
-		if (git_signature_now(&sig, "handoff", "handoff@localhost") < 0 ||
-		    git_commit_create(&new_oid, repo, NULL, sig, sig,
-		    NULL, message, final_t, 1,
-		    (const git_commit **)&base_c) < 0) {
-			mirror_fail(err, errlen, "commit on %s", branch);
+		if (make_commit(repo, cfg, base_c, final_t, message, author,
+		    committer, &new_oid, err, errlen) == -1)
 			goto out;
-		}
 		if (git_reference_create(&ref, repo, refname, &new_oid, 1,
 		    "handoff: collect") < 0) {
 			mirror_fail(err, errlen, "update %s", refname);
@@ -502,7 +550,6 @@ out:
 	}
 	git_reference_free(ref);
 	free(refname);
-	git_signature_free(sig);
 	git_diff_free(diff);
 	git_tree_free(base_t);
 	git_tree_free(final_t);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "identity.h"
 #include "mirror.h"
 
 /* What collect found, and what harvest_commit made of it. */
@@ -38,16 +39,18 @@ int harvest_gitdir(const char *dir, const char *base,
 
 /* Take the agent's work: index the pack file at pack_path (verified object
  * by object) into the mirror, then commit tree (the workspace as git add
- * -A saw it) on top of base as one commit with handoff's identity and
- * message when it differs from base's; the agent's own commits are never
- * kept (nothing a reviewer does not see is pushed). Checks the change
+ * -A saw it) on top of base as one commit by author, committed by
+ * committer, with message, when it differs from base's, signed with [runs]
+ * signing_key when set; the agent's own commits are never kept (nothing a
+ * reviewer does not see is pushed). Checks the change
  * against [runs] protected_paths, max_changed_files and max_file_size, and
  * refuses paths naming .git however spelled; a violation fails with the
  * reason, and out->is_refused (the reason names no host path). Sets the
  * mirror's refs/heads/branch. Returns 0, or -1 with the reason in err. */
 int harvest_commit(struct mirror *m, const struct config *cfg,
     const char *pack_path, const char *base, const char *tree,
-    const char *branch, const char *message, struct harvest *out, char *err,
+    const char *branch, const char *message, const struct identity *author,
+    const struct identity *committer, struct harvest *out, char *err,
     size_t errlen);
 
 /* Whether path matches a [runs] protected_paths pattern: '*' and '?' stay

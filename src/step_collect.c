@@ -15,12 +15,18 @@
 
 #include "run.h"
 #include "sandbox.h"
+#include "identity.h"
 #include "text.h"
 #include "util.h"
 
 #define MAX_SUMMARY	(64 * 1024)
 #define MAX_MESSAGES	(64 * 1024)
+#define MAX_AUTHORS	(64 * 1024)
+#define MAX_COAUTHORS	10	/* Co-authored-by lines */
 #define MAX_SUBJECT	200	/* bytes of the title in a commit's subject */
+/* The identity the workspace's .git/config gives (harvest_layer): an
+ * agent that commits without one of its own is no author. */
+#define SANDBOX_EMAIL	"agent@handoff.invalid"
 #define COLLECT_TIMEOUT_MS	(10 * 60 * 1000)
 
 /* Runs in the collect sandbox: the workspace is read-only, /out is the
@@ -51,7 +57,10 @@ static const char collect_script[] =
 	"if [ \"$head\" != \"$BASE\" ] &&"
 	" g merge-base --is-ancestor \"$BASE\" \"$head\" 2>/dev/null; then\n"
 	"  g log --format='%B%x00' --reverse -n 100 \"$BASE..$head\""
-	" 2>/dev/null | head -c 65536 >/out/messages || :\nfi\n"
+	" 2>/dev/null | head -c 65536 >/out/messages || :\n"
+	/* And their authors, oldest first. */
+	"  g log --format='%an%x00%ae%x00' --reverse -n 100 \"$BASE..$head\""
+	" 2>/dev/null | head -c 65536 >/out/authors || :\nfi\n"
 	"head -c 65536 /handoff/summary.md >/out/summary 2>/dev/null || :\n"
 	"printf 'head %s\\ntree %s\\n' \"$head\" \"$tree\"\n";
 
@@ -161,6 +170,93 @@ with_agent_messages(const char *msg, const char *messages, size_t len)
 	return out;
 }
 
+/* The authors of the agent's commits (NUL-separated name and address,
+ * oldest first): the first that is a valid name and address and not the
+ * sandbox's own becomes the commit's author (agent output: checked, never
+ * trusted to be more than text); the others a Co-authored-by trailer each
+ * on *msg. Returns whether there was one. */
+static bool
+agent_author(const char *text, size_t len, struct identity *author,
+    char **msg)
+{
+	const char *p = text, *end = text + len, *name, *email;
+	char *trailers = xstrdup(""), *line, *next;
+	size_t ncoauthors = 0;
+
+	while (p < end) {
+		name = p;
+		p += strnlen(p, (size_t)(end - p)) + 1;
+		if (p >= end)
+			break;
+		email = p;
+		p += strnlen(p, (size_t)(end - p)) + 1;
+		/* git log puts a newline between records. */
+		name += strspn(name, "\n");
+		if (p > end || !identity_name_ok(name) ||
+		    !identity_email_ok(email) ||
+		    strcmp(email, SANDBOX_EMAIL) == 0)
+			continue;
+		if (author->name == NULL) {
+			author->name = xstrdup(name);
+			author->email = xstrdup(email);
+			continue;
+		}
+		line = xasprintf("Co-authored-by: %s <%s>\n", name, email);
+		if (strcmp(email, author->email) != 0 &&
+		    ncoauthors < MAX_COAUTHORS && strstr(trailers, line) == NULL) {
+			next = xasprintf("%s%s", trailers, line);
+			free(trailers);
+			trailers = next;
+			ncoauthors++;
+		}
+		free(line);
+	}
+	if (ncoauthors > 0) {
+		next = xasprintf("%s\n%s", *msg, trailers);
+		free(*msg);
+		*msg = next;
+	}
+	free(trailers);
+	return author->name != NULL;
+}
+
+/* Commit the agent's tree as its author (or handoff's identity) with
+ * handoff's identity as committer. */
+static int
+commit_change(struct run *r, const char *tree)
+{
+	struct identity me, agent = { NULL, NULL };
+	char err[1024], *msg, *full, *messages, *authors, *pack;
+	size_t nmessages = 0, nauthors = 0;
+	int rc;
+
+	messages = read_out(r, "out/messages", MAX_MESSAGES, &nmessages);
+	authors = read_out(r, "out/authors", MAX_AUTHORS, &nauthors);
+	pack = run_path(r, "out/pack");
+	msg = commit_message(r);
+	full = with_agent_messages(msg, messages, nmessages);
+	identity_resolve(r->cfg, r->st, r->pub ? publish_forge(r->pub) :
+	    NULL, &me);
+	agent_author(authors, nauthors, &agent, &full);
+	rc = harvest_commit(r->mirror, r->cfg, pack, r->base, tree,
+	    r->job.branch, full, agent.name ? &agent : &me, &me, &r->change,
+	    err, sizeof(err));
+	identity_clear(&agent);
+	identity_clear(&me);
+	free(full);
+	free(msg);
+	free(authors);
+	free(messages);
+	free(pack);
+	if (rc == -1) {
+		if (r->change.is_refused)
+			run_fail_public(r, err);
+		else
+			run_fail(r, "%s", err);
+	}
+	return rc;
+}
+
 int
 step_collect(struct run *r)
 {
@@ -169,9 +265,8 @@ step_collect(struct run *r)
 	struct sandbox sb;
 	struct sandbox_result res;
 	char err[1024], head[MIRROR_OID_HEX + 1], tree[MIRROR_OID_HEX + 1];
-	char *argv[4], *env[8], *outp = NULL, *text = NULL, *gitdir, *msg;
-	char *pack, *detail, *messages, *full;
-	size_t nmessages = 0;
+	char *argv[4], *env[8], *outp = NULL, *text = NULL, *gitdir;
+	char *detail;
 	int fd = -1, rc = -1;
 
 	/* Resuming: the agent's filesystem is still on disk (as root). */
@@ -235,23 +330,8 @@ step_collect(struct run *r)
 	}
 	free(r->summary);
 	r->summary = read_out(r, "out/summary", MAX_SUMMARY, NULL);
-	messages = read_out(r, "out/messages", MAX_MESSAGES, &nmessages);
-	pack = run_path(r, "out/pack");
-	msg = commit_message(r);
-	full = with_agent_messages(msg, messages, nmessages);
-	rc = harvest_commit(r->mirror, r->cfg, pack, r->base, tree, r->job.branch,
-	    full, &r->change, err, sizeof(err));
-	free(full);
-	free(msg);
-	free(messages);
-	free(pack);
-	if (rc == -1) {
-		if (r->change.is_refused)
-			run_fail_public(r, err);
-		else
-			run_fail(r, "%s", err);
+	if (commit_change(r, tree) == -1)
 		goto out;
-	}
 	if (store_job_set(r->st, r->job.id, "summary", r->summary) == -1 ||
 	    store_job_set(r->st, r->job.id, "diffstat",
 	    r->change.diffstat) == -1) {

@@ -126,6 +126,10 @@ int store_record_batch(struct store *st, const struct config *cfg,
 
 /* Write a heartbeat in its own transaction: 0 when the store is writable. */
 int store_heartbeat(struct store *st);
+/* The meta table's value under key into *value (caller frees; NULL when
+ * there is none), and setting it. Return 0, or -1 (store_error). */
+int store_meta_get(struct store *st, const char *key, char **value);
+int store_meta_set(struct store *st, const char *key, const char *value);
 /* Everything /metrics shows, read in one transaction (a reader's
  * connection will do). Returns 0, or -1 with out cleared. Clear with
  * store_stats_clear. */

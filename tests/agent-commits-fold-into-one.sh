@@ -1,9 +1,11 @@
 #!/bin/bash
 # What is pushed is exactly what a reviewer sees: the agent's commits are
 # folded into one commit of handoff's on the base, so a first commit that
-# rewrote the CI workflow, planted a .git tree entry and forged its author
-# and a terminal-escaping message, undone by a second, leaves no trace on
-# the branch; the messages survive, as text, in the body. A sparse file
+# rewrote the CI workflow, planted a .git tree entry and gave a
+# terminal-escaping message, undone by a second, leaves no trace on
+# the branch; the messages survive, as text, in the body, and the
+# authors as the commit's author and a Co-authored-by line, handoff being
+# the committer (commits-keep-the-agents-author.sh). A sparse file
 # committed and removed again is never packed. A tree entry naming .git as
 # another filesystem would read it (git~1) is refused.
 . "$SRCDIR/tests/lib.sh"
@@ -28,15 +30,19 @@ smuggle() {	# smuggle CASE [INI-LINES...]: a fresh repository, handoff run
 smuggle undone
 is "$status" 0 "undone: handoff run exits 0"
 is "$(G rev-list --count main..handoff/local-1)" 1 "undone: one commit on the branch"
-is "$(G log --format=%an main..handoff/local-1 | sort -u)" handoff \
-    "undone: every commit on the branch is handoff's"
+is "$(G log --format=%cn main..handoff/local-1 | sort -u)" handoff \
+    "undone: handoff commits what is on the branch"
 is "$(G diff --name-only main handoff/local-1)" README "undone: the change is README only"
 is "$(G log --format=%h main..handoff/local-1 -- .github)" "" \
     "undone: no commit on the branch touches the workflow"
 G rev-list --objects main..handoff/local-1 | grep -q -E '(^| |/)\.git(/|$)'
 is "$?" 1 "undone: no tree on the branch holds a .git entry"
-G log --format=%an%n%ae main..handoff/local-1 | grep -q -i torvalds
-is "$?" 1 "undone: the forged author is nowhere on the branch"
+is "$(G log --format='%an <%ae>' main..handoff/local-1)" \
+    "Linus Torvalds <torvalds@linux-foundation.org>" \
+    "undone: the first agent commit's author is the commit's author"
+like "$(G log -1 --format=%B handoff/local-1)" \
+    "Co-authored-by: agent <agent@example.invalid>" \
+    "undone: the second's author a co-author"
 body=$(G log -1 --format=%B handoff/local-1)
 like "$body" "* Fix CI" "undone: the first message is in the body"
 like "$body" "* Tidy README" "undone: the second message is in the body"
