@@ -79,7 +79,8 @@ is "$(j "d['clone_url']")" "$BASE/gitlab/group/project.git" "its clone_url is un
 for t in '"github","token":"ghp_writer","user":"handoff-bot","user_id":41' \
     '"github","token":"ghp_reader","user":"reader","can_write":false' \
     '"gitlab","token":"glpat-writer","user":"handoff-bot","user_id":7' \
-    '"gitlab","token":"glpat-reader","user":"reader","user_id":8,"can_write":false'; do
+    '"gitlab","token":"glpat-reader","user":"reader","user_id":8,"can_write":false' \
+    '"gitlab","token":"glpat-mailer","user":"mailer","user_id":9,"name":"Mail Er","email":"m@example.com","commit_email":"c@example.com"'; do
 	admin POST /tokens "{\"forge\":$t}"
 	[ "$code" = 201 ] || echo "# token: $code $(cat "$T/b")"
 done
@@ -198,8 +199,26 @@ GHTOK=$(jwt $((now - 60)) $((now + 540)) 123 "$T/other.pem") gh POST /app/instal
 is "$code" 401 "a JWT signed with another key is 401"
 GHTOK=$(jwt $((now - 60)) $((now + 540)) 123) gh GET /repos/octo/widgets/issues/12
 is "$code" 401 "a JWT is not a token for the repository routes"
+GHTOK=$(jwt $((now - 60)) $((now + 540)) 123) gh GET /app
+is "$code $(j "d['slug']") $(j "d['id']")" "200 emulator-app 123" "GitHub: GET /app (JWT) names the App's slug"
+GHTOK=$INST gh GET /app
+is "$code" 401 "an installation token cannot read GET /app"
+gh GET '/users/emulator-app%5Bbot%5D'
+is "$code $(j "d['login']") $(j "d['type']")" "200 emulator-app[bot] Bot" \
+    "GitHub: GET /users/SLUG[bot] is the App's bot user"
+like "$(j "sorted(d)")" '"received_events_url"' "with the public-user fields"
+gh GET /users/nobody-at-all
+is "$code" 404 "an unknown user is 404"
+gh GET /user
+is "$code $(j "d['login']") $(j "d['id']") $(j "d['type']")" "200 handoff-bot 41 User" \
+    "GitHub: GET /user is the token's user"
 
 # --- GitLab REST
+GLTOK=glpat-mailer gl GET /user
+is "$code $(j "d['username']") $(j "d['name']") $(j "d['commit_email']") $(j "d['email']") $(j "d['public_email']")" \
+    "200 mailer Mail Er c@example.com m@example.com " "GitLab: GET /user shows the token user its addresses"
+gl GET /user
+is "$code $(j "d['id']") $(j "d['commit_email']")" "200 7 null" "without a profile it has none"
 call GET "/gitlab/api/v4/projects/$GLID/issues/1" ""
 is "$code $(j "d['message']")" "401 401 Unauthorized" "GitLab: no token is 401"
 admin POST /issues '{"forge":"gitlab","repo":"group/project","number":5,"title":"Crash","user":"bob"}'

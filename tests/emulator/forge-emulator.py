@@ -116,6 +116,7 @@ class Emulator:
         self.repos = {}               # (forge, path) -> repo
         self.projects = {}            # gitlab numeric id -> repo
         self.tokens = {}              # (forge, token) -> {user, user_id, can_write, expires}
+        self.profiles = {}            # (forge, login) -> {name, email, commit_email, public_email}
         self.apps = {}                # app_id -> app
         self.users = {"github": {}, "gitlab": {}}   # login -> numeric id
         self.faults, self.requests = [], []
@@ -305,6 +306,9 @@ class Emulator:
                      "can_write": bool(b.get("can_write", True)),
                      "expires": b.get("expires_at")}
                 self.tokens[(forge, value)] = t
+                profile = {k: b[k] for k in ("name", "email", "commit_email", "public_email") if k in b}
+                if profile:
+                    self.profiles[(forge, user)] = profile
                 return 201, t
             if (method, path) == ("POST", "/_admin/apps"):
                 return 201, self.admin_app(b)
@@ -387,6 +391,7 @@ class Emulator:
         app = {"app_id": app_id, "client_id": b.get("client_id"), "pub": pub,
                "installation_id": int(b["installation_id"]),
                "bot_login": b.get("bot_login") or "emulator-app[bot]",
+               "name": b.get("name") or "Emulator App",
                "token_ttl": int(b.get("token_ttl", 3600))}
         self.apps[app_id] = app
         self.user_id("github", app["bot_login"])
@@ -469,10 +474,47 @@ class Emulator:
                 "url": "%s/pulls/%d" % (self.gh_api(repo), pr["number"]),
                 "html_url": "%s/pull/%d" % (self.web_url(repo), pr["number"])}
 
+    def gh_profile(self, login):
+        """A user as GET /users/{username} shows one (public-user's required fields)."""
+        u, p = self.gh_user(login), self.profiles.get(("github", login), {})
+        api, web = "%s/github/api/users/%s" % (self.base, login), "%s/github/%s" % (self.base, login)
+        u.update({"avatar_url": "%s/avatars/%d" % (self.base, u["id"]), "gravatar_id": "",
+                  "url": api, "html_url": web, "followers_url": api + "/followers",
+                  "following_url": api + "/following{/other_user}", "gists_url": api + "/gists{/gist_id}",
+                  "starred_url": api + "/starred{/owner}{/repo}", "subscriptions_url": api + "/subscriptions",
+                  "organizations_url": api + "/orgs", "repos_url": api + "/repos",
+                  "events_url": api + "/events{/privacy}", "received_events_url": api + "/received_events",
+                  "site_admin": False, "name": p.get("name"), "company": None, "blog": "", "location": None,
+                  "email": p.get("public_email"), "hireable": None, "bio": None, "public_repos": 0,
+                  "public_gists": 0, "followers": 0, "following": 0,
+                  "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"})
+        return u
+
     def gh_get_user(self, q):
         if q.tok.get("installation"):
             raise gh_fail(403, "Resource not accessible by integration")
-        return 200, self.gh_user(q.tok["user"])
+        u = self.gh_profile(q.tok["user"])
+        u.update({"private_gists": 0, "total_private_repos": 0, "owned_private_repos": 0,
+                  "disk_usage": 0, "collaborators": 0, "two_factor_authentication": True})
+        return 200, u
+
+    def gh_get_users(self, q, name):
+        login = urllib.parse.unquote(name)
+        if login not in self.users["github"]:
+            raise gh_fail(404, "Not Found")
+        return 200, self.gh_profile(login)
+
+    def gh_get_app(self, q):
+        a = q.app
+        slug = a["bot_login"][:-len("[bot]")] if a["bot_login"].endswith("[bot]") else a["bot_login"]
+        return 200, {"id": int(a["app_id"]) if a["app_id"].isdigit() else 0, "slug": slug,
+                     "client_id": a.get("client_id"), "node_id": "A_%s" % a["app_id"],
+                     "owner": self.gh_user("emulator-org"), "name": a["name"], "description": "",
+                     "external_url": self.base, "html_url": "%s/github/apps/%s" % (self.base, slug),
+                     "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
+                     "permissions": {"contents": "write", "issues": "write",
+                                     "pull_requests": "write", "metadata": "read"},
+                     "events": ["issues", "issue_comment", "pull_request_review"]}
 
     def gh_get_repo(self, q):
         r = q.repo
@@ -736,7 +778,16 @@ class Emulator:
         return th
 
     def gl_get_user(self, q):
-        return 200, self.gl_user(q.tok["user"])
+        """The token's own user: GitLab shows it its addresses (email and
+        commit_email only to itself or an admin; public_email "" when unset)."""
+        login = q.tok["user"]
+        u, p = self.gl_user(login), self.profiles.get(("gitlab", login), {})
+        email = p.get("email")
+        u.update({"name": p.get("name") or login, "bot": login.endswith("_bot") or "_bot_" in login,
+                  "avatar_url": None, "created_at": "2024-01-01T00:00:00.000Z",
+                  "public_email": p.get("public_email", ""), "email": email,
+                  "commit_email": p.get("commit_email", email)})
+        return 200, u
 
     def gl_get_project(self, q):
         r = q.repo
@@ -891,6 +942,8 @@ class Emulator:
 R = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
 GITHUB_ROUTES = [
     ("GET", r"/user", Emulator.gh_get_user, "user"),
+    ("GET", r"/users/([^/]+)", Emulator.gh_get_users, "user"),
+    ("GET", r"/app", Emulator.gh_get_app, "jwt"),
     ("POST", r"/app/installations/(\d+)/access_tokens", Emulator.gh_access_token, "jwt"),
     ("GET", R, Emulator.gh_get_repo, "read"),
     ("GET", R + r"/collaborators/([^/]+)/permission", Emulator.gh_permission, "read"),
