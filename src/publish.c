@@ -231,20 +231,24 @@ status_body(const struct publish *p, enum publish_status what,
 	char *url = log_url(p), *text, *fence = fenced(detail, MAX_DETAIL);
 	char *out = fenced_output(output);
 	long long id = (long long)p->job->id;
+	/* The thread's one status comment: while a revision waits, runs,
+	 * fails or changes nothing, it keeps pointing at the pull request. */
+	char *pr = p->pr.url ? xasprintf(" The pull request: %s", p->pr.url) :
+	    xstrdup("");
 
 	switch (what) {
 	case PS_QUEUED:
 		if (p->position > 0)
 			text = xasprintf("⏳ handoff queued this (job %lld);"
-			    " %d job%s ahead of it.", id, p->position,
-			    p->position == 1 ? " is" : "s are");
+			    " %d job%s ahead of it.%s", id, p->position,
+			    p->position == 1 ? " is" : "s are", pr);
 		else
-			text = xasprintf("⏳ handoff queued this (job %lld).",
-			    id);
+			text = xasprintf("⏳ handoff queued this (job %lld).%s",
+			    id, pr);
 		break;
 	case PS_RUNNING:
 		text = xasprintf("🏃 handoff is working on this (job %lld):"
-		    " [live log](%s).", id, url);
+		    " [live log](%s).%s", id, url, pr);
 		break;
 	case PS_DONE:
 		text = xasprintf("✅ Done (job %lld): %s%s", id,
@@ -252,16 +256,17 @@ status_body(const struct publish *p, enum publish_status what,
 		break;
 	case PS_NO_CHANGES:
 		text = xasprintf("➖ The agent changed nothing (job %lld)."
-		    " [Log](%s).%s", id, url, fence);
+		    " [Log](%s).%s%s", id, url, pr, fence);
 		break;
 	case PS_CANCELLED:
-		text = xasprintf("⏹ Cancelled (job %lld).", id);
+		text = xasprintf("⏹ Cancelled (job %lld).%s", id, pr);
 		break;
 	default:
-		text = xasprintf("❌ Failed (job %lld): [log](%s).%s%s", id,
-		    url, fence, out);
+		text = xasprintf("❌ Failed (job %lld): [log](%s).%s%s%s", id,
+		    url, pr, fence, out);
 		break;
 	}
+	free(pr);
 	free(out);
 	free(fence);
 	fence = xasprintf("%s%s%s\n\n%s", text, p->meter && what != PS_QUEUED &&

@@ -216,6 +216,12 @@ is "$(job_state "$jn")" done "job $jn (no changes) is done"
 like "$(jq_ "$pr_comments[-1]['body']")" "changed nothing for this (job $jn)" \
     "and its reply on the pull request says nothing changed"
 like "$(jq_ "$pr_comments[-1]['body']")" "Nothing needed changing." "with the summary"
+pr_url=$(jq_ 's["pulls"][0]["html_url"] if "html_url" in s["pulls"][0] else ""')
+[ -n "$pr_url" ] || pr_url="$E/github/$REPO/pull/$(jq_ 's["pulls"][0]["number"]')"
+like "$(jq_ "$i1['comments'][0]['body']")" "changed nothing (job $jn)" \
+    "the issue's status comment tells of job $jn"
+like "$(jq_ "$i1['comments'][0]['body']")" "The pull request: $pr_url" \
+    "and still links the pull request"
 
 # 5b. "/agent help": 👀 and one reply listing the commands, where it was
 # asked; nothing is run.
@@ -255,6 +261,8 @@ is "$(tip)" "$other" "the other change is kept"
 like "$(jq_ "$i1['comments'][0]['body']")" "Failed (job $jh)" "the status comment says it failed"
 like "$(jq_ "$i1['comments'][0]['body']")" "the forge refused the push of $BRANCH (non-fast-forward" \
     "and why the forge refused it"
+like "$(jq_ "$i1['comments'][0]['body']")" "The pull request: $pr_url" \
+    "and still links the pull request"
 
 # No reply twice: the late copy of job 4's reply is gone too.
 is "$(jq_ "sorted(set(c['body'].split('(job ')[1].split(')')[0] for c in $pr_comments if 'revised' in c['body'] and [d['body'] for d in $pr_comments].count(c['body']) > 1))")" \
