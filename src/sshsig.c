@@ -161,16 +161,18 @@ static unsigned char *
 unarmor(const char *text, size_t len, size_t *out)
 {
 	const char *b, *e;
-	char *body;
-	unsigned char *bin;
+	char *copy, *body;
+	unsigned char *bin = NULL;
 	size_t n = 0;
 
 	*out = 0;
 	if (len > MAX_KEY_TEXT || memchr(text, '\0', len) != NULL)
 		return NULL;
-	if ((b = strstr(text, BEGIN_KEY)) == NULL ||
+	/* Only the len bytes given: text need not end there. */
+	copy = xstrndup(text, len);
+	if ((b = strstr(copy, BEGIN_KEY)) == NULL ||
 	    (e = strstr(b, END_KEY)) == NULL)
-		return NULL;
+		goto out;
 	b += strlen(BEGIN_KEY);
 	body = xmalloc((size_t)(e - b) + 1);
 	for (; b < e; b++)
@@ -180,6 +182,9 @@ unarmor(const char *text, size_t len, size_t *out)
 	bin = util_base64_decode(body, n, out);
 	explicit_bzero(body, n);
 	free(body);
+out:
+	explicit_bzero(copy, len);
+	free(copy);
 	return bin;
 }
 
