@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
 
 #include "forge.h"
 #include "forge_impl.h"
@@ -30,6 +31,25 @@ forge_configured(const struct config *cfg, const char *forge)
 	if (strcmp(forge, "gitlab") == 0)
 		return cfg->gitlab_token.value != NULL;
 	return false;
+}
+
+char *
+forge_account_key(const struct forge_conn *f)
+{
+	const struct config *cfg = f->cfg;
+	const struct secret *token = strcmp(f->ops->name, "github") == 0 ?
+	    &cfg->github_token : &cfg->gitlab_token;
+	unsigned char md[32];
+	unsigned int n = 0;
+	char hex[17];
+
+	/* An App's installation tokens change; the App does not. */
+	if (token->value == NULL)
+		return xasprintf("%s %s app %s", f->ops->name, f->api,
+		    cfg->github_app_id ? cfg->github_app_id : "");
+	EVP_Digest(token->value, token->len, md, &n, EVP_sha256(), NULL);
+	util_hex(md, 8, hex);
+	return xasprintf("%s %s token %s", f->ops->name, f->api, hex);
 }
 
 static const char *const route_names[FORGE_ROUTES] = {

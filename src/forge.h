@@ -156,6 +156,10 @@ enum forge_route forge_route_of(const struct forge_conn *f, const char *path);
 /* "issue", "comments", "reactions", "pulls", "permission", "user",
  * "token", "other". */
 const char *forge_route_name(enum forge_route route);
+/* What names the account f acts as, for keeping facts about it between
+ * runners: the forge, its API and the configured credential (a digest of
+ * the token, or the GitHub App's id). Caller frees. */
+char *forge_account_key(const struct forge_conn *f);
 /* Whether the config holds credentials for forge. */
 bool forge_configured(const struct config *cfg, const char *forge);
 void forge_pr_clear(struct forge_pr *pr);

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "forge.h"
 #include "identity.h"
 #include "log.h"
@@ -62,22 +60,6 @@ identity_check_email(const char *s, size_t len)
 	return strlen(s) == len && identity_email_ok(s);
 }
 
-/* The store's key for f's account: the forge, its API and a digest of the
- * credential it sends (an App's installation token changes hourly; a new
- * token may be another account's). */
-static char *
-cache_key(struct forge_conn *f)
-{
-	unsigned char md[32];
-	unsigned int n = 0;
-	char hex[65];
-	const char *auth = f->auth_header ? f->auth_header : "";
-
-	EVP_Digest(auth, strlen(auth), md, &n, EVP_sha256(), NULL);
-	util_hex(md, 8, hex);
-	return xasprintf("identity %s %s %s", f->ops->name, f->api, hex);
-}
-
 /* "MS\nNAME\nEMAIL" from the store, when younger than a day. */
 static int
 from_cache(const char *text, struct identity *out)
@@ -107,15 +89,11 @@ from_cache(const char *text, struct identity *out)
 static int
 from_forge(struct store *st, struct forge_conn *f, struct identity *out)
 {
-	char *key, *text = NULL, err[512];
+	char *account = forge_account_key(f), *key, *text = NULL, err[512];
 	int rc = -1;
 
-	if (f->auth_header == NULL &&
-	    f->ops->authenticate(f, err, sizeof(err)) == -1) {
-		log_warn("commit identity: %s", err);
-		return -1;
-	}
-	key = cache_key(f);
+	key = xasprintf("identity %s", account);
+	free(account);
 	if (st != NULL && store_meta_get(st, key, &text) == 0 &&
 	    from_cache(text, out) == 0) {
 		rc = 0;

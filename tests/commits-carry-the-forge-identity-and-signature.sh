@@ -180,8 +180,14 @@ job_for github $GH 30 "Add a line"
 ref=$(head_of github $GH 30)
 is "$(who "$ref" | sed 's| / .*||')" "widget-maker[bot] <$appid+widget-maker[bot]@users.noreply.127.0.0.1>" \
     "a GitHub App: its bot user, SLUG[bot], at its no-reply address"
+job_for github $GH 31 "Add a line"
+ref=$(head_of github $GH 31)
+is "$(who "$ref" | sed 's| / .*||')" "widget-maker[bot] <$appid+widget-maker[bot]@users.noreply.127.0.0.1>" \
+    "the App's next job too"
 is "$(user_requests '^/github/api/app$') $(user_requests '^/github/api/users/widget-maker%5Bbot%5D$')" "1 1" \
-    "from GET /app and GET /users/SLUG%5Bbot%5D"
+    "from GET /app and GET /users/SLUG%5Bbot%5D, asked once for both jobs"
+ok "$([ "$(user_requests '/access_tokens$')" -ge 2 ]; echo $?)" \
+    "though each job's runner had an installation token of its own"
 
 # 6. [runs] author_name and author_email win.
 printf 'author_name = Release Robot\nauthor_email = robot@widgets.example\n' >> "$CONFIG"
