@@ -408,8 +408,8 @@ gh_identity(struct forge_conn *f, char **name, char **email, char *err,
 		id = forge_num(o, "id");
 	}
 	if (!login_ok(login) || id <= 0) {
-		snprintf(err, errlen, "GET %s/user: no usable login and id",
-		    f->api);
+		snprintf(err, errlen, "%s: no usable login and id", f->cfg->
+		    github_token.value ? "GET /user" : "GET /users/SLUG[bot]");
 		goto out;
 	}
 	host = strcmp(f->api, "https://api.github.com") == 0 ?
