@@ -163,6 +163,10 @@ static const struct key keys[] = {
 	KEY("runs", "max_file_size", K_SIZE, max_file_bytes, "50M", .min = 1),
 	KEY("runs", "coalesce", K_DUR, coalesce_ms, "10s", .min = 0),
 	KEY("runs", "max_ci_fixes", K_INT, max_ci_fixes, "2", .min = 0),
+
+	KEY("store", "keep", K_DUR, keep_ms, "0", .min = 0),
+	KEY("store", "gc_interval", K_DUR, gc_interval_ms, "24h", .min = 1000,
+	    .what = "a duration such as 12h or 1d (at least 1s)"),
 };
 
 #define NKEYS nitems(keys)

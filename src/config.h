@@ -137,6 +137,10 @@ struct config {
 	uint64_t max_file_bytes;	/* max_file_size, default 50M */
 	int64_t	 coalesce_ms;		/* default 10s; 0 turns folding off */
 	int	 max_ci_fixes;		/* default 2 */
+
+	/* [store] */
+	int64_t	 keep_ms;		/* finished jobs kept; default 0: forever */
+	int64_t	 gc_interval_ms;	/* serve's gc, default 1d */
 };
 
 /* Read and validate path. On error returns NULL and writes one line naming

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "control.h"
 #include "deliver.h"
+#include "gc.h"
 #include "gateway.h"
 #include "local.h"
 #include "log.h"
@@ -64,6 +65,9 @@ static const struct subcommand commands[] = {
 	  "stop a running job or drop a queued one" },
 	{ "retry", { NULL, NULL }, control_retry, true, "retry JOB",
 	  "queue a failed or cancelled job again" },
+	{ "gc", { NULL, NULL }, gc_main, true, "gc [--log]",
+	  "remove finished jobs past [store] keep, pack mirrors (--log: "
+	  "say so in the log)" },
 	{ "check-config", { NULL, NULL }, cmd_check_config, true,
 	  "check-config [--repo REPOSITORY]",
 	  "validate the config and print it with secrets masked (--repo: "
