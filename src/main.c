@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "backup.h"
 #include "config.h"
 #include "control.h"
 #include "deliver.h"
@@ -68,6 +69,9 @@ static const struct subcommand commands[] = {
 	{ "gc", { NULL, NULL }, gc_main, true, "gc [--log]",
 	  "remove finished jobs past [store] keep, pack mirrors (--log: "
 	  "say so in the log)" },
+	{ "backup", { NULL, NULL }, backup_main, true,
+	  "backup [--force] FILE",
+	  "copy the store to FILE while serve runs (--force: replace FILE)" },
 	{ "check-config", { NULL, NULL }, cmd_check_config, true,
 	  "check-config [--repo REPOSITORY]",
 	  "validate the config and print it with secrets masked (--repo: "
