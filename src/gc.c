@@ -5,7 +5,6 @@
  * pruned as the runners prune them, and mirrors with many packs are packed
  * into one. serve runs it as a child every [store] gc_interval.
  */
-#define _XOPEN_SOURCE 700
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -93,31 +92,24 @@ remove_jobs(struct store *st, const struct config *cfg, int64_t now,
     struct gc_result *res, char *err, size_t errlen)
 {
 	int64_t keep = cfg->keep_ms < MIN_KEEP_MS ? MIN_KEEP_MS : cfg->keep_ms;
-	int64_t *ids = NULL;
-	size_t n = 0, i, k;
-	int rc = -1;
+	int64_t ids[BATCH];
+	size_t n, i;
 
-	if (store_gc_jobs(st, now - keep, &ids, &n) == -1)
-		goto fail;
-	for (i = 0; i < n; i += BATCH) {
-		k = n - i < BATCH ? n - i : BATCH;
-		if (store_gc_remove(st, ids + i, k) == -1)
+	do {
+		if (store_gc_remove(st, now - keep, ids, BATCH, &n) == -1)
 			goto fail;
-		res->jobs += (int64_t)k;
-		while (k-- > 0)
-			remove_job_dir(cfg->data_dir, ids[i + k], &res->bytes);
-	}
+		res->jobs += (int64_t)n;
+		for (i = 0; i < n; i++)
+			remove_job_dir(cfg->data_dir, ids[i], &res->bytes);
+	} while (n == BATCH);
 	sweep_job_dirs(st, cfg->data_dir, res);
 	if (store_gc_deliveries(st, now - keep - DELIVERY_KEEP_MS,
 	    &res->deliveries) == -1)
 		goto fail;
-	rc = 0;
-	goto out;
+	return 0;
 fail:
 	snprintf(err, errlen, "store: %s", store_error(st));
-out:
-	free(ids);
-	return rc;
+	return -1;
 }
 
 /* Pack the mirrors that have more than MAX_PACKS packs. */

@@ -430,16 +430,15 @@ int64_t store_local_job(struct store *st, const struct config *cfg,
 
 /* Whether data_dir has a store (store_open would make one). */
 bool store_exists(const char *data_dir);
-/* The finished jobs that ended before before_ms and that no kept job
- * needs (an open thread's latest implement, revise or retry and the jobs
- * after it stay; so does a job a kept retry repeats), oldest first, into
- * *ids (caller frees). Returns 0 or -1. */
-int store_gc_jobs(struct store *st, int64_t before_ms, int64_t **ids,
-    size_t *n);
-/* Remove the rows of those jobs (steps, requests, usage, egress) in one
- * transaction; their deliveries stay, without a job, so that one sent
- * again is still a duplicate. Returns 0 or -1. */
-int store_gc_remove(struct store *st, const int64_t *ids, size_t n);
+/* Remove up to max of the finished jobs that ended before before_ms
+ * and that no kept job needs (an open thread's latest implement, revise
+ * or retry and the jobs after it stay, as do the newest job and a job a
+ * kept retry repeats), oldest first, with their rows (steps, requests,
+ * usage, egress), in one transaction; their ids into ids, their count
+ * into *n. Their deliveries stay, without a job, so that one sent again
+ * is still a duplicate. Returns 0 or -1. */
+int store_gc_remove(struct store *st, int64_t before_ms, int64_t *ids,
+    size_t max, size_t *n);
 /* Forget the deliveries without a job received before before_ms; their
  * count into *removed. Returns 0 or -1. */
 int store_gc_deliveries(struct store *st, int64_t before_ms,

@@ -18,13 +18,16 @@
  * Finished jobs that ended before ?1, but those a kept job still needs: on
  * an open thread of a forge, its latest implement, revise or retry and
  * every job after it (the pull request's revisions and the CI fixes
- * counted against max_ci_fixes; a local thread has none); and the job a kept retry repeats (its requests are copied
- * from there).
+ * counted against max_ci_fixes; a local thread has none); the newest job
+ * (SQLite gives a new row the largest id plus one: a job's id, in links
+ * on the forges, is never used again); and the job a kept retry repeats
+ * (its requests are copied from there).
  */
 #define GC_CANDIDATES							\
 	"SELECT j.id FROM jobs j JOIN threads t ON t.id = j.thread_id"	\
 	" WHERE j.state IN ('done', 'failed', 'cancelled')"		\
 	" AND j.finished_at IS NOT NULL AND j.finished_at < ?1"	\
+	" AND j.id < (SELECT max(id) FROM jobs)"			\
 	" AND NOT (t.state = 'open' AND t.forge <> 'local'"		\
 	" AND j.id >= coalesce((SELECT"					\
 	" max(k.id) FROM jobs k WHERE k.thread_id = t.id AND k.kind IN"	\
@@ -40,35 +43,27 @@ store_exists(const char *data_dir)
 	return is_there;
 }
 
-int
-store_gc_jobs(struct store *st, int64_t before_ms, int64_t **ids, size_t *n)
+/* Up to max of them, oldest first, into ids; their count into *n. */
+static int
+gc_select(struct store *st, int64_t before_ms, int64_t *ids, size_t max,
+    size_t *n)
 {
 	sqlite3_stmt *s;
-	size_t cap = 0;
-	int rc;
+	int rc = SQLITE_DONE;
 
-	*ids = NULL;
 	*n = 0;
 	if ((s = store_prepare(st, "WITH c(id) AS (" GC_CANDIDATES ")"
 	    " SELECT c.id FROM c WHERE NOT EXISTS (SELECT 1 FROM jobs r"
 	    " WHERE r.retry_of = c.id AND r.id NOT IN (SELECT id FROM c))"
-	    " ORDER BY c.id")) == NULL)
+	    " ORDER BY c.id LIMIT ?2")) == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, before_ms);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 64;
-			*ids = xrealloc(*ids, cap * sizeof(**ids));
-		}
-		(*ids)[(*n)++] = sqlite3_column_int64(s, 0);
-	}
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+	while (*n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		ids[(*n)++] = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE) {
-		free(*ids);
-		*ids = NULL;
-		*n = 0;
+	if (*n < max && rc != SQLITE_DONE)
 		return store_fail(st, "find old jobs");
-	}
 	return 0;
 }
 
@@ -100,22 +95,30 @@ remove_job(struct store *st, int64_t job)
 }
 
 int
-store_gc_remove(struct store *st, const int64_t *ids, size_t n)
+store_gc_remove(struct store *st, int64_t before_ms, int64_t *ids,
+    size_t max, size_t *n)
 {
+	char error[sizeof(st->error)];
 	size_t i;
 
+	*n = 0;
+	/* Chosen and removed in one transaction: a retry queued meanwhile
+	 * cannot lose the job it repeats. */
 	if (store_begin(st) == -1)
 		return -1;
-	for (i = 0; i < n; i++)
-		if (remove_job(st, ids[i]) == -1) {
-			char error[sizeof(st->error)];
-
-			memcpy(error, st->error, sizeof(error));
-			store_rollback(st);
-			memcpy(st->error, error, sizeof(error));
-			return -1;
-		}
-	return store_commit(st);
+	if (gc_select(st, before_ms, ids, max, n) == -1)
+		goto fail;
+	for (i = 0; i < *n; i++)
+		if (remove_job(st, ids[i]) == -1)
+			goto fail;
+	if (store_commit(st) == 0)
+		return 0;
+fail:
+	memcpy(error, st->error, sizeof(error));
+	store_rollback(st);
+	memcpy(st->error, error, sizeof(error));
+	*n = 0;
+	return -1;
 }
 
 int
