@@ -52,30 +52,41 @@ struct sched {
 
 static void claim(struct sched *s);
 
+/* Fork and exec `handoff -c CONFIG args...` in a session of its own, to
+ * die with serve; returns its pid, or -1 (errno set). */
+static pid_t
+start_child(struct sched *s, char *const args[], size_t nargs)
+{
+	char *argv[8] = { "handoff", "-c", s->cfg->path };
+	pid_t pid, parent = getpid();
+	size_t i;
+
+	for (i = 0; i < nargs && i + 4 < nitems(argv); i++)
+		argv[3 + i] = args[i];
+	if ((pid = fork()) != 0)
+		return pid;
+	setsid();
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(RUNNER_EXIT_STOPPED);
+	close_range(3, ~0U, 0);
+	signal(SIGPIPE, SIG_DFL);
+	execv(s->exe, argv);
+	_exit(127);
+}
+
 static void
 spawn(struct sched *s, int64_t job, bool is_ack)
 {
 	char id[32];
+	char *args[] = { "runner", "--job", id, "--acknowledge" };
 	struct child *c;
-	pid_t pid, parent = getpid();
+	pid_t pid;
 
 	snprintf(id, sizeof(id), "%lld", (long long)job);
-	if ((pid = fork()) == -1) {
+	if ((pid = start_child(s, args, is_ack ? 4 : 3)) == -1) {
 		log_error("scheduler: job %s: fork: %s", id, strerror(errno));
 		return;	/* the job stays running: resumed at next start */
-	}
-	if (pid == 0) {
-		char *argv[] = { "handoff", "-c", s->cfg->path, "runner",
-		    "--job", id, is_ack ? "--acknowledge" : NULL, NULL };
-
-		setsid();
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(RUNNER_EXIT_STOPPED);
-		close_range(3, ~0U, 0);
-		signal(SIGPIPE, SIG_DFL);
-		execv(s->exe, argv);
-		_exit(127);
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->pid = pid;
@@ -98,28 +109,16 @@ static void
 sched_gc_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sched *s = arg;
-	pid_t pid, parent = getpid();
+	char *args[] = { "gc", "--log" };
+	pid_t pid;
 
 	(void)fd;
 	(void)what;
 	if (s->gc != 0 || s->is_stopping)
 		return;
-	if ((pid = fork()) == -1) {
+	if ((pid = start_child(s, args, nitems(args))) == -1) {
 		log_error("scheduler: gc: fork: %s", strerror(errno));
 		return;
-	}
-	if (pid == 0) {
-		char *argv[] = { "handoff", "-c", s->cfg->path, "gc", "--log",
-		    NULL };
-
-		setsid();
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		close_range(3, ~0U, 0);
-		signal(SIGPIPE, SIG_DFL);
-		execv(s->exe, argv);
-		_exit(127);
 	}
 	s->gc = pid;
 }
