@@ -16,6 +16,9 @@
  * job uses it (caller closes). Returns 0, or -1 with the reason in err. */
 int basetree_get(struct mirror *m, const char *data_dir, const char *commit,
     char **files, char **index, int *lockfd, char *err, size_t errlen);
+/* Base trees kept, beyond those in use, when pruning. */
+#define BASETREE_KEEP	8
+
 /* Remove base trees beyond the keep most recently used, except those a job
  * holds. Returns how many were removed. */
 int basetree_prune(const char *data_dir, int keep);

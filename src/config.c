@@ -175,6 +175,10 @@ static const struct key keys[] = {
 	    .check = sshsig_check_key,
 	    .what = "an OpenSSH private key without a passphrase, ssh-ed25519"
 	    " or ssh-rsa of 2048 bits or more, given as file:/path"),
+
+	KEY("store", "keep", K_DUR, keep_ms, "0", .min = 0),
+	KEY("store", "gc_interval", K_DUR, gc_interval_ms, "24h", .min = 1000,
+	    .what = "a duration such as 12h or 1d (at least 1s)"),
 };
 
 #define NKEYS nitems(keys)

@@ -141,6 +141,10 @@ struct config {
 	char	*author_email;		/* NULL: its no-reply address */
 	struct secret signing_key;	/* an OpenSSH private key; unset:
 					   commits are not signed */
+
+	/* [store] */
+	int64_t	 keep_ms;		/* finished jobs kept; default 0: forever */
+	int64_t	 gc_interval_ms;	/* serve's gc, default 1d */
 };
 
 /* Read and validate path. On error returns NULL and writes one line naming

@@ -9,10 +9,12 @@
 
 #include <curl/curl.h>
 
+#include "backup.h"
 #include "config.h"
 #include "control.h"
 #include "deliver.h"
 #include "gateway.h"
+#include "gc.h"
 #include "local.h"
 #include "log.h"
 #include "proxy.h"
@@ -64,6 +66,12 @@ static const struct subcommand commands[] = {
 	  "stop a running job or drop a queued one" },
 	{ "retry", { NULL, NULL }, control_retry, true, "retry JOB",
 	  "queue a failed or cancelled job again" },
+	{ "gc", { NULL, NULL }, gc_main, true, "gc [--log]",
+	  "remove finished jobs past [store] keep, pack mirrors (--log: "
+	  "say so in the log)" },
+	{ "backup", { NULL, NULL }, backup_main, true,
+	  "backup [--force] FILE",
+	  "copy the store to FILE while serve runs (--force: replace FILE)" },
 	{ "check-config", { NULL, NULL }, cmd_check_config, true,
 	  "check-config [--repo REPOSITORY]",
 	  "validate the config and print it with secrets masked (--repo: "

@@ -5,6 +5,7 @@
  * for fetch and push, and export to a local repository as a pack that the
  * destination's indexer reads.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -457,5 +458,150 @@ out:
 	free(ps.rejected);
 	git_remote_free(remote);
 	free(spec);
+	return rc;
+}
+
+/* The names (without .pack) of the packs in dir that a repack may
+ * replace: not kept (a .keep file), not being written. Caller frees. */
+static int
+list_packs(const char *dir, char ***names, size_t *n)
+{
+	DIR *d;
+	struct dirent *e;
+	size_t len, cap = 0;
+	char *keep;
+
+	*names = NULL;
+	*n = 0;
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((e = readdir(d)) != NULL) {
+		len = strlen(e->d_name);
+		if (strncmp(e->d_name, "pack-", 5) != 0 || len < 10 ||
+		    strcmp(e->d_name + len - 5, ".pack") != 0)
+			continue;
+		keep = xasprintf("%s/%.*s.keep", dir, (int)(len - 5),
+		    e->d_name);
+		if (access(keep, F_OK) == 0) {
+			free(keep);
+			continue;
+		}
+		free(keep);
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*names = xrealloc(*names, cap * sizeof(**names));
+		}
+		(*names)[(*n)++] = xstrndup(e->d_name, len - 5);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int
+insert_cb(const git_oid *id, void *arg)
+{
+	return git_packbuilder_insert(arg, id, NULL);
+}
+
+/* Write every object of repo into one new pack in dir; its name into
+ * out (MIRROR_OID_HEX + 1 bytes). */
+static int
+pack_all(git_repository *repo, const char *dir, char *out, char *err,
+    size_t errlen)
+{
+	git_packbuilder *pb = NULL;
+	git_odb *odb = NULL;
+	int rc = -1;
+
+	if (git_repository_odb(&odb, repo) < 0 ||
+	    git_packbuilder_new(&pb, repo) < 0) {
+		mirror_fail(err, errlen, "repack");
+		goto out;
+	}
+	git_packbuilder_set_threads(pb, 1);
+	/* Every object, reachable or not: one written by a job that has
+	 * not set its ref yet must not be lost. */
+	if (git_odb_foreach(odb, insert_cb, pb) < 0 ||
+	    git_packbuilder_write(pb, dir, 0, NULL, NULL) < 0) {
+		mirror_fail(err, errlen, "repack %s", dir);
+		goto out;
+	}
+	snprintf(out, MIRROR_OID_HEX + 1, "%s", git_packbuilder_name(pb));
+	rc = 0;
+out:
+	git_packbuilder_free(pb);
+	git_odb_free(odb);
+	return rc;
+}
+
+/* Remove the pack name in dir: its index first, so no reader finds the
+ * pack from now on; one that has it open keeps reading it. */
+static void
+remove_pack(const char *dir, const char *name)
+{
+	static const char *const ext[] = { "idx", "rev", "bitmap", "mtimes",
+	    "pack" };
+	size_t i;
+	char *p;
+
+	for (i = 0; i < nitems(ext); i++) {
+		p = xasprintf("%s/%s.%s", dir, name, ext[i]);
+		if (unlink(p) == -1 && errno != ENOENT)
+			log_warn("mirror: remove %s: %s", p, strerror(errno));
+		free(p);
+	}
+}
+
+int
+mirror_repack(const char *path, size_t max_packs, size_t *removed,
+    char *err, size_t errlen)
+{
+	git_repository *repo = NULL;
+	char *lock = xasprintf("%s.lock", path);
+	char *dir = xasprintf("%s/objects/pack", path);
+	char **names = NULL, name[MIRROR_OID_HEX + 6];
+	size_t n = 0, i;
+	int lockfd, rc = -1;
+
+	*removed = 0;
+	/* Never while the mirror is fetched: then it waits for next time. */
+	if ((lockfd = open(lock, O_RDWR | O_CLOEXEC)) == -1 ||
+	    flock(lockfd, LOCK_EX | LOCK_NB) == -1) {
+		rc = errno == EWOULDBLOCK || errno == ENOENT ? 0 : -1;
+		if (rc == -1)
+			snprintf(err, errlen, "lock %s: %s", lock,
+			    strerror(errno));
+		goto out;
+	}
+	if (list_packs(dir, &names, &n) == -1) {
+		snprintf(err, errlen, "read %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (n <= max_packs) {
+		rc = 0;
+		goto out;
+	}
+	if (git_repository_open_bare(&repo, path) < 0) {
+		mirror_fail(err, errlen, "open %s", path);
+		goto out;
+	}
+	memcpy(name, "pack-", 5);
+	if (pack_all(repo, dir, name + 5, err, errlen) == -1)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], name) != 0) {
+			remove_pack(dir, names[i]);
+			(*removed)++;
+		}
+	rc = 0;
+out:
+	git_repository_free(repo);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (lockfd != -1)
+		close(lockfd);
+	free(lock);
+	free(dir);
 	return rc;
 }

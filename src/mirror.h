@@ -61,6 +61,14 @@ int mirror_export(struct mirror *m, const char *branch, const char *commit,
 int mirror_push(struct mirror *m, const char *branch, char *why,
     size_t whylen, char *err, size_t errlen);
 
+/* Pack every object of the mirror at path (a mirror_path) into one pack
+ * when it has more than max_packs, under the lock its fetches take (a
+ * mirror being fetched is left for next time); the old packs are removed
+ * once the new one is written. *removed: how many. Returns 0 (also when
+ * there was nothing to do) or -1 with err. */
+int mirror_repack(const char *path, size_t max_packs, size_t *removed,
+    char *err, size_t errlen);
+
 /* Put what was being done (printf-style) and libgit2's last error into
  * err; returns -1. */
 int mirror_fail(char *err, size_t errlen, const char *fmt, ...)

@@ -112,6 +112,9 @@ int step_workspace_restore(struct run *r);
  * stands the job on its layer (built, or reused and updated). */
 int step_setup_ready(struct run *r);
 int step_setup(struct run *r);
+/* Prune the set-up layers under data_dir to max_bytes, least recently
+ * used first (handoff gc). Returns how many were removed. */
+int step_setup_prune(const char *data_dir, uint64_t max_bytes);
 /* The layers set-up left for a sandbox over the workspace and $HOME
  * (room for 3 each); nothing when the job has no set-up. */
 void step_setup_layers(struct run *r, struct sandbox *sb,

@@ -39,7 +39,8 @@ struct sched {
 	struct writer		*writer;
 	const struct config	*cfg;
 	char			 exe[PATH_MAX];
-	struct event		*ev_tick, *ev_chld, *ev_kick;
+	struct event		*ev_tick, *ev_chld, *ev_kick, *ev_gc;
+	pid_t			 gc;		/* `handoff gc --log`, or 0 */
 	struct child		*children;
 	int			 nchildren;	/* job runners */
 	int			 nacks;		/* acknowledging runners */
@@ -51,30 +52,41 @@ struct sched {
 
 static void claim(struct sched *s);
 
+/* Fork and exec `handoff -c CONFIG args...` in a session of its own, to
+ * die with serve; returns its pid, or -1 (errno set). */
+static pid_t
+start_child(struct sched *s, char *const args[], size_t nargs)
+{
+	char *argv[8] = { "handoff", "-c", s->cfg->path };
+	pid_t pid, parent = getpid();
+	size_t i;
+
+	for (i = 0; i < nargs && i + 4 < nitems(argv); i++)
+		argv[3 + i] = args[i];
+	if ((pid = fork()) != 0)
+		return pid;
+	setsid();
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(RUNNER_EXIT_STOPPED);
+	close_range(3, ~0U, 0);
+	signal(SIGPIPE, SIG_DFL);
+	execv(s->exe, argv);
+	_exit(127);
+}
+
 static void
 spawn(struct sched *s, int64_t job, bool is_ack)
 {
 	char id[32];
+	char *args[] = { "runner", "--job", id, "--acknowledge" };
 	struct child *c;
-	pid_t pid, parent = getpid();
+	pid_t pid;
 
 	snprintf(id, sizeof(id), "%lld", (long long)job);
-	if ((pid = fork()) == -1) {
+	if ((pid = start_child(s, args, is_ack ? 4 : 3)) == -1) {
 		log_error("scheduler: job %s: fork: %s", id, strerror(errno));
 		return;	/* the job stays running: resumed at next start */
-	}
-	if (pid == 0) {
-		char *argv[] = { "handoff", "-c", s->cfg->path, "runner",
-		    "--job", id, is_ack ? "--acknowledge" : NULL, NULL };
-
-		setsid();
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(RUNNER_EXIT_STOPPED);
-		close_range(3, ~0U, 0);
-		signal(SIGPIPE, SIG_DFL);
-		execv(s->exe, argv);
-		_exit(127);
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->pid = pid;
@@ -88,6 +100,27 @@ spawn(struct sched *s, int64_t job, bool is_ack)
 		s->nchildren++;
 	log_info("scheduler: job %s: %s %ld started", id, is_ack ?
 	    "acknowledging runner" : "runner", (long)pid);
+}
+
+/* Every [store] gc_interval, `handoff gc --log` as a child of its own (it
+ * opens the store itself, as runners do, and writes one line to the log);
+ * one at a time. */
+static void
+sched_gc_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	char *args[] = { "gc", "--log" };
+	pid_t pid;
+
+	(void)fd;
+	(void)what;
+	if (s->gc != 0 || s->is_stopping)
+		return;
+	if ((pid = start_child(s, args, nitems(args))) == -1) {
+		log_error("scheduler: gc: fork: %s", strerror(errno));
+		return;
+	}
+	s->gc = pid;
 }
 
 static void
@@ -203,6 +236,13 @@ sched_chld_cb(evutil_socket_t fd, short what, void *arg)
 		for (pp = &s->children; *pp && (*pp)->pid != pid;
 		    pp = &(*pp)->next)
 			;
+		if (pid == s->gc) {
+			s->gc = 0;
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				log_warn("scheduler: gc %ld ended with status"
+				    " %d", (long)pid, status);
+			continue;
+		}
 		if ((c = *pp) == NULL)
 			continue;
 		*pp = c->next;
@@ -290,7 +330,7 @@ sched_start(struct event_base *base, struct writer *w,
     const struct config *cfg, char *err, size_t errlen)
 {
 	struct sched *s = xcalloc(1, sizeof(*s));
-	struct timeval tv = { TICK_SEC, 0 };
+	struct timeval tv = { TICK_SEC, 0 }, gc_tv;
 
 	s->base = base;
 	s->writer = w;
@@ -306,7 +346,11 @@ sched_start(struct event_base *base, struct writer *w,
 	s->ev_tick = event_new(base, -1, EV_PERSIST, sched_tick_cb, s);
 	s->ev_chld = evsignal_new(base, SIGCHLD, sched_chld_cb, s);
 	s->ev_kick = event_new(base, -1, 0, sched_kick_cb, s);
+	s->ev_gc = event_new(base, -1, EV_PERSIST, sched_gc_cb, s);
+	gc_tv.tv_sec = cfg->gc_interval_ms / 1000;
+	gc_tv.tv_usec = (cfg->gc_interval_ms % 1000) * 1000;
 	if (event_add(s->ev_tick, &tv) == -1 ||
+	    event_add(s->ev_gc, &gc_tv) == -1 ||
 	    event_add(s->ev_chld, NULL) == -1) {
 		snprintf(err, errlen, "scheduler: cannot register events");
 		sched_free(s);
@@ -349,8 +393,12 @@ sched_halt(struct sched *s)
 	s->is_stopping = true;
 	for (c = s->children; c != NULL; c = c->next)
 		kill(c->pid, SIGTERM);
+	if (s->gc != 0)
+		kill(s->gc, SIGTERM);
 	if (s->ev_tick)
 		event_del(s->ev_tick);
+	if (s->ev_gc)
+		event_del(s->ev_gc);
 }
 
 void
@@ -370,5 +418,7 @@ sched_free(struct sched *s)
 		event_free(s->ev_chld);
 	if (s->ev_kick)
 		event_free(s->ev_kick);
+	if (s->ev_gc)
+		event_free(s->ev_gc);
 	free(s);
 }

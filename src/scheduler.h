@@ -2,7 +2,8 @@
  * The scheduler of `handoff serve`: claims runnable jobs through the store
  * writer and starts a `handoff runner --job N` child for each; notices
  * through SIGCHLD when a runner ends, and queues its job again (to resume
- * at its step) when the runner died without ending it.
+ * at its step) when the runner died without ending it. Every [store]
+ * gc_interval it starts `handoff gc --log` the same way.
  */
 #ifndef HANDOFF_SCHEDULER_H
 #define HANDOFF_SCHEDULER_H

@@ -38,6 +38,12 @@ static int		layer_build(const char *, void *, char *, size_t);
 static const struct layer_kind setup_layers = { SETUP_DIR, layer_state,
     layer_build };
 
+int
+step_setup_prune(const char *data_dir, uint64_t max_bytes)
+{
+	return layer_prune_bytes(data_dir, &setup_layers, max_bytes);
+}
+
 /* Made whole (the rename is last), and for this handoff's sandbox user. */
 static enum layer_state
 layer_state(const char *path, void *arg)

@@ -17,7 +17,6 @@
 #include "sandbox.h"
 #include "util.h"
 
-#define KEEP_TREES	8	/* base trees kept beyond those in use */
 
 /* passwd and group naming the sandbox's one user. */
 static int
@@ -113,7 +112,7 @@ step_workspace(struct run *r)
 		return run_fail(r, "store: %s", store_error(r->st));
 	if (base_tree(r) == -1)
 		return -1;
-	basetree_prune(r->cfg->data_dir, KEEP_TREES);
+	basetree_prune(r->cfg->data_dir, BASETREE_KEEP);
 	if (run_make_dir(r, "merged", false, 0700) == -1 ||
 	    run_make_dir(r, "homemerged", false, 0700) == -1 ||
 	    run_make_dir(r, "handoff", true, 0755) == -1 ||

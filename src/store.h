@@ -428,4 +428,29 @@ int64_t store_job_retry(struct store *st, int64_t job, bool *is_queued);
 int64_t store_local_job(struct store *st, const struct config *cfg,
     const char *repo_dir, const char *task, const char *branch);
 
+/*
+ * Retention and backup (store_gc.c).
+ */
+
+/* Whether data_dir has a store (store_open would make one). */
+bool store_exists(const char *data_dir);
+/* Remove up to max of the finished jobs that ended before before_ms
+ * and that no kept job needs (an open thread's latest implement, revise
+ * or retry and the jobs after it stay, as do the newest job and a job a
+ * kept retry repeats), oldest first, with their rows (steps, requests,
+ * usage, egress), in one transaction; their ids into ids, their count
+ * into *n. Their deliveries stay, without a job, so that one sent again
+ * is still a duplicate. Returns 0 or -1. */
+int store_gc_remove(struct store *st, int64_t before_ms, int64_t *ids,
+    size_t max, size_t *n);
+/* Forget the deliveries without a job received before before_ms; their
+ * count into *removed. Returns 0 or -1. */
+int store_gc_deliveries(struct store *st, int64_t before_ms,
+    int64_t *removed);
+/* Copy the store, as of one commit and while others write, to path
+ * (through path.tmp, mode 0600, checked with PRAGMA integrity_check); an
+ * existing path is replaced only if is_force. Returns 0 or -1 with err. */
+int store_backup(struct store *st, const char *path, bool is_force,
+    char *err, size_t errlen);
+
 #endif
