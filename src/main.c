@@ -135,7 +135,7 @@ cmd_check_config(const struct config *cfg, int nargs, char **args)
 {
 	if (nargs == 0) {
 		config_print(cfg, stdout);
-		return 0;
+		return config_print_check(cfg, stdout, stderr) > 0 ? 1 : 0;
 	}
 	if (nargs != 2 || strcmp(args[0], "--repo") != 0)
 		return help(stderr, "check-config") + 2;

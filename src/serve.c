@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "config_check.h"
 #include "httpd.h"
 #include "intake.h"
 #include "json.h"
@@ -365,6 +366,10 @@ serve_main(struct config *cfg)
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = cfg;
 	signal(SIGPIPE, SIG_IGN);
+	if (config_check_host(cfg, err, sizeof(err)) == -1) {
+		log_error("serve: %s", err);
+		return 1;
+	}
 	if ((lock = lock_data_dir(cfg)) == -1)
 		return 1;
 	json_use_arena();	/* deliveries are parsed on this thread */
