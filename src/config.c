@@ -28,7 +28,7 @@
 #define SECRET_MAX_BYTES	(64 * 1024)
 #define LINE_MAX_BYTES		4096
 #define ECHO_MAX		60	/* bytes of a bad value quoted in an error */
-#define SIZE_NO_UNIT_MIN	1024	/* bytes, for a size written without a unit */
+#define SIZE_NO_UNIT_MIN	1024	/* least size without a unit, bytes */
 
 static const char *const review_names[] = { "changes_requested", "commented",
     "never", NULL };
@@ -66,7 +66,8 @@ static const struct key keys[] = {
 	KEY("github", "token", K_SECRET, github_token, NULL),
 	KEY("github", "app_id", K_WORD, github_app_id, NULL,
 	    .check = config_check_app_id,
-	    .what = "the App's numeric ID (or its Client ID, Iv...), from the App's settings page; not its name"),
+	    .what = "the App's numeric ID (or its Client ID, Iv...), from the "
+	    "App's settings page; not its name"),
 	KEY("github", "private_key", K_SECRET, github_private_key, NULL,
 	    .check = config_check_pem,
 	    .what = "a PEM private key (\"-----BEGIN ...\"), "
@@ -744,7 +745,8 @@ dir_of(const char *path)
 	if (slash == NULL)
 		dir = xstrdup(".");
 	else
-		dir = xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+		dir = xstrndup(path, slash == path ? 1 :
+		    (size_t)(slash - path));
 	real = realpath(dir, NULL);
 	free(dir);
 	return real;

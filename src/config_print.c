@@ -252,7 +252,8 @@ config_print_check(const struct config *cfg, FILE *out, FILE *err)
 	check_env_set(cfg, &cfg->agent_env, "agent", err);
 	check_env_set(cfg, &cfg->setup_env, "setup", err);
 
-	fprintf(out, "\n# What handoff will do:\n# webhooks: %s\n", cfg->listen);
+	fprintf(out, "\n# What handoff will do:\n# webhooks: %s\n",
+	    cfg->listen);
 	summary_forges(cfg, out);
 	if (cfg->agent_command == NULL)
 		fprintf(out, "# agent: not set ([agent] command): jobs fail\n");

@@ -239,7 +239,7 @@ main(int argc, char **argv)
 	}
 	/* COMMAND --help needs no config, nor a readable one. */
 	for (i = 0; i < nargs; i++)
-		if (strcmp(args[i], "--help") == 0 || strcmp(args[i], "-h") == 0) {
+		if (!strcmp(args[i], "--help") || !strcmp(args[i], "-h")) {
 			free(args);
 			return help(stdout, cmd->name);
 		}

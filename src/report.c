@@ -431,8 +431,8 @@ report_jobs(const struct config *cfg, int argc, char **argv)
 			is_json = 1;
 		else if ((strcmp(argv[i], "--state") == 0 ||
 		    strcmp(argv[i], "--limit") == 0) && i + 1 == argc)
-			return report_usage_error("jobs", JOBS_USAGE, "%s needs "
-			    "a value", argv[i]);
+			return report_usage_error("jobs", JOBS_USAGE,
+			    "%s needs a value", argv[i]);
 		else if (strcmp(argv[i], "--state") == 0) {
 			state = argv[++i];
 			if (job_state_parse(state, &want) == -1) {
@@ -615,8 +615,8 @@ report_show(const struct config *cfg, int argc, char **argv)
 		else
 			return report_usage_error("show", "show JOB [--json]",
 			    "%s \"%.60s\"", id < 0 && argv[i][0] != '-' ?
-			    "expected a job number, got" : "unexpected argument",
-			    argv[i]);
+			    "expected a job number, got" :
+			    "unexpected argument", argv[i]);
 	}
 	if (id < 0)
 		return report_usage_error("show", "show JOB [--json]",
