@@ -177,6 +177,15 @@ ok $? "it is warned about on its line, naming the variable (and only that one)"
 HANDOFF_TEST_SURELY_UNSET=1 run check-config -c "$T/env-unset.ini"
 [ "$status" -eq 0 ] && [ ! -s "$T/err" ]
 ok $? "set, no warning"
+# serve knows its own environment: it says so at start, and starts.
+DATA=$T/data-env-serve write_config '[agent]' "command = $AGENT" \
+    'env = HANDOFF_TEST_SURELY_UNSET, HOME'
+start_serve
+grep -q 'serve: \[agent\] env: HANDOFF_TEST_SURELY_UNSET is not set, so it will not reach the sandbox' \
+    "$T/serve.log" && ! grep -q 'env: HOME' "$T/serve.log"
+ok $? "serve warns of the unset name at start (and of no other)"
+stop_serve > "$T/stopped"
+is "$(cat "$T/stopped")" 0 "and runs: the warning stops nothing"
 
 # -- the summary --
 
