@@ -557,9 +557,29 @@ config_check_where(const struct config *cfg, const char *section,
 }
 
 int
+config_check_repo_agent(const struct config *cfg,
+    const struct config_repo *rs, char *err, size_t errlen)
+{
+	const struct key *cmd = config_find_key("agent", "command");
+	const struct key *root = config_find_key("sandbox", "root");
+	char msg[PATH_MAX * 2 + 128], path[PATH_MAX];
+	size_t i = (size_t)(cmd - config_keys);
+
+	if (rs->lines[i] == 0 || rs->vals->agent_command == NULL ||
+	    config_check_agent_program(rs->vals->agent_command,
+	    rs->lines[root - config_keys] ? rs->vals->sandbox_root :
+	    cfg->sandbox_root, path, sizeof(path), msg, sizeof(msg)) != -1)
+		return 0;
+	snprintf(err, errlen, "%s:%d: [repo \"%s\"] agent.command: %s",
+	    cfg->path, rs->lines[i], rs->pattern, msg);
+	return -1;
+}
+
+int
 config_check_host(const struct config *cfg, char *err, size_t errlen)
 {
 	char where[PATH_MAX + 64], msg[PATH_MAX * 2 + 128], path[PATH_MAX];
+	size_t i;
 
 	if (config_check_data_dir(cfg->data_dir, msg, sizeof(msg)) == -1) {
 		config_check_where(cfg, "server", "data_dir", where,
@@ -575,5 +595,9 @@ config_check_host(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", where, msg);
 		return -1;
 	}
+	for (i = 0; i < cfg->nrepos; i++)
+		if (config_check_repo_agent(cfg, &cfg->repos[i], err,
+		    errlen) == -1)
+			return -1;
 	return 0;
 }

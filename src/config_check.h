@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct config;
+struct config_repo;
 struct secret;
 struct strlist;
 
@@ -86,7 +87,12 @@ int config_check_agent_program(const char *command, const char *root,
 /* Where cfg sets a key, for a message: "FILE:LINE: [section] name". */
 void config_check_where(const struct config *cfg, const char *section,
     const char *name, char *buf, size_t len);
-/* What serve checks at start: data_dir writable, the agent's program
+/* The same for a [repo] section's agent.command, if it sets one (with its
+ * own [sandbox] root, else cfg's): 0, or -1 with "FILE:LINE: [repo
+ * \"PATTERN\"] agent.command: why" in err. */
+int config_check_repo_agent(const struct config *cfg,
+    const struct config_repo *rs, char *err, size_t errlen);
+/* What serve checks at start: data_dir writable, the agent's programs
  * there. 0, or -1 with "FILE:LINE: [section] key: why" in err. */
 int config_check_host(const struct config *cfg, char *err, size_t errlen);
 

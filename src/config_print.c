@@ -236,6 +236,7 @@ config_print_check(const struct config *cfg, FILE *out, FILE *err)
 	char msg[PATH_MAX * 2 + 128], path[PATH_MAX], dd[PATH_MAX * 2 + 128];
 	int errors = 0, rc;
 	bool dd_ok;
+	size_t i;
 
 	if (!(dd_ok = config_check_data_dir(cfg->data_dir, dd,
 	    sizeof(dd)) == 0)) {
@@ -249,6 +250,12 @@ config_print_check(const struct config *cfg, FILE *out, FILE *err)
 		problem(err, cfg, true, "agent", "command", msg);
 		errors++;
 	}
+	for (i = 0; i < cfg->nrepos; i++)
+		if (config_check_repo_agent(cfg, &cfg->repos[i], msg,
+		    sizeof(msg)) == -1) {
+			fprintf(err, "handoff: %s\n", msg);
+			errors++;
+		}
 	check_env_set(cfg, &cfg->agent_env, "agent", err);
 	check_env_set(cfg, &cfg->setup_env, "setup", err);
 

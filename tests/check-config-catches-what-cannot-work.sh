@@ -123,6 +123,12 @@ refused agent-not-in-path 1 "[agent] command" \
 conf agent-after-env '[agent]' 'command = MODE=1 exec handoff-no-such-agent-cli'
 refused agent-after-env 1 "[agent] command" "handoff-no-such-agent-cli: not found"
 
+# A [repo] section's agent.command is checked as [agent] command is.
+conf repo-agent '[agent]' "command = $AGENT" '[repo "acme/*"]' \
+    "agent.command = $T/no-such-agent"
+refused repo-agent 1 '[repo "acme/*"] agent.command' \
+    "$T/no-such-agent: No such file or directory"
+
 conf agent-in-path '[agent]' 'command = sh -c "exit 0"'
 accepted agent-in-path "an agent found in the sandbox's PATH passes"
 has "$T/out" "# agent: /usr/bin/sh (found)" || has "$T/out" "# agent: /bin/sh (found)"
