@@ -30,6 +30,7 @@
 #define SECRET_MAX_BYTES	(64 * 1024)
 #define LINE_MAX_BYTES		4096
 #define ECHO_MAX		60	/* bytes of a bad value quoted in an error */
+#define SIZE_NO_UNIT_MIN	1024	/* least size without a unit, bytes */
 
 static const char *const review_names[] = { "changes_requested", "commented",
     "never", NULL };
@@ -51,7 +52,8 @@ _Static_assert(sizeof(enum net_mode) == sizeof(int), "int-sized enum");
 
 static const struct key keys[] = {
 	KEY("server", "listen", K_LISTEN, listen, "127.0.0.1:8080"),
-	KEY("server", "data_dir", K_STR, data_dir, "/var/lib/handoff"),
+	KEY("server", "data_dir", K_STR, data_dir, "/var/lib/handoff",
+	    .is_path = true),
 	KEY("server", "max_body", K_SIZE, max_body_bytes, "25M", .min = 1),
 	KEY("server", "log_level", K_LOGLEVEL, log_level, "info"),
 	KEY("server", "max_connections", K_INT, max_connections, "256", .min = 1),
@@ -64,7 +66,10 @@ static const struct key keys[] = {
 	KEY("github", "api_url", K_URL, github_api_url, "https://api.github.com"),
 	KEY("github", "webhook_secret", K_SECRET, github_webhook_secret, NULL),
 	KEY("github", "token", K_SECRET, github_token, NULL),
-	KEY("github", "app_id", K_WORD, github_app_id, NULL),
+	KEY("github", "app_id", K_WORD, github_app_id, NULL,
+	    .check = config_check_app_id,
+	    .what = "the App's numeric ID (or its Client ID, Iv...), from the "
+	    "App's settings page; not its name"),
 	KEY("github", "private_key", K_SECRET, github_private_key, NULL,
 	    .check = config_check_pem,
 	    .what = "a PEM private key (\"-----BEGIN ...\"), "
@@ -72,7 +77,10 @@ static const struct key keys[] = {
 	KEY("github", "installation_id", K_ID, github_installation_id, NULL),
 	KEY("github", "bot_login", K_WORD, github_bot_login, NULL),
 
-	KEY("gitlab", "url", K_URL, gitlab_url, "https://gitlab.com"),
+	KEY("gitlab", "url", K_URL, gitlab_url, "https://gitlab.com",
+	    .check = config_check_gitlab_url,
+	    .what = "the instance's http:// or https:// URL, without /api/v4 "
+	    "(handoff adds it)"),
 	KEY("gitlab", "webhook_token", K_SECRET, gitlab_webhook_token, NULL),
 	KEY("gitlab", "webhook_signing_token", K_SECRET, gitlab_signing_token,
 	    NULL, .check = config_check_whsec,
@@ -107,18 +115,18 @@ static const struct key keys[] = {
 	    .what = "name=address pins"),
 	/* What a toolchain's dependencies take, bounded per job. */
 	KEY("sandbox", "max_egress", K_SIZE, max_egress_bytes, "1G", .min = 1),
-	KEY("sandbox", "memory", K_SIZE, memory_bytes, "4G", .min = 1),
+	KEY("sandbox", "memory", K_SIZE, memory_bytes, "4G", .min = 16 << 20),
 	KEY("sandbox", "pids", K_INT, pids, "512", .min = 1),
 	/* A filesystem of its own for the job: ext4 needs a few MiB. */
 	KEY("sandbox", "disk", K_SIZE, disk_bytes, "10G", .min = 16 << 20),
 	KEY("sandbox", "extra_ro", K_LIST, extra_ro, NULL,
-	    .check = config_check_abs_path,
-	    .what = "absolute paths"),
+	    .check = config_check_abs_path, .is_path = true,
+	    .what = "paths"),
 	KEY("sandbox", "root", K_STR, sandbox_root, NULL,
 	    .check = config_check_root,
-	    .what = "the absolute path of a directory (not a link) owned by "
+	    .what = "the path of a directory (not a link) owned by "
 	    "root or handoff's user, not writable by others, holding usr/ or "
-	    "bin/sh"),
+	    "bin/sh", .is_path = true),
 
 	KEY("setup", "command", K_STR, setup_command, NULL),
 	KEY("setup", "from_repo", K_BOOL, setup_from_repo, "false"),
@@ -146,7 +154,7 @@ static const struct key keys[] = {
 	KEY("llm", "openai_key", K_SECRET, openai_key, NULL),
 	KEY("llm", "openai_url", K_URL, openai_url, "https://api.openai.com/v1"),
 	KEY("llm", "ca_file", K_STR, ca_file, NULL, .check = config_check_file,
-	    .what = "the absolute path of a readable PEM file"),
+	    .what = "the path of a readable PEM file", .is_path = true),
 	KEY("llm", "prices", K_PRICES, prices, NULL),
 	KEY("llm", "max_tokens", K_ID, max_tokens, NULL,
 	    .what = "a number of tokens (a positive integer)"),
@@ -289,23 +297,39 @@ free_secret(struct secret *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Split a comma list into l (NULL-terminated), skipping empty items. On an
- * item that fails check, returns -1 with a copy of it in *bad. */
+/* A host path as the config gives it, made absolute against the config
+ * file's directory (dir NULL: as it is). Caller frees. */
+static char *
+resolve_path(const char *dir, const char *v)
+{
+	while (v[0] == '.' && v[1] == '/')
+		v += 2;
+	if (dir == NULL || v[0] == '/' || v[0] == '\0')
+		return xstrdup(v);
+	if (strcmp(v, ".") == 0)
+		return xstrdup(dir);
+	return xasprintf("%s%s%s", dir, strcmp(dir, "/") ? "/" : "", v);
+}
+
+/* Split a comma list into l (NULL-terminated), skipping empty items, each
+ * resolved against dir when it is not NULL. On an item that fails check,
+ * returns -1 with a copy of it in *bad. */
 static int
 parse_list(const char *v, int (*check)(const char *, size_t),
-    struct strlist *l, char **bad)
+    const char *dir, struct strlist *l, char **bad)
 {
-	char *copy = xstrdup(v), *p = copy, *item;
+	char *copy = xstrdup(v), *p = copy, *item, *full;
 
 	while ((item = strsep(&p, ",")) != NULL) {
 		if (*(item = util_trim(item)) == '\0')
 			continue;
-		if (check != NULL && !check(item, strlen(item))) {
-			*bad = xstrdup(item);
+		full = dir != NULL ? resolve_path(dir, item) : xstrdup(item);
+		if (check != NULL && !check(full, strlen(full))) {
+			*bad = full;
 			break;
 		}
 		l->v = xrealloc(l->v, (l->n + 2) * sizeof(*l->v));
-		l->v[l->n++] = xstrdup(item);
+		l->v[l->n++] = full;
 		l->v[l->n] = NULL;
 	}
 	free(copy);
@@ -315,13 +339,14 @@ parse_list(const char *v, int (*check)(const char *, size_t),
 /* Resolve "file:/path", "env:NAME" or an inline value into s. Errors never
  * show the value: only its size and where it came from. */
 static int
-set_secret(const struct key *k, const char *v, struct secret *s, char *msg,
-    size_t msglen)
+set_secret(const struct key *k, const char *dir, const char *v,
+    struct secret *s, char *msg, size_t msglen)
 {
 	struct secret n = { 0 };
 	bool is_inline = false;
 	const char *ev;
-	char what[256];
+	char what[256], *file = NULL, *full;
+	int rc = -1;
 
 	if (*v == '\0' || strcmp(v, "<unset>") == 0)
 		return 0;		/* unset, also as config_print shows it */
@@ -331,11 +356,14 @@ set_secret(const struct key *k, const char *v, struct secret *s, char *msg,
 		return -1;
 	}
 	if (strncmp(v, "file:", 5) == 0) {
+		full = resolve_path(dir, v + 5);
+		v = file = xasprintf("file:%s", full);
+		free(full);
 		if ((n.value = util_read_file(v + 5, SECRET_MAX_BYTES,
 		    &n.len)) == NULL) {
 			snprintf(msg, msglen, "cannot read %s: %s", v,
 			    strerror(errno));
-			return -1;
+			goto out;
 		}
 		if (n.len > 0 && n.value[n.len - 1] == '\n') {
 			n.value[--n.len] = '\0';
@@ -346,12 +374,12 @@ set_secret(const struct key *k, const char *v, struct secret *s, char *msg,
 		if (!config_check_env_name(v + 4, strlen(v + 4))) {
 			snprintf(msg, msglen, "expected env:NAME with a "
 			    "variable name, got \"%.*s\"", ECHO_MAX, v);
-			return -1;
+			goto out;
 		}
 		if ((ev = getenv(v + 4)) == NULL) {
 			snprintf(msg, msglen, "environment variable %s is not "
 			    "set", v + 4);
-			return -1;
+			goto out;
 		}
 		n.value = xstrdup(ev);
 		n.len = strlen(ev);
@@ -369,11 +397,32 @@ set_secret(const struct key *k, const char *v, struct secret *s, char *msg,
 		    what_of(k, what, sizeof(what)), n.len,
 		    is_inline ? "" : " from ", is_inline ? "" : v);
 		free_secret(&n);
-		return -1;
+		goto out;
 	}
 	free_secret(s);
 	*s = n;
-	return 0;
+	rc = 0;
+out:
+	free(file);
+	return rc;
+}
+
+/*
+ * A size of a few bytes with no unit ("memory = 512") is a unit left out:
+ * nothing handoff bounds works in less than a KiB. A unit written out
+ * ("512B") is taken as meant.
+ */
+static bool
+size_without_unit(const char *v, char *msg, size_t msglen)
+{
+	long long n;
+
+	if (util_parse_int(v, 1, SIZE_NO_UNIT_MIN - 1, &n) == -1)
+		return false;
+	snprintf(msg, msglen, "%lld bytes; did you mean %lldM? (a size such "
+	    "as 512K, 25M or 4G; a number without a unit is bytes, at least "
+	    "%d)", n, n, SIZE_NO_UNIT_MIN);
+	return true;
 }
 
 static bool
@@ -393,6 +442,7 @@ config_set_value(struct config *cfg, const struct key *k, const char *v,
     char *msg, size_t msglen)
 {
 	char what[256], q[ECHO_MAX * 4 + 8], *bad = NULL, **str, *e;
+	char *full = NULL;
 	struct strlist list = { 0 };
 	const char *const *n;
 	enum log_level lvl;
@@ -405,6 +455,8 @@ config_set_value(struct config *cfg, const struct key *k, const char *v,
 
 	switch (k->kind) {
 	case K_STR: case K_WORD: case K_URL: case K_LISTEN: case K_BRANCH:
+		if (k->is_path && *v != '\0')
+			v = full = resolve_path(cfg->dir, v);
 		if (!(ok = *v ? string_ok(k->kind, v) && (k->check == NULL ||
 		    k->check(v, strlen(v))) : k->def == NULL))
 			break;
@@ -414,8 +466,11 @@ config_set_value(struct config *cfg, const struct key *k, const char *v,
 		if (*v && k->kind == K_URL)
 			for (e = *str + strlen(*str); e[-1] == '/'; )
 				*--e = '\0';
+		free(full);
 		return 0;
 	case K_SIZE:
+		if (size_without_unit(v, msg, msglen))
+			return -1;
 		if ((ok = util_parse_size(v, &u) == 0 && u >= (uint64_t)k->min))
 			*FIELD(cfg, k, uint64_t) = u;
 		break;
@@ -454,7 +509,7 @@ config_set_value(struct config *cfg, const struct key *k, const char *v,
 			*FIELD(cfg, k, int) = (int)(n - k->names);
 		break;
 	case K_ALLOW:
-		parse_list(v, NULL, &list, &bad);
+		parse_list(v, NULL, NULL, &list, &bad);
 		for (i = 0; i < list.n && bad == NULL; i++) {
 			for (n = k->names; *n != NULL && strcmp(*n, list.v[i]); n++)
 				;
@@ -467,14 +522,16 @@ config_set_value(struct config *cfg, const struct key *k, const char *v,
 			*FIELD(cfg, k, unsigned) = mask;
 		break;
 	case K_LIST:
-		if ((ok = parse_list(v, k->check, &list, &bad) == 0)) {
+		if ((ok = parse_list(v, k->check, k->is_path ? cfg->dir : NULL,
+		    &list, &bad) == 0)) {
 			config_free_list(FIELD(cfg, k, struct strlist));
 			*FIELD(cfg, k, struct strlist) = list;
 		} else
 			config_free_list(&list);
 		break;
 	case K_SECRET:
-		return set_secret(k, v, FIELD(cfg, k, struct secret), msg, msglen);
+		return set_secret(k, cfg->dir, v, FIELD(cfg, k, struct secret),
+		    msg, msglen);
 	case K_MONEY:
 		d = 0;
 		if ((ok = *v == '\0' || (budget_parse_money(v, BUDGET_MONEY_MAX,
@@ -496,6 +553,7 @@ config_set_value(struct config *cfg, const struct key *k, const char *v,
 	snprintf(msg, msglen, "expected %s%s, got %s", k->kind == K_LIST ?
 	    "a comma-separated list of " : "", what_of(k, what, sizeof(what)), q);
 	free(bad);
+	free(full);
 	return -1;
 }
 
@@ -639,9 +697,25 @@ check_config(struct parse *ps)
 	const struct key *pem = config_find_key("github", "private_key");
 	const struct key *env = config_find_key("agent", "env");
 	const struct key *senv = config_find_key("setup", "env");
+	const struct key *tok = config_find_key("github", "token");
+	const struct key *web = config_find_key("web", "listen");
+	const struct key *srv = config_find_key("server", "listen");
 	char msg[512];
 	int line;
 
+	if (cfg->github_token.value != NULL && (cfg->github_app_id != NULL ||
+	    cfg->github_private_key.value != NULL))
+		parse_error(ps, ps->lines[tok - keys], "[github] token: set "
+		    "together with [github] %s (line %d); give either token "
+		    "or app_id and private_key, not both",
+		    cfg->github_app_id ? "app_id" : "private_key",
+		    ps->lines[(cfg->github_app_id ? app : pem) - keys]);
+	if (config_check_listens_clash(cfg->listen, cfg->web_listen))
+		parse_error(ps, ps->lines[web - keys] ? ps->lines[web - keys] :
+		    ps->lines[srv - keys], "[web] listen: %s takes the port of "
+		    "[server] listen (%s%s); give the status pages a port of "
+		    "their own", cfg->web_listen, cfg->listen,
+		    ps->lines[srv - keys] ? "" : ", its default");
 	if (cfg->github_app_id != NULL && cfg->github_private_key.value == NULL)
 		parse_error(ps, ps->lines[app - keys], "[github] app_id: "
 		    "expected private_key in [github] as well");
@@ -676,6 +750,33 @@ config_defaults(void)
 	return cfg;
 }
 
+/* The directory of the config file path, absolute; NULL if it cannot be
+ * told (then relative paths stay as they are). */
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir, *real;
+
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else
+		dir = xstrndup(path, slash == path ? 1 :
+		    (size_t)(slash - path));
+	real = realpath(dir, NULL);
+	free(dir);
+	return real;
+}
+
+int
+config_key_line(const struct config *cfg, const char *section,
+    const char *name)
+{
+	const struct key *k = config_find_key(section, name);
+
+	return cfg->lines != NULL && k != NULL ? cfg->lines[k - keys] : 0;
+}
+
 struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
@@ -697,6 +798,7 @@ config_load(const char *path, char *err, size_t errlen)
 	free(ps.cfg->public_url);
 	ps.cfg->public_url = NULL;	/* derived from [web] listen at the end */
 	ps.cfg->path = xstrdup(path);
+	ps.cfg->dir = dir_of(path);
 	ps.pos = text;
 	ps.err = err;
 	ps.errlen = errlen;
@@ -724,6 +826,8 @@ out:
 		config_free(ps.cfg);
 		return NULL;
 	}
+	ps.cfg->lines = xcalloc(NKEYS, sizeof(*ps.cfg->lines));
+	memcpy(ps.cfg->lines, ps.lines, sizeof(ps.lines));
 	return ps.cfg;
 }
 
@@ -746,6 +850,8 @@ config_free(struct config *cfg)
 	}
 	config_repo_free(cfg);
 	free(cfg->path);
+	free(cfg->dir);
+	free(cfg->lines);
 	free(cfg);
 }
 

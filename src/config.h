@@ -47,6 +47,10 @@ struct config_repo;
 
 struct config {
 	char	*path;			/* the file read */
+	char	*dir;			/* its directory, absolute: relative
+					 * paths resolve against it */
+	int	*lines;			/* per key of the table: the line that
+					 * set it; 0: default */
 	/* [repo "PATTERN"] sections, in the file's order; none once
 	 * config_apply_repo has made this one repository's settings */
 	struct config_repo *repos;
@@ -155,6 +159,11 @@ struct config *config_defaults(void);
 void config_free(struct config *cfg);
 /* Print the effective settings as INI with secrets masked ("<set, from env:NAME>"). */
 void config_print(const struct config *cfg, FILE *out);
+/* check-config's checks of what only the host can tell (data_dir, the
+ * agent's program, env names set) and a summary of what handoff will do:
+ * problems on err, one a line naming the key; the summary on out as INI
+ * comments. Returns how many settings cannot work. */
+int config_print_check(const struct config *cfg, FILE *out, FILE *err);
 /* Print the settings repository repo gets ([repo] sections applied). */
 void config_print_repo(const struct config *cfg, const char *repo, FILE *out);
 
@@ -177,6 +186,10 @@ const void *config_repo_field(const struct config *cfg, const char *repo,
     size_t off);
 #define CONFIG_REPO(cfg, repo, type, field) (*(const type *) \
 	config_repo_field((cfg), (repo), offsetof(struct config, field)))
+
+/* The line of path's [section] name; 0: not set there (a default). */
+int config_key_line(const struct config *cfg, const char *section,
+    const char *name);
 
 /* Resolve the config path: explicit, else $HANDOFF_CONFIG, else ./handoff.ini. */
 const char *config_default_path(const char *explicit_path);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,4 +331,273 @@ config_check_key_file(const char *s, size_t len)
 		    (p[1] == '.' && (p[2] == '/' || p[2] == '\0')))))
 			return 0;
 	return 1;
+}
+
+/* A GitHub App's numeric ID, or its Client ID ("Iv1.0123...", "Iv23li..."):
+ * not its name, which the JWT's issuer cannot be. */
+int
+config_check_app_id(const char *s, size_t len)
+{
+	size_t i, start = 0;
+
+	if (len > 2 && s[0] == 'I' && s[1] == 'v')
+		start = 2;
+	else if (len == 0 || len > 19 || s[0] == '0')
+		return 0;
+	for (i = start; i < len; i++)
+		if (start == 0 ? !isdigit((unsigned char)s[i]) :
+		    !isascii((unsigned char)s[i]) ||
+		    (!isalnum((unsigned char)s[i]) && s[i] != '.'))
+			return 0;
+	return len <= 64;
+}
+
+/* A GitLab instance's URL: handoff appends /api/v4 itself. */
+int
+config_check_gitlab_url(const char *s, size_t len)
+{
+	while (len > 0 && s[len - 1] == '/')
+		len--;
+	return config_check_url(s) && !(len >= 7 &&
+	    strncasecmp(s + len - 7, "/api/v4", 7) == 0);
+}
+
+/* host and port of a host:port the config check took, into host. */
+static const char *
+split_listen(const char *s, char *host, size_t hostlen)
+{
+	const char *colon = strrchr(s, ':');
+	size_t n = colon ? (size_t)(colon - s) : strlen(s);
+
+	if (n > 1 && s[0] == '[' && s[n - 1] == ']')
+		s++, n -= 2;
+	snprintf(host, hostlen, "%.*s", (int)n, s);
+	return colon ? colon + 1 : "";
+}
+
+static bool
+is_wildcard(const char *host)
+{
+	return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ||
+	    strcmp(host, "*") == 0;
+}
+
+/* Whether two listeners would take the same port: the same address, or a
+ * wildcard and any address, on one port. */
+bool
+config_check_listens_clash(const char *a, const char *b)
+{
+	char ha[256], hb[256];
+	const char *pa = split_listen(a, ha, sizeof(ha));
+	const char *pb = split_listen(b, hb, sizeof(hb));
+
+	if (strcmp(pa, pb) != 0)
+		return false;
+	return strcasecmp(ha, hb) == 0 || is_wildcard(ha) || is_wildcard(hb);
+}
+
+/* ---- what only the host can tell ---- */
+
+/* "uid 1001 (handoff)": who the checks ran as. */
+static void
+user_name(char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw != NULL)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "uid %lu", (unsigned long)geteuid());
+}
+
+int
+config_check_data_dir(const char *dir, char *msg, size_t msglen)
+{
+	char *p = xstrdup(dir), *slash, *db, user[64];
+	struct stat sb;
+	int rc = -1;
+
+	user_name(user, sizeof(user));
+	while (stat(p, &sb) == -1) {
+		if (errno != ENOENT || (slash = strrchr(p, '/')) == NULL) {
+			snprintf(msg, msglen, "%s: %s", p, strerror(errno));
+			goto out;
+		}
+		slash[slash == p ? 1 : 0] = '\0';
+	}
+	if (!S_ISDIR(sb.st_mode))
+		snprintf(msg, msglen, "%s: not a directory", p);
+	else if (faccessat(AT_FDCWD, p, W_OK | X_OK, AT_EACCESS) == -1) {
+		if (strcmp(p, dir) == 0)
+			snprintf(msg, msglen, "%s is not writable by %s: %s",
+			    p, user, strerror(errno));
+		else
+			snprintf(msg, msglen, "%s does not exist, and %s, "
+			    "where it would be made, is not writable by %s: "
+			    "%s", dir, p, user, strerror(errno));
+	} else {
+		db = xasprintf("%s/handoff.db", dir);
+		if (strcmp(p, dir) == 0 && faccessat(AT_FDCWD, db,
+		    R_OK | W_OK, AT_EACCESS) == -1 && errno != ENOENT)
+			snprintf(msg, msglen, "%s is not writable by %s: %s",
+			    db, user, strerror(errno));
+		else {
+			snprintf(msg, msglen, "writable by %s%s%s", user,
+			    strcmp(p, dir) ? "; to be made in " : "",
+			    strcmp(p, dir) ? p : "");
+			rc = 0;
+		}
+		free(db);
+	}
+out:
+	free(p);
+	return rc;
+}
+
+/* Whether path is a regular file with an execute bit. */
+static bool
+is_program(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    (sb.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) != 0;
+}
+
+/* The command's program word: past VAR=value words and "exec". */
+static char *
+program_word(const char *command)
+{
+	const char *p = command, *eq;
+	size_t n;
+	char *word;
+
+	for (;;) {
+		p += strspn(p, " \t\n");
+		n = strcspn(p, " \t\n");
+		eq = memchr(p, '=', n);
+		if ((eq != NULL && eq > p && config_check_env_name(p,
+		    (size_t)(eq - p))) || (n == 4 && !strncmp(p, "exec", 4)))
+			p += n;
+		else
+			break;
+	}
+	word = xstrndup(p, n);
+	return word;
+}
+
+int
+config_check_agent_program(const char *command, const char *root,
+    char *path, size_t pathlen, char *msg, size_t msglen)
+{
+	static const char *const dirs[] = { "/usr/local/bin", "/usr/bin",
+	    "/bin" };
+	char *word = program_word(command), *host = NULL;
+	const char *why;
+	size_t i;
+	int rc = 0;
+
+	if (*word == '\0' || strpbrk(word, "$`'\"\\;|&<>()*?[]{}~!#") != NULL) {
+		snprintf(msg, msglen, "a shell construct; not checked");
+		goto out;
+	}
+	if (word[0] != '/' && strchr(word, '/') != NULL) {
+		snprintf(msg, msglen, "%s: a path in the repository; not "
+		    "checked", word);
+		goto out;
+	}
+	if (word[0] == '/') {
+		snprintf(path, pathlen, "%s", word);
+		/* The host's, but /usr, which is the tree's with a root. */
+		host = root != NULL && !strncmp(word, "/usr/", 5) ?
+		    xasprintf("%s%s", root, word) : xstrdup(word);
+		if (is_program(host))
+			rc = 1;
+		else {
+			why = access(host, F_OK) == 0 ?
+			    "not an executable file" : strerror(errno);
+			snprintf(msg, msglen, "%s: %s; the job would fail with "
+			    "status 126 or 127", word, why);
+			rc = -1;
+		}
+		goto out;
+	}
+	for (i = 0; i < nitems(dirs); i++) {
+		free(host);
+		host = xasprintf("%s%s/%s", root ? root : "", dirs[i], word);
+		if (is_program(host)) {
+			snprintf(path, pathlen, "%s/%s", dirs[i], word);
+			rc = 1;
+			goto out;
+		}
+	}
+	snprintf(msg, msglen, "%s: not found in the sandbox's PATH "
+	    "(/usr/local/bin:/usr/bin:/bin%s); the job would fail with "
+	    "status 127", word, root ? " of [sandbox] root" : "");
+	rc = -1;
+out:
+	free(host);
+	free(word);
+	return rc;
+}
+
+/* "FILE:LINE: [section] name" (FILE alone when it is a default). */
+void
+config_check_where(const struct config *cfg, const char *section,
+    const char *name, char *buf, size_t len)
+{
+	int line = config_key_line(cfg, section, name);
+
+	if (line > 0)
+		snprintf(buf, len, "%s:%d: [%s] %s", cfg->path, line,
+		    section, name);
+	else
+		snprintf(buf, len, "%s: [%s] %s (its default)",
+		    cfg->path ? cfg->path : "defaults", section, name);
+}
+
+int
+config_check_repo_agent(const struct config *cfg,
+    const struct config_repo *rs, char *err, size_t errlen)
+{
+	const struct key *cmd = config_find_key("agent", "command");
+	const struct key *root = config_find_key("sandbox", "root");
+	char msg[PATH_MAX * 2 + 128], path[PATH_MAX];
+	size_t i = (size_t)(cmd - config_keys);
+
+	if (rs->lines[i] == 0 || rs->vals->agent_command == NULL ||
+	    config_check_agent_program(rs->vals->agent_command,
+	    rs->lines[root - config_keys] ? rs->vals->sandbox_root :
+	    cfg->sandbox_root, path, sizeof(path), msg, sizeof(msg)) != -1)
+		return 0;
+	snprintf(err, errlen, "%s:%d: [repo \"%s\"] agent.command: %s",
+	    cfg->path, rs->lines[i], rs->pattern, msg);
+	return -1;
+}
+
+int
+config_check_host(const struct config *cfg, char *err, size_t errlen)
+{
+	char where[PATH_MAX + 64], msg[PATH_MAX * 2 + 128], path[PATH_MAX];
+	size_t i;
+
+	if (config_check_data_dir(cfg->data_dir, msg, sizeof(msg)) == -1) {
+		config_check_where(cfg, "server", "data_dir", where,
+		    sizeof(where));
+		snprintf(err, errlen, "%s: %s", where, msg);
+		return -1;
+	}
+	if (cfg->agent_command != NULL && config_check_agent_program(
+	    cfg->agent_command, cfg->sandbox_root, path, sizeof(path), msg,
+	    sizeof(msg)) == -1) {
+		config_check_where(cfg, "agent", "command", where,
+		    sizeof(where));
+		snprintf(err, errlen, "%s: %s", where, msg);
+		return -1;
+	}
+	for (i = 0; i < cfg->nrepos; i++)
+		if (config_check_repo_agent(cfg, &cfg->repos[i], err,
+		    errlen) == -1)
+			return -1;
+	return 0;
 }

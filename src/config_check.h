@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct config;
+struct config_repo;
 struct secret;
 struct strlist;
 
@@ -42,6 +43,13 @@ int config_check_pem(const char *s, size_t len);
 /* A Standard Webhooks key: "whsec_" and the base64 of 24 to 64 bytes. */
 int config_check_whsec(const char *s, size_t len);
 
+/* A GitHub App's numeric ID or Client ID ("Iv..."), not its name. */
+int config_check_app_id(const char *s, size_t len);
+/* A GitLab instance's http(s) URL, not ending in /api/v4. */
+int config_check_gitlab_url(const char *s, size_t len);
+/* Whether listeners a and b (host:port) would take the same port. */
+bool config_check_listens_clash(const char *a, const char *b);
+
 /* Whether v (an environment variable's value) carries secret s. */
 bool config_check_carries_secret(const char *v, const struct secret *s);
 /* A [setup] key_files entry: a name or a path below the repository's top
@@ -62,5 +70,30 @@ int config_check_env_key(const struct config *cfg, const struct strlist *list,
  * msg, naming the variable and keys, never a value. */
 int config_check_agent_env(const struct config *cfg, const int *lines,
     char *msg, size_t msglen);
+
+/*
+ * What only the host can tell, as the user running the check. data_dir:
+ * itself, or the nearest directory above it that exists when it is to be
+ * made, writable (and its store, if any); 0 with "writable by USER..." in
+ * msg, or -1 with why not.
+ */
+int config_check_data_dir(const char *dir, char *msg, size_t msglen);
+/* The program an [agent] command runs, looked up as the sandbox's shell
+ * does (root: [sandbox] root, or NULL): 1 with its path in path, -1 when
+ * it is missing or not executable, 0 when it cannot be told (a shell
+ * construct, a path in the repository); why in msg. */
+int config_check_agent_program(const char *command, const char *root,
+    char *path, size_t pathlen, char *msg, size_t msglen);
+/* Where cfg sets a key, for a message: "FILE:LINE: [section] name". */
+void config_check_where(const struct config *cfg, const char *section,
+    const char *name, char *buf, size_t len);
+/* The same for a [repo] section's agent.command, if it sets one (with its
+ * own [sandbox] root, else cfg's): 0, or -1 with "FILE:LINE: [repo
+ * \"PATTERN\"] agent.command: why" in err. */
+int config_check_repo_agent(const struct config *cfg,
+    const struct config_repo *rs, char *err, size_t errlen);
+/* What serve checks at start: data_dir writable, the agent's programs
+ * there. 0, or -1 with "FILE:LINE: [section] key: why" in err. */
+int config_check_host(const struct config *cfg, char *err, size_t errlen);
 
 #endif

@@ -6,6 +6,7 @@
 #ifndef HANDOFF_CONFIG_IMPL_H
 #define HANDOFF_CONFIG_IMPL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -41,6 +42,7 @@ struct key {
 	const char	 *what;		/* "expected <what>" where the kind's text is vague */
 	const char *const *names;	/* K_ENUM, K_ALLOW */
 	int		(*check)(const char *, size_t);	/* K_LIST, K_SECRET, strings */
+	bool		  is_path;	/* a host path: from the config's dir */
 };
 
 /* The field of cfg that key k sets. */

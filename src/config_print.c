@@ -3,13 +3,16 @@
  * value in the units a user writes, secrets masked, then the [repo]
  * sections; or the settings one repository gets.
  */
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "budget.h"
 #include "config.h"
+#include "config_check.h"
 #include "config_impl.h"
 #include "log.h"
 #include "rules.h"
@@ -171,4 +174,111 @@ config_print_repo(const struct config *cfg, const char *repo, FILE *out)
 			fprintf(out, "# [repo \"%s\"] (line %d) matches\n",
 			    rs->pattern, rs->line);
 	print_keys(out, cfg, repo);
+}
+
+/* One problem of the check, on err: "handoff: [warning: ]WHERE: why". */
+static void
+problem(FILE *err, const struct config *cfg, bool is_error,
+    const char *section, const char *name, const char *msg)
+{
+	char where[PATH_MAX + 64];
+
+	config_check_where(cfg, section, name, where, sizeof(where));
+	fprintf(err, "handoff: %s%s: %s\n", is_error ? "" : "warning: ",
+	    where, msg);
+}
+
+/* [section] env names this environment does not set: warnings, as serve's
+ * environment may differ from the check's. */
+static void
+check_env_set(const struct config *cfg, const struct strlist *l,
+    const char *section, FILE *err)
+{
+	char msg[256];
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		if (getenv(l->v[i]) != NULL)
+			continue;
+		snprintf(msg, sizeof(msg), "%s is not set here, so it would "
+		    "not reach the %s (serve's environment may differ)",
+		    l->v[i], strcmp(section, "agent") ? "set-up" : "agent");
+		problem(err, cfg, false, section, "env", msg);
+	}
+}
+
+/* The forge's intake and publishing, for the summary. */
+static void
+summary_forge(FILE *out, const char *forge, bool intake, const char *as)
+{
+	if (!intake && as == NULL)
+		fprintf(out, "# %s: off\n", forge);
+	else
+		fprintf(out, "# %s intake: %s, %s\n", forge, intake ? "on" :
+		    "off (no webhook secret or token)", as ? as :
+		    "not publishing (no token or App: jobs cannot push)");
+}
+
+static void
+summary_forges(const struct config *cfg, FILE *out)
+{
+	summary_forge(out, "GitHub", cfg->github_webhook_secret.value != NULL,
+	    cfg->github_app_id ? "publishing as an App" :
+	    cfg->github_token.value ? "publishing with a token" : NULL);
+	summary_forge(out, "GitLab", cfg->gitlab_webhook_token.value != NULL ||
+	    cfg->gitlab_signing_token.value != NULL, cfg->gitlab_token.value ?
+	    "publishing with a token" : NULL);
+}
+
+int
+config_print_check(const struct config *cfg, FILE *out, FILE *err)
+{
+	char msg[PATH_MAX * 2 + 128], path[PATH_MAX], dd[PATH_MAX * 2 + 128];
+	int errors = 0, rc;
+	bool dd_ok;
+	size_t i;
+
+	if (!(dd_ok = config_check_data_dir(cfg->data_dir, dd,
+	    sizeof(dd)) == 0)) {
+		problem(err, cfg, true, "server", "data_dir", dd);
+		errors++;
+	}
+	rc = cfg->agent_command == NULL ? 0 : config_check_agent_program(
+	    cfg->agent_command, cfg->sandbox_root, path, sizeof(path), msg,
+	    sizeof(msg));
+	if (rc == -1) {
+		problem(err, cfg, true, "agent", "command", msg);
+		errors++;
+	}
+	for (i = 0; i < cfg->nrepos; i++)
+		if (config_check_repo_agent(cfg, &cfg->repos[i], msg,
+		    sizeof(msg)) == -1) {
+			fprintf(err, "handoff: %s\n", msg);
+			errors++;
+		}
+	check_env_set(cfg, &cfg->agent_env, "agent", err);
+	check_env_set(cfg, &cfg->setup_env, "setup", err);
+
+	fprintf(out, "\n# What handoff will do:\n# webhooks: %s\n",
+	    cfg->listen);
+	summary_forges(cfg, out);
+	if (cfg->agent_command == NULL)
+		fprintf(out, "# agent: not set ([agent] command): jobs fail\n");
+	else if (rc == 1)
+		fprintf(out, "# agent: %s (found)\n", path);
+	else
+		fprintf(out, "# agent: %s (%s)\n", cfg->agent_command, rc == 0 ?
+		    msg : "NOT FOUND: see above");
+	fprintf(out, "# data_dir: %s (%s)\n", cfg->data_dir, dd_ok ? dd :
+	    "NOT WRITABLE");
+	fprintf(out, "# status pages: %s (%s)\n", cfg->web_listen,
+	    cfg->web_token.value ? "token set" : "no token");
+	fprintf(out, "# model gateway: %s%s%s\n", cfg->anthropic_key.value ?
+	    "Anthropic" : "", cfg->anthropic_key.value &&
+	    cfg->openai_key.value ? ", " : "", cfg->openai_key.value ?
+	    "OpenAI" : cfg->anthropic_key.value ? "" : "off (no [llm] key)");
+	if (errors > 0)
+		fprintf(out, "# %d setting%s cannot work: see above\n", errors,
+		    errors > 1 ? "s" : "");
+	return errors;
 }

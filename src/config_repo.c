@@ -105,6 +105,8 @@ config_repo_open(struct config *cfg, const char *text, int line, char *msg,
 	rs->line = line;
 	rs->rank = rank_of(rs->pattern);
 	rs->vals = xcalloc(1, sizeof(*rs->vals));
+	/* In the same file: its paths resolve as the file's own. */
+	rs->vals->dir = cfg->dir != NULL ? xstrdup(cfg->dir) : NULL;
 	rs->lines = xcalloc(config_nkeys, sizeof(*rs->lines));
 	return rs;
 }

@@ -21,15 +21,26 @@
 #define POLL_US		200000
 #define CANCEL_WAIT_MS	10000
 
+/* JOB, the first of at most want arguments; the rest are for the
+ * caller. On a usage error, says which argument and returns -1. */
 static int
 job_arg(int argc, char **argv, int want, const char *usage, long long *id)
 {
-	if (argc < 1 || argc > want ||
-	    util_parse_int(argv[0], 1, INT64_MAX, id) == -1) {
-		fprintf(stderr, "usage: handoff %s\n", usage);
-		return -1;
-	}
-	return 0;
+	char command[16];
+
+	snprintf(command, sizeof(command), "%.*s", (int)strcspn(usage, " "),
+	    usage);
+	if (argc < 1)
+		report_usage_error(command, usage, "expected a job number");
+	else if (util_parse_int(argv[0], 1, INT64_MAX, id) == -1)
+		report_usage_error(command, usage, "expected a job number, "
+		    "got \"%.60s\"", argv[0]);
+	else if (argc > want)
+		report_usage_error(command, usage, "unexpected argument "
+		    "\"%.60s\"", argv[want]);
+	else
+		return 0;
+	return -1;
 }
 
 /* Copy what the log has past *off to stdout. On a terminal the agent's

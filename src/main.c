@@ -134,8 +134,12 @@ cmd_serve(const struct config *cfg, int nargs, char **args)
 {
 	(void)args;
 	/* serve_main keeps the config for the daemon's life, unchanged. */
-	return nargs == 0 ? serve_main((struct config *)cfg) :
-	    help(stderr, "serve") + 2;
+	if (nargs > 0) {
+		fprintf(stderr, "handoff: serve: unexpected argument "
+		    "\"%.60s\"\n", args[0]);
+		return help(stderr, "serve") + 2;
+	}
+	return serve_main((struct config *)cfg);
 }
 
 static int
@@ -143,10 +147,18 @@ cmd_check_config(const struct config *cfg, int nargs, char **args)
 {
 	if (nargs == 0) {
 		config_print(cfg, stdout);
-		return 0;
+		return config_print_check(cfg, stdout, stderr) > 0 ? 1 : 0;
 	}
-	if (nargs != 2 || strcmp(args[0], "--repo") != 0)
+	if (nargs != 2 || strcmp(args[0], "--repo") != 0) {
+		if (strcmp(args[0], "--repo") != 0 || nargs > 2)
+			fprintf(stderr, "handoff: check-config: unexpected "
+			    "argument \"%.60s\"\n", args[strcmp(args[0],
+			    "--repo") != 0 ? 0 : 2]);
+		else
+			fprintf(stderr, "handoff: check-config: --repo needs a "
+			    "repository\n");
 		return help(stderr, "check-config") + 2;
+	}
 	/* A name, not a pattern: what a delivery's repository could be. */
 	if (!rules_check_repo_pattern(args[1], strlen(args[1])) ||
 	    strpbrk(args[1], "*?") != NULL) {
@@ -233,6 +245,12 @@ main(int argc, char **argv)
 		free(args);
 		return 2;
 	}
+	/* COMMAND --help needs no config, nor a readable one. */
+	for (i = 0; i < nargs; i++)
+		if (!strcmp(args[i], "--help") || !strcmp(args[i], "-h")) {
+			free(args);
+			return help(stdout, cmd->name);
+		}
 	if (cmd->needs_config)
 		cfg = load(path);
 	status = cmd->fn(cfg, nargs, args);

@@ -2,6 +2,10 @@
  * `handoff jobs [--json] [--state STATE] [--limit N]` and
  * `handoff show JOB [--json]`: a table or JSON for scripts.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "job.h"
 #include "log.h"
 #include "report.h"
 #include "store.h"
@@ -361,21 +366,60 @@ report_job_json(struct store *st, int64_t id, bool *found)
 	return o;
 }
 
+#define JOBS_USAGE	"jobs [--json] [--state STATE] [--limit N]"
+
 struct store *
 report_open_store(const struct config *cfg)
 {
-	char err[512];
-	struct store *st = store_open(cfg->data_dir, err, sizeof(err));
+	char err[512], *db = xasprintf("%s/handoff.db", cfg->data_dir);
+	struct store *st = NULL;
+	struct stat sb;
 
-	if (st == NULL)
+	/* store_open would make one: a mistyped -c must not. */
+	if (stat(db, &sb) == -1)
+		fprintf(stderr, "handoff: no store at %s: %s\n", db,
+		    errno == ENOENT ? "has serve run with this config?" :
+		    strerror(errno));
+	else if ((st = store_open(cfg->data_dir, err, sizeof(err))) == NULL)
 		fprintf(stderr, "handoff: %s\n", err);
+	free(db);
 	return st;
+}
+
+int
+report_usage_error(const char *command, const char *usage,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "handoff: %s: ", command);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: handoff %s\n", usage);
+	return 2;
+}
+
+/* "queued, running, ...": every state --state takes. */
+static void
+state_names(char *buf, size_t len)
+{
+	size_t o = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; o < len && strcmp(job_state_name((enum job_state)i),
+	    "?") != 0; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
+		    job_state_name((enum job_state)i));
 }
 
 int
 report_jobs(const struct config *cfg, int argc, char **argv)
 {
 	const char *state = NULL;
+	enum job_state want;
+	char names[128];
 	long long limit = 50;
 	int i, is_json = 0;
 	struct store *st;
@@ -385,16 +429,26 @@ report_jobs(const struct config *cfg, int argc, char **argv)
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			is_json = 1;
-		else if (strcmp(argv[i], "--state") == 0 && i + 1 < argc)
+		else if ((strcmp(argv[i], "--state") == 0 ||
+		    strcmp(argv[i], "--limit") == 0) && i + 1 == argc)
+			return report_usage_error("jobs", JOBS_USAGE,
+			    "%s needs a value", argv[i]);
+		else if (strcmp(argv[i], "--state") == 0) {
 			state = argv[++i];
-		else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc &&
-		    util_parse_int(argv[i + 1], 1, 1000000, &limit) == 0)
-			i++;
-		else {
-			fprintf(stderr, "usage: handoff jobs [--json] "
-			    "[--state STATE] [--limit N]\n");
-			return 2;
-		}
+			if (job_state_parse(state, &want) == -1) {
+				state_names(names, sizeof(names));
+				return report_usage_error("jobs", JOBS_USAGE,
+				    "--state: no state \"%.60s\"; expected "
+				    "one of %s", state, names);
+			}
+		} else if (strcmp(argv[i], "--limit") == 0) {
+			if (util_parse_int(argv[++i], 1, 1000000, &limit) == -1)
+				return report_usage_error("jobs", JOBS_USAGE,
+				    "--limit: expected a number from 1 to "
+				    "1000000, got \"%.60s\"", argv[i]);
+		} else
+			return report_usage_error("jobs", JOBS_USAGE,
+			    "unexpected argument \"%.60s\"", argv[i]);
 	}
 	if ((st = report_open_store(cfg)) == NULL)
 		return 1;
@@ -558,15 +612,15 @@ report_show(const struct config *cfg, int argc, char **argv)
 		else if (id < 0 && util_parse_int(argv[i], 1, INT64_MAX,
 		    &id) == 0)
 			;
-		else {
-			id = -1;
-			break;
-		}
+		else
+			return report_usage_error("show", "show JOB [--json]",
+			    "%s \"%.60s\"", id < 0 && argv[i][0] != '-' ?
+			    "expected a job number, got" :
+			    "unexpected argument", argv[i]);
 	}
-	if (id < 0) {
-		fprintf(stderr, "usage: handoff show JOB [--json]\n");
-		return 2;
-	}
+	if (id < 0)
+		return report_usage_error("show", "show JOB [--json]",
+		    "expected a job number");
 	if ((st = report_open_store(cfg)) == NULL)
 		return 1;
 	j = report_job_json(st, id, &found);

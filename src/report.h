@@ -25,7 +25,12 @@ cJSON *report_jobs_json(struct store *st, const char *state, int limit);
  * deletes. */
 cJSON *report_job_json(struct store *st, int64_t id, bool *found);
 
-/* The store for a command-line tool, or NULL after saying why on stderr. */
+/* The store for a command-line tool, or NULL after saying why on stderr:
+ * one serve has made, never a new one. */
 struct store *report_open_store(const struct config *cfg);
+/* A usage error of command: "handoff: COMMAND: what" and its usage line
+ * on stderr; returns 2, the exit status. */
+int report_usage_error(const char *command, const char *usage,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "config_check.h"
 #include "httpd.h"
 #include "intake.h"
 #include "json.h"
@@ -354,6 +355,19 @@ listen_web(struct server *srv)
 	return 0;
 }
 
+/* [section] env names serve's environment does not set: the sandbox
+ * will not get them, which may be meant. */
+static void
+warn_unset_env(const struct strlist *l, const char *section)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (getenv(l->v[i]) == NULL)
+			log_warn("serve: [%s] env: %s is not set, so it will "
+			    "not reach the sandbox", section, l->v[i]);
+}
+
 int
 serve_main(struct config *cfg)
 {
@@ -365,6 +379,12 @@ serve_main(struct config *cfg)
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = cfg;
 	signal(SIGPIPE, SIG_IGN);
+	if (config_check_host(cfg, err, sizeof(err)) == -1) {
+		log_error("serve: %s", err);
+		return 1;
+	}
+	warn_unset_env(&cfg->agent_env, "agent");
+	warn_unset_env(&cfg->setup_env, "setup");
 	if ((lock = lock_data_dir(cfg)) == -1)
 		return 1;
 	json_use_arena();	/* deliveries are parsed on this thread */

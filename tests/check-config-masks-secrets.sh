@@ -30,16 +30,19 @@ HANDOFF_TEST_ANTHROPIC_KEY=$anthropic_key
 export HANDOFF_TEST_ANTHROPIC_KEY
 
 cat >secrets.ini <<INI
+[server]
+data_dir = $tmp/data
+
 [web]
 token = env:HANDOFF_TEST_WEB_TOKEN
 
 [github]
 webhook_secret = $inline_secret
-token = env:HANDOFF_TEST_GITHUB_TOKEN
 app_id = 12345
 private_key = file:$tmp/app.pem
 
 [gitlab]
+token = env:HANDOFF_TEST_GITHUB_TOKEN
 webhook_token = file:$tmp/gitlab-token
 webhook_signing_token = whsec_$signing_key
 

@@ -58,9 +58,6 @@ max_per_repo = 0
 bad bad-branch-prefix 2 "[runs] branch_prefix" '[runs]
 branch_prefix = my branch/
 '
-bad relative-extra-ro 2 "[sandbox] extra_ro" '[sandbox]
-extra_ro = /opt, relative/path
-'
 bad unknown-key 3 "[github] secret" '[github]
 api_url = https://api.github.com
 secret = x

@@ -75,7 +75,10 @@ ok $? "serve.lock is in no runner's or agent's descriptors${leaked:+ (in$leaked)
 ls -l "/proc/$FIRST/fd" | grep -q "$DATA/serve.lock"
 ok $? "serve itself holds serve.lock open"
 
-sed "s/^listen = .*/listen = 127.0.0.1:$(free_port)/" "$CONFIG" > "$T/second.ini"
+# Ports of its own for both listeners, so that only the data_dir is shared.
+awk -v a="$(free_port)" -v b="$(free_port)" \
+    '/^listen = / { $0 = "listen = 127.0.0.1:" (n++ ? a : b) } 1' \
+    "$CONFIG" > "$T/second.ini"
 serve_refused "$T/second.ini"
 is "$status" 1 "a second serve on the data_dir exits 1"
 is "$(grep -c . "$T/err")" 1 "it says so in one line"

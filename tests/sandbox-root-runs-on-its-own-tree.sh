@@ -2,8 +2,9 @@
 # [sandbox] root: the agent runs on that directory tree's /usr, /bin and
 # /etc (here a tree made from Debian's busybox-static), not the host's;
 # links in the tree's /etc resolve inside the tree, never to host files;
-# the agent's edit still reaches the branch. A relative path, a missing
-# directory, a world-writable one or one of another owner is a
+# the agent's edit still reaches the branch. A missing directory (a
+# relative path is the config file's directory's), a world-writable one or
+# one of another owner is a
 # configuration error, and a tree gone by the time the sandbox starts fails
 # the job with that reason.
 . "$SRCDIR/tests/sandbox-lib.sh"

@@ -104,7 +104,6 @@ static const char every_key[] =
     "[github]\n"
     "api_url = http://127.0.0.1:3000/api\n"
     "webhook_secret = gh-secret-value\n"
-    "token = gh-token-value\n"
     "app_id = 12345\n"
     "private_key = -----BEGIN RSA PRIVATE KEY----- inline\n"
     "installation_id = 987654321\n"
@@ -149,14 +148,17 @@ static void
 test_every_key(void)
 {
 	struct config *cfg = load(every_key);
-	char *out;
+	char *out, *path;
 
 	if (!ok(cfg != NULL, "every key loads")) {
 		printf("#   %s\n", err);
 		return;
 	}
 	is_str(cfg->listen, "0.0.0.0:9000", "listen");
-	is_str(cfg->data_dir, "./data", "relative data_dir kept as given");
+	path = xasprintf("%s/data", dir);
+	is_str(cfg->data_dir, path, "relative data_dir: the config's "
+	    "directory's");
+	free(path);
 	is_int(cfg->max_body_bytes, 1 << 20, "max_body 1M");
 	is_int(cfg->log_level, LOG_DEBUG, "log_level debug");
 	is_int(cfg->max_connections, 64, "max_connections");
@@ -170,7 +172,7 @@ test_every_key(void)
 	is_str(cfg->github_webhook_secret.value, "gh-secret-value",
 	    "github webhook_secret");
 	is_int(cfg->github_webhook_secret.len, 15, "secret length");
-	is_str(cfg->github_token.value, "gh-token-value", "github token");
+	ok(cfg->github_token.value == NULL, "github token unset with an App");
 	is_str(cfg->github_app_id, "12345", "app_id");
 	ok(cfg->github_private_key.value != NULL &&
 	    strncmp(cfg->github_private_key.value, "-----BEGIN", 10) == 0,
@@ -239,7 +241,8 @@ static void
 test_values(void)
 {
 	static const struct { const char *text; uint64_t want; } sizes[] = {
-		{ "512", 512 }, { "4K", 4096 }, { "25M", 25 << 20 },
+		{ "512B", 512 }, { "1024", 1024 }, { "4K", 4096 },
+		{ "25M", 25 << 20 },
 		{ "3G", 3ULL << 30 }, { "1k", 1024 },
 	};
 	static const struct { const char *text; int64_t want; } durs[] = {
@@ -296,7 +299,7 @@ static void
 test_errors(void)
 {
 	struct config *cfg;
-	char *big;
+	char *big, *text;
 
 	cfg = config_load("/nonexistent/handoff.ini", err, sizeof(err));
 	ok(cfg == NULL && strstr(err, "/nonexistent/handoff.ini: cannot read: ")
@@ -373,9 +376,36 @@ test_errors(void)
 	    "got \"1BAD\"", NULL);
 	fails("env name with dash", "[agent]\nenv = MY-VAR\n", "[agent] env:",
 	    NULL);
-	fails("relative extra_ro", "[sandbox]\nextra_ro = /opt, opt/tools\n",
-	    "t.ini:2: [sandbox] extra_ro: expected a comma-separated list of "
-	    "absolute paths", "got \"opt/tools\"", NULL);
+	cfg = load("[sandbox]\nextra_ro = /opt, ./opt/tools\n[llm]\n"
+	    "ca_file = t.ini\n");
+	text = xasprintf("%s/opt/tools", dir);
+	ok(cfg != NULL && cfg->extra_ro.n == 2 &&
+	    !strcmp(cfg->extra_ro.v[0], "/opt") &&
+	    !strcmp(cfg->extra_ro.v[1], text), "relative extra_ro: the "
+	    "config's directory's, an absolute one kept: %s", err);
+	free(text);
+	text = xasprintf("%s/t.ini", dir);
+	ok(cfg != NULL && !strcmp(cfg->ca_file, text), "relative ca_file: "
+	    "the config's directory's");
+	free(text);
+	config_free(cfg);
+	fails("a size without a unit, under a KiB", "[sandbox]\nmemory = 512\n",
+	    "t.ini:2: [sandbox] memory: 512 bytes; did you mean 512M?", NULL);
+	fails("memory under 16M", "[sandbox]\nmemory = 8M\n",
+	    "t.ini:2: [sandbox] memory: expected a size", "at least 16M", NULL);
+	fails("token and an App", "[github]\ntoken = t\napp_id = 1\n"
+	    "private_key = -----BEGIN KEY\n", "t.ini:2: [github] token: set "
+	    "together with [github] app_id (line 3)", NULL);
+	fails("an App's name for its ID", "[github]\napp_id = my-app\n",
+	    "t.ini:2: [github] app_id: expected the App's numeric ID",
+	    "got \"my-app\"", NULL);
+	fails("a GitLab URL with /api/v4", "[gitlab]\n"
+	    "url = https://gitlab.example.com/api/v4\n",
+	    "t.ini:2: [gitlab] url:", "without /api/v4", NULL);
+	fails("one port for both listeners", "[server]\n"
+	    "listen = 127.0.0.1:9000\n[web]\nlisten = 0.0.0.0:9000\n",
+	    "t.ini:4: [web] listen: 0.0.0.0:9000 takes the port of [server] "
+	    "listen (127.0.0.1:9000)", NULL);
 	fails("bad allow_hosts", "[sandbox]\nallow_hosts = exa mple.com\n",
 	    "t.ini:2: [sandbox] allow_hosts:", NULL);
 	fails("hex allow_hosts", "[sandbox]\nallow_hosts = 0x7f.1\n",
@@ -497,8 +527,9 @@ test_secrets(void)
 	setenv("TEST_CONFIG_SECRET", "env-secret-value", 1);
 	unsetenv("TEST_CONFIG_UNSET");
 	text = xasprintf("[github]\nwebhook_secret = env:TEST_CONFIG_SECRET\n"
-	    "token = file:%s\napp_id = Iv1.abc\nprivate_key = file:%s\n"
-	    "[gitlab]\nwebhook_token = inline-token-value\n", tok, key);
+	    "app_id = Iv1.abc\nprivate_key = file:%s\n"
+	    "[gitlab]\nwebhook_token = inline-token-value\ntoken = file:%s\n",
+	    key, tok);
 	cfg = load(text);
 	free(text);
 	if (ok(cfg != NULL, "secrets load: %s", err)) {
@@ -506,9 +537,9 @@ test_secrets(void)
 		    "secret from env:");
 		is_str(cfg->github_webhook_secret.source,
 		    "env:TEST_CONFIG_SECRET", "env: source");
-		is_str(cfg->github_token.value, "file-token-value",
+		is_str(cfg->gitlab_token.value, "file-token-value",
 		    "secret from file:, one newline stripped");
-		ok(strncmp(cfg->github_token.source, "file:/", 6) == 0,
+		ok(strncmp(cfg->gitlab_token.source, "file:/", 6) == 0,
 		    "file: source");
 		is_str(cfg->github_private_key.value, "-----BEGIN PRIVATE KEY-----"
 		    "\nMIIEv\n-----END PRIVATE KEY-----\n",

@@ -178,9 +178,10 @@ test_errors(void)
 	fails("an ftp URL", "[llm]\nopenai_url = ftp://example.com/v1\n",
 	    "t.ini:2: [llm] openai_url: expected an http:// or https:// URL",
 	    NULL);
-	fails("a relative ca_file", "[llm]\nca_file = ca.pem\n",
-	    "t.ini:2: [llm] ca_file: expected the absolute path of a readable "
-	    "PEM file", NULL);
+	fails("a relative ca_file that is not there",
+	    "[llm]\nca_file = no-ca.pem\n",
+	    "t.ini:2: [llm] ca_file: expected the path of a readable PEM file",
+	    "/no-ca.pem\"", NULL);
 	fails("a missing ca_file", "[llm]\nca_file = /nonexistent/ca.pem\n",
 	    "t.ini:2: [llm] ca_file:", NULL);
 	fails("an unknown key", "[llm]\nmax_budget = 5\n", "t.ini:2: [llm] "

@@ -338,7 +338,7 @@ test_checks_hold(void)
 
 		fails("sandbox.root a tree others may write", text,
 		    "t.ini:2: [repo \"acme/web\"] sandbox.root: expected the "
-		    "absolute path of a directory", NULL);
+		    "path of a directory", NULL);
 		chmod(tree, 0755);
 		cfg = load_for(text, "acme/web");
 		ok(cfg && cfg->sandbox_root && !strcmp(cfg->sandbox_root, tree),
@@ -346,9 +346,15 @@ test_checks_hold(void)
 		config_free(cfg);
 		free(text);
 	}
-	fails("sandbox.root a relative path", "[repo \"acme/web\"]\n"
-	    "sandbox.root = tree\n", "t.ini:2: [repo \"acme/web\"] "
-	    "sandbox.root: expected", NULL);
+	/* A relative path is the config file's directory's, as in [sandbox]. */
+	cfg = load_for("[repo \"acme/web\"]\nsandbox.root = tree\n",
+	    "acme/web");
+	ok(cfg && cfg->sandbox_root && !strcmp(cfg->sandbox_root, tree),
+	    "sandbox.root relative: the config's directory's: %s", err);
+	config_free(cfg);
+	fails("sandbox.root a relative path to nothing", "[repo \"acme/web\"]\n"
+	    "sandbox.root = no-tree\n", "t.ini:2: [repo \"acme/web\"] "
+	    "sandbox.root: expected", "no-tree", NULL);
 	rmdir(usr);
 	rmdir(tree);
 	free(usr);
