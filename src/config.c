@@ -32,6 +32,7 @@
 static const char *const review_names[] = { "changes_requested", "commented",
     "never", NULL };
 static const char *const net_names[] = { "none", "allowlist", "host", NULL };
+static const char *const log_format_names[] = { "text", "json", NULL };
 static const char *const allow_names[] = { "owner", "member", "collaborator",
     "contributor", NULL };
 
@@ -52,6 +53,8 @@ static const struct key keys[] = {
 	KEY("server", "data_dir", K_STR, data_dir, "/var/lib/handoff"),
 	KEY("server", "max_body", K_SIZE, max_body_bytes, "25M", .min = 1),
 	KEY("server", "log_level", K_LOGLEVEL, log_level, "info"),
+	KEY("server", "log_format", K_ENUM, log_format, "text",
+	    .names = log_format_names),
 	KEY("server", "max_connections", K_INT, max_connections, "256", .min = 1),
 	KEY("server", "timeout", K_DUR, timeout_ms, "15s", .min = 1),
 
