@@ -7,6 +7,7 @@
  * by a second, read-only sandbox that hands over a pack of objects and two
  * ids.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -71,11 +72,29 @@ run_path(const struct run *r, const char *name)
 	return xasprintf("%s/%s", r->dir, name);
 }
 
-/* A step line in the job's log, as handoff's own voice among the agent's. */
+/* Whether text starts by naming job id ("job 7 (implement) on ..."). */
+static bool
+names_job(const char *text, int64_t id)
+{
+	char *end;
+
+	if (strncmp(text, "job ", 4) != 0 || !isdigit((unsigned char)text[4]))
+		return false;
+	return strtoll(text + 4, &end, 10) == id && (*end == ' ' ||
+	    *end == ':' || *end == '\0');
+}
+
+/*
+ * A step line in the job's log, as handoff's own voice among the agent's.
+ * handoff's own log gets its first line, prefixed with the job unless it
+ * names it already: an agent's output in an error (a failure's tail) is
+ * the job log's, shown once.
+ */
 void
 run_log(struct run *r, const char *fmt, ...)
 {
-	char when[32], *text, *line, *esc;
+	char when[32], *text, *line;
+	size_t first;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -86,11 +105,12 @@ run_log(struct run *r, const char *fmt, ...)
 	if (r->log_fd != -1 && write(r->log_fd, line, strlen(line)) == -1)
 		log_warn("job %lld: write log: %s", (long long)r->job.id,
 		    strerror(errno));
-	/* One line of text in handoff's own log, whatever the agent's
-	 * output in an error holds. */
-	esc = text_term_escape(text, strlen(text), TEXT_ESC_LINE, NULL);
-	log_info("job %lld: %s", (long long)r->job.id, esc);
-	free(esc);
+	first = strcspn(text, "\n");
+	if (names_job(text, r->job.id))
+		log_info("%.*s%s", (int)first, text, text[first] ? " ..." : "");
+	else
+		log_info("job %lld: %.*s%s", (long long)r->job.id, (int)first,
+		    text, text[first] ? " ..." : "");
 	free(line);
 	free(text);
 }
