@@ -129,11 +129,13 @@ describe(const char *delivery, const struct forge_event *ev)
 	char *label = log_text(ev->label, LOG_NAME_MAX);
 	char *action = log_text(ev->action, LOG_NAME_MAX);
 	char *name = log_text(ev->name, LOG_NAME_MAX);
-	char *s;
+	char number[24] = "", *s;
 
-	s = xasprintf("%s %s %s%s%s %s#%lld%s%s%s by %s%s%s%s",
+	if (ev->number > 0)
+		snprintf(number, sizeof(number), "#%lld", (long long)ev->number);
+	s = xasprintf("%s %s %s%s%s %s%s%s%s%s by %s%s%s%s",
 	    forge_name(ev->forge), delivery, name, ev->action ? "." : "",
-	    ev->action ? action : "", repo, (long long)ev->number,
+	    ev->action ? action : "", repo, number,
 	    ev->title ? " \"" : "", ev->title ? title : "",
 	    ev->title ? "\"" : "", sender, ev->label ? " (label \"" : "",
 	    ev->label ? label : "", ev->label ? "\")" : "");
