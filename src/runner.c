@@ -479,19 +479,19 @@ run_lock(struct run *r)
 	if (util_mkdirs(dir, 0700) == -1 ||
 	    (fd = util_lock_pid(p, &holder)) == -1) {
 		if (errno == EWOULDBLOCK && holder > 0)
-			fprintf(stderr, "handoff: job %lld: runner %ld runs it"
-			    " already\n", (long long)id, holder);
+			log_error("job %lld: runner %ld runs it already",
+			    (long long)id, holder);
 		else if (errno == EWOULDBLOCK)
-			fprintf(stderr, "handoff: job %lld: another runner runs"
-			    " it already\n", (long long)id);
+			log_error("job %lld: another runner runs it"
+			    " already", (long long)id);
 		else
-			fprintf(stderr, "handoff: job %lld: lock %s: %s\n",
-			    (long long)id, p, strerror(errno));
+			log_error("job %lld: lock %s: %s", (long long)id, p,
+			    strerror(errno));
 		goto out;
 	}
 	store_job_clear(&r->job);
 	if ((found = store_job_load(r->st, id, &r->job)) != 1) {
-		fprintf(stderr, "handoff: job %lld: %s\n", (long long)id,
+		log_error("job %lld: %s", (long long)id,
 		    found == 0 ? "no such job" : store_error(r->st));
 		close(fd);
 		fd = -1;
@@ -587,7 +587,7 @@ runner_main(const struct config *cfg, int argc, char **argv)
 	r.cfg = cfg;
 	r.log_fd = r.tree_lock = r.setup_lock = -1;
 	if ((r.st = store_open(cfg->data_dir, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "handoff: %s\n", err);
+		log_error("runner: %s", err);
 		return RUNNER_EXIT_FAILED;
 	}
 	git_libgit2_init();
@@ -596,8 +596,8 @@ runner_main(const struct config *cfg, int argc, char **argv)
 	if ((found = store_job_load(r.st, id, &r.job)) == 1)
 		config_apply_repo((struct config *)cfg, r.job.repo);
 	if (found != 1) {
-		fprintf(stderr, "handoff: job %lld: %s\n", id, found == 0 ?
-		    "no such job" : store_error(r.st));
+		log_error("job %lld: %s", id, found == 0 ? "no such job" :
+		    store_error(r.st));
 		status = found == 0 ? 2 : RUNNER_EXIT_FAILED;
 	} else if (argc == 3) {
 		status = r.job.state == JOB_QUEUED ?
@@ -605,7 +605,7 @@ runner_main(const struct config *cfg, int argc, char **argv)
 	} else if ((lock = run_lock(&r)) == -1) {
 		status = RUNNER_EXIT_FAILED;
 	} else if (r.job.state != JOB_RUNNING) {
-		fprintf(stderr, "handoff: job %lld is %s, not running\n", id,
+		log_warn("job %lld is %s, not running", id,
 		    job_state_name(r.job.state));
 		status = RUNNER_EXIT_ENDED;
 	} else {
