@@ -231,10 +231,15 @@ local_main(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "handoff: job %lld %s: ", (long long)r.job.id,
 		    job_state_name(r.state));
 		if (r.output != NULL && r.error != NULL && same_file(1, 2)) {
-			/* The agent's output, its tail too, was shown. */
-			*(r.error + strcspn(r.error, "\n")) = '\0';
+			/* The agent's output, its tail too, was shown:
+			 * "...; its output ends above". */
+			size_t n = strcspn(r.error, "\n");
+
+			if (n > 0 && r.error[n - 1] == ':')
+				n--;
+			r.error[n] = '\0';
 			text_show(stderr, r.error, 0);
-			fputs(" (above)", stderr);
+			fputs(" above", stderr);
 		} else
 			text_show(stderr, r.error ? r.error : "?", 0);
 		fputc('\n', stderr);

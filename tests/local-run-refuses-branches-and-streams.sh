@@ -105,8 +105,8 @@ is "$(grep -c 'step 30' "$T/out")" 1 "fail: stdout had the agent's output"
 "$HANDOFF" -c "$CONFIG" run --repo "$REPO" --task "Fail" >"$T/both" 2>&1
 is "$(grep -c 'error: something broke' "$T/both")" 1 \
     "fail, stdout and stderr one file: the tail once"
-like "$(cat "$T/both")" "failed: the agent exited with status 3" \
-    "fail: and the reason"
+like "$(cat "$T/both")" "failed: the agent exited with status 3; its output ends above" \
+    "fail: and the reason, pointing at the output"
 
 # --- local jobs are listed as local ---
 run -c "$CONFIG" jobs
