@@ -115,10 +115,10 @@ ignored(const struct hook *hk, const char *reason)
 }
 
 /*
- * A delivery as its log lines name it: "DELIVERY issues.labeled
+ * A delivery as its log lines name it: "github DELIVERY issues.labeled
  * owner/repo#1 "Title" by login (label "bug")". Everything but the
  * delivery id (a printable header) is the forge's text, bounded and
- * escaped. Caller frees.
+ * escaped. Only authenticated deliveries get here. Caller frees.
  */
 static char *
 describe(const char *delivery, const struct forge_event *ev)
