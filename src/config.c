@@ -35,6 +35,7 @@
 static const char *const review_names[] = { "changes_requested", "commented",
     "never", NULL };
 static const char *const net_names[] = { "none", "allowlist", "host", NULL };
+static const char *const log_format_names[] = { "text", "json", NULL };
 static const char *const allow_names[] = { "owner", "member", "collaborator",
     "contributor", NULL };
 
@@ -56,6 +57,8 @@ static const struct key keys[] = {
 	    .is_path = true),
 	KEY("server", "max_body", K_SIZE, max_body_bytes, "25M", .min = 1),
 	KEY("server", "log_level", K_LOGLEVEL, log_level, "info"),
+	KEY("server", "log_format", K_ENUM, log_format, "text",
+	    .names = log_format_names),
 	KEY("server", "max_connections", K_INT, max_connections, "256", .min = 1),
 	KEY("server", "timeout", K_DUR, timeout_ms, "15s", .min = 1),
 

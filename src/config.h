@@ -61,6 +61,7 @@ struct config {
 	char	*data_dir;		/* default /var/lib/handoff */
 	uint64_t max_body_bytes;	/* default 25M */
 	int	 log_level;		/* enum log_level, default info */
+	int	 log_format;		/* enum log_format, default text */
 	int	 max_connections;	/* default 256 */
 	int64_t	 timeout_ms;		/* read/idle/request deadline, default 15s */
 

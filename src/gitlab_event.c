@@ -76,11 +76,12 @@ fill_common(struct payload *p, int need)
 	return 0;
 }
 
-/* An event handoff does not act on: keep what helps a log line. */
+/* An event handoff does not act on, and why: keep what helps a log line. */
 static int
-other(struct payload *p)
+other(struct payload *p, const char *why)
 {
 	p->ev->type = EV_OTHER;
+	p->ev->why_other = why;
 	return fill_common(p, 0);
 }
 
@@ -161,11 +162,11 @@ parse_issue(struct payload *p)
 	char *labels;
 
 	if (!payload_str_is(p->root, "object_kind", "issue"))
-		return other(p);
+		return other(p, "not an issue (a work item)");
 	if (added_labels(p, &labels) == -1)
 		return -1;
 	if (labels == NULL)
-		return other(p);
+		return other(p, "no label added");
 	/* ev->label holds every added title, "\n"-separated; rules split it. */
 	ev->label = labels;
 	if (fill_common(p, NEED_REPO | NEED_SENDER) == -1 ||
@@ -235,7 +236,7 @@ parse_note(struct payload *p)
 	    (json_has(r, "object_attributes.action") &&
 	    !payload_str_is(r, "object_attributes.action", "create")) ||
 	    json_bool(r, "object_attributes.system", false))
-		return other(p);
+		return other(p, "not a new comment (an edit or a system note)");
 	if (!payload_str_is(r, "object_attributes.noteable_type", "Issue") &&
 	    !payload_str_is(r, "object_attributes.noteable_type",
 	    "MergeRequest")) {
@@ -246,7 +247,8 @@ parse_note(struct payload *p)
 			    "object_attributes.noteable_type", p->what);
 			return -1;
 		}
-		return other(p);
+		return other(p, "a comment on neither an issue nor a merge"
+		    " request");
 	}
 	if (fill_common(p, NEED_REPO | NEED_SENDER) == -1 ||
 	    (ev->text = payload_need_str(p, "object_attributes.note",
@@ -277,7 +279,7 @@ parse_merge_request(struct payload *p)
 	if (!payload_str_is(r, "object_kind", "merge_request") ||
 	    (!payload_str_is(r, "object_attributes.action", "close") &&
 	    !payload_str_is(r, "object_attributes.action", "merge")))
-		return other(p);
+		return other(p, "merge request neither closed nor merged");
 	if (fill_common(p, NEED_REPO) == -1 ||
 	    payload_need_int(p, "object_attributes.iid", &ev->number) == -1 ||
 	    (ev->head_branch = payload_need_str(p,
@@ -306,14 +308,14 @@ parse_pipeline(struct payload *p)
 	char *status;
 
 	if (!payload_str_is(r, "object_kind", "pipeline"))
-		return other(p);
+		return other(p, "not a pipeline");
 	if ((status = payload_need_str(p, "object_attributes.status",
 	    PAYLOAD_NAME_MAX)) == NULL)
 		return -1;
 	if (strcmp(status, "failed") != 0 && strcmp(status, "success") != 0 &&
 	    strcmp(status, "canceled") != 0) {
 		free(status);
-		return other(p);
+		return other(p, "pipeline not finished");
 	}
 	ev->conclusion = status;
 	if (fill_common(p, NEED_REPO) == -1)
@@ -385,7 +387,7 @@ glev_parse(const char *name, const char *json, size_t len, char *err,
 			goto out;
 		}
 	}
-	rc = other(&p);
+	rc = other(&p, "event not handled");
 out:
 	json_free(root);
 	if (rc == -1) {

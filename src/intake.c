@@ -28,6 +28,8 @@
 
 #define MAX_ID_LEN	128	/* delivery ids are GUIDs; be generous, not unbounded */
 #define MAX_EVENT_LEN	64
+#define LOG_NAME_MAX	128	/* bytes of a login, label or repository in a log line */
+#define LOG_TITLE_MAX	80	/* bytes of a title in a log line */
 
 /* A delivery being answered: its counts, server, request and forge. */
 struct hook {
@@ -112,6 +114,40 @@ ignored(const struct hook *hk, const char *reason)
 	answer(hk, 200, HV_IGNORED, o);
 }
 
+/*
+ * A delivery as its log lines name it: "github DELIVERY issues.labeled
+ * owner/repo#1 "Title" by login (label "bug")". Everything but the
+ * delivery id (a printable header) is the forge's text, bounded and
+ * escaped. Only authenticated deliveries get here. Caller frees.
+ */
+static char *
+describe(const char *delivery, const struct forge_event *ev)
+{
+	char *repo = log_text(ev->repo, LOG_NAME_MAX);
+	char *title = log_text(ev->title, LOG_TITLE_MAX);
+	char *sender = log_text(ev->sender, LOG_NAME_MAX);
+	char *label = log_text(ev->label, LOG_NAME_MAX);
+	char *action = log_text(ev->action, LOG_NAME_MAX);
+	char *name = log_text(ev->name, LOG_NAME_MAX);
+	char number[24] = "", *s;
+
+	if (ev->number > 0)
+		snprintf(number, sizeof(number), "#%lld", (long long)ev->number);
+	s = xasprintf("%s %s %s%s%s %s%s%s%s%s by %s%s%s%s",
+	    forge_name(ev->forge), delivery, name, ev->action ? "." : "",
+	    ev->action ? action : "", repo, number,
+	    ev->title ? " \"" : "", ev->title ? title : "",
+	    ev->title ? "\"" : "", sender, ev->label ? " (label \"" : "",
+	    ev->label ? label : "", ev->label ? "\")" : "");
+	free(name);
+	free(action);
+	free(label);
+	free(sender);
+	free(title);
+	free(repo);
+	return s;
+}
+
 /* A header value that is present, short and printable, else NULL. */
 static const char *
 header(struct evhttp_request *req, const char *name, size_t maxlen)
@@ -132,6 +168,7 @@ static void
 recorded_cb(struct writer_req *wr, void *arg)
 {
 	struct hook *hk = arg;
+	char *what;
 	cJSON *o;
 
 	if (wr->rc == -1) {
@@ -140,15 +177,14 @@ recorded_cb(struct writer_req *wr, void *arg)
 		goto out;
 	}
 	o = cJSON_CreateObject();
+	what = describe(wr->delivery, wr->ev);
 	switch (wr->res.verdict) {
 	case VERDICT_QUEUED:
 		cJSON_AddStringToObject(o, "verdict", "queued");
 		cJSON_AddNumberToObject(o, "job", (double)wr->res.job);
 		cJSON_AddStringToObject(o, "delivery", wr->delivery);
-		log_info("intake: %s %s %s#%lld: %s, job %lld",
-		    forge_name(hk->forge), wr->delivery, wr->ev->repo,
-		    (long long)wr->ev->number, rules_kind_name(wr->cmd.kind),
-		    (long long)wr->res.job);
+		log_info("intake: %s: %s, job %lld", what,
+		    rules_kind_name(wr->cmd.kind), (long long)wr->res.job);
 		answer(hk, 202, HV_QUEUED, o);
 		if (wr->cmd.kind == CMD_CANCEL || wr->cmd.kind == CMD_HELP)
 			sched_kick_control(hk->in->sched);
@@ -158,14 +194,18 @@ recorded_cb(struct writer_req *wr, void *arg)
 	case VERDICT_DUPLICATE:
 		cJSON_AddStringToObject(o, "verdict", "duplicate");
 		cJSON_AddNumberToObject(o, "job", (double)wr->res.job);
+		log_info("intake: %s: duplicate of job %lld", what,
+		    (long long)wr->res.job);
 		answer(hk, 200, HV_DUPLICATE, o);
 		break;
 	case VERDICT_IGNORED:
 		cJSON_AddStringToObject(o, "verdict", "ignored");
 		cJSON_AddStringToObject(o, "reason", wr->res.reason);
+		log_info("intake: %s: ignored: %s", what, wr->res.reason);
 		answer(hk, 200, HV_IGNORED, o);
 		break;
 	}
+	free(what);
 out:
 	writer_req_free(wr);
 	free(hk);
@@ -180,7 +220,7 @@ dispatch(const struct hook *hk, const char *name, const char *delivery,
 	struct writer_req *wr;
 	struct hook *copy;
 	struct command cmd;
-	char err[256];
+	char err[256], *what;
 
 	ev = hk->forge == FORGE_GITHUB ?
 	    ghev_parse(name, json, len, err, sizeof(err)) :
@@ -193,8 +233,9 @@ dispatch(const struct hook *hk, const char *name, const char *delivery,
 	if (cmd.kind == CMD_IGNORE) {
 		/* Nothing to remember: answer without touching the disk.
 		 * (Log first: the reply frees the request's headers.) */
-		log_debug("intake: %s %s %s: ignored: %s", forge_name(hk->forge),
-		    delivery, name, cmd.reason);
+		what = describe(delivery, ev);
+		log_info("intake: %s: ignored: %s", what, cmd.reason);
+		free(what);
 		ignored(hk, cmd.reason);
 		rules_command_clear(&cmd);
 		forge_event_free(ev);

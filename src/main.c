@@ -210,6 +210,7 @@ load(const char *path)
 		exit(2);
 	}
 	log_set_level((enum log_level)cfg->log_level);
+	log_set_format((enum log_format)cfg->log_format);
 	return cfg;
 }
 

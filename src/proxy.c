@@ -730,13 +730,13 @@ proxy_main(const struct config *cfg, int argc, char **argv)
 	}
 	if (job_settings((struct config *)cfg, px.job, err,
 	    sizeof(err)) == -1) {
-		fprintf(stderr, "handoff: proxy: job %lld: %s\n", px.job, err);
+		log_error("proxy: job %lld: %s", px.job, err);
 		return 1;
 	}
 	/* Set-up's hosts, or the agent's; the same pins and limits. */
 	if (egress_policy_init(&px.policy, is_setup ? &cfg->setup_allow_hosts :
 	    &cfg->allow_hosts, &cfg->egress_pins, err, sizeof(err)) == -1) {
-		fprintf(stderr, "handoff: %s\n", err);
+		log_error("proxy: %s", err);
 		return 2;
 	}
 	px.max_bytes = cfg->max_egress_bytes;
@@ -764,7 +764,7 @@ proxy_main(const struct config *cfg, int argc, char **argv)
 		status = 0;
 out:
 	if (status != 0)
-		fprintf(stderr, "handoff: proxy: job %lld: %s\n", px.job, err);
+		log_error("proxy: job %lld: %s", px.job, err);
 	if (px.dns != NULL)
 		evdns_base_free(px.dns, 0);
 	if (px.base != NULL)

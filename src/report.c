@@ -118,6 +118,13 @@ add_text(cJSON *o, const char *key, const char *v)
 		cJSON_AddStringToObject(o, key, v);
 }
 
+/* Whether a job of `jobs --json` or `show --json` is `handoff run`'s. */
+static bool
+is_local(const cJSON *j)
+{
+	return strcmp(str(j, "forge"), forge_name(FORGE_LOCAL)) == 0;
+}
+
 /* The fields `jobs --json` promises (INTERFACE.md). */
 static cJSON *
 row_json(const struct store_job_row *r)
@@ -127,7 +134,11 @@ row_json(const struct store_job_row *r)
 	cJSON_AddNumberToObject(o, "id", (double)r->id);
 	add_text(o, "forge", forge_name(r->forge));
 	add_text(o, "repo", r->repo);
-	cJSON_AddNumberToObject(o, "number", (double)r->number);
+	/* A local run's thread counts runs; it is no issue's number. */
+	if (r->forge == FORGE_LOCAL)
+		cJSON_AddNullToObject(o, "number");
+	else
+		cJSON_AddNumberToObject(o, "number", (double)r->number);
 	add_text(o, "kind", job_kind_name(r->kind));
 	add_text(o, "state", job_state_name(r->state));
 	add_text(o, "step", r->step);
@@ -466,7 +477,8 @@ report_jobs(const struct config *cfg, int argc, char **argv)
 		    "STATE", "STEP", "KIND", "FORGE", "ISSUE", "REQUESTED BY",
 		    "CREATED");
 		cJSON_ArrayForEach(j, arr) {
-			char *issue = xasprintf("%s#%lld", str(j, "repo"),
+			char *issue = is_local(j) ? xstrdup(str(j, "repo")) :
+			    xasprintf("%s#%lld", str(j, "repo"),
 			    num(j, "number"));
 			printf("%-6lld %-10s %-10s %-9s %-7s %-32s %-16s %s\n",
 			    num(j, "id"), str(j, "state"), str(j, "step"),
@@ -534,8 +546,13 @@ print_job(const cJSON *j)
 {
 	const cJSON *steps, *s, *rc, *c, *reqs, *r;
 
-	printf("job %lld: %s on %s %s#%lld", num(j, "id"), str(j, "kind"),
-	    str(j, "forge"), str(j, "repo"), num(j, "number"));
+	if (is_local(j))
+		printf("job %lld: %s, local run in %s", num(j, "id"),
+		    str(j, "kind"), str(j, "repo"));
+	else
+		printf("job %lld: %s on %s %s#%lld", num(j, "id"),
+		    str(j, "kind"), str(j, "forge"), str(j, "repo"),
+		    num(j, "number"));
 	if (strcmp(str(j, "title"), "-") != 0)
 		printf(" \"%s\"", str(j, "title"));
 	printf("\nstate:        %s (step %s)\n", str(j, "state"),

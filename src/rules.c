@@ -339,7 +339,7 @@ rules_decide(const struct config *cfg, const struct forge_event *ev,
 		ignore(cmd, "installation event");
 		return;
 	case EV_OTHER:
-		ignore(cmd, "event not handled");
+		ignore(cmd, ev->why_other ? ev->why_other : "event not handled");
 		return;
 	default:
 		break;

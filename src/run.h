@@ -30,6 +30,7 @@ struct run {
 	struct job		 job;
 	enum job_kind		 kind;		/* implement, revise, fix-ci */
 	bool			 is_queued;	/* acknowledging, no run slot */
+	bool			 is_echoed;	/* the agent's output on stdout too */
 	char			*dir;		/* data_dir/jobs/N */
 	int			 log_fd;
 	struct mirror		*mirror;

@@ -7,6 +7,7 @@
  * by a second, read-only sandbox that hands over a pack of objects and two
  * ids.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -71,11 +72,29 @@ run_path(const struct run *r, const char *name)
 	return xasprintf("%s/%s", r->dir, name);
 }
 
-/* A step line in the job's log, as handoff's own voice among the agent's. */
+/* Whether text starts by naming job id ("job 7 (implement) on ..."). */
+static bool
+names_job(const char *text, int64_t id)
+{
+	char *end;
+
+	if (strncmp(text, "job ", 4) != 0 || !isdigit((unsigned char)text[4]))
+		return false;
+	return strtoll(text + 4, &end, 10) == id && (*end == ' ' ||
+	    *end == ':' || *end == '\0');
+}
+
+/*
+ * A step line in the job's log, as handoff's own voice among the agent's.
+ * handoff's own log gets its first line, prefixed with the job unless it
+ * names it already: an agent's output in an error (a failure's tail) is
+ * the job log's, shown once.
+ */
 void
 run_log(struct run *r, const char *fmt, ...)
 {
-	char when[32], *text, *line, *esc;
+	char when[32], *text, *line;
+	size_t first;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -86,11 +105,12 @@ run_log(struct run *r, const char *fmt, ...)
 	if (r->log_fd != -1 && write(r->log_fd, line, strlen(line)) == -1)
 		log_warn("job %lld: write log: %s", (long long)r->job.id,
 		    strerror(errno));
-	/* One line of text in handoff's own log, whatever the agent's
-	 * output in an error holds. */
-	esc = text_term_escape(text, strlen(text), TEXT_ESC_LINE, NULL);
-	log_info("job %lld: %s", (long long)r->job.id, esc);
-	free(esc);
+	first = strcspn(text, "\n");
+	if (names_job(text, r->job.id))
+		log_info("%.*s%s", (int)first, text, text[first] ? " ..." : "");
+	else
+		log_info("job %lld: %.*s%s", (long long)r->job.id, (int)first,
+		    text, text[first] ? " ..." : "");
 	free(line);
 	free(text);
 }
@@ -459,19 +479,19 @@ run_lock(struct run *r)
 	if (util_mkdirs(dir, 0700) == -1 ||
 	    (fd = util_lock_pid(p, &holder)) == -1) {
 		if (errno == EWOULDBLOCK && holder > 0)
-			fprintf(stderr, "handoff: job %lld: runner %ld runs it"
-			    " already\n", (long long)id, holder);
+			log_error("job %lld: runner %ld runs it already",
+			    (long long)id, holder);
 		else if (errno == EWOULDBLOCK)
-			fprintf(stderr, "handoff: job %lld: another runner runs"
-			    " it already\n", (long long)id);
+			log_error("job %lld: another runner runs it"
+			    " already", (long long)id);
 		else
-			fprintf(stderr, "handoff: job %lld: lock %s: %s\n",
-			    (long long)id, p, strerror(errno));
+			log_error("job %lld: lock %s: %s", (long long)id, p,
+			    strerror(errno));
 		goto out;
 	}
 	store_job_clear(&r->job);
 	if ((found = store_job_load(r->st, id, &r->job)) != 1) {
-		fprintf(stderr, "handoff: job %lld: %s\n", (long long)id,
+		log_error("job %lld: %s", (long long)id,
 		    found == 0 ? "no such job" : store_error(r->st));
 		close(fd);
 		fd = -1;
@@ -567,7 +587,7 @@ runner_main(const struct config *cfg, int argc, char **argv)
 	r.cfg = cfg;
 	r.log_fd = r.tree_lock = r.setup_lock = -1;
 	if ((r.st = store_open(cfg->data_dir, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "handoff: %s\n", err);
+		log_error("runner: %s", err);
 		return RUNNER_EXIT_FAILED;
 	}
 	git_libgit2_init();
@@ -576,8 +596,8 @@ runner_main(const struct config *cfg, int argc, char **argv)
 	if ((found = store_job_load(r.st, id, &r.job)) == 1)
 		config_apply_repo((struct config *)cfg, r.job.repo);
 	if (found != 1) {
-		fprintf(stderr, "handoff: job %lld: %s\n", id, found == 0 ?
-		    "no such job" : store_error(r.st));
+		log_error("job %lld: %s", id, found == 0 ? "no such job" :
+		    store_error(r.st));
 		status = found == 0 ? 2 : RUNNER_EXIT_FAILED;
 	} else if (argc == 3) {
 		status = r.job.state == JOB_QUEUED ?
@@ -585,7 +605,7 @@ runner_main(const struct config *cfg, int argc, char **argv)
 	} else if ((lock = run_lock(&r)) == -1) {
 		status = RUNNER_EXIT_FAILED;
 	} else if (r.job.state != JOB_RUNNING) {
-		fprintf(stderr, "handoff: job %lld is %s, not running\n", id,
+		log_warn("job %lld is %s, not running", id,
 		    job_state_name(r.job.state));
 		status = RUNNER_EXIT_ENDED;
 	} else {

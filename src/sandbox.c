@@ -30,6 +30,7 @@
 #include "log.h"
 #include "sandbox.h"
 #include "seccomp.h"
+#include "text.h"
 #include "util.h"
 
 /* HANDOFF_BWRAP in the environment names another bubblewrap. */
@@ -272,6 +273,9 @@ struct run {
 	char		 ring[SANDBOX_TAIL_MAX];
 	uint64_t	 seen;		/* output bytes the ring has seen */
 	uint64_t	 logged;	/* output bytes, logged or not */
+	char		 carry[4];	/* an echoed character's first bytes */
+	size_t		 ncarry;
+	int		 echo_tty;	/* stdout is a terminal: -1 not known */
 	bool		 was_full;	/* the disk filled on the way */
 	struct sandbox_result full;	/* and why */
 };
@@ -487,6 +491,47 @@ prepare(struct run *r, char *err, size_t errlen)
 	return 0;
 }
 
+static void
+write_all(int fd, const char *buf, size_t n)
+{
+	ssize_t k;
+
+	while (n > 0) {
+		if ((k = write(fd, buf, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return;	/* a closed terminal does not stop the run */
+		}
+		buf += k;
+		n -= (size_t)k;
+	}
+}
+
+/* Output on stdout as it comes; on a terminal as text (a character cut
+ * between two reads waits for its end). */
+static void
+echo_output(struct run *r, const char *buf, size_t n)
+{
+	char *joined, *esc;
+	size_t total = r->ncarry + n, used;
+
+	if (r->echo_tty == -1)
+		r->echo_tty = isatty(STDOUT_FILENO) == 1;
+	if (!r->echo_tty) {
+		write_all(STDOUT_FILENO, buf, n);
+		return;
+	}
+	joined = xmalloc(total);
+	memcpy(joined, r->carry, r->ncarry);
+	memcpy(joined + r->ncarry, buf, n);
+	esc = text_term_escape(joined, total, 0, &used);
+	write_all(STDOUT_FILENO, esc, strlen(esc));
+	r->ncarry = total - used < sizeof(r->carry) ? total - used : 0;
+	memcpy(r->carry, joined + used, r->ncarry);
+	free(esc);
+	free(joined);
+}
+
 /* Output into the log up to its cap, the first bytes and the tail; true
  * when the log limit is passed. */
 static bool
@@ -509,6 +554,8 @@ copy_output(struct run *r, const char *buf, size_t n)
 		if (write(sb->log_fd, buf, k) == -1)
 			log_warn("sandbox: write log: %s", strerror(errno));
 	}
+	if (sb->is_echoed)
+		echo_output(r, buf, n);
 	tail_add(r->ring, &r->seen, buf, n);
 	r->logged += (uint64_t)n;
 	return r->logged > sb->max_log_bytes;
@@ -754,6 +801,7 @@ sandbox_run(const struct sandbox *sb, struct sandbox_result *res, char *err,
 		r.out[i] = r.inf[i] = r.errp[i] = -1;
 	r.argfd = r.filt = r.devnull = -1;
 	r.child = r.init = -1;
+	r.echo_tty = -1;
 	if (prepare(&r, err, errlen) == -1)
 		goto out;
 	if ((r.child = fork()) == -1) {

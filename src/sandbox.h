@@ -68,6 +68,8 @@ struct sandbox {
 	uint64_t	 memory_bytes, disk_bytes, max_log_bytes;
 	int		 pids;
 	int		 log_fd;	/* output is appended here */
+	bool		 is_echoed;	/* and copied to stdout as it comes
+					   (escaped on a terminal) */
 	/* Polled a few times a second: non-zero asks the run to stop. */
 	int		(*should_stop)(void *arg);
 	void		*arg;

@@ -165,6 +165,7 @@ step_sandbox_base(struct run *r, struct sandbox *sb)
 	sb->pids = r->cfg->pids;
 	sb->max_log_bytes = r->cfg->max_log_bytes;
 	sb->log_fd = r->log_fd;
+	sb->is_echoed = r->is_echoed;
 	sb->should_stop = should_stop_cb;
 	sb->arg = r;
 }

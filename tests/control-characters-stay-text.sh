@@ -142,6 +142,8 @@ printf 'Fix \033[31mit\342\200\256 now\nsecond line\n' > "$T/task"
 tty "$T/tty" run --repo "$T/local" --task-file "$T/task"
 like "$(cat "$T/tty")" "branch: handoff/local-" "handoff run ends with a branch"
 is "$(raw "$T/tty")" 0 "on a terminal, run prints no raw control or bidi character"
+like "$(cat "$T/tty")" 'working \x1b[2J\x1b]0;pwned\x07 on it' \
+    "the agent's output, streamed, shows its escapes as text"
 has "$T/tty" 'Fixed \x1b[31mthe typo'; ok $? "run escapes the agent's summary"
 subject_of "$T/local/.git" "$(sed -n 's/^branch: \(handoff\/local-[0-9]*\).*/\1/p' "$T/tty" | tr -d '\r')" > "$T/subject"
 clean_line "$T/subject"; ok $? "the local commit's subject is one clean line"
