@@ -136,12 +136,15 @@ gh_ "[c['body'] for c in s['pulls'][0]['comments'] if c['user'] == 'handoff-bot'
 has "$T/note" '`reader`' && has "$T/note" "job $j8"
 ok $? "the pull request is told the member's requests were left out"
 
-# --- GitHub: the first requester refused (the forge slow to say so), a
+# --- GitHub: the first requester refused (the forge held from saying so), a
 # maintainer's request folded in meanwhile: it still runs.
 r=$(deliver github issues "$(delivery gh-label $GH 2 maint)")
 j3=$(jobnum "$r")
 wait_for "job $j3 to run" log_has "$j3" "Implement what the issue asks"
-admin POST faults '{"route":"^GET /github/api/repos/[^/]+/[^/]+/collaborators/reader/permission$","kind":"slow","delay":3,"count":1}' >/dev/null
+# The forge answers the permission check only once the maintainer's
+# request is recorded: a hold the test releases, not a delay to race.
+hold=$(admin POST faults '{"route":"^GET /github/api/repos/[^/]+/[^/]+/collaborators/reader/permission$","kind":"hold","count":1}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 c3=$(emu_comment github $GH 2 reader "/agent revise $evil")
 r=$(deliver github issue_comment "$(delivery gh-comment $GH 2 reader id=$c3 assoc=MEMBER "body=/agent revise $evil")")
 j4=$(jobnum "$r")
@@ -150,6 +153,7 @@ ok $? "job $j4's acknowledgement asks the forge about reader"
 c4=$(emu_comment github $GH 2 maint "/agent revise fix the typo")
 r=$(deliver github issue_comment "$(delivery gh-comment $GH 2 maint id=$c4 assoc=COLLABORATOR "body=/agent revise fix the typo")")
 is "$(jobnum "$r")" "$j4" "the maintainer's request is folded in meanwhile"
+admin POST "faults/$hold/release" >/dev/null
 touch "$T/gate/go-2"
 wait_job_end "$j4"; ok $? "job $j4 ends"
 is "$(job_state "$j4")" done "job $j4 runs: one of its requesters may write"

@@ -266,7 +266,7 @@ class Emulator:
         return None
 
     def add_fault(self, spec):
-        kinds = ("500", "502", "429", "403-secondary", "slow", "drop")
+        kinds = ("500", "502", "429", "403-secondary", "slow", "hold", "drop")
         kind = str(spec.get("kind", ""))
         if kind not in kinds:
             raise Answer(400, {"error": "kind must be one of " + ", ".join(kinds)})
@@ -277,7 +277,7 @@ class Emulator:
         f = {"id": self.next_fault, "route": rx.pattern, "re": rx, "kind": kind,
              "rate": float(spec.get("rate", 1.0)), "count": spec.get("count"),
              "retry_after": spec.get("retry_after", 1), "delay": float(spec.get("delay", 2)),
-             "fired": 0}
+             "fired": 0, "released": threading.Event()}
         if f["count"] is not None:
             f["count"] = f["remaining"] = int(f["count"])
         self.next_fault += 1
@@ -286,7 +286,19 @@ class Emulator:
 
     @staticmethod
     def fault_json(f):
-        return {k: v for k, v in f.items() if k != "re"}
+        return {k: v for k, v in f.items() if k not in ("re", "released")}
+
+    # A "hold" fault keeps its request until the test releases it (or the
+    # faults are deleted); HOLD_MAX seconds at most, so a test that forgets
+    # cannot hang a client for ever.
+    HOLD_MAX = 300
+
+    @classmethod
+    def delay(cls, f):
+        if f["kind"] == "hold":
+            f["released"].wait(cls.HOLD_MAX)
+        else:
+            time.sleep(f["delay"])
 
     # ---------------------------------------------------------------- admin
 
@@ -358,9 +370,18 @@ class Emulator:
                     specs = body if isinstance(body, list) else [b]
                     return 201, [self.fault_json(self.add_fault(s)) for s in specs]
                 if method == "DELETE":
+                    for f in self.faults:
+                        f["released"].set()
                     self.faults = []
                     return 200, []
                 return 200, [self.fault_json(f) for f in self.faults]
+            if method == "POST" and re.fullmatch(r"/_admin/faults/\d+/release", path):
+                fid = int(path.split("/")[3])
+                for f in self.faults:
+                    if f["id"] == fid:
+                        f["released"].set()
+                        return 200, self.fault_json(f)
+                raise Answer(404, {"error": "no such fault"})
             if (method, path) == ("GET", "/_admin/state"):
                 return 200, {"base_url": self.base,
                              "repos": [self.repo_state(r) for r in self.repos.values()],
@@ -1120,11 +1141,11 @@ class Handler(BaseHTTPRequestHandler):
             body = self.read_body()
             if body:
                 entry.update(self.record_body(body))
-            if fault and fault["kind"] != "slow":
+            if fault and fault["kind"] not in ("slow", "hold"):
                 self.answer_fault(fault, path)
                 return
             if fault:
-                time.sleep(fault["delay"])
+                emu.delay(fault)
             self.send(*self.rest(path, query, body))
         except Answer as a:
             self.send(a.status, a.body, a.headers)
@@ -1301,12 +1322,12 @@ class Handler(BaseHTTPRequestHandler):
         emu = self.server.emu
         forge = "github" if path.startswith("/github/") else "gitlab"
         service = query.get("service") if g["rest"] == "info/refs" else g["rest"]
-        if fault and fault["kind"] != "slow":
+        if fault and fault["kind"] not in ("slow", "hold"):
             self.drain()
             self.answer_fault(fault, path)
             return
         if fault:
-            time.sleep(fault["delay"])
+            emu.delay(fault)
         with emu.lock:
             repo = emu.repos.get((forge, g["repo"]))
             user, tok = None, None
