@@ -223,4 +223,15 @@ if grep -F -q "$TOKEN" "$T/serve.log" "$DATA/jobs/2/log" 2>/dev/null; then
 else
 	ok 0 "the token is in no log"
 fi
+# The requests for check runs, annotations and logs are operations of
+# GitHub's own API description (@octokit/openapi), as it names them.
+curl -s "$E/_admin/requests" > "$T/requests.json"
+python3 "$SRCDIR/tests/openapi/check-requests" "$T/requests.json" \
+    > "$T/openapi.out" 2>&1
+ok $? "every request matches GitHub's OpenAPI description"
+sed 's/^/# /' "$T/openapi.out" | tail -n 5
+for p in check-runs annotations /logs; do
+	grep -q "\"path\": \"[^\"]*$p" "$T/requests.json"
+	ok $? "a request for $p was checked"
+done
 done_testing
