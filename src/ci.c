@@ -3,16 +3,20 @@
  * terminal escapes (a pull request's CI output is anyone's text).
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "ci.h"
+#include "http.h"
 #include "text.h"
 #include "util.h"
 
-#define ESC	0x1b
+#define ESC		0x1b
+#define LOG_TIMEOUT_MS	60000
+#define USER_AGENT	"handoff/" HANDOFF_VERSION
 
 /* The length of s cut to at most max bytes on a UTF-8 character
  * boundary. */
@@ -183,4 +187,62 @@ ci_append(cJSON *list, cJSON *check)
 		cJSON_AddBoolToObject(check, "shortened", 1);
 	}
 	cJSON_AddItemToArray(list, check);
+}
+
+/* GET url with no token and nothing of the forge's: a log's download
+ * URL on another host. */
+static int
+download(const char *url, struct http_response *resp, char *err,
+    size_t errlen)
+{
+	struct http_opts opts = { 0 };
+	struct http_client *c;
+	int rc;
+
+	opts.user_agent = USER_AGENT;
+	opts.max_response_bytes = CI_LOG_FETCH_MAX;
+	opts.timeout_ms = LOG_TIMEOUT_MS;
+	opts.max_attempts = 2;
+	if ((c = http_new(&opts)) == NULL) {
+		snprintf(err, errlen, "cannot start an HTTP client");
+		return -1;
+	}
+	rc = http_request(c, "GET", url, NULL, NULL, resp, err, errlen);
+	http_free(c);
+	return rc;
+}
+
+void
+ci_fetch_log(struct http_client *c, const char *url,
+    const char *const *headers, cJSON *check)
+{
+	struct http_response resp = { 0 };
+	char err[512], line[64], *note = NULL, *tail, *to;
+	int rc;
+
+	rc = http_request_with(c, "GET", url, headers, NULL,
+	    HTTP_REDIRECT_ANSWER, &resp, err, sizeof(err));
+	if (rc == 0 && resp.status >= 300 && resp.status < 400 &&
+	    resp.location != NULL) {
+		to = xstrdup(resp.location);
+		http_response_clear(&resp);
+		rc = download(to, &resp, err, sizeof(err));
+		free(to);
+	}
+	/* Not err: a download URL's query may be its signature. */
+	if (rc == -1)
+		note = xstrdup("the log could not be fetched (no answer)");
+	else if (resp.status != 200) {
+		http_status_line(resp.status, line, sizeof(line));
+		note = xasprintf("the log could not be fetched (%s)", line);
+	} else {
+		tail = ci_log_tail(resp.body ? resp.body : "", resp.len);
+		cJSON_AddStringToObject(check, "log", tail);
+		free(tail);
+	}
+	if (note) {
+		cJSON_AddStringToObject(check, "log_note", note);
+		free(note);
+	}
+	http_response_clear(&resp);
 }

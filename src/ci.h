@@ -10,6 +10,8 @@
 
 #include <cjson/cJSON.h>
 
+struct http_client;
+
 #define CI_MAX_CHECKS		10	/* failing checks or jobs shown */
 #define CI_MAX_ANNOTATIONS	50	/* annotations, over all checks */
 #define CI_TEXT_MAX		(8 * 1024)	/* a check's output.text */
@@ -35,5 +37,11 @@ void ci_add_text(cJSON *o, const char *key, const char *s, size_t max);
  * CI_SECTION_MAX as JSON: then its bulky fields (text, summary, log,
  * annotations) are dropped and it is noted as shortened. Takes check. */
 void ci_append(cJSON *list, cJSON *check);
+/* GET url with headers (the forge's token) on c and put the tail of the
+ * log it answers into check's "log" (ci_log_tail), or why not into its
+ * "log_note". A redirect to another host is followed on a client of its
+ * own with no headers at all: the token stays with the forge. */
+void ci_fetch_log(struct http_client *c, const char *url,
+    const char *const *headers, cJSON *check);
 
 #endif

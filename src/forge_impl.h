@@ -88,8 +88,14 @@ extern const char *const github_headers[];
  * installation token refreshed when it is about to expire. */
 int github_call(struct forge_conn *f, const char *method, const char *path,
     const cJSON *body, long *status, cJSON **out, char *err, size_t errlen);
-/* The ci_failures operations (github_ci.c, gitlab.c). */
+/* GitLab's request function: forge_call of /projects/<escaped repo>
+ * followed by rest. */
+int gitlab_call(struct forge_conn *f, const char *method, const char *rest,
+    const cJSON *body, long *status, cJSON **out, char *err, size_t errlen);
+/* The ci_failures operations (github_ci.c, gitlab_ci.c). */
 int github_ci_failures(struct forge_conn *f, const char *branch,
+    cJSON **list, int *more, char *err, size_t errlen);
+int gitlab_ci_failures(struct forge_conn *f, const char *branch,
     cJSON **list, int *more, char *err, size_t errlen);
 
 /* The forge's own words from an error answer (GitHub's message and

@@ -1,8 +1,8 @@
 /*
  * GitHub's failed checks on a branch, for a fix-ci task: the failing check
  * runs of its head, their output and annotations, and for GitHub Actions
- * the tail of the job's log, fetched from the download URL the API
- * redirects to without the token (it is another host's).
+ * the tail of the job's log (ci_fetch_log: the API redirects to a
+ * download URL on another host, which gets no token).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,8 +19,6 @@
 #include "url.h"
 #include "util.h"
 
-#define LOG_TIMEOUT_MS	60000
-#define USER_AGENT	"handoff/" HANDOFF_VERSION
 
 /* A conclusion that is a failure to fix. */
 static bool
@@ -79,39 +77,13 @@ out:
 	return n;
 }
 
-/* GET url with no token and nothing of the forge's: a log's download
- * URL. */
-static int
-download(const char *url, struct http_response *resp, char *err,
-    size_t errlen)
-{
-	struct http_opts opts = { 0 };
-	struct http_client *c;
-	int rc;
-
-	opts.user_agent = USER_AGENT;
-	opts.max_response_bytes = CI_LOG_FETCH_MAX;
-	opts.timeout_ms = LOG_TIMEOUT_MS;
-	opts.max_attempts = 2;
-	if ((c = http_new(&opts)) == NULL) {
-		snprintf(err, errlen, "cannot start an HTTP client");
-		return -1;
-	}
-	rc = http_request(c, "GET", url, NULL, NULL, resp, err, errlen);
-	http_free(c);
-	return rc;
-}
-
 /* The tail of GitHub Actions job id's log into check's "log", or why
- * not into its "log_note". The API answers with a redirect to a download
- * URL on another host: it gets no token. */
+ * not into its "log_note" (ci_fetch_log). */
 static void
 job_log(struct forge_conn *f, int64_t id, cJSON *check)
 {
-	struct http_response resp = { 0 };
 	const char *headers[4];
-	char err[512], line[64], *url, *note = NULL, *tail;
-	int rc;
+	char *url;
 
 	headers[0] = github_headers[0];
 	headers[1] = github_headers[1];
@@ -120,31 +92,7 @@ job_log(struct forge_conn *f, int64_t id, cJSON *check)
 	url = xasprintf("%s/repos/%s/actions/jobs/%lld/logs", f->api, f->repo,
 	    (long long)id);
 	f->route = FORGE_ROUTE_OTHER;
-	rc = http_request_with(f->http, "GET", url, headers, NULL,
-	    HTTP_REDIRECT_ANSWER, &resp, err, sizeof(err));
-	if (rc == 0 && resp.status >= 300 && resp.status < 400 &&
-	    resp.location != NULL) {
-		free(url);
-		url = xstrdup(resp.location);
-		http_response_clear(&resp);
-		rc = download(url, &resp, err, sizeof(err));
-	}
-	/* Not err: a download URL's query may be its signature. */
-	if (rc == -1)
-		note = xstrdup("the log could not be fetched (no answer)");
-	else if (resp.status != 200) {
-		http_status_line(resp.status, line, sizeof(line));
-		note = xasprintf("the log could not be fetched (%s)", line);
-	} else {
-		tail = ci_log_tail(resp.body ? resp.body : "", resp.len);
-		cJSON_AddStringToObject(check, "log", tail);
-		free(tail);
-	}
-	if (note) {
-		cJSON_AddStringToObject(check, "log_note", note);
-		free(note);
-	}
-	http_response_clear(&resp);
+	ci_fetch_log(f->http, url, headers, check);
 	free(url);
 }
 

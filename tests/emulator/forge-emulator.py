@@ -123,6 +123,8 @@ class Emulator:
         self.next_id, self.next_repo_id, self.next_fault = 1001, 1, 1
         self.rate_used = {}           # token -> requests this window
         self.check_runs = {}          # id -> GitHub check run, with its repo, ref, annotations, log
+        self.pipelines = {}           # id -> GitLab pipeline: repo, ref, status, job ids
+        self.gl_jobs = {}             # id -> GitLab job: pipeline, name, stage, status, trace
         self.blob_base = ""           # http://HOST:PORT of the log download host, once bound
         self.blob_requests = []       # requests the download host saw, headers and all
         self.window = int(time.time()) // 3600 * 3600 + 3600
@@ -358,6 +360,8 @@ class Emulator:
                 return 201, c
             if (method, path) == ("POST", "/_admin/check-runs"):
                 return 201, self.admin_check_runs(b)
+            if (method, path) == ("POST", "/_admin/pipelines"):
+                return 201, self.admin_pipeline(b)
             if (method, path) == ("GET", "/_admin/blob-requests"):
                 return 200, self.blob_requests
             if path == "/_admin/faults":
@@ -401,6 +405,22 @@ class Emulator:
                                     "head_sha": sha, "suite": suite, "run": r}
             out.append(self.gh_check_run(cid))
         return out
+
+    def admin_pipeline(self, b):
+        """A GitLab pipeline on ref: {repo, ref, status, jobs: [{name, stage,
+        status, failure_reason, allow_failure, trace, trace_status}]}."""
+        repo = self.admin_repo(dict(b, forge="gitlab"))
+        pid = self.new_id()
+        jobs = b.get("jobs") if isinstance(b.get("jobs"), list) else []
+        p = {"id": pid, "iid": len(self.pipelines) + 1, "repo": repo["path"], "ref": b.get("ref"),
+             "sha": self.branch_sha(repo, b.get("ref")) or "0" * 40,
+             "status": b.get("status", "failed"), "jobs": []}
+        self.pipelines[pid] = p
+        for j in jobs:
+            jid = self.new_id()
+            self.gl_jobs[jid] = dict(j, id=jid, pipeline=pid)
+            p["jobs"].append(jid)
+        return self.gl_pipeline(p)
 
     def admin_repo(self, b):
         repo = self.repos.get((b.get("forge"), b.get("repo")))
@@ -932,6 +952,47 @@ class Emulator:
             h["Link"] = link_header(self.base + q.path, q.query, p, pages)
         return 200, page, h
 
+    def gl_pipeline(self, p):
+        return {"id": p["id"], "iid": p["iid"], "project_id": self.repos[("gitlab", p["repo"])]["id"],
+                "sha": p["sha"], "ref": p["ref"], "status": p["status"], "source": "push",
+                "created_at": iso(), "updated_at": iso(),
+                "web_url": "%s/gitlab/%s/-/pipelines/%d" % (self.base, p["repo"], p["id"])}
+
+    def gl_list_pipelines(self, q):
+        ps = [p for p in self.pipelines.values() if p["repo"] == q.repo["path"]
+              and (q.query.get("ref") is None or p["ref"] == q.query["ref"])]
+        ps.sort(key=lambda p: p["id"], reverse=q.query.get("sort", "desc") == "desc")
+        return self.gl_page(q, [self.gl_pipeline(p) for p in ps])
+
+    def gl_job(self, j):
+        p = self.pipelines[j["pipeline"]]
+        return {"id": j["id"], "name": j.get("name", "build"), "stage": j.get("stage", "test"),
+                "status": j.get("status", "failed"), "failure_reason": j.get("failure_reason", "script_failure"),
+                "allow_failure": bool(j.get("allow_failure", False)), "ref": p["ref"],
+                "created_at": iso(), "started_at": iso(), "finished_at": iso(), "duration": 1.5,
+                "pipeline": {"id": p["id"], "project_id": self.repos[("gitlab", p["repo"])]["id"],
+                             "ref": p["ref"], "sha": p["sha"], "status": p["status"]},
+                "web_url": "%s/gitlab/%s/-/jobs/%d" % (self.base, p["repo"], j["id"]),
+                "user": self.gl_user("root")}
+
+    def gl_pipeline_jobs(self, q, pid):
+        p = self.pipelines.get(int(pid))
+        if not p or p["repo"] != q.repo["path"]:
+            raise gl_fail(404, "404 Not found")
+        jobs = [self.gl_jobs[j] for j in p["jobs"]]
+        if q.query.get("scope[]") or q.query.get("scope"):
+            scopes = {q.query.get("scope[]"), q.query.get("scope")}
+            jobs = [j for j in jobs if j.get("status", "failed") in scopes]
+        return self.gl_page(q, [self.gl_job(j) for j in jobs])
+
+    def gl_trace(self, q, jid):
+        j = self.gl_jobs.get(int(jid))
+        if not j or self.pipelines[j["pipeline"]]["repo"] != q.repo["path"]:
+            raise gl_fail(404, "404 Not found")
+        if j.get("trace_status"):
+            raise gl_fail(int(j["trace_status"]), "%s Not found" % j["trace_status"])
+        return 200, (j.get("trace") or "").encode("utf-8", "surrogateescape")
+
     def gl_create_note(self, q, kind, iid):
         th = self.gl_thread(q, kind, iid)
         body = q.field("body", str)
@@ -1073,6 +1134,9 @@ GITLAB_ROUTES = [
     ("POST", P + r"/merge_requests", Emulator.gl_create_mr, "write"),
     ("GET", P + r"/merge_requests/(\d+)", Emulator.gl_get_mr, "read"),
     ("PUT", P + r"/merge_requests/(\d+)", Emulator.gl_edit_mr, "write"),
+    ("GET", P + r"/pipelines", Emulator.gl_list_pipelines, "read"),
+    ("GET", P + r"/pipelines/(\d+)/jobs", Emulator.gl_pipeline_jobs, "read"),
+    ("GET", P + r"/jobs/(\d+)/trace", Emulator.gl_trace, "read"),
 ]
 GIT_ROUTE = re.compile(r"^/(?:github/git|gitlab)/(?P<repo>.+?)(?:\.git)?"
                        r"/(?P<rest>info/refs|git-upload-pack|git-receive-pack)$")
