@@ -231,7 +231,8 @@ ci_fetch_log(struct http_client *c, const char *url,
 	}
 	/* Not err: a download URL's query may be its signature. */
 	if (rc == -1)
-		note = xstrdup("the log could not be fetched (no answer)");
+		note = xasprintf("the log could not be fetched (no answer, or one"
+		    " larger than %d MiB)", CI_LOG_FETCH_MAX / (1024 * 1024));
 	else if (resp.status != 200) {
 		http_status_line(resp.status, line, sizeof(line));
 		note = xasprintf("the log could not be fetched (%s)", line);

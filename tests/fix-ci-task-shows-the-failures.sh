@@ -3,7 +3,8 @@
 # GitHub check_suite that failed on handoff's pull request gives the agent
 # the failing check runs of the branch (name, conclusion, output,
 # annotations with path and line) and, for GitHub Actions, the tail of each
-# job's log, in task.md and context.json. Bounded: 30 failing checks give
+# job's log, in task.md and context.json (and a note when they cannot be
+# had). Bounded: 30 failing checks give
 # 10, 60 annotations give 50, a 1 MB log gives only its last lines. A
 # hostile log (terminal escapes, a line of backticks, a heading) stays text
 # inside its fence; the log is downloaded from another host without the
@@ -38,7 +39,7 @@ echo "Fix the spelling" > "$HANDOFF_SUMMARY"
 AGENT
 chmod +x "$T/agent.sh"
 MAX_PARALLEL=1 write_config "[github]" "api_url = $E/github/api" "token = $TOKEN" \
-    "[agent]" "command = $T/agent.sh" \
+    "[agent]" "command = $T/agent.sh" "[runs]" "max_ci_fixes = 3" \
     "[sandbox]" "memory = 512M" "pids = 200" "disk = 256M"
 start_serve
 
@@ -223,6 +224,19 @@ if grep -F -q "$TOKEN" "$T/serve.log" "$DATA/jobs/2/log" 2>/dev/null; then
 else
 	ok 0 "the token is in no log"
 fi
+# When the check runs cannot be listed (every attempt answers 500), the
+# task says so and the agent still runs.
+admin POST faults '{"route": "^GET /github/api/repos/.*/commits/.*/check-runs$", "kind": "500", "count": 5}' >/dev/null
+r=$(deliver github check_suite "$T/suite.json")
+like "$r" '"job":3' "another failed check suite queues job 3"
+wait_job_end 3; ok $? "job 3 ends"
+is "$(job_state 3)" done "job 3 is done without the check runs"
+like "$(cat "$DATA/jobs/3/task.md")" "Note: the details of the failed checks could not be fetched." \
+    "its task says the details could not be fetched"
+is "$(curl -s "$E/_admin/faults" | grep -o '"fired": [0-9]*')" '"fired": 5' \
+    "after every attempt failed"
+admin DELETE faults >/dev/null
+
 # The requests for check runs, annotations and logs are operations of
 # GitHub's own API description (@octokit/openapi), as it names them.
 curl -s "$E/_admin/requests" > "$T/requests.json"
