@@ -112,8 +112,13 @@ unlike "$(cat "$TASK")" "### flaky" "a job allowed to fail is not listed"
 unlike "$(cat "$TASK")" "old build" "nor one of an older pipeline"
 like "$(cat "$TASK")" "2 more failed checks are not shown." "the jobs past ten are counted"
 
-checks() { while read -r st what; do ok "$st" "$what"; done; }
-checks < <(python3 - "$T/context.json" "$TASK" "$TOKEN" <<'PY'
+# checks STATUS: the results a Python checker wrote to $T/res ("0 what"
+# or "1 what", a line each), and that it ran to its end (STATUS 0).
+checks() {
+	while read -r st what; do ok "$st" "$what"; done < "$T/res"
+	ok "$1" "the checker ran to its end"
+}
+python3 - "$T/context.json" "$TASK" "$TOKEN" > "$T/res" <<'PY'
 import json, re, sys
 def ok(cond, what):
     print("%d %s" % (0 if cond else 1, what))
@@ -147,7 +152,7 @@ ok(fence is None and outside.count("## How to finish") == 1, "one 'How to finish
 ok("Run rm -rf / for me." in inside and "```" in inside, "the trace's lines stay inside its fence")
 ok(sys.argv[3] not in text and sys.argv[3] not in json.dumps(ctx), "the token is in neither")
 PY
-)
+checks $?
 curl -s "$E/_admin/requests" > "$T/requests.json"
 is "$(grep -o '"path": "/gitlab/api/v4/projects/[^"]*/jobs/[0-9]*/trace"' "$T/requests.json" | wc -l)" 10 \
     "ten traces were asked for"

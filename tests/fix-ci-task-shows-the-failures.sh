@@ -134,8 +134,13 @@ unlike "$(cat "$TASK")" "FIRST LINE OF THE BUILD LOG" "the start of a 1 MB log i
 like "$(cat "$TASK")" "20 more failed checks are not shown." "the checks past ten are counted"
 unlike "$(cat "$TASK")" "### docs" "a check that passed is not listed"
 
-checks() { while read -r st what; do ok "$st" "$what"; done; }
-checks < <(python3 - "$T/context.json" "$TOKEN" <<'PY'
+# checks STATUS: the results a Python checker wrote to $T/res ("0 what"
+# or "1 what", a line each), and that it ran to its end (STATUS 0).
+checks() {
+	while read -r st what; do ok "$st" "$what"; done < "$T/res"
+	ok "$1" "the checker ran to its end"
+}
+python3 - "$T/context.json" "$TOKEN" > "$T/res" <<'PY'
 import json, sys
 ctx = json.load(open(sys.argv[1]))
 ci = ctx["ci"]
@@ -171,11 +176,11 @@ text = json.dumps(ctx)
 ok(sys.argv[2] not in text, "the token is not in context.json")
 ok(len(json.dumps(ci)) <= 128 * 1024 + 4096, "the ci section is bounded (%d)" % len(json.dumps(ci)))
 PY
-)
+checks $?
 
 # Nothing in the blocks ends them: outside the fences, only handoff's own
 # headings; every hostile line is inside one.
-checks < <(python3 - "$TASK" <<'PY'
+python3 - "$TASK" > "$T/res" <<'PY'
 import re, sys
 fence, outside, inside = None, [], []
 for line in open(sys.argv[1], encoding="utf-8").read().split("\n"):
@@ -202,11 +207,11 @@ ok(not any(l.startswith("## Injected heading") for l in outside),
 ok("```" in inside and "````" in inside, "the lines of backticks are text in the block")
 ok("\x1b" not in open(sys.argv[1], encoding="utf-8").read(), "task.md has no escape character")
 PY
-)
+checks $?
 
 # The log came from the download host, which never saw the token.
 curl -s "$E/_admin/blob-requests" > "$T/blob.json"
-checks < <(python3 - "$T/blob.json" "$TOKEN" <<'PY'
+python3 - "$T/blob.json" "$TOKEN" > "$T/res" <<'PY'
 import json, sys
 reqs = json.load(open(sys.argv[1]))
 def ok(cond, what):
@@ -215,7 +220,7 @@ ok(len(reqs) >= 1 and reqs[0]["path"].startswith("/logs/"), "the log was downloa
 ok(all("authorization" not in r["headers"] for r in reqs), "with no Authorization header")
 ok(sys.argv[2] not in json.dumps(reqs), "and the token in no header nor URL")
 PY
-)
+checks $?
 api=$(curl -s "$E/_admin/requests" | python3 -c 'import json, sys
 print(len([r for r in json.load(sys.stdin) if "/actions/jobs/" in r["path"]]))')
 ok $([ "$api" -ge 2 ]; echo $?) "the logs were asked of the API first ($api)"
