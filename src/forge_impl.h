@@ -82,6 +82,22 @@ struct forge_comment *forge_comment_add(struct forge_comment **list,
     size_t *n, int64_t id, const char *author, const char *body,
     bool is_bot);
 
+/* GitHub's Accept and API version headers, NULL-terminated. */
+extern const char *const github_headers[];
+/* GitHub's request function: forge_call with its headers, the
+ * installation token refreshed when it is about to expire. */
+int github_call(struct forge_conn *f, const char *method, const char *path,
+    const cJSON *body, long *status, cJSON **out, char *err, size_t errlen);
+/* GitLab's request function: forge_call of /projects/<escaped repo>
+ * followed by rest. */
+int gitlab_call(struct forge_conn *f, const char *method, const char *rest,
+    const cJSON *body, long *status, cJSON **out, char *err, size_t errlen);
+/* The ci_failures operations (github_ci.c, gitlab_ci.c). */
+int github_ci_failures(struct forge_conn *f, const char *branch,
+    cJSON **list, int *more, char *err, size_t errlen);
+int gitlab_ci_failures(struct forge_conn *f, const char *branch,
+    cJSON **list, int *more, char *err, size_t errlen);
+
 /* The forge's own words from an error answer (GitHub's message and
  * errors[], GitLab's message or error), else the status ("404 Not Found"):
  * one line, bounded; caller frees. */

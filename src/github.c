@@ -33,7 +33,7 @@
  */
 #define SECONDARY_WAIT_MS	60000
 
-static const char *const gh_headers[] = {
+const char *const github_headers[] = {
 	"Accept: application/vnd.github+json",
 	"X-GitHub-Api-Version: 2022-11-28",
 	NULL
@@ -59,8 +59,15 @@ call(struct forge_conn *f, const char *method, const char *path,
 	    time(NULL) > f->token_expires - REFRESH_BEFORE_S &&
 	    f->ops->authenticate(f, err, errlen) == -1)
 		return -1;
-	return forge_call(f, method, path, gh_headers, body, status, out, err,
+	return forge_call(f, method, path, github_headers, body, status, out, err,
 	    errlen);
+}
+
+int
+github_call(struct forge_conn *f, const char *method, const char *path,
+    const cJSON *body, long *status, cJSON **out, char *err, size_t errlen)
+{
+	return call(f, method, path, body, status, out, err, errlen);
 }
 
 /* method f->api + path as the App itself (its JWT): the App's own
@@ -79,8 +86,8 @@ app_call(struct forge_conn *f, const char *method, const char *path,
 	    (int64_t)time(NULL), err, errlen)) == NULL)
 		return -1;
 	auth = xasprintf("Authorization: Bearer %s", jwt);
-	headers[0] = gh_headers[0];
-	headers[1] = gh_headers[1];
+	headers[0] = github_headers[0];
+	headers[1] = github_headers[1];
 	headers[2] = auth;
 	headers[3] = NULL;
 	url = xasprintf("%s%s", f->api, path);
@@ -508,6 +515,7 @@ const struct forge_ops github_ops = {
 	.pr_find = gh_pr_find,
 	.pr_open = gh_pr_open,
 	.pr_update = gh_pr_update,
+	.ci_failures = github_ci_failures,
 	.git_user = "x-access-token",
 };
 

@@ -44,6 +44,13 @@ call(struct forge_conn *f, const char *method, const char *rest,
 	return rc;
 }
 
+int
+gitlab_call(struct forge_conn *f, const char *method, const char *rest,
+    const cJSON *body, long *status, cJSON **out, char *err, size_t errlen)
+{
+	return call(f, method, rest, body, status, out, err, errlen);
+}
+
 /* method <rest>, outside the project. */
 static int
 call_root(struct forge_conn *f, const char *method, const char *rest,
@@ -387,6 +394,7 @@ const struct forge_ops gitlab_ops = {
 	.pr_find = gl_pr_find,
 	.pr_open = gl_pr_open,
 	.pr_update = gl_pr_update,
+	.ci_failures = gitlab_ci_failures,
 	.git_user = "oauth2",
 };
 

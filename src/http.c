@@ -552,10 +552,11 @@ is_redirect(long status)
 /*
  * A redirect to follow: 1 with the target in *next (caller frees), 0 when
  * the answer is no redirect, -1 with the reason in why when it is one we
- * do not follow (another scheme, host or port; too many).
+ * do not follow (another scheme, host or port; too many). With
+ * HTTP_REDIRECT_ANSWER, one to another origin is no redirect: the answer.
  */
 static int
-redirect(struct http_client *c, const char *cur, long status,
+redirect(struct http_client *c, const char *cur, long status, int flags,
     int *redirects, char **next, char *why, size_t whylen)
 {
 	const char *target = NULL;
@@ -570,6 +571,10 @@ redirect(struct http_client *c, const char *cur, long status,
 		return -1;
 	}
 	if (!url_same_origin(cur, target, &host)) {
+		if (flags & HTTP_REDIRECT_ANSWER) {
+			free(host);
+			return 0;
+		}
 		snprintf(why, whylen, "%ld redirect to another host (%s), not "
 		    "followed", status, host);
 		free(host);
@@ -622,6 +627,15 @@ http_request(struct http_client *c, const char *method, const char *url,
     const char *const *headers, const char *body, struct http_response *resp,
     char *err, size_t errlen)
 {
+	return http_request_with(c, method, url, headers, body, 0, resp, err,
+	    errlen);
+}
+
+int
+http_request_with(struct http_client *c, const char *method, const char *url,
+    const char *const *headers, const char *body, int flags,
+    struct http_response *resp, char *err, size_t errlen)
+{
 	struct curl_slist *h = NULL;
 	struct sink sink = { 0 };
 	char why[256], *shown, *cur = NULL, *next;
@@ -668,7 +682,7 @@ http_request(struct http_client *c, const char *method, const char *url,
 		} else {
 			curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE,
 			    &status);
-			switch (redirect(c, cur, status, &redirects, &next,
+			switch (redirect(c, cur, status, flags, &redirects, &next,
 			    why, sizeof(why))) {
 			case -1:
 				tell(c, status, false, false, 0);

@@ -99,6 +99,14 @@ void http_free(struct http_client *c);
 int http_request(struct http_client *c, const char *method, const char *url,
     const char *const *headers, const char *body, struct http_response *resp,
     char *err, size_t errlen);
+/* Flags of http_request_with. */
+#define HTTP_REDIRECT_ANSWER	0x1	/* a redirect to another origin is
+					 * the answer (its Location in
+					 * resp->location), not an error */
+/* http_request with flags. */
+int http_request_with(struct http_client *c, const char *method,
+    const char *url, const char *const *headers, const char *body, int flags,
+    struct http_response *resp, char *err, size_t errlen);
 /* Free what a response holds and zero it. */
 void http_response_clear(struct http_response *r);
 

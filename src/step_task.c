@@ -116,7 +116,7 @@ step_task(struct run *r)
 	static const enum forge_on on_issue[] = { FORGE_ON_ISSUE };
 	static const enum forge_on on_pr[] = { FORGE_ON_REVIEW_COMMENT,
 	    FORGE_ON_PR };
-	cJSON *comments, *reviews;
+	cJSON *comments, *reviews, *ci;
 	char err[512], *dir, *summary, *title, *body;
 	int rc;
 
@@ -133,12 +133,16 @@ step_task(struct run *r)
 	comments = r->pub ? thread_comments(r->pub) : NULL;
 	reviews = r->pub ? thread_review_comments(r->pub, r->job.requests,
 	    r->job.nrequests) : NULL;
+	/* A CI fix: what failed, fetched here on the host with the
+	 * forge's token, which the sandbox has not. */
+	ci = r->pub && r->kind == JOB_FIX_CI ? thread_ci(r->pub) : NULL;
 	if (drop_commands(r, comments, on_issue, nitems(on_issue)) == -1 ||
 	    drop_commands(r, reviews, on_pr, nitems(on_pr)) == -1)
 		rc = -1;
 	else if ((rc = task_write(dir, &r->job, r->kind, comments, reviews,
-	    err, sizeof(err))) == -1)
+	    ci, err, sizeof(err))) == -1)
 		run_fail(r, "%s", err);
+	cJSON_Delete(ci);
 	cJSON_Delete(reviews);
 	cJSON_Delete(comments);
 	free(dir);

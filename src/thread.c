@@ -184,3 +184,27 @@ thread_review_comments(struct publish *p, const struct job_request *reqs,
 	cJSON_Delete(seen);
 	return arr;
 }
+
+cJSON *
+thread_ci(struct publish *p)
+{
+	struct forge_conn *forge = publish_forge(p);
+	const struct job *job = publish_job(p);
+	cJSON *ci = cJSON_CreateObject(), *list = NULL;
+	char err[512];
+	int more = 0;
+
+	if (forge->ops->ci_failures == NULL)
+		cJSON_AddStringToObject(ci, "note", "this forge's CI results"
+		    " are not fetched");
+	else if (forge->ops->ci_failures(forge, job->branch, &list, &more,
+	    err, sizeof(err)) == -1) {
+		log_warn("job %lld: CI failures: %s", (long long)job->id, err);
+		cJSON_AddStringToObject(ci, "note", "the details of the failed"
+		    " checks could not be fetched");
+	}
+	cJSON_AddItemToObject(ci, "failures", list ? list :
+	    cJSON_CreateArray());
+	cJSON_AddNumberToObject(ci, "more", more);
+	return ci;
+}

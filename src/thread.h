@@ -27,5 +27,9 @@ cJSON *thread_comments(struct publish *p);
  * refused requests' own comments (the caller deletes). */
 cJSON *thread_review_comments(struct publish *p,
     const struct job_request *reqs, size_t n);
+/* For a fix-ci job: what failed in CI on the job's branch, as
+ * {failures: [...], more, note} (forge.h's ci_failures; note says why
+ * the failures are missing, when they are). The caller deletes. */
+cJSON *thread_ci(struct publish *p);
 
 #endif

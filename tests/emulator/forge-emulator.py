@@ -122,6 +122,11 @@ class Emulator:
         self.faults, self.requests = [], []
         self.next_id, self.next_repo_id, self.next_fault = 1001, 1, 1
         self.rate_used = {}           # token -> requests this window
+        self.check_runs = {}          # id -> GitHub check run, with its repo, ref, annotations, log
+        self.pipelines = {}           # id -> GitLab pipeline: repo, ref, status, job ids
+        self.gl_jobs = {}             # id -> GitLab job: pipeline, name, stage, status, trace
+        self.blob_base = ""           # http://HOST:PORT of the log download host, once bound
+        self.blob_requests = []       # requests the download host saw, headers and all
         self.window = int(time.time()) // 3600 * 3600 + 3600
 
     def new_id(self):
@@ -365,6 +370,12 @@ class Emulator:
                 self.user_id("github", c["user"])
                 repo["review_comments"].append(c)
                 return 201, c
+            if (method, path) == ("POST", "/_admin/check-runs"):
+                return 201, self.admin_check_runs(b)
+            if (method, path) == ("POST", "/_admin/pipelines"):
+                return 201, self.admin_pipeline(b)
+            if (method, path) == ("GET", "/_admin/blob-requests"):
+                return 200, self.blob_requests
             if path == "/_admin/faults":
                 if method == "POST":
                     specs = body if isinstance(body, list) else [b]
@@ -395,6 +406,42 @@ class Emulator:
                 since = int(query.get("since", 0))
                 return 200, [r for r in self.requests if r["seq"] > since]
         raise Answer(404, {"error": "no admin route %s %s" % (method, path)})
+
+    def admin_check_runs(self, b):
+        """Check runs on a ref of a GitHub repository: each {name, conclusion, app
+        (slug, default github-actions), output {title, summary, text},
+        annotations [...], log (text), log_status (an error status for the log)};
+        "repeat": N makes N copies of the first, numbered."""
+        repo = self.admin_repo(dict(b, forge="github"))
+        runs = b.get("check_runs") if isinstance(b.get("check_runs"), list) else []
+        if runs and int(b.get("repeat", 0)) > 1:
+            runs = [dict(runs[0], name="%s %d" % (runs[0].get("name", "check"), i + 1))
+                    for i in range(int(b["repeat"]))] + runs[1:]
+        sha = self.branch_sha(repo, b.get("ref")) or b.get("ref") or ""
+        suite = self.new_id()
+        out = []
+        for r in runs:
+            cid = self.new_id()
+            self.check_runs[cid] = {"id": cid, "repo": repo["path"], "ref": b.get("ref"),
+                                    "head_sha": sha, "suite": suite, "run": r}
+            out.append(self.gh_check_run(cid))
+        return out
+
+    def admin_pipeline(self, b):
+        """A GitLab pipeline on ref: {repo, ref, status, jobs: [{name, stage,
+        status, failure_reason, allow_failure, trace, trace_status}]}."""
+        repo = self.admin_repo(dict(b, forge="gitlab"))
+        pid = self.new_id()
+        jobs = b.get("jobs") if isinstance(b.get("jobs"), list) else []
+        p = {"id": pid, "iid": len(self.pipelines) + 1, "repo": repo["path"], "ref": b.get("ref"),
+             "sha": self.branch_sha(repo, b.get("ref")) or "0" * 40,
+             "status": b.get("status", "failed"), "jobs": []}
+        self.pipelines[pid] = p
+        for j in jobs:
+            jid = self.new_id()
+            self.gl_jobs[jid] = dict(j, id=jid, pipeline=pid)
+            p["jobs"].append(jid)
+        return self.gl_pipeline(p)
 
     def admin_repo(self, b):
         repo = self.repos.get((b.get("forge"), b.get("repo")))
@@ -696,6 +743,69 @@ class Emulator:
         q.repo["review_comments"].append(c)
         return 201, self.gh_review_json(q.repo, c)
 
+    def gh_check_run(self, cid):
+        c = self.check_runs[cid]
+        r = c["run"]
+        api = "%s/github/api/repos/%s" % (self.base, c["repo"])
+        slug = r.get("app", "github-actions")
+        output = r.get("output") or {}
+        return {"id": cid, "head_sha": c["head_sha"], "node_id": "CR_%d" % cid,
+                "external_id": str(cid), "url": "%s/check-runs/%d" % (api, cid),
+                "html_url": "%s/github/%s/actions/runs/%d/job/%d" % (self.base, c["repo"], c["suite"], cid),
+                "details_url": "%s/github/%s/actions/runs/%d/job/%d" % (self.base, c["repo"], c["suite"], cid),
+                "status": "completed", "conclusion": r.get("conclusion", "failure"),
+                "started_at": iso(), "completed_at": iso(), "name": r.get("name", "build"),
+                "output": {"title": output.get("title"), "summary": output.get("summary"),
+                           "text": output.get("text"),
+                           "annotations_count": len(r.get("annotations") or []),
+                           "annotations_url": "%s/check-runs/%d/annotations" % (api, cid)},
+                "check_suite": {"id": c["suite"]},
+                "app": {"id": 15368 if slug == "github-actions" else 1, "slug": slug,
+                        "node_id": "MDM6QXBwMTUzNjg=", "name": "GitHub Actions" if slug == "github-actions" else slug,
+                        "owner": self.gh_user("github")},
+                "pull_requests": []}
+
+    def gh_list_check_runs(self, q, ref):
+        ref = urllib.parse.unquote(ref)
+        sha = self.branch_sha(q.repo, ref)
+        runs = [self.gh_check_run(cid) for cid, c in self.check_runs.items()
+                if c["repo"] == q.repo["path"] and (c["ref"] == ref or (sha and c["head_sha"] == sha)
+                                                    or c["head_sha"] == ref)]
+        page, p, per, pages = paginate(runs, q.query, 30, 100)
+        return 200, {"total_count": len(runs), "check_runs": page}
+
+    def gh_check_run_of(self, q, cid):
+        c = self.check_runs.get(int(cid))
+        if not c or c["repo"] != q.repo["path"]:
+            raise gh_fail(404, "Not Found")
+        return c
+
+    def gh_annotations(self, q, cid):
+        c = self.gh_check_run_of(q, cid)
+        items = [{"path": a.get("path", "README.md"), "start_line": a.get("start_line", 1),
+                  "end_line": a.get("end_line", a.get("start_line", 1)),
+                  "start_column": a.get("start_column"), "end_column": a.get("end_column"),
+                  "annotation_level": a.get("annotation_level", "failure"),
+                  "title": a.get("title", ""), "message": a.get("message", ""),
+                  "raw_details": a.get("raw_details", ""),
+                  "blob_href": "%s/github/%s/blob/%s/%s" % (self.base, c["repo"], c["head_sha"], a.get("path", "README.md"))}
+                 for a in c["run"].get("annotations") or []]
+        page, p, per, pages = paginate(items, q.query, 30, 100)
+        link = link_header("%s/check-runs/%s/annotations" % (self.gh_api(q.repo), cid), q.query, p, pages)
+        return 200, page, ({"Link": link} if pages > 1 else {})
+
+    def gh_job_logs(self, q, jid):
+        c = self.gh_check_run_of(q, jid)
+        status = c["run"].get("log_status")
+        if status:
+            raise gh_fail(int(status), "Not Found" if int(status) == 404 else "Error")
+        sig = "%032x" % self.rng.getrandbits(128)
+        return 302, b"", {"Location": "%s/logs/%d?sig=%s" % (self.blob_base, c["id"], sig)}
+
+    def blob_log(self, cid):
+        c = self.check_runs.get(cid)
+        return None if c is None else (c["run"].get("log") or "").encode("utf-8", "surrogateescape")
+
     def gh_access_token(self, q, inst):
         app = q.app
         if app["installation_id"] != int(inst):
@@ -863,6 +973,47 @@ class Emulator:
             h["Link"] = link_header(self.base + q.path, q.query, p, pages)
         return 200, page, h
 
+    def gl_pipeline(self, p):
+        return {"id": p["id"], "iid": p["iid"], "project_id": self.repos[("gitlab", p["repo"])]["id"],
+                "sha": p["sha"], "ref": p["ref"], "status": p["status"], "source": "push",
+                "created_at": iso(), "updated_at": iso(),
+                "web_url": "%s/gitlab/%s/-/pipelines/%d" % (self.base, p["repo"], p["id"])}
+
+    def gl_list_pipelines(self, q):
+        ps = [p for p in self.pipelines.values() if p["repo"] == q.repo["path"]
+              and (q.query.get("ref") is None or p["ref"] == q.query["ref"])]
+        ps.sort(key=lambda p: p["id"], reverse=q.query.get("sort", "desc") == "desc")
+        return self.gl_page(q, [self.gl_pipeline(p) for p in ps])
+
+    def gl_job(self, j):
+        p = self.pipelines[j["pipeline"]]
+        return {"id": j["id"], "name": j.get("name", "build"), "stage": j.get("stage", "test"),
+                "status": j.get("status", "failed"), "failure_reason": j.get("failure_reason", "script_failure"),
+                "allow_failure": bool(j.get("allow_failure", False)), "ref": p["ref"],
+                "created_at": iso(), "started_at": iso(), "finished_at": iso(), "duration": 1.5,
+                "pipeline": {"id": p["id"], "project_id": self.repos[("gitlab", p["repo"])]["id"],
+                             "ref": p["ref"], "sha": p["sha"], "status": p["status"]},
+                "web_url": "%s/gitlab/%s/-/jobs/%d" % (self.base, p["repo"], j["id"]),
+                "user": self.gl_user("root")}
+
+    def gl_pipeline_jobs(self, q, pid):
+        p = self.pipelines.get(int(pid))
+        if not p or p["repo"] != q.repo["path"]:
+            raise gl_fail(404, "404 Not found")
+        jobs = [self.gl_jobs[j] for j in p["jobs"]]
+        if q.query.get("scope[]") or q.query.get("scope"):
+            scopes = {q.query.get("scope[]"), q.query.get("scope")}
+            jobs = [j for j in jobs if j.get("status", "failed") in scopes]
+        return self.gl_page(q, [self.gl_job(j) for j in jobs])
+
+    def gl_trace(self, q, jid):
+        j = self.gl_jobs.get(int(jid))
+        if not j or self.pipelines[j["pipeline"]]["repo"] != q.repo["path"]:
+            raise gl_fail(404, "404 Not found")
+        if j.get("trace_status"):
+            raise gl_fail(int(j["trace_status"]), "%s Not found" % j["trace_status"])
+        return 200, (j.get("trace") or "").encode("utf-8", "surrogateescape")
+
     def gl_create_note(self, q, kind, iid):
         th = self.gl_thread(q, kind, iid)
         body = q.field("body", str)
@@ -982,6 +1133,9 @@ GITHUB_ROUTES = [
     ("PATCH", R + r"/pulls/(\d+)", Emulator.gh_edit_pull, "write"),
     ("GET", R + r"/pulls/(\d+)/reviews/(\d+)/comments", Emulator.gh_review_comments, "read"),
     ("POST", R + r"/pulls/(\d+)/comments/(\d+)/replies", Emulator.gh_review_reply, "write"),
+    ("GET", R + r"/commits/([^/]+)/check-runs", Emulator.gh_list_check_runs, "read"),
+    ("GET", R + r"/check-runs/(\d+)/annotations", Emulator.gh_annotations, "read"),
+    ("GET", R + r"/actions/jobs/(\d+)/logs", Emulator.gh_job_logs, "read"),
 ]
 P = r"/projects/(?P<project>[^/]+)"
 K = r"(issues|merge_requests)"
@@ -1001,6 +1155,9 @@ GITLAB_ROUTES = [
     ("POST", P + r"/merge_requests", Emulator.gl_create_mr, "write"),
     ("GET", P + r"/merge_requests/(\d+)", Emulator.gl_get_mr, "read"),
     ("PUT", P + r"/merge_requests/(\d+)", Emulator.gl_edit_mr, "write"),
+    ("GET", P + r"/pipelines", Emulator.gl_list_pipelines, "read"),
+    ("GET", P + r"/pipelines/(\d+)/jobs", Emulator.gl_pipeline_jobs, "read"),
+    ("GET", P + r"/jobs/(\d+)/trace", Emulator.gl_trace, "read"),
 ]
 GIT_ROUTE = re.compile(r"^/(?:github/git|gitlab)/(?P<repo>.+?)(?:\.git)?"
                        r"/(?P<rest>info/refs|git-upload-pack|git-receive-pack)$")
@@ -1409,6 +1566,31 @@ class Handler(BaseHTTPRequestHandler):
         writer.join(30)
 
 
+class BlobHandler(BaseHTTPRequestHandler):
+    """The host a log download redirects to: /logs/ID, any signature; every
+    request recorded with its headers as they came (a token here is a leak)."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_GET(self):
+        emu = self.server.emu
+        split = urllib.parse.urlsplit(self.path)
+        with emu.lock:
+            emu.blob_requests.append({"path": split.path, "query": split.query,
+                                      "headers": {k.lower(): v for k, v in self.headers.items()}})
+            m = re.fullmatch(r"/logs/(\d+)", split.path)
+            data = emu.blob_log(int(m.group(1))) if m else None
+        status = 200 if data is not None else 404
+        data = data if data is not None else b"BlobNotFound"
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -1431,6 +1613,10 @@ def main():
     server.emu, server.strict, server.git_exec_path = emu, not args.lenient, exec_path
     host = args.host if ":" not in args.host else "[%s]" % args.host
     emu.base = "http://%s:%d" % (host, server.server_address[1])
+    blobs = Server((args.host, 0), BlobHandler)
+    blobs.emu = emu
+    emu.blob_base = "http://%s:%d" % (host, blobs.server_address[1])
+    threading.Thread(target=blobs.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
