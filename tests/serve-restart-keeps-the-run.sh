@@ -106,16 +106,26 @@ like "$(new_log)" "job 1: runner $RUNNER has stopped" \
 unlike "$(new_log)" "job 1: queued again" "job 1 was not queued again"
 
 # 2. A runner that dies while serve is down: the job is queued again (a
-#    lost runner's, as when serve itself died) and resumes.
+#    lost runner's, as when serve itself died) and resumes. The pid in its
+#    lock file, now another process's, is not mistaken for it.
 start 2
 stop TERM
 ! gone "$RUNNER"; ok $? "job 2's runner outlives serve"
 kill -9 "$RUNNER"
 wait_for "runner $RUNNER to die" gone "$RUNNER"
+# Its pid now another process's (as a recycled pid would be), named in the
+# job's lock file: that process holds no lock, so it is not taken for the
+# runner, and serve leaves it alone.
+sleep 600 &
+OTHER=$!
+printf '%s\n' "$OTHER" > "$DATA/jobs/2/runner.lock"
 touch "$T/gate/g2"
 LOGLINES=$(wc -l < "$T/serve.log")
 start_serve
-unlike "$(new_log)" "adopted runner $RUNNER" "a dead runner is not adopted"
+unlike "$(new_log)" "adopted runner" "a dead runner is not adopted"
+unlike "$(new_log)" "runner $OTHER" "nor the process its lock file names"
+! gone "$OTHER"; ok $? "which serve leaves alone"
+kill "$OTHER"; wait "$OTHER" 2>/dev/null
 like "$(new_log)" "jobs left running will resume" "its job is queued again"
 wait_job_end 2; ok $? "job 2 ends"
 is "$(job_state 2)" done "job 2 is done"
