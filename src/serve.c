@@ -271,6 +271,7 @@ held_wait(struct server *srv)
 			continue;
 		pfd.fd = h->pidfd;
 		pfd.events = POLLIN;
+		pfd.revents = 0;
 		do {
 			ms = (int)(deadline - util_mono_ms());
 		} while (ms > 0 && poll(&pfd, 1, ms) == -1 && errno == EINTR);
