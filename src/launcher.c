@@ -136,6 +136,7 @@ launcher_exec(const struct launcher *l)
 	char pid[24], msg[512];
 	int i, hi[5];
 
+	signal(SIGPIPE, SIG_DFL);	/* the runner ignores it; the agent not */
 	setpgid(0, 0);
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	for (i = 0; i < 2; i++)

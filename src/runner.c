@@ -584,6 +584,9 @@ runner_main(const struct config *cfg, int argc, char **argv)
 		    " [--acknowledge]\n");
 		return 2;
 	}
+	/* A runner outlives serve: its stderr (serve's) may be a pipe whose
+	 * reader is gone, and a log line must not end the job. */
+	signal(SIGPIPE, SIG_IGN);
 	r.cfg = cfg;
 	r.log_fd = r.tree_lock = r.setup_lock = -1;
 	if ((r.st = store_open(cfg->data_dir, err, sizeof(err))) == NULL) {

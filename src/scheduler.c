@@ -2,8 +2,10 @@
  * Which queued job runs next is the store's decision (store_claim, in the
  * writer thread, so the loop never waits on SQLite); starting and watching
  * runner processes is this module's. Runners are children with their own
- * session, so a terminal's ^C reaches serve only, and PDEATHSIG, so they
- * stop when serve dies however it dies.
+ * session, so a terminal's ^C reaches serve only, and they outlive serve:
+ * a serve stopped for an upgrade leaves them running, and the next one
+ * adopts them (serve.c). Acknowledging runners and gc are short, redone at
+ * the next start, and die with serve (PDEATHSIG).
  */
 #include <errno.h>
 #include <limits.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -26,11 +29,13 @@
 
 #define TICK_SEC	1
 #define MAX_ACKS	4	/* acknowledging runners at once */
+#define STOP_GRACE_MS	10000	/* for the children told to stop */
 
 struct child {
 	pid_t		 pid;
 	int64_t		 job;
 	bool		 is_ack;	/* runner --acknowledge */
+	bool		 is_told;	/* sent SIGTERM by sched_halt */
 	struct child	*next;
 };
 
@@ -52,10 +57,10 @@ struct sched {
 
 static void claim(struct sched *s);
 
-/* Fork and exec `handoff -c CONFIG args...` in a session of its own, to
- * die with serve; returns its pid, or -1 (errno set). */
+/* Fork and exec `handoff -c CONFIG args...` in a session of its own; one
+ * that is_bound dies with serve. Returns its pid, or -1 (errno set). */
 static pid_t
-start_child(struct sched *s, char *const args[], size_t nargs)
+start_child(struct sched *s, char *const args[], size_t nargs, bool is_bound)
 {
 	char *argv[8] = { "handoff", "-c", s->cfg->path };
 	pid_t pid, parent = getpid();
@@ -66,9 +71,11 @@ start_child(struct sched *s, char *const args[], size_t nargs)
 	if ((pid = fork()) != 0)
 		return pid;
 	setsid();
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != parent)
-		_exit(RUNNER_EXIT_STOPPED);
+	if (is_bound) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(RUNNER_EXIT_STOPPED);
+	}
 	close_range(3, ~0U, 0);
 	signal(SIGPIPE, SIG_DFL);
 	execv(s->exe, argv);
@@ -84,7 +91,7 @@ spawn(struct sched *s, int64_t job, bool is_ack)
 	pid_t pid;
 
 	snprintf(id, sizeof(id), "%lld", (long long)job);
-	if ((pid = start_child(s, args, is_ack ? 4 : 3)) == -1) {
+	if ((pid = start_child(s, args, is_ack ? 4 : 3, is_ack)) == -1) {
 		log_error("scheduler: job %s: fork: %s", id, strerror(errno));
 		return;	/* the job stays running: resumed at next start */
 	}
@@ -116,7 +123,7 @@ sched_gc_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->gc != 0 || s->is_stopping)
 		return;
-	if ((pid = start_child(s, args, nitems(args))) == -1) {
+	if ((pid = start_child(s, args, nitems(args), true)) == -1) {
 		log_error("scheduler: gc: fork: %s", strerror(errno));
 		return;
 	}
@@ -384,7 +391,7 @@ sched_active(const struct sched *s)
 }
 
 void
-sched_halt(struct sched *s)
+sched_halt(struct sched *s, bool stop_runners)
 {
 	struct child *c;
 
@@ -392,13 +399,66 @@ sched_halt(struct sched *s)
 		return;
 	s->is_stopping = true;
 	for (c = s->children; c != NULL; c = c->next)
-		kill(c->pid, SIGTERM);
+		if ((c->is_ack || stop_runners) && !c->is_told) {
+			kill(c->pid, SIGTERM);
+			c->is_told = true;
+		}
 	if (s->gc != 0)
 		kill(s->gc, SIGTERM);
 	if (s->ev_tick)
 		event_del(s->ev_tick);
 	if (s->ev_gc)
 		event_del(s->ev_gc);
+}
+
+/* Reap *pp if it ended, taking it off the list; whether it did. */
+static bool
+reap(struct child **pp)
+{
+	struct child *c = *pp;
+	pid_t pid = waitpid(c->pid, NULL, WNOHANG);
+
+	if (pid == 0 || (pid == -1 && errno == EINTR))
+		return false;
+	if (!c->is_ack)
+		log_info("scheduler: job %lld: runner %ld stopped",
+		    (long long)c->job, (long)c->pid);
+	*pp = c->next;
+	free(c);
+	return true;
+}
+
+void
+sched_wait(struct sched *s)
+{
+	int64_t deadline = util_mono_ms() + STOP_GRACE_MS;
+	const struct timespec pause = { 0, 20 * 1000 * 1000 };
+	struct child **pp;
+	bool is_waiting;
+
+	if (s == NULL)
+		return;
+	for (;;) {
+		is_waiting = false;
+		if (s->gc != 0 && waitpid(s->gc, NULL, WNOHANG) == 0)
+			is_waiting = true;
+		else
+			s->gc = 0;
+		for (pp = &s->children; *pp != NULL; ) {
+			if ((*pp)->is_told && reap(pp))
+				continue;
+			is_waiting |= (*pp)->is_told;
+			pp = &(*pp)->next;
+		}
+		if (!is_waiting)
+			return;
+		if (util_mono_ms() > deadline) {
+			log_warn("scheduler: runners still stopping; their"
+			    " jobs resume at a start after they end");
+			return;
+		}
+		nanosleep(&pause, NULL);
+	}
 }
 
 void

@@ -5,9 +5,9 @@
  * beside them. This file wires them together and stops them.
  */
 #include <sys/syscall.h>
-#include <sys/wait.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,8 +52,9 @@ struct server {
 	struct intake		 intake;
 	struct web		 web;
 	bool			 is_stopping;
+	bool			 stop_runners;	/* SIGQUIT: the runners too */
 	int64_t			 stop_deadline_ms;
-	struct event		*ev_stop, *ev_sigterm, *ev_sigint;
+	struct event		*ev_stop, *ev_sigterm, *ev_sigint, *ev_sigquit;
 	struct held		*held;		/* jobs live runners held at start */
 };
 
@@ -78,20 +79,35 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void held_stop(struct server *);
+
+/*
+ * SIGTERM and SIGINT stop serve alone: its runners and their sandboxes run
+ * on, and the next serve adopts them (an upgrade costs no agent run).
+ * SIGQUIT stops the runners too, its own and those it adopted; each leaves
+ * its job to resume at its step at the next start.
+ */
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	const struct timeval tv = { 0, STOP_POLL_MS * 1000 };
 	struct server *srv = arg;
 
+	if (sig == SIGQUIT && !srv->stop_runners) {
+		log_info("serve: %s: stopping the runners too",
+		    strsignal((int)sig));
+		srv->stop_runners = true;
+		sched_halt(srv->sched, true);
+		held_stop(srv);
+	}
 	if (srv->is_stopping)
 		return;
 	log_info("serve: %s: no new connections, finishing requests in "
-	    "flight", strsignal((int)sig));
+	    "flight%s", strsignal((int)sig), srv->stop_runners ? "" :
+	    "; runners run on");
 	srv->is_stopping = true;
 	srv->stop_deadline_ms = util_mono_ms() + STOP_GRACE_MS;
-	/* Running jobs are left to resume at the next start. */
-	sched_halt(srv->sched);
+	sched_halt(srv->sched, srv->stop_runners);
 	logtail_stop(srv->web.logtail);
 	httpd_stop(srv->httpd);
 	httpd_stop(srv->web_httpd);
@@ -130,9 +146,13 @@ lock_data_dir(const struct config *cfg)
 }
 
 /*
- * A running job whose runner lived at start: `handoff runner` started by
- * hand, or a runner of a serve killed a moment ago, on its way out. Should
- * it stop without ending the job, the job is queued again then.
+ * A running job whose runner lived at start, adopted: a runner of the serve
+ * stopped before this one (an upgrade), or `handoff runner` started by
+ * hand. Its job's lock file, held only while the runner lives, names it:
+ * a recycled pid holds no lock, so it is never taken for the runner. Its
+ * end is seen on a pidfd; its outcome is in the store, where the runner
+ * ended the job; should it stop without ending it, the job is handled as a
+ * lost runner's (queued again, or failed after its attempts).
  */
 struct held {
 	struct server	*srv;
@@ -152,7 +172,7 @@ runner_lives(int64_t job, void *arg)
 	return runner_running(cfg->data_dir, job) != 0;
 }
 
-/* For the start-up requeue: the same, remembering the runner to watch. */
+/* For the start-up requeue: the same, remembering the runner to adopt. */
 static bool
 runner_holds(int64_t job, void *arg)
 {
@@ -224,7 +244,47 @@ held_gone_cb(evutil_socket_t fd, short what, void *arg)
 		writer_req_free(req);
 }
 
-/* Watch the runners of the jobs held at start (a pidfd each). */
+/* SIGQUIT: the adopted runners stop too. */
+static void
+held_stop(struct server *srv)
+{
+	struct held *h;
+
+	for (h = srv->held; h != NULL; h = h->next)
+		if (h->pidfd != -1 && syscall(SYS_pidfd_send_signal, h->pidfd,
+		    SIGTERM, NULL, 0) == -1 && errno != ESRCH)
+			log_warn("serve: job %lld: stop runner %ld: %s",
+			    (long long)h->job, h->pid, strerror(errno));
+}
+
+/* Wait up to 10 s for the adopted runners told to stop (not children:
+ * their pidfds turn readable when they end). */
+static void
+held_wait(struct server *srv)
+{
+	int64_t deadline = util_mono_ms() + STOP_GRACE_MS;
+	struct pollfd pfd;
+	struct held *h;
+	int ms;
+
+	for (h = srv->held; h != NULL; h = h->next) {
+		if (h->pidfd == -1)
+			continue;
+		pfd.fd = h->pidfd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		do {
+			ms = (int)(deadline - util_mono_ms());
+		} while (ms > 0 && poll(&pfd, 1, ms) == -1 && errno == EINTR);
+		if (ms <= 0 || !(pfd.revents & POLLIN)) {
+			log_warn("serve: runners still stopping; their jobs "
+			    "resume at a start after they end");
+			return;
+		}
+	}
+}
+
+/* Adopt the runners of the jobs held at start (a pidfd each). */
 static void
 watch_held(struct server *srv)
 {
@@ -239,8 +299,6 @@ watch_held(struct server *srv)
 			held_free(srv, h);
 			continue;
 		}
-		log_info("serve: job %lld: runner %ld runs it; left to it",
-		    (long long)h->job, h->pid);
 		h->pidfd = (int)syscall(SYS_pidfd_open, (pid_t)h->pid, 0);
 		if (h->pidfd == -1 && errno != ESRCH) {
 			log_warn("serve: job %lld: cannot watch runner %ld: %s;"
@@ -249,39 +307,19 @@ watch_held(struct server *srv)
 			held_free(srv, h);
 			continue;
 		}
-		/* Gone already, or gone before the pidfd (its pid reused). */
+		/* Gone already, or gone before the pidfd (its pid reused):
+		 * the pidfd is the runner's only if, once it is open, the
+		 * lock is still held in that pid's name. */
 		if (h->pidfd == -1 ||
-		    runner_running(srv->cfg->data_dir, h->job) == 0) {
+		    runner_running(srv->cfg->data_dir, h->job) != h->pid) {
 			held_gone_cb(-1, 0, h);
 			continue;
 		}
+		log_info("serve: job %lld: adopted runner %ld, which runs it",
+		    (long long)h->job, h->pid);
 		h->ev = event_new(srv->base, h->pidfd, EV_READ, held_gone_cb, h);
 		if (h->ev == NULL || event_add(h->ev, NULL) == -1)
 			fatalx(1, "serve: cannot register events");
-	}
-}
-
-/*
- * The runners were told to stop (sched_halt). Wait for them a while before
- * the data directory is free for the next serve, which would otherwise find
- * their jobs still held and leave them be.
- */
-static void
-wait_runners(void)
-{
-	int64_t deadline = util_mono_ms() + STOP_GRACE_MS;
-	const struct timespec pause = { 0, 20 * 1000 * 1000 };
-	pid_t pid;
-
-	while ((pid = waitpid(-1, NULL, WNOHANG)) != -1 || errno == EINTR) {
-		if (pid != 0)
-			continue;
-		if (util_mono_ms() > deadline) {
-			log_warn("serve: runners still stopping; their jobs "
-			    "resume at a start after they end");
-			return;
-		}
-		nanosleep(&pause, NULL);
 	}
 }
 
@@ -422,9 +460,11 @@ serve_main(struct config *cfg)
 
 	srv.ev_sigterm = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
 	srv.ev_sigint = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
+	srv.ev_sigquit = evsignal_new(srv.base, SIGQUIT, signal_cb, &srv);
 	srv.ev_stop = event_new(srv.base, -1, EV_PERSIST, stop_cb, &srv);
 	if (srv.ev_stop == NULL || event_add(srv.ev_sigterm, NULL) == -1 ||
-	    event_add(srv.ev_sigint, NULL) == -1)
+	    event_add(srv.ev_sigint, NULL) == -1 ||
+	    event_add(srv.ev_sigquit, NULL) == -1)
 		fatalx(1, "serve: cannot register events");
 
 	if ((srv.sched = sched_start(srv.base, srv.writer, cfg, err,
@@ -444,16 +484,22 @@ out:
 		event_free(srv.ev_sigterm);
 	if (srv.ev_sigint)
 		event_free(srv.ev_sigint);
+	if (srv.ev_sigquit)
+		event_free(srv.ev_sigquit);
 	logtail_stop(srv.web.logtail);
 	reader_stop(srv.reader);
 	httpd_free(srv.web_httpd);
 	logtail_free(srv.web.logtail);
 	httpd_free(srv.httpd);
+	/* The children and adopted runners told to stop (SIGQUIT) end
+	 * before the data directory is free for the next serve, which
+	 * would otherwise adopt them on their way out. */
+	sched_halt(srv.sched, srv.stop_runners);
+	sched_wait(srv.sched);
+	if (srv.stop_runners)
+		held_wait(&srv);
 	while (srv.held != NULL)
 		held_free(&srv, srv.held);
-	sched_halt(srv.sched);
-	if (srv.sched != NULL)
-		wait_runners();
 	writer_stop(srv.writer);
 	sched_free(srv.sched);
 	event_base_free(srv.base);

@@ -16,10 +16,21 @@ tap_n=0
 tap_failed=0
 SERVE_PID=
 
+# Runners outlive a serve stopped with SIGTERM or killed; SIGQUIT stops
+# serve with its runners, and any runner of this test's config still left
+# (its serve killed) is stopped after it.
 cleanup() {
 	if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
-		kill -9 "$SERVE_PID" 2>/dev/null
+		kill -QUIT "$SERVE_PID" 2>/dev/null
 		wait "$SERVE_PID" 2>/dev/null
+	fi
+	if [ -n "${CONFIG:-}" ] &&
+	    pkill -TERM -f -- "-c $CONFIG runner" 2>/dev/null; then
+		for _ in $(seq 50); do
+			pgrep -f -- "-c $CONFIG runner" >/dev/null || break
+			sleep 0.1
+		done
+		pkill -9 -f -- "-c $CONFIG runner" 2>/dev/null
 	fi
 	[ -n "${EXTRA_CLEANUP:-}" ] && eval "$EXTRA_CLEANUP"
 	if [ "$tap_failed" -gt 0 ] && [ -f "$T/serve.log" ]; then

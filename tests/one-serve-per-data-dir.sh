@@ -160,12 +160,16 @@ r=$(deliver github issues "$(issue 3 "gate: three")")
 J=$(jobnum "$r")
 [ -n "$J" ]; ok $? "issue 3 is queued as job $J"
 at_gate three; ok $? "job $J's agent runs"
+runner3=$(runner_of $J | head -n 1)
 kill -9 "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null; SERVE_PID=
+sleep 0.5
+kill -0 "$runner3" 2>/dev/null; ok $? "serve's runner of job $J outlives serve"
+kill -TERM "$runner3"
 for _ in $(seq 300); do
 	[ -z "$(runner_of $J)" ] && ! pgrep -f "$MARK-three" >/dev/null && break
 	sleep 0.1
 done
-[ -z "$(runner_of $J)" ]; ok $? "serve's runner of job $J stopped with serve"
+[ -z "$(runner_of $J)" ]; ok $? "it stops on SIGTERM, and its agent with it"
 is "$(job_state $J)" running "job $J was left running"
 "$HANDOFF" -c "$CONFIG" runner --job $J >"$T/hand.out" 2>"$T/hand.err" &
 HAND=$!
@@ -175,7 +179,7 @@ lines=$(wc -l < "$T/serve.log")
 start_serve
 is "$(pgrep -f "$MARK-three")" "$agent3" "serve's start left the hand runner's agent alone"
 is "$(job_state $J)" running "and did not queue job $J again"
-tail -n +$((lines + 1)) "$T/serve.log" | grep -q "job $J: runner $HAND runs it; left to it"
+tail -n +$((lines + 1)) "$T/serve.log" | grep -q "job $J: adopted runner $HAND"
 ok $? "serve says it leaves job $J to runner $HAND"
 is "$(runner_of $J)" "$HAND" "serve started no runner of its own for job $J"
 kill -TERM "$HAND"; wait "$HAND"; HAND=
