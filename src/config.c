@@ -643,19 +643,29 @@ known_names(const char *section, char *buf, size_t len)
 }
 
 /* Whether inih takes the n bytes at p (no leading blanks) for a blank
- * line, a comment or "key = value"; what it does not, it reports. */
+ * line, a comment, "[section]" or "key = value", as it reads them: the
+ * "]", "=" or ":" before any " ;" comment. What it does not, it reports. */
 static bool
 is_key_line(const char *p, size_t n)
 {
+	const char *want = *p == '[' ? "]" : "=:";
+	size_t i;
+
 	while (n > 0 && isspace((unsigned char)p[n - 1]))
 		n--;
-	if (n == 0 || *p == ';' || *p == '#' || *p == '[')
+	if (n == 0 || *p == ';' || *p == '#')
 		return true;
-	return memchr(p, '=', n) != NULL || memchr(p, ':', n) != NULL;
+	for (i = 0; i < n; i++) {
+		if (p[i] != '\0' && strchr(want, p[i]) != NULL)
+			return true;
+		if (p[i] == ';' && i > 0 && isspace((unsigned char)p[i - 1]))
+			return false;
+	}
+	return false;
 }
 
 /* Hands inih one line at a time, so ps->lineno is the line it works on.
- * Leading blanks go: inih would take an indented line for the continuation
+ * A byte order mark and leading blanks go: inih would take an indented line for the continuation
  * of the previous value. Sections are checked here as a "[foo]" without
  * keys never reaches the handler. */
 static char *
@@ -671,6 +681,8 @@ reader(char *str, int num, void *stream)
 	ps->lineno++;
 	n = (nl = strchr(p, '\n')) != NULL ? (size_t)(nl - p) + 1 : strlen(p);
 	ps->pos = p + n;
+	if (ps->lineno == 1 && n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3, n -= 3;		/* a UTF-8 byte order mark */
 	while (n > 0 && (*p == ' ' || *p == '\t'))
 		p++, n--;
 	if (n + 1 > (size_t)num) {

@@ -118,6 +118,40 @@ run check-config -c "$refused"
 ok $? "a refused app_id is one problem: no \"expected app_id as well\" after it"
 reported "$refused" 7 "[github] app_id: " "the refused app_id"
 
+# Lines inih cannot read, each reported where it stands: a section
+# without its "]", a key whose "=" is in a comment, a bare word.
+syn=$T/syntax.ini
+cat > "$syn" <<CONF
+[server]
+data_dir = $T/data
+[web
+nokey ; a = b
+max_body = 100
+bare
+CONF
+run check-config -c "$syn"
+is "$status" 2 "check-config exits 2 on lines it cannot read"
+reported "$syn" 3 'expected "[section]" or "key = value"' "a section without ]"
+reported "$syn" 4 'expected "[section]" or "key = value"' "an = only in a comment"
+reported "$syn" 5 "[server] max_body: " "the key after them"
+reported "$syn" 6 'expected "[section]" or "key = value"' "a bare word"
+is "$(grep -c "^handoff: $syn:" "$T/err")" 4 "four lines"
+is "$(grep -o "^handoff: $syn:[0-9]*" "$T/err" | cut -d: -f3 | tr '\n' ' ')" \
+    "3 4 5 6 " "in the order of the file"
+
+# A file that starts with a UTF-8 byte order mark still loads, its first
+# line a section; a bad first line after the mark is reported as one.
+bom=$T/bom.ini
+printf '\357\273\277[server]\nlisten = 127.0.0.1:%s\ndata_dir = %s\n[web]\nlisten = 127.0.0.1:%s\n' \
+    "$(free_port)" "$T/data" "$(free_port)" > "$bom"
+run check-config -c "$bom"
+is "$status" 0 "a config with a byte order mark loads"
+printf '\357\273\277[nosuch]\nkey = 1\n' > "$bom"
+run check-config -c "$bom"
+[ "$status" -eq 2 ] && [ "$(grep -c . "$T/err")" -eq 1 ]
+ok $? "a bad section after the byte order mark is one problem"
+reported "$bom" 1 "[nosuch]: unknown section" "the section after the mark"
+
 many=$T/many.ini
 {
 	printf '[server]\nlisten = 127.0.0.1:%s\ndata_dir = %s\n' \
