@@ -204,6 +204,13 @@ struct parse {
 	int		 lineno;	/* of the line inih is working on */
 	int		 lines[NKEYS];	/* where each key was set; 0: default */
 	int		 err_line;	/* of the first error; 0: none */
+	int		 handler_line;	/* of the first error inih counts */
+	int		 nerr;		/* errors found */
+	int		 shown;		/* errors in err */
+	size_t		 errused;	/* bytes of err written */
+	bool		 failed[NKEYS];	/* keys whose value was refused */
+	bool		 bad_section;	/* the current section is reported */
+	bool		 repo_failed;	/* a repo section had an error */
 	struct config_repo *repo;	/* the [repo] section keys go to */
 	char		*err;
 	size_t		 errlen;
@@ -562,24 +569,49 @@ config_set_value(struct config *cfg, const struct key *k, const char *v,
 
 /* ---- reading the file ---- */
 
-/* Record the first error only, as "FILE:LINE: ..."; returns 0 for inih. */
+/* Add "FILE:LINE: ..." to the errors, one a line, as many of the first
+ * CONFIG_MAX_ERRORS as err has room for; returns 0 for inih. */
 __attribute__((format(printf, 3, 4)))
 static int
 parse_error(struct parse *ps, int line, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
+	size_t len;
 	int n;
 
-	if (ps->err_line != 0)
+	if (ps->err_line == 0)
+		ps->err_line = line;
+	ps->nerr++;
+	n = snprintf(msg, sizeof(msg), "%s%s:%d: ", ps->errused ? "\n" : "",
+	    ps->cfg->path, line);
+	if (n < 0 || (size_t)n >= sizeof(msg))
 		return 0;
-	ps->err_line = line;
-	n = snprintf(ps->err, ps->errlen, "%s:%d: ", ps->cfg->path, line);
-	if (n >= 0 && (size_t)n < ps->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(ps->err + n, ps->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	len = strlen(msg);
+	if (ps->errused == 0) {	/* the first always, cut short if it must */
+		snprintf(ps->err, ps->errlen, "%s", msg);
+		ps->errused = len < ps->errlen ? len : ps->errlen - 1;
+	} else if (ps->shown < CONFIG_MAX_ERRORS &&
+	    ps->errused + len + 64 < ps->errlen) {
+		memcpy(ps->err + ps->errused, msg, len + 1);
+		ps->errused += len;
+	} else
+		return 0;
+	ps->shown++;
 	return 0;
+}
+
+/* Close the errors with "... and N more" if some were left out. */
+static void
+parse_errors_end(struct parse *ps)
+{
+	if (ps->nerr > ps->shown)
+		snprintf(ps->err + ps->errused, ps->errlen - ps->errused,
+		    "\n%s: ... and %d more", ps->cfg->path,
+		    ps->nerr - ps->shown);
 }
 
 const struct key *
@@ -610,8 +642,30 @@ known_names(const char *section, char *buf, size_t len)
 	}
 }
 
+/* Whether inih takes the n bytes at p (no leading blanks) for a blank
+ * line, a comment, "[section]" or "key = value", as it reads them: the
+ * "]", "=" or ":" before any " ;" comment. What it does not, it reports. */
+static bool
+is_key_line(const char *p, size_t n)
+{
+	const char *want = *p == '[' ? "]" : "=:";
+	size_t i;
+
+	while (n > 0 && isspace((unsigned char)p[n - 1]))
+		n--;
+	if (n == 0 || *p == ';' || *p == '#')
+		return true;
+	for (i = 0; i < n; i++) {
+		if (p[i] != '\0' && strchr(want, p[i]) != NULL)
+			return true;
+		if (p[i] == ';' && i > 0 && isspace((unsigned char)p[i - 1]))
+			return false;
+	}
+	return false;
+}
+
 /* Hands inih one line at a time, so ps->lineno is the line it works on.
- * Leading blanks go: inih would take an indented line for the continuation
+ * A byte order mark and leading blanks go: inih would take an indented line for the continuation
  * of the previous value. Sections are checked here as a "[foo]" without
  * keys never reaches the handler. */
 static char *
@@ -627,6 +681,8 @@ reader(char *str, int num, void *stream)
 	ps->lineno++;
 	n = (nl = strchr(p, '\n')) != NULL ? (size_t)(nl - p) + 1 : strlen(p);
 	ps->pos = p + n;
+	if (ps->lineno == 1 && n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3, n -= 3;		/* a UTF-8 byte order mark */
 	while (n > 0 && (*p == ' ' || *p == '\t'))
 		p++, n--;
 	if (n + 1 > (size_t)num) {
@@ -636,17 +692,25 @@ reader(char *str, int num, void *stream)
 		copy = xstrndup(p + 1, (size_t)(nl - p - 1));
 		sect = util_trim(copy);
 		ps->repo = NULL;
+		ps->bad_section = false;
 		if (config_is_repo_section(sect)) {
 			if ((ps->repo = config_repo_open(ps->cfg, sect,
-			    ps->lineno, msg, sizeof(msg))) == NULL)
+			    ps->lineno, msg, sizeof(msg))) == NULL) {
 				parse_error(ps, ps->lineno, "%s", msg);
+				ps->bad_section = ps->repo_failed = true;
+			}
 		} else if (config_find_key(sect, NULL) == NULL) {
+			ps->bad_section = true;
 			known_names(NULL, names, sizeof(names));
 			parse_error(ps, ps->lineno, "[%.*s]: unknown section; "
 			    "expected one of %s or repo \"PATTERN\"",
 			    ECHO_MAX, sect, names);
 		}
 		free(copy);
+	} else if (n > 0 && !is_key_line(p, n)) {
+		parse_error(ps, ps->lineno, "expected \"[section]\" or "
+		    "\"key = value\"");
+		n = 0;		/* said here, so that inih reads on */
 	}
 	memcpy(str, p, n);
 	str[n] = '\0';
@@ -654,22 +718,24 @@ reader(char *str, int num, void *stream)
 }
 
 static int
-handler(void *user, const char *section, const char *name, const char *value)
+handle_key(struct parse *ps, const char *section, const char *name,
+    const char *value)
 {
-	struct parse *ps = user;
 	const struct key *k;
 	char msg[512], names[512];
 	size_t i;
 
-	if (ps->err_line != 0)
-		return 1;	/* the first error is the one reported */
+	if (ps->bad_section)
+		return 1;	/* reader() has reported the section */
 	if (*section == '\0')
 		return parse_error(ps, ps->lineno, "%s: expected a [section] "
 		    "line before the first key", name);
 	if (ps->repo != NULL) {
 		if (config_repo_set(ps->repo, name, value, ps->lineno, msg,
-		    sizeof(msg)) == -1)
+		    sizeof(msg)) == -1) {
+			ps->repo_failed = true;
 			return parse_error(ps, ps->lineno, "%s", msg);
+		}
 		return 1;
 	}
 	if (config_find_key(section, NULL) == NULL)
@@ -685,10 +751,24 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return parse_error(ps, ps->lineno, "[%s] %s: set twice (first "
 		    "on line %d)", section, name, ps->lines[i]);
 	ps->lines[i] = ps->lineno;
-	if (config_set_value(ps->cfg, k, value, msg, sizeof(msg)) == -1)
-		return parse_error(ps, ps->lineno, "[%s] %s: %s", section, name,
-		    msg);
+	if (config_set_value(ps->cfg, k, value, msg, sizeof(msg)) == -1) {
+		ps->failed[i] = true;
+		return parse_error(ps, ps->lineno, "[%s] %s: %s", section, name, msg);
+	}
 	return 1;
+}
+
+/* inih's handler: an error here is one inih counts as well. */
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *ps = user;
+	int nerr = ps->nerr, rc;
+
+	rc = handle_key(ps, section, name, value);
+	if (ps->nerr > nerr && ps->handler_line == 0)
+		ps->handler_line = ps->lineno;
+	return rc;
 }
 
 /* Checks across keys, once everything is read. */
@@ -705,33 +785,43 @@ check_config(struct parse *ps)
 	const struct key *srv = config_find_key("server", "listen");
 	char msg[512];
 	int line;
+	bool gh = !ps->failed[tok - keys] && !ps->failed[app - keys] &&
+	    !ps->failed[pem - keys];
 
-	if (cfg->github_token.value != NULL && (cfg->github_app_id != NULL ||
+	/* A check that needs a key whose value was refused is left out. */
+	if (gh && cfg->github_token.value != NULL && (cfg->github_app_id != NULL ||
 	    cfg->github_private_key.value != NULL))
 		parse_error(ps, ps->lines[tok - keys], "[github] token: set "
 		    "together with [github] %s (line %d); give either token "
 		    "or app_id and private_key, not both",
 		    cfg->github_app_id ? "app_id" : "private_key",
 		    ps->lines[(cfg->github_app_id ? app : pem) - keys]);
-	if (config_check_listens_clash(cfg->listen, cfg->web_listen))
+	if (!ps->failed[web - keys] && !ps->failed[srv - keys] &&
+	    config_check_listens_clash(cfg->listen, cfg->web_listen))
 		parse_error(ps, ps->lines[web - keys] ? ps->lines[web - keys] :
 		    ps->lines[srv - keys], "[web] listen: %s takes the port of "
 		    "[server] listen (%s%s); give the status pages a port of "
 		    "their own", cfg->web_listen, cfg->listen,
 		    ps->lines[srv - keys] ? "" : ", its default");
-	if (cfg->github_app_id != NULL && cfg->github_private_key.value == NULL)
+	if (!gh)
+		;
+	else if (cfg->github_app_id != NULL &&
+	    cfg->github_private_key.value == NULL)
 		parse_error(ps, ps->lines[app - keys], "[github] app_id: "
 		    "expected private_key in [github] as well");
 	else if (cfg->github_app_id == NULL &&
 	    cfg->github_private_key.value != NULL)
 		parse_error(ps, ps->lines[pem - keys], "[github] private_key: "
 		    "expected app_id in [github] as well");
-	if (config_check_agent_env(cfg, ps->lines, msg, sizeof(msg)) == -1)
+	if (ps->failed[env - keys] || ps->failed[senv - keys])
+		;
+	else if (config_check_agent_env(cfg, ps->lines, msg, sizeof(msg)) == -1)
 		parse_error(ps, ps->lines[env - keys], "%s", msg);
 	else if (config_check_env_list(cfg, &cfg->setup_env, "setup",
 	    ps->lines, msg, sizeof(msg)) == -1)
 		parse_error(ps, ps->lines[senv - keys], "%s", msg);
-	if ((line = config_repo_check(cfg, ps->lines, msg, sizeof(msg))) != 0)
+	if (!ps->repo_failed &&
+	    (line = config_repo_check(cfg, ps->lines, msg, sizeof(msg))) != 0)
 		parse_error(ps, line, "%s", msg);
 	if (cfg->public_url == NULL)
 		cfg->public_url = xasprintf("http://%s", cfg->web_listen);
@@ -817,12 +907,14 @@ config_load(const char *path, char *err, size_t errlen)
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: cannot parse: out of memory", path);
 		ps.err_line = -1;
-	} else if (rc > 0 && (ps.err_line == 0 || rc < ps.err_line)) {
-		ps.err_line = 0;
-		parse_error(&ps, rc, "expected \"[section]\" or \"key = value\"");
-	}
-	if (ps.err_line == 0)
+	} else {
+		/* inih's first error; unless the handler's, one reader() missed */
+		if (rc > 0 && (ps.handler_line == 0 || rc < ps.handler_line))
+			parse_error(&ps, rc, "expected \"[section]\" or "
+			    "\"key = value\"");
 		check_config(&ps);
+		parse_errors_end(&ps);
+	}
 out:
 	free(text);
 	if (ps.err_line != 0) {

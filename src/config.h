@@ -152,8 +152,14 @@ struct config {
 	int64_t	 gc_interval_ms;	/* serve's gc, default 1d */
 };
 
-/* Read and validate path. On error returns NULL and writes one line naming
- * file, line, key and what was expected into err. Caller frees with config_free. */
+/* Most errors config_load lists; past these, "... and N more". */
+#define CONFIG_MAX_ERRORS	50
+/* Room for err that holds all of them. */
+#define CONFIG_ERRLEN		(CONFIG_MAX_ERRORS * 640)
+
+/* Read and validate path. On error returns NULL and writes into err every
+ * problem found, one a line, each naming file, line, key and what was
+ * expected (as many as fit). Caller frees with config_free. */
 struct config *config_load(const char *path, char *err, size_t errlen);
 /* The built-in defaults alone (for tests); caller frees. */
 struct config *config_defaults(void);

@@ -201,12 +201,17 @@ cmd_help(const struct config *cfg, int nargs, char **args)
 static struct config *
 load(const char *path)
 {
-	char err[1024];
+	static char err[CONFIG_ERRLEN];
 	struct config *cfg = config_load(config_default_path(path), err,
 	    sizeof(err));
+	char *line, *next;
 
 	if (cfg == NULL) {
-		fprintf(stderr, "handoff: %s\n", err);
+		for (line = err; line != NULL; line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			fprintf(stderr, "handoff: %s\n", line);
+		}
 		exit(2);
 	}
 	log_set_level((enum log_level)cfg->log_level);
