@@ -55,6 +55,12 @@ BRANCH=$(emu_repo $REPO 's["pulls"][0]["head"]')
 PR=$(emu_repo $REPO 's["pulls"][0]["number"]')
 like "$BRANCH" "handoff/1-" "job 1 opened a pull request from its branch"
 
+# Another check suite on the same head (another app's), failing too and
+# listed first: the delivery names the other, so only its runs are the
+# job's.
+curl -s -X POST "$E/_admin/check-runs" --data-binary '{"repo":"'$REPO'","ref":"'"$BRANCH"'","check_runs":[{"name":"other suite check","conclusion":"failure","app":"other-ci","output":{"title":"Other suite failed"}}]}' > "$T/other.out"
+like "$(cat "$T/other.out")" '"other suite check"' "a second check suite fails on the same head"
+
 # What failed on the branch's head: a GitHub Actions job with output,
 # 60 annotations and a 1 MB hostile log; one whose log answers 404; one
 # cancelled; 27 more failing checks of another app, and one that passed.
@@ -101,10 +107,6 @@ curl -s -X POST "$E/_admin/check-runs" --data-binary "@$T/runs.json" > "$T/runs.
 is "$(grep -o '"conclusion"' "$T/runs.out" | wc -l)" 31 "the emulator holds the 31 check runs"
 SUITE=$(python3 -c 'import json, sys
 print(json.load(open(sys.argv[1]))[0]["check_suite"]["id"])' "$T/runs.out")
-# Another check suite on the same head (another app's), failing too: the
-# delivery names the first, so only its runs are the job's.
-curl -s -X POST "$E/_admin/check-runs" --data-binary '{"repo":"'$REPO'","ref":"'"$BRANCH"'","check_runs":[{"name":"other suite check","conclusion":"failure","app":"other-ci","output":{"title":"Other suite failed"}}]}' > "$T/other.out"
-like "$(cat "$T/other.out")" '"other suite check"' "a second check suite fails on the same head"
 
 python3 - "$SAMPLES/github/check_suite.completed.0.json" "$E" "$REPO" "$BRANCH" "$PR" \
     "$SUITE" > "$T/suite.json" <<'PY'
