@@ -74,6 +74,7 @@ struct forge_event {
 	int64_t		 review_id;	/* GitHub: the review an inline comment belongs to, else 0 */
 	bool		 merged;	/* EV_PR_CLOSED: merged rather than closed */
 	char		*conclusion;	/* EV_CI_COMPLETED: "failure", "success", "failed", ... */
+	int64_t		 ci_id;		/* EV_CI_COMPLETED: check suite / pipeline id, 0 unknown */
 	const char	*why_other;	/* EV_OTHER: why handoff does not act on it (static), or NULL */
 };
 

@@ -134,14 +134,15 @@ struct forge_ops {
 		    bool draft, struct forge_pr *pr, char *err, size_t errlen);
 	int	(*pr_update)(struct forge_conn *f, int64_t number, const char *title,
 		    const char *body, char *err, size_t errlen);
-	/* What failed in CI on branch's head, as a person would look at
+	/* What failed in CI: in check suite or pipeline ci_id, or when 0
+	 * on branch's head, as a person would look at
 	 * it: a JSON array of at most CI_MAX_CHECKS objects (ci.h bounds
 	 * them; task.h names their fields), and in *more how many more
 	 * failed. A detail that cannot be had (a log) is said in the
 	 * object's "log_note"; -1 when the list cannot be had. NULL for a
 	 * forge that cannot say. */
 	int	(*ci_failures)(struct forge_conn *f, const char *branch,
-		    struct cJSON **list, int *more, char *err, size_t errlen);
+		    int64_t ci_id, struct cJSON **list, int *more, char *err, size_t errlen);
 	/* The user name to push with (the token is the password). */
 	const char *git_user;
 };

@@ -94,9 +94,9 @@ int gitlab_call(struct forge_conn *f, const char *method, const char *rest,
     const cJSON *body, long *status, cJSON **out, char *err, size_t errlen);
 /* The ci_failures operations (github_ci.c, gitlab_ci.c). */
 int github_ci_failures(struct forge_conn *f, const char *branch,
-    cJSON **list, int *more, char *err, size_t errlen);
+    int64_t ci_id, cJSON **list, int *more, char *err, size_t errlen);
 int gitlab_ci_failures(struct forge_conn *f, const char *branch,
-    cJSON **list, int *more, char *err, size_t errlen);
+    int64_t ci_id, cJSON **list, int *more, char *err, size_t errlen);
 
 /* The forge's own words from an error answer (GitHub's message and
  * errors[], GitLab's message or error), else the status ("404 Not Found"):

@@ -1,6 +1,6 @@
 /*
  * GitHub's failed checks on a branch, for a fix-ci task: the failing check
- * runs of its head, their output and annotations, and for GitHub Actions
+ * runs of the check suite that failed (else of the branch's head), their output and annotations, and for GitHub Actions
  * the tail of the job's log (ci_fetch_log: the API redirects to a
  * download URL on another host, which gets no token).
  */
@@ -124,8 +124,8 @@ check_of(struct forge_conn *f, const cJSON *run, int *nannotations)
 }
 
 int
-github_ci_failures(struct forge_conn *f, const char *branch, cJSON **list,
-    int *more, char *err, size_t errlen)
+github_ci_failures(struct forge_conn *f, const char *branch, int64_t ci_id,
+    cJSON **list, int *more, char *err, size_t errlen)
 {
 	cJSON *answer = NULL;
 	const cJSON *run;
@@ -134,8 +134,13 @@ github_ci_failures(struct forge_conn *f, const char *branch, cJSON **list,
 
 	*list = NULL;
 	*more = 0;
-	path = xasprintf("/repos/%s/commits/%s/check-runs?filter=latest"
-	    "&per_page=100", f->repo, q);
+	/* The suite whose failure made the job, else the branch's head. */
+	if (ci_id > 0)
+		path = xasprintf("/repos/%s/check-suites/%lld/check-runs"
+		    "?filter=latest&per_page=100", f->repo, (long long)ci_id);
+	else
+		path = xasprintf("/repos/%s/commits/%s/check-runs"
+		    "?filter=latest&per_page=100", f->repo, q);
 	if (forge_send(f, github_call, "GET", path, NULL, 200, NULL, &answer,
 	    err, errlen) == -1)
 		goto out;

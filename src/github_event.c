@@ -225,6 +225,8 @@ parse_check_suite(struct payload *p)
 	    PAYLOAD_NAME_MAX);
 	ev->head_branch = json_str(r, "check_suite.head_branch",
 	    PAYLOAD_NAME_MAX);
+	if ((ev->ci_id = json_int(r, "check_suite.id", 0)) < 0)
+		ev->ci_id = 0;
 	prs = json_at(r, "check_suite.pull_requests");
 	if (prs != NULL && !cJSON_IsNull(prs) && !cJSON_IsArray(prs)) {
 		snprintf(p->err, p->errlen,

@@ -1,6 +1,6 @@
 /*
  * GitLab's failed CI on a branch, for a fix-ci task: the failed jobs of
- * the branch's latest pipeline (name, stage, failure reason) and the tail
+ * the pipeline that failed (else of the branch's latest pipeline) (name, stage, failure reason) and the tail
  * of each job's trace.
  */
 #include <stdbool.h>
@@ -76,8 +76,8 @@ latest_pipeline(struct forge_conn *f, const char *branch, int64_t *id,
 }
 
 int
-gitlab_ci_failures(struct forge_conn *f, const char *branch, cJSON **list,
-    int *more, char *err, size_t errlen)
+gitlab_ci_failures(struct forge_conn *f, const char *branch, int64_t ci_id,
+    cJSON **list, int *more, char *err, size_t errlen)
 {
 	cJSON *answer = NULL;
 	const cJSON *job, *allowed;
@@ -87,7 +87,10 @@ gitlab_ci_failures(struct forge_conn *f, const char *branch, cJSON **list,
 
 	*list = NULL;
 	*more = 0;
-	if (latest_pipeline(f, branch, &pipeline, err, errlen) == -1)
+	/* The pipeline that failed (a merge request's too, which is not
+	 * on the branch's ref), else the branch's latest. */
+	if ((pipeline = ci_id) <= 0 &&
+	    latest_pipeline(f, branch, &pipeline, err, errlen) == -1)
 		goto out;
 	*list = cJSON_CreateArray();
 	if (pipeline == 0) {

@@ -318,6 +318,8 @@ parse_pipeline(struct payload *p)
 		return other(p, "pipeline not finished");
 	}
 	ev->conclusion = status;
+	if ((ev->ci_id = json_int(r, "object_attributes.id", 0)) < 0)
+		ev->ci_id = 0;
 	if (fill_common(p, NEED_REPO) == -1)
 		return -1;
 	if (json_has(r, "merge_request")) {

@@ -166,6 +166,9 @@ static const char *const migrations[] = {
 	"  retries INTEGER NOT NULL DEFAULT 0,"
 	"  rate_limit_waits INTEGER NOT NULL DEFAULT 0,"
 	"  rate_limit_wait_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+	/* 7: the forge's check suite or pipeline whose failure made a
+	 * fix-ci job (NULL: the branch's head, as before). */
+	"ALTER TABLE jobs ADD COLUMN ci_id INTEGER;",
 };
 
 int

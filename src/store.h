@@ -15,7 +15,7 @@
 #include "job.h"
 #include "rules.h"
 
-#define STORE_SCHEMA_VERSION	6
+#define STORE_SCHEMA_VERSION	7
 
 struct store;
 
@@ -315,6 +315,8 @@ struct job {
 	bool	 cancel_requested;
 	/* for the forge: who asked, on what, and what the thread has */
 	int64_t	 requested_by_id, trigger_id, installation_id, pr_number;
+	/* fix-ci: the failed check suite or pipeline, 0 when unknown */
+	int64_t	 ci_id;
 	char	*status_comment_id, *pr_url;
 	char	*summary, *diffstat;	/* what collect recorded */
 	/* what the request was made on */

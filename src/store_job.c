@@ -24,7 +24,7 @@ store_job_load(struct store *st, int64_t id, struct job *out)
 	    " coalesce(t.installation_id, 0), coalesce(t.pr_number, 0),"
 	    " t.status_comment_id, t.pr_url, j.summary, j.diffstat,"
 	    " coalesce(j.trigger_on, 'issue'), " STORE_ORIGIN_KIND("j")
-	    " FROM jobs j JOIN threads t ON t.id = j.thread_id WHERE j.id ="
+	    ", coalesce(j.ci_id, 0) FROM jobs j JOIN threads t ON t.id = j.thread_id WHERE j.id ="
 	        " ?1");
 	int rc;
 
@@ -76,6 +76,7 @@ store_job_load(struct store *st, int64_t id, struct job *out)
 	out->trigger_id = sqlite3_column_int64(s, 23);
 	out->installation_id = sqlite3_column_int64(s, 24);
 	out->pr_number = sqlite3_column_int64(s, 25);
+	out->ci_id = sqlite3_column_int64(s, 32);
 	out->status_comment_id = store_column_dup(s, 26);
 	out->pr_url = store_column_dup(s, 27);
 	out->summary = store_column_dup(s, 28);

@@ -33,14 +33,15 @@ static const char *const stmt_sql[S_NSTMT] = {
 	    " WHERE id = ?1",
 	[S_JOB_INSERT] = "INSERT INTO jobs (thread_id, kind, state, step,"
 	    " instruction, context, requested_by, requested_by_id, association,"
-	    " trigger_id, created_at, trigger_on, retry_of)"
+	    " trigger_id, created_at, trigger_on, retry_of, ci_id)"
 	    " VALUES (?1, ?2, 'queued', 'queued', ?3, ?4, ?5, nullif(?6, 0), ?7,"
-	    " nullif(?8, 0), ?9, ?10, nullif(?11, 0))",
+	    " nullif(?8, 0), ?9, ?10, nullif(?11, 0), nullif(?12, 0))",
 	[S_JOB_FOLDABLE] = "SELECT id, instruction, context FROM jobs"
 	    " WHERE thread_id = ?1 AND kind = ?2 AND state = 'queued'"
 	    " AND created_at >= ?3 ORDER BY id DESC LIMIT 1",
-	[S_JOB_FOLD] = "UPDATE jobs SET instruction = ?2, context = ?3"
-	    " WHERE id = ?1",
+	/* A later CI failure's suite or pipeline replaces the earlier. */
+	[S_JOB_FOLD] = "UPDATE jobs SET instruction = ?2, context = ?3,"
+	    " ci_id = coalesce(nullif(?4, 0), ci_id) WHERE id = ?1",
 	[S_JOBS_CANCEL_QUEUED] = "UPDATE jobs SET state = 'cancelled',"
 	    " finished_at = ?2, error = ?3 WHERE thread_id = ?1"
 	    " AND state = 'queued'",
@@ -260,6 +261,7 @@ job_fold(struct store *st, const struct config *cfg, const struct forge_event *e
 		sqlite3_bind_int64(s, 1, *job);
 		store_bind_text(s, 2, instruction);
 		store_bind_text(s, 3, context);
+		sqlite3_bind_int64(s, 4, ev->ci_id);
 		rc = store_step_done(st, s, "fold job") == 0 &&
 		    request_insert(st, ev, cmd, *job) == 0 ? 1 : -1;
 	}
@@ -367,6 +369,7 @@ job_insert(struct store *st, const struct forge_event *ev, const struct command 
 	sqlite3_bind_int64(s, 9, now);
 	store_bind_text(s, 10, trigger_on(ev));
 	sqlite3_bind_int64(s, 11, orig);
+	sqlite3_bind_int64(s, 12, ev->ci_id);
 	rc = store_step_done(st, s, "insert job");
 	free(instruction);
 	free(context);

@@ -197,8 +197,8 @@ thread_ci(struct publish *p)
 	if (forge->ops->ci_failures == NULL)
 		cJSON_AddStringToObject(ci, "note", "this forge's CI results"
 		    " are not fetched");
-	else if (forge->ops->ci_failures(forge, job->branch, &list, &more,
-	    err, sizeof(err)) == -1) {
+	else if (forge->ops->ci_failures(forge, job->branch, job->ci_id,
+	    &list, &more, err, sizeof(err)) == -1) {
 		log_warn("job %lld: CI failures: %s", (long long)job->id, err);
 		cJSON_AddStringToObject(ci, "note", "the details of the failed"
 		    " checks could not be fetched");

@@ -1,8 +1,9 @@
 #!/bin/bash
 # A fix-ci job on GitLab shows what failed: a failed Pipeline Hook on
-# handoff's merge request gives the agent the failed jobs of the branch's
-# latest pipeline (name, stage, failure reason, page) and the tail of each
-# job's trace, in task.md and context.json. Bounded: 12 failed jobs give
+# handoff's merge request gives the agent the failed jobs of the pipeline
+# the delivery names, a merge request pipeline's too (name, stage, failure
+# reason, page) and the tail of each job's trace, in task.md and
+# context.json. Bounded: 12 failed jobs give
 # 10, a 1 MB trace gives only its last lines; a hostile trace (terminal
 # escapes, fence-breaking lines) stays text in its fence; a trace that
 # answers 404 leaves a note and the job runs; a job allowed to fail is
@@ -80,17 +81,25 @@ print(json.dumps({"repo": repo, "ref": ref, "status": "failed", "jobs": jobs}))
 PY
 curl -s -X POST "$E/_admin/pipelines" --data-binary "@$T/pipeline.json" > "$T/pipeline.out"
 like "$(cat "$T/pipeline.out")" '"status": "failed"' "the emulator holds the failed pipeline"
+pipeline_id() { python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))["id"])' "$1"; }
+PIPELINE=$(pipeline_id "$T/pipeline.out")
 
-python3 - "$SAMPLES/gitlab/pipeline.json" "$E" "$REPO" "$BRANCH" "$MR" > "$T/hook.json" <<'PY'
+# hook PIPELINE REF: a failed Pipeline Hook for pipeline PIPELINE on REF,
+# of handoff's merge request.
+hook() {
+	python3 - "$SAMPLES/gitlab/pipeline.json" "$E" "$REPO" "$BRANCH" "$MR" "$1" "$2" <<'PY'
 import json, sys
-path, E, repo, branch, mr = sys.argv[1:6]
+path, E, repo, branch, mr, pid, ref = sys.argv[1:8]
 d = json.load(open(path))
-d["object_attributes"].update({"status": "failed", "ref": branch})
+d["object_attributes"].update({"status": "failed", "ref": ref, "id": int(pid)})
 d["merge_request"].update({"iid": int(mr), "source_branch": branch})
 d["project"].update({"git_http_url": E + "/gitlab/" + repo + ".git",
                      "path_with_namespace": repo, "default_branch": "master"})
 print(json.dumps(d))
 PY
+}
+hook "$PIPELINE" "$BRANCH" > "$T/hook.json"
 r=$(deliver gitlab 'Pipeline Hook' "$T/hook.json")
 like "$r" '"job":2' "the failed pipeline queues a fix-ci job"
 wait_job_end 2; ok $? "job 2 ends"
@@ -161,4 +170,18 @@ if grep -F -q "$TOKEN" "$T/serve.log" "$DATA/jobs/2/log" 2>/dev/null; then
 else
 	ok 0 "the token is in no log"
 fi
+
+# A merge request pipeline (ref refs/merge-requests/N/head, which no
+# lookup by the branch finds) fails: the delivery names it, and its
+# failed jobs are the job's, not those of the branch's pipeline.
+admin POST pipelines '{"repo":"'$REPO'","ref":"refs/merge-requests/'$MR'/head","status":"failed","jobs":[{"name":"mr-only check","stage":"test","status":"failed","failure_reason":"script_failure","trace":"the merge result does not build"}]}' > "$T/mr-pipeline.out"
+like "$(cat "$T/mr-pipeline.out")" "refs/merge-requests/$MR/head" "a merge request pipeline fails"
+hook "$(pipeline_id "$T/mr-pipeline.out")" "refs/merge-requests/$MR/head" > "$T/mr-hook.json"
+r=$(deliver gitlab 'Pipeline Hook' "$T/mr-hook.json")
+like "$r" '"job":3' "the failed merge request pipeline queues job 3"
+wait_job_end 3; ok $? "job 3 ends"
+is "$(job_state 3)" done "job 3 is done"
+like "$(cat "$DATA/jobs/3/task.md")" "### mr-only check" "its task lists the merge request pipeline's failed job"
+like "$(cat "$DATA/jobs/3/task.md")" "the merge result does not build" "with its trace"
+unlike "$(cat "$DATA/jobs/3/task.md")" "### build" "and not the branch pipeline's jobs"
 done_testing

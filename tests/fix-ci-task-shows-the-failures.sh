@@ -4,7 +4,8 @@
 # the failing check runs of the branch (name, conclusion, output,
 # annotations with path and line) and, for GitHub Actions, the tail of each
 # job's log, in task.md and context.json (and a note when they cannot be
-# had). Bounded: 30 failing checks give
+# had). Only the runs of the suite the delivery names: another suite
+# failing on the same head is not the job's. Bounded: 30 failing checks give
 # 10, 60 annotations give 50, a 1 MB log gives only its last lines. A
 # hostile log (terminal escapes, a line of backticks, a heading) stays text
 # inside its fence; the log is downloaded from another host without the
@@ -54,6 +55,12 @@ BRANCH=$(emu_repo $REPO 's["pulls"][0]["head"]')
 PR=$(emu_repo $REPO 's["pulls"][0]["number"]')
 like "$BRANCH" "handoff/1-" "job 1 opened a pull request from its branch"
 
+# Another check suite on the same head (another app's), failing too and
+# listed first: the delivery names the other, so only its runs are the
+# job's.
+curl -s -X POST "$E/_admin/check-runs" --data-binary '{"repo":"'$REPO'","ref":"'"$BRANCH"'","check_runs":[{"name":"other suite check","conclusion":"failure","app":"other-ci","output":{"title":"Other suite failed"}}]}' > "$T/other.out"
+like "$(cat "$T/other.out")" '"other suite check"' "a second check suite fails on the same head"
+
 # What failed on the branch's head: a GitHub Actions job with output,
 # 60 annotations and a 1 MB hostile log; one whose log answers 404; one
 # cancelled; 27 more failing checks of another app, and one that passed.
@@ -98,13 +105,16 @@ print(json.dumps({"repo": repo, "ref": ref, "check_runs": runs}))
 PY
 curl -s -X POST "$E/_admin/check-runs" --data-binary "@$T/runs.json" > "$T/runs.out"
 is "$(grep -o '"conclusion"' "$T/runs.out" | wc -l)" 31 "the emulator holds the 31 check runs"
+SUITE=$(python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))[0]["check_suite"]["id"])' "$T/runs.out")
 
 python3 - "$SAMPLES/github/check_suite.completed.0.json" "$E" "$REPO" "$BRANCH" "$PR" \
-    > "$T/suite.json" <<'PY'
+    "$SUITE" > "$T/suite.json" <<'PY'
 import json, sys
-path, E, repo, branch, pr = sys.argv[1:6]
+path, E, repo, branch, pr, suite = sys.argv[1:7]
 d = json.load(open(path))
-d["check_suite"].update({"conclusion": "failure", "head_branch": branch})
+d["check_suite"].update({"conclusion": "failure", "head_branch": branch,
+                         "id": int(suite)})
 d["check_suite"]["pull_requests"][0]["number"] = int(pr)
 d["check_suite"]["pull_requests"][0]["head"]["ref"] = branch
 d["repository"].update({"clone_url": E + "/github/git/" + repo + ".git", "default_branch": "main"})
@@ -133,6 +143,9 @@ like "$(cat "$TASK")" "LAST LINE OF THE BUILD LOG" "the log's last line is there
 unlike "$(cat "$TASK")" "FIRST LINE OF THE BUILD LOG" "the start of a 1 MB log is not"
 like "$(cat "$TASK")" "20 more failed checks are not shown." "the checks past ten are counted"
 unlike "$(cat "$TASK")" "### docs" "a check that passed is not listed"
+unlike "$(cat "$TASK")" "other suite check" "nor a check of another suite on the same head"
+curl -s "$E/_admin/requests" | grep -q "\"path\": \"/github/api/repos/$REPO/check-suites/$SUITE/check-runs"
+ok $? "the check runs were asked of the delivery's check suite"
 
 # checks STATUS: the results a Python checker wrote to $T/res ("0 what"
 # or "1 what", a line each), and that it ran to its end (STATUS 0).
@@ -231,7 +244,7 @@ else
 fi
 # When the check runs cannot be listed (every attempt answers 500), the
 # task says so and the agent still runs.
-admin POST faults '{"route": "^GET /github/api/repos/.*/commits/.*/check-runs$", "kind": "500", "count": 5}' >/dev/null
+admin POST faults '{"route": "^GET /github/api/repos/.*/check-suites/.*/check-runs$", "kind": "500", "count": 5}' >/dev/null
 r=$(deliver github check_suite "$T/suite.json")
 like "$r" '"job":3' "another failed check suite queues job 3"
 wait_job_end 3; ok $? "job 3 ends"

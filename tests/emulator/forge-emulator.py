@@ -774,6 +774,12 @@ class Emulator:
         page, p, per, pages = paginate(runs, q.query, 30, 100)
         return 200, {"total_count": len(runs), "check_runs": page}
 
+    def gh_suite_check_runs(self, q, suite):
+        runs = [self.gh_check_run(cid) for cid, c in self.check_runs.items()
+                if c["repo"] == q.repo["path"] and c["suite"] == int(suite)]
+        page, p, per, pages = paginate(runs, q.query, 30, 100)
+        return 200, {"total_count": len(runs), "check_runs": page}
+
     def gh_check_run_of(self, q, cid):
         c = self.check_runs.get(int(cid))
         if not c or c["repo"] != q.repo["path"]:
@@ -1134,6 +1140,7 @@ GITHUB_ROUTES = [
     ("GET", R + r"/pulls/(\d+)/reviews/(\d+)/comments", Emulator.gh_review_comments, "read"),
     ("POST", R + r"/pulls/(\d+)/comments/(\d+)/replies", Emulator.gh_review_reply, "write"),
     ("GET", R + r"/commits/([^/]+)/check-runs", Emulator.gh_list_check_runs, "read"),
+    ("GET", R + r"/check-suites/(\d+)/check-runs", Emulator.gh_suite_check_runs, "read"),
     ("GET", R + r"/check-runs/(\d+)/annotations", Emulator.gh_annotations, "read"),
     ("GET", R + r"/actions/jobs/(\d+)/logs", Emulator.gh_job_logs, "read"),
 ]

@@ -402,6 +402,8 @@ check_github(const char *file, const char *name, const cJSON *j,
 		    "%s: number", file);
 		ok(ev->is_pr == (cJSON_GetArraySize(get(j,
 		    "check_suite.pull_requests")) > 0), "%s: is_pr", file);
+		is_int(ev->ci_id, jint(j, "check_suite.id", 0), "%s: ci_id",
+		    file);
 		break;
 	default:
 		break;
@@ -535,6 +537,17 @@ test_github_values(void)
 	ok(ev != NULL && ev->number == 2 && ev->is_pr &&
 	    strcmp(ev->conclusion, "success") == 0,
 	    "check_suite for PR 2: success");
+	forge_event_free(ev);
+	j = sample("webhooks/samples/github/check_suite.completed.0.json");
+	set(j, "check_suite.id", cJSON_CreateString("118578147"));
+	ev = deliver(0, "check_suite", j);
+	ok(ev != NULL && ev->type == EV_CI_COMPLETED && ev->ci_id == 0,
+	    "check_suite.id not a number: no suite, the branch's head");
+	forge_event_free(ev);
+	j = sample("webhooks/samples/github/check_suite.completed.0.json");
+	set(j, "check_suite.id", cJSON_CreateNumber(-5));
+	ev = deliver(0, "check_suite", j);
+	ok(ev != NULL && ev->ci_id == 0, "a negative check_suite.id: none");
 	forge_event_free(ev);
 	ev = gh_file("check_suite", "check_suite.requested.4.json");
 	ok(ev != NULL && ev->type == EV_OTHER, "check_suite.requested: other");
@@ -907,6 +920,7 @@ test_gitlab_mr_pipeline(void)
 		is_str(ev->head_branch, "test", "pipeline.json: the MR source branch");
 		is_str(ev->repo, "gitlab-org/gitlab-test", "pipeline.json: repo");
 		is_str(ev->sender, "user1", "pipeline.json: sender");
+		is_int(ev->ci_id, 31, "pipeline.json: the pipeline's id");
 	}
 	forge_event_free(ev);
 	j = gl_sample("pipeline.json");
@@ -917,6 +931,12 @@ test_gitlab_mr_pipeline(void)
 	    ev->number == 0 && strcmp(ev->head_branch, "master") == 0 &&
 	    strcmp(ev->conclusion, "failed") == 0,
 	    "branch pipeline failed: ref master, no MR");
+	forge_event_free(ev);
+	j = gl_sample("pipeline.json");
+	set(j, "object_attributes.id", cJSON_CreateNull());
+	ev = deliver(1, "Pipeline Hook", j);
+	ok(ev != NULL && ev->type == EV_CI_COMPLETED && ev->ci_id == 0,
+	    "a pipeline with no id: none, the branch's latest");
 	forge_event_free(ev);
 	j = gl_sample("pipeline.json");
 	set(j, "object_attributes.status", cJSON_CreateString("running"));

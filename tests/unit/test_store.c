@@ -357,6 +357,7 @@ migration_test(const char *dir)
 	    "DROP INDEX jobs_control; DROP TABLE requests;"
 	    " DROP TABLE usage; DROP TABLE egress;"
 	    " DROP TABLE forge_requests; DROP TABLE forge_waits;"
+	    " ALTER TABLE jobs DROP COLUMN ci_id;"
 	    " PRAGMA user_version = 3", NULL, NULL, NULL) == SQLITE_OK,
 	    "a store as schema 3 left it");
 	sqlite3_close(db);
@@ -466,6 +467,7 @@ migration6_test(const char *dir)
 	store_close(st);
 	ok(raw_sql(path, "ALTER TABLE usage DROP COLUMN provider;"
 	    " DROP TABLE forge_requests; DROP TABLE forge_waits;"
+	    " ALTER TABLE jobs DROP COLUMN ci_id;"
 	    " PRAGMA user_version = 5") == 0, "a store as schema 5 left it");
 	st = store_open(path, err, sizeof(err));
 	ok(st != NULL && store_stats(st, &s) == 0 && s.nusage == 1 &&
@@ -476,6 +478,62 @@ migration6_test(const char *dir)
 	ok(store_forge_add(st, &c, 1, &w) == 0 && store_stats(st, &s) == 0 &&
 	    s.nforge == 1, "and it counts forge requests");
 	store_stats_clear(&s);
+	store_close(st);
+	free(path);
+}
+
+/* A failed check suite or pipeline on thread number's branch. */
+static struct forge_event *
+ci_failed(int64_t number, int64_t ci_id)
+{
+	struct forge_event *ev = ev_new(EV_CI_COMPLETED, number);
+
+	ev->name = (free(ev->name), xstrdup("check_suite"));
+	ev->head_branch = xasprintf("handoff/%lld-fix-the-readme-typo",
+	    (long long)number);
+	ev->conclusion = xstrdup("failure");
+	ev->ci_id = ci_id;
+	return ev;
+}
+
+/* A fix-ci job keeps the check suite or pipeline that failed, the latest
+ * when later failures fold into it; a store of schema 6 gains the column,
+ * and its jobs have none. */
+static void
+ci_id_test(const char *dir)
+{
+	char err[256], *path = xasprintf("%s/ci-id", dir);
+	struct store *st = store_open(path, err, sizeof(err));
+	struct record_result res;
+	struct job j;
+	int64_t fix;
+
+	record(st, "ci-1", labeled(9), &res);
+	record(st, "ci-2", ci_failed(9, 701), &res);
+	fix = res.job;
+	ok(res.verdict == VERDICT_QUEUED && store_job_load(st, fix, &j) == 1 &&
+	    j.kind == JOB_FIX_CI && j.ci_id == 701,
+	    "a fix-ci job keeps the failed suite's id");
+	store_job_clear(&j);
+	record(st, "ci-3", ci_failed(9, 702), &res);
+	ok(res.job == fix && store_job_load(st, fix, &j) == 1 &&
+	    j.ci_id == 702, "a later failure folded in: its id");
+	store_job_clear(&j);
+	record(st, "ci-4", ci_failed(9, 0), &res);
+	ok(res.job == fix && store_job_load(st, fix, &j) == 1 &&
+	    j.ci_id == 702, "one with no id keeps the last");
+	store_job_clear(&j);
+	store_close(st);
+	ok(raw_sql(path, "ALTER TABLE jobs DROP COLUMN ci_id;"
+	    " PRAGMA user_version = 6") == 0, "a store as schema 6 left it");
+	st = store_open(path, err, sizeof(err));
+	ok(st != NULL && store_job_load(st, fix, &j) == 1 && j.ci_id == 0 &&
+	    j.kind == JOB_FIX_CI, "migrated: its fix-ci job has no suite");
+	store_job_clear(&j);
+	record(st, "ci-5", ci_failed(9, 703), &res);
+	ok(store_job_load(st, res.job, &j) == 1 && j.ci_id == 703,
+	    "and a new failure's id is kept");
+	store_job_clear(&j);
 	store_close(st);
 	free(path);
 }
@@ -1098,6 +1156,7 @@ main(void)
 	repo_settings_tests(dir);
 	migration_test(dir);
 	migration6_test(dir);
+	ci_id_test(dir);
 	stats_tests(dir);
 
 	/* A store from a newer handoff is refused, not downgraded. */
