@@ -114,7 +114,11 @@ req POST /jobs/1/retry -H "Cookie: $cookie" --data "$form" \
 is "$code" 403 "Sec-Fetch-Site: same-site (a sibling host) is refused"
 req POST /jobs/1/retry -H "Cookie: $cookie" --data "x=1"
 is "$code" 403 "the cookie without the csrf field is refused"
-req POST /jobs/1/retry -H "Cookie: $cookie" --data "csrf=${csrf%?}0"
+# The right field with its last character changed (to 0, or to 1 where it
+# was 0 already: a "wrong" field equal to the right one proves nothing).
+case $csrf in *0) wrong="${csrf%?}1" ;; *) wrong="${csrf%?}0" ;; esac
+[ "$wrong" != "$csrf" ] || echo "Bail out! the wrong csrf field equals the right one"
+req POST /jobs/1/retry -H "Cookie: $cookie" --data "csrf=$wrong"
 is "$code" 403 "the cookie with a wrong csrf field is refused"
 req POST /jobs/1/retry -H "Cookie: $cookie" --data "x=1" \
     -H "Authorization: Basic eDp5"
