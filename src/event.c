@@ -1,8 +1,10 @@
 /*
  * struct forge_event helpers shared by both forges' parsers: printable names for
- * forges and event types, and freeing.
+ * forges and event types, comparing, and freeing.
  */
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "event.h"
 
@@ -72,4 +74,28 @@ forge_event_free(struct forge_event *ev)
 	free(ev->discussion_id);
 	free(ev->conclusion);
 	free(ev);
+}
+
+static bool
+same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* The name of the first field in which a and b differ, or NULL. */
+const char *
+forge_event_diff(const struct forge_event *a, const struct forge_event *b)
+{
+#define S(f) if (!same_str(a->f, b->f)) return #f;
+#define N(f) if (a->f != b->f) return #f;
+	N(forge) N(type) S(name) S(action) S(repo) N(repo_id) S(clone_url)
+	S(default_branch) N(installation_id) N(number) N(is_pr) S(title)
+	S(body) S(head_branch) S(sender) N(sender_id) N(sender_is_bot)
+	S(association) S(label) S(text) N(comment_id) S(review_state) S(path)
+	N(line) S(diff_hunk) S(discussion_id) N(review_id) N(merged)
+	S(conclusion) N(ci_id) S(why_other)
+#undef S
+#undef N
+	return NULL;
 }

@@ -80,6 +80,10 @@ struct forge_event {
 
 const char *forge_name(enum forge forge);
 const char *forge_event_type_name(enum event_type type);
+/* The name of the first field in which a and b differ, or NULL when they
+ * hold the same. */
+const char *forge_event_diff(const struct forge_event *a,
+    const struct forge_event *b);
 /* Free every string the event owns and the event itself. */
 void forge_event_free(struct forge_event *ev);
 

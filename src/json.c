@@ -327,3 +327,410 @@ json_need_int(const cJSON *root, const char *path, int64_t *out,
 	}
 	return 0;
 }
+
+/*
+ * Pruned parsing. A forge payload is mostly what handoff never reads: a
+ * GitHub issues.labeled delivery is 14 KB, of which handoff reads a dozen
+ * short fields. json_parse_kept checks every byte is JSON with the scanner
+ * below, which allocates nothing, and builds cJSON nodes only for the
+ * members a keep tree names (each parsed by cJSON itself from its bytes)
+ * and the objects on the way to them.
+ *
+ * The scanner accepts RFC 8259 JSON, a leading UTF-8 byte order mark, and
+ * what cJSON accepts inside strings (raw control characters, any bytes);
+ * it refuses what cJSON refuses there (bad escapes, lone surrogates), and
+ * numbers longer than cJSON reads (63 characters), so that a document it
+ * accepts is one json_parse accepts, with the same kept members.
+ */
+
+#define NUMBER_MAX	63	/* cJSON reads at most this many characters */
+
+struct json_keep {
+	const char		*name;	/* the member; NULL at the root */
+	size_t			 len;
+	bool			 whole;	/* its value kept as it is */
+	struct json_keep	*kids;
+	size_t			 nkids;
+};
+
+struct scan {
+	const unsigned char	*p, *end;
+	int			 depth, max_depth;
+};
+
+/* Bytes that end the fast part of a string: the quote and the escape. */
+static const unsigned char str_stop[256] = { ['"'] = 1, ['\\'] = 1 };
+
+static void
+scan_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' ||
+	    *s->p == '\r' || *s->p == '\t'))
+		s->p++;
+}
+
+static int
+hex4(const unsigned char *p, const unsigned char *end, unsigned *out)
+{
+	unsigned v = 0;
+	int i;
+
+	if (end - p < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		v <<= 4;
+		if (p[i] >= '0' && p[i] <= '9')
+			v |= p[i] - '0';
+		else if (p[i] >= 'a' && p[i] <= 'f')
+			v |= p[i] - 'a' + 10;
+		else if (p[i] >= 'A' && p[i] <= 'F')
+			v |= p[i] - 'A' + 10;
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A string at s->p (its quote); s->p past its closing quote. */
+static int
+scan_string(struct scan *s)
+{
+	const unsigned char *p = s->p + 1, *end = s->end;
+	unsigned u;
+
+	for (;;) {
+		while (p < end && !str_stop[*p])
+			p++;
+		if (p >= end)
+			return -1;
+		if (*p == '"')
+			break;
+		if (++p >= end)
+			return -1;
+		switch (*p++) {
+		case '"': case '\\': case '/': case 'b': case 'f': case 'n':
+		case 'r': case 't':
+			break;
+		case 'u':
+			if (hex4(p, end, &u) == -1 || (u >= 0xdc00 && u <= 0xdfff))
+				return -1;
+			p += 4;
+			if (u >= 0xd800 && u <= 0xdbff) {
+				/* A high surrogate needs its low one. */
+				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+				    hex4(p + 2, end, &u) == -1 ||
+				    u < 0xdc00 || u > 0xdfff)
+					return -1;
+				p += 6;
+			}
+			break;
+		default:
+			return -1;
+		}
+	}
+	s->p = p + 1;
+	return 0;
+}
+
+static bool
+is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int
+scan_number(struct scan *s)
+{
+	const unsigned char *p = s->p, *end = s->end, *start = p;
+
+	if (p < end && *p == '-')
+		p++;
+	if (p >= end || !is_digit(*p))
+		return -1;
+	if (*p++ != '0')
+		while (p < end && is_digit(*p))
+			p++;
+	if (p < end && *p == '.') {
+		if (++p >= end || !is_digit(*p))
+			return -1;
+		while (p < end && is_digit(*p))
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		if (++p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= end || !is_digit(*p))
+			return -1;
+		while (p < end && is_digit(*p))
+			p++;
+	}
+	if (p - start > NUMBER_MAX)
+		return -1;
+	s->p = p;
+	return 0;
+}
+
+static int
+scan_literal(struct scan *s, const char *word, size_t n)
+{
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+		return -1;
+	s->p += n;
+	return 0;
+}
+
+static int scan_object(struct scan *, const struct json_keep *, cJSON *);
+static int scan_value(struct scan *);
+
+static int
+scan_array(struct scan *s)
+{
+	if (++s->depth > s->max_depth)
+		return -1;
+	s->p++;
+	scan_ws(s);
+	if (s->p < s->end && *s->p == ']') {
+		s->p++;
+		s->depth--;
+		return 0;
+	}
+	for (;;) {
+		if (scan_value(s) == -1)
+			return -1;
+		scan_ws(s);
+		if (s->p >= s->end)
+			return -1;
+		if (*s->p == ']')
+			break;
+		if (*s->p++ != ',')
+			return -1;
+		scan_ws(s);
+	}
+	s->p++;
+	s->depth--;
+	return 0;
+}
+
+/* Any value at s->p, checked and passed over. */
+static int
+scan_value(struct scan *s)
+{
+	if (s->p >= s->end)
+		return -1;
+	switch (*s->p) {
+	case '"':
+		return scan_string(s);
+	case '{':
+		return scan_object(s, NULL, NULL);
+	case '[':
+		return scan_array(s);
+	case 't':
+		return scan_literal(s, "true", 4);
+	case 'f':
+		return scan_literal(s, "false", 5);
+	case 'n':
+		return scan_literal(s, "null", 4);
+	default:
+		return scan_number(s);
+	}
+}
+
+/*
+ * The keep node among k's kids that the member name at key (its bytes
+ * between the quotes, len of them) is, or NULL. cJSON compares names
+ * as C strings after unescaping: a name with an escape is unescaped by
+ * cJSON, and a raw NUL ends a name.
+ */
+static const struct json_keep *
+keep_match(const struct json_keep *k, const unsigned char *key, size_t len)
+{
+	const unsigned char *nul;
+	const char *name = (const char *)key;
+	cJSON *decoded = NULL;
+	const struct json_keep *hit = NULL;
+	size_t i;
+
+	if (memchr(key, '\\', len) != NULL) {
+		decoded = cJSON_ParseWithLength((const char *)key - 1, len + 2);
+		if (!cJSON_IsString(decoded))
+			goto out;
+		name = decoded->valuestring;
+		len = strlen(name);
+	} else if ((nul = memchr(key, '\0', len)) != NULL)
+		len = (size_t)(nul - key);
+	for (i = 0; i < k->nkids; i++)
+		if (k->kids[i].len == len &&
+		    memcmp(k->kids[i].name, name, len) == 0) {
+			hit = &k->kids[i];
+			break;
+		}
+out:
+	cJSON_Delete(decoded);
+	return hit;
+}
+
+/*
+ * An object at s->p. With into, the members k names are added to it: a
+ * member k keeps whole (or whose value is not an object) parsed by
+ * cJSON, one k keeps parts of as an object of its own, built the same
+ * way. Without, the object is only checked.
+ */
+static int
+scan_object(struct scan *s, const struct json_keep *k, cJSON *into)
+{
+	const struct json_keep *kid;
+	const unsigned char *key, *val;
+	cJSON *item;
+
+	if (++s->depth > s->max_depth)
+		return -1;
+	s->p++;
+	scan_ws(s);
+	if (s->p < s->end && *s->p == '}') {
+		s->p++;
+		s->depth--;
+		return 0;
+	}
+	for (;;) {
+		if (s->p >= s->end || *s->p != '"')
+			return -1;
+		key = s->p + 1;
+		if (scan_string(s) == -1)
+			return -1;
+		kid = into != NULL ? keep_match(k, key,
+		    (size_t)(s->p - 1 - key)) : NULL;
+		scan_ws(s);
+		if (s->p >= s->end || *s->p++ != ':')
+			return -1;
+		scan_ws(s);
+		val = s->p;
+		if (kid != NULL && !kid->whole && s->p < s->end &&
+		    *s->p == '{') {
+			if ((item = cJSON_CreateObject()) == NULL)
+				return -1;
+			cJSON_AddItemToObjectCS(into, kid->name, item);
+			if (scan_object(s, kid, item) == -1)
+				return -1;
+		} else {
+			if (scan_value(s) == -1)
+				return -1;
+			if (kid != NULL) {
+				if ((item = cJSON_ParseWithLength(
+				    (const char *)val, (size_t)(s->p - val))) ==
+				    NULL)
+					return -1;
+				cJSON_AddItemToObjectCS(into, kid->name, item);
+			}
+		}
+		scan_ws(s);
+		if (s->p >= s->end)
+			return -1;
+		if (*s->p == '}')
+			break;
+		if (*s->p++ != ',')
+			return -1;
+		scan_ws(s);
+	}
+	s->p++;
+	s->depth--;
+	return 0;
+}
+
+cJSON *
+json_parse_kept(const char *buf, size_t len, int max_depth,
+    const struct json_keep *keep)
+{
+	struct scan s;
+	cJSON *root;
+
+	if (keep == NULL || buf == NULL || len == 0)
+		return json_parse(buf, len, max_depth);
+	s.p = (const unsigned char *)buf;
+	s.end = s.p + len;
+	s.depth = 0;
+	s.max_depth = max_depth;
+	if (len >= 3 && memcmp(s.p, "\xef\xbb\xbf", 3) == 0)
+		s.p += 3;
+	scan_ws(&s);
+	if (s.p >= s.end || *s.p != '{')
+		return json_parse(buf, len, max_depth);
+	if (arena_on)
+		arena_trees++;
+	if ((root = cJSON_CreateObject()) == NULL) {
+		arena_release();
+		return NULL;
+	}
+	if (scan_object(&s, keep, root) == -1)
+		goto fail;
+	scan_ws(&s);
+	if (s.p != s.end)
+		goto fail;
+	return root;
+fail:
+	json_free(root);
+	return NULL;
+}
+
+/* Add the path's components under k, the last one kept whole. */
+static void
+keep_add(struct json_keep *k, const char *path)
+{
+	const char *dot;
+	size_t n, i;
+
+	for (;;) {
+		dot = strchr(path, '.');
+		n = dot != NULL ? (size_t)(dot - path) : strlen(path);
+		for (i = 0; i < k->nkids; i++)
+			if (k->kids[i].len == n &&
+			    memcmp(k->kids[i].name, path, n) == 0)
+				break;
+		if (i == k->nkids) {
+			k->kids = xrealloc(k->kids, (k->nkids + 1) *
+			    sizeof(*k->kids));
+			memset(&k->kids[i], 0, sizeof(k->kids[i]));
+			k->kids[i].name = xstrndup(path, n);
+			k->kids[i].len = n;
+			k->nkids++;
+		}
+		k = &k->kids[i];
+		if (dot == NULL) {
+			k->whole = true;
+			return;
+		}
+		path = dot + 1;
+	}
+}
+
+struct json_keep *
+json_keep_new(const char *const *paths)
+{
+	struct json_keep *k = xcalloc(1, sizeof(*k));
+
+	for (; *paths != NULL; paths++)
+		keep_add(k, *paths);
+	return k;
+}
+
+static void
+keep_clear(struct json_keep *k)
+{
+	size_t i;
+
+	for (i = 0; i < k->nkids; i++) {
+		keep_clear(&k->kids[i]);
+		free((char *)k->kids[i].name);
+	}
+	free(k->kids);
+}
+
+void
+json_keep_free(struct json_keep *k)
+{
+	if (k == NULL)
+		return;
+	keep_clear(k);
+	free(k);
+}

@@ -17,6 +17,20 @@
  * trailing garbage. Returns a tree the caller frees with json_free on the
  * same thread, or NULL. */
 cJSON *json_parse(const char *buf, size_t len, int max_depth);
+/* The members a pruned parse keeps: dotted paths, each naming a member kept
+ * whole ("issue.title"), the objects on the way kept for it. */
+struct json_keep;
+/* A keep tree of a NULL-terminated list of paths; free with
+ * json_keep_free. */
+struct json_keep *json_keep_new(const char *const *paths);
+void json_keep_free(struct json_keep *keep);
+/* As json_parse, building only the members keep names and the objects
+ * that hold them: everything else is checked to be JSON and left out. The
+ * same tree json_parse gives, pruned, for a document json_parse accepts
+ * that is RFC 8259 JSON; NULL for any other. A root that is not an object
+ * is json_parse's. keep NULL: json_parse. */
+cJSON *json_parse_kept(const char *buf, size_t len, int max_depth,
+    const struct json_keep *keep);
 /* Free a tree from json_parse (never cJSON_Delete: its memory may be the
  * parsing thread's arena). On an arena thread, any cJSON value the thread
  * creates while such a tree is live is arena memory too, and must not

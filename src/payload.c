@@ -10,13 +10,16 @@
 #include "payload.h"
 #include "util.h"
 
+bool payload_whole;
+
 cJSON *
-payload_open(const char *name, const char *json, size_t len, char *err,
-    size_t errlen)
+payload_open(const char *name, const char *json, size_t len,
+    const struct json_keep *keep, char *err, size_t errlen)
 {
 	cJSON *root;
 
-	if ((root = json_parse(json, len, JSON_MAX_DEPTH)) == NULL) {
+	if ((root = json_parse_kept(json, len, JSON_MAX_DEPTH,
+	    payload_whole ? NULL : keep)) == NULL) {
 		snprintf(err, errlen, "%.64s: invalid JSON or nesting deeper "
 		    "than %d", name, JSON_MAX_DEPTH);
 		return NULL;

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "event.h"
+#include "json.h"
 
 /* Bounds for strings copied out of payloads, besides FORGE_TITLE_MAX and
  * FORGE_BODY_MAX. */
@@ -31,10 +32,14 @@ struct payload {
 	size_t			 errlen;
 };
 
-/* Parse len bytes of a delivery named name: a JSON object, or NULL with
- * the reason in err. The caller frees the tree with json_free. */
+/* Parse len bytes of a delivery named name: a JSON object, pruned to the
+ * members keep names (see json_parse_kept), or NULL with the reason in
+ * err. The caller frees the tree with json_free. */
 cJSON *payload_open(const char *name, const char *json, size_t len,
-    char *err, size_t errlen);
+    const struct json_keep *keep, char *err, size_t errlen);
+/* Parse every delivery whole, as it was before pruning: the tests compare
+ * the two. */
+extern bool payload_whole;
 /* A new event of forge for the delivery name, of type EV_OTHER until a
  * handler says more; caller frees with forge_event_free. */
 struct forge_event *payload_event_new(enum forge forge, const char *name);

@@ -2,7 +2,9 @@
  * libFuzzer harness for the payload parsers and the rules behind them. The
  * first byte picks the forge and event header (selector % 12: 0-7 GitHub,
  * 8-11 GitLab, in the order of the table below); the rest is the JSON body,
- * passed without a terminating NUL as the network delivers it.
+ * passed without a terminating NUL as the network delivers it. Each input
+ * is parsed twice, pruned as serve parses it and whole: an event the
+ * pruned tree gives must be the one the whole tree gives.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "config.h"
 #include "event.h"
 #include "json.h"
+#include "payload.h"
 #include "github_event.h"
 #include "gitlab_event.h"
 #include "rules.h"
@@ -36,11 +39,19 @@ static const struct {
 	{ FORGE_GITLAB, "Pipeline Hook" },
 };
 
+static struct forge_event *
+parse(size_t i, const char *json, size_t len, char *err, size_t errlen)
+{
+	if (events[i].forge == FORGE_GITHUB)
+		return ghev_parse(events[i].name, json, len, err, errlen);
+	return glev_parse(events[i].name, json, len, err, errlen);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct config *cfg;
-	struct forge_event *ev;
+	struct forge_event *ev, *whole;
 	struct command cmd;
 	const char *json;
 	char err[256];
@@ -54,10 +65,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	i = data[0] % nitems(events);
 	json = (const char *)data + 1;
 	err[0] = '\0';
-	if (events[i].forge == FORGE_GITHUB)
-		ev = ghev_parse(events[i].name, json, size - 1, err, sizeof(err));
-	else
-		ev = glev_parse(events[i].name, json, size - 1, err, sizeof(err));
+	payload_whole = true;
+	whole = parse(i, json, size - 1, err, sizeof(err));
+	payload_whole = false;
+	err[0] = '\0';
+	ev = parse(i, json, size - 1, err, sizeof(err));
+	if (ev != NULL && (whole == NULL ||
+	    forge_event_diff(ev, whole) != NULL))
+		abort();	/* pruning changed what a delivery says */
+	forge_event_free(whole);
 	if (ev == NULL) {
 		/* The header promises a reason for every rejection. */
 		if (err[0] == '\0' || strnlen(err, sizeof(err)) == sizeof(err))

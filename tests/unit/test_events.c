@@ -11,6 +11,7 @@
 #include "github_event.h"
 #include "gitlab_event.h"
 #include "json.h"
+#include "payload.h"
 #include "util.h"
 #include "tap.h"
 
@@ -1068,6 +1069,269 @@ test_malformed(void)
 	free(buf);
 }
 
+/* ---- pruned parsing (json_parse_kept) ---- */
+
+/* Whether two events hold the same fields; the first that differs in why. */
+static bool
+same_event(const struct forge_event *a, const struct forge_event *b,
+    const char **why)
+{
+	if (a == NULL || b == NULL) {
+		*why = a == NULL ? "whole accepted, pruned refused" :
+		    "pruned accepted, whole refused";
+		return a == b;
+	}
+	return (*why = forge_event_diff(a, b)) == NULL;
+}
+
+/* Parse len bytes as delivery name both ways; whether the events agree
+ * (both refusing counts as agreeing). */
+static bool
+both_ways(int gitlab, const char *name, const char *buf, size_t len,
+    const char **why)
+{
+	struct forge_event *whole, *pruned;
+	bool same;
+
+	payload_whole = true;
+	whole = deliver_bytes(gitlab, name, buf, len);
+	payload_whole = false;
+	pruned = deliver_bytes(gitlab, name, buf, len);
+	same = same_event(pruned, whole, why);
+	forge_event_free(whole);
+	forge_event_free(pruned);
+	return same;
+}
+
+static const char *
+gitlab_name(const char *file)
+{
+	if (strncmp(file, "issue", 5) == 0)
+		return "Issue Hook";
+	if (strncmp(file, "merge_request", 13) == 0)
+		return "Merge Request Hook";
+	if (strncmp(file, "note", 4) == 0)
+		return "Note Hook";
+	if (strncmp(file, "pipeline", 8) == 0)
+		return "Pipeline Hook";
+	return NULL;
+}
+
+/* Every sample, as sent and with each member it holds removed or made
+ * null in turn (one at a time, to depth 3), gives the same event pruned
+ * as whole. */
+static void
+test_pruned_samples(const char *dir, int gitlab)
+{
+	char *path = xasprintf("%s/%s", srcdir, dir), *rel, *buf, *name;
+	const char *why = "", *ename;
+	struct dirent *de;
+	size_t len, nfiles = 0, nvariants = 0, bad = 0;
+	DIR *d;
+
+	if ((d = opendir(path)) == NULL) {
+		printf("Bail out! cannot open %s\n", path);
+		exit(1);
+	}
+	while ((de = readdir(d)) != NULL) {
+		cJSON *root, *copy;
+		const char *paths[512];
+		char *owned[512];
+		size_t np = 0, i;
+
+		if (strstr(de->d_name, ".json") == NULL)
+			continue;
+		rel = xasprintf("%s/%s", dir, de->d_name);
+		buf = load(rel, &len);
+		if (gitlab)
+			ename = gitlab_name(de->d_name);
+		else
+			ename = NULL;
+		name = gitlab ? xstrdup(ename ? ename : "Push Hook") :
+		    xstrndup(de->d_name, strcspn(de->d_name, "."));
+		nfiles++;
+		if (!both_ways(gitlab, name, buf, len, &why)) {
+			ok(0, "%s: pruned and whole differ in %s", rel, why);
+			bad++;
+		}
+		/* Every member to depth 3, each removed and each nulled. */
+		root = sample(rel);
+		{
+			const cJSON *a, *b, *c;
+
+			cJSON_ArrayForEach(a, root) {
+				if (np < nitems(owned))
+					owned[np] = xstrdup(a->string),
+					    paths[np] = owned[np], np++;
+				if (!cJSON_IsObject(a))
+					continue;
+				cJSON_ArrayForEach(b, a) {
+					if (np < nitems(owned))
+						owned[np] = xasprintf("%s.%s",
+						    a->string, b->string),
+						    paths[np] = owned[np], np++;
+					if (!cJSON_IsObject(b))
+						continue;
+					cJSON_ArrayForEach(c, b)
+						if (np < nitems(owned))
+							owned[np] = xasprintf(
+							    "%s.%s.%s",
+							    a->string,
+							    b->string,
+							    c->string),
+							    paths[np] =
+							    owned[np], np++;
+				}
+			}
+		}
+		for (i = 0; i < np * 2; i++) {
+			char *text;
+
+			copy = cJSON_Duplicate(root, 1);
+			if (get(copy, paths[i / 2]) == NULL) {
+				cJSON_Delete(copy);
+				continue;
+			}
+			set(copy, paths[i / 2], i % 2 ? cJSON_CreateNull() :
+			    NULL);
+			text = cJSON_PrintUnformatted(copy);
+			cJSON_Delete(copy);
+			nvariants++;
+			if (!both_ways(gitlab, name, text, strlen(text),
+			    &why)) {
+				ok(0, "%s with %s %s: pruned and whole differ "
+				    "in %s", rel, paths[i / 2], i % 2 ?
+				    "null" : "removed", why);
+				bad++;
+			}
+			cJSON_free(text);
+		}
+		for (i = 0; i < np; i++)
+			free(owned[i]);
+		cJSON_Delete(root);
+		free(name);
+		free(buf);
+		free(rel);
+	}
+	closedir(d);
+	free(path);
+	ok(nfiles > 0 && bad == 0, "%s: %zu samples and %zu variants give "
+	    "the same event pruned as whole", dir, nfiles, nvariants);
+}
+
+/* The scanner's edges: what it refuses, and what it keeps. */
+static void
+test_pruned_edges(void)
+{
+	static const char *const paths[] = { "a", "b.c", "b.d.e", NULL };
+	static const struct {
+		const char	*doc;
+		bool		 good;
+		const char	*what;
+	} cases[] = {
+		{ "{\"a\":1}", true, "a kept member" },
+		{ "\xef\xbb\xbf {\"a\":1}", true, "a byte order mark" },
+		{ "{\"a\":1} \n", true, "whitespace after" },
+		{ "{\"a\":1}x", false, "garbage after" },
+		{ "{\"z\":01}", false, "a leading zero in a skipped number" },
+		{ "{\"z\":-}", false, "a bare minus" },
+		{ "{\"z\":1.}", false, "a point without digits" },
+		{ "{\"z\":1e}", false, "an exponent without digits" },
+		{ "{\"z\":-0.5e+7}", true, "a full number" },
+		{ "{\"z\":1234567890123456789012345678901234567890123456789"
+		    "01234567890123}", true, "a number of 63 characters" },
+		{ "{\"z\":1234567890123456789012345678901234567890123456789"
+		    "012345678901234}", false, "a number of 64 characters" },
+		{ "{\"z\":tru}", false, "a cut literal" },
+		{ "{\"z\":\"\\x\"}", false, "a bad escape in a skipped string" },
+		{ "{\"z\":\"\\ud800\"}", false, "a lone high surrogate" },
+		{ "{\"z\":\"\\udc00\"}", false, "a lone low surrogate" },
+		{ "{\"z\":\"\\ud83d\\ude00\"}", true, "a surrogate pair" },
+		{ "{\"z\":\"\\u12g4\"}", false, "a bad hex digit" },
+		{ "{\"z\":\"a\x01\"}", true, "a raw control character, as "
+		    "cJSON takes it" },
+		{ "{\"z\":[1,2,]}", false, "a trailing comma" },
+		{ "{\"z\":{\"y\":1,}}", false, "a trailing comma in an object" },
+		{ "{\"z\" 1}", false, "a missing colon" },
+		{ "{\"z\":\"unterminated}", false, "an unterminated string" },
+		{ "{\"z\":[{}", false, "an unclosed array" },
+		{ "{\"b\":{\"c\":[1,{\"x\":2}],\"q\":3}}", true,
+		    "a kept array" },
+	};
+	struct json_keep *keep = json_keep_new(paths);
+	cJSON *t, *w;
+	char doc[512], *p;
+	size_t i;
+	int d;
+
+	for (i = 0; i < nitems(cases); i++) {
+		t = json_parse_kept(cases[i].doc, strlen(cases[i].doc), 8,
+		    keep);
+		w = json_parse(cases[i].doc, strlen(cases[i].doc), 8);
+		if (cases[i].good)
+			ok(t != NULL && w != NULL, "pruned: %s is taken",
+			    cases[i].what);
+		else
+			ok(t == NULL, "pruned: %s is refused", cases[i].what);
+		json_free(t);
+		json_free(w);
+	}
+
+	/* What is kept, and only that. */
+	p = "{\"q\":{\"a\":9},\"a\":[1,{\"x\":1}],\"b\":{\"c\":\"s\",\"x\":1,"
+	    "\"d\":{\"e\":null,\"f\":2}},\"b\":{\"c\":\"second\"}}";
+	t = json_parse_kept(p, strlen(p), 8, keep);
+	ok(t != NULL, "pruned: a document with kept and other members");
+	ok(json_at(t, "q") == NULL && json_at(t, "b.x") == NULL &&
+	    json_at(t, "b.d.f") == NULL, "pruned: other members left out");
+	ok(cJSON_IsArray(json_at(t, "a")) &&
+	    json_int(t, "a.1.x", 0) == 1, "pruned: a kept array is whole");
+	p = json_str(t, "b.c", 16);
+	is_str(p, "s", "pruned: the first of two members of one name, as "
+	    "cJSON finds it");
+	free(p);
+	ok(cJSON_IsNull(json_at(t, "b.d.e")), "pruned: a kept null");
+	json_free(t);
+
+	/* A kept object that is something else is kept as it is. */
+	p = "{\"b\":[1,2]}";
+	t = json_parse_kept(p, strlen(p), 8, keep);
+	ok(cJSON_IsArray(json_at(t, "b")), "pruned: a path's object that is "
+	    "an array stays one");
+	json_free(t);
+
+	/* Names as cJSON compares them: unescaped, and cut at a NUL. */
+	p = "{\"\\u0061\":5,\"b\":{\"c\\u0000x\":\"n\"}}";
+	t = json_parse_kept(p, strlen(p), 8, keep);
+	ok(json_int(t, "a", 0) == 5, "pruned: an escaped name matches");
+	json_free(t);
+	memcpy(doc, "{\"a\0z\":7}", 10);
+	t = json_parse_kept(doc, 9, 8, keep);
+	w = json_parse(doc, 9, 8);
+	ok(t != NULL && json_int(t, "a", 0) == 7 && json_int(w, "a", 0) == 7,
+	    "pruned: a name with a raw NUL matches as cJSON's does");
+	json_free(t);
+	json_free(w);
+
+	/* Depth: skipped containers count as kept ones do. */
+	for (d = 7; d <= 9; d++) {
+		int j;
+
+		p = doc;
+		p += sprintf(p, "{\"z\":");
+		for (j = 1; j < d; j++)
+			*p++ = '[';
+		for (j = 1; j < d; j++)
+			*p++ = ']';
+		strcpy(p, "}");
+		t = json_parse_kept(doc, strlen(doc), 8, keep);
+		ok((t != NULL) == (d <= 8), "pruned: nesting %d of at most 8 "
+		    "is %s", d, d <= 8 ? "taken" : "refused");
+		json_free(t);
+	}
+	json_keep_free(keep);
+}
+
 int
 main(void)
 {
@@ -1082,5 +1346,9 @@ main(void)
 	test_gitlab_note();
 	test_gitlab_mr_pipeline();
 	test_malformed();
+	test_pruned_edges();
+	test_pruned_samples("webhooks/samples/github", 0);
+	test_pruned_samples("webhooks/samples/github/derived", 0);
+	test_pruned_samples("webhooks/samples/gitlab", 1);
 	return done_testing();
 }
