@@ -177,7 +177,7 @@ recorded_cb(struct writer_req *wr, void *arg)
 		goto out;
 	}
 	o = cJSON_CreateObject();
-	what = describe(wr->delivery, wr->ev);
+	what = log_enabled(LOG_INFO) ? describe(wr->delivery, wr->ev) : NULL;
 	switch (wr->res.verdict) {
 	case VERDICT_QUEUED:
 		cJSON_AddStringToObject(o, "verdict", "queued");
@@ -233,9 +233,11 @@ dispatch(const struct hook *hk, const char *name, const char *delivery,
 	if (cmd.kind == CMD_IGNORE) {
 		/* Nothing to remember: answer without touching the disk.
 		 * (Log first: the reply frees the request's headers.) */
-		what = describe(delivery, ev);
-		log_info("intake: %s: ignored: %s", what, cmd.reason);
-		free(what);
+		if (log_enabled(LOG_INFO)) {
+			what = describe(delivery, ev);
+			log_info("intake: %s: ignored: %s", what, cmd.reason);
+			free(what);
+		}
 		ignored(hk, cmd.reason);
 		rules_command_clear(&cmd);
 		forge_event_free(ev);

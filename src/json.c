@@ -358,9 +358,6 @@ struct scan {
 	int			 depth, max_depth;
 };
 
-/* Bytes that end the fast part of a string: the quote and the escape. */
-static const unsigned char str_stop[256] = { ['"'] = 1, ['\\'] = 1 };
-
 static void
 scan_ws(struct scan *s)
 {
@@ -392,23 +389,21 @@ hex4(const unsigned char *p, const unsigned char *end, unsigned *out)
 	return 0;
 }
 
-/* A string at s->p (its quote); s->p past its closing quote. */
+/* A string at s->p (its quote); s->p past its closing quote. Most strings
+ * have no escape: memchr finds the quote, and that no escape comes first. */
 static int
 scan_string(struct scan *s)
 {
-	const unsigned char *p = s->p + 1, *end = s->end;
+	const unsigned char *p = s->p + 1, *end = s->end, *q, *b;
 	unsigned u;
 
 	for (;;) {
-		while (p < end && !str_stop[*p])
-			p++;
-		if (p >= end)
+		if ((q = memchr(p, '"', (size_t)(end - p))) == NULL)
 			return -1;
-		if (*p == '"')
+		if ((b = memchr(p, '\\', (size_t)(q - p))) == NULL)
 			break;
-		if (++p >= end)
-			return -1;
-		switch (*p++) {
+		p = b + 1;
+		switch (*p++) {	/* b < q: p is in the buffer */
 		case '"': case '\\': case '/': case 'b': case 'f': case 'n':
 		case 'r': case 't':
 			break;
@@ -429,7 +424,7 @@ scan_string(struct scan *s)
 			return -1;
 		}
 	}
-	s->p = p + 1;
+	s->p = q + 1;
 	return 0;
 }
 

@@ -7,6 +7,8 @@
 #ifndef HANDOFF_LOG_H
 #define HANDOFF_LOG_H
 
+#include <stdbool.h>
+
 #include <stddef.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
@@ -15,6 +17,9 @@ enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
 
 /* Set the lowest level printed (default LOG_INFO). */
 void log_set_level(enum log_level level);
+/* Whether lines of level are printed: a caller skips making one that is
+ * not. */
+bool log_enabled(enum log_level level);
 /* Parse "error", "warn", "info", "debug". Returns 0 or -1. */
 int log_parse_level(const char *s, enum log_level *out);
 const char *log_level_name(enum log_level level);
