@@ -22,6 +22,7 @@
 #include "intake.h"
 #include "scheduler.h"
 #include "log.h"
+#include "pool.h"
 #include "rules.h"
 #include "signature.h"
 #include "util.h"
@@ -211,48 +212,151 @@ out:
 	free(hk);
 }
 
-/* Parse, decide and hand over to the writer; owns nothing on return. */
+/*
+ * A delivery between the loop and a worker. The loop copies what the
+ * worker needs out of the request (the body, the headers as header() finds
+ * them) and touches the request again only to answer it; the worker
+ * authenticates, parses and decides, and hands a delivery to record
+ * straight to the writer. Anything else comes back to the loop to answer.
+ */
+struct delivery {
+	struct hook		 hk;
+	char			*body;
+	size_t			 len;
+	char			*name;		/* the event header */
+	char			*id;		/* the delivery's id */
+	char			*ctype;		/* GitHub: Content-Type */
+	char			*sig;		/* X-Hub-Signature-256 */
+	char			*token;		/* X-Gitlab-Token */
+	char			*wh_sigs, *wh_id, *wh_ts; /* webhook-* */
+	/* Not recorded: the answer. */
+	int			 code;
+	enum hook_verdict	 verdict;
+	char			 reason[256];
+	struct forge_event	*ev;		/* ignored: for its log line */
+};
+
 static void
-dispatch(const struct hook *hk, const char *name, const char *delivery,
-    const char *json, size_t len)
+delivery_free(void *arg)
+{
+	struct delivery *d = arg;
+
+	free(d->body);
+	free(d->name);
+	free(d->id);
+	free(d->ctype);
+	free(d->sig);
+	free(d->token);
+	free(d->wh_sigs);
+	free(d->wh_id);
+	free(d->wh_ts);
+	forge_event_free(d->ev);
+	free(d);
+}
+
+/* On a worker: d is answered code with reason by the loop. */
+static bool
+refuse(struct delivery *d, int code, enum hook_verdict v, const char *reason)
+{
+	d->code = code;
+	d->verdict = v;
+	snprintf(d->reason, sizeof(d->reason), "%s", reason);
+	return true;
+}
+
+/* On the loop: answer what a worker did not hand to the writer. */
+static void
+answered_cb(void *arg)
+{
+	struct delivery *d = arg;
+	char *what;
+
+	if (d->verdict == HV_IGNORED) {
+		/* Log first: the reply frees the request's headers. */
+		if (log_enabled(LOG_INFO)) {
+			what = describe(d->id, d->ev);
+			log_info("intake: %s: ignored: %s", what, d->reason);
+			free(what);
+		}
+		ignored(&d->hk, d->reason);
+	} else
+		reject(&d->hk, d->code, d->verdict, d->reason);
+	delivery_free(d);
+}
+
+/* On a worker: parse, decide, and hand over to the writer (false) or back
+ * to the loop (true). */
+static bool
+decide(struct delivery *d, const char *json, size_t len)
 {
 	struct forge_event *ev;
 	struct writer_req *wr;
 	struct hook *copy;
 	struct command cmd;
-	char err[256], *what;
+	char err[256];
 
-	ev = hk->forge == FORGE_GITHUB ?
-	    ghev_parse(name, json, len, err, sizeof(err)) :
-	    glev_parse(name, json, len, err, sizeof(err));
-	if (ev == NULL) {
-		reject(hk, 400, HV_MALFORMED, err);
-		return;
-	}
-	rules_decide(hk->in->cfg, ev, &cmd);
+	ev = d->hk.forge == FORGE_GITHUB ?
+	    ghev_parse(d->name, json, len, err, sizeof(err)) :
+	    glev_parse(d->name, json, len, err, sizeof(err));
+	if (ev == NULL)
+		return refuse(d, 400, HV_MALFORMED, err);
+	rules_decide(d->hk.in->cfg, ev, &cmd);
 	if (cmd.kind == CMD_IGNORE) {
-		/* Nothing to remember: answer without touching the disk.
-		 * (Log first: the reply frees the request's headers.) */
-		if (log_enabled(LOG_INFO)) {
-			what = describe(delivery, ev);
-			log_info("intake: %s: ignored: %s", what, cmd.reason);
-			free(what);
-		}
-		ignored(hk, cmd.reason);
+		/* Nothing to remember: answer without touching the disk. */
+		d->ev = ev;
+		refuse(d, 200, HV_IGNORED, cmd.reason);
 		rules_command_clear(&cmd);
-		forge_event_free(ev);
-		return;
+		return true;
 	}
 	copy = xmalloc(sizeof(*copy));
-	*copy = *hk;
+	*copy = d->hk;
 	wr = xcalloc(1, sizeof(*wr));
 	wr->op = WRITER_RECORD;
-	wr->delivery = xstrdup(delivery);
+	wr->delivery = d->id;
+	d->id = NULL;
 	wr->ev = ev;
 	wr->cmd = cmd;
 	wr->done_cb = recorded_cb;
 	wr->arg = copy;
-	writer_submit(hk->in->writer, wr);
+	writer_submit(d->hk.in->writer, wr);
+	delivery_free(d);
+	return false;
+}
+
+/* A copy of header() of name, or NULL. */
+static char *
+header_copy(struct evhttp_request *req, const char *name, size_t maxlen)
+{
+	const char *v = header(req, name, maxlen);
+
+	return v != NULL ? xstrdup(v) : NULL;
+}
+
+/* The delivery of req as the loop hands it to a worker. */
+static struct delivery *
+delivery_new(const struct hook *hk)
+{
+	struct delivery *d = xcalloc(1, sizeof(*d));
+	struct evbuffer *in = evhttp_request_get_input_buffer(hk->req);
+
+	d->hk = *hk;
+	d->len = evbuffer_get_length(in);
+	d->body = xmalloc(d->len + 1);
+	evbuffer_copyout(in, d->body, d->len);
+	d->body[d->len] = '\0';
+	return d;
+}
+
+/* Run work on the intake pool (inline without one). */
+static void
+hand_off(struct intake *in, pool_work_cb work, struct delivery *d)
+{
+	if (in->pool == NULL) {
+		if (work(d))
+			answered_cb(d);
+		return;
+	}
+	pool_submit(in->pool, work, answered_cb, delivery_free, d);
 }
 
 static bool
@@ -264,97 +368,99 @@ is_post(const struct hook *hk)
 	return false;
 }
 
+/* On a worker: authenticate a GitHub delivery, check its headers, decode
+ * a form body, then decide. */
+static bool
+github_work(void *arg)
+{
+	struct delivery *d = arg;
+	const struct secret *secret = &d->hk.in->cfg->github_webhook_secret;
+	const char *body = d->body;
+	char *decoded = NULL;
+	size_t len = d->len, dlen;
+	bool rc;
+
+	if (sig_github_verify(secret->value, secret->len, d->body, d->len,
+	    d->sig) == -1)
+		return refuse(d, 401, HV_UNAUTHORIZED,
+		    "X-Hub-Signature-256 does not match the body");
+	if (d->name == NULL)
+		return refuse(d, 400, HV_MALFORMED, "missing X-GitHub-Event");
+	if (d->id == NULL)
+		return refuse(d, 400, HV_MALFORMED,
+		    "missing X-GitHub-Delivery");
+	/* The signature covers the form body as sent; decode after it. */
+	if (d->ctype != NULL && strncasecmp(d->ctype,
+	    "application/x-www-form-urlencoded", 33) == 0) {
+		if (len < 8 || memcmp(body, "payload=", 8) != 0 ||
+		    memchr(body + 8, '&', len - 8) != NULL ||
+		    (decoded = util_form_decode(body + 8, len - 8,
+		    &dlen)) == NULL)
+			return refuse(d, 400, HV_MALFORMED,
+			    "form body is not a single payload= field");
+		body = decoded;
+		len = dlen;
+	} else if (d->ctype != NULL && strncasecmp(d->ctype,
+	    "application/json", 16) != 0)
+		return refuse(d, 415, HV_UNSUPPORTED,
+		    "Content-Type must be application/json or "
+		    "application/x-www-form-urlencoded");
+	rc = decide(d, body, len);
+	free(decoded);
+	return rc;
+}
+
 void
 intake_github_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 {
 	const struct hook hook = { arg, h, req, FORGE_GITHUB }, *hk = &hook;
 	const struct secret *secret = &hk->in->cfg->github_webhook_secret;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	const char *sig, *name, *delivery, *ctype, *body;
-	char *decoded = NULL;
-	size_t len = evbuffer_get_length(in), dlen;
+	const char *ctype;
+	struct delivery *d;
 
 	httpd_busy(h, req);
 	if (!is_post(hk))
 		return;
-	body = (const char *)evbuffer_pullup(in, -1);
 	if (secret->value == NULL) {
 		reject(hk, 401, HV_UNAUTHORIZED,
 		    "no [github] webhook_secret configured");
 		return;
 	}
-	if ((sig = header(req, "X-Hub-Signature-256", 128)) == NULL) {
+	if (header(req, "X-Hub-Signature-256", 128) == NULL) {
 		reject(hk, 401, HV_UNAUTHORIZED,
 		    "missing X-Hub-Signature-256");
 		return;
 	}
-	if (sig_github_verify(secret->value, secret->len, body, len,
-	    sig) == -1) {
-		reject(hk, 401, HV_UNAUTHORIZED,
-		    "X-Hub-Signature-256 does not match the body");
-		return;
-	}
-	if ((name = header(req, "X-GitHub-Event", MAX_EVENT_LEN)) == NULL) {
-		reject(hk, 400, HV_MALFORMED,
-		    "missing X-GitHub-Event");
-		return;
-	}
-	if ((delivery = header(req, "X-GitHub-Delivery", MAX_ID_LEN)) ==
-	    NULL) {
-		reject(hk, 400, HV_MALFORMED,
-		    "missing X-GitHub-Delivery");
-		return;
-	}
-	/* The signature covers the form body as sent; decode after it. */
+	d = delivery_new(hk);
+	d->sig = header_copy(req, "X-Hub-Signature-256", 128);
+	d->name = header_copy(req, "X-GitHub-Event", MAX_EVENT_LEN);
+	d->id = header_copy(req, "X-GitHub-Delivery", MAX_ID_LEN);
 	ctype = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Content-Type");
-	if (ctype != NULL && strncasecmp(ctype,
-	    "application/x-www-form-urlencoded", 33) == 0) {
-		if (len < 8 || memcmp(body, "payload=", 8) != 0 ||
-		    memchr(body + 8, '&', len - 8) != NULL ||
-		    (decoded = util_form_decode(body + 8, len - 8,
-		    &dlen)) == NULL) {
-			reject(hk, 400, HV_MALFORMED,
-			    "form body is not a single payload= field");
-			return;
-		}
-		body = decoded;
-		len = dlen;
-	} else if (ctype != NULL && strncasecmp(ctype, "application/json",
-	    16) != 0) {
-		reject(hk, 415, HV_UNSUPPORTED,
-		    "Content-Type must be application/json or "
-		    "application/x-www-form-urlencoded");
-		return;
-	}
-	dispatch(hk, name, delivery, body, len);
-	free(decoded);
+	d->ctype = ctype != NULL ? xstrndup(ctype, 64) : NULL;
+	hand_off(hk->in, github_work, d);
 }
 
 /* GitLab: the signing token when configured and the delivery is signed,
  * else the secret token. Returns NULL when authentic, else the reason. */
 static const char *
-gitlab_authenticate(const struct config *cfg, struct evhttp_request *req,
-    const char *body, size_t len)
+gitlab_authenticate(const struct config *cfg, const struct delivery *d)
 {
-	const char *sigs, *id, *ts, *token, *why = NULL;
+	const char *why = NULL;
 	unsigned char *key;
 	size_t keylen;
 	int rc;
 
-	sigs = header(req, "webhook-signature", 4096);
 	if (cfg->gitlab_signing_token.value != NULL &&
-	    (sigs != NULL || cfg->gitlab_webhook_token.value == NULL)) {
-		id = header(req, "webhook-id", 256);
-		ts = header(req, "webhook-timestamp", 32);
-		if (sigs == NULL || id == NULL || ts == NULL)
+	    (d->wh_sigs != NULL || cfg->gitlab_webhook_token.value == NULL)) {
+		if (d->wh_sigs == NULL || d->wh_id == NULL || d->wh_ts == NULL)
 			return "missing webhook-id, webhook-timestamp or "
 			    "webhook-signature";
 		if ((key = sig_whsec_key(cfg->gitlab_signing_token.value,
 		    &keylen)) == NULL)
 			return "signing token unusable";
-		rc = sig_standard_verify(key, keylen, id, ts, sigs, body, len,
-		    (int64_t)time(NULL), &why);
+		rc = sig_standard_verify(key, keylen, d->wh_id, d->wh_ts,
+		    d->wh_sigs, d->body, d->len, (int64_t)time(NULL), &why);
 		OPENSSL_cleanse(key, keylen);
 		free(key);
 		return rc == 0 ? NULL : why;
@@ -362,44 +468,51 @@ gitlab_authenticate(const struct config *cfg, struct evhttp_request *req,
 	if (cfg->gitlab_webhook_token.value == NULL)
 		return "no [gitlab] webhook_token or webhook_signing_token "
 		    "configured";
-	if ((token = header(req, "X-Gitlab-Token", 1024)) == NULL)
+	if (d->token == NULL)
 		return "missing X-Gitlab-Token";
 	if (sig_gitlab_token_verify(cfg->gitlab_webhook_token.value,
-	    cfg->gitlab_webhook_token.len, token) == -1)
+	    cfg->gitlab_webhook_token.len, d->token) == -1)
 		return "X-Gitlab-Token does not match";
 	return NULL;
+}
+
+/* On a worker: authenticate a GitLab delivery, check its headers, then
+ * decide. */
+static bool
+gitlab_work(void *arg)
+{
+	struct delivery *d = arg;
+	const char *why;
+
+	if ((why = gitlab_authenticate(d->hk.in->cfg, d)) != NULL)
+		return refuse(d, 401, HV_UNAUTHORIZED, why);
+	if (d->name == NULL)
+		return refuse(d, 400, HV_MALFORMED, "missing X-Gitlab-Event");
+	if (d->id == NULL)
+		return refuse(d, 400, HV_MALFORMED,
+		    "missing X-Gitlab-Event-UUID or Idempotency-Key");
+	return decide(d, d->body, d->len);
 }
 
 void
 intake_gitlab_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 {
 	const struct hook hook = { arg, h, req, FORGE_GITLAB }, *hk = &hook;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	const char *body, *why, *name, *delivery;
-	size_t len = evbuffer_get_length(in);
+	struct delivery *d;
 
 	httpd_busy(h, req);
 	if (!is_post(hk))
 		return;
-	body = (const char *)evbuffer_pullup(in, -1);
-	if ((why = gitlab_authenticate(hk->in->cfg, req, body, len)) != NULL) {
-		reject(hk, 401, HV_UNAUTHORIZED, why);
-		return;
-	}
-	if ((name = header(req, "X-Gitlab-Event", MAX_EVENT_LEN)) == NULL) {
-		reject(hk, 400, HV_MALFORMED,
-		    "missing X-Gitlab-Event");
-		return;
-	}
+	d = delivery_new(hk);
+	d->wh_sigs = header_copy(req, "webhook-signature", 4096);
+	d->wh_id = header_copy(req, "webhook-id", 256);
+	d->wh_ts = header_copy(req, "webhook-timestamp", 32);
+	d->token = header_copy(req, "X-Gitlab-Token", 1024);
+	d->name = header_copy(req, "X-Gitlab-Event", MAX_EVENT_LEN);
 	/* Idempotency-Key survives retries and "Resend Request" (GitLab 17.4+);
 	 * older instances only send X-Gitlab-Event-UUID. */
-	if ((delivery = header(req, "Idempotency-Key", MAX_ID_LEN)) == NULL &&
-	    (delivery = header(req, "webhook-id", MAX_ID_LEN)) == NULL &&
-	    (delivery = header(req, "X-Gitlab-Event-UUID", MAX_ID_LEN)) ==
-	    NULL) {
-		reject(hk, 400, HV_MALFORMED,
-		    "missing X-Gitlab-Event-UUID or Idempotency-Key");
-		return;
-	}
-	dispatch(hk, name, delivery, body, len);
+	if ((d->id = header_copy(req, "Idempotency-Key", MAX_ID_LEN)) == NULL &&
+	    (d->id = header_copy(req, "webhook-id", MAX_ID_LEN)) == NULL)
+		d->id = header_copy(req, "X-Gitlab-Event-UUID", MAX_ID_LEN);
+	hand_off(hk->in, gitlab_work, d);
 }

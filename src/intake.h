@@ -13,10 +13,13 @@
 #include "config.h"
 #include "event.h"
 #include "httpd.h"
+#include "pool.h"
 #include "writer.h"
 
 #define INTAKE_GITHUB_PATH	"/hooks/github"
 #define INTAKE_GITLAB_PATH	"/hooks/gitlab"
+/* Intake workers: one a CPU, at most this many. */
+#define INTAKE_THREADS_MAX	4
 
 /* Verdicts counted in handoff_deliveries_total{forge,verdict}. */
 enum hook_verdict {
@@ -30,6 +33,7 @@ struct intake {
 	const struct config	*cfg;
 	struct writer		*writer;
 	struct sched		*sched;
+	struct pool		*pool;		/* NULL: all on the loop */
 	uint64_t		 deliveries[FORGE_UNKNOWN + 1][HV_COUNT];
 };
 

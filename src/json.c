@@ -117,6 +117,15 @@ json_use_arena(void)
 	arena_on = true;
 }
 
+void
+json_drop_arena(void)
+{
+	free(arena);
+	arena = NULL;
+	arena_used = 0;
+	arena_on = false;
+}
+
 /* One tree fewer uses the arena; the last one frees all of it. */
 static void
 arena_release(void)

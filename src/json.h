@@ -39,6 +39,9 @@ void json_free(cJSON *root);
 /* Parse into a per-thread arena from now on, on this thread (serve's loop,
  * where allocation was the largest cost of intake). */
 void json_use_arena(void);
+/* Free this thread's arena, before the thread ends; no tree of it may be
+ * live. */
+void json_drop_arena(void);
 /* The node at a dotted path ("issue.user.login"), or NULL. */
 const cJSON *json_at(const cJSON *root, const char *path);
 /* A copy of the string at path cut to maxlen bytes, or NULL if absent, null or

@@ -66,6 +66,7 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	int64_t now = util_mono_ms();
 	bool is_idle = !httpd_is_busy(srv->httpd) &&
 	    !httpd_is_busy(srv->web_httpd) &&
+	    pool_inflight(srv->intake.pool) == 0 &&
 	    writer_inflight(srv->writer) == 0 &&
 	    reader_inflight(srv->reader) == 0;
 
@@ -425,7 +426,7 @@ serve_main(struct config *cfg)
 	warn_unset_env(&cfg->setup_env, "setup");
 	if ((lock = lock_data_dir(cfg)) == -1)
 		return 1;
-	json_use_arena();	/* deliveries are parsed on this thread */
+	json_use_arena();
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx(1, "serve: cannot create the event loop");
 	if ((st = store_open(cfg->data_dir, err, sizeof(err))) == NULL) {
@@ -448,6 +449,14 @@ serve_main(struct config *cfg)
 	    sizeof(err))) == NULL) {
 		log_error("serve: %s", err);
 		store_close(st);
+		goto out;
+	}
+	/* Deliveries are authenticated and parsed on the intake workers, one
+	 * a CPU: the loop only reads and answers. */
+	if ((srv.intake.pool = pool_start(srv.base,
+	    pool_default_threads(INTAKE_THREADS_MAX), "handoff-intake",
+	    json_use_arena, json_drop_arena, err, sizeof(err))) == NULL) {
+		log_error("serve: %s", err);
 		goto out;
 	}
 	srv.intake.cfg = cfg;
@@ -500,6 +509,7 @@ out:
 		held_wait(&srv);
 	while (srv.held != NULL)
 		held_free(&srv, srv.held);
+	pool_stop(srv.intake.pool);
 	writer_stop(srv.writer);
 	sched_free(srv.sched);
 	event_base_free(srv.base);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,7 @@ struct writer {
 	size_t			 nqueued;
 	struct writer_req	*done, **done_tail;
 	bool			 stopping;
-	size_t			 inflight;	/* touched on the loop only */
+	atomic_size_t		 inflight;	/* submitted, not yet called back */
 	int			 pipe[2];
 	struct event		*ev_done;	/* libevent's */
 	struct store_delivery	*recs;		/* MAX_BATCH of them */
@@ -210,7 +211,7 @@ writer_done_cb_(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&w->lock);
 	for (; r != NULL; r = next) {
 		next = r->next;
-		w->inflight--;
+		atomic_fetch_sub(&w->inflight, 1);
 		r->done_cb(r, r->arg);
 	}
 }
@@ -225,6 +226,7 @@ writer_start(struct event_base *base, struct store *st,
 	w->cfg = cfg;
 	w->queue_tail = &w->queue;
 	w->done_tail = &w->done;
+	atomic_init(&w->inflight, 0);
 	w->recs = xcalloc(MAX_BATCH, sizeof(*w->recs));
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
@@ -260,7 +262,7 @@ writer_submit(struct writer *w, struct writer_req *req)
 {
 	req->next = NULL;
 	req->rc = 0;
-	w->inflight++;
+	atomic_fetch_add(&w->inflight, 1);
 	pthread_mutex_lock(&w->lock);
 	*w->queue_tail = req;
 	w->queue_tail = &req->next;
@@ -272,7 +274,7 @@ writer_submit(struct writer *w, struct writer_req *req)
 size_t
 writer_inflight(const struct writer *w)
 {
-	return w->inflight;
+	return atomic_load(&((struct writer *)w)->inflight);
 }
 
 void

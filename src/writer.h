@@ -58,7 +58,8 @@ struct writer;
 /* Start the thread; it takes ownership of st. Returns NULL with err filled. */
 struct writer *writer_start(struct event_base *base, struct store *st,
     const struct config *cfg, char *err, size_t errlen);
-/* Queue req; its done_cb runs on the loop after its transaction. */
+/* Queue req (from any thread); its done_cb runs on the loop after its
+ * transaction. */
 void writer_submit(struct writer *w, struct writer_req *req);
 /* Requests submitted whose done_cb has not run yet. */
 size_t writer_inflight(const struct writer *w);

@@ -8,6 +8,9 @@
 # an unprivileged user.
 . "$SRCDIR/tests/lib.sh"
 
+INTAKE_THREADS=$(nproc)
+[ "$INTAKE_THREADS" -le 4 ] || INTAKE_THREADS=4
+
 # threads PID: "TID NAME NICE" a line, for each of the process's threads.
 threads() {
 	local f stat
@@ -37,14 +40,20 @@ check() {
 	is "$(printf '%s\n' "$readers" | awk '{ print $3 }' | sort -u)" 19 \
 	    "$label: each runs at nice 19"
 	others=$(printf '%s\n' "$t" | awk -v p="$SERVE_PID" \
-	    '$1 != p && $2 != "handoff-reader" { print $3 }')
+	    '$1 != p && $2 != "handoff-reader" && $2 != "handoff-intake" {
+	    print $3 }')
 	is "$others" "$want" "$label: the store writer runs at serve's nice"
+	intake=$(printf '%s\n' "$t" | awk '$2 == "handoff-intake"')
+	is "$(printf '%s\n' "$intake" | grep -c .)" "$INTAKE_THREADS" \
+	    "$label: $INTAKE_THREADS intake workers, one a CPU up to 4"
+	is "$(printf '%s\n' "$intake" | awk '{ print $3 }' | sort -u)" "$want" \
+	    "$label: the intake workers run at serve's nice"
 	is "$(printf '%s\n' "$readers" | while read -r tid _; do
 	    policy "$tid"; done | sort -u)" SCHED_IDLE \
 	    "$label: each reader runs under SCHED_IDLE"
 	is "$(printf '%s\n' "$t" | awk '$2 != "handoff-reader" { print $1 }' |
 	    while read -r tid; do policy "$tid"; done | sort -u)" SCHED_OTHER \
-	    "$label: the loop and the writer under SCHED_OTHER"
+	    "$label: the loop, writer and intake workers under SCHED_OTHER"
 	deliver github issues "$(labeled 7)" > /dev/null
 	is "$(curl -s -o /dev/null -w '%{http_code}' "$WEB_URL/")" 200 \
 	    "$label: the list still answers"
