@@ -348,10 +348,27 @@ store_close(struct store *st)
 	free(st);
 }
 
-int store_begin(struct store *st) { return store_exec(st, "BEGIN IMMEDIATE"); }
-int store_commit(struct store *st) { return store_exec(st, "COMMIT"); }
+/* A statement of no rows prepared once (store_stmt); errors as store_exec
+ * gives them. */
+static int
+exec_prepared(struct store *st, enum store_stmt id)
+{
+	sqlite3_stmt *s = store_stmt(st, id);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+		snprintf(st->error, sizeof(st->error), "%s",
+		    sqlite3_errmsg(st->db));
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_begin(struct store *st) { return exec_prepared(st, S_BEGIN); }
+int store_commit(struct store *st) { return exec_prepared(st, S_COMMIT); }
 int store_rollback(struct store *st) { return store_exec(st, "ROLLBACK"); }
-int store_savepoint(struct store *st) { return store_exec(st, "SAVEPOINT d"); }
+int store_savepoint(struct store *st) { return exec_prepared(st, S_SAVEPOINT); }
 
 bool
 store_read_begin(struct store *st)
@@ -376,7 +393,7 @@ store_read_end(struct store *st, bool began)
 int
 store_savepoint_release(struct store *st)
 {
-	return store_exec(st, "RELEASE d");
+	return exec_prepared(st, S_RELEASE);
 }
 
 int

@@ -66,6 +66,12 @@ static const char *const stmt_sql[S_NSTMT] = {
 	[S_RETRY_ACTIVE] = "SELECT id FROM jobs WHERE thread_id = ?1"
 	    " AND state IN ('queued', 'running') AND retry_of = ?2"
 	    " ORDER BY id LIMIT 1",
+	/* A batch's own statements: sqlite3_exec would parse them anew for
+	 * every delivery. */
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_SAVEPOINT] = "SAVEPOINT d",
+	[S_RELEASE] = "RELEASE d",
 };
 
 sqlite3_stmt *
