@@ -290,17 +290,6 @@ is "$?" 1 "no directory for its socket: exit 1"
 is "$(cat "$T/ready.3")" "" "and no ready line"
 
 # Nothing above depends on who runs the proxy: the same as a user.
-if [ "$(id -u)" = 0 ] && [ -z "${EGRESS_AS_USER:-}" ]; then
-	id handoff-esc >/dev/null 2>&1 || useradd -m -s /bin/sh handoff-esc ||
-	    { echo "Bail out! cannot create user handoff-esc"; exit 1; }
-	mkdir "$T/user" && cp "$HANDOFF" "$T/user/handoff" &&
-	    chmod 711 "$T" && chmod 755 "$T/user" "$T/user/handoff"
-	su handoff-esc -s /bin/sh -c "cd /tmp && EGRESS_AS_USER=1 \
-	    HANDOFF='$T/user/handoff' SRCDIR='$SRCDIR' \
-	    sh '$SRCDIR/tests/egress-proxy-allows-only-listed-hosts.sh'" \
-	    > "$T/user.tap" 2>&1
-	ok $? "every check above passes with the proxy run by handoff-esc"
-	grep -E '^(not ok|Bail)' "$T/user.tap" | sed 's/^/#   /'
-fi
+rerun_as_user "every check above passes with the proxy run by handoff-esc"
 
 done_testing

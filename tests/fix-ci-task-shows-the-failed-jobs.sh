@@ -25,19 +25,7 @@ admin POST permissions '{"forge":"gitlab","repo":"'$REPO'","user":"root","user_i
 admin POST permissions '{"forge":"gitlab","repo":"'$REPO'","user":"user1","user_id":42,"access_level":30}' >/dev/null
 admin POST issues '{"forge":"gitlab","repo":"'$REPO'","number":23,"title":"New API: create/update/delete file","user":"root"}' >/dev/null
 
-cat > "$T/agent.sh" <<'AGENT'
-#!/bin/sh
-set -e
-if grep -q "The checks failed on this branch" "$HANDOFF_TASK"; then
-	cp "$HANDOFF_TASK" CI-TASK.md
-	cp "$HANDOFF_CONTEXT" CI-CONTEXT.json
-	echo "Looked at CI" > "$HANDOFF_SUMMARY"
-	exit 0
-fi
-sed -i 's/committ/commit/' README
-echo "Fix the spelling" > "$HANDOFF_SUMMARY"
-AGENT
-chmod +x "$T/agent.sh"
+ci_agent "$T/agent.sh"
 MAX_PARALLEL=1 write_config "[gitlab]" "url = $E/gitlab" "token = $TOKEN" \
     "[trigger]" "label = Platform" "[agent]" "command = $T/agent.sh" \
     "[sandbox]" "memory = 512M" "pids = 200" "disk = 256M"

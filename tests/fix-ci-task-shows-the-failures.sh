@@ -24,21 +24,7 @@ emu_project github $REPO "$TOKEN"
 admin POST permissions '{"forge":"github","repo":"'$REPO'","user":"Codertocat","permission":"write"}' >/dev/null
 admin POST issues '{"forge":"github","repo":"'$REPO'","number":1,"title":"Spelling error in the README file","user":"Codertocat"}' >/dev/null
 
-# The agent: the first time it fixes the spelling; asked to fix CI, it
-# copies its task and context into the workspace (pushed with the branch).
-cat > "$T/agent.sh" <<'AGENT'
-#!/bin/sh
-set -e
-if grep -q "The checks failed on this branch" "$HANDOFF_TASK"; then
-	cp "$HANDOFF_TASK" CI-TASK.md
-	cp "$HANDOFF_CONTEXT" CI-CONTEXT.json
-	echo "Looked at CI" > "$HANDOFF_SUMMARY"
-	exit 0
-fi
-sed -i 's/committ/commit/' README
-echo "Fix the spelling" > "$HANDOFF_SUMMARY"
-AGENT
-chmod +x "$T/agent.sh"
+ci_agent "$T/agent.sh"
 MAX_PARALLEL=1 write_config "[github]" "api_url = $E/github/api" "token = $TOKEN" \
     "[agent]" "command = $T/agent.sh" "[runs]" "max_ci_fixes = 3" \
     "[sandbox]" "memory = 512M" "pids = 200" "disk = 256M"

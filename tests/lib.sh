@@ -109,6 +109,46 @@ done_testing() {
 # A random port below the kernel's ephemeral range (32768 and up), so that
 # no client socket of a parallel test can hold it; one a listener already
 # has is likely to be taken (ss), and start_serve moves on when it is.
+# rerun_as_user DESCRIPTION: run by root, run this test again as the
+# unprivileged user handoff-esc (created if missing), with a copy of
+# $HANDOFF it can execute, and report as one check whether every check
+# there passed; its TAP stays in $T/user.tap, its failures are shown.
+# Returns 0 when it ran, 1 when not (not root, or the second run itself).
+rerun_as_user() {
+	local shell=sh
+	[ "$(id -u)" = 0 ] && [ -z "${AS_USER:-}" ] || return 1
+	[ -z "${BASH_VERSION:-}" ] || shell=bash
+	id handoff-esc >/dev/null 2>&1 || useradd -m -s /bin/sh handoff-esc ||
+	    { echo "Bail out! cannot create user handoff-esc"; exit 1; }
+	mkdir "$T/user" && cp "$HANDOFF" "$T/user/handoff" &&
+	    chmod 711 "$T" && chmod 755 "$T/user" "$T/user/handoff"
+	su handoff-esc -s /bin/sh -c "cd /tmp && AS_USER=1 \
+	    HANDOFF='$T/user/handoff' SRCDIR='$SRCDIR' \
+	    $shell '$SRCDIR/tests/${0##*/}'" > "$T/user.tap" 2>&1
+	ok $? "$1"
+	grep -E '^(not ok|Bail|#)' "$T/user.tap" | head -40 | sed 's/^/#   /'
+	return 0
+}
+
+# ci_agent FILE: an agent script that fixes the spelling in README (the
+# samples' "committ"), and, asked to fix CI, copies its task and context
+# into the workspace, where they are pushed with the branch.
+ci_agent() {
+	cat > "$1" <<'AGENT'
+#!/bin/sh
+set -e
+if grep -q "The checks failed on this branch" "$HANDOFF_TASK"; then
+	cp "$HANDOFF_TASK" CI-TASK.md
+	cp "$HANDOFF_CONTEXT" CI-CONTEXT.json
+	echo "Looked at CI" > "$HANDOFF_SUMMARY"
+	exit 0
+fi
+sed -i 's/committ/commit/' README
+echo "Fix the spelling" > "$HANDOFF_SUMMARY"
+AGENT
+	chmod +x "$1"
+}
+
 free_port() {
 	while :; do
 		r=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')

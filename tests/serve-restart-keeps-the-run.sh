@@ -173,17 +173,6 @@ pgrep -f -- "-c $CONFIG runner" >/dev/null
 [ $? -ne 0 ]; ok $? "no runner is left"
 
 # The same with serve run by an unprivileged user.
-if [ "$(id -u)" = 0 ] && [ -z "${AS_USER:-}" ]; then
-	id handoff-esc >/dev/null 2>&1 || useradd -m -s /bin/sh handoff-esc ||
-	    { echo "Bail out! cannot create user handoff-esc"; exit 1; }
-	mkdir "$T/user" && cp "$HANDOFF" "$T/user/handoff" &&
-	    chmod 711 "$T" && chmod 755 "$T/user" "$T/user/handoff"
-	su handoff-esc -s /bin/sh -c "cd /tmp && AS_USER=1 \
-	    HANDOFF='$T/user/handoff' SRCDIR='$SRCDIR' \
-	    bash '$SRCDIR/tests/serve-restart-keeps-the-run.sh'" \
-	    > "$T/user.tap" 2>&1
-	ok $? "every check above passes with serve run by handoff-esc"
-	grep -E '^(not ok|Bail|#)' "$T/user.tap" | head -40 | sed 's/^/#   /'
-fi
+rerun_as_user "every check above passes with serve run by handoff-esc"
 
 done_testing
