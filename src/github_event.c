@@ -4,7 +4,6 @@
  * and rejects payloads missing what that event needs.
  */
 #include <ctype.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -266,7 +265,7 @@ parse_installation(struct payload *p)
  * and left out of the tree (json_parse_kept). A path read here and not
  * listed reads as absent: tests/unit/test_events.c compares each sample's
  * event with the one its whole tree gives. */
-static const char *const kept[] = {
+static const char *const kept_paths[] = {
 	"action",
 	"repository.full_name", "repository.id", "repository.clone_url",
 	"repository.default_branch",
@@ -286,14 +285,7 @@ static const char *const kept[] = {
 	"check_suite.pull_requests",
 	NULL
 };
-static struct json_keep *keep;
-static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
-
-static void
-keep_init(void)
-{
-	keep = json_keep_new(kept);
-}
+static struct payload_kept kept = { kept_paths, NULL };
 
 static const struct handler {
 	const char	*name;
@@ -330,8 +322,7 @@ ghev_parse(const char *name, const char *json, size_t len, char *err,
 		snprintf(err, errlen, "github: missing event name");
 		goto out;
 	}
-	pthread_once(&keep_once, keep_init);
-	if ((root = payload_open(name, json, len, keep, err, errlen)) == NULL)
+	if ((root = payload_open(name, json, len, &kept, err, errlen)) == NULL)
 		goto out;
 	action = json_at(root, "action");
 	if (action != NULL && !cJSON_IsNull(action) &&

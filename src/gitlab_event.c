@@ -3,7 +3,6 @@
  * a handler, object_kind confirms it, and object_attributes says what
  * happened. Field names follow GitLab's "Webhook events" documentation.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,7 +342,7 @@ parse_pipeline(struct payload *p)
  * and left out of the tree (json_parse_kept). A path read here and not
  * listed reads as absent: tests/unit/test_events.c compares each sample's
  * event with the one its whole tree gives. */
-static const char *const kept[] = {
+static const char *const kept_paths[] = {
 	"object_kind", "object_attributes",
 	"project.path_with_namespace", "project.id", "project.git_http_url",
 	"project.default_branch",
@@ -354,14 +353,7 @@ static const char *const kept[] = {
 	"merge_request.source_branch",
 	NULL
 };
-static struct json_keep *keep;
-static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
-
-static void
-keep_init(void)
-{
-	keep = json_keep_new(kept);
-}
+static struct payload_kept kept = { kept_paths, NULL };
 
 static const struct handler {
 	const char	*name;
@@ -395,8 +387,7 @@ glev_parse(const char *name, const char *json, size_t len, char *err,
 		goto out;
 	}
 	snprintf(what, sizeof(what), "%.64s", name);
-	pthread_once(&keep_once, keep_init);
-	if ((root = payload_open(name, json, len, keep, err, errlen)) == NULL)
+	if ((root = payload_open(name, json, len, &kept, err, errlen)) == NULL)
 		goto out;
 
 	ev = payload_event_new(FORGE_GITLAB, name);

@@ -415,7 +415,7 @@ intake_github_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 {
 	const struct hook hook = { arg, h, req, FORGE_GITHUB }, *hk = &hook;
 	const struct secret *secret = &hk->in->cfg->github_webhook_secret;
-	const char *ctype;
+	const char *sig, *ctype;
 	struct delivery *d;
 
 	httpd_busy(h, req);
@@ -426,13 +426,13 @@ intake_github_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 		    "no [github] webhook_secret configured");
 		return;
 	}
-	if (header(req, "X-Hub-Signature-256", 128) == NULL) {
+	if ((sig = header(req, "X-Hub-Signature-256", 128)) == NULL) {
 		reject(hk, 401, HV_UNAUTHORIZED,
 		    "missing X-Hub-Signature-256");
 		return;
 	}
 	d = delivery_new(hk);
-	d->sig = header_copy(req, "X-Hub-Signature-256", 128);
+	d->sig = xstrdup(sig);
 	d->name = header_copy(req, "X-GitHub-Event", MAX_EVENT_LEN);
 	d->id = header_copy(req, "X-GitHub-Delivery", MAX_ID_LEN);
 	ctype = evhttp_find_header(evhttp_request_get_input_headers(req),

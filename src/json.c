@@ -61,7 +61,7 @@ depth_ok(const char *buf, size_t len, int max_depth)
 /*
  * cJSON allocates every node and every string on its own: a forge payload is
  * several hundred mallocs and frees, which made allocation the largest cost
- * of intake. On a thread that asked for it (serve's loop, through
+ * of intake. On a thread that asked for it (serve's intake workers, through
  * json_use_arena), while a tree from json_parse is live, cJSON allocates
  * from a per-thread bump arena instead; frees of arena memory are no-ops,
  * and the arena is reused once the last such tree is freed with json_free.
@@ -488,33 +488,57 @@ scan_literal(struct scan *s, const char *word, size_t n)
 static int scan_object(struct scan *, const struct json_keep *, cJSON *);
 static int scan_value(struct scan *);
 
+/* 1 when close is at s->p (and passed over), else 0. */
 static int
-scan_array(struct scan *s)
+scan_close(struct scan *s, unsigned char close)
+{
+	if (s->p >= s->end || *s->p != close)
+		return 0;
+	s->p++;
+	s->depth--;
+	return 1;
+}
+
+/*
+ * Into an array or object at s->p: 1 when it is empty (and passed over),
+ * 0 when a first element follows, -1 past max_depth.
+ */
+static int
+scan_open(struct scan *s, unsigned char close)
 {
 	if (++s->depth > s->max_depth)
 		return -1;
 	s->p++;
 	scan_ws(s);
-	if (s->p < s->end && *s->p == ']') {
-		s->p++;
-		s->depth--;
-		return 0;
-	}
-	for (;;) {
+	return scan_close(s, close);
+}
+
+/* After an element: 1 at the container's end (passed over), 0 after a
+ * comma (and the space after it), -1 for anything else. */
+static int
+scan_next(struct scan *s, unsigned char close)
+{
+	scan_ws(s);
+	if (scan_close(s, close))
+		return 1;
+	if (s->p >= s->end || *s->p++ != ',')
+		return -1;
+	scan_ws(s);
+	return 0;
+}
+
+static int
+scan_array(struct scan *s)
+{
+	int rc;
+
+	if ((rc = scan_open(s, ']')) != 0)
+		return rc == 1 ? 0 : -1;
+	do {
 		if (scan_value(s) == -1)
 			return -1;
-		scan_ws(s);
-		if (s->p >= s->end)
-			return -1;
-		if (*s->p == ']')
-			break;
-		if (*s->p++ != ',')
-			return -1;
-		scan_ws(s);
-	}
-	s->p++;
-	s->depth--;
-	return 0;
+	} while ((rc = scan_next(s, ']')) == 0);
+	return rc == 1 ? 0 : -1;
 }
 
 /* Any value at s->p, checked and passed over. */
@@ -587,17 +611,11 @@ scan_object(struct scan *s, const struct json_keep *k, cJSON *into)
 	const struct json_keep *kid;
 	const unsigned char *key, *val;
 	cJSON *item;
+	int rc;
 
-	if (++s->depth > s->max_depth)
-		return -1;
-	s->p++;
-	scan_ws(s);
-	if (s->p < s->end && *s->p == '}') {
-		s->p++;
-		s->depth--;
-		return 0;
-	}
-	for (;;) {
+	if ((rc = scan_open(s, '}')) != 0)
+		return rc == 1 ? 0 : -1;
+	do {
 		if (s->p >= s->end || *s->p != '"')
 			return -1;
 		key = s->p + 1;
@@ -628,18 +646,8 @@ scan_object(struct scan *s, const struct json_keep *k, cJSON *into)
 				cJSON_AddItemToObjectCS(into, kid->name, item);
 			}
 		}
-		scan_ws(s);
-		if (s->p >= s->end)
-			return -1;
-		if (*s->p == '}')
-			break;
-		if (*s->p++ != ',')
-			return -1;
-		scan_ws(s);
-	}
-	s->p++;
-	s->depth--;
-	return 0;
+	} while ((rc = scan_next(s, '}')) == 0);
+	return rc == 1 ? 0 : -1;
 }
 
 cJSON *

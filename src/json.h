@@ -36,8 +36,8 @@ cJSON *json_parse_kept(const char *buf, size_t len, int max_depth,
  * creates while such a tree is live is arena memory too, and must not
  * outlive it. NULL is fine. */
 void json_free(cJSON *root);
-/* Parse into a per-thread arena from now on, on this thread (serve's loop,
- * where allocation was the largest cost of intake). */
+/* Parse into a per-thread arena from now on, on this thread (serve's intake
+ * workers, where allocation was the largest cost of a delivery's parse). */
 void json_use_arena(void);
 /* Free this thread's arena, before the thread ends; no tree of it may be
  * live. */

@@ -12,14 +12,29 @@
 
 bool payload_whole;
 
+/* kept's tree; two threads that make it at once keep the first. */
+static const struct json_keep *
+kept_tree(struct payload_kept *kept)
+{
+	struct json_keep *tree = atomic_load(&kept->keep), *mine;
+
+	if (tree != NULL)
+		return tree;
+	mine = json_keep_new(kept->paths);
+	if (atomic_compare_exchange_strong(&kept->keep, &tree, mine))
+		return mine;
+	json_keep_free(mine);
+	return tree;
+}
+
 cJSON *
 payload_open(const char *name, const char *json, size_t len,
-    const struct json_keep *keep, char *err, size_t errlen)
+    struct payload_kept *kept, char *err, size_t errlen)
 {
 	cJSON *root;
 
 	if ((root = json_parse_kept(json, len, JSON_MAX_DEPTH,
-	    payload_whole ? NULL : keep)) == NULL) {
+	    payload_whole ? NULL : kept_tree(kept))) == NULL) {
 		snprintf(err, errlen, "%.64s: invalid JSON or nesting deeper "
 		    "than %d", name, JSON_MAX_DEPTH);
 		return NULL;

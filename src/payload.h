@@ -6,6 +6,7 @@
 #ifndef HANDOFF_PAYLOAD_H
 #define HANDOFF_PAYLOAD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,11 +33,19 @@ struct payload {
 	size_t			 errlen;
 };
 
+/* A forge's list of the members its handlers read (NULL-terminated
+ * paths), and its keep tree, made on first use by whichever thread parses
+ * first. */
+struct payload_kept {
+	const char *const		*paths;
+	_Atomic(struct json_keep *)	 keep;
+};
+
 /* Parse len bytes of a delivery named name: a JSON object, pruned to the
- * members keep names (see json_parse_kept), or NULL with the reason in
+ * members kept names (see json_parse_kept), or NULL with the reason in
  * err. The caller frees the tree with json_free. */
 cJSON *payload_open(const char *name, const char *json, size_t len,
-    const struct json_keep *keep, char *err, size_t errlen);
+    struct payload_kept *kept, char *err, size_t errlen);
 /* Parse every delivery whole, as it was before pruning: the tests compare
  * the two. */
 extern bool payload_whole;

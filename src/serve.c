@@ -426,7 +426,6 @@ serve_main(struct config *cfg)
 	warn_unset_env(&cfg->setup_env, "setup");
 	if ((lock = lock_data_dir(cfg)) == -1)
 		return 1;
-	json_use_arena();
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx(1, "serve: cannot create the event loop");
 	if ((st = store_open(cfg->data_dir, err, sizeof(err))) == NULL) {
