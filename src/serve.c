@@ -428,7 +428,7 @@ serve_main(struct config *cfg)
 		return 1;
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx(1, "serve: cannot create the event loop");
-	if ((st = store_open(cfg->data_dir, err, sizeof(err))) == NULL) {
+	if ((st = store_open_writer(cfg->data_dir, err, sizeof(err))) == NULL) {
 		log_error("serve: %s", err);
 		goto out;
 	}

@@ -292,8 +292,8 @@ store_setup(void)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-struct store *
-store_open(const char *data_dir, char *err, size_t errlen)
+static struct store *
+open_with(const char *data_dir, const char *vfs, char *err, size_t errlen)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct store *st = xcalloc(1, sizeof(*st));
@@ -307,7 +307,7 @@ store_open(const char *data_dir, char *err, size_t errlen)
 	}
 	path = xasprintf("%s/handoff.db", data_dir);
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs) != SQLITE_OK) {
 		snprintf(err, errlen, "open store %s: %s", path,
 		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
 		goto fail;
@@ -327,6 +327,28 @@ fail:
 	free(path);
 	store_close(st);
 	return NULL;
+}
+
+struct store *
+store_open(const char *data_dir, char *err, size_t errlen)
+{
+	return open_with(data_dir, NULL, err, errlen);
+}
+
+struct store *
+store_open_writer(const char *data_dir, char *err, size_t errlen)
+{
+	struct store *st = open_with(data_dir, store_vfs_coalesced(), err,
+	    errlen);
+
+	/* A batch's savepoints journal the pages each delivery changes: in
+	 * memory, not in a file made and removed for every batch. */
+	if (st != NULL && store_exec(st, "PRAGMA temp_store = MEMORY") == -1) {
+		snprintf(err, errlen, "open store: %s", st->error);
+		store_close(st);
+		return NULL;
+	}
+	return st;
 }
 
 int

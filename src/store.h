@@ -94,6 +94,10 @@ struct store_stats {
  * STORE_SCHEMA_VERSION. Returns NULL with the reason in err. Caller closes. */
 struct store *store_open(const char *data_dir, char *err, size_t errlen);
 void store_close(struct store *st);
+/* The same for the intake writer: a commit's writes to the WAL reach the
+ * file as one write. Never store_relax'ed. */
+struct store *store_open_writer(const char *data_dir, char *err,
+    size_t errlen);
 /* Commits from now on survive the process's crash but not the machine's
  * (no fsync each): for records whose loss in a power cut costs little
  * and whose writer must not wait for the disk. */

@@ -68,6 +68,10 @@ int store_thread_reopen(struct store *st, int64_t thread);
 int store_thread_close(struct store *st, const struct forge_event *ev,
     int64_t thread);
 
+/* The name of the VFS whose WAL writes wait for a sync (store_vfs.c), or
+ * NULL (the system's) if it could not be made. */
+const char *store_vfs_coalesced(void);
+
 /* "what: sqlite's message" into the store's error; returns -1. */
 int store_fail(struct store *st, const char *what);
 /* Run SQL that returns no rows; SQLite's message into the error. */
