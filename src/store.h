@@ -122,7 +122,8 @@ struct store_delivery {
  * implementation is queued or running, a retry while one of the same
  * request is); then its thread found or opened, revisions folded within
  * [runs] coalesce, the job inserted and the request recorded with its
- * author. A delivery that fails is undone alone (rc -1, error says why).
+ * author. A delivery that fails is undone alone (rc -1, error says why):
+ * the batch is then rolled back and done again, a savepoint each.
  * Returns 0, or -1 when the batch as a whole failed (begin or commit:
  * every rc -1, store_error says why). */
 int store_record_batch(struct store *st, const struct config *cfg,

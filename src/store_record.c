@@ -582,19 +582,14 @@ batch_fail(struct store *st, const char *what, struct store_delivery *list,
 		list[i].rc = -1;
 }
 
-int
-store_record_batch(struct store *st, const struct config *cfg,
+/* Each delivery of list on its own: one that fails is undone alone. */
+static void
+record_each(struct store *st, const struct config *cfg,
     struct store_delivery *list, size_t n)
 {
 	struct store_delivery *d;
 	size_t i;
 
-	if (store_begin(st) == -1) {
-		for (i = 0; i < n; i++)
-			list[i].error[0] = '\0';
-		batch_fail(st, "begin", list, n);
-		return -1;
-	}
 	for (i = 0; i < n; i++) {
 		d = &list[i];
 		d->rc = 0;
@@ -607,6 +602,51 @@ store_record_batch(struct store *st, const struct config *cfg,
 		} else
 			store_savepoint_release(st);
 	}
+}
+
+/* All of list with no savepoints, which journal every page a delivery
+ * changes: 0, or -1 when one failed (the transaction must be undone). */
+static int
+record_all(struct store *st, const struct config *cfg,
+    struct store_delivery *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		list[i].rc = 0;
+		list[i].error[0] = '\0';
+		if (record(st, cfg, list[i].delivery, list[i].ev, list[i].cmd,
+		    &list[i].res) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+store_record_batch(struct store *st, const struct config *cfg,
+    struct store_delivery *list, size_t n)
+{
+	size_t i;
+
+	if (store_begin(st) == -1) {
+		for (i = 0; i < n; i++)
+			list[i].error[0] = '\0';
+		batch_fail(st, "begin", list, n);
+		return -1;
+	}
+	/* Deliveries fail only when the store does: try them all at once,
+	 * and only after a failure each on its own. */
+	if (record_all(st, cfg, list, n) == -1) {
+		if (!sqlite3_get_autocommit(st->db))
+			store_rollback(st);
+		if (store_begin(st) == -1) {
+			for (i = 0; i < n; i++)
+				list[i].error[0] = '\0';
+			batch_fail(st, "begin", list, n);
+			return -1;
+		}
+		record_each(st, cfg, list, n);
+	}
 	if (store_commit(st) == -1) {
 		char why[sizeof(st->error)];
 
@@ -618,4 +658,3 @@ store_record_batch(struct store *st, const struct config *cfg,
 	}
 	return 0;
 }
-

@@ -16,6 +16,18 @@
 #include "util.h"
 
 static struct config *cfg;
+static int savepoints;		/* SAVEPOINT statements run, when traced */
+
+static int
+count_savepoints(unsigned what, void *arg, void *stmt, void *sql)
+{
+	(void)what;
+	(void)arg;
+	(void)stmt;
+	if (strncmp(sql, "SAVEPOINT", 9) == 0)
+		savepoints++;
+	return 0;
+}
 static int64_t live_job;	/* the job whose runner "lives" */
 
 /* The forges with credentials, as the scheduler finds them. */
@@ -966,6 +978,63 @@ main(void)
 		    r1.verdict == VERDICT_DUPLICATE, "the kept one is there");
 		ok(record(st, "g-2", labeled(21), &r2) == 0 &&
 		    r2.verdict == VERDICT_QUEUED, "the rolled back one is not");
+	}
+
+	/* A batch with nothing failing runs no savepoint; one with a failure
+	 * is done again delivery by delivery, from the start: the deliveries
+	 * before the failure are not seen as sent twice, and a later one
+	 * still sees an earlier one of its batch. */
+	{
+		struct command cmd = { 0 };
+		struct store_delivery group[3] = { { 0 } };
+		struct forge_event *evs[3] = { labeled(30), labeled(31),
+		    labeled(30) };
+		int i;
+
+		rules_decide(cfg, evs[0], &cmd);
+		savepoints = 0;
+		sqlite3_trace_v2(st->db, SQLITE_TRACE_STMT, count_savepoints,
+		    NULL);
+		group[0].delivery = "h-1";
+		group[1].delivery = "h-2";
+		group[2].delivery = "h-3";
+		for (i = 0; i < 3; i++) {
+			group[i].ev = evs[i];
+			group[i].cmd = &cmd;
+		}
+		ok(store_record_batch(st, cfg, group, 3) == 0 &&
+		    group[0].rc == 0 && group[1].rc == 0 && group[2].rc == 0,
+		    "a batch of three");
+		is_int(savepoints, 0, "none of it in a savepoint");
+		ok(group[0].res.verdict == VERDICT_QUEUED &&
+		    group[2].res.verdict == VERDICT_DUPLICATE &&
+		    group[2].res.job == group[0].res.job,
+		    "the label again in the same batch is its first's job");
+
+		free(evs[1]->repo);
+		evs[1]->repo = NULL;
+		evs[0]->number = evs[2]->number = 32;
+		group[0].delivery = "h-4";
+		group[1].delivery = "h-5";
+		group[2].delivery = "h-6";
+		ok(store_record_batch(st, cfg, group, 3) == 0,
+		    "a batch with a bad delivery in the middle");
+		ok(savepoints >= 3, "is done again, each in a savepoint");
+		ok(group[0].rc == 0 && group[0].res.verdict == VERDICT_QUEUED &&
+		    group[0].res.job > 0, "its first is queued, not a duplicate"
+		    " of itself");
+		ok(group[1].rc == -1 && group[1].error[0] != '\0',
+		    "its bad one alone fails");
+		ok(group[2].rc == 0 &&
+		    group[2].res.verdict == VERDICT_DUPLICATE &&
+		    group[2].res.job == group[0].res.job,
+		    "its last still sees its first");
+		sqlite3_trace_v2(st->db, 0, NULL, NULL);
+		ok(record(st, "h-5", labeled(33), &res) == 0 &&
+		    res.verdict == VERDICT_QUEUED, "the bad one left nothing");
+		rules_command_clear(&cmd);
+		for (i = 0; i < 3; i++)
+			forge_event_free(evs[i]);
 	}
 
 	/* Running jobs: claims within the limits, in order, one per thread;
