@@ -5,6 +5,9 @@
  * commit that holds the delivery and its job.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,7 @@
 #include "gitlab_event.h"
 #include "httpd.h"
 #include "intake.h"
+#include "json.h"
 #include "scheduler.h"
 #include "log.h"
 #include "pool.h"
@@ -39,6 +43,27 @@ struct hook {
 	struct evhttp_request	*req;
 	enum forge		 forge;
 };
+
+void
+intake_worker_start(void)
+{
+	struct sched_param sp = { 0 };
+
+	/* A worker woken for a delivery does not preempt the loop that woke
+	 * it (SCHED_BATCH: no wakeup preemption, the same share of the CPU
+	 * as SCHED_OTHER at the same nice): the loop goes on reading and
+	 * answering, and the worker runs when a CPU is free. */
+	if ((errno = pthread_setschedparam(pthread_self(), SCHED_BATCH,
+	    &sp)) != 0)
+		log_debug("intake: SCHED_BATCH: %s", strerror(errno));
+	json_use_arena();
+}
+
+void
+intake_worker_end(void)
+{
+	json_drop_arena();
+}
 
 const char *
 intake_verdict_name(enum hook_verdict v)

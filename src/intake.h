@@ -43,6 +43,10 @@ void intake_gitlab_cb(struct httpd *h, struct evhttp_request *req, void *arg);
 /* Count a delivery the server refused before a handler saw it; arg is the
  * struct intake. */
 void intake_refused_cb(enum httpd_refusal why, const char *path, void *arg);
+/* What each intake worker runs first and last (pool_start's init and
+ * fini): SCHED_BATCH, and its own parse arena. */
+void intake_worker_start(void);
+void intake_worker_end(void);
 /* The verdict's name in handoff_deliveries_total. */
 const char *intake_verdict_name(enum hook_verdict v);
 

@@ -20,7 +20,6 @@
 #include "config_check.h"
 #include "httpd.h"
 #include "intake.h"
-#include "json.h"
 #include "log.h"
 #include "logtail.h"
 #include "reader.h"
@@ -454,7 +453,8 @@ serve_main(struct config *cfg)
 	 * a CPU: the loop only reads and answers. */
 	if ((srv.intake.pool = pool_start(srv.base,
 	    pool_default_threads(INTAKE_THREADS_MAX), "handoff-intake",
-	    json_use_arena, json_drop_arena, err, sizeof(err))) == NULL) {
+	    intake_worker_start, intake_worker_end, err, sizeof(err))) ==
+	    NULL) {
 		log_error("serve: %s", err);
 		goto out;
 	}

@@ -2,7 +2,8 @@
 # The status pages' reader threads run below serve's own priority, so that
 # a page being rendered waits while the event loop and the store writer
 # have intake to do: under SCHED_IDLE, at nice 19 besides, while the loop
-# and the writer keep the policy and nice serve was started with. They
+# and the writer keep the policy and nice serve was started with. The
+# intake workers keep serve's nice under SCHED_BATCH. The readers
 # still answer. serve started at a lower priority keeps its readers lower
 # still, never at or above its other threads'. The same with serve run by
 # an unprivileged user.
@@ -51,9 +52,13 @@ check() {
 	is "$(printf '%s\n' "$readers" | while read -r tid _; do
 	    policy "$tid"; done | sort -u)" SCHED_IDLE \
 	    "$label: each reader runs under SCHED_IDLE"
-	is "$(printf '%s\n' "$t" | awk '$2 != "handoff-reader" { print $1 }' |
+	is "$(printf '%s\n' "$t" | awk '$2 != "handoff-reader" &&
+	    $2 != "handoff-intake" { print $1 }' |
 	    while read -r tid; do policy "$tid"; done | sort -u)" SCHED_OTHER \
-	    "$label: the loop, writer and intake workers under SCHED_OTHER"
+	    "$label: the loop and the writer under SCHED_OTHER"
+	is "$(printf '%s\n' "$intake" | while read -r tid _; do
+	    policy "$tid"; done | sort -u)" SCHED_BATCH \
+	    "$label: the intake workers under SCHED_BATCH"
 	deliver github issues "$(labeled 7)" > /dev/null
 	is "$(curl -s -o /dev/null -w '%{http_code}' "$WEB_URL/")" 200 \
 	    "$label: the list still answers"
