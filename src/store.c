@@ -169,6 +169,11 @@ static const char *const migrations[] = {
 	/* 7: the forge's check suite or pipeline whose failure made a
 	 * fix-ci job (NULL: the branch's head, as before). */
 	"ALTER TABLE jobs ADD COLUMN ci_id INTEGER;",
+	/* 8: threads are found by pull request only once they have one: a
+	 * thread intake opens writes no entry for it. */
+	"DROP INDEX threads_pr;"
+	"CREATE INDEX threads_pr ON threads (forge, repo, pr_number)"
+	"  WHERE pr_number IS NOT NULL;",
 };
 
 int

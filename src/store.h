@@ -15,7 +15,7 @@
 #include "job.h"
 #include "rules.h"
 
-#define STORE_SCHEMA_VERSION	7
+#define STORE_SCHEMA_VERSION	8
 
 struct store;
 

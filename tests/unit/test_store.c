@@ -550,6 +550,80 @@ ci_id_test(const char *dir)
 	free(path);
 }
 
+/* Column col of sql's first row as text (NULL: none), owned. */
+static char *
+raw_text(const char *dir, const char *sql, int col)
+{
+	char *db_path = xasprintf("%s/handoff.db", dir), *out = NULL;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+
+	if (sqlite3_open(db_path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW &&
+		    sqlite3_column_text(s, col) != NULL)
+			out = xstrdup((const char *)sqlite3_column_text(s,
+			    col));
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	free(db_path);
+	return out;
+}
+
+/* A store of schema 7: threads_pr indexed every thread; now only those
+ * with a pull request, and finding a thread by one still uses it. */
+static void
+migration7_test(const char *dir)
+{
+	char err[256], *path = xasprintf("%s/schema7", dir), *sql, *plan;
+	struct store *st = store_open(path, err, sizeof(err));
+	struct record_result res;
+	struct job j;
+	int64_t thread = 0;
+
+	record(st, "pr-1", labeled(40), &res);
+	if (store_job_load(st, res.job, &j) == 1) {
+		thread = j.thread_id;
+		store_job_clear(&j);
+	}
+	ok(thread > 0 && store_thread_set_pr(st, thread, 140,
+	    "https://github.com/acme/widgets/pull/140") == 0,
+	    "a thread with a pull request");
+	record(st, "pr-2", labeled(41), &res);
+	store_close(st);
+	ok(raw_sql(path, "DROP INDEX threads_pr; CREATE INDEX threads_pr ON"
+	    " threads (forge, repo, pr_number); PRAGMA user_version = 7") == 0,
+	    "a store as schema 7 left it");
+	st = store_open(path, err, sizeof(err));
+	ok(st != NULL, "migrated");
+	sql = raw_text(path, "SELECT sql FROM sqlite_master WHERE name ="
+	    " 'threads_pr'", 0);
+	ok(sql != NULL && strstr(sql, "WHERE pr_number IS NOT NULL") != NULL,
+	    "threads_pr holds only threads with a pull request: %s",
+	    sql ? sql : "(none)");
+	free(sql);
+	sql = raw_text(path, "SELECT count(*) FROM threads INDEXED BY"
+	    " threads_pr WHERE forge = 'github' AND pr_number > 0", 0);
+	is_str(sql, "1", "the one with a pull request is in it");
+	plan = raw_text(path, "EXPLAIN QUERY PLAN SELECT id, branch, state"
+	    " FROM threads WHERE forge = 'github' AND repo = 'acme/widgets'"
+	    " AND pr_number = 140", 3);
+	ok(plan != NULL && strstr(plan, "USING INDEX threads_pr") != NULL,
+	    "a thread is found by its pull request through it: %s",
+	    plan ? plan : "(none)");
+	record(st, "pr-3", comment(140, "/agent also the docs", true, NULL),
+	    &res);
+	ok(res.verdict == VERDICT_QUEUED && store_job_load(st, res.job, &j) ==
+	    1 && j.thread_id == thread,
+	    "a command on the pull request reaches its thread");
+	store_job_clear(&j);
+	store_close(st);
+	free(sql);
+	free(plan);
+	free(path);
+}
+
 /* Set a step row's times (ms) outside the store: the durations a test
  * knows. */
 static void
@@ -1225,6 +1299,7 @@ main(void)
 	repo_settings_tests(dir);
 	migration_test(dir);
 	migration6_test(dir);
+	migration7_test(dir);
 	ci_id_test(dir);
 	stats_tests(dir);
 
