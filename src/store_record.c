@@ -277,20 +277,21 @@ job_fold(struct store *st, const struct config *cfg, const struct forge_event *e
 }
 
 /* "/agent retry": the thread's latest failed or cancelled request, whose
- * instruction and context the retry repeats (*orig 0: none). */
+ * instruction, context and failed suite or pipeline the retry repeats
+ * (*orig 0: none). */
 static int
 retry_target(struct store *st, int64_t thread, int64_t *orig, char **ins,
-    char **ctx)
+    char **ctx, int64_t *ci_id)
 {
 	sqlite3_stmt *s;
 	int rc;
 
 	*orig = 0;
 	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(retry_of, id),"
-	    " instruction, context FROM jobs WHERE thread_id = ?1"
-	    " AND state IN ('failed', 'cancelled') AND kind NOT IN"
-	    " ('cancel', 'help') ORDER BY id DESC LIMIT 1", -1, &s,
-	    NULL) != SQLITE_OK)
+	    " instruction, context, coalesce(ci_id, 0) FROM jobs"
+	    " WHERE thread_id = ?1 AND state IN ('failed', 'cancelled')"
+	    " AND kind NOT IN ('cancel', 'help') ORDER BY id DESC LIMIT 1",
+	    -1, &s, NULL) != SQLITE_OK)
 		return store_fail(st, "find job to retry");
 	sqlite3_bind_int64(s, 1, thread);
 	rc = sqlite3_step(s);
@@ -300,6 +301,7 @@ retry_target(struct store *st, int64_t thread, int64_t *orig, char **ins,
 		    sqlite3_column_text(s, 1)) : NULL;
 		*ctx = sqlite3_column_text(s, 2) ? xstrdup((const char *)
 		    sqlite3_column_text(s, 2)) : NULL;
+		*ci_id = sqlite3_column_int64(s, 3);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
@@ -340,12 +342,12 @@ job_insert(struct store *st, const struct forge_event *ev, const struct command 
 {
 	sqlite3_stmt *s;
 	char *context = NULL, *instruction = NULL;
-	int64_t now = util_now_ms(), orig = 0;
+	int64_t now = util_now_ms(), orig = 0, ci_id = ev->ci_id;
 	int rc;
 
 	if (cmd->kind == CMD_RETRY) {
 		if (retry_target(st, thread, &orig, &instruction,
-		    &context) == -1)
+		    &context, &ci_id) == -1)
 			return -1;
 		if (orig == 0)
 			return 1;
@@ -375,7 +377,7 @@ job_insert(struct store *st, const struct forge_event *ev, const struct command 
 	sqlite3_bind_int64(s, 9, now);
 	store_bind_text(s, 10, trigger_on(ev));
 	sqlite3_bind_int64(s, 11, orig);
-	sqlite3_bind_int64(s, 12, ev->ci_id);
+	sqlite3_bind_int64(s, 12, ci_id);
 	rc = store_step_done(st, s, "insert job");
 	free(instruction);
 	free(context);

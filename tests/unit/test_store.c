@@ -535,6 +535,27 @@ ci_id_test(const char *dir)
 	ok(res.job == fix && store_job_load(st, fix, &j) == 1 &&
 	    j.ci_id == 702, "one with no id keeps the last");
 	store_job_clear(&j);
+	/* A retry of it, by an operator or by "/agent retry", looks at the
+	 * same failed suite. */
+	{
+		bool is_queued;
+		int64_t retry;
+
+		store_job_finish(st, fix, JOB_FAILED, NULL, "the agent failed");
+		retry = store_job_retry(st, fix, &is_queued);
+		ok(retry > 0 && store_job_load(st, retry, &j) == 1 &&
+		    j.ci_id == 702 && j.origin == JOB_FIX_CI,
+		    "an operator's retry of the fix-ci job keeps its suite");
+		store_job_clear(&j);
+		store_job_finish(st, retry, JOB_FAILED, NULL, "again");
+		record(st, "ci-4r", comment(9, "/agent retry", false, NULL),
+		    &res);
+		ok(res.verdict == VERDICT_QUEUED && res.job != retry &&
+		    store_job_load(st, res.job, &j) == 1 && j.ci_id == 702 &&
+		    j.retry_of == fix,
+		    "and so does \"/agent retry\" after that one failed");
+		store_job_clear(&j);
+	}
 	store_close(st);
 	ok(raw_sql(path, "ALTER TABLE jobs DROP COLUMN ci_id;"
 	    " PRAGMA user_version = 6") == 0, "a store as schema 6 left it");
