@@ -320,7 +320,8 @@ struct job {
 	bool	 cancel_requested;
 	/* for the forge: who asked, on what, and what the thread has */
 	int64_t	 requested_by_id, trigger_id, installation_id, pr_number;
-	/* fix-ci: the failed check suite or pipeline, 0 when unknown */
+	/* fix-ci: the failed check suite or pipeline, 0 when unknown; a
+	 * retry's is the one of the job it repeats */
 	int64_t	 ci_id;
 	char	*status_comment_id, *pr_url;
 	char	*summary, *diffstat;	/* what collect recorded */

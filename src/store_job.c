@@ -24,8 +24,9 @@ store_job_load(struct store *st, int64_t id, struct job *out)
 	    " coalesce(t.installation_id, 0), coalesce(t.pr_number, 0),"
 	    " t.status_comment_id, t.pr_url, j.summary, j.diffstat,"
 	    " coalesce(j.trigger_on, 'issue'), " STORE_ORIGIN_KIND("j")
-	    ", coalesce(j.ci_id, 0) FROM jobs j JOIN threads t ON t.id = j.thread_id WHERE j.id ="
-	        " ?1");
+	    ", coalesce(j.ci_id, (SELECT o.ci_id FROM jobs o WHERE o.id ="
+	    " j.retry_of), 0) FROM jobs j JOIN threads t ON t.id = j.thread_id"
+	    " WHERE j.id = ?1");
 	int rc;
 
 	memset(out, 0, sizeof(*out));

@@ -96,15 +96,14 @@ store_job_retry(struct store *st, int64_t job, bool *is_queued)
 		*is_queued = can && queued != 0;
 		return rc == SQLITE_DONE ? -2 : *is_queued ? queued : 0;
 	}
-	/* A retry of a retry repeats the original request; a fix-ci job's
-	 * retry looks at the same failed suite or pipeline. */
+	/* A retry of a retry repeats the original request. */
 	s = store_prepare(st, "INSERT INTO jobs (thread_id, kind, state, step,"
 	    " instruction, context, requested_by, requested_by_id,"
-	    " association, trigger_id, trigger_on, created_at, retry_of,"
-	    " ci_id) SELECT thread_id, 'retry', 'queued', 'queued',"
-	    " instruction, context, requested_by, requested_by_id,"
-	    " association, trigger_id, trigger_on, ?2, coalesce(retry_of, id),"
-	    " ci_id FROM jobs WHERE id = ?1");
+	    " association, trigger_id, trigger_on, created_at, retry_of)"
+	    " SELECT thread_id, 'retry', 'queued', 'queued', instruction,"
+	    " context, requested_by, requested_by_id, association,"
+	    " trigger_id, trigger_on, ?2, coalesce(retry_of, id) FROM jobs"
+	    " WHERE id = ?1");
 	if (s) {
 		sqlite3_bind_int64(s, 1, job);
 		sqlite3_bind_int64(s, 2, util_now_ms());

@@ -277,21 +277,20 @@ job_fold(struct store *st, const struct config *cfg, const struct forge_event *e
 }
 
 /* "/agent retry": the thread's latest failed or cancelled request, whose
- * instruction, context and failed suite or pipeline the retry repeats
- * (*orig 0: none). */
+ * instruction and context the retry repeats (*orig 0: none). */
 static int
 retry_target(struct store *st, int64_t thread, int64_t *orig, char **ins,
-    char **ctx, int64_t *ci_id)
+    char **ctx)
 {
 	sqlite3_stmt *s;
 	int rc;
 
 	*orig = 0;
 	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(retry_of, id),"
-	    " instruction, context, coalesce(ci_id, 0) FROM jobs"
-	    " WHERE thread_id = ?1 AND state IN ('failed', 'cancelled')"
-	    " AND kind NOT IN ('cancel', 'help') ORDER BY id DESC LIMIT 1",
-	    -1, &s, NULL) != SQLITE_OK)
+	    " instruction, context FROM jobs WHERE thread_id = ?1"
+	    " AND state IN ('failed', 'cancelled') AND kind NOT IN"
+	    " ('cancel', 'help') ORDER BY id DESC LIMIT 1", -1, &s,
+	    NULL) != SQLITE_OK)
 		return store_fail(st, "find job to retry");
 	sqlite3_bind_int64(s, 1, thread);
 	rc = sqlite3_step(s);
@@ -301,7 +300,6 @@ retry_target(struct store *st, int64_t thread, int64_t *orig, char **ins,
 		    sqlite3_column_text(s, 1)) : NULL;
 		*ctx = sqlite3_column_text(s, 2) ? xstrdup((const char *)
 		    sqlite3_column_text(s, 2)) : NULL;
-		*ci_id = sqlite3_column_int64(s, 3);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
@@ -342,12 +340,12 @@ job_insert(struct store *st, const struct forge_event *ev, const struct command 
 {
 	sqlite3_stmt *s;
 	char *context = NULL, *instruction = NULL;
-	int64_t now = util_now_ms(), orig = 0, ci_id = ev->ci_id;
+	int64_t now = util_now_ms(), orig = 0;
 	int rc;
 
 	if (cmd->kind == CMD_RETRY) {
 		if (retry_target(st, thread, &orig, &instruction,
-		    &context, &ci_id) == -1)
+		    &context) == -1)
 			return -1;
 		if (orig == 0)
 			return 1;
@@ -377,7 +375,7 @@ job_insert(struct store *st, const struct forge_event *ev, const struct command 
 	sqlite3_bind_int64(s, 9, now);
 	store_bind_text(s, 10, trigger_on(ev));
 	sqlite3_bind_int64(s, 11, orig);
-	sqlite3_bind_int64(s, 12, ci_id);
+	sqlite3_bind_int64(s, 12, ev->ci_id);
 	rc = store_step_done(st, s, "insert job");
 	free(instruction);
 	free(context);
@@ -624,29 +622,33 @@ record_all(struct store *st, const struct config *cfg,
 	return 0;
 }
 
+/* A batch's transaction: 0, or -1 with every delivery failed. */
+static int
+batch_begin(struct store *st, struct store_delivery *list, size_t n)
+{
+	size_t i;
+
+	if (store_begin(st) == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		list[i].error[0] = '\0';
+	batch_fail(st, "begin", list, n);
+	return -1;
+}
+
 int
 store_record_batch(struct store *st, const struct config *cfg,
     struct store_delivery *list, size_t n)
 {
-	size_t i;
-
-	if (store_begin(st) == -1) {
-		for (i = 0; i < n; i++)
-			list[i].error[0] = '\0';
-		batch_fail(st, "begin", list, n);
+	if (batch_begin(st, list, n) == -1)
 		return -1;
-	}
 	/* Deliveries fail only when the store does: try them all at once,
 	 * and only after a failure each on its own. */
 	if (record_all(st, cfg, list, n) == -1) {
 		if (!sqlite3_get_autocommit(st->db))
 			store_rollback(st);
-		if (store_begin(st) == -1) {
-			for (i = 0; i < n; i++)
-				list[i].error[0] = '\0';
-			batch_fail(st, "begin", list, n);
+		if (batch_begin(st, list, n) == -1)
 			return -1;
-		}
 		record_each(st, cfg, list, n);
 	}
 	if (store_commit(st) == -1) {
