@@ -252,10 +252,10 @@ sniff_route(const struct httpd *h, const unsigned char *p, size_t n)
  * passes through epoll, the socket's callbacks and evhttp's. After a full
  * read, take what else the socket holds in one readv. An end of file or an
  * error is left for libevent's next read, which sees it again. The bytes
- * go to dst, what evhttp reads.
+ * go to dst, what evhttp (or httpd_msg.c) reads.
  */
-static void
-read_more(struct conn *c, struct evbuffer *dst)
+void
+httpd_read_more(struct conn *c, struct evbuffer *dst)
 {
 	struct evbuffer_iovec v[2];
 	struct iovec iov[2];
@@ -297,6 +297,8 @@ read_through(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 		c->route = sniff_route(c->h, evbuffer_pullup(src, SNIFF_BYTES),
 		    SNIFF_BYTES);
 	}
+	if (httpd_msg_read(c, src))
+		return BEV_OK;
 	if (limit > 0 && n > (size_t)limit)
 		n = (size_t)limit;
 	if (n > 0 && !c->is_reading) {
@@ -306,7 +308,7 @@ read_through(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 	evbuffer_remove_buffer(src, dst, n);
 	/* src is the socket's input, which libevent keeps frozen here. */
 	if (n >= LIBEVENT_READ && limit < 0)
-		read_more(c, dst);
+		httpd_read_more(c, dst);
 	return BEV_OK;
 }
 
@@ -379,6 +381,7 @@ conn_free(void *arg)
 	struct conn *c = arg;
 	struct httpd *h = c->h;
 
+	httpd_msg_conn_free(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -480,8 +483,8 @@ release_dead(struct httpd *h)
 }
 
 /* Close c: a started request is answered 408 unless an answer has begun. */
-static void
-expire(struct conn *c)
+void
+httpd_expire(struct conn *c)
 {
 	static const char timeout[] = "HTTP/1.1 408 Request Timeout\r\n"
 	    "Connection: close\r\nContent-Length: 0\r\n\r\n";
@@ -511,7 +514,7 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	for (c = h->conns; c != NULL; c = c->next)
 		if (!c->is_released && !c->is_busy && !c->is_killed &&
 		    now >= c->deadline_ms)
-			expire(c);
+			httpd_expire(c);
 	flush_pending(h);
 }
 

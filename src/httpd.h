@@ -15,6 +15,7 @@
 
 struct httpd;
 struct httpd_stream;
+struct httpd_msg;
 
 /* What one listener enforces on every connection and request. */
 struct httpd_limits {
@@ -34,6 +35,10 @@ enum httpd_refusal {
 
 /* A route's handler: answers req with httpd_reply or httpd_stream_start. */
 typedef void (*httpd_handler_cb)(struct httpd *, struct evhttp_request *,
+    void *arg);
+/* A msg route's handler: m is a POST httpd parsed itself, answered once
+ * with httpd_msg_answer (from any thread) and then httpd_msg_done. */
+typedef void (*httpd_msg_cb)(struct httpd *, struct httpd_msg *m,
     void *arg);
 /* Told of each refusal; path is the route the connection's request named,
  * NULL if none is known. */
@@ -59,6 +64,28 @@ struct httpd *httpd_new_fd(struct event_base *base, int fd,
  * must outlive h. */
 void httpd_route(struct httpd *h, const char *path, httpd_handler_cb cb,
     void *arg);
+/*
+ * As httpd_route, but a plain POST for path (HTTP/1.1, one Content-Length,
+ * no Transfer-Encoding or Expect, the headers within their bound) goes to
+ * msg_cb without evhttp, and its answer may be sent from any thread. The
+ * first request on a connection that is not one of those, and every one
+ * after it on that connection, goes through evhttp to cb.
+ */
+void httpd_route_msg(struct httpd *h, const char *path, httpd_handler_cb cb,
+    httpd_msg_cb msg_cb, void *arg);
+/* The first header name of m (case-insensitive), its value trimmed; NULL
+ * when there is none. */
+const char *httpd_msg_header(const struct httpd_msg *m, const char *name);
+/* m's body (NUL-terminated, len bytes before the NUL), now the caller's. */
+char *httpd_msg_take_body(struct httpd_msg *m, size_t *len);
+/* Send m's answer, once, from any thread. An answer the socket does not
+ * take at once closes the connection. */
+void httpd_msg_answer(struct httpd_msg *m, int code,
+    const char *content_type, const char *body);
+/* On the event loop, after httpd_msg_answer: the connection takes its next
+ * request (or closes); frees m. */
+void httpd_msg_done(struct httpd_msg *m);
+
 /* Tell cb of every refusal. */
 void httpd_on_refused(struct httpd *h, httpd_refused_cb cb, void *arg);
 /* Stop accepting, answer with Connection: close, end every stream. */

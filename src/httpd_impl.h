@@ -17,6 +17,7 @@
 struct route {
 	const char	*path;		/* NULL: any other path */
 	httpd_handler_cb cb;
+	httpd_msg_cb	 msg_cb;	/* plain POSTs, parsed by httpd_msg.c */
 	void		*arg;
 	struct httpd	*h;
 	struct route	*next;
@@ -38,6 +39,11 @@ struct conn {
 	struct event		*ev_writable;	/* waits for room in the socket */
 	const struct route	*route;		/* from the first request line */
 	struct httpd_stream	*stream;	/* the response streaming on it */
+	/* httpd_msg.c: requests read before evhttp sees any */
+	bool			 is_evhttp;	/* from now on evhttp reads it all */
+	struct evbuffer		*msg_in;	/* bytes of requests not yet taken */
+	struct httpd_msg	*msg;		/* the one awaiting its answer */
+	bool			 is_pumping;	/* httpd_msg.c's loop is on it */
 	struct conn		*prev, *next;
 };
 
@@ -65,6 +71,7 @@ struct httpd {
 	httpd_refused_cb	 refused_cb;
 	void			*refused_arg;
 	struct conn		*conns;		/* every open connection */
+	bool			 has_msg_routes;
 	int			 nconns;
 	bool			 is_paused;	/* accepting stopped at the cap */
 	bool			 is_stopping;
@@ -72,10 +79,20 @@ struct httpd {
 	struct event		*ev_sweep;
 };
 
+/* httpd_msg.c: take what src holds for c's requests on msg routes; false
+ * when c is evhttp's, and src is left for it. */
+bool httpd_msg_read(struct conn *c, struct evbuffer *src);
+/* httpd_msg.c: c goes away; its request in flight, if any, is let go. */
+void httpd_msg_conn_free(struct conn *c);
+
 /* The reason phrase of code. */
 const char *httpd_reason(int code);
 /* The connection req arrived on, or NULL. */
 struct conn *httpd_conn_of(struct httpd *h, struct evhttp_request *req);
+/* Close c at once: a started request is answered 408 first. */
+void httpd_expire(struct conn *c);
+/* Take what the socket holds beyond libevent's first read into dst. */
+void httpd_read_more(struct conn *c, struct evbuffer *dst);
 /* Flush bev's output and drop the reference the caller took on it. */
 void httpd_flush_front(struct bufferevent *bev);
 /* End the response of s, keeping s for its owner; unless is_ended, tell the

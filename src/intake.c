@@ -36,11 +36,13 @@
 #define LOG_NAME_MAX	128	/* bytes of a login, label or repository in a log line */
 #define LOG_TITLE_MAX	80	/* bytes of a title in a log line */
 
-/* A delivery being answered: its counts, server, request and forge. */
+/* A delivery being answered: its counts, server, request (evhttp's, or
+ * one httpd parsed itself) and forge. */
 struct hook {
 	struct intake		*in;
 	struct httpd		*h;
 	struct evhttp_request	*req;
+	struct httpd_msg	*msg;
 	enum forge		 forge;
 };
 
@@ -109,7 +111,11 @@ answer(const struct hook *hk, int code, enum hook_verdict v, cJSON *body)
 	text[n] = '\n';
 	text[n + 1] = '\0';
 	hk->in->deliveries[hk->forge][v]++;
-	httpd_reply(hk->h, hk->req, code, "application/json", text);
+	if (hk->msg != NULL) {
+		httpd_msg_answer(hk->msg, code, "application/json", text);
+		httpd_msg_done(hk->msg);
+	} else
+		httpd_reply(hk->h, hk->req, code, "application/json", text);
 	free(text);
 	cJSON_Delete(body);
 }
@@ -176,10 +182,11 @@ describe(const char *delivery, const struct forge_event *ev)
 
 /* A header value that is present, short and printable, else NULL. */
 static const char *
-header(struct evhttp_request *req, const char *name, size_t maxlen)
+header(const struct hook *hk, const char *name, size_t maxlen)
 {
-	const char *v = evhttp_find_header(
-	    evhttp_request_get_input_headers(req), name);
+	const char *v = hk->msg != NULL ? httpd_msg_header(hk->msg, name) :
+	    evhttp_find_header(evhttp_request_get_input_headers(hk->req),
+	    name);
 	size_t i;
 
 	if (v == NULL || *v == '\0' || strlen(v) > maxlen)
@@ -190,49 +197,105 @@ header(struct evhttp_request *req, const char *name, size_t maxlen)
 	return v;
 }
 
-static void
-recorded_cb(struct writer_req *wr, void *arg)
+#define UNAVAILABLE	"store cannot commit; redeliver later"
+
+/* The answer to a recorded delivery: its body, status and verdict. */
+static cJSON *
+recorded_answer(const struct writer_req *wr, int *code, enum hook_verdict *v)
 {
-	struct hook *hk = arg;
-	char *what;
-	cJSON *o;
+	cJSON *o = cJSON_CreateObject();
 
 	if (wr->rc == -1) {
-		reject(hk, 503, HV_UNAVAILABLE,
-		    "store cannot commit; redeliver later");
-		goto out;
+		cJSON_AddStringToObject(o, "error", UNAVAILABLE);
+		*code = 503;
+		*v = HV_UNAVAILABLE;
+		return o;
 	}
-	o = cJSON_CreateObject();
-	what = log_enabled(LOG_INFO) ? describe(wr->delivery, wr->ev) : NULL;
 	switch (wr->res.verdict) {
 	case VERDICT_QUEUED:
 		cJSON_AddStringToObject(o, "verdict", "queued");
 		cJSON_AddNumberToObject(o, "job", (double)wr->res.job);
 		cJSON_AddStringToObject(o, "delivery", wr->delivery);
-		log_info("intake: %s: %s, job %lld", what,
-		    rules_kind_name(wr->cmd.kind), (long long)wr->res.job);
-		answer(hk, 202, HV_QUEUED, o);
-		if (wr->cmd.kind == CMD_CANCEL || wr->cmd.kind == CMD_HELP)
-			sched_kick_control(hk->in->sched);
-		else
-			sched_kick(hk->in->sched);
+		*code = 202;
+		*v = HV_QUEUED;
 		break;
 	case VERDICT_DUPLICATE:
 		cJSON_AddStringToObject(o, "verdict", "duplicate");
 		cJSON_AddNumberToObject(o, "job", (double)wr->res.job);
-		log_info("intake: %s: duplicate of job %lld", what,
-		    (long long)wr->res.job);
-		answer(hk, 200, HV_DUPLICATE, o);
+		*code = 200;
+		*v = HV_DUPLICATE;
 		break;
 	case VERDICT_IGNORED:
 		cJSON_AddStringToObject(o, "verdict", "ignored");
 		cJSON_AddStringToObject(o, "reason", wr->res.reason);
-		log_info("intake: %s: ignored: %s", what, wr->res.reason);
-		answer(hk, 200, HV_IGNORED, o);
+		*code = 200;
+		*v = HV_IGNORED;
 		break;
 	}
+	return o;
+}
+
+/* On the writer, right after the commit: the answer of a delivery httpd
+ * parsed goes out from here, not from the loop. */
+static void
+committed_cb(struct writer_req *wr, void *arg)
+{
+	struct hook *hk = arg;
+	enum hook_verdict v;
+	cJSON *o;
+	char *text;
+	size_t n;
+	int code;
+
+	o = recorded_answer(wr, &code, &v);
+	text = cJSON_PrintUnformatted(o);
+	n = strlen(text);
+	text = xrealloc(text, n + 2);
+	text[n] = '\n';
+	text[n + 1] = '\0';
+	httpd_msg_answer(hk->msg, code, "application/json", text);
+	free(text);
+	cJSON_Delete(o);
+}
+
+/* On the loop, after the commit: answer (unless committed_cb did), log,
+ * count, and wake the scheduler. */
+static void
+recorded_cb(struct writer_req *wr, void *arg)
+{
+	struct hook *hk = arg;
+	enum hook_verdict v;
+	char *what = NULL;
+	cJSON *o;
+	int code;
+
+	o = recorded_answer(wr, &code, &v);
+	if (v == HV_UNAVAILABLE)
+		log_info("intake: %s: 503 %s", forge_name(hk->forge),
+		    UNAVAILABLE);
+	else if (log_enabled(LOG_INFO))
+		what = describe(wr->delivery, wr->ev);
+	if (v == HV_QUEUED)
+		log_info("intake: %s: %s, job %lld", what,
+		    rules_kind_name(wr->cmd.kind), (long long)wr->res.job);
+	else if (v == HV_DUPLICATE)
+		log_info("intake: %s: duplicate of job %lld", what,
+		    (long long)wr->res.job);
+	else if (v == HV_IGNORED)
+		log_info("intake: %s: ignored: %s", what, wr->res.reason);
 	free(what);
-out:
+	if (hk->msg != NULL) {
+		hk->in->deliveries[hk->forge][v]++;
+		httpd_msg_done(hk->msg);
+		cJSON_Delete(o);
+	} else
+		answer(hk, code, v, o);
+	if (v == HV_QUEUED) {
+		if (wr->cmd.kind == CMD_CANCEL || wr->cmd.kind == CMD_HELP)
+			sched_kick_control(hk->in->sched);
+		else
+			sched_kick(hk->in->sched);
+	}
 	writer_req_free(wr);
 	free(hk);
 }
@@ -342,6 +405,8 @@ decide(struct delivery *d, const char *json, size_t len)
 	wr->ev = ev;
 	wr->cmd = cmd;
 	wr->done_cb = recorded_cb;
+	if (copy->msg != NULL)
+		wr->committed_cb = committed_cb;
 	wr->arg = copy;
 	writer_submit(d->hk.in->writer, wr);
 	delivery_free(d);
@@ -350,21 +415,26 @@ decide(struct delivery *d, const char *json, size_t len)
 
 /* A copy of header() of name, or NULL. */
 static char *
-header_copy(struct evhttp_request *req, const char *name, size_t maxlen)
+header_copy(const struct hook *hk, const char *name, size_t maxlen)
 {
-	const char *v = header(req, name, maxlen);
+	const char *v = header(hk, name, maxlen);
 
 	return v != NULL ? xstrdup(v) : NULL;
 }
 
-/* The delivery of req as the loop hands it to a worker. */
+/* The delivery of hk's request as the loop hands it to a worker. */
 static struct delivery *
 delivery_new(const struct hook *hk)
 {
 	struct delivery *d = xcalloc(1, sizeof(*d));
-	struct evbuffer *in = evhttp_request_get_input_buffer(hk->req);
+	struct evbuffer *in;
 
 	d->hk = *hk;
+	if (hk->msg != NULL) {
+		d->body = httpd_msg_take_body(hk->msg, &d->len);
+		return d;
+	}
+	in = evhttp_request_get_input_buffer(hk->req);
 	d->len = evbuffer_get_length(in);
 	d->body = xmalloc(d->len + 1);
 	evbuffer_copyout(in, d->body, d->len);
@@ -387,7 +457,8 @@ hand_off(struct intake *in, pool_work_cb work, struct delivery *d)
 static bool
 is_post(const struct hook *hk)
 {
-	if (evhttp_request_get_command(hk->req) == EVHTTP_REQ_POST)
+	if (hk->msg != NULL ||
+	    evhttp_request_get_command(hk->req) == EVHTTP_REQ_POST)
 		return true;
 	reject(hk, 405, HV_MALFORMED, "use POST");
 	return false;
@@ -435,15 +506,13 @@ github_work(void *arg)
 	return rc;
 }
 
-void
-intake_github_cb(struct httpd *h, struct evhttp_request *req, void *arg)
+static void
+github_begin(const struct hook *hk)
 {
-	const struct hook hook = { arg, h, req, FORGE_GITHUB }, *hk = &hook;
 	const struct secret *secret = &hk->in->cfg->github_webhook_secret;
 	const char *sig, *ctype;
 	struct delivery *d;
 
-	httpd_busy(h, req);
 	if (!is_post(hk))
 		return;
 	if (secret->value == NULL) {
@@ -451,19 +520,37 @@ intake_github_cb(struct httpd *h, struct evhttp_request *req, void *arg)
 		    "no [github] webhook_secret configured");
 		return;
 	}
-	if ((sig = header(req, "X-Hub-Signature-256", 128)) == NULL) {
+	if ((sig = header(hk, "X-Hub-Signature-256", 128)) == NULL) {
 		reject(hk, 401, HV_UNAUTHORIZED,
 		    "missing X-Hub-Signature-256");
 		return;
 	}
 	d = delivery_new(hk);
 	d->sig = xstrdup(sig);
-	d->name = header_copy(req, "X-GitHub-Event", MAX_EVENT_LEN);
-	d->id = header_copy(req, "X-GitHub-Delivery", MAX_ID_LEN);
-	ctype = evhttp_find_header(evhttp_request_get_input_headers(req),
+	d->name = header_copy(hk, "X-GitHub-Event", MAX_EVENT_LEN);
+	d->id = header_copy(hk, "X-GitHub-Delivery", MAX_ID_LEN);
+	ctype = hk->msg != NULL ? httpd_msg_header(hk->msg, "Content-Type") :
+	    evhttp_find_header(evhttp_request_get_input_headers(hk->req),
 	    "Content-Type");
 	d->ctype = ctype != NULL ? xstrndup(ctype, 64) : NULL;
 	hand_off(hk->in, github_work, d);
+}
+
+void
+intake_github_cb(struct httpd *h, struct evhttp_request *req, void *arg)
+{
+	const struct hook hk = { arg, h, req, NULL, FORGE_GITHUB };
+
+	httpd_busy(h, req);
+	github_begin(&hk);
+}
+
+void
+intake_github_msg_cb(struct httpd *h, struct httpd_msg *m, void *arg)
+{
+	const struct hook hk = { arg, h, NULL, m, FORGE_GITHUB };
+
+	github_begin(&hk);
 }
 
 /* GitLab: the signing token when configured and the delivery is signed,
@@ -519,25 +606,40 @@ gitlab_work(void *arg)
 	return decide(d, d->body, d->len);
 }
 
-void
-intake_gitlab_cb(struct httpd *h, struct evhttp_request *req, void *arg)
+static void
+gitlab_begin(const struct hook *hk)
 {
-	const struct hook hook = { arg, h, req, FORGE_GITLAB }, *hk = &hook;
 	struct delivery *d;
 
-	httpd_busy(h, req);
 	if (!is_post(hk))
 		return;
 	d = delivery_new(hk);
-	d->wh_sigs = header_copy(req, "webhook-signature", 4096);
-	d->wh_id = header_copy(req, "webhook-id", 256);
-	d->wh_ts = header_copy(req, "webhook-timestamp", 32);
-	d->token = header_copy(req, "X-Gitlab-Token", 1024);
-	d->name = header_copy(req, "X-Gitlab-Event", MAX_EVENT_LEN);
+	d->wh_sigs = header_copy(hk, "webhook-signature", 4096);
+	d->wh_id = header_copy(hk, "webhook-id", 256);
+	d->wh_ts = header_copy(hk, "webhook-timestamp", 32);
+	d->token = header_copy(hk, "X-Gitlab-Token", 1024);
+	d->name = header_copy(hk, "X-Gitlab-Event", MAX_EVENT_LEN);
 	/* Idempotency-Key survives retries and "Resend Request" (GitLab 17.4+);
 	 * older instances only send X-Gitlab-Event-UUID. */
-	if ((d->id = header_copy(req, "Idempotency-Key", MAX_ID_LEN)) == NULL &&
-	    (d->id = header_copy(req, "webhook-id", MAX_ID_LEN)) == NULL)
-		d->id = header_copy(req, "X-Gitlab-Event-UUID", MAX_ID_LEN);
+	if ((d->id = header_copy(hk, "Idempotency-Key", MAX_ID_LEN)) == NULL &&
+	    (d->id = header_copy(hk, "webhook-id", MAX_ID_LEN)) == NULL)
+		d->id = header_copy(hk, "X-Gitlab-Event-UUID", MAX_ID_LEN);
 	hand_off(hk->in, gitlab_work, d);
+}
+
+void
+intake_gitlab_cb(struct httpd *h, struct evhttp_request *req, void *arg)
+{
+	const struct hook hk = { arg, h, req, NULL, FORGE_GITLAB };
+
+	httpd_busy(h, req);
+	gitlab_begin(&hk);
+}
+
+void
+intake_gitlab_msg_cb(struct httpd *h, struct httpd_msg *m, void *arg)
+{
+	const struct hook hk = { arg, h, NULL, m, FORGE_GITLAB };
+
+	gitlab_begin(&hk);
 }

@@ -40,6 +40,9 @@ struct intake {
 /* Route handlers; arg is the struct intake. */
 void intake_github_cb(struct httpd *h, struct evhttp_request *req, void *arg);
 void intake_gitlab_cb(struct httpd *h, struct evhttp_request *req, void *arg);
+/* The same, for the requests httpd parses itself (httpd_route_msg). */
+void intake_github_msg_cb(struct httpd *h, struct httpd_msg *m, void *arg);
+void intake_gitlab_msg_cb(struct httpd *h, struct httpd_msg *m, void *arg);
 /* Count a delivery the server refused before a handler saw it; arg is the
  * struct intake. */
 void intake_refused_cb(enum httpd_refusal why, const char *path, void *arg);

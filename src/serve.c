@@ -342,10 +342,12 @@ listen_http(struct server *srv)
 		return -1;
 	}
 	httpd_on_refused(srv->httpd, intake_refused_cb, &srv->intake);
-	httpd_route(srv->httpd, INTAKE_GITHUB_PATH, intake_github_cb,
-	    &srv->intake);
-	httpd_route(srv->httpd, INTAKE_GITLAB_PATH, intake_gitlab_cb,
-	    &srv->intake);
+	/* Deliveries: parsed by httpd, answered by the writer after the
+	 * commit (httpd_route_msg); anything unusual still through evhttp. */
+	httpd_route_msg(srv->httpd, INTAKE_GITHUB_PATH, intake_github_cb,
+	    intake_github_msg_cb, &srv->intake);
+	httpd_route_msg(srv->httpd, INTAKE_GITLAB_PATH, intake_gitlab_cb,
+	    intake_gitlab_msg_cb, &srv->intake);
 	httpd_route(srv->httpd, "/healthz", web_healthz_cb, &srv->web);
 	httpd_route(srv->httpd, NULL, web_notfound_cb, &srv->web);
 	return 0;

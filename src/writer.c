@@ -139,7 +139,7 @@ static void *
 writer_main(void *arg)
 {
 	struct writer *w = arg;
-	struct writer_req *batch, *tail;
+	struct writer_req *batch, *tail, *r;
 	size_t n;
 	char c = 1;
 
@@ -180,6 +180,9 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 
 		run_batch(w, batch);
+		for (r = batch; r != NULL; r = r->next)
+			if (r->committed_cb != NULL)
+				r->committed_cb(r, r->arg);
 		clock_gettime(CLOCK_MONOTONIC, &last);
 
 		pthread_mutex_lock(&w->lock);

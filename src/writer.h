@@ -47,7 +47,9 @@ struct writer_req {
 	bool			 requeued;
 	int			 rc;
 	struct record_result	 res;
-	/* runs on the event loop once the work is committed */
+	/* runs on the writer thread right after the commit (may be NULL),
+	 * then done_cb on the event loop */
+	writer_done_cb		 committed_cb;
 	writer_done_cb		 done_cb;
 	void			*arg;
 	struct writer_req	*next;
