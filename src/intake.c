@@ -235,8 +235,37 @@ recorded_answer(const struct writer_req *wr, int *code, enum hook_verdict *v)
 	return o;
 }
 
-/* On the writer, right after the commit: the answer of a delivery httpd
- * parsed goes out from here, not from the loop. */
+/* The log lines of a recorded delivery. */
+static void
+recorded_log(const struct writer_req *wr, const struct hook *hk,
+    enum hook_verdict v)
+{
+	char *what;
+
+	if (v == HV_UNAVAILABLE) {
+		log_info("intake: %s: 503 %s", forge_name(hk->forge),
+		    UNAVAILABLE);
+		return;
+	}
+	if (!log_enabled(LOG_INFO))
+		return;
+	what = describe(wr->delivery, wr->ev);
+	if (v == HV_QUEUED)
+		log_info("intake: %s: %s, job %lld", what,
+		    rules_kind_name(wr->cmd.kind), (long long)wr->res.job);
+	else if (v == HV_DUPLICATE)
+		log_info("intake: %s: duplicate of job %lld", what,
+		    (long long)wr->res.job);
+	else
+		log_info("intake: %s: ignored: %s", what, wr->res.reason);
+	free(what);
+}
+
+/*
+ * On the writer, right after the commit, for a delivery httpd parsed: log,
+ * count and answer from here, not from the loop. What the answer tells the
+ * client is then already in the log and the metrics when it arrives.
+ */
 static void
 committed_cb(struct writer_req *wr, void *arg)
 {
@@ -248,48 +277,36 @@ committed_cb(struct writer_req *wr, void *arg)
 	int code;
 
 	o = recorded_answer(wr, &code, &v);
+	recorded_log(wr, hk, v);
 	text = cJSON_PrintUnformatted(o);
 	n = strlen(text);
 	text = xrealloc(text, n + 2);
 	text[n] = '\n';
 	text[n + 1] = '\0';
+	hk->in->deliveries[hk->forge][v]++;
 	httpd_msg_answer(hk->msg, code, "application/json", text);
 	free(text);
 	cJSON_Delete(o);
 }
 
-/* On the loop, after the commit: answer (unless committed_cb did), log,
- * count, and wake the scheduler. */
+/* On the loop, after the commit: answer, log and count (unless
+ * committed_cb did), and wake the scheduler. */
 static void
 recorded_cb(struct writer_req *wr, void *arg)
 {
 	struct hook *hk = arg;
 	enum hook_verdict v;
-	char *what = NULL;
 	cJSON *o;
 	int code;
 
 	o = recorded_answer(wr, &code, &v);
-	if (v == HV_UNAVAILABLE)
-		log_info("intake: %s: 503 %s", forge_name(hk->forge),
-		    UNAVAILABLE);
-	else if (log_enabled(LOG_INFO))
-		what = describe(wr->delivery, wr->ev);
-	if (v == HV_QUEUED)
-		log_info("intake: %s: %s, job %lld", what,
-		    rules_kind_name(wr->cmd.kind), (long long)wr->res.job);
-	else if (v == HV_DUPLICATE)
-		log_info("intake: %s: duplicate of job %lld", what,
-		    (long long)wr->res.job);
-	else if (v == HV_IGNORED)
-		log_info("intake: %s: ignored: %s", what, wr->res.reason);
-	free(what);
 	if (hk->msg != NULL) {
-		hk->in->deliveries[hk->forge][v]++;
 		httpd_msg_done(hk->msg);
 		cJSON_Delete(o);
-	} else
+	} else {
+		recorded_log(wr, hk, v);
 		answer(hk, code, v, o);
+	}
 	if (v == HV_QUEUED) {
 		if (wr->cmd.kind == CMD_CANCEL || wr->cmd.kind == CMD_HELP)
 			sched_kick_control(hk->in->sched);

@@ -34,7 +34,8 @@ struct intake {
 	struct writer		*writer;
 	struct sched		*sched;
 	struct pool		*pool;		/* NULL: all on the loop */
-	uint64_t		 deliveries[FORGE_UNKNOWN + 1][HV_COUNT];
+	/* counted on the loop, and on the writer for what it answers */
+	_Atomic uint64_t	 deliveries[FORGE_UNKNOWN + 1][HV_COUNT];
 };
 
 /* Route handlers; arg is the struct intake. */
