@@ -84,6 +84,10 @@ struct httpd {
 bool httpd_msg_read(struct conn *c, struct evbuffer *src);
 /* httpd_msg.c: c goes away; its request in flight, if any, is let go. */
 void httpd_msg_conn_free(struct conn *c);
+/* httpd_msg.c, for its fuzzer: whether head (NUL-terminated, its fields
+ * split in place) is a request httpd_msg.c takes; its body's length in
+ * clen. */
+bool httpd_msg_is_plain(const struct httpd *h, char *head, size_t *clen);
 
 /* The reason phrase of code. */
 const char *httpd_reason(int code);

@@ -186,6 +186,16 @@ parse_head(const struct httpd *h, struct httpd_msg *m, char *head,
 	return r;
 }
 
+bool
+httpd_msg_is_plain(const struct httpd *h, char *head, size_t *clen)
+{
+	struct httpd_msg *m = xcalloc(1, sizeof(*m));
+	bool is_plain = parse_head(h, m, head, clen) != NULL;
+
+	free(m);
+	return is_plain;
+}
+
 /* From now on c is evhttp's: the bytes it holds go first. */
 static void
 give_to_evhttp(struct conn *c, bool in_filter)
