@@ -53,6 +53,8 @@ struct httpd_msg {
 	size_t		 nfields;
 	char		*body;
 	size_t		 len;
+	const struct route *route;
+	size_t		 hlen;		/* the head's bytes */
 	atomic_int	 state;
 };
 
@@ -213,6 +215,50 @@ give_to_evhttp(struct conn *c, bool in_filter)
 }
 
 /*
+ * The head of c's next request, parsed once; NULL while it is incomplete
+ * (or handed to evhttp: is_evhttp). The search for its end goes on where
+ * the last one stopped, so a head trickled in byte by byte costs no more
+ * than one sent whole.
+ */
+static struct httpd_msg *
+next_head(struct conn *c, bool in_filter)
+{
+	struct httpd *h = c->h;
+	struct evbuffer_ptr from, end;
+	struct httpd_msg *m;
+	size_t n = evbuffer_get_length(c->msg_in), clen;
+
+	if (c->msg_next != NULL)
+		return c->msg_next;
+	from.pos = 0;
+	if (c->msg_scanned > 3)
+		evbuffer_ptr_set(c->msg_in, &from, c->msg_scanned - 3,
+		    EVBUFFER_PTR_SET);
+	end = evbuffer_search(c->msg_in, "\r\n\r\n", 4,
+	    from.pos > 0 ? &from : NULL);
+	if (end.pos < 0 || (size_t)end.pos + 4 > h->lim.max_headers_bytes) {
+		c->msg_scanned = n;
+		if (n > h->lim.max_headers_bytes || end.pos >= 0)
+			give_to_evhttp(c, in_filter);
+		return NULL;
+	}
+	c->msg_scanned = 0;
+	m = xcalloc(1, sizeof(*m));
+	m->fd = -1;
+	m->hlen = (size_t)end.pos + 4;
+	m->head = xmalloc(m->hlen + 1);
+	evbuffer_copyout(c->msg_in, m->head, m->hlen);
+	m->head[m->hlen] = '\0';
+	if ((m->route = parse_head(h, m, m->head, &clen)) == NULL) {
+		msg_free(m);
+		give_to_evhttp(c, in_filter);
+		return NULL;
+	}
+	m->len = clen;
+	return c->msg_next = m;
+}
+
+/*
  * Take every whole request c holds, one at a time: each waits for its
  * answer's httpd_msg_done before the next. A handler that answers at once
  * ends its request here (c->msg is cleared); the loop goes on.
@@ -221,40 +267,19 @@ static void
 pump(struct conn *c, bool in_filter)
 {
 	struct httpd *h = c->h;
-	const struct route *r;
-	struct evbuffer_ptr end;
 	struct httpd_msg *m;
-	size_t n, hlen, clen;
 	int fd;
 
 	while (c->msg == NULL && !c->is_evhttp && !c->is_killed &&
-	    c->msg_in != NULL && (n = evbuffer_get_length(c->msg_in)) > 0) {
+	    c->msg_in != NULL && evbuffer_get_length(c->msg_in) > 0) {
 		if (!c->is_reading) {
 			c->is_reading = true;
 			c->is_counted = false;
 		}
-		end = evbuffer_search(c->msg_in, "\r\n\r\n", 4, NULL);
-		if (end.pos < 0 || (size_t)end.pos + 4 >
-		    h->lim.max_headers_bytes) {
-			if (n > h->lim.max_headers_bytes || end.pos >= 0)
-				give_to_evhttp(c, in_filter);
-			return;
-		}
-		hlen = (size_t)end.pos + 4;
-		m = xcalloc(1, sizeof(*m));
-		m->fd = -1;
-		m->head = xmalloc(hlen + 1);
-		evbuffer_copyout(c->msg_in, m->head, hlen);
-		m->head[hlen] = '\0';
-		if ((r = parse_head(h, m, m->head, &clen)) == NULL) {
-			msg_free(m);
-			give_to_evhttp(c, in_filter);
-			return;
-		}
-		if (n < hlen + clen) {
-			msg_free(m);
-			return;		/* the rest of the body is to come */
-		}
+		if ((m = next_head(c, in_filter)) == NULL ||
+		    evbuffer_get_length(c->msg_in) < m->hlen + m->len)
+			return;		/* the rest is to come */
+		c->msg_next = NULL;
 		if ((fd = fcntl(bufferevent_getfd(c->sock), F_DUPFD_CLOEXEC,
 		    0)) == -1) {
 			msg_free(m);
@@ -262,11 +287,10 @@ pump(struct conn *c, bool in_filter)
 			return;
 		}
 		m->fd = fd;
-		evbuffer_drain(c->msg_in, hlen);
-		m->body = xmalloc(clen + 1);
-		evbuffer_remove(c->msg_in, m->body, clen);
-		m->body[clen] = '\0';
-		m->len = clen;
+		evbuffer_drain(c->msg_in, m->hlen);
+		m->body = xmalloc(m->len + 1);
+		evbuffer_remove(c->msg_in, m->body, m->len);
+		m->body[m->len] = '\0';
 		m->conn = c;
 		if (h->is_stopping)
 			m->is_close = true;
@@ -277,7 +301,7 @@ pump(struct conn *c, bool in_filter)
 		 * (libevent's read timeout) runs out while it is made. */
 		bufferevent_disable(c->sock, EV_READ);
 		c->is_pumping = true;
-		r->msg_cb(h, m, r->arg);
+		m->route->msg_cb(h, m, m->route->arg);
 		c->is_pumping = false;
 	}
 }
@@ -304,6 +328,9 @@ httpd_msg_conn_free(struct conn *c)
 	if (c->msg != NULL)
 		c->msg->conn = NULL;
 	c->msg = NULL;
+	if (c->msg_next != NULL)
+		msg_free(c->msg_next);
+	c->msg_next = NULL;
 	if (c->msg_in != NULL)
 		evbuffer_free(c->msg_in);
 	c->msg_in = NULL;

@@ -96,6 +96,18 @@ client "$T/pieces" 1 601 > "$T/pieces.out"
 like "$(sed -n 1p "$T/pieces.out")" '"delivery":"d-104"' \
     "a delivery sent 601 bytes at a time is queued"
 
+# A ping trickled in 3-byte pieces, head and all: httpd looks for the end
+# of the head where it last stopped, and answers once the body is in.
+printf '{"zen":"Keep it logically awesome.","hook_id":1}' > "$T/ping.json"
+{ printf 'POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+  printf 'X-GitHub-Event: ping\r\nX-GitHub-Delivery: d-ping\r\n'
+  printf 'X-Hub-Signature-256: %s\r\nContent-Length: %s\r\n\r\n' \
+      "$(github_sig "$T/ping.json")" "$(wc -c < "$T/ping.json" | tr -d ' ')"
+  cat "$T/ping.json"; } > "$T/trickle"
+client "$T/trickle" 1 3 > "$T/trickle.out"
+like "$(sed -n 1p "$T/trickle.out")" 'HTTP/1.1 200 OK - {"verdict":"ignored"' \
+    "a ping sent 3 bytes at a time is answered"
+
 # A delivery, a GET /healthz, a delivery: the GET goes to evhttp, and so
 # does everything after it on the connection; nothing is lost or reordered.
 { hook "$(labeled 105)" d-105; printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
