@@ -29,7 +29,6 @@
 
 #define SWEEP_MS	100
 #define SNIFF_BYTES	20	/* a method, a path like /hooks/github */
-#define LIBEVENT_READ	4096	/* what libevent 2.1 reads a socket at a time */
 #define READ_MORE	65536	/* what read_more takes at once */
 
 static void

@@ -13,6 +13,8 @@
 
 #include "httpd.h"
 
+#define LIBEVENT_READ	4096	/* what libevent 2.1 reads a socket at a time */
+
 /* A path and its handler; every request passes route_cb. */
 struct route {
 	const char	*path;		/* NULL: any other path */

@@ -34,7 +34,6 @@
 #include "util.h"
 
 #define MAX_FIELDS	64	/* more header fields: evhttp's */
-#define LIBEVENT_READ	4096	/* as in httpd.c */
 
 enum msg_state {
 	MSG_PENDING,
@@ -164,8 +163,7 @@ parse_head(const struct httpd *h, struct httpd_msg *m, char *head,
 		    ve--)
 			;
 		*ve = '\0';
-		if (!is_vchars(v, (size_t)(ve - v)) ||
-		    strchr(v, '\r') != NULL || strchr(v, '\n') != NULL)
+		if (!is_vchars(v, (size_t)(ve - v)))
 			return NULL;
 		if (strcasecmp(line, "Transfer-Encoding") == 0 ||
 		    strcasecmp(line, "Expect") == 0)
@@ -375,25 +373,21 @@ void
 httpd_msg_answer(struct httpd_msg *m, int code, const char *content_type,
     const char *body)
 {
-	char date[64], head[512], *buf;
-	size_t blen = body != NULL ? strlen(body) : 0, len;
+	char date[64], *buf;
 	struct tm tm;
 	time_t now = time(NULL);
+	size_t len;
 	ssize_t w;
-	int n;
 
+	if (body == NULL)
+		body = "";
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: %s\r\nDate: %s\r\nContent-Length: %zu\r\n%s\r\n",
-	    code, httpd_reason(code), content_type != NULL ? content_type :
-	    "text/plain", date, blen, m->is_close ? "Connection: close\r\n" :
-	    "");
-	len = (size_t)n + blen;
-	buf = xmalloc(len);
-	memcpy(buf, head, (size_t)n);
-	if (blen > 0)
-		memcpy(buf + n, body, blen);
+	buf = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nDate: %s\r\n"
+	    "Content-Length: %zu\r\n%s\r\n%s", code, httpd_reason(code),
+	    content_type != NULL ? content_type : "text/plain", date,
+	    strlen(body), m->is_close ? "Connection: close\r\n" : "", body);
+	len = strlen(buf);
 	while ((w = send(m->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)) ==
 	    -1 && errno == EINTR)
 		;

@@ -101,8 +101,12 @@ intake_refused_cb(enum httpd_refusal why, const char *path, void *arg)
 	}
 }
 
+/* Count, and send body (freed) as hk's answer: on the loop, or on the
+ * writer for a request httpd parsed, which then still needs its
+ * httpd_msg_done on the loop. */
 static void
-answer(const struct hook *hk, int code, enum hook_verdict v, cJSON *body)
+send_answer(const struct hook *hk, int code, enum hook_verdict v,
+    cJSON *body)
 {
 	char *text = cJSON_PrintUnformatted(body);
 	size_t n = strlen(text);
@@ -111,13 +115,21 @@ answer(const struct hook *hk, int code, enum hook_verdict v, cJSON *body)
 	text[n] = '\n';
 	text[n + 1] = '\0';
 	hk->in->deliveries[hk->forge][v]++;
-	if (hk->msg != NULL) {
+	if (hk->msg != NULL)
 		httpd_msg_answer(hk->msg, code, "application/json", text);
-		httpd_msg_done(hk->msg);
-	} else
+	else
 		httpd_reply(hk->h, hk->req, code, "application/json", text);
 	free(text);
 	cJSON_Delete(body);
+}
+
+/* On the loop: answer hk, which is then done. */
+static void
+answer(const struct hook *hk, int code, enum hook_verdict v, cJSON *body)
+{
+	send_answer(hk, code, v, body);
+	if (hk->msg != NULL)
+		httpd_msg_done(hk->msg);
 }
 
 static void
@@ -180,13 +192,20 @@ describe(const char *delivery, const struct forge_event *ev)
 	return s;
 }
 
+/* A header of hk's request as it came, or NULL. */
+static const char *
+raw_header(const struct hook *hk, const char *name)
+{
+	return hk->msg != NULL ? httpd_msg_header(hk->msg, name) :
+	    evhttp_find_header(evhttp_request_get_input_headers(hk->req),
+	    name);
+}
+
 /* A header value that is present, short and printable, else NULL. */
 static const char *
 header(const struct hook *hk, const char *name, size_t maxlen)
 {
-	const char *v = hk->msg != NULL ? httpd_msg_header(hk->msg, name) :
-	    evhttp_find_header(evhttp_request_get_input_headers(hk->req),
-	    name);
+	const char *v = raw_header(hk, name);
 	size_t i;
 
 	if (v == NULL || *v == '\0' || strlen(v) > maxlen)
@@ -272,21 +291,11 @@ committed_cb(struct writer_req *wr, void *arg)
 	struct hook *hk = arg;
 	enum hook_verdict v;
 	cJSON *o;
-	char *text;
-	size_t n;
 	int code;
 
 	o = recorded_answer(wr, &code, &v);
 	recorded_log(wr, hk, v);
-	text = cJSON_PrintUnformatted(o);
-	n = strlen(text);
-	text = xrealloc(text, n + 2);
-	text[n] = '\n';
-	text[n + 1] = '\0';
-	hk->in->deliveries[hk->forge][v]++;
-	httpd_msg_answer(hk->msg, code, "application/json", text);
-	free(text);
-	cJSON_Delete(o);
+	send_answer(hk, code, v, o);
 }
 
 /* On the loop, after the commit: answer, log and count (unless
@@ -299,15 +308,14 @@ recorded_cb(struct writer_req *wr, void *arg)
 	cJSON *o;
 	int code;
 
-	o = recorded_answer(wr, &code, &v);
-	if (hk->msg != NULL) {
+	if (hk->msg != NULL)
 		httpd_msg_done(hk->msg);
-		cJSON_Delete(o);
-	} else {
+	else {
+		o = recorded_answer(wr, &code, &v);
 		recorded_log(wr, hk, v);
 		answer(hk, code, v, o);
 	}
-	if (v == HV_QUEUED) {
+	if (wr->rc != -1 && wr->res.verdict == VERDICT_QUEUED) {
 		if (wr->cmd.kind == CMD_CANCEL || wr->cmd.kind == CMD_HELP)
 			sched_kick_control(hk->in->sched);
 		else
@@ -546,9 +554,7 @@ github_begin(const struct hook *hk)
 	d->sig = xstrdup(sig);
 	d->name = header_copy(hk, "X-GitHub-Event", MAX_EVENT_LEN);
 	d->id = header_copy(hk, "X-GitHub-Delivery", MAX_ID_LEN);
-	ctype = hk->msg != NULL ? httpd_msg_header(hk->msg, "Content-Type") :
-	    evhttp_find_header(evhttp_request_get_input_headers(hk->req),
-	    "Content-Type");
+	ctype = raw_header(hk, "Content-Type");
 	d->ctype = ctype != NULL ? xstrndup(ctype, 64) : NULL;
 	hand_off(hk->in, github_work, d);
 }
