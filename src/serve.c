@@ -451,8 +451,8 @@ serve_main(struct config *cfg)
 		store_close(st);
 		goto out;
 	}
-	/* Deliveries are authenticated and parsed on the intake workers, one
-	 * a CPU: the loop only reads and answers. */
+	/* Under load, deliveries are authenticated and parsed on the intake
+	 * workers, one a CPU; with few in flight, on the loop (hand_off). */
 	if ((srv.intake.pool = pool_start(srv.base,
 	    pool_default_threads(INTAKE_THREADS_MAX), "handoff-intake",
 	    intake_worker_start, intake_worker_end, err, sizeof(err))) ==
