@@ -153,7 +153,11 @@ free_port() {
 	while :; do
 		r=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 		p=$(( r % 12000 + 20000 ))
+		# Never the same port twice in a test: two listeners drawn one
+		# after the other, before either binds, could get the same one.
+		grep -qx "$p" "$T/ports-drawn" 2>/dev/null && continue
 		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
+			echo "$p" >> "$T/ports-drawn"
 			echo "$p"
 			return
 		fi
