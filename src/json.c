@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "json.h"
 #include "util.h"
 
@@ -398,21 +402,47 @@ hex4(const unsigned char *p, const unsigned char *end, unsigned *out)
 	return 0;
 }
 
-/* A string at s->p (its quote); s->p past its closing quote. Most strings
- * have no escape: memchr finds the quote, and that no escape comes first. */
+/* The first quote or backslash in [p, end), or end. Sixteen bytes at a
+ * time where the machine has SSE2 (every x86-64): a forge payload is
+ * mostly short strings, two memchr calls apiece. */
+static const unsigned char *
+quote_or_escape(const unsigned char *p, const unsigned char *end)
+{
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), escape = _mm_set1_epi8('\\');
+	__m128i v;
+	int m;
+
+	while (end - p >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+		    _mm_cmpeq_epi8(v, escape)));
+		if (m != 0)
+			return p + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	while (p < end && *p != '"' && *p != '\\')
+		p++;
+	return p;
+}
+
+/* A string at s->p (its quote); s->p past its closing quote. */
 static int
 scan_string(struct scan *s)
 {
-	const unsigned char *p = s->p + 1, *end = s->end, *q, *b;
+	const unsigned char *p = s->p + 1, *end = s->end, *q;
 	unsigned u;
 
 	for (;;) {
-		if ((q = memchr(p, '"', (size_t)(end - p))) == NULL)
+		if ((q = quote_or_escape(p, end)) == end)
 			return -1;
-		if ((b = memchr(p, '\\', (size_t)(q - p))) == NULL)
+		if (*q == '"')
 			break;
-		p = b + 1;
-		switch (*p++) {	/* b < q: p is in the buffer */
+		p = q + 1;
+		if (p >= end)
+			return -1;
+		switch (*p++) {
 		case '"': case '\\': case '/': case 'b': case 'f': case 'n':
 		case 'r': case 't':
 			break;

@@ -1313,6 +1313,57 @@ test_pruned_edges(void)
 	json_free(t);
 	json_free(w);
 
+	/* Strings of every length up to 40 with an escape at every place,
+	 * skipped ("q") and kept ("a"): the pruned parse reads them as
+	 * cJSON does, and refuses them unterminated. Only the document's
+	 * bytes are allocated: a scan past them is caught under ASan. */
+	{
+		static const char *const escapes[] = { "", "\\\"", "\\\\",
+		    "\\u00e9", "\\n", "\\/" };
+		const char *got, *want;
+		char str[64], *buf;
+		size_t n, at, e, len, nstr = 0;
+		bool agree = true, refused = true;
+
+		for (n = 0; n <= 40; n++)
+			for (e = 0; e < nitems(escapes); e++)
+				for (at = 0; at <= n; at++) {
+					memset(str, 'x', at);
+					len = strlen(escapes[e]);
+					memcpy(str + at, escapes[e], len);
+					memset(str + at + len, 'y', n - at);
+					str[n + len] = '\0';
+					len = (size_t)snprintf(doc, sizeof(doc),
+					    "{\"q\":\"%s\",\"a\":\"%s\"}", str, str);
+					buf = xmalloc(len);
+					memcpy(buf, doc, len);
+					t = json_parse_kept(buf, len, 8, keep);
+					w = json_parse(buf, len, 8);
+					got = cJSON_GetStringValue(json_at(t, "a"));
+					want = cJSON_GetStringValue(json_at(w, "a"));
+					if (got == NULL || want == NULL ||
+					    strcmp(got, want) != 0)
+						agree = false;
+					json_free(t);
+					json_free(w);
+					/* Cut before the closing quote of "a",
+					 * then of "q". */
+					if ((t = json_parse_kept(buf, len - 2, 8,
+					    keep)) != NULL ||
+					    (t = json_parse_kept(buf, 6 +
+					    strlen(str), 8, keep)) != NULL)
+						refused = false;
+					json_free(t);
+					free(buf);
+					nstr++;
+					if (e == 0)
+						break;
+				}
+		ok(agree, "pruned: %zu strings of 0 to 40 bytes, an escape "
+		    "anywhere, read as cJSON reads them", nstr);
+		ok(refused, "pruned: each of them unterminated is refused");
+	}
+
 	/* Depth: skipped containers count as kept ones do. */
 	for (d = 7; d <= 9; d++) {
 		int j;
