@@ -6,9 +6,11 @@
  * itself and the answer goes straight to the socket from whichever thread
  * has it, on a descriptor of the request's own (a dup), so that the loop
  * may close the connection meanwhile without the descriptor's number
- * passing to another client. The loop learns of the answer afterwards
- * (httpd_msg_done) and only then reads the connection's next request: one
- * request at a time, answers in order.
+ * passing to another client. One request at a time, answers in order: the
+ * loop takes a connection's next request once the last one's answer is
+ * whole in the socket (let_go) or its handler is done (httpd_msg_done),
+ * whichever it sees first. Meanwhile it reads what follows, up to
+ * READ_AHEAD bytes.
  *
  * Anything but a plain POST to a msg route goes to evhttp, with every byte
  * that came before it untouched, and the connection stays evhttp's: its
@@ -34,6 +36,10 @@
 #include "util.h"
 
 #define MAX_FIELDS	64	/* more header fields: evhttp's */
+/* Bytes read beyond a request that awaits its answer: a client's next
+ * delivery, typically, sent once it has the answer. More waits in the
+ * kernel until the answer is done. */
+#define READ_AHEAD	(64 * 1024)
 
 enum msg_state {
 	MSG_PENDING,
@@ -257,9 +263,34 @@ next_head(struct conn *c, bool in_filter)
 }
 
 /*
- * Take every whole request c holds, one at a time: each waits for its
- * answer's httpd_msg_done before the next. A handler that answers at once
- * ends its request here (c->msg is cleared); the loop goes on.
+ * The request on c has its whole answer in the socket and the connection
+ * stays open: c goes on to its next request now, without waiting for the
+ * handler's httpd_msg_done, which then only frees the request. A client
+ * sends its next request once it has the answer, so this is the usual way
+ * from one request to the next: it does not wait for the loop to hear
+ * from the thread that answered.
+ */
+static bool
+let_go(struct conn *c)
+{
+	struct httpd_msg *m = c->msg;
+
+	if (atomic_load(&m->state) != MSG_SENT || m->is_close ||
+	    c->h->is_stopping)
+		return false;
+	m->conn = NULL;
+	c->msg = NULL;
+	c->is_busy = false;
+	c->is_reading = false;
+	c->deadline_ms = util_mono_ms() + c->h->lim.timeout_ms;
+	return true;
+}
+
+/*
+ * Take every whole request c holds, one at a time: each waits until its
+ * answer is sent (let_go) or its handler is done (httpd_msg_done). A
+ * handler that answers at once ends its request here (c->msg is cleared);
+ * the loop goes on.
  */
 static void
 pump(struct conn *c, bool in_filter)
@@ -268,8 +299,10 @@ pump(struct conn *c, bool in_filter)
 	struct httpd_msg *m;
 	int fd;
 
-	while (c->msg == NULL && !c->is_evhttp && !c->is_killed &&
-	    c->msg_in != NULL && evbuffer_get_length(c->msg_in) > 0) {
+	while (!c->is_evhttp && !c->is_killed && c->msg_in != NULL &&
+	    evbuffer_get_length(c->msg_in) > 0) {
+		if (c->msg != NULL && !let_go(c))
+			return;
 		if (!c->is_reading) {
 			c->is_reading = true;
 			c->is_counted = false;
@@ -295,9 +328,6 @@ pump(struct conn *c, bool in_filter)
 		atomic_init(&m->state, MSG_PENDING);
 		c->msg = m;
 		c->is_busy = true;
-		/* Nothing more is read until the answer is done: no deadline
-		 * (libevent's read timeout) runs out while it is made. */
-		bufferevent_disable(c->sock, EV_READ);
 		c->is_pumping = true;
 		m->route->msg_cb(h, m, m->route->arg);
 		c->is_pumping = false;
@@ -317,6 +347,10 @@ httpd_msg_read(struct conn *c, struct evbuffer *src)
 	if (n >= LIBEVENT_READ)
 		httpd_read_more(c, c->msg_in);
 	pump(c, true);
+	/* While a request awaits its answer, what follows is read up to
+	 * READ_AHEAD; httpd_msg_done reads on. */
+	if (c->msg != NULL && evbuffer_get_length(c->msg_in) >= READ_AHEAD)
+		bufferevent_disable(c->sock, EV_READ);
 	return true;
 }
 

@@ -478,13 +478,16 @@ delivery_new(const struct hook *hk)
  * on the other CPU costs a delivery more time than the work itself (about
  * 150 µs of waiting for 30 µs of work, measured with 16 connections);
  * under a heavier load the loop would become the bottleneck, and a large
- * body would hold up every other connection.
+ * body would hold up every other connection. In flight: with a worker,
+ * or waiting for its commit (writer_pending). A delivery whose answer is
+ * sent no longer counts, though the loop has yet to hear of it: its
+ * connection's next request may already be here (httpd_msg.c's let_go).
  */
 static void
 hand_off(struct intake *in, pool_work_cb work, struct delivery *d)
 {
 	if (in->pool == NULL || (d->len <= INLINE_MAX &&
-	    pool_inflight(in->pool) + writer_inflight(in->writer) <
+	    pool_inflight(in->pool) + writer_pending(in->writer) <
 	    INLINE_BELOW)) {
 		if (work(d))
 			answered_cb(d);

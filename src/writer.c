@@ -37,6 +37,7 @@ struct writer {
 	struct writer_req	*done, **done_tail;
 	bool			 stopping;
 	atomic_size_t		 inflight;	/* submitted, not yet called back */
+	atomic_size_t		 pending;	/* submitted, not yet committed */
 	int			 pipe[2];
 	struct event		*ev_done;	/* libevent's */
 	struct store_delivery	*recs;		/* MAX_BATCH of them */
@@ -180,9 +181,11 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 
 		run_batch(w, batch);
-		for (r = batch; r != NULL; r = r->next)
+		for (r = batch; r != NULL; r = r->next) {
 			if (r->committed_cb != NULL)
 				r->committed_cb(r, r->arg);
+			atomic_fetch_sub(&w->pending, 1);
+		}
 		clock_gettime(CLOCK_MONOTONIC, &last);
 
 		pthread_mutex_lock(&w->lock);
@@ -230,6 +233,7 @@ writer_start(struct event_base *base, struct store *st,
 	w->queue_tail = &w->queue;
 	w->done_tail = &w->done;
 	atomic_init(&w->inflight, 0);
+	atomic_init(&w->pending, 0);
 	w->recs = xcalloc(MAX_BATCH, sizeof(*w->recs));
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
@@ -266,6 +270,7 @@ writer_submit(struct writer *w, struct writer_req *req)
 	req->next = NULL;
 	req->rc = 0;
 	atomic_fetch_add(&w->inflight, 1);
+	atomic_fetch_add(&w->pending, 1);
 	pthread_mutex_lock(&w->lock);
 	*w->queue_tail = req;
 	w->queue_tail = &req->next;
@@ -278,6 +283,12 @@ size_t
 writer_inflight(const struct writer *w)
 {
 	return atomic_load(&((struct writer *)w)->inflight);
+}
+
+size_t
+writer_pending(const struct writer *w)
+{
+	return atomic_load(&((struct writer *)w)->pending);
 }
 
 void

@@ -65,6 +65,10 @@ struct writer *writer_start(struct event_base *base, struct store *st,
 void writer_submit(struct writer *w, struct writer_req *req);
 /* Requests submitted whose done_cb has not run yet. */
 size_t writer_inflight(const struct writer *w);
+/* Requests submitted whose commit has not ended: the writer's load. A
+ * delivery answered from the writer is out of it at once, before its
+ * done_cb. */
+size_t writer_pending(const struct writer *w);
 /* Finish queued work, stop the thread, close the store, free w. */
 void writer_stop(struct writer *w);
 /* Free a request and what it owns (for done callbacks). */

@@ -53,18 +53,8 @@ ok "$([ "$(worker_switches)" -gt "$before" ]; echo $?)" \
 # 24 deliveries at once, each on its own connection, while another writer
 # holds the store: they pile up in flight, and past 16 the workers take
 # them. Once the store is let go, every one is answered and makes its job.
-mkfifo "$T/hold" "$T/held"
-python3 - "$DATA/handoff.db" "$T/hold" "$T/held" <<'EOF' &
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-db.execute("BEGIN IMMEDIATE")
-open(sys.argv[3], "w").write("held\n")
-open(sys.argv[2]).read()		# until the test lets go
-db.execute("ROLLBACK")
-EOF
-holder=$!
-read -r held < "$T/held"
-is "$held" held "another connection holds the store's write lock"
+hold_store
+is "$STORE_HELD" held "another connection holds the store's write lock"
 before=$(worker_switches)
 cat > "$T/flood.py" <<'EOF'
 import hashlib, hmac, socket, sys, threading
@@ -107,8 +97,7 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 woke=$(worker_switches)
-echo done > "$T/hold"
-wait "$holder"
+release_store
 wait "$flood"
 ok "$([ "$woke" -gt "$before" ]; echo $?)" \
     "with 16 deliveries waiting for the store, a worker took the next ones"

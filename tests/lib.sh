@@ -353,6 +353,28 @@ wait_for() {
 log_has() { grep -q -F -e "$2" "$DATA/jobs/$1/log" 2>/dev/null; }
 ended() { case $(job_state "$1") in done|failed|cancelled) return 0 ;; esac; return 1; }
 
+# hold_store: another connection takes the store's write lock (BEGIN
+# IMMEDIATE) and keeps it until release_store; STORE_HELD is "held" once
+# it has. serve's writer waits for it up to its busy timeout (10 s).
+hold_store() {
+	mkfifo "$T/hold" "$T/held"
+	python3 - "$DATA/handoff.db" "$T/hold" "$T/held" <<'EOF' &
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[3], "w").write("held\n")
+open(sys.argv[2]).read()		# until the test lets go
+db.execute("ROLLBACK")
+EOF
+	STORE_HOLDER=$!
+	read -r STORE_HELD < "$T/held"
+}
+
+release_store() {
+	echo done > "$T/hold"
+	wait "$STORE_HOLDER"
+}
+
 # Count jobs in the store (optionally in one state).
 job_count() {
 	"$HANDOFF" -c "$CONFIG" jobs --json --limit 1000000 ${1:+--state "$1"} |
