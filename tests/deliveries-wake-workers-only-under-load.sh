@@ -32,7 +32,8 @@ for i in 1 2 3 4 5 6; do
 	codes="$codes $(deliver github issues "$(labeled "$i")" \
 	    --delivery "one-$i" | cut -d' ' -f1)"
 done
-is "$codes" " 202 202 202 202 202 202" "six small deliveries, one at a time, are queued"
+is "$codes" " 202 202 202 202 202 202" \
+    "six small deliveries, one at a time, are queued"
 is "$(worker_switches)" "$before" "no intake worker woke for them"
 
 # A delivery of over 64 KiB goes to a worker even alone.
@@ -56,39 +57,9 @@ ok "$([ "$(worker_switches)" -gt "$before" ]; echo $?)" \
 hold_store
 is "$STORE_HELD" held "another connection holds the store's write lock"
 before=$(worker_switches)
-cat > "$T/flood.py" <<'EOF'
-import hashlib, hmac, socket, sys, threading
-port, secret, n, first = int(sys.argv[1]), sys.argv[2].encode(), int(sys.argv[3]), int(sys.argv[4])
-sample = open(sys.argv[5], "rb").read()
-key = b'"number": 1,'
-answers = [None] * n
-def one(i):
-    body = sample.replace(key, b'"number": %d,' % (first + i), 1)
-    sig = hmac.new(secret, body, hashlib.sha256).hexdigest()
-    head = ("POST /hooks/github HTTP/1.1\r\nHost: x\r\n"
-            "Content-Type: application/json\r\nX-GitHub-Event: issues\r\n"
-            "X-GitHub-Delivery: flood-%d\r\nX-Hub-Signature-256: sha256=%s\r\n"
-            "Content-Length: %d\r\n\r\n" % (i, sig, len(body))).encode()
-    s = socket.create_connection(("127.0.0.1", port))
-    s.settimeout(60)
-    s.sendall(head + body)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        b = s.recv(65536)
-        if not b:
-            break
-        buf += b
-    answers[i] = buf.split(b" ", 2)[1].decode() if buf else "none"
-    s.close()
-ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join()
-print(" ".join(answers))
-EOF
-python3 "$T/flood.py" "$PORT" "$GITHUB_SECRET" 24 100 \
-    "$SAMPLES/github/derived/issues.labeled.agent.json" > "$T/flood" 2>&1 &
+python3 "$SRCDIR/tests/signed-deliveries.py" apart "$PORT" "$GITHUB_SECRET" \
+    "$SAMPLES/github/derived/issues.labeled.agent.json" 100 24 \
+    > "$T/flood" 2>&1 &
 flood=$!
 # Past 16 in flight a worker wakes; the writer waits up to 10 s for the
 # lock, so the store is let go well before.
