@@ -45,6 +45,7 @@ struct conn {
 	bool			 is_evhttp;	/* from now on evhttp reads it all */
 	struct evbuffer		*msg_in;	/* bytes of requests not yet taken */
 	struct httpd_msg	*msg;		/* the one awaiting its answer */
+	struct answer_fd	*afd;		/* httpd_msg.c's, or NULL */
 	struct httpd_msg	*msg_next;	/* the next one's head, its body to come */
 	size_t			 msg_scanned;	/* msg_in's bytes with no head's end */
 	bool			 is_pumping;	/* httpd_msg.c's loop is on it */

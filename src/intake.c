@@ -228,6 +228,7 @@ static cJSON *
 recorded_answer(const struct writer_req *wr, int *code, enum hook_verdict *v)
 {
 	cJSON *o = cJSON_CreateObject();
+	char job[24];
 
 	if (wr->rc == -1) {
 		cJSON_AddStringToObject(o, "error", UNAVAILABLE);
@@ -235,17 +236,19 @@ recorded_answer(const struct writer_req *wr, int *code, enum hook_verdict *v)
 		*v = HV_UNAVAILABLE;
 		return o;
 	}
+	/* A job id as cJSON prints an integer, without its double. */
+	snprintf(job, sizeof(job), "%lld", (long long)wr->res.job);
 	switch (wr->res.verdict) {
 	case VERDICT_QUEUED:
 		cJSON_AddStringToObject(o, "verdict", "queued");
-		cJSON_AddNumberToObject(o, "job", (double)wr->res.job);
+		cJSON_AddRawToObject(o, "job", job);
 		cJSON_AddStringToObject(o, "delivery", wr->delivery);
 		*code = 202;
 		*v = HV_QUEUED;
 		break;
 	case VERDICT_DUPLICATE:
 		cJSON_AddStringToObject(o, "verdict", "duplicate");
-		cJSON_AddNumberToObject(o, "job", (double)wr->res.job);
+		cJSON_AddRawToObject(o, "job", job);
 		*code = 200;
 		*v = HV_DUPLICATE;
 		break;

@@ -168,13 +168,13 @@ request_insert(struct store *st, const struct forge_event *ev,
 		return -1;
 	context = cmd->kind == CMD_RETRY ? NULL : context_json(ev, NULL);
 	sqlite3_bind_int64(s, 1, job);
-	store_bind_text(s, 2, ev->sender);
+	store_bind_static(s, 2, ev->sender);
 	sqlite3_bind_int64(s, 3, ev->sender_id);
-	store_bind_text(s, 4, ev->association);
+	store_bind_static(s, 4, ev->association);
 	sqlite3_bind_int64(s, 5, ev->comment_id);
-	store_bind_text(s, 6, trigger_on(ev));
-	store_bind_text(s, 7, cmd->kind == CMD_RETRY ? NULL : cmd->instruction);
-	store_bind_text(s, 8, context);
+	store_bind_static(s, 6, trigger_on(ev));
+	store_bind_static(s, 7, cmd->kind == CMD_RETRY ? NULL : cmd->instruction);
+	store_bind_static(s, 8, context);
 	sqlite3_bind_int64(s, 9, util_now_ms());
 	rc = store_step_done(st, s, "record request");
 	free(context);
@@ -197,9 +197,9 @@ request_seen(struct store *st, const struct forge_event *ev, int64_t *job)
 	if ((s = store_stmt(st, S_REQUEST_SEEN)) == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, ev->comment_id);
-	store_bind_text(s, 2, trigger_on(ev));
-	store_bind_text(s, 3, forge_name(ev->forge));
-	store_bind_text(s, 4, ev->repo);
+	store_bind_static(s, 2, trigger_on(ev));
+	store_bind_static(s, 3, forge_name(ev->forge));
+	store_bind_static(s, 4, ev->repo);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		*job = sqlite3_column_int64(s, 0);
@@ -245,7 +245,7 @@ job_fold(struct store *st, const struct config *cfg, const struct forge_event *e
 	if (coalesce_ms <= 0 || (s = store_stmt(st, S_JOB_FOLDABLE)) == NULL)
 		return coalesce_ms <= 0 ? 0 : -1;
 	sqlite3_bind_int64(s, 1, thread);
-	store_bind_text(s, 2, kind);
+	store_bind_static(s, 2, kind);
 	sqlite3_bind_int64(s, 3, util_now_ms() - coalesce_ms);
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
@@ -265,8 +265,8 @@ job_fold(struct store *st, const struct config *cfg, const struct forge_event *e
 		rc = -1;
 	else {
 		sqlite3_bind_int64(s, 1, *job);
-		store_bind_text(s, 2, instruction);
-		store_bind_text(s, 3, context);
+		store_bind_static(s, 2, instruction);
+		store_bind_static(s, 3, context);
 		sqlite3_bind_int64(s, 4, ev->ci_id);
 		rc = store_step_done(st, s, "fold job") == 0 &&
 		    request_insert(st, ev, cmd, *job) == 0 ? 1 : -1;
@@ -364,16 +364,16 @@ job_insert(struct store *st, const struct forge_event *ev, const struct command 
 	if (cmd->kind != CMD_RETRY)
 		context = context_json(ev, NULL);
 	sqlite3_bind_int64(s, 1, thread);
-	store_bind_text(s, 2, kind);
-	store_bind_text(s, 3, cmd->kind == CMD_RETRY ? instruction :
+	store_bind_static(s, 2, kind);
+	store_bind_static(s, 3, cmd->kind == CMD_RETRY ? instruction :
 	    cmd->instruction);
-	store_bind_text(s, 4, context);
-	store_bind_text(s, 5, ev->sender);
+	store_bind_static(s, 4, context);
+	store_bind_static(s, 5, ev->sender);
 	sqlite3_bind_int64(s, 6, ev->sender_id);
-	store_bind_text(s, 7, ev->association);
+	store_bind_static(s, 7, ev->association);
 	sqlite3_bind_int64(s, 8, ev->comment_id);
 	sqlite3_bind_int64(s, 9, now);
-	store_bind_text(s, 10, trigger_on(ev));
+	store_bind_static(s, 10, trigger_on(ev));
 	sqlite3_bind_int64(s, 11, orig);
 	sqlite3_bind_int64(s, 12, ev->ci_id);
 	rc = store_step_done(st, s, "insert job");
@@ -534,8 +534,8 @@ record(struct store *st, const struct config *cfg, const char *delivery,
 	memset(res, 0, sizeof(*res));
 	if ((s = store_stmt(st, S_DELIVERY_FIND)) == NULL)
 		return -1;
-	store_bind_text(s, 1, forge_name(ev->forge));
-	store_bind_text(s, 2, delivery);
+	store_bind_static(s, 1, forge_name(ev->forge));
+	store_bind_static(s, 2, delivery);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		res->verdict = VERDICT_DUPLICATE;
@@ -555,12 +555,12 @@ record(struct store *st, const struct config *cfg, const char *delivery,
 
 	if ((s = store_stmt(st, S_DELIVERY_INSERT)) == NULL)
 		return -1;
-	store_bind_text(s, 1, forge_name(ev->forge));
-	store_bind_text(s, 2, delivery);
-	store_bind_text(s, 3, ev->name ? ev->name : "");
+	store_bind_static(s, 1, forge_name(ev->forge));
+	store_bind_static(s, 2, delivery);
+	store_bind_static(s, 3, ev->name ? ev->name : "");
 	sqlite3_bind_int64(s, 4, util_now_ms());
-	store_bind_text(s, 5, verdicts[res->verdict]);
-	store_bind_text(s, 6, res->reason);
+	store_bind_static(s, 5, verdicts[res->verdict]);
+	store_bind_static(s, 6, res->reason);
 	sqlite3_bind_int64(s, 7, res->job);
 	return store_step_done(st, s, "insert delivery");
 }

@@ -106,6 +106,9 @@ int store_run(struct store *st, sqlite3_stmt *s, const char *what);
 int store_step_done(struct store *st, sqlite3_stmt *s, const char *what);
 /* Bind text, or NULL for a NULL v. */
 void store_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* The same, not copied: v must last until s is stepped and reset (the
+ * intake writer's statements, bound from the request they record). */
+void store_bind_static(sqlite3_stmt *s, int i, const char *v);
 /* A column's text, copied, or NULL. */
 char *store_column_dup(sqlite3_stmt *s, int col);
 

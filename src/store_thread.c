@@ -21,8 +21,8 @@ thread_find(struct store *st, enum store_stmt id, const struct forge_event *ev,
 
 	if (s == NULL)
 		return -1;
-	store_bind_text(s, 1, forge_name(ev->forge));
-	store_bind_text(s, 2, ev->repo);
+	store_bind_static(s, 1, forge_name(ev->forge));
+	store_bind_static(s, 2, ev->repo);
 	sqlite3_bind_int64(s, 3, number);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
@@ -51,15 +51,15 @@ store_thread_create(struct store *st, const struct config *cfg,
 	branch = xasprintf("%s%lld-%s", CONFIG_REPO(cfg, ev->repo, char *,
 	    branch_prefix), (long long)ev->number, slug);
 	free(slug);
-	store_bind_text(s, 1, forge_name(ev->forge));
-	store_bind_text(s, 2, ev->repo);
+	store_bind_static(s, 1, forge_name(ev->forge));
+	store_bind_static(s, 2, ev->repo);
 	sqlite3_bind_int64(s, 3, ev->number);
-	store_bind_text(s, 4, ev->title ? ev->title : "");
-	store_bind_text(s, 5, ev->body);
-	store_bind_text(s, 6, ev->clone_url);
-	store_bind_text(s, 7, ev->default_branch);
+	store_bind_static(s, 4, ev->title ? ev->title : "");
+	store_bind_static(s, 5, ev->body);
+	store_bind_static(s, 6, ev->clone_url);
+	store_bind_static(s, 7, ev->default_branch);
 	sqlite3_bind_int64(s, 8, ev->installation_id);
-	store_bind_text(s, 9, branch);
+	store_bind_static(s, 9, branch);
 	sqlite3_bind_int64(s, 10, util_now_ms());
 	rc = store_step_done(st, s, "insert thread");
 	if (rc == 0) {
@@ -116,13 +116,13 @@ store_thread_close(struct store *st, const struct forge_event *ev, int64_t threa
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, thread);
-	store_bind_text(s, 2, ev->merged ? "merged" : "closed");
+	store_bind_static(s, 2, ev->merged ? "merged" : "closed");
 	sqlite3_bind_int64(s, 3, now);
 	if (store_step_done(st, s, "close thread") == -1 ||
 	    (s = store_stmt(st, S_JOBS_CANCEL_QUEUED)) == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, thread);
 	sqlite3_bind_int64(s, 2, now);
-	store_bind_text(s, 3, "pull request closed");
+	store_bind_static(s, 3, "pull request closed");
 	return store_step_done(st, s, "cancel queued jobs");
 }
