@@ -326,6 +326,7 @@ open_with(const char *data_dir, const char *vfs, char *err, size_t errlen)
 	}
 	if (migrate(st, err, errlen) == -1)
 		goto fail;
+	sqlite3_wal_autocheckpoint(st->db, STORE_CHECKPOINT_PAGES);
 	free(path);
 	return st;
 fail:
@@ -353,6 +354,11 @@ store_open_writer(const char *data_dir, char *err, size_t errlen)
 		store_close(st);
 		return NULL;
 	}
+	if (st != NULL &&
+	    (st->ckpt = store_ckpt_start(st, data_dir, err, errlen)) == NULL) {
+		store_close(st);
+		return NULL;
+	}
 	return st;
 }
 
@@ -369,6 +375,7 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
+	store_ckpt_stop(st, st->ckpt);
 	for (i = 0; i < S_NSTMT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);

@@ -21,9 +21,10 @@ enum store_stmt {
 };
 
 struct store {
-	sqlite3		*db;
-	sqlite3_stmt	*stmt[S_NSTMT];
-	char		 error[256];
+	sqlite3			*db;
+	sqlite3_stmt		*stmt[S_NSTMT];
+	struct store_ckpt	*ckpt;	/* the writer's checkpointer, or NULL */
+	char			 error[256];
 };
 
 /*
@@ -71,6 +72,19 @@ int store_thread_close(struct store *st, const struct forge_event *ev,
 /* The name of the VFS whose WAL writes wait for a sync (store_vfs.c), or
  * NULL (the system's) if it could not be made. */
 const char *store_vfs_coalesced(void);
+
+/* Every connection checkpoints once the WAL holds this many pages (4 KiB
+ * each, some 8 MB), not SQLite's 1,000: the intake writer's checkpoints
+ * are mostly on a thread of their own (store_ckpt.c), and each time the
+ * WAL starts over costs the writer a stop. */
+#define STORE_CHECKPOINT_PAGES	2000
+
+/* The writer's checkpoints on a thread of their own (store_ckpt.c), from
+ * start, after each of writer's commits, until stop, which comes before
+ * writer closes. */
+struct store_ckpt *store_ckpt_start(struct store *writer,
+    const char *data_dir, char *err, size_t errlen);
+void store_ckpt_stop(struct store *writer, struct store_ckpt *c);
 
 /* "what: sqlite's message" into the store's error; returns -1. */
 int store_fail(struct store *st, const char *what);

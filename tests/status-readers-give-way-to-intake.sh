@@ -30,7 +30,7 @@ policy() {
 
 # check LABEL SERVE-NICE: serve's threads as they should be.
 check() {
-	local label=$1 want=$2 t readers others
+	local label=$1 want=$2 t readers others ckpt
 	t=$(threads "$SERVE_PID")
 	printf '%s\n' "$t" | sed 's/^/# /'
 	is "$(printf '%s\n' "$t" | awk -v p="$SERVE_PID" '$1 == p { print $3 }')" \
@@ -40,9 +40,17 @@ check() {
 	    "$label: two threads are named handoff-reader"
 	is "$(printf '%s\n' "$readers" | awk '{ print $3 }' | sort -u)" 19 \
 	    "$label: each runs at nice 19"
+	ckpt=$(printf '%s\n' "$t" | awk '$2 == "handoff-ckpt"')
+	is "$(printf '%s\n' "$ckpt" | grep -c .)" 1 \
+	    "$label: one thread is named handoff-ckpt"
+	is "$(printf '%s\n' "$ckpt" | awk '{ print $3 }')" 19 \
+	    "$label: the checkpointer runs at nice 19"
+	is "$(printf '%s\n' "$ckpt" | while read -r tid _; do
+	    policy "$tid"; done)" SCHED_IDLE \
+	    "$label: the checkpointer runs under SCHED_IDLE"
 	others=$(printf '%s\n' "$t" | awk -v p="$SERVE_PID" \
-	    '$1 != p && $2 != "handoff-reader" && $2 != "handoff-intake" {
-	    print $3 }')
+	    '$1 != p && $2 != "handoff-reader" && $2 != "handoff-intake" &&
+	    $2 != "handoff-ckpt" { print $3 }')
 	is "$others" "$want" "$label: the store writer runs at serve's nice"
 	intake=$(printf '%s\n' "$t" | awk '$2 == "handoff-intake"')
 	is "$(printf '%s\n' "$intake" | grep -c .)" "$INTAKE_THREADS" \
@@ -53,7 +61,7 @@ check() {
 	    policy "$tid"; done | sort -u)" SCHED_IDLE \
 	    "$label: each reader runs under SCHED_IDLE"
 	is "$(printf '%s\n' "$t" | awk '$2 != "handoff-reader" &&
-	    $2 != "handoff-intake" { print $1 }' |
+	    $2 != "handoff-intake" && $2 != "handoff-ckpt" { print $1 }' |
 	    while read -r tid; do policy "$tid"; done | sort -u)" SCHED_OTHER \
 	    "$label: the loop and the writer under SCHED_OTHER"
 	is "$(printf '%s\n' "$intake" | while read -r tid _; do
