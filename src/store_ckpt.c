@@ -37,7 +37,7 @@
 #include "util.h"
 
 #define CKPT_NICE	19	/* where SCHED_IDLE is refused */
-#define CKPT_REST	128				/* pages */
+#define CKPT_REST	64				/* pages */
 #define CKPT_MAX	(4 * STORE_CHECKPOINT_PAGES)	/* pages */
 
 struct store_ckpt {
