@@ -4,9 +4,9 @@
  * (the store's commit): evhttp would have that thread hand every answer
  * back to the event loop to send. Here the loop parses a plain POST
  * itself and the answer goes straight to the socket from whichever thread
- * has it, on a descriptor of the request's own (a dup), so that the loop
- * may close the connection meanwhile without the descriptor's number
- * passing to another client. One request at a time, answers in order: the
+ * has it, on a descriptor the connection's requests share (a dup, struct
+ * answer_fd), so that the loop may close the connection meanwhile without
+ * the descriptor's number passing to another client. One request at a time, answers in order: the
  * loop takes a connection's next request once the last one's answer is
  * whole in the socket (let_go) or its handler is done (httpd_msg_done),
  * whichever it sees first. Meanwhile it reads what follows, up to
@@ -17,6 +17,7 @@
  * checks and answers (framing, 413, 405, other paths) apply as before.
  */
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,8 +62,7 @@ struct answer_fd {
 
 struct httpd_msg {
 	struct conn	*conn;		/* NULL once the connection is gone */
-	int		 fd;		/* afd's: the answer's descriptor */
-	struct answer_fd *afd;
+	struct answer_fd *afd;		/* the answer's descriptor */
 	bool		 is_close;	/* the client said Connection: close */
 	char		*head;		/* the request's head, fields split */
 	struct {
@@ -269,7 +269,6 @@ next_head(struct conn *c, bool in_filter)
 	}
 	c->msg_scanned = 0;
 	m = xcalloc(1, sizeof(*m));
-	m->fd = -1;
 	m->hlen = (size_t)end.pos + 4;
 	m->head = xmalloc(m->hlen + 1);
 	evbuffer_copyout(c->msg_in, m->head, m->hlen);
@@ -345,7 +344,6 @@ pump(struct conn *c, bool in_filter)
 		}
 		m->afd = c->afd;
 		m->afd->refs++;
-		m->fd = m->afd->fd;
 		evbuffer_drain(c->msg_in, m->hlen);
 		m->body = xmalloc(m->len + 1);
 		evbuffer_remove(c->msg_in, m->body, m->len);
@@ -455,36 +453,35 @@ void
 httpd_msg_answer(struct httpd_msg *m, int code, const char *content_type,
     const char *body)
 {
-	char small[1024], *buf = small;
-	size_t blen;
-	ssize_t w;
-	int len;
+	char head[512];
+	struct iovec iov[2];
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t w = -1;
+	size_t total = 0;
+	int n;
 
 	if (body == NULL)
 		body = "";
-	blen = strlen(body);
-	len = snprintf(small, sizeof(small), "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: %s\r\nDate: %s\r\nContent-Length: %zu\r\n%s\r\n%s",
+	iov[1].iov_base = (void *)body;
+	iov[1].iov_len = strlen(body);
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: %s\r\nDate: %s\r\nContent-Length: %zu\r\n%s\r\n",
 	    code, httpd_reason(code),
 	    content_type != NULL ? content_type : "text/plain", http_date(),
-	    blen, m->is_close ? "Connection: close\r\n" : "", body);
-	if (len < 0)
-		len = 0;
-	else if ((size_t)len >= sizeof(small)) {
-		buf = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-		    "Date: %s\r\nContent-Length: %zu\r\n%s\r\n%s", code,
-		    httpd_reason(code),
-		    content_type != NULL ? content_type : "text/plain",
-		    http_date(), blen,
-		    m->is_close ? "Connection: close\r\n" : "", body);
-		len = (int)strlen(buf);
+	    iov[1].iov_len, m->is_close ? "Connection: close\r\n" : "");
+	/* The head, then the body: one system call, no copy of the body. A
+	 * head that does not fit (a content type of kilobytes) is not sent:
+	 * the connection closes. */
+	if (n > 0 && (size_t)n < sizeof(head)) {
+		iov[0].iov_base = head;
+		iov[0].iov_len = (size_t)n;
+		total = iov[0].iov_len + iov[1].iov_len;
+		while ((w = sendmsg(m->afd->fd, &msg, MSG_NOSIGNAL |
+		    MSG_DONTWAIT)) == -1 && errno == EINTR)
+			;
 	}
-	while ((w = send(m->fd, buf, (size_t)len, MSG_NOSIGNAL |
-	    MSG_DONTWAIT)) == -1 && errno == EINTR)
-		;
-	if (buf != small)
-		free(buf);
-	atomic_store(&m->state, w == (ssize_t)len ? MSG_SENT : MSG_CUT);
+	atomic_store(&m->state, total > 0 && w == (ssize_t)total ? MSG_SENT :
+	    MSG_CUT);
 }
 
 void

@@ -5,10 +5,8 @@
  * intake: they run under SCHED_IDLE, and pause together now and
  * then so that the writer's checkpoints can complete.
  */
-#include <sys/resource.h>
 
 #include <errno.h>
-#include <sched.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -24,7 +22,6 @@
 #include "util.h"
 
 #define MAX_THREADS	8
-#define READER_NICE	19	/* where SCHED_IDLE is refused */
 /*
  * A checkpoint can copy the WAL back into the database, and the next
  * commit start the WAL over, only up to the oldest snapshot a reader
@@ -71,21 +68,13 @@ struct thread_arg {
  * SCHED_IDLE, with a page's reads in one transaction, by some 6 %. Idle
  * threads still get a little CPU on a busy machine, so a reader holding
  * a snapshot finishes and the rests below bound the WAL. Failing (a
- * kernel or a policy that refuses it), the thread keeps nice
- * READER_NICE. Linux keeps both per thread. The name shows in top and
- * perf.
+ * kernel or a policy that refuses it), the thread keeps nice 19.
  */
 static void
 reader_lower_priority(void)
 {
-	struct sched_param sp = { .sched_priority = 0 };
-
-	pthread_setname_np(pthread_self(), "handoff-reader");
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), READER_NICE) == -1)
-		log_debug("reader: setpriority: %s", strerror(errno));
-	if ((errno = pthread_setschedparam(pthread_self(), SCHED_IDLE,
-	    &sp)) != 0)
-		log_debug("reader: SCHED_IDLE: %s", strerror(errno));
+	if (util_thread_idle("handoff-reader") == -1)
+		log_debug("reader: nice or SCHED_IDLE: %s", strerror(errno));
 }
 
 /* Sleep on r->cond until ms on the monotonic clock, or a signal. */

@@ -436,22 +436,25 @@ store_savepoint_rollback(struct store *st)
 	return store_exec(st, "ROLLBACK TO d; RELEASE d");
 }
 
-void
-store_bind_text(sqlite3_stmt *s, int i, const char *v)
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v, sqlite3_destructor_type d)
 {
 	if (v == NULL)
 		sqlite3_bind_null(s, i);
 	else
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, i, v, -1, d);
+}
+
+void
+store_bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	bind_text(s, i, v, SQLITE_TRANSIENT);
 }
 
 void
 store_bind_static(sqlite3_stmt *s, int i, const char *v)
 {
-	if (v == NULL)
-		sqlite3_bind_null(s, i);
-	else
-		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	bind_text(s, i, v, SQLITE_STATIC);
 }
 
 int

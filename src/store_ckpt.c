@@ -24,19 +24,15 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "store_sqlite.h"
 #include "util.h"
 
-#define CKPT_NICE	19	/* where SCHED_IDLE is refused */
 #define CKPT_REST	64				/* pages */
 #define CKPT_MAX	(4 * STORE_CHECKPOINT_PAGES)	/* pages */
 
@@ -56,18 +52,12 @@ static void *
 ckpt_main(void *arg)
 {
 	struct store_ckpt *c = arg;
-	struct sched_param sp = { .sched_priority = 0 };
 	int frames, copied, rc;
 
-	pthread_setname_np(pthread_self(), "handoff-ckpt");
 	/* As the readers (reader.c): a pass is milliseconds of system calls,
 	 * and a loop or writer that woke behind it would wait for them. */
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), CKPT_NICE) == -1)
-		log_debug("store: checkpointer: setpriority: %s",
-		    strerror(errno));
-	if ((errno = pthread_setschedparam(pthread_self(), SCHED_IDLE,
-	    &sp)) != 0)
-		log_debug("store: checkpointer: SCHED_IDLE: %s",
+	if (util_thread_idle("handoff-ckpt") == -1)
+		log_debug("store: checkpointer: nice or SCHED_IDLE: %s",
 		    strerror(errno));
 	pthread_mutex_lock(&c->lock);
 	for (;;) {

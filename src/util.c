@@ -7,11 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -626,4 +629,21 @@ util_lock_held(const char *path, long *holder)
 		*holder = lock_holder(fd);
 	close(fd);
 	return held;
+}
+
+int
+util_thread_idle(const char *name)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+	int rc = 0, err;
+
+	pthread_setname_np(pthread_self(), name);
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 19) == -1)
+		rc = -1;
+	if ((err = pthread_setschedparam(pthread_self(), SCHED_IDLE,
+	    &sp)) != 0) {
+		errno = err;
+		rc = -1;
+	}
+	return rc;
 }

@@ -96,6 +96,13 @@ int util_rmtree(const char *path);
 int util_write_file(const char *path, const void *data, size_t len,
     unsigned mode);
 
+/* The calling thread named name (top, perf), at nice 19 and under
+ * SCHED_IDLE: it runs on what the other threads leave, and a thread that
+ * wakes preempts it at once. Where SCHED_IDLE is refused (a kernel or a
+ * policy), nice 19 stays. Returns 0, or -1 with errno if either failed;
+ * Linux keeps both per thread. */
+int util_thread_idle(const char *name);
+
 /* chown -R that never follows a symlink nor leaves the filesystem.
  * Returns 0 or -1 with errno. */
 int util_chown_tree(const char *path, uid_t uid, gid_t gid);
